@@ -1,0 +1,265 @@
+// The ref backend: plain C loops in float64. Obviously correct and slow; the judge
+// of every fast path.
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds_backend.h"
+#include "ds_error.h"
+#include "ds_philox.h"
+
+struct ds_bound_model {
+    const ds_model *m;
+    double *centred; // empirical: n x d training rows minus the mean
+    double *half_sq; // empirical: |y_i - mean|^2 / 2
+};
+
+static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
+    (void)b;
+    ds_bound_model *bm = ds_alloc(1, sizeof *bm);
+    bm->m = m;
+    if (m->kind != DS_MODEL_EMPIRICAL) return bm;
+    int64_t n = m->data.n, d = m->d;
+    bm->centred = ds_alloc((size_t)(n * d), sizeof(double));
+    bm->half_sq = ds_alloc((size_t)n, sizeof(double));
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double v = (double)m->data.x[i * d + j] - m->mean[j];
+            bm->centred[i * d + j] = v;
+            s += v * v;
+        }
+        bm->half_sq[i] = 0.5 * s;
+    }
+    return bm;
+}
+
+static void ref_unbind(ds_backend *b, ds_bound_model *bm) {
+    (void)b;
+    if (!bm) return;
+    free(bm->centred);
+    free(bm->half_sq);
+    free(bm);
+}
+
+static ds_batch *ref_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
+    (void)b;
+    ds_batch *v = ds_alloc(1, sizeof *v);
+    v->rows = rows;
+    v->cols = cols;
+    v->data = ds_alloc((size_t)(rows * cols), sizeof(double));
+    return v;
+}
+
+static void ref_batch_free(ds_backend *b, ds_batch *v) {
+    (void)b;
+    if (!v) return;
+    free(v->data);
+    free(v);
+}
+
+static void ref_upload(ds_backend *b, ds_batch *dst, const double *src) {
+    (void)b;
+    memcpy(dst->data, src, sizeof(double) * (size_t)(dst->rows * dst->cols));
+}
+
+static void ref_download(ds_backend *b, const ds_batch *src, double *dst) {
+    (void)b;
+    memcpy(dst, src->data, sizeof(double) * (size_t)(src->rows * src->cols));
+}
+
+static void ref_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
+    ref_upload(b, dst, src->data);
+}
+
+static void ref_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
+                        const ds_batch *const *v) {
+    (void)b;
+    int64_t count = out->rows * out->cols;
+    double *o = out->data;
+    for (int64_t e = 0; e < count; e++) {
+        double s = 0;
+        for (int k = 0; k < n; k++) s += coef[k] * ((const double *)v[k]->data)[e];
+        o[e] = s;
+    }
+}
+
+static void ref_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
+    (void)b;
+    double *o = out->data;
+    for (int64_t i = 0; i < out->rows; i++)
+        for (int64_t j = 0; j < out->cols; j++)
+            o[i * out->cols + j] = ds_philox_normal(seed, first_row + i, j);
+}
+
+// One row of the empirical denoiser: softmax over the training rows of
+// (x.y_i - |y_i|^2/2) / sigma^2 with centred x and y, then the weighted mean.
+static void empirical_row(const ds_bound_model *bm, const double *x, double sigma, double *out,
+                          double *logits, ds_diag *diag, int64_t row) {
+    const ds_model *m = bm->m;
+    int64_t n = m->data.n, d = m->d;
+    double inv_s2 = 1.0 / (sigma * sigma), max = -DBL_MAX;
+    int64_t arg = 0;
+    double *xc = out; // reuse out as scratch for the centred query
+    for (int64_t j = 0; j < d; j++) xc[j] = x[j] - m->mean[j];
+    for (int64_t i = 0; i < n; i++) {
+        const double *y = bm->centred + i * d;
+        double dot = 0;
+        for (int64_t j = 0; j < d; j++) dot += xc[j] * y[j];
+        logits[i] = (dot - bm->half_sq[i]) * inv_s2;
+        if (logits[i] > max) max = logits[i], arg = i;
+    }
+    double z = 0, zl = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double w = exp(logits[i] - max);
+        z += w;
+        zl += w * (logits[i] - max);
+        logits[i] = w;
+    }
+    for (int64_t j = 0; j < d; j++) out[j] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double *y = bm->centred + i * d;
+        double w = logits[i] / z;
+        if (w == 0) continue;
+        for (int64_t j = 0; j < d; j++) out[j] += w * y[j];
+    }
+    for (int64_t j = 0; j < d; j++) out[j] += m->mean[j];
+    if (!diag) return;
+    if (diag->top_index) diag->top_index[row] = arg;
+    if (diag->top_weight) diag->top_weight[row] = 1.0 / z;
+    if (diag->entropy) diag->entropy[row] = log(z) - zl / z;
+}
+
+// Applies the linear map of Gaussian component c to dx = x - mu_c:
+// out = mu_c + U diag(f) U^T dx + g (dx - U U^T dx); proj receives U^T dx.
+static void gauss_apply(const ds_model *m, int64_t c, const double *dx, const double *f, double g,
+                        double *proj, double *out) {
+    int64_t d = m->d, r = m->r;
+    const double *u = m->eigvecs + c * d * r, *mu = m->means + c * d;
+    for (int64_t j = 0; j < r; j++) proj[j] = 0;
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < r; j++) proj[j] += u[i * r + j] * dx[i];
+    for (int64_t i = 0; i < d; i++) {
+        double in_span = 0, scaled = 0;
+        for (int64_t j = 0; j < r; j++) {
+            in_span += u[i * r + j] * proj[j];
+            scaled += u[i * r + j] * f[j] * proj[j];
+        }
+        out[i] = mu[i] + scaled + (r < d ? g * (dx[i] - in_span) : 0.0);
+    }
+}
+
+// One row of the mixture denoiser: D = sum_c rho_c D_c with rho the posterior of the
+// components under N(mu_c, Sigma_c + sigma^2 I).
+static void gmm_row(const ds_model *m, const double *x, double sigma, double *out, double *work) {
+    int64_t d = m->d, r = m->r, k = m->k;
+    double s2 = sigma * sigma;
+    double *dx = work, *proj = dx + d, *f = proj + r, *dc = f + r, *logp = dc + d * k;
+    double max = -DBL_MAX;
+    for (int64_t c = 0; c < k; c++) {
+        const double *lam = m->eigvals + c * r, res = m->residual[c];
+        double sq = 0;
+        for (int64_t i = 0; i < d; i++) {
+            dx[i] = x[i] - m->means[c * d + i];
+            sq += dx[i] * dx[i];
+        }
+        for (int64_t j = 0; j < r; j++) f[j] = lam[j] / (lam[j] + s2);
+        gauss_apply(m, c, dx, f, res / (res + s2), proj, dc + c * d);
+        double quad = 0, logdet = 0, in_sq = 0;
+        for (int64_t j = 0; j < r; j++) {
+            quad += proj[j] * proj[j] / (lam[j] + s2);
+            logdet += log(lam[j] + s2);
+            in_sq += proj[j] * proj[j];
+        }
+        if (r < d) {
+            quad += fmax(sq - in_sq, 0.0) / (res + s2);
+            logdet += (double)(d - r) * log(res + s2);
+        }
+        logp[c] = log(m->weights[c]) - 0.5 * (quad + logdet);
+        if (logp[c] > max) max = logp[c];
+    }
+    double z = 0;
+    for (int64_t c = 0; c < k; c++) z += (logp[c] = exp(logp[c] - max));
+    for (int64_t i = 0; i < d; i++) {
+        double s = 0;
+        for (int64_t c = 0; c < k; c++) s += logp[c] * dc[c * d + i];
+        out[i] = s / z;
+    }
+}
+
+static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                       int64_t n_sigma, ds_batch *out, ds_diag *diag) {
+    (void)b;
+    const ds_model *m = bm->m;
+    int64_t d = m->d, rows = x->rows;
+    if (x->cols != d || out->cols != d || out->rows != rows)
+        return ds_fail("denoise: batch is %lld x %lld but the model has d = %lld", (long long)rows,
+                       (long long)x->cols, (long long)d);
+    int64_t work_len =
+        m->kind == DS_MODEL_EMPIRICAL ? m->data.n : 2 * d + 2 * m->r + d * m->k + m->k;
+#pragma omp parallel
+    {
+        double *work = ds_alloc((size_t)work_len, sizeof(double));
+#pragma omp for schedule(dynamic)
+        for (int64_t i = 0; i < rows; i++) {
+            const double *xi = (const double *)x->data + i * d;
+            double *oi = (double *)out->data + i * d, s = sigma[n_sigma == 1 ? 0 : i];
+            if (m->kind == DS_MODEL_EMPIRICAL)
+                empirical_row(bm, xi, s, oi, work, diag, i);
+            else
+                gmm_row(m, xi, s, oi, work);
+        }
+        free(work);
+    }
+    return 0;
+}
+
+static int ref_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *x,
+                             double sigma_from, double sigma_to, ds_batch *out) {
+    (void)b;
+    const ds_model *m = bm->m;
+    if (m->kind == DS_MODEL_EMPIRICAL || m->k != 1)
+        return ds_fail("gaussian flow needs a Gaussian model (one component)");
+    int64_t d = m->d, r = m->r;
+    double a2 = sigma_from * sigma_from, b2 = sigma_to * sigma_to;
+    double *f = ds_alloc((size_t)r, sizeof(double));
+    for (int64_t j = 0; j < r; j++) f[j] = sqrt((m->eigvals[j] + b2) / (m->eigvals[j] + a2));
+    double g = sqrt((m->residual[0] + b2) / (m->residual[0] + a2));
+#pragma omp parallel
+    {
+        double *dx = ds_alloc((size_t)(d + r), sizeof(double)), *proj = dx + d;
+#pragma omp for
+        for (int64_t i = 0; i < x->rows; i++) {
+            const double *xi = (const double *)x->data + i * d;
+            for (int64_t j = 0; j < d; j++) dx[j] = xi[j] - m->means[j];
+            gauss_apply(m, 0, dx, f, g, proj, (double *)out->data + i * d);
+        }
+        free(dx);
+    }
+    free(f);
+    return 0;
+}
+
+static void ref_destroy(ds_backend *b) {
+    free(b);
+}
+
+ds_backend *ds_backend_ref_new(void) {
+    ds_backend *b = ds_alloc(1, sizeof *b);
+    b->name = "ref";
+    b->f64 = 1;
+    b->bind = ref_bind;
+    b->unbind = ref_unbind;
+    b->batch_new = ref_batch_new;
+    b->batch_free = ref_batch_free;
+    b->upload = ref_upload;
+    b->download = ref_download;
+    b->copy = ref_copy;
+    b->lincomb = ref_lincomb;
+    b->randn = ref_randn;
+    b->denoise = ref_denoise;
+    b->gaussian_flow = ref_gaussian_flow;
+    b->destroy = ref_destroy;
+    return b;
+}

@@ -1,0 +1,29 @@
+// Command-line helpers shared by the subcommands: option tables, parsing, help.
+#ifndef DS_CLI_H
+#define DS_CLI_H
+
+#include <stdint.h>
+
+typedef enum { CLI_STR, CLI_INT, CLI_REAL, CLI_FLAG } cli_type;
+
+typedef struct {
+    const char *name; // without the leading "--"
+    cli_type type;
+    void *value; // const char **, int64_t *, double *, int *
+    const char *help;
+} cli_opt;
+
+// Parses argv[1..] against the table; values not given keep their (default) values,
+// which --help prints. Returns 0, 1 when --help was printed, -1 on a bad option
+// (message already recorded with ds_fail).
+int cli_parse(const char *command, const char *summary, int argc, char **argv, const cli_opt *opts,
+              int n_opts);
+
+// Subcommands: each returns the process exit status.
+int cli_grid(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_prepare(int argc, char **argv);
+int cli_denoise(int argc, char **argv);
+int cli_sample(int argc, char **argv);
+
+#endif

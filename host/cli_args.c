@@ -1,0 +1,107 @@
+// Option parsing for the subcommands: --name value, --name=value, --flag.
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ds_error.h"
+
+static void print_default(const cli_opt *o) {
+    switch (o->type) {
+    case CLI_STR: {
+        const char *s = *(const char **)o->value;
+        printf(" (default: %s)", s ? s : "none");
+        break;
+    }
+    case CLI_INT:
+        printf(" (default: %lld)", (long long)*(int64_t *)o->value);
+        break;
+    case CLI_REAL:
+        printf(" (default: %g)", *(double *)o->value);
+        break;
+    case CLI_FLAG:
+        break;
+    }
+}
+
+static void print_help(const char *command, const char *summary, const cli_opt *opts, int n) {
+    printf("usage: diffsamp %s [options]\n\n%s\n\noptions:\n", command, summary);
+    for (int i = 0; i < n; i++) {
+        const char *arg = opts[i].type == CLI_FLAG   ? ""
+                          : opts[i].type == CLI_INT  ? " N"
+                          : opts[i].type == CLI_REAL ? " X"
+                                                     : " VALUE";
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s", opts[i].name, arg);
+        printf("  %-24s %s", left, opts[i].help);
+        print_default(&opts[i]);
+        printf("\n");
+    }
+    printf("  %-24s %s\n", "--help", "show this help");
+}
+
+static int set_value(const char *command, const cli_opt *o, const char *text) {
+    char *end;
+    errno = 0;
+    switch (o->type) {
+    case CLI_STR:
+        *(const char **)o->value = text;
+        return 0;
+    case CLI_INT: {
+        long long v = strtoll(text, &end, 10);
+        if (end == text || *end || errno)
+            return ds_fail("%s: --%s expects an integer, got '%s'", command, o->name, text);
+        *(int64_t *)o->value = v;
+        return 0;
+    }
+    case CLI_REAL: {
+        double v = strtod(text, &end);
+        if (end == text || *end || errno || !isfinite(v))
+            return ds_fail("%s: --%s expects a finite number, got '%s'", command, o->name, text);
+        *(double *)o->value = v;
+        return 0;
+    }
+    case CLI_FLAG:
+        *(int *)o->value = 1;
+        return 0;
+    }
+    return 0;
+}
+
+int cli_parse(const char *command, const char *summary, int argc, char **argv, const cli_opt *opts,
+              int n_opts) {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            print_help(command, summary, opts, n_opts);
+            return 1;
+        }
+        if (strncmp(arg, "--", 2) != 0)
+            return ds_fail("%s: unexpected argument '%s' (options start with --; see diffsamp "
+                           "%s --help)",
+                           command, arg, command);
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_opt *o = NULL;
+        for (int j = 0; j < n_opts; j++)
+            if (strlen(opts[j].name) == len && !strncmp(opts[j].name, name, len)) o = &opts[j];
+        if (!o)
+            return ds_fail("%s: unknown option '%s' (see diffsamp %s --help)", command, arg,
+                           command);
+        if (o->type == CLI_FLAG) {
+            if (eq) return ds_fail("%s: --%s takes no value", command, o->name);
+            set_value(command, o, "");
+            continue;
+        }
+        const char *text = eq ? eq + 1 : NULL;
+        if (!text) {
+            if (i + 1 >= argc) return ds_fail("%s: --%s needs a value", command, o->name);
+            text = argv[++i];
+        }
+        DS_TRY(set_value(command, o, text));
+    }
+    return 0;
+}

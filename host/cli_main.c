@@ -1,0 +1,37 @@
+// diffsamp: the command-line program. Dispatches to one subcommand per file.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"grid", cli_grid, "write a grid PNG of training images"},
+    {"info", cli_info, "show the build, the backends and the devices found"},
+    {"prepare", cli_prepare, "fit a model to a data set and write its folder"},
+    {"denoise", cli_denoise, "evaluate a model's denoiser D(x; sigma) on given rows"},
+    {"sample", cli_sample, "sample with a solver of the probability-flow ODE"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: diffsamp COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'diffsamp COMMAND --help' lists a command's options and defaults.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "diffsamp: unknown command '%s' (see diffsamp --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,83 @@
+// A backend supplies the few primitives every sampler is written over (DESIGN.md
+// section 3): batch buffers, denoiser evaluation, linear combinations, the Gaussian
+// flow and standard normal noise. Backends: "ref" (float64 C loops, the judge),
+// "cpu" (float32, OpenBLAS, threads) and "cuda".
+#ifndef DS_BACKEND_H
+#define DS_BACKEND_H
+
+#include <stdint.h>
+#include "ds_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// A rows x cols batch stored by the backend (double on ref, float on cpu, device
+// float on cuda). Only the backend touches data.
+typedef struct {
+    int64_t rows, cols;
+    void *data;
+} ds_batch;
+
+// Optional per-row diagnostics of the empirical denoiser (host arrays of B entries;
+// any pointer may be NULL): the training row with the largest softmax weight, that
+// weight, and the entropy of the softmax weights (nats).
+typedef struct {
+    int64_t *top_index;
+    double *top_weight;
+    double *entropy;
+} ds_diag;
+
+typedef struct ds_backend ds_backend;
+// A model made resident on a backend (training rows, factors, workspace).
+typedef struct ds_bound_model ds_bound_model;
+
+struct ds_backend {
+    const char *name;
+    int f64; // batches hold float64 (ref) rather than float32
+    void *impl;
+
+    ds_bound_model *(*bind)(ds_backend *b, const ds_model *m);
+    void (*unbind)(ds_backend *b, ds_bound_model *bm);
+
+    ds_batch *(*batch_new)(ds_backend *b, int64_t rows, int64_t cols);
+    void (*batch_free)(ds_backend *b, ds_batch *v);
+    void (*upload)(ds_backend *b, ds_batch *dst, const double *src);
+    void (*download)(ds_backend *b, const ds_batch *src, double *dst);
+    void (*copy)(ds_backend *b, ds_batch *dst, const ds_batch *src);
+    // out = sum_i coef[i] * v[i], n <= DS_LINCOMB_MAX; out may alias any v[i].
+    void (*lincomb)(ds_backend *b, ds_batch *out, int n, const double *coef,
+                    const ds_batch *const *v);
+    // out[i][j] = ds_philox_normal(seed, first_row + i, j): the noise of a row
+    // depends only on (seed, row index).
+    void (*randn)(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row);
+    // out = D(x; sigma): sigma holds one value (n_sigma == 1) or one per row.
+    int (*denoise)(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                   int64_t n_sigma, ds_batch *out, ds_diag *diag);
+    // Exact probability-flow ODE map of a Gaussian model from sigma_from to sigma_to
+    // (out may alias x).
+    int (*gaussian_flow)(ds_backend *b, ds_bound_model *bm, const ds_batch *x, double sigma_from,
+                         double sigma_to, ds_batch *out);
+    void (*destroy)(ds_backend *b);
+};
+
+#define DS_LINCOMB_MAX 8
+
+// Creates a backend by name: "ref", "cpu", "cuda", or "auto" (cuda when a device is
+// present, else cpu). Returns NULL and records an error if it is unavailable.
+ds_backend *ds_backend_new(const char *name);
+void ds_backend_free(ds_backend *b);
+
+ds_backend *ds_backend_ref_new(void);
+ds_backend *ds_backend_cpu_new(void);
+#ifdef DIFFSAMP_HAVE_CUDA
+ds_backend *ds_backend_cuda_new(void);
+#endif
+// Number of CUDA devices usable by this build (0 without CUDA or without a GPU).
+int ds_cuda_device_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

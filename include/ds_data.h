@@ -1,0 +1,58 @@
+// Data sets: training rows loaded from .npy, IDX, CIFAR-10 binary or a PNG folder,
+// and image output (one PNG per sample, grids).
+#ifndef DS_DATA_H
+#define DS_DATA_H
+
+#include <stdint.h>
+#include "ds_io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// N rows of dimension d, row-major float32. uint8 pixels are mapped to [-1, 1]
+// (v / 127.5 - 1); float data is taken as is. When the rows are images, channels *
+// height * width == d (C-H-W order inside a row); otherwise all three are 0.
+typedef struct {
+    int64_t n, d;
+    int channels, height, width;
+    float *x;
+    int32_t *labels; // n class labels, or NULL
+    char path[DS_PATH_MAX];
+} ds_data;
+
+// Loads a data set, choosing the reader from the path: a folder of PNGs, a .npy file,
+// an IDX file (raw or .gz), or CIFAR-10 binary batches (a .bin file, or several
+// joined with commas). IDX label files next to IDX images are picked up
+// automatically (train-images-idx3-ubyte -> train-labels-idx1-ubyte).
+int ds_data_load(const char *path, ds_data *out);
+void ds_data_free(ds_data *d);
+
+// The built-in default data set: Fashion-MNIST training images from Debian's
+// dataset-fashion-mnist package.
+#define DS_DEFAULT_DATA "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+// One image (c x h x w floats in [-1, 1], C-H-W order) as an 8-bit grey (c == 1) or
+// RGB (c == 3) PNG, written atomically.
+int ds_png_write_image(const char *path, const double *x, int c, int h, int w);
+// count rows as one PNG each in EDM's layout: dir/000000/000123.png for row index
+// first_index + i, 1,000 files per subfolder.
+int ds_png_write_samples(const char *dir, const double *x, int64_t count, int64_t first_index,
+                         int c, int h, int w);
+// count rows as one grid PNG, grid_cols images per grid row, 2-pixel border.
+int ds_png_write_grid(const char *path, const double *x, int64_t count, int grid_cols, int c, int h,
+                      int w);
+
+// Pixel value for output, as EDM writes it: clip(floor(x * 127.5 + 128), 0, 255).
+static inline unsigned char ds_to_pixel(double x) {
+    double v = x * 127.5 + 128.0;
+    if (!(v >= 0.0)) return 0; // also NaN
+    if (v >= 255.0) return 255;
+    return (unsigned char)v;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

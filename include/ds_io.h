@@ -1,0 +1,58 @@
+// Arrays and files: .npy read/write and atomic output files.
+#ifndef DS_IO_H
+#define DS_IO_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DS_MAX_DIMS 8
+#define DS_PATH_MAX 4096
+
+typedef enum { DS_F32 = 0, DS_F64 = 1, DS_U8 = 2 } ds_dtype;
+
+// A dense C-order array as stored in a .npy file.
+typedef struct {
+    ds_dtype dtype;
+    int ndim;
+    int64_t shape[DS_MAX_DIMS];
+    void *data;
+} ds_array;
+
+int64_t ds_array_count(const ds_array *a);
+size_t ds_dtype_size(ds_dtype t);
+void ds_array_free(ds_array *a);
+
+// Reads a .npy file (versions 1.0, 2.0, 3.0; little-endian f4, f8, u1; C order).
+// Float data containing NaN or Inf is rejected.
+int ds_npy_read(const char *path, ds_array *out);
+// Writes a float32 or float64 array atomically.
+int ds_npy_write(const char *path, const ds_array *a);
+// Writes double data as a .npy of the given dtype (DS_F32 or DS_F64) atomically.
+int ds_npy_write_f64(const char *path, const double *x, int ndim, const int64_t *shape,
+                     ds_dtype dtype);
+
+// An output file written under a temporary name in the same folder and renamed into
+// place by ds_atomic_commit, so the final name never holds a partial file.
+typedef struct {
+    FILE *f;
+    char tmp_path[DS_PATH_MAX];
+    char path[DS_PATH_MAX];
+} ds_atomic_file;
+
+int ds_atomic_open(ds_atomic_file *af, const char *path);
+// Flushes, syncs, closes and renames; on failure removes the temporary file.
+int ds_atomic_commit(ds_atomic_file *af);
+// Closes and removes the temporary file.
+void ds_atomic_abort(ds_atomic_file *af);
+// Creates a directory and its parents (like mkdir -p).
+int ds_mkdirs(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

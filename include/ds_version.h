@@ -1,0 +1,22 @@
+// Version and build facts.
+#ifndef DS_VERSION_H
+#define DS_VERSION_H
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+const char *ds_version(void);
+const char *ds_git_revision(void);
+// 1 when the library was built with the CUDA backend.
+int ds_cuda_built(void);
+// Prints one line per CUDA device (name, memory); nothing without CUDA.
+void ds_cuda_print_devices(FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,39 @@
+// Helpers shared by the tests: random inputs, error measures, temp folders, the CLI.
+#ifndef DS_TESTUTIL_H
+#define DS_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+// cmocka.h needs the three headers above first.
+#include <cmocka.h>
+
+// The seed of this test run: $DIFFSAMP_TEST_SEED, or fresh from the clock (printed
+// once so that a failure can be replayed).
+uint64_t tu_seed(void);
+// Uniform in [lo, hi) / standard normal fill from a seed (splitmix64 + Box-Muller).
+void tu_fill_uniform(double *x, int64_t n, uint64_t seed, double lo, double hi);
+void tu_fill_normal(double *x, int64_t n, uint64_t seed);
+// |a - ref| / |ref| in the L2 norm over n values.
+double tu_rel_l2(const double *a, const double *ref, int64_t n);
+double tu_max_abs_diff(const double *a, const double *b, int64_t n);
+// A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit.
+const char *tu_tmpdir(void);
+// Path of the diffsamp program under test ($DIFFSAMP_BIN).
+const char *tu_bin(void);
+// Runs a shell command, returns its exit status (stdout/stderr to the log).
+int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int tu_file_exists(const char *path);
+// 1 when a CUDA device is usable; otherwise prints "skipped: no CUDA device".
+int tu_have_cuda_or_say_skip(const char *test_name);
+
+#define TU_SKIP_WITHOUT_CUDA()                                                                     \
+    do {                                                                                           \
+        if (!tu_have_cuda_or_say_skip(__func__)) {                                                 \
+            skip();                                                                                \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#endif

@@ -1,0 +1,280 @@
+// Resumable batched output: the run manifest, per-batch shards, final assembly.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ds_error.h"
+#include "resume.h"
+
+// Room for a file name after the run's folder.
+#define PATH_SIZE (DS_PATH_MAX + 64)
+
+static void work_path(const ds_resume *r, char *buf, const char *name) {
+    snprintf(buf, PATH_SIZE, "%s/%s", r->work, name);
+}
+
+static void shard_path(const ds_resume *r, int64_t j, char *buf) {
+    snprintf(buf, PATH_SIZE, "%s/batch-%06lld.npy", r->work, (long long)j);
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+// 1 for "name.tmp.PID", the temporary name of ds_atomic_open.
+static int is_stale_tmp(const char *name) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t || !t[5]) return 0;
+    for (const char *p = t + 5; *p; p++)
+        if (*p < '0' || *p > '9') return 0;
+    return 1;
+}
+
+static int is_sample_folder(const char *name) {
+    if (strlen(name) != 6) return 0;
+    for (int i = 0; i < 6; i++)
+        if (name[i] < '0' || name[i] > '9') return 0;
+    return 1;
+}
+
+// Removes stale temporary files in dir and, with `recurse`, in its sample folders.
+static void remove_stale_tmp(const char *dir, int recurse) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char path[DS_PATH_MAX + 512];
+    for (struct dirent *e; (e = readdir(d));) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (is_stale_tmp(e->d_name))
+            unlink(path);
+        else if (recurse && is_sample_folder(e->d_name))
+            remove_stale_tmp(path, 0);
+    }
+    closedir(d);
+}
+
+// The whole of a small text file, or NULL when it does not exist.
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *s = ds_alloc(cap, 1);
+    for (size_t got; (got = fread(s + len, 1, cap - len - 1, f)) > 0;) {
+        len += got;
+        if (len + 1 == cap) s = realloc(s, cap *= 2);
+        if (!s) ds_die("out of memory reading %s", path);
+    }
+    fclose(f);
+    s[len] = '\0';
+    return s;
+}
+
+static int write_text(const char *path, const char *text) {
+    ds_atomic_file af;
+    DS_TRY(ds_atomic_open(&af, path));
+    fputs(text, af.f);
+    return ds_atomic_commit(&af);
+}
+
+// The first line where two configs differ, named for the message of a refused resume.
+static int refuse_different(const char *dir, const char *old, const char *now) {
+    while (*old && *now) {
+        size_t lo = strcspn(old, "\n"), ln = strcspn(now, "\n");
+        if (lo != ln || memcmp(old, now, lo) != 0) break;
+        old += lo + (old[lo] != 0), now += ln + (now[ln] != 0);
+    }
+    int lo = (int)strcspn(old, "\n"), ln = (int)strcspn(now, "\n");
+    return ds_fail("%s: cannot resume: the run there was started with different options "
+                   "(it has '%.*s', this command gives '%.*s'); rerun with the same options "
+                   "or choose another --out",
+                   dir, lo, lo ? old : "(nothing)", ln, ln ? now : "(nothing)");
+}
+
+static int lock_run(ds_resume *r) {
+    char path[PATH_SIZE];
+    work_path(r, path, "lock");
+    r->lock_fd = open(path, O_CREAT | O_RDWR, 0666);
+    if (r->lock_fd < 0) return ds_fail("%s: cannot create: %s", path, strerror(errno));
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return ds_fail("%s: another diffsamp run is writing this folder", r->dir);
+    return 0;
+}
+
+// Reads the manifest of an existing run or writes the one of a new run.
+static int check_or_write_config(ds_resume *r, const char *config, int resume) {
+    char path[PATH_SIZE];
+    work_path(r, path, "config.txt");
+    char *old = read_text(path);
+    if (!old) {
+        for (int64_t j = 0; j < r->n_batches; j++) { // orphans of an unrecorded run
+            char shard[PATH_SIZE];
+            shard_path(r, j, shard);
+            unlink(shard);
+        }
+        work_path(r, path, "complete");
+        unlink(path);
+        work_path(r, path, "config.txt");
+        return write_text(path, config);
+    }
+    int rc = 0;
+    if (!resume)
+        rc = ds_fail("%s: holds a diffsamp run already; add --resume to continue it, or choose "
+                     "another --out",
+                     r->dir);
+    else if (strcmp(old, config) != 0)
+        rc = refuse_different(r->dir, old, config);
+    free(old);
+    return rc;
+}
+
+int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
+                   int64_t d, ds_dtype dtype, int resume) {
+    memset(r, 0, sizeof *r);
+    r->lock_fd = -1;
+    if (n < 1 || batch < 1 || d < 1)
+        return ds_fail("%s: bad run shape n=%lld batch=%lld d=%lld", dir, (long long)n,
+                       (long long)batch, (long long)d);
+    if (strlen(dir) + 32 >= sizeof r->dir) return ds_fail("%s: path too long", dir);
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    snprintf(r->work, sizeof r->work, "%s/.diffsamp-run", dir);
+    r->n = n, r->batch = batch, r->d = d, r->dtype = dtype;
+    r->n_batches = (n + batch - 1) / batch;
+    DS_TRY(ds_mkdirs(r->work));
+    DS_TRY(lock_run(r));
+    remove_stale_tmp(r->dir, 1);
+    remove_stale_tmp(r->work, 0);
+    DS_TRY(check_or_write_config(r, config, resume));
+    char path[PATH_SIZE];
+    work_path(r, path, "complete");
+    r->complete = file_exists(path);
+    r->done = ds_alloc((size_t)r->n_batches, 1);
+    for (int64_t j = 0; j < r->n_batches; j++) {
+        shard_path(r, j, path);
+        r->done[j] = r->complete || file_exists(path);
+        if (!r->done[j]) continue;
+        int64_t first;
+        r->batches_done++;
+        r->samples_done += ds_resume_rows(r, j, &first);
+    }
+    return 0;
+}
+
+int64_t ds_resume_rows(const ds_resume *r, int64_t j, int64_t *first) {
+    *first = j * r->batch;
+    int64_t rows = r->n - *first;
+    return rows < r->batch ? rows : r->batch;
+}
+
+int ds_resume_commit(ds_resume *r, int64_t j, const double *x) {
+    char path[PATH_SIZE];
+    int64_t first, shape[2] = {ds_resume_rows(r, j, &first), r->d};
+    shard_path(r, j, path);
+    DS_TRY(ds_npy_write_f64(path, x, 2, shape, r->dtype));
+    r->done[j] = 1;
+    const char *die = getenv("DIFFSAMP_TEST_DIE_AFTER_BATCH");
+    if (die && atoll(die) == j) raise(SIGKILL);
+    return 0;
+}
+
+// Copies shard j into its rows of out (n x d values of the run's dtype).
+static int read_shard(const ds_resume *r, int64_t j, unsigned char *out) {
+    char path[PATH_SIZE];
+    shard_path(r, j, path);
+    ds_array a;
+    DS_TRY(ds_npy_read(path, &a));
+    int64_t first, rows = ds_resume_rows(r, j, &first);
+    int ok = a.dtype == r->dtype && a.ndim == 2 && a.shape[0] == rows && a.shape[1] == r->d;
+    size_t row_bytes = (size_t)r->d * ds_dtype_size(r->dtype);
+    if (ok) memcpy(out + (size_t)first * row_bytes, a.data, (size_t)rows * row_bytes);
+    ds_array_free(&a);
+    if (!ok)
+        return ds_fail("%s: holds a different shape or type than batch %lld of this run (expected "
+                       "%lld x %lld)",
+                       path, (long long)j, (long long)rows, (long long)r->d);
+    return 0;
+}
+
+int ds_resume_assemble(const ds_resume *r, const char *npy_path) {
+    if (r->complete) return 0;
+    for (int64_t j = 0; j < r->n_batches; j++)
+        if (!r->done[j]) return ds_fail("%s: batch %lld is not done", r->dir, (long long)j);
+    ds_array a = {.dtype = r->dtype, .ndim = 2, .shape = {r->n, r->d}};
+    a.data = ds_try_alloc((size_t)(r->n * r->d), ds_dtype_size(r->dtype), "samples.npy");
+    if (!a.data) return -1;
+    int rc = 0;
+    for (int64_t j = 0; j < r->n_batches && rc == 0; j++) rc = read_shard(r, j, a.data);
+    if (rc == 0) rc = ds_npy_write(npy_path, &a);
+    free(a.data);
+    return rc;
+}
+
+int ds_resume_finish(ds_resume *r) {
+    char path[PATH_SIZE];
+    work_path(r, path, "complete");
+    DS_TRY(write_text(path, "complete\n"));
+    for (int64_t j = 0; j < r->n_batches; j++) {
+        shard_path(r, j, path);
+        unlink(path);
+    }
+    r->complete = 1;
+    return 0;
+}
+
+void ds_resume_close(ds_resume *r) {
+    free(r->done);
+    r->done = NULL;
+    if (r->lock_fd >= 0) close(r->lock_fd); // releases the lock
+    r->lock_fd = -1;
+}
+
+int ds_config_add(char *buf, size_t size, const char *key, const char *fmt, ...) {
+    size_t len = strlen(buf);
+    int n = snprintf(buf + len, size - len, "%s=", key);
+    if (n < 0 || (size_t)n >= size - len) return ds_fail("run configuration too long");
+    len += (size_t)n;
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n + 1 >= size - len) return ds_fail("run configuration too long");
+    strcat(buf + len, "\n");
+    return 0;
+}
+
+static int skipped(const char *name, const char *const *skip) {
+    for (; skip && *skip; skip++)
+        if (!strcmp(name, *skip)) return 1;
+    return 0;
+}
+
+int ds_config_text(const cli_opt *opts, int n_opts, const char *const *skip, char *buf,
+                   size_t size) {
+    for (int i = 0; i < n_opts; i++) {
+        const cli_opt *o = &opts[i];
+        if (skipped(o->name, skip)) continue;
+        switch (o->type) {
+        case CLI_STR: {
+            const char *s = *(const char **)o->value;
+            DS_TRY(ds_config_add(buf, size, o->name, "%s", s ? s : "(none)"));
+            break;
+        }
+        case CLI_INT:
+            DS_TRY(ds_config_add(buf, size, o->name, "%lld", (long long)*(int64_t *)o->value));
+            break;
+        case CLI_REAL:
+            DS_TRY(ds_config_add(buf, size, o->name, "%.17g", *(double *)o->value));
+            break;
+        case CLI_FLAG:
+            DS_TRY(ds_config_add(buf, size, o->name, "%d", *(int *)o->value));
+            break;
+        }
+    }
+    return 0;
+}

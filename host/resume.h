@@ -1,0 +1,53 @@
+// Resumable batched output. A run in folder OUT keeps OUT/.diffsamp-run/: config.txt
+// (the options that determine the output, "key=value" lines), one shard per completed
+// batch (batch-000012.npy, its rows, committed atomically after the batch's PNGs) and
+// "complete" once samples.npy is assembled. An interrupted run continued with the same
+// options skips the committed batches and recomputes the rest, so its output is
+// byte-identical to an uninterrupted run; different options are refused.
+#ifndef DS_RESUME_H
+#define DS_RESUME_H
+
+#include <stdint.h>
+
+#include "cli.h"
+#include "ds_io.h"
+
+typedef struct {
+    char dir[DS_PATH_MAX];  // the output folder
+    char work[DS_PATH_MAX]; // dir/.diffsamp-run
+    int64_t n, batch, d, n_batches;
+    ds_dtype dtype;       // of the shards and samples.npy
+    unsigned char *done;  // per batch: 1 when its shard is committed
+    int64_t batches_done; // found done when opened
+    int64_t samples_done; //
+    int complete;         // the run had finished: nothing left to do
+    int lock_fd;          // holds an exclusive lock on the run while open
+} ds_resume;
+
+// Opens the run in `dir` for n rows of dimension d in batches of `batch`. config lists
+// everything that determines the output. Without `resume`, a folder that holds a run
+// is refused; with it, a run with a different config is refused and the batches of a
+// matching one are marked done (a folder without a run starts one). Removes stale
+// temporary files (name.tmp.PID) left by a killed run.
+int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
+                   int64_t d, ds_dtype dtype, int resume);
+// Rows of batch j and the index of its first row.
+int64_t ds_resume_rows(const ds_resume *r, int64_t j, int64_t *first);
+// Records batch j (rows x d values) as done. For tests, DIFFSAMP_TEST_DIE_AFTER_BATCH=j
+// kills the process right after.
+int ds_resume_commit(ds_resume *r, int64_t j, const double *x);
+// Writes the shards, in order, as one (n, d) .npy atomically. Every batch must be done.
+int ds_resume_assemble(const ds_resume *r, const char *npy_path);
+// Marks the run complete and removes the shards: call after every output is written.
+int ds_resume_finish(ds_resume *r);
+void ds_resume_close(ds_resume *r);
+
+// "name=value\n" for every option in the table except those named in skip (NULL-ended),
+// appended to buf (size bytes); -1 when it does not fit.
+int ds_config_text(const cli_opt *opts, int n_opts, const char *const *skip, char *buf,
+                   size_t size);
+// Appends "key=value\n" to buf; -1 when it does not fit.
+int ds_config_add(char *buf, size_t size, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,141 @@
+// Resumable output: manifest checks, committed batches found again, stale temporary
+// files removed, samples.npy assembled exactly, the run lock.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ds_error.h"
+#include "resume.h"
+#include "testutil.h"
+
+static const char *config = "solver=heun\nsteps=18\nseed=7\n";
+
+static void touch(const char *dir, const char *name) {
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("partial", f);
+    fclose(f);
+}
+
+static int exists(const char *dir, const char *name) {
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return tu_file_exists(path);
+}
+
+static void test_resume_skips_committed_batches(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    int64_t n = 23, batch = 5, d = 3;
+    double *x = malloc(sizeof(double) * (size_t)(n * d));
+    tu_fill_normal(x, n * d, tu_seed());
+    ds_resume r;
+    assert_int_equal(ds_resume_open(&r, dir, config, n, batch, d, DS_F32, 0), 0);
+    assert_int_equal(r.n_batches, 5);
+    assert_int_equal(r.batches_done, 0);
+    int64_t first;
+    assert_int_equal(ds_resume_rows(&r, 4, &first), 3);
+    assert_int_equal(first, 20);
+    assert_int_equal(ds_resume_commit(&r, 0, x), 0);
+    assert_int_equal(ds_resume_commit(&r, 2, x + 10 * d), 0);
+    ds_resume_close(&r);
+
+    // A killed run leaves temporary files behind; other files are kept.
+    assert_int_equal(ds_mkdirs(dir), 0);
+    char sub[700];
+    snprintf(sub, sizeof sub, "%s/000000", dir);
+    assert_int_equal(ds_mkdirs(sub), 0);
+    touch(dir, "000000/000007.png.tmp.12345");
+    touch(dir, "samples.npy.tmp.99");
+    touch(dir, "notes.tmp.txt");
+
+    // Without --resume: refused. With other options: refused, naming the difference.
+    assert_int_equal(ds_resume_open(&r, dir, config, n, batch, d, DS_F32, 0), -1);
+    assert_non_null(strstr(ds_error(), "--resume"));
+    ds_resume_close(&r);
+    assert_int_equal(
+        ds_resume_open(&r, dir, "solver=heun\nsteps=20\nseed=7\n", n, batch, d, DS_F32, 1), -1);
+    assert_non_null(strstr(ds_error(), "'steps=18'"));
+    assert_non_null(strstr(ds_error(), "'steps=20'"));
+    ds_resume_close(&r);
+
+    assert_int_equal(ds_resume_open(&r, dir, config, n, batch, d, DS_F32, 1), 0);
+    assert_false(exists(dir, "000000/000007.png.tmp.12345"));
+    assert_false(exists(dir, "samples.npy.tmp.99"));
+    assert_true(exists(dir, "notes.tmp.txt"));
+    assert_int_equal(r.batches_done, 2);
+    assert_int_equal(r.samples_done, 10);
+    assert_true(r.done[0] && !r.done[1] && r.done[2] && !r.done[3] && !r.done[4]);
+    assert_false(r.complete);
+    // Not every batch is done yet.
+    char npy[700];
+    snprintf(npy, sizeof npy, "%s/samples.npy", dir);
+    assert_int_equal(ds_resume_assemble(&r, npy), -1);
+    for (int64_t j = 0; j < r.n_batches; j++)
+        if (!r.done[j]) assert_int_equal(ds_resume_commit(&r, j, x + j * batch * d), 0);
+    assert_int_equal(ds_resume_assemble(&r, npy), 0);
+    assert_int_equal(ds_resume_finish(&r), 0);
+    ds_resume_close(&r);
+    assert_false(exists(dir, ".diffsamp-run/batch-000000.npy"));
+
+    // samples.npy holds every row, as float32, in order.
+    ds_array a;
+    assert_int_equal(ds_npy_read(npy, &a), 0);
+    assert_int_equal(a.dtype, DS_F32);
+    assert_int_equal(a.shape[0], n);
+    assert_int_equal(a.shape[1], d);
+    for (int64_t i = 0; i < n * d; i++) assert_true(((float *)a.data)[i] == (float)x[i]);
+    ds_array_free(&a);
+
+    // A finished run, resumed: nothing left to do.
+    assert_int_equal(ds_resume_open(&r, dir, config, n, batch, d, DS_F32, 1), 0);
+    assert_true(r.complete);
+    assert_int_equal(r.batches_done, r.n_batches);
+    ds_resume_close(&r);
+    free(x);
+}
+
+static void test_one_writer_at_a_time(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ds_resume r1, r2;
+    assert_int_equal(ds_resume_open(&r1, dir, config, 4, 2, 2, DS_F32, 1), 0);
+    assert_int_equal(ds_resume_open(&r2, dir, config, 4, 2, 2, DS_F32, 1), -1);
+    assert_non_null(strstr(ds_error(), "another diffsamp run"));
+    ds_resume_close(&r2);
+    ds_resume_close(&r1);
+    assert_int_equal(ds_resume_open(&r2, dir, config, 4, 2, 2, DS_F32, 1), 0);
+    ds_resume_close(&r2);
+}
+
+static void test_config_text(void **state) {
+    (void)state;
+    const char *solver = "heun", *out = "x";
+    int64_t steps = 18;
+    double sigma = 0.1;
+    int quiet = 1;
+    cli_opt opts[] = {{"solver", CLI_STR, &solver, ""},
+                      {"out", CLI_STR, &out, ""},
+                      {"steps", CLI_INT, &steps, ""},
+                      {"sigma", CLI_REAL, &sigma, ""},
+                      {"quiet", CLI_FLAG, &quiet, ""}};
+    const char *skip[] = {"out", "quiet", NULL};
+    char buf[256] = "";
+    assert_int_equal(ds_config_text(opts, 5, skip, buf, sizeof buf), 0);
+    assert_int_equal(ds_config_add(buf, sizeof buf, "batch", "%d", 64), 0);
+    assert_string_equal(buf, "solver=heun\nsteps=18\nsigma=0.10000000000000001\nbatch=64\n");
+    char small[16] = "";
+    assert_int_equal(ds_config_text(opts, 5, skip, small, sizeof small), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_skips_committed_batches),
+        cmocka_unit_test(test_one_writer_at_a_time),
+        cmocka_unit_test(test_config_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

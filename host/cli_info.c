@@ -1,17 +1,25 @@
-// diffsamp info: the build and the devices found.
+// diffsamp info: the build, BLAS, host memory and the devices found.
+#include <cblas.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_version.h"
+#include "mem_plan.h"
 
 int cli_info(int argc, char **argv) {
-    int rc = cli_parse("info", "Show the build, the backends and the devices found.", argc, argv,
-                       NULL, 0);
+    int rc = cli_parse("info", "Show the build, BLAS, host memory and the devices found.", argc,
+                       argv, NULL, 0);
     if (rc) return rc > 0 ? 0 : (fprintf(stderr, "diffsamp: %s\n", ds_error()), 2);
     printf("diffsamp %s (git %s)\n", ds_version(), ds_git_revision());
     printf("backends: ref (float64), cpu (float32, OpenBLAS)%s\n", ds_cuda_built() ? ", cuda" : "");
+    printf("blas: %s, core %s, %d threads\n", openblas_get_config(), openblas_get_corename(),
+           openblas_get_num_threads());
+    char avail[32];
+    ds_format_bytes(ds_host_memory_available(), avail, sizeof avail);
+    printf("host: %ld cores, %s memory available\n", sysconf(_SC_NPROCESSORS_ONLN), avail);
     printf("cuda: %s\n", ds_cuda_built() ? "built" : "not built (no nvcc at build time)");
     int n = ds_cuda_device_count();
     printf("cuda devices: %d\n", n);

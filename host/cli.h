@@ -19,6 +19,10 @@ typedef struct {
 int cli_parse(const char *command, const char *summary, int argc, char **argv, const cli_opt *opts,
               int n_opts);
 
+// Range checks after parsing: 0, or -1 with "command: --name must be ..." recorded.
+int cli_check_int(const char *command, const char *name, int64_t v, int64_t min, int64_t max);
+int cli_check_real(const char *command, const char *name, double v, double min, double max);
+
 // Subcommands: each returns the process exit status.
 int cli_grid(int argc, char **argv);
 int cli_info(int argc, char **argv);

@@ -22,6 +22,7 @@ static void print_default(const cli_opt *o) {
         printf(" (default: %g)", *(double *)o->value);
         break;
     case CLI_FLAG:
+        printf(" (default: %s)", *(int *)o->value ? "on" : "off");
         break;
     }
 }
@@ -104,4 +105,19 @@ int cli_parse(const char *command, const char *summary, int argc, char **argv, c
         DS_TRY(set_value(command, o, text));
     }
     return 0;
+}
+
+int cli_check_int(const char *command, const char *name, int64_t v, int64_t min, int64_t max) {
+    if (v >= min && v <= max) return 0;
+    if (max == INT64_MAX)
+        return ds_fail("%s: --%s must be >= %lld, got %lld", command, name, (long long)min,
+                       (long long)v);
+    return ds_fail("%s: --%s must be between %lld and %lld, got %lld", command, name,
+                   (long long)min, (long long)max, (long long)v);
+}
+
+int cli_check_real(const char *command, const char *name, double v, double min, double max) {
+    if (v >= min && v <= max) return 0;
+    if (isinf(max)) return ds_fail("%s: --%s must be >= %g, got %g", command, name, min, v);
+    return ds_fail("%s: --%s must be between %g and %g, got %g", command, name, min, max, v);
 }

@@ -14,10 +14,16 @@
 #define GRID_BORDER_PIXEL 255
 #define SAMPLES_PER_FOLDER 1000
 
-// libpng reports errors here: record them and jump back to the setjmp of the caller.
-// The error pointer is the file's path.
-static void png_error_handler(png_structp png, png_const_charp msg) {
-    ds_fail("%s: PNG error: %s", (const char *)png_get_error_ptr(png), msg);
+// libpng reports errors to these handlers, which record them and jump back to the
+// setjmp of the caller. The error pointer is the file's path.
+static void png_read_error(png_structp png, png_const_charp msg) {
+    ds_fail("%s: corrupt or truncated PNG (libpng: %s; expected a valid PNG file)",
+            (const char *)png_get_error_ptr(png), msg);
+    png_longjmp(png, 1);
+}
+
+static void png_write_error(png_structp png, png_const_charp msg) {
+    ds_fail("%s: cannot write PNG (libpng: %s)", (const char *)png_get_error_ptr(png), msg);
     png_longjmp(png, 1);
 }
 
@@ -61,8 +67,8 @@ int ds_png_read(const char *path, ds_image_u8 *img) {
         fclose(f);
         return ds_fail("%s: not a PNG file (bad signature; expected \\x89PNG)", path);
     }
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)path,
-                                             png_error_handler, png_warning_handler);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)path, png_read_error,
+                                             png_warning_handler);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     int rc = -1;
     if (!info) {
@@ -96,7 +102,7 @@ static int write_png_u8(const char *path, const unsigned char *pixels, int c, in
     ds_atomic_file af;
     DS_TRY(ds_atomic_open(&af, path));
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, (png_voidp)path,
-                                              png_error_handler, png_warning_handler);
+                                              png_write_error, png_warning_handler);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     int rc = -1;
     if (!info)

@@ -71,7 +71,7 @@ int ds_read_cifar(const char *paths, ds_data *out) {
     char buf[DS_PATH_MAX];
     char *names[CIFAR_MAX_FILES];
     int64_t records[CIFAR_MAX_FILES], total = 0;
-    int count;
+    int count = 0;
     DS_TRY(split_paths(paths, buf, sizeof buf, names, &count));
     for (int i = 0; i < count; i++) {
         DS_TRY(count_records(names[i], &records[i]));

@@ -87,8 +87,8 @@ static int read_all(const char *dir, char **names, int64_t count, ds_data *out) 
 }
 
 int ds_read_png_folder(const char *dir, ds_data *out) {
-    char **names;
-    int64_t count;
+    char **names = NULL;
+    int64_t count = 0;
     DS_TRY(list_pngs(dir, &names, &count));
     int rc = read_all(dir, names, count, out);
     free_names(names, count);

@@ -136,6 +136,14 @@ static void test_idx_truncated_gz(void **state) {
     expect_fail(path, path, "IDX");
 }
 
+// A header asking for far more bytes than the .gz can hold fails before allocating.
+static void test_idx_gz_header_too_large(void **state) {
+    (void)state;
+    const char *path = df_path(tu_tmpdir(), "huge-images-idx3-ubyte.gz");
+    df_write_gz(path, "\x00\x00\x08\x03\x00\x01\x00\x00\x00\x00\x40\x00\x00\x00\x40\x00", 16);
+    expect_fail(path, path, "more than a");
+}
+
 static void test_idx_bad_magic(void **state) {
     (void)state;
     const char *path = df_path(tu_tmpdir(), "train-images-idx3-ubyte");
@@ -258,6 +266,22 @@ static void test_unrecognised_format(void **state) {
     expect_fail(path, path, "unrecognised data format");
 }
 
+// ---- writers ----
+
+static void test_png_write_under_a_file(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    df_write(df_path(dir, "f.txt"), "x", 1);
+    double x[4] = {0.1, -0.2, 0.3, -0.4};
+    assert_int_equal(ds_png_write_grid(df_path(dir, "f.txt/g.png"), x, 1, 1, 1, 2, 2), -1);
+    printf("  %s\n", ds_error());
+    assert_non_null(strstr(ds_error(), df_path(dir, "f.txt")));
+    assert_int_equal(ds_png_write_image(df_path(dir, "two.png"), x, 2, 1, 2), -1);
+    printf("  %s\n", ds_error());
+    assert_non_null(strstr(ds_error(), "expected 1 or 3 channels"));
+    assert_false(tu_file_exists(df_path(dir, "two.png")));
+}
+
 // ---- the CLI ----
 
 static int count_entries(const char *dir) {
@@ -308,6 +332,7 @@ int main(void) {
         cmocka_unit_test(test_npy_empty),
         cmocka_unit_test(test_idx_truncated_raw),
         cmocka_unit_test(test_idx_truncated_gz),
+        cmocka_unit_test(test_idx_gz_header_too_large),
         cmocka_unit_test(test_idx_bad_magic),
         cmocka_unit_test(test_idx_float_elements),
         cmocka_unit_test(test_idx_label_count_mismatch),
@@ -322,6 +347,7 @@ int main(void) {
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_folder_where_file_expected),
         cmocka_unit_test(test_unrecognised_format),
+        cmocka_unit_test(test_png_write_under_a_file),
         cmocka_unit_test(test_cli_bad_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

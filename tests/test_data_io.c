@@ -213,6 +213,39 @@ static void test_png_alpha_dropped(void **state) {
     }
 }
 
+// A 16-bit grey PNG of v * 257 reads back as v; a palette PNG reads back as its RGB.
+static void test_png_16bit_and_palette(void **state) {
+    (void)state;
+    enum { H = 3, W = 5 };
+    unsigned char v[H * W], index[H * W], colours[4 * 3];
+    uint16_t grey16[H * W];
+    df_random_bytes(v, sizeof v, tu_seed() + 9, 0, 255);
+    df_random_bytes(index, sizeof index, tu_seed() + 10, 0, 3);
+    df_random_bytes(colours, sizeof colours, tu_seed() + 11, 0, 255);
+    for (int p = 0; p < H * W; p++) grey16[p] = (uint16_t)(v[p] * 257);
+    const char *dir16 = df_path(tu_tmpdir(), "");
+    png_image img = {.version = PNG_IMAGE_VERSION, .width = W, .height = H};
+    img.format = PNG_FORMAT_LINEAR_Y;
+    assert_true(png_image_write_to_file(&img, df_path(dir16, "a.png"), 0, grey16, 0, NULL));
+    ds_data d;
+    load_ok(dir16, &d);
+    assert_shape(&d, 1, 1, H, W);
+    assert_rows_u8(&d, v);
+    ds_data_free(&d);
+
+    const char *dirp = df_path(tu_tmpdir(), "");
+    png_image pal = {.version = PNG_IMAGE_VERSION, .width = W, .height = H};
+    pal.format = PNG_FORMAT_RGB_COLORMAP;
+    pal.colormap_entries = 4;
+    assert_true(png_image_write_to_file(&pal, df_path(dirp, "p.png"), 0, index, 0, colours));
+    load_ok(dirp, &d);
+    assert_shape(&d, 1, 3, H, W);
+    for (int ch = 0; ch < 3; ch++)
+        for (int p = 0; p < H * W; p++)
+            assert_true(d.x[ch * H * W + p] == unit_of(colours[index[p] * 3 + ch]));
+    ds_data_free(&d);
+}
+
 // ---- IDX and CIFAR-10 ----
 
 static void idx_roundtrip(int images_gz, int labels_gz) {
@@ -312,12 +345,12 @@ static void test_fashion_mnist(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_npy_float_shapes),        cmocka_unit_test(test_npy_uint8_by_hand),
-        cmocka_unit_test(test_npy_versions_2_and_3),    cmocka_unit_test(test_png_grey_roundtrip),
-        cmocka_unit_test(test_png_rgb_roundtrip),       cmocka_unit_test(test_png_grid),
-        cmocka_unit_test(test_png_alpha_dropped),       cmocka_unit_test(test_idx_raw_and_gz),
-        cmocka_unit_test(test_idx_rows_without_labels), cmocka_unit_test(test_cifar_two_files),
-        cmocka_unit_test(test_fashion_mnist),
+        cmocka_unit_test(test_npy_float_shapes),     cmocka_unit_test(test_npy_uint8_by_hand),
+        cmocka_unit_test(test_npy_versions_2_and_3), cmocka_unit_test(test_png_grey_roundtrip),
+        cmocka_unit_test(test_png_rgb_roundtrip),    cmocka_unit_test(test_png_grid),
+        cmocka_unit_test(test_png_alpha_dropped),    cmocka_unit_test(test_png_16bit_and_palette),
+        cmocka_unit_test(test_idx_raw_and_gz),       cmocka_unit_test(test_idx_rows_without_labels),
+        cmocka_unit_test(test_cifar_two_files),      cmocka_unit_test(test_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

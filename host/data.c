@@ -79,6 +79,14 @@ static int is_idx_magic(const unsigned char m[4]) {
     return m[0] == 0 && m[1] == 0 && m[2] >= 0x08 && m[2] <= 0x0E && m[3] >= 1 && m[3] <= 4;
 }
 
+// The format a file name announces: .npy, .bin (CIFAR-10), -ubyte or .gz (IDX).
+static data_format format_by_name(const char *path) {
+    if (ends_with(path, ".npy")) return FMT_NPY;
+    if (ends_with(path, ".bin")) return FMT_CIFAR;
+    if (ends_with(path, "-ubyte") || ends_with(path, ".gz")) return FMT_IDX;
+    return FMT_UNKNOWN;
+}
+
 // The format of a regular file: by its first bytes (seen through zlib, which reads
 // uncompressed files as they are) where they tell, else by its name.
 static data_format file_format(const char *path) {
@@ -94,9 +102,8 @@ static data_format file_format(const char *path) {
     if (ends_with(name, ".bin")) return FMT_CIFAR;
     if (got == 4 && direct && !memcmp(m, "\x93NUM", 4)) return FMT_NPY;
     if (got == 4 && is_idx_magic(m)) return FMT_IDX;
-    if (ends_with(name, ".npy")) return FMT_NPY;
-    if (strstr(name, "idx") || ends_with(name, "-ubyte") || ends_with(name, ".gz")) return FMT_IDX;
-    return FMT_UNKNOWN;
+    if (strstr(name, "idx")) return FMT_IDX;
+    return format_by_name(path);
 }
 
 static int load_path(const char *path, ds_data *out) {
@@ -107,7 +114,7 @@ static int load_path(const char *path, ds_data *out) {
                        "folder of PNGs)",
                        path, strerror(errno));
     if (S_ISDIR(st.st_mode)) {
-        if (file_format(path) != FMT_UNKNOWN)
+        if (format_by_name(path) != FMT_UNKNOWN)
             return ds_fail("%s: is a folder (expected a file, as its name says)", path);
         return ds_read_png_folder(path, out);
     }

@@ -144,15 +144,20 @@ static void to_pixels(const double *x, int c, int h, int w, unsigned char *dst, 
                     ds_to_pixel(x[((size_t)ch * h + y) * w + i]);
 }
 
-int ds_png_write_image(const char *path, const double *x, int c, int h, int w) {
-    DS_TRY(check_shape(path, c, h, w));
-    DS_TRY(make_parent(path));
+// One image into an existing folder.
+static int write_image(const char *path, const double *x, int c, int h, int w) {
     unsigned char *pixels = ds_try_alloc((size_t)h * w, (size_t)c, path);
     if (!pixels) return -1;
     to_pixels(x, c, h, w, pixels, (size_t)w * c);
     int rc = write_png_u8(path, pixels, c, h, w);
     free(pixels);
     return rc;
+}
+
+int ds_png_write_image(const char *path, const double *x, int c, int h, int w) {
+    DS_TRY(check_shape(path, c, h, w));
+    DS_TRY(make_parent(path));
+    return write_image(path, x, c, h, w);
 }
 
 int ds_png_write_samples(const char *dir, const double *x, int64_t count, int64_t first_index,
@@ -170,7 +175,7 @@ int ds_png_write_samples(const char *dir, const double *x, int64_t count, int64_
             (int)sizeof path)
             return ds_fail("%s: path too long", dir);
         if (i == 0 || index % SAMPLES_PER_FOLDER == 0) DS_TRY(ds_mkdirs(folder));
-        DS_TRY(ds_png_write_image(path, x + (size_t)i * d, c, h, w));
+        DS_TRY(write_image(path, x + (size_t)i * d, c, h, w));
     }
     return 0;
 }

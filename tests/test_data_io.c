@@ -246,6 +246,36 @@ static void test_png_16bit_and_palette(void **state) {
     ds_data_free(&d);
 }
 
+// An interlaced (Adam7) RGB PNG, written here with libpng, reads back exactly.
+static void test_png_interlaced(void **state) {
+    (void)state;
+    enum { H = 11, W = 13 };
+    unsigned char rgb[H * W * 3];
+    df_random_bytes(rgb, sizeof rgb, tu_seed() + 12, 0, 255);
+    const char *dir = tu_tmpdir();
+    FILE *f = fopen(df_path(dir, "i.png"), "wb");
+    assert_non_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_non_null(info);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, W, H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_ADAM7,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_bytep rows[H];
+    for (int y = 0; y < H; y++) rows[y] = rgb + y * W * 3;
+    png_set_rows(png, info, rows);
+    png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
+    png_destroy_write_struct(&png, &info);
+    assert_int_equal(fclose(f), 0);
+    ds_data d;
+    load_ok(dir, &d);
+    assert_shape(&d, 1, 3, H, W);
+    for (int ch = 0; ch < 3; ch++)
+        for (int p = 0; p < H * W; p++)
+            assert_true(d.x[ch * H * W + p] == unit_of(rgb[p * 3 + ch]));
+    ds_data_free(&d);
+}
+
 // ---- IDX and CIFAR-10 ----
 
 static void idx_roundtrip(int images_gz, int labels_gz) {
@@ -345,12 +375,19 @@ static void test_fashion_mnist(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_npy_float_shapes),     cmocka_unit_test(test_npy_uint8_by_hand),
-        cmocka_unit_test(test_npy_versions_2_and_3), cmocka_unit_test(test_png_grey_roundtrip),
-        cmocka_unit_test(test_png_rgb_roundtrip),    cmocka_unit_test(test_png_grid),
-        cmocka_unit_test(test_png_alpha_dropped),    cmocka_unit_test(test_png_16bit_and_palette),
-        cmocka_unit_test(test_idx_raw_and_gz),       cmocka_unit_test(test_idx_rows_without_labels),
-        cmocka_unit_test(test_cifar_two_files),      cmocka_unit_test(test_fashion_mnist),
+        cmocka_unit_test(test_npy_float_shapes),
+        cmocka_unit_test(test_npy_uint8_by_hand),
+        cmocka_unit_test(test_npy_versions_2_and_3),
+        cmocka_unit_test(test_png_grey_roundtrip),
+        cmocka_unit_test(test_png_rgb_roundtrip),
+        cmocka_unit_test(test_png_grid),
+        cmocka_unit_test(test_png_alpha_dropped),
+        cmocka_unit_test(test_png_16bit_and_palette),
+        cmocka_unit_test(test_png_interlaced),
+        cmocka_unit_test(test_idx_raw_and_gz),
+        cmocka_unit_test(test_idx_rows_without_labels),
+        cmocka_unit_test(test_cifar_two_files),
+        cmocka_unit_test(test_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"demo", cli_demo, "sample the three models of Fashion-MNIST and write grid PNGs"},
     {"grid", cli_grid, "write a grid PNG of training images"},
     {"info", cli_info, "show the build, the backends and the devices found"},
     {"prepare", cli_prepare, "fit a model to a data set and write its folder"},

@@ -1,0 +1,46 @@
+#!/bin/sh
+# diffsamp demo end to end on a small image data set: six grids and the side-by-side
+# image written, models cached on the second run, bad options refused.
+set -u
+BIN=${DIFFSAMP_BIN:-./diffsamp}
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+if ! $PY -c 'import numpy' 2>/dev/null; then echo "skipped: numpy for $PY not found"; exit 0; fi
+
+# 300 images of 1 x 8 x 8 in [-1, 1]: three blurred prototypes plus noise.
+$PY - "$T/small.npy" <<'PY'
+import sys, numpy as np
+rng = np.random.default_rng()
+protos = rng.uniform(-1, 1, size=(3, 1, 8, 8))
+x = protos[rng.integers(0, 3, 300)] + 0.3 * rng.standard_normal((300, 1, 8, 8))
+np.save(sys.argv[1], np.clip(x, -1, 1).astype(np.float32))
+PY
+
+run_demo() {
+    "$BIN" demo --data "$T/small.npy" --out "$T/demo" --n 9 --steps 6 --skip 2 --k 3 \
+        --backend ref >"$T/log" 2>&1 || fail "demo failed: $(cat "$T/log")"
+}
+run_demo
+for name in empirical empirical-teleport gmm gmm-teleport gaussian gaussian-teleport side-by-side; do
+    [ -s "$T/demo/$name.png" ] || fail "missing $name.png"
+done
+grep -q "fitted" "$T/log" || fail "first run did not fit the models"
+# Heun on 6 points + 0: 11 NFE; teleportation over 2 points: 7 NFE.
+grep -q "empirical .* 11 NFE" "$T/log" || fail "unexpected NFE: $(cat "$T/log")"
+grep -q "empirical-teleport .* 7 NFE" "$T/log" || fail "unexpected NFE with teleportation"
+run_demo
+[ "$(grep -c 'model loaded from' "$T/log")" -eq 3 ] || fail "second run did not load the cached models"
+find "$T/demo" -name '*.tmp.*' | grep -q . && fail "temporary files left"
+
+expect_error() {
+    "$BIN" demo "$@" >"$T/out" 2>"$T/err" && fail "demo $* succeeded"
+    [ "$(wc -l <"$T/err")" -eq 1 ] || fail "demo $*: expected one error line: $(cat "$T/err")"
+}
+expect_error --n 0
+expect_error --n 5000
+expect_error --steps 6 --skip 6
+expect_error --backend nope --data "$T/small.npy" --out "$T/bad"
+expect_error --data "$T/missing.npy" --out "$T/bad"
+echo "cli_demo: ok"

@@ -201,18 +201,21 @@ static int read_shard(const ds_resume *r, int64_t j, unsigned char *out) {
     return 0;
 }
 
-int ds_resume_assemble(const ds_resume *r, const char *npy_path) {
-    if (r->complete) return 0;
+int ds_resume_gather(const ds_resume *r, ds_array *out) {
+    memset(out, 0, sizeof *out);
+    if (r->complete) return ds_fail("%s: the run is complete; its shards are gone", r->dir);
     for (int64_t j = 0; j < r->n_batches; j++)
         if (!r->done[j]) return ds_fail("%s: batch %lld is not done", r->dir, (long long)j);
     ds_array a = {.dtype = r->dtype, .ndim = 2, .shape = {r->n, r->d}};
-    a.data = ds_try_alloc((size_t)(r->n * r->d), ds_dtype_size(r->dtype), "samples.npy");
+    a.data = ds_try_alloc((size_t)(r->n * r->d), ds_dtype_size(r->dtype), "the run's samples");
     if (!a.data) return -1;
-    int rc = 0;
-    for (int64_t j = 0; j < r->n_batches && rc == 0; j++) rc = read_shard(r, j, a.data);
-    if (rc == 0) rc = ds_npy_write(npy_path, &a);
-    free(a.data);
-    return rc;
+    for (int64_t j = 0; j < r->n_batches; j++)
+        if (read_shard(r, j, a.data) != 0) {
+            free(a.data);
+            return -1;
+        }
+    *out = a;
+    return 0;
 }
 
 int ds_resume_finish(ds_resume *r) {

@@ -1,7 +1,7 @@
 // Resumable batched output. A run in folder OUT keeps OUT/.diffsamp-run/: config.txt
 // (the options that determine the output, "key=value" lines), one shard per completed
 // batch (batch-000012.npy, its rows, committed atomically after the batch's PNGs) and
-// "complete" once samples.npy is assembled. An interrupted run continued with the same
+// "complete" once every output is written. An interrupted run continued with the same
 // options skips the committed batches and recomputes the rest, so its output is
 // byte-identical to an uninterrupted run; different options are refused.
 #ifndef DS_RESUME_H
@@ -17,7 +17,7 @@ typedef struct {
     char work[DS_PATH_MAX]; // dir/.diffsamp-run
     int64_t n, batch, d, n_batches;
     ds_dtype dtype;       // of the shards and samples.npy
-    unsigned char *done;  // per batch: 1 when its shard is committed
+    uint8_t *done;        // per batch: 1 when its shard is committed
     int64_t batches_done; // found done when opened
     int64_t samples_done; //
     int complete;         // the run had finished: nothing left to do
@@ -36,8 +36,9 @@ int64_t ds_resume_rows(const ds_resume *r, int64_t j, int64_t *first);
 // Records batch j (rows x d values) as done. For tests, DIFFSAMP_TEST_DIE_AFTER_BATCH=j
 // kills the process right after.
 int ds_resume_commit(ds_resume *r, int64_t j, const double *x);
-// Writes the shards, in order, as one (n, d) .npy atomically. Every batch must be done.
-int ds_resume_assemble(const ds_resume *r, const char *npy_path);
+// Every row of the run, read back from the shards in order: an (n, d) array of the
+// run's dtype (free with ds_array_free). Every batch must be done.
+int ds_resume_gather(const ds_resume *r, ds_array *out);
 // Marks the run complete and removes the shards: call after every output is written.
 int ds_resume_finish(ds_resume *r);
 void ds_resume_close(ds_resume *r);

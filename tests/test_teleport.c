@@ -4,6 +4,8 @@
 #include "ds_sample.h"
 #include "solver_testutil.h"
 
+#include <omp.h>
+
 static ds_sample_config config(const char *solver) {
     ds_sample_config c;
     ds_sample_config_default(&c);
@@ -169,6 +171,8 @@ static void test_trajectory(void **state) {
 }
 
 int main(void) {
+    // The problems are tiny: one thread saves the start-up of a parallel region per call.
+    omp_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_design_figures),
         cmocka_unit_test(test_teleport_equals_solve),

@@ -52,8 +52,10 @@ static int plan(sample_args *a) {
     int64_t nfe;
     DS_TRY(ds_schedule_build(&c->schedule, NULL, NULL, &s, &n));
     int rc = ds_teleport_schedule(s, n, &c->teleport, &run, &n_run);
-    if (!rc) rc = ds_solver_count_nfe(&c->solver, run, n_run, &nfe);
-    if (!rc) free(run);
+    if (!rc) {
+        rc = ds_solver_count_nfe(&c->solver, run, n_run, &nfe);
+        free(run);
+    }
     free(s);
     return rc;
 }
@@ -74,8 +76,9 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
         DS_TRY(ds_data_load(a->data_path, data));
         DS_TRY(ds_model_fit(data, kind, &fo, model));
     }
-    if (!teleporting || model->kind == DS_MODEL_GAUSSIAN) return 0;
+    if (!teleporting) return 0;
     if (a->teleport_model) return ds_model_load(a->teleport_model, gauss);
+    if (model->kind == DS_MODEL_GAUSSIAN) return 0;
     const ds_data *src = data->x ? data : model->data.x ? &model->data : NULL;
     if (!src)
         return ds_fail("teleport: give --teleport-model DIR (a Gaussian model folder) or --data");
@@ -224,7 +227,7 @@ int cli_sample(int argc, char **argv) {
     if (!rc) {
         collect col = {ds_alloc((size_t)(a.cfg.n * model.d), sizeof(double)), model.d};
         x = col.x;
-        const ds_model *g = model.kind == DS_MODEL_GAUSSIAN ? &model : &gauss;
+        const ds_model *g = gauss.d ? &gauss : &model;
         rc = ds_sample_run(b, &model, teleporting ? g : NULL, &a.cfg, collect_batch, &col, &r);
     }
     if (!rc) rc = write_outputs(&a, &model, x, b->f64, &r);

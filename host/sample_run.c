@@ -51,49 +51,75 @@ static void start_noise(ds_backend *b, const ds_sample_config *c, int64_t first,
     b->lincomb(b, x, 1, &sigma0, in);
 }
 
+// What a run needs besides its config: the solver context on the bound model, the bound
+// Gaussian, the schedule left after the jump, and a host buffer for one batch.
+typedef struct {
+    ds_solver_ctx ctx;
+    ds_bound_model *gauss;
+    double *run;
+    int n_run;
+    int64_t d;
+    double *host;
+} run_state;
+
+// One batch of rows [first, first + rows): noise, the jump, the solver, the callback.
+static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, int64_t rows,
+                     ds_batch_done done, void *user, ds_sample_result *r) {
+    ds_backend *b = st->ctx.b;
+    ds_batch *x = b->batch_new(b, rows, st->d);
+    if (!x) return ds_fail("sample: cannot allocate a batch of %lld rows", (long long)rows);
+    start_noise(b, c, first, x, r->sigmas[0]);
+    int rc = 0;
+    if (st->gauss) rc = b->gaussian_flow(b, st->gauss, x, r->sigmas[0], st->run[0], x);
+    st->ctx.nfe = 0;
+    r->trajectory.first_row = first;
+    if (!rc) rc = ds_solve(&st->ctx, &c->solver, st->run, st->n_run, x);
+    if (!rc) {
+        r->nfe = st->ctx.nfe > r->nfe ? st->ctx.nfe : r->nfe;
+        r->batch_calls += st->ctx.nfe;
+        b->download(b, x, st->host);
+        if (done) rc = done(user, c->first_row + first, rows, st->host);
+    }
+    b->batch_free(b, x);
+    return rc;
+}
+
+// The schedule, the NFE without a jump, the schedule after it, the bound Gaussian and
+// the trajectory buffers.
+static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config *c,
+                   ds_sample_result *r) {
+    ds_backend *b = st->ctx.b;
+    DS_TRY(ds_schedule_build(&c->schedule, &st->ctx, &c->solver, &r->sigmas, &r->n_sigmas));
+    DS_TRY(ds_solver_count_nfe(&c->solver, r->sigmas, r->n_sigmas, &r->nfe_full));
+    DS_TRY(ds_teleport_schedule(r->sigmas, r->n_sigmas, &c->teleport, &st->run, &st->n_run));
+    r->sigma_start = st->run[0];
+    if (gauss && !(st->gauss = b->bind(b, gauss))) return -1;
+    if (c->record_trajectory) {
+        DS_TRY(ds_trajectory_init(&r->trajectory, b, st->run, st->n_run, c->n, st->d));
+        st->ctx.on_step = ds_trajectory_hook, st->ctx.user = &r->trajectory;
+    }
+    st->host =
+        ds_alloc((size_t)(c->batch < c->n ? c->batch : c->n) * (size_t)st->d, sizeof(double));
+    return 0;
+}
+
 int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
                   const ds_sample_config *c, ds_batch_done done, void *user, ds_sample_result *r) {
     memset(r, 0, sizeof *r);
     int teleporting = c->teleport.sigma > 0 || c->teleport.fraction > 0;
     DS_TRY(check_config(model, gauss, c, teleporting));
     double t0 = now_seconds();
-    ds_solver_ctx ctx = {.b = b, .model = b->bind(b, model)};
-    if (!ctx.model) return -1;
-    ds_bound_model *gbm = NULL;
-    double *run = NULL, *host = NULL;
-    int n_run = 0, rc = ds_schedule_build(&c->schedule, &ctx, &c->solver, &r->sigmas, &r->n_sigmas);
-    if (!rc) rc = ds_solver_count_nfe(&c->solver, r->sigmas, r->n_sigmas, &r->nfe_full);
-    if (!rc) rc = ds_teleport_schedule(r->sigmas, r->n_sigmas, &c->teleport, &run, &n_run);
-    if (!rc && teleporting && !(gbm = b->bind(b, gauss))) rc = -1;
-    if (!rc && c->record_trajectory)
-        rc = ds_trajectory_init(&r->trajectory, b, run, n_run, c->n, model->d);
-    if (!rc) {
-        r->sigma_start = run[0];
-        host = ds_alloc((size_t)(c->batch < c->n ? c->batch : c->n) * (size_t)model->d,
-                        sizeof(double));
-    }
-    if (c->record_trajectory) ctx.on_step = ds_trajectory_hook, ctx.user = &r->trajectory;
-    for (int64_t first = 0; !rc && first < c->n; first += c->batch) {
-        int64_t rows = c->n - first < c->batch ? c->n - first : c->batch;
-        ds_batch *x = b->batch_new(b, rows, model->d);
-        start_noise(b, c, first, x, r->sigmas[0]);
-        if (teleporting) rc = b->gaussian_flow(b, gbm, x, r->sigmas[0], run[0], x);
-        ctx.nfe = 0;
-        r->trajectory.first_row = first;
-        if (!rc) rc = ds_solve(&ctx, &c->solver, run, n_run, x);
-        if (!rc) {
-            r->nfe = ctx.nfe > r->nfe ? ctx.nfe : r->nfe;
-            r->batch_calls += ctx.nfe;
-            b->download(b, x, host);
-            if (done) rc = done(user, c->first_row + first, rows, host);
-        }
-        b->batch_free(b, x);
-    }
+    run_state st = {.ctx = {.b = b, .model = b->bind(b, model)}, .d = model->d};
+    if (!st.ctx.model) return -1;
+    int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
+    for (int64_t first = 0; !rc && first < c->n; first += c->batch)
+        rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done, user,
+                       r);
     r->seconds = now_seconds() - t0;
-    free(host);
-    free(run);
-    if (gbm) b->unbind(b, gbm);
-    b->unbind(b, ctx.model);
+    free(st.host);
+    free(st.run);
+    if (st.gauss) b->unbind(b, st.gauss);
+    b->unbind(b, st.ctx.model);
     return rc;
 }
 

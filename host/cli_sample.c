@@ -203,7 +203,7 @@ int cli_sample(int argc, char **argv) {
         {"teleport-fraction", CLI_REAL, &a.cfg.teleport.fraction,
          "jump past this fraction of the schedule's steps"},
         {"teleport-model", CLI_STR, &a.teleport_model,
-         "Gaussian model folder for teleporting (default: fitted to the data)"},
+         "Gaussian model folder for teleporting (none: the model if Gaussian, else a fit)"},
         {"trajectory", CLI_STR, &a.trajectory,
          "write PREFIX_x.npy, PREFIX_denoised.npy and PREFIX_sigmas.npy"},
         {"backend", CLI_STR, &a.backend, "ref, cpu, cuda or auto"},

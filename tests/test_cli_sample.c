@@ -107,6 +107,24 @@ static void test_teleport_and_conventions(void **state) {
     ds_array_free(&x);
 }
 
+// Image rows (N x 1 x 2 x 3) give one PNG per sample in EDM's layout and a grid.
+static void test_images(void **state) {
+    (void)state;
+    double x[ROWS * D];
+    tu_fill_uniform(x, ROWS * D, tu_seed() + 1, -1, 1);
+    char path[1200], args[1400];
+    snprintf(path, sizeof path, "%s/images.npy", dir);
+    int64_t shape[4] = {ROWS, 1, 2, 3};
+    assert_int_equal(ds_npy_write_f64(path, x, 4, shape, DS_F32), 0);
+    snprintf(args, sizeof args, "--data %s --n 3 --sampler euler --steps 5", path);
+    assert_int_equal(sample("img", args), 0);
+    const char *files[3] = {"grid.png", "000000/000000.png", "000000/000002.png"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/img/%s", dir, files[k]);
+        assert_true(tu_file_exists(path));
+    }
+}
+
 static void expect_refused(const char *name, const char *args, const char *message) {
     char out[1200];
     snprintf(out, sizeof out, "%s/%s", dir, name);
@@ -152,6 +170,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outputs_and_reproducibility),
         cmocka_unit_test(test_teleport_and_conventions),
+        cmocka_unit_test(test_images),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

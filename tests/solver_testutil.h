@@ -130,4 +130,19 @@ static inline void stu_refine(stu_problem *p, const ds_solver_opts *o, const int
     }
 }
 
+// Measures the slopes over steps[0..count) and asserts |slope - order| <= tol over the
+// asymptotic range, the slopes from steps[first] on.
+static inline void stu_check_order(stu_problem *p, ds_solver_opts o, const int *steps, int count,
+                                   int first, double order, double tol) {
+    double errs[16], slopes[16];
+    stu_refine(p, &o, steps, count, errs, slopes);
+    for (int k = first; k + 1 < count; k++) {
+        if (fabs(slopes[k] - order) > tol)
+            fail_msg("%s (order option %d, full_order %d): slope %.3f between %d and %d steps, "
+                     "expected %.1f +- %.2f",
+                     o.solver, o.order, o.full_order, slopes[k], steps[k], steps[k + 1], order,
+                     tol);
+    }
+}
+
 #endif

@@ -20,21 +20,6 @@ static ds_solver_opts opts(const char *solver, int order) {
     return o;
 }
 
-// Measures the slopes over steps[0..count) and asserts |slope - order| <= tol over the
-// asymptotic range, the slopes from steps[first] on.
-static void check_order(stu_problem *p, ds_solver_opts o, const int *steps, int count, int first,
-                        double order, double tol) {
-    double errs[16], slopes[16];
-    stu_refine(p, &o, steps, count, errs, slopes);
-    for (int k = first; k + 1 < count; k++) {
-        if (fabs(slopes[k] - order) > tol)
-            fail_msg("%s (order option %d, full_order %d): slope %.3f between %d and %d steps, "
-                     "expected %.1f +- %.2f",
-                     o.solver, o.order, o.full_order, slopes[k], steps[k], steps[k + 1], order,
-                     tol);
-    }
-}
-
 static const int series[] = {10, 20, 40, 80, 160, 320, 640, 1280};
 #define SERIES 8
 
@@ -43,9 +28,9 @@ static void test_order_single_step(void **state) {
     stu_problem p;
     problem(&p);
     // Asymptotic from 80 steps (Euler) and 40 steps (Heun, DPM-Solver-2).
-    check_order(&p, opts("euler", 0), series, SERIES, 3, 1, 0.1);
-    check_order(&p, opts("heun", 0), series, SERIES, 2, 2, 0.1);
-    check_order(&p, opts("dpm2", 0), series, SERIES, 2, 2, 0.1);
+    stu_check_order(&p, opts("euler", 0), series, SERIES, 3, 1, 0.1);
+    stu_check_order(&p, opts("heun", 0), series, SERIES, 2, 2, 0.1);
+    stu_check_order(&p, opts("dpm2", 0), series, SERIES, 2, 2, 0.1);
     stu_problem_free(&p);
 }
 
@@ -54,19 +39,19 @@ static void test_order_dpmpp(void **state) {
     stu_problem p;
     problem(&p);
     ds_solver_opts o = opts("dpmpp2m", 0);
-    check_order(&p, o, series, SERIES, 2, 2, 0.1);
+    stu_check_order(&p, o, series, SERIES, 2, 2, 0.1);
     o.lower_order_final = 0; // k-diffusion's sample_dpmpp_2m
-    check_order(&p, o, series, SERIES, 2, 2, 0.1);
+    stu_check_order(&p, o, series, SERIES, 2, 2, 0.1);
     // The reference 3M measures order 2 (its D2 term is half the Taylor term, and the
     // first-order first step and lower-order final steps cost the order too); asymptotic
     // from 160 steps.
     o = opts("dpmpp3m", 0);
-    check_order(&p, o, series, SERIES, 4, 2, 0.15);
+    stu_check_order(&p, o, series, SERIES, 4, 2, 0.15);
     o.lower_order_final = 0;
-    check_order(&p, o, series, SERIES, 4, 2, 0.15);
+    stu_check_order(&p, o, series, SERIES, 4, 2, 0.15);
     // The corrected variant reaches 3 from 40 steps.
     o.full_order = 1;
-    check_order(&p, o, series, SERIES, 2, 3, 0.15);
+    stu_check_order(&p, o, series, SERIES, 2, 3, 0.15);
     stu_problem_free(&p);
 }
 
@@ -74,9 +59,9 @@ static void test_order_lms(void **state) {
     (void)state;
     stu_problem p;
     problem(&p);
-    check_order(&p, opts("lms", 1), series, SERIES, 3, 1, 0.1);
-    check_order(&p, opts("lms", 2), series, SERIES, 4, 2, 0.1);
-    check_order(&p, opts("lms", 3), series, SERIES, 5, 3, 0.1);
+    stu_check_order(&p, opts("lms", 1), series, SERIES, 3, 1, 0.1);
+    stu_check_order(&p, opts("lms", 2), series, SERIES, 4, 2, 0.1);
+    stu_check_order(&p, opts("lms", 3), series, SERIES, 5, 3, 0.1);
     // Order 4 with the lower-order warm start: close to 4 in the middle of the series,
     // then falling towards 2 (the first-order first step's O(h^2) error) once that error
     // dominates; the full-order variant (Runge-Kutta warm-up) stays at 4.
@@ -87,7 +72,7 @@ static void test_order_lms(void **state) {
     assert_true(slopes[2] > 3.5);
     assert_true(slopes[6] < 3.0);
     o.full_order = 1;
-    check_order(&p, o, longer, 8, 2, 4, 0.15);
+    stu_check_order(&p, o, longer, 8, 2, 4, 0.15);
     stu_problem_free(&p);
 }
 

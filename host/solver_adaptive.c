@@ -115,8 +115,8 @@ int solver_adaptive(ds_solver_ctx *c, const ds_solver_opts *o, const double *sig
     double h = log(sigmas[1] > 0 ? sigmas[1] / sigmas[0] : 0.5);
     int rc = dp_rhs(&st, x, log(sigmas[0]), st.k[0]);
     for (int i = 0; i + 1 < n && !rc; i++) {
-        // D(x_i; sigma_i) = x_i - k[0]; y serves as scratch for it.
-        solver_axpby(c, st.y, 1, x, -1, st.k[0]);
+        // D(x_i; sigma_i) = x_i - k[0], for the hook and a last step to 0 (y is scratch).
+        if (c->on_step || sigmas[i + 1] == 0) solver_axpby(c, st.y, 1, x, -1, st.k[0]);
         solver_record(c, i, sigmas[i], x, st.y);
         if (sigmas[i + 1] == 0)
             c->b->copy(c->b, x, st.y);

@@ -154,7 +154,9 @@ static int upload_sigma2(ds_bound_model *bm, const double *sigma, int64_t rows) 
     cudaError_t err =
         cudaMemcpy(bm->ws.s2, s2, sizeof(double) * (size_t)rows, cudaMemcpyHostToDevice);
     free(s2);
-    CUDA_TRY(err);
+    if (err != cudaSuccess)
+        return ds_fail("cuda: cudaMemcpy of the per-row sigmas failed: %s",
+                       cudaGetErrorString(err));
     return 0;
 }
 
@@ -176,7 +178,9 @@ static int download_diag(ds_bound_model *bm, ds_diag *diag, int64_t first, int64
         if (diag->entropy) diag->entropy[first + i] = log(sum[i]) - zl[i] / sum[i];
     }
     free(h);
-    CUDA_TRY(err);
+    if (err != cudaSuccess)
+        return ds_fail("cuda: cudaMemcpy of the denoiser diagnostics failed: %s",
+                       cudaGetErrorString(err));
     return 0;
 }
 
@@ -263,9 +267,16 @@ static void cuda_destroy(ds_backend *b) {
 extern "C" ds_backend *ds_backend_cuda_new(void) {
     ds_cuda_ctx *ctx = (ds_cuda_ctx *)ds_alloc(1, sizeof *ctx);
     cublasStatus_t st = cublasCreate(&ctx->blas);
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH);
     if (st != CUBLAS_STATUS_SUCCESS) {
         ds_fail("backend cuda: cublasCreate failed: %s", cublasGetStatusString(st));
+        free(ctx);
+        return NULL;
+    }
+    // Plain FP32 SGEMM (no TF32): the accuracy tests are set for float32 products.
+    st = cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        ds_fail("backend cuda: cublasSetMathMode failed: %s", cublasGetStatusString(st));
+        cublasDestroy(ctx->blas);
         free(ctx);
         return NULL;
     }

@@ -86,10 +86,11 @@ int ds_cuda_gauss_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gau
     CUDA_TRY(ds_launch_centre_rows(ws->proj, ws->proj, bm->offset, rows, kr));
     const float *rho = NULL;
     if (k > 1) {
-        DS_TRY(ds_cuda_poison(ctx, ws->rho, sizeof(float) * (size_t)(rows * k)));
-        CUDA_TRY(ds_launch_gmm_log_density(ws->rho, x, ws->proj, bm->means, bm->eigvals,
+        DS_TRY(ds_cuda_poison(ctx, ws->logp, sizeof(double) * (size_t)(rows * k)));
+        CUDA_TRY(ds_launch_gmm_log_density(ws->logp, x, ws->proj, bm->means, bm->eigvals,
                                            bm->residual, bm->log_weights, rows, d, k, r, map.s2));
-        CUDA_TRY(ds_launch_gmm_softmax(ws->rho, rows, k));
+        DS_TRY(ds_cuda_poison(ctx, ws->rho, sizeof(float) * (size_t)(rows * k)));
+        CUDA_TRY(ds_launch_gmm_softmax(ws->rho, ws->logp, rows, k));
         rho = ws->rho;
     }
     CUDA_TRY(ds_launch_gauss_scale_projections(ws->proj, rho, bm->eigvals, bm->residual, rows, k, r,

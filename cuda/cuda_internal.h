@@ -28,7 +28,8 @@ typedef struct {
     int64_t *chunk_arg;  // empirical: rows
     ds_softmax_state st; // empirical: running softmax and accumulator
     float *proj;         // gaussian / gmm: rows x (k r)
-    float *rho;          // gmm: rows x k
+    double *logp;        // gmm: rows x k component log densities
+    float *rho;          // gmm: rows x k component weights
 } ds_cuda_workspace;
 
 struct ds_bound_model {

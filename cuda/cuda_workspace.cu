@@ -21,12 +21,13 @@ static size_t bytes_per_row(const ds_bound_model *bm) {
     if (m->kind == DS_MODEL_EMPIRICAL)
         return common + sizeof(float) * ((size_t)bm->piece_rows + d + 2) + sizeof(int64_t) * 2 +
                sizeof(double) * 2;
-    return common + sizeof(float) * (size_t)(m->k * m->r + m->k);
+    return common + sizeof(float) * (size_t)(m->k * m->r + m->k) + sizeof(double) * (size_t)m->k;
 }
 
 void ds_cuda_workspace_free(ds_cuda_workspace *ws) {
-    void *bufs[] = {ws->xc,     ws->s2,     ws->logits, ws->chunk_max, ws->chunk_arg, ws->st.max,
-                    ws->st.arg, ws->st.sum, ws->st.zl,  ws->st.acc,    ws->proj,      ws->rho};
+    void *bufs[] = {ws->xc,     ws->s2,     ws->logits, ws->chunk_max, ws->chunk_arg,
+                    ws->st.max, ws->st.arg, ws->st.sum, ws->st.zl,     ws->st.acc,
+                    ws->proj,   ws->logp,   ws->rho};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_CHECK(cudaFree(bufs[i]));
     memset(ws, 0, sizeof *ws);
 }

@@ -89,12 +89,12 @@ cudaError_t ds_launch_empirical_fused(const float *xc, int64_t rows, int64_t d, 
 // Gaussian mixture (kernels/gmm_density.cu). proj holds rows x (k r): the projections
 // U_c^T (x - mu_c). logp[i][c] = log w_c + log N(x_i; mu_c, Sigma_c + sigma_i^2 I) up to
 // a constant shared by all components.
-cudaError_t ds_launch_gmm_log_density(float *logp, const float *x, const float *proj,
+cudaError_t ds_launch_gmm_log_density(double *logp, const float *x, const float *proj,
                                       const float *means, const double *eigvals,
                                       const double *residual, const double *log_weights,
                                       int64_t rows, int64_t d, int64_t k, int64_t r, ds_sigma2 s2);
-// rho[i][c] = softmax over c of logp[i][c], in place.
-cudaError_t ds_launch_gmm_softmax(float *rho, int64_t rows, int64_t k);
+// rho[i][c] = softmax over c of logp[i][c].
+cudaError_t ds_launch_gmm_softmax(float *rho, const double *logp, int64_t rows, int64_t k);
 
 // The Gaussian map (kernels/gauss_map.cu); rho (rows x k) NULL means one component of
 // weight 1. proj[i][c r + j] *= rho[i][c] (f(lam_cj) - g_c), in place.

@@ -5,7 +5,7 @@
 
 // One block per (row i, component c). The quadratic form splits into the span of U_c,
 // sum_j p_j^2 / (lam_j + s2), and its complement, (|x - mu_c|^2 - |p|^2) / (res + s2).
-__global__ void gmm_log_density_kernel(float *logp, const float *x, const float *proj,
+__global__ void gmm_log_density_kernel(double *logp, const float *x, const float *proj,
                                        const float *means, const double *eigvals,
                                        const double *residual, const double *log_weights, int64_t d,
                                        int64_t k, int64_t r, ds_sigma2 s2) {
@@ -33,22 +33,21 @@ __global__ void gmm_log_density_kernel(float *logp, const float *x, const float 
         quad += fmax(sq - in_sq, 0.0) / (residual[c] + s);
         logdet += (double)(d - r) * log(residual[c] + s);
     }
-    logp[i * k + c] = (float)(log_weights[c] - 0.5 * (quad + logdet));
+    logp[i * k + c] = log_weights[c] - 0.5 * (quad + logdet);
 }
 
 // One thread per row.
-__global__ void gmm_softmax_kernel(float *rho, int64_t rows, int64_t k) {
+__global__ void gmm_softmax_kernel(float *rho, const double *logp, int64_t rows, int64_t k) {
     DS_GRID_STRIDE(i, rows) {
-        float *l = rho + i * k;
-        float max = l[0];
-        for (int64_t c = 1; c < k; c++) max = fmaxf(max, l[c]);
-        double z = 0;
-        for (int64_t c = 0; c < k; c++) z += exp((double)l[c] - max);
-        for (int64_t c = 0; c < k; c++) l[c] = (float)(exp((double)l[c] - max) / z);
+        const double *l = logp + i * k;
+        double max = l[0], z = 0;
+        for (int64_t c = 1; c < k; c++) max = fmax(max, l[c]);
+        for (int64_t c = 0; c < k; c++) z += exp(l[c] - max);
+        for (int64_t c = 0; c < k; c++) rho[i * k + c] = (float)(exp(l[c] - max) / z);
     }
 }
 
-extern "C" cudaError_t ds_launch_gmm_log_density(float *logp, const float *x, const float *proj,
+extern "C" cudaError_t ds_launch_gmm_log_density(double *logp, const float *x, const float *proj,
                                                  const float *means, const double *eigvals,
                                                  const double *residual, const double *log_weights,
                                                  int64_t rows, int64_t d, int64_t k, int64_t r,
@@ -60,7 +59,8 @@ extern "C" cudaError_t ds_launch_gmm_log_density(float *logp, const float *x, co
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t ds_launch_gmm_softmax(float *rho, int64_t rows, int64_t k) {
-    gmm_softmax_kernel<<<ds_blocks_for(rows), DS_THREADS>>>(rho, rows, k);
+extern "C" cudaError_t ds_launch_gmm_softmax(float *rho, const double *logp, int64_t rows,
+                                             int64_t k) {
+    gmm_softmax_kernel<<<ds_blocks_for(rows), DS_THREADS>>>(rho, logp, rows, k);
     return cudaGetLastError();
 }

@@ -179,8 +179,8 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
         return ds_fail("cuda: empirical model needs training rows of dimension d and their mean "
                        "(got %lld rows of %lld for d = %lld)",
                        (long long)n, (long long)m->data.d, (long long)d);
-    int64_t piece =
-        env_int("DIFFSAMP_CUDA_CHUNK", DS_CUDA_PIECE_BYTES / (int64_t)(sizeof(float) * d));
+    int64_t piece = env_int("DIFFSAMP_CUDA_CHUNK", 0); // rows per piece; unset or < 1: 1 GiB
+    if (piece < 1) piece = DS_CUDA_PIECE_BYTES / (int64_t)(sizeof(float) * d);
     bm->piece_rows = piece < 1 ? 1 : piece > n ? n : piece;
     bm->n_pieces = (n + bm->piece_rows - 1) / bm->piece_rows;
     DS_TRY(ds_cuda_alloc((void **)&bm->mean, sizeof(float) * (size_t)d, "the data mean"));

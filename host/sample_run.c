@@ -113,8 +113,9 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     if (!st.ctx.model) return -1;
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
     for (int64_t first = 0; !rc && first < c->n; first += c->batch)
-        rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done, user,
-                       r);
+        if (!c->skip || !c->skip[first / c->batch])
+            rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done,
+                           user, r);
     r->seconds = now_seconds() - t0;
     free(st.host);
     free(st.run);

@@ -67,6 +67,7 @@ typedef struct {
     uint64_t seed;         // Philox noise seed
     const double *noise;   // n x d standard normal rows instead of Philox noise, or NULL
     int record_trajectory; // fill ds_sample_result.trajectory
+    const uint8_t *skip;   // per batch: 1 to skip it (done before a resume), or NULL
 } ds_sample_config;
 
 void ds_sample_config_default(ds_sample_config *c);

@@ -5,8 +5,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_sample_batch.h"
 #include "ds_error.h"
 #include "ds_sample.h"
+#include "mem_plan.h"
+#include "run_json.h"
 
 typedef struct {
     const char *model_dir, *data_path, *model_kind, *teleport_model;
@@ -14,6 +17,9 @@ typedef struct {
     int64_t k, order, lower_order_final, steps, n, batch, seed;
     int64_t gits_teacher, gits_warmup;
     int no_final_zero, full_order;
+    const char *max_memory;
+    uint64_t max_memory_bytes;
+    int resume, quiet, no_npy;
     ds_sample_config cfg;
 } sample_args;
 
@@ -46,6 +52,10 @@ static int plan(sample_args *a) {
     if (a->n < 0 || a->batch < 1)
         return ds_fail("sample: --n must be >= 0 and --batch >= 1 (got %lld, %lld)",
                        (long long)a->n, (long long)a->batch);
+    if (a->max_memory) DS_TRY(ds_parse_bytes(a->max_memory, &a->max_memory_bytes));
+    if (a->resume && a->trajectory)
+        return ds_fail("sample: --trajectory keeps every row in memory and cannot be resumed "
+                       "(leave out --resume)");
     if (!strcmp(c->schedule.kind, "gits")) return 0; // needs the model
     double *s, *run;
     int n, n_run;
@@ -81,9 +91,7 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
     if (model->kind == DS_MODEL_GAUSSIAN) return 0;
     const ds_data *src = data->x ? data : model->data.x ? &model->data : NULL;
     if (!src)
-        return ds_fail(
-            "teleport: this model folder holds no training rows; give --teleport-model DIR "
-            "(a Gaussian model folder)");
+        return ds_fail("teleport: give --teleport-model DIR (a Gaussian model folder) or --data");
     return ds_model_fit(src, DS_MODEL_GAUSSIAN, &fo, gauss);
 }
 
@@ -109,37 +117,84 @@ static int load_noise(const char *path, int64_t *n, int64_t d, double **out) {
     return rc;
 }
 
-typedef struct {
-    double *x;
-    int64_t d;
-} collect;
-
-static int collect_batch(void *user, int64_t first_row, int64_t rows, const double *x) {
-    collect *c = user;
-    memcpy(c->x + first_row * c->d, x, sizeof(double) * (size_t)(rows * c->d));
-    return 0;
-}
-
-// PNGs (images only) and the trajectory first, samples.npy last: its presence marks a
-// complete run.
-static int write_outputs(const sample_args *a, const ds_model *m, const double *x, int f64,
+// The outputs of the whole run, from the batches written: the grid of the first 64
+// samples, the trajectory, sigmas.txt and samples.npy.
+static int write_outputs(const sample_args *a, const ds_model *m, sample_output *o,
                          const ds_sample_result *r) {
-    char path[DS_PATH_MAX];
-    int64_t n = a->cfg.n, shape[2] = {n, m->d};
-    DS_TRY(ds_mkdirs(a->out));
+    char path[DS_PATH_MAX + 32];
+    ds_array all;
+    DS_TRY(ds_resume_gather(&o->res, &all));
+    int64_t n = a->cfg.n, count = n < 64 ? n : 64;
+    int rc = 0;
     if (m->height) {
-        DS_TRY(ds_png_write_samples(a->out, x, n, 0, m->channels, m->height, m->width));
+        double *x = sample_output_rows(&all, count);
         snprintf(path, sizeof path, "%s/grid.png", a->out);
-        DS_TRY(ds_png_write_grid(path, x, n < 64 ? n : 64, 8, m->channels, m->height, m->width));
+        rc = ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
+        free(x);
     }
-    if (a->trajectory) DS_TRY(ds_trajectory_write(&r->trajectory, a->trajectory, f64));
+    if (!rc && a->trajectory)
+        rc = ds_trajectory_write(&r->trajectory, a->trajectory, all.dtype == DS_F64);
     snprintf(path, sizeof path, "%s/sigmas.txt", a->out);
-    DS_TRY(ds_schedule_write(path, r->sigmas, r->n_sigmas));
+    if (!rc) rc = ds_schedule_write(path, r->sigmas, r->n_sigmas);
     snprintf(path, sizeof path, "%s/samples.npy", a->out);
-    return ds_npy_write_f64(path, x, 2, shape, f64 ? DS_F64 : DS_F32);
+    if (!rc && !a->no_npy) rc = ds_npy_write(path, &all);
+    ds_array_free(&all);
+    return rc;
 }
 
-static void report(const sample_args *a, const ds_sample_result *r) {
+// What determines the output, for --resume: every option but those that only say where
+// and how to run, plus the batch planned, the backend that runs and the model's identity.
+static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, const ds_model *m,
+                         const ds_backend *b, char *buf, size_t size) {
+    static const char *const skip[] = {"out",   "resume",  "quiet", "max-memory",
+                                       "batch", "backend", NULL};
+    buf[0] = '\0';
+    DS_TRY(ds_config_text(opts, n_opts, skip, buf, size));
+    DS_TRY(ds_config_add(buf, size, "batch-planned", "%lld", (long long)a->cfg.batch));
+    DS_TRY(ds_config_add(buf, size, "backend-used", "%s", b->name));
+    return ds_config_add(buf, size, "model-identity", "%s d=%lld k=%lld r=%lld data=%016llx",
+                         ds_model_kind_name(m->kind), (long long)m->d, (long long)m->k,
+                         (long long)m->r, (unsigned long long)m->data_checksum);
+}
+
+static void run_json_extra(ds_json *j, void *user) {
+    const ds_sample_result *r = user;
+    ds_json_real(j, "sigma_start", r->sigma_start);
+    ds_json_int(j, "nfe_without_teleport", r->nfe_full);
+    ds_json_int(j, "denoiser_calls", r->batch_calls);
+}
+
+// run.json: the configuration, the model, the backend and the timings of this run.
+static int write_run_json(const sample_args *a, int argc, char **argv, const cli_opt *opts,
+                          int n_opts, const ds_model *m, const ds_backend *b,
+                          const sample_output *o, const ds_sample_result *r, ds_run_times t) {
+    char device[256], path[DS_PATH_MAX + 32];
+    ds_device_name(b->name, device, sizeof device);
+    ds_run_info info = {.command = "sample",
+                        .argc = argc,
+                        .argv = argv,
+                        .opts = opts,
+                        .n_opts = n_opts,
+                        .model_path = a->model_dir ? a->model_dir : a->data_path,
+                        .model = m,
+                        .backend = b->name,
+                        .device = device,
+                        .seed = a->cfg.seed,
+                        .n_samples = a->cfg.n,
+                        .batch = a->cfg.batch,
+                        .batches_resumed = o->res.batches_done,
+                        .samples_resumed = o->res.samples_done,
+                        .nfe = r->nfe,
+                        .sigmas = r->sigmas,
+                        .n_sigmas = r->n_sigmas,
+                        .times = t,
+                        .extra = run_json_extra,
+                        .extra_user = (void *)r};
+    snprintf(path, sizeof path, "%s/run.json", a->out);
+    return ds_run_json_write(path, &info);
+}
+
+static void report(const sample_args *a, const ds_sample_result *r, int64_t resumed) {
     const ds_sample_config *c = &a->cfg;
     int final_zero = r->sigmas[r->n_sigmas - 1] == 0;
     printf("sample: %lld samples, sampler %s, schedule %s: %d steps from sigma %g %s\n",
@@ -154,7 +209,7 @@ static void report(const sample_args *a, const ds_sample_result *r) {
             printf("NFE saved: not predictable for the adaptive solver\n");
     }
     printf("NFE: %lld per sample; time %.3f s (%.1f samples/s) -> %s\n", (long long)r->nfe,
-           r->seconds, (double)c->n / r->seconds, a->out);
+           r->seconds, (double)(c->n - resumed) / r->seconds, a->out);
 }
 
 int cli_sample(int argc, char **argv) {
@@ -209,34 +264,61 @@ int cli_sample(int argc, char **argv) {
         {"trajectory", CLI_STR, &a.trajectory,
          "write PREFIX_x.npy, PREFIX_denoised.npy and PREFIX_sigmas.npy"},
         {"backend", CLI_STR, &a.backend, "ref, cpu, cuda or auto"},
-        {"out", CLI_STR, &a.out, "output folder (samples.npy, sigmas.txt, PNGs)"},
+        {"out", CLI_STR, &a.out, "output folder (samples.npy, sigmas.txt, run.json, PNGs)"},
+        {"no-npy", CLI_FLAG, &a.no_npy, "do not write samples.npy"},
+        {"resume", CLI_FLAG, &a.resume,
+         "continue the interrupted run in --out (same options): finished batches are kept"},
+        {"quiet", CLI_FLAG, &a.quiet, "no progress lines on stderr"},
+        {"max-memory", CLI_STR, &a.max_memory,
+         "memory the backend may use, e.g. 512M or 4G (none: the available host memory for "
+         "cpu and ref); a smaller batch is planned to fit"},
     };
+    const int n_opts = sizeof opts / sizeof opts[0];
     int rc = cli_parse("sample", "Sample with a solver of the probability-flow ODE.", argc, argv,
-                       opts, sizeof opts / sizeof opts[0]);
+                       opts, n_opts);
     if (rc) return rc > 0 ? 0 : say(ds_error(), 2);
     if (plan(&a)) return say(ds_error(), 2);
     int teleporting = a.cfg.teleport.sigma > 0 || a.cfg.teleport.fraction > 0;
+    double t0 = ds_seconds();
+    ds_run_times t = {0};
     ds_data data = {0};
     ds_model model = {0}, gauss = {0};
     ds_backend *b = NULL;
-    double *noise = NULL, *x = NULL;
+    double *noise = NULL;
     ds_sample_result r = {0};
+    sample_output o = {.r = &r};
     rc = load_models(&a, &data, &model, &gauss, teleporting);
     if (!rc && a.noise_path) rc = load_noise(a.noise_path, &a.cfg.n, model.d, &noise);
     if (!rc && a.cfg.n == 0) a.cfg.n = 16;
     a.cfg.noise = noise;
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
-    if (!rc) {
-        collect col = {ds_alloc((size_t)(a.cfg.n * model.d), sizeof(double)), model.d};
-        x = col.x;
+    t.load = ds_seconds() - t0;
+    char config[16384];
+    if (!rc) rc = sample_plan_memory(&model, b, a.max_memory_bytes, &a.cfg.batch);
+    if (!rc) rc = output_config(&a, opts, n_opts, &model, b, config, sizeof config);
+    if (!rc)
+        rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
+                                a.quiet);
+    t.prepare = ds_seconds() - t0 - t.load;
+    int run = !rc && !o.res.complete;
+    if (!rc && !run) printf("sample: %s holds this run, complete; nothing to do\n", a.out);
+    if (run) {
         const ds_model *g = gauss.d ? &gauss : &model;
-        rc = ds_sample_run(b, &model, teleporting ? g : NULL, &a.cfg, collect_batch, &col, &r);
+        a.cfg.skip = o.res.done;
+        rc = ds_sample_run(b, &model, teleporting ? g : NULL, &a.cfg, sample_output_batch, &o, &r);
+        ds_progress_finish(&o.prog);
     }
-    if (!rc) rc = write_outputs(&a, &model, x, b->f64, &r);
-    if (!rc) report(&a, &r);
+    t.sample = r.seconds - o.write_seconds;
+    double t_write = ds_seconds();
+    if (run && !rc) rc = write_outputs(&a, &model, &o, &r);
+    t.write = o.write_seconds + ds_seconds() - t_write;
+    t.total = ds_seconds() - t0;
+    if (run && !rc) rc = write_run_json(&a, argc, argv, opts, n_opts, &model, b, &o, &r, t);
+    if (run && !rc) rc = ds_resume_finish(&o.res);
+    if (run && !rc) report(&a, &r, o.res.samples_done);
     int status = rc ? say(ds_error(), 1) : 0;
+    sample_output_close(&o);
     ds_sample_result_free(&r);
-    free(x);
     free(noise);
     ds_backend_free(b);
     ds_model_free(&gauss);

@@ -1,0 +1,72 @@
+// The batched output of diffsamp sample.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_sample_batch.h"
+#include "ds_error.h"
+#include "mem_plan.h"
+
+// Batch-sized vectors a solver keeps at once (the multistep solvers' history included).
+#define SOLVER_BUFFERS 8
+
+int sample_plan_memory(const ds_model *m, const ds_backend *b, uint64_t max_memory,
+                       int64_t *batch) {
+    ds_mem_request req = {.batch = *batch,
+                          .elem_bytes = b->f64 ? 8 : 4,
+                          .batch_buffers = SOLVER_BUFFERS,
+                          .limit = max_memory,
+                          .limit_what = "--max-memory"};
+    if (!max_memory && strcmp(b->name, "cuda") != 0)
+        req.limit = ds_host_memory_available(), req.limit_what = "the available host memory";
+    ds_mem_plan p;
+    DS_TRY(ds_mem_plan_make(m, &req, &p));
+    if (p.batch < *batch) {
+        char total[32];
+        ds_format_bytes(p.total_bytes, total, sizeof total);
+        printf("memory: batch %lld -> %lld rows to fit %s (%s planned)\n", (long long)*batch,
+               (long long)p.batch, req.limit_what, total);
+    }
+    *batch = p.batch;
+    return 0;
+}
+
+int sample_output_open(sample_output *o, const char *out, const char *config, const ds_model *m,
+                       const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet) {
+    o->out = out, o->m = m, o->open = 1;
+    DS_TRY(ds_resume_open(&o->res, out, config, n, batch, m->d, b->f64 ? DS_F64 : DS_F32, resume));
+    ds_progress_start(&o->prog, stderr, "sample", n, o->res.n_batches, quiet);
+    ds_progress_skip(&o->prog, o->res.samples_done, o->res.batches_done);
+    if (o->res.batches_done && !o->res.complete)
+        printf("resume: %lld of %lld batches (%lld samples) done before, kept\n",
+               (long long)o->res.batches_done, (long long)o->res.n_batches,
+               (long long)o->res.samples_done);
+    return 0;
+}
+
+int sample_output_batch(void *user, int64_t first_row, int64_t rows, const double *x) {
+    sample_output *o = user;
+    const ds_model *m = o->m;
+    double t = ds_seconds();
+    if (m->height)
+        DS_TRY(ds_png_write_samples(o->out, x, rows, first_row, m->channels, m->height, m->width));
+    DS_TRY(ds_resume_commit(&o->res, first_row / o->res.batch, x));
+    o->write_seconds += ds_seconds() - t;
+    ds_progress_batch(&o->prog, rows, o->r->batch_calls - o->calls_seen);
+    o->calls_seen = o->r->batch_calls;
+    return 0;
+}
+
+double *sample_output_rows(const ds_array *all, int64_t count) {
+    int64_t values = count * all->shape[1];
+    double *x = ds_alloc((size_t)values, sizeof(double));
+    for (int64_t i = 0; i < values; i++)
+        x[i] =
+            all->dtype == DS_F64 ? ((const double *)all->data)[i] : ((const float *)all->data)[i];
+    return x;
+}
+
+void sample_output_close(sample_output *o) {
+    if (o->open) ds_resume_close(&o->res);
+    o->open = 0;
+}

@@ -1,0 +1,36 @@
+// The batched output of diffsamp sample: the memory plan, then per batch its PNGs (EDM
+// layout) and a resumable shard, with progress on stderr.
+#ifndef DS_CLI_SAMPLE_BATCH_H
+#define DS_CLI_SAMPLE_BATCH_H
+
+#include <stdint.h>
+
+#include "ds_sample.h"
+#include "progress.h"
+#include "resume.h"
+
+typedef struct {
+    const char *out;
+    const ds_model *m;
+    ds_resume res;
+    ds_progress prog;
+    const ds_sample_result *r; // the run's result: denoiser calls so far
+    int64_t calls_seen;
+    double write_seconds; // spent writing batches
+    int open;
+} sample_output;
+
+// The largest batch up to *batch that fits max_memory (0: the host's available memory
+// on the cpu and ref backends, no limit on cuda, which chunks by itself); -1 with the
+// bytes needed when not even one row fits.
+int sample_plan_memory(const ds_model *m, const ds_backend *b, uint64_t max_memory, int64_t *batch);
+// Opens the output folder for n samples in batches of `batch` (see ds_resume_open).
+int sample_output_open(sample_output *o, const char *out, const char *config, const ds_model *m,
+                       const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet);
+// The ds_batch_done callback (user = the sample_output): PNGs, shard, progress.
+int sample_output_batch(void *user, int64_t first_row, int64_t rows, const double *x);
+// The first `count` samples of the finished run as host doubles (count x d), from all.
+double *sample_output_rows(const ds_array *all, int64_t count);
+void sample_output_close(sample_output *o);
+
+#endif

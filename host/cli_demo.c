@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "diffsamp.h"
+#include "ds_sample.h"
 #include "progress.h"
 
 #define N_KINDS 3
@@ -54,38 +55,33 @@ static int prepare_model(const demo_opts *o, const ds_data *data, ds_model_kind 
     return 0;
 }
 
-// The EDM schedule (Karras et al. 2022, rho = 7) from 80 to 0.002, then 0.
-static void edm_sigmas(int steps, double *sigmas) {
-    const double smax = 80, smin = 0.002, rho = 7;
-    for (int i = 0; i < steps; i++) {
-        double t = steps > 1 ? (double)i / (steps - 1) : 0;
-        sigmas[i] = pow(pow(smax, 1 / rho) + t * (pow(smin, 1 / rho) - pow(smax, 1 / rho)), rho);
-    }
-    sigmas[steps] = 0;
+// The samples of a run, n x d on the host.
+typedef struct {
+    double *x;
+    int64_t d;
+} demo_rows;
+
+static int keep_batch(void *user, int64_t first_row, int64_t rows, const double *x) {
+    demo_rows *out = user;
+    memcpy(out->x + first_row * out->d, x, sizeof(double) * (size_t)(rows * out->d));
+    return 0;
 }
 
-// n samples of one model from the noise of rows 0..n-1: Heun on the schedule, after
-// a Gaussian-flow jump over the first `skip` points when gauss is given.
-static int sample(ds_backend *b, ds_bound_model *bm, ds_bound_model *gauss, const demo_opts *o,
-                  int64_t d, double *out, int64_t *nfe) {
-    int n_sigmas = (int)o->steps + 1, skip = gauss ? (int)o->skip : 0;
-    double *sigmas = ds_alloc((size_t)n_sigmas, sizeof(double));
-    edm_sigmas((int)o->steps, sigmas);
-    ds_batch *x = b->batch_new(b, o->n, d);
-    b->randn(b, x, (uint64_t)o->seed, 0);
-    const double scale = sigmas[0];
-    const ds_batch *in[1] = {x};
-    b->lincomb(b, x, 1, &scale, in);
-    int rc = 0;
-    if (skip) rc = b->gaussian_flow(b, gauss, x, sigmas[0], sigmas[skip], x);
-    ds_solver_opts so;
-    ds_solver_opts_default(&so);
-    ds_solver_ctx ctx = {.b = b, .model = bm};
-    if (!rc) rc = ds_solve(&ctx, &so, sigmas + skip, n_sigmas - skip, x);
-    if (!rc) b->download(b, x, out);
-    *nfe = ctx.nfe;
-    b->batch_free(b, x);
-    free(sigmas);
+// n samples of a model from the noise of rows 0..n-1: Heun on the EDM schedule, after
+// a Gaussian-flow jump over the first `skip` steps when gauss is given.
+static int sample(ds_backend *b, const ds_model *m, const ds_model *gauss, const demo_opts *o,
+                  double *out, int64_t *nfe) {
+    ds_sample_config c;
+    ds_sample_config_default(&c);
+    c.schedule.steps = o->steps;
+    c.n = c.batch = o->n;
+    c.seed = (uint64_t)o->seed;
+    if (gauss) c.teleport.fraction = (double)o->skip / (double)o->steps;
+    demo_rows rows = {out, m->d};
+    ds_sample_result r;
+    int rc = ds_sample_run(b, m, gauss, &c, keep_batch, &rows, &r);
+    *nfe = r.nfe;
+    ds_sample_result_free(&r);
     return rc;
 }
 
@@ -105,10 +101,7 @@ static int run_demo(const demo_opts *o, ds_backend *b, ds_model *models) {
     int cols = (int)ceil(sqrt((double)o->n));
     double *x = ds_alloc((size_t)(o->n * d), sizeof(double));
     double *side = ds_alloc((size_t)(2 * N_KINDS * strip * d), sizeof(double));
-    ds_bound_model *bound[N_KINDS] = {0};
     int rc = 0;
-    for (int i = 0; i < N_KINDS && !rc; i++)
-        if (!(bound[i] = b->bind(b, &models[i]))) rc = -1;
     for (int row = 0; row < 2 * N_KINDS && !rc; row++) {
         int kind = row / 2, teleport = row % 2;
         char name[64];
@@ -116,7 +109,7 @@ static int run_demo(const demo_opts *o, ds_backend *b, ds_model *models) {
                  teleport ? "-teleport" : "");
         double t = ds_seconds();
         int64_t nfe;
-        rc = sample(b, bound[kind], teleport ? bound[2] : NULL, o, d, x, &nfe);
+        rc = sample(b, &models[kind], teleport ? &models[2] : NULL, o, x, &nfe);
         if (rc) break;
         printf("demo: %-18s %lld samples, %lld NFE, %.1f s\n", name, (long long)o->n,
                (long long)nfe, ds_seconds() - t);
@@ -125,8 +118,6 @@ static int run_demo(const demo_opts *o, ds_backend *b, ds_model *models) {
     }
     if (!rc)
         rc = write_grid(o->out, "side-by-side", side, 2 * N_KINDS * strip, (int)strip, &models[0]);
-    for (int i = 0; i < N_KINDS; i++)
-        if (bound[i]) b->unbind(b, bound[i]);
     free(side);
     free(x);
     return rc;

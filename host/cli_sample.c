@@ -91,7 +91,9 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
     if (model->kind == DS_MODEL_GAUSSIAN) return 0;
     const ds_data *src = data->x ? data : model->data.x ? &model->data : NULL;
     if (!src)
-        return ds_fail("teleport: give --teleport-model DIR (a Gaussian model folder) or --data");
+        return ds_fail(
+            "teleport: this model folder holds no training rows; give --teleport-model DIR "
+            "(a Gaussian model folder)");
     return ds_model_fit(src, DS_MODEL_GAUSSIAN, &fo, gauss);
 }
 

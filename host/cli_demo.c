@@ -132,7 +132,9 @@ int cli_demo(int argc, char **argv) {
         {"n", CLI_INT, &o.n, "samples per configuration, 1..1024"},
         {"seed", CLI_INT, &o.seed, "noise seed (sample i uses the noise of row i)"},
         {"steps", CLI_INT, &o.steps, "EDM schedule points before the final 0, 2..1000"},
-        {"skip", CLI_INT, &o.skip, "teleportation: schedule points jumped by the Gaussian flow"},
+        {"skip", CLI_INT, &o.skip,
+         "teleportation: schedule steps jumped by the Gaussian flow, 1..steps-1 (4 of 18: to sigma "
+         "19.4, 27 NFE with Heun)"},
         {"k", CLI_INT, &o.k, "Gaussian-mixture components, 1..1000"},
     };
     int rc = cli_parse("demo",

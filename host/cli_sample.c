@@ -270,7 +270,9 @@ int cli_sample(int argc, char **argv) {
         {"no-npy", CLI_FLAG, &a.no_npy, "do not write samples.npy"},
         {"resume", CLI_FLAG, &a.resume,
          "continue the interrupted run in --out (same options): finished batches are kept"},
-        {"quiet", CLI_FLAG, &a.quiet, "no progress lines on stderr"},
+        {"quiet", CLI_FLAG, &a.quiet,
+         "no progress on stderr (batches done, samples/s, NFE/s = denoiser calls on a batch per "
+         "second, ETA)"},
         {"max-memory", CLI_STR, &a.max_memory,
          "memory the backend may use, e.g. 512M or 4G (none: the available host memory for "
          "cpu and ref); a smaller batch is planned to fit"},

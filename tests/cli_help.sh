@@ -45,6 +45,12 @@ for c in $commands; do
         expect_error "expects" "$c" "--$o" abc
     done
 done
+# info: the build, BLAS, host memory and devices.
+"$BIN" info >"$T/info" 2>&1 || fail "diffsamp info failed"
+for key in "^diffsamp " "^blas: " "^host: .* memory available" "^cuda: " "^cuda devices: [0-9]"; do
+    grep -q "$key" "$T/info" || fail "info lacks '$key': $(cat "$T/info")"
+done
+
 # Values out of range.
 expect_error "must be" sample --batch 0
 expect_error "must be" grid --count 0

@@ -1,0 +1,165 @@
+// Requirement 6: on a Gaussian model, the ref backend reproduces k-diffusion's and
+// diff-sampler's sampling loops. The judge is tools/compat/reference_samplers.py, a
+// line-by-line numpy (float64) transcription of the reference code (torch is not
+// available here) with the closed-form Gaussian denoiser in place of the network.
+#include <stdio.h>
+#include <string.h>
+
+#include "ds_io.h"
+#include "multistep_testutil.h"
+
+enum { DIM = 16, ROWS = 5, POINTS = 12 };
+
+typedef struct {
+    const char *impl, *ref, *ref_args; // the python side
+    const char *solver;                // ours, with the options that select the behaviour
+    int order, lower_order_final;
+    const char *variant;
+    int afs, dynamic_threshold, deis_riemann;
+} compat_case;
+
+// k-diffusion lists end in 0 (get_sigmas_karras appends it); diff-sampler lists end at
+// sigma_min, and its denoise_to_zero is our trailing 0.
+static const compat_case cases[] = {
+    {"k-diffusion", "euler", "", "euler", 0, 0, NULL, 0, 0, 0},
+    {"k-diffusion", "heun", "", "heun", 0, 0, NULL, 0, 0, 0},
+    {"k-diffusion", "dpm_2", "", "dpm2", 0, 0, NULL, 0, 0, 0},
+    {"k-diffusion", "lms", "order=4", "lms", 4, 0, NULL, 0, 0, 0},
+    {"k-diffusion", "dpmpp_2m", "", "dpmpp2m", 2, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "euler", "", "euler", 0, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "heun", "denoise_to_zero=true", "heun", 0, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "dpm_2", "", "dpm2", 0, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "ipndm", "max_order=4", "ipndm", 4, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "ipndm", "max_order=3 afs=true denoise_to_zero=true", "ipndm", 3, 0, NULL, 1,
+     0, 0},
+    {"diff-sampler", "ipndm_v", "max_order=4", "ipndm_v", 4, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "ipndm_v", "max_order=4 afs=true", "ipndm_v", 4, 0, NULL, 1, 0, 0},
+    {"diff-sampler", "deis", "max_order=4", "deis", 4, 0, NULL, 0, 0, 10000},
+    {"diff-sampler", "deis", "max_order=3 denoise_to_zero=true", "deis", 3, 0, NULL, 0, 0, 10000},
+    {"diff-sampler", "dpm_pp", "max_order=2", "dpmpp2m", 2, 1, NULL, 0, 1, 0},
+    {"diff-sampler", "dpm_pp", "max_order=3", "dpmpp3m", 3, 1, NULL, 0, 1, 0},
+    {"diff-sampler", "dpm_pp", "max_order=3 lower_order_final=false", "dpmpp3m", 3, 0, NULL, 0, 1,
+     0},
+    {"diff-sampler", "unipc", "max_order=3 variant=bh1", "unipc", 3, 1, "bh1", 0, 1, 0},
+    {"diff-sampler", "unipc", "max_order=3 variant=bh2", "unipc", 3, 1, "bh2", 0, 1, 0},
+    {"diff-sampler", "unipc", "max_order=2 variant=bh2 afs=true denoise_to_zero=true", "unipc", 2,
+     1, "bh2", 1, 1, 0},
+    {"diff-sampler", "unipc", "max_order=3 variant=bh1 lower_order_final=false", "unipc", 3, 0,
+     "bh1", 0, 1, 0},
+};
+
+static int have_numpy(void) {
+    if (tu_system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0) return 1;
+    printf("test_compat: skipped: /usr/bin/python3 with numpy is missing\n");
+    return 0;
+}
+
+static void save(const char *dir, const char *name, const double *x, int ndim, int64_t d0,
+                 int64_t d1) {
+    char path[1024];
+    const int64_t shape[2] = {d0, d1};
+    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    assert_int_equal(ds_npy_write_f64(path, x, ndim, shape, DS_F64), 0);
+}
+
+// Runs the transcription; returns its NFE and leaves its result in out.
+static int64_t run_reference(const char *dir, const compat_case *k, double *out) {
+    const char *src = getenv("DIFFSAMP_SOURCE_DIR");
+    assert_non_null(src);
+    assert_int_equal(tu_system("/usr/bin/python3 %s/tools/compat/reference_samplers.py %s %s %s "
+                               "%s > %s/nfe.txt",
+                               src, dir, k->impl, k->ref, k->ref_args, dir),
+                     0);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/nfe.txt", dir);
+    FILE *f = fopen(path, "r");
+    long long nfe = -1;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "nfe %lld", &nfe), 1);
+    fclose(f);
+    ds_array a;
+    snprintf(path, sizeof path, "%s/out.npy", dir);
+    assert_int_equal(ds_npy_read(path, &a), 0);
+    assert_int_equal(a.dtype, DS_F64);
+    assert_int_equal(ds_array_count(&a), ROWS * DIM);
+    memcpy(out, a.data, sizeof(double) * ROWS * DIM);
+    ds_array_free(&a);
+    return nfe;
+}
+
+static void opts_for(const compat_case *k, ds_solver_opts *o) {
+    ds_solver_opts_default(o);
+    o->solver = k->solver;
+    o->order = k->order;
+    o->lower_order_final = k->lower_order_final;
+    if (k->variant) o->variant = k->variant;
+    o->afs = k->afs;
+    o->dynamic_threshold = k->dynamic_threshold;
+    o->deis_riemann = k->deis_riemann;
+}
+
+static void test_reference_loops(void **state) {
+    (void)state;
+    if (!have_numpy()) {
+        skip();
+        return;
+    }
+    uint64_t seed = tu_seed();
+    ds_model m;
+    // Eigenvalues up to 1.6, so that the denoised values exceed 1 and the dynamic
+    // thresholding changes them (checked below).
+    mt_gaussian(&m, DIM, seed, 0.02, 1.6);
+    const char *dir = tu_tmpdir();
+    double noise[ROWS * DIM], x0[ROWS * DIM], ref[ROWS * DIM], got[ROWS * DIM];
+    double sigmas[POINTS + 1];
+    tu_fill_normal(noise, ROWS * DIM, seed + 7);
+    mt_edm_sigmas(sigmas, POINTS, 0.002, 80, 7);
+    sigmas[POINTS] = 0;
+    save(dir, "mean", m.mean, 1, DIM, 0);
+    save(dir, "eigvecs", m.eigvecs, 2, DIM, DIM);
+    save(dir, "eigvals", m.eigvals, 1, DIM, 0);
+    save(dir, "noise", noise, 2, ROWS, DIM);
+    for (int i = 0; i < ROWS * DIM; i++) x0[i] = sigmas[0] * noise[i];
+    int ran = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const compat_case *k = &cases[c];
+        int to_zero = !strcmp(k->impl, "k-diffusion") || strstr(k->ref_args, "denoise_to_zero");
+        int n = POINTS + to_zero;
+        save(dir, "sigmas", sigmas, 1, strcmp(k->impl, "k-diffusion") ? POINTS : n, 0);
+        ds_solver_opts o;
+        opts_for(k, &o);
+        int64_t nfe;
+        if (mt_solve(&m, &o, sigmas, n, x0, ROWS, got, &nfe) != 0) {
+            // A solver still being written elsewhere is reported, not silently passed.
+            assert_non_null(strstr(ds_error(), "not implemented"));
+            printf("test_compat: skipped %s %s (%s): %s\n", k->impl, k->ref, k->ref_args,
+                   ds_error());
+            continue;
+        }
+        int64_t ref_nfe = run_reference(dir, k, ref);
+        double err = tu_rel_l2(got, ref, ROWS * DIM);
+        printf("%-12s %-8s %-50s nfe %lld / %lld  rel err %.2e\n", k->impl, k->ref, k->ref_args,
+               (long long)nfe, (long long)ref_nfe, err);
+        assert_int_equal(nfe, ref_nfe);
+        // Both sides are float64 and follow the same formulas; only the order of the
+        // roundings differs (~1e-15), so the requirement's 1e-9 is generous.
+        assert_true(err <= 1e-9);
+        if (k->dynamic_threshold) { // the option must matter on this model
+            double plain[ROWS * DIM];
+            o.dynamic_threshold = 0;
+            assert_int_equal(mt_solve(&m, &o, sigmas, n, x0, ROWS, plain, &nfe), 0);
+            assert_true(tu_rel_l2(plain, ref, ROWS * DIM) > 1e-6);
+        }
+        ran++;
+    }
+    printf("test_compat: %d of %zu pairs compared\n", ran, sizeof cases / sizeof cases[0]);
+    assert_true(ran > 0);
+    ds_model_free(&m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_loops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

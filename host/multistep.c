@@ -135,3 +135,31 @@ int ms_adams_bashforth(ds_solver_ctx *c, const ds_solver_opts *o, const double *
     ms_history_free(c, &h);
     return rc;
 }
+
+double ms_lagrange(const double *nodes, int order, int j, double t) {
+    double p = 1;
+    for (int k = 0; k < order; k++)
+        if (k != j) p *= (t - nodes[k]) / (nodes[j] - nodes[k]);
+    return p;
+}
+
+void ms_lagrange_integral(const double *nodes, int order, double s_a, double s_b,
+                          double (*map)(const void *ctx, double sigma), const void *ctx,
+                          double *w) {
+    static const double x8[4] = {0.1834346424956498, 0.5255324099163290, 0.7966664774136267,
+                                 0.9602898564975363};
+    static const double w8[4] = {0.3626837833783620, 0.3137066458778873, 0.2223810344533745,
+                                 0.1012285362903763};
+    const int panels = 16;
+    double u0 = log(s_a), du = (log(s_b) - u0) / panels;
+    for (int j = 0; j < order; j++) w[j] = 0;
+    for (int p = 0; p < panels; p++) {
+        double mid = u0 + (p + 0.5) * du;
+        for (int q = 0; q < 8; q++) {
+            double u = mid + (q < 4 ? -1 : 1) * x8[q % 4] * 0.5 * du;
+            double sigma = exp(u), t = map ? map(ctx, sigma) : sigma;
+            double f = w8[q % 4] * 0.5 * du * sigma;
+            for (int j = 0; j < order; j++) w[j] += f * ms_lagrange(nodes, order, j, t);
+        }
+    }
+}

@@ -40,6 +40,14 @@ void ms_lincomb(ds_solver_ctx *c, ds_batch *out, int n_extra, const double *extr
                 const ds_batch *const *extra, const ms_history *h, int n_hist,
                 const double *hist_coef);
 
+// The Lagrange basis polynomial j on nodes[0 .. order-1], at t.
+double ms_lagrange(const double *nodes, int order, int j, double t);
+// w[j] = integral from s_a to s_b of L_j(map(sigma)) dsigma (map NULL: the identity), by
+// 16 panels of 8-point Gauss-Legendre in log sigma: converged to rounding for the steps
+// of any practical schedule.
+void ms_lagrange_integral(const double *nodes, int order, double s_a, double s_b,
+                          double (*map)(const void *ctx, double sigma), const void *ctx, double *w);
+
 // Weights of an Adams-Bashforth step x_{i+1} = x_i + sum_j w[j] * slope_{i-j}, j < order,
 // where slope = (x - D) / sigma is dx/dsigma.
 typedef void (*ms_ab_weights)(const ds_solver_opts *o, const double *sigmas, int i, int order,

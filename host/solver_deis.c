@@ -26,18 +26,15 @@ static double vp_t_of_sigma(vp_time v, double sigma) {
            v.beta_d;
 }
 
+static double vp_t_map(const void *v, double sigma) {
+    return vp_t_of_sigma(*(const vp_time *)v, sigma);
+}
+
 // dsigma/dt, written as diff-sampler's integrand: -0.5 (log alpha)' / sqrt(alpha (1 - alpha))
 // with alpha = 1 / (1 + sigma^2).
 static double vp_dsigma_dt(vp_time v, double t) {
     double alpha = exp(-0.5 * t * t * v.beta_d - t * v.beta_min);
     return 0.5 * (t * v.beta_d + v.beta_min) / sqrt(alpha * (1 - alpha));
-}
-
-static double lagrange(const double *nodes, int order, int j, double t) {
-    double p = 1;
-    for (int k = 0; k < order; k++)
-        if (k != j) p *= (t - nodes[k]) / (nodes[j] - nodes[k]);
-    return p;
 }
 
 // diff-sampler's rule: n equally spaced points from t_cur to t_next (ends included),
@@ -48,31 +45,9 @@ static void riemann_coefficients(vp_time v, const double *nodes, int order, doub
     for (int k = 0; k < n; k++) {
         double t = k == n - 1 ? t_next : t_cur + k * ((t_next - t_cur) / (n - 1));
         double f = vp_dsigma_dt(v, t);
-        for (int j = 0; j < order; j++) w[j] += f * lagrange(nodes, order, j, t);
+        for (int j = 0; j < order; j++) w[j] += f * ms_lagrange(nodes, order, j, t);
     }
     for (int j = 0; j < order; j++) w[j] *= (t_next - t_cur) / n;
-}
-
-// Integral over sigma itself (smooth in log sigma): 16 panels of 8-point Gauss-Legendre
-// in u = log sigma, converged to rounding for the steps of any practical schedule.
-static void accurate_coefficients(vp_time v, const double *nodes, int order, double s_cur,
-                                  double s_next, double *w) {
-    static const double x8[4] = {0.1834346424956498, 0.5255324099163290, 0.7966664774136267,
-                                 0.9602898564975363};
-    static const double w8[4] = {0.3626837833783620, 0.3137066458778873, 0.2223810344533745,
-                                 0.1012285362903763};
-    const int panels = 16;
-    double u0 = log(s_cur), du = (log(s_next) - u0) / panels;
-    for (int j = 0; j < order; j++) w[j] = 0;
-    for (int p = 0; p < panels; p++) {
-        double mid = u0 + (p + 0.5) * du;
-        for (int q = 0; q < 8; q++) {
-            double u = mid + (q < 4 ? -1 : 1) * x8[q % 4] * 0.5 * du;
-            double sigma = exp(u), t = vp_t_of_sigma(v, sigma);
-            double f = w8[q % 4] * 0.5 * du * sigma;
-            for (int j = 0; j < order; j++) w[j] += f * lagrange(nodes, order, j, t);
-        }
-    }
 }
 
 static void deis_weights(const ds_solver_opts *o, const double *sigmas, int i, int order,
@@ -88,7 +63,7 @@ static void deis_weights(const ds_solver_opts *o, const double *sigmas, int i, i
         riemann_coefficients(v, nodes, order, nodes[0], vp_t_of_sigma(v, sigmas[i + 1]),
                              o->deis_riemann, w);
     else
-        accurate_coefficients(v, nodes, order, sigmas[i], sigmas[i + 1], w);
+        ms_lagrange_integral(nodes, order, sigmas[i], sigmas[i + 1], vp_t_map, &v, w);
 }
 
 int solver_deis(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,

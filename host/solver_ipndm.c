@@ -1,6 +1,11 @@
 // iPNDM: Adams-Bashforth in sigma on the slope dx/dsigma, with the fixed weights of
 // equal steps (ipndm) or the variable-step weights (ipndm_v), as diff-sampler's
-// ipndm_sampler and ipndm_v_sampler.
+// ipndm_sampler and ipndm_v_sampler. ipndm_v with variant "exact" integrates the
+// Lagrange basis in sigma instead of diff-sampler's closed forms, whose order-4 weights
+// are wrong (docs/compat.md).
+#include <string.h>
+
+#include "ds_error.h"
 #include "multistep.h"
 
 static void ipndm_weights(const ds_solver_opts *o, const double *sigmas, int i, int order,
@@ -49,6 +54,16 @@ static void ipndm_v_weights(const ds_solver_opts *o, const double *sigmas, int i
     for (int j = 0; j < order; j++) w[j] = h0 * c[j];
 }
 
+// The variable-step Adams-Bashforth weights: integrals of the Lagrange basis on
+// sigma_i, ..., sigma_{i-order+1} over the step (k-diffusion's lms uses the same).
+static void ipndm_v_exact_weights(const ds_solver_opts *o, const double *sigmas, int i, int order,
+                                  double *w) {
+    (void)o;
+    double nodes[MS_HISTORY_MAX];
+    for (int k = 0; k < order; k++) nodes[k] = sigmas[i - k];
+    ms_lagrange_integral(nodes, order, sigmas[i], sigmas[i + 1], NULL, NULL, w);
+}
+
 int solver_ipndm(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                  ds_batch *x) {
     return ms_adams_bashforth(c, o, sigmas, n, x, ipndm_weights);
@@ -56,5 +71,10 @@ int solver_ipndm(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
 
 int solver_ipndm_v(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                    ds_batch *x) {
-    return ms_adams_bashforth(c, o, sigmas, n, x, ipndm_v_weights);
+    const char *v = o->variant;
+    // The default variant (bh2, meant for unipc) selects diff-sampler's weights here.
+    if (v && strcmp(v, "exact") && strcmp(v, "diff-sampler") && strcmp(v, "bh2"))
+        return ds_fail("solver ipndm_v: unknown variant '%s' (expected diff-sampler or exact)", v);
+    int exact = v && !strcmp(v, "exact");
+    return ms_adams_bashforth(c, o, sigmas, n, x, exact ? ipndm_v_exact_weights : ipndm_v_weights);
 }

@@ -1,0 +1,219 @@
+// The multistep solvers (ipndm, ipndm_v, deis, unipc) on Gaussian models, where the
+// probability-flow ODE has a closed-form solution: convergence orders, exactness on
+// straight trajectories, NFE, trajectory hook and bad options.
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "multistep_testutil.h"
+
+enum { DIM = 8, ROWS = 4 };
+static const double SIGMA_MIN = 0.002, SIGMA_MAX = 80;
+
+static ds_solver_opts opts(const char *solver, int order, const char *variant, int riemann) {
+    ds_solver_opts o;
+    ds_solver_opts_default(&o);
+    o.solver = solver;
+    o.order = order;
+    if (variant) o.variant = variant;
+    o.deis_riemann = riemann;
+    return o;
+}
+
+// Relative error at sigma_min after n EDM steps from sigma_max.
+static double run_error(const ds_model *m, const ds_solver_opts *o, const double *x0,
+                        const double *exact, int n) {
+    double *sig = ds_alloc((size_t)n + 1, sizeof(double)), got[ROWS * DIM];
+    mt_edm_sigmas(sig, n + 1, SIGMA_MIN, SIGMA_MAX, 7);
+    int64_t nfe;
+    assert_int_equal(mt_solve(m, o, sig, n + 1, x0, ROWS, got, &nfe), 0);
+    assert_int_equal(nfe, n);
+    free(sig);
+    return tu_rel_l2(got, exact, ROWS * DIM);
+}
+
+typedef struct {
+    const char *solver, *variant;
+    int order, riemann;
+    int n_lo, n_hi;              // the window where the order is measured
+    double min_order, max_order; // asserted range of the measured order
+} order_case;
+
+// Windows: the nominal order is reached from about 64 steps; far beyond (>~ 1000 steps,
+// errors ~1e-9) the O(h^2) error of the Euler warm-up step dominates every method of
+// order > 2 (see docs/compat.md), so the windows end where errors are still >~ 1e-7.
+static const order_case order_cases[] = {
+    {"ipndm", NULL, 1, 0, 64, 256, 0.9, 1.2},
+    {"ipndm", NULL, 2, 0, 64, 256, 1.8, 2.3},
+    // Fixed (equal-step) weights on the non-uniform EDM grid: order 2 whatever the order.
+    {"ipndm", NULL, 3, 0, 64, 256, 1.7, 2.4},
+    {"ipndm", NULL, 4, 0, 64, 256, 1.7, 2.4},
+    {"ipndm_v", NULL, 2, 0, 64, 256, 1.8, 2.3},
+    {"ipndm_v", NULL, 3, 0, 128, 512, 2.7, 3.4},
+    // diff-sampler's order-4 closed form is wrong (its third moment is 3/4, not 1/4, even
+    // on equal steps): far below 4.
+    {"ipndm_v", NULL, 4, 0, 128, 512, 0.5, 3.0},
+    {"ipndm_v", "exact", 3, 0, 128, 512, 2.7, 3.4},
+    {"ipndm_v", "exact", 4, 0, 128, 512, 3.6, 4.6},
+    {"deis", NULL, 2, 0, 64, 256, 1.8, 2.3},
+    {"deis", NULL, 3, 0, 64, 256, 2.8, 3.4},
+    {"deis", NULL, 4, 0, 64, 256, 3.7, 4.6},
+    {"deis", NULL, 4, 10000, 64, 256, 3.7, 4.6},
+    // UniPC-p with its corrector has order p + 1.
+    {"unipc", "bh1", 1, 0, 64, 256, 1.8, 2.3},
+    {"unipc", "bh1", 2, 0, 64, 256, 2.8, 3.4},
+    {"unipc", "bh1", 3, 0, 64, 256, 3.7, 4.6},
+    {"unipc", "bh2", 1, 0, 64, 256, 1.8, 2.3},
+    {"unipc", "bh2", 2, 0, 64, 256, 2.8, 3.4},
+    {"unipc", "bh2", 3, 0, 64, 256, 3.7, 4.6},
+};
+
+static void test_convergence_orders(void **state) {
+    (void)state;
+    uint64_t seed = tu_seed();
+    ds_model m;
+    mt_gaussian(&m, DIM, seed, 0.05, 1.5);
+    double x0[ROWS * DIM], exact[ROWS * DIM];
+    tu_fill_normal(x0, ROWS * DIM, seed + 11);
+    for (int i = 0; i < ROWS * DIM; i++) x0[i] *= SIGMA_MAX;
+    mt_exact(&m, x0, ROWS, SIGMA_MAX, SIGMA_MIN, exact);
+    for (size_t c = 0; c < sizeof order_cases / sizeof order_cases[0]; c++) {
+        const order_case *k = &order_cases[c];
+        ds_solver_opts o = opts(k->solver, k->order, k->variant, k->riemann);
+        printf("%-8s %-6s order %d%s:", k->solver, k->variant ? k->variant : "", k->order,
+               k->riemann ? " riemann" : "");
+        double e_lo = 0, e_hi = 0;
+        for (int n = 16; n <= k->n_hi; n *= 2) {
+            double e = run_error(&m, &o, x0, exact, n);
+            printf(" %d:%.2e", n, e);
+            if (n == k->n_lo) e_lo = e;
+            if (n == k->n_hi) e_hi = e;
+        }
+        double p = log2(e_lo / e_hi) / log2((double)k->n_hi / k->n_lo);
+        printf("  -> order %.2f over %d..%d\n", p, k->n_lo, k->n_hi);
+        assert_true(p >= k->min_order && p <= k->max_order);
+    }
+    ds_model_free(&m);
+}
+
+// With all eigenvalues 0, D(x; sigma) = mean for every sigma and the trajectories are
+// straight lines in sigma: every consistent method is exact, up to rounding (1e-12 over
+// 20 steps is ~1e3 ulps). Two compatible formulas are not, and the test shows it:
+// diff-sampler's ipndm_v order-4 weights do not sum to 1 when consecutive step ratios
+// differ, and its 10000-point Riemann sum for the deis weights has the quadrature's error.
+static void test_straight_trajectories(void **state) {
+    (void)state;
+    uint64_t seed = tu_seed();
+    ds_model m;
+    mt_gaussian(&m, DIM, seed, 0, 0);
+    double x0[ROWS * DIM], exact[ROWS * DIM], got[ROWS * DIM], sig[21];
+    tu_fill_normal(x0, ROWS * DIM, seed + 5);
+    for (int i = 0; i < ROWS * DIM; i++) x0[i] *= SIGMA_MAX;
+    mt_edm_sigmas(sig, 21, SIGMA_MIN, SIGMA_MAX, 7);
+    mt_exact(&m, x0, ROWS, SIGMA_MAX, SIGMA_MIN, exact);
+    const struct {
+        ds_solver_opts o;
+        int exact;
+    } cases[] = {
+        {opts("ipndm", 4, NULL, 0), 1},      {opts("ipndm_v", 3, NULL, 0), 1},
+        {opts("ipndm_v", 4, "exact", 0), 1}, {opts("deis", 4, NULL, 0), 1},
+        {opts("unipc", 3, "bh1", 0), 1},     {opts("unipc", 3, "bh2", 0), 1},
+        {opts("ipndm_v", 4, NULL, 0), 0},    {opts("deis", 4, NULL, 10000), 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const ds_solver_opts *o = &cases[c].o;
+        int64_t nfe;
+        assert_int_equal(mt_solve(&m, o, sig, 21, x0, ROWS, got, &nfe), 0);
+        double err = tu_rel_l2(got, exact, ROWS * DIM);
+        printf("%-8s order %d %-6s riemann %5d: rel err %.2e\n", o->solver, o->order, o->variant,
+               o->deis_riemann, err);
+        if (cases[c].exact)
+            assert_true(err < 1e-12);
+        else
+            assert_true(err > 1e-8);
+    }
+    ds_model_free(&m);
+}
+
+typedef struct {
+    int calls, last_index, null_denoised;
+} hook_count;
+
+static void count_hook(void *user, int index, double sigma, const ds_batch *x,
+                       const ds_batch *denoised) {
+    (void)sigma, (void)x;
+    hook_count *h = user;
+    assert_int_equal(index, h->last_index + 1);
+    h->last_index = index;
+    h->calls++;
+    h->null_denoised += denoised == NULL;
+}
+
+// NFE for both end conventions (a trailing 0 costs one evaluation, x <- D(x; sigma_last)),
+// with diff-sampler's analytical first step (one fewer), and one hook call per point.
+static void test_nfe_and_hook(void **state) {
+    (void)state;
+    uint64_t seed = tu_seed();
+    ds_model m;
+    mt_gaussian(&m, DIM, seed, 0.05, 1.5);
+    const int points = 9; // 8 steps
+    double x0[ROWS * DIM], sig[10];
+    tu_fill_normal(x0, ROWS * DIM, seed + 3);
+    mt_edm_sigmas(sig, points, SIGMA_MIN, SIGMA_MAX, 7);
+    sig[points] = 0;
+    const char *solvers[] = {"ipndm", "ipndm_v", "deis", "unipc"};
+    ds_backend *b = ds_backend_ref_new();
+    ds_bound_model *bm = b->bind(b, &m);
+    ds_batch *x = b->batch_new(b, ROWS, DIM);
+    for (int s = 0; s < 4; s++)
+        for (int zero = 0; zero <= 1; zero++)
+            for (int afs = 0; afs <= 1; afs++) {
+                ds_solver_opts o = opts(solvers[s], 0, NULL, 0);
+                o.afs = afs;
+                hook_count h = {0, -1, 0};
+                ds_solver_ctx ctx = {.b = b, .model = bm, .on_step = count_hook, .user = &h};
+                b->upload(b, x, x0);
+                assert_int_equal(ds_solve(&ctx, &o, sig, points + zero, x), 0);
+                assert_int_equal(ctx.nfe, points - 1 + zero - afs);
+                assert_int_equal(h.calls, points + zero);
+                assert_int_equal(h.null_denoised, 1);
+            }
+    b->batch_free(b, x);
+    b->unbind(b, bm);
+    b->destroy(b);
+    ds_model_free(&m);
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    ds_model m;
+    mt_gaussian(&m, DIM, tu_seed(), 0.05, 1.5);
+    double x0[ROWS * DIM], got[ROWS * DIM], sig[6];
+    tu_fill_normal(x0, ROWS * DIM, tu_seed() + 1);
+    mt_edm_sigmas(sig, 6, SIGMA_MIN, SIGMA_MAX, 7);
+    const ds_solver_opts bad[] = {
+        opts("ipndm", 5, NULL, 0), opts("ipndm_v", -1, NULL, 0), opts("deis", 5, NULL, 0),
+        opts("unipc", 4, NULL, 0), opts("unipc", 2, "bh3", 0),   opts("ipndm_v", 2, "bogus", 0),
+    };
+    const char *expect[] = {"orders 1 to 4", "orders 1 to 4",   "orders 1 to 4",
+                            "orders 1 to 3", "unknown variant", "unknown variant"};
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        int64_t nfe;
+        assert_int_equal(mt_solve(&m, &bad[c], sig, 6, x0, ROWS, got, &nfe), -1);
+        assert_non_null(strstr(ds_error(), expect[c]));
+        assert_int_equal(nfe, 0);
+    }
+    ds_model_free(&m);
+}
+
+int main(void) {
+    // Batches of 4 rows: threads only add overhead (and waits on a loaded machine).
+    omp_set_num_threads(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_convergence_orders),
+        cmocka_unit_test(test_straight_trajectories),
+        cmocka_unit_test(test_nfe_and_hook),
+        cmocka_unit_test(test_bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

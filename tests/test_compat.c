@@ -63,29 +63,36 @@ static void save(const char *dir, const char *name, const double *x, int ndim, i
     assert_int_equal(ds_npy_write_f64(path, x, ndim, shape, DS_F64), 0);
 }
 
-// Runs the transcription; returns its NFE and leaves its result in out.
-static int64_t run_reference(const char *dir, const compat_case *k, double *out) {
+// Runs the transcription on every case listed in DIR/cases.txt (one python start).
+static void run_references(const char *dir) {
     const char *src = getenv("DIFFSAMP_SOURCE_DIR");
     assert_non_null(src);
-    assert_int_equal(tu_system("/usr/bin/python3 %s/tools/compat/reference_samplers.py %s %s %s "
-                               "%s > %s/nfe.txt",
-                               src, dir, k->impl, k->ref, k->ref_args, dir),
+    assert_int_equal(tu_system("/usr/bin/python3 %s/tools/compat/reference_samplers.py %s "
+                               "--cases %s/cases.txt > %s/nfe.txt",
+                               src, dir, dir, dir),
                      0);
+}
+
+// The NFE and result of case `id` from run_references.
+static int64_t read_reference(const char *dir, int id, double *out) {
     char path[1024];
     snprintf(path, sizeof path, "%s/nfe.txt", dir);
     FILE *f = fopen(path, "r");
-    long long nfe = -1;
     assert_non_null(f);
-    assert_int_equal(fscanf(f, "nfe %lld", &nfe), 1);
+    int got_id;
+    long long nfe = -1, found = -1;
+    while (fscanf(f, "%d nfe %lld", &got_id, &nfe) == 2)
+        if (got_id == id) found = nfe;
     fclose(f);
+    assert_true(found >= 0);
     ds_array a;
-    snprintf(path, sizeof path, "%s/out.npy", dir);
+    snprintf(path, sizeof path, "%s/out_%d.npy", dir, id);
     assert_int_equal(ds_npy_read(path, &a), 0);
     assert_int_equal(a.dtype, DS_F64);
     assert_int_equal(ds_array_count(&a), ROWS * DIM);
     memcpy(out, a.data, sizeof(double) * ROWS * DIM);
     ds_array_free(&a);
-    return nfe;
+    return found;
 }
 
 static void opts_for(const compat_case *k, ds_solver_opts *o) {
@@ -103,9 +110,13 @@ static void opts_for(const compat_case *k, ds_solver_opts *o) {
 // model the thresholding acts: a pair whose reference thresholds is compared only if our
 // solver applies dynamic_threshold (its output changes), otherwise reported.
 static int compare_all(const ds_model *m, int wide, uint64_t seed) {
+    enum { NCASES = sizeof cases / sizeof cases[0] };
     const char *dir = tu_tmpdir();
-    double noise[ROWS * DIM], x0[ROWS * DIM], ref[ROWS * DIM], got[ROWS * DIM];
-    double plain[ROWS * DIM], sigmas[POINTS + 1];
+    double noise[ROWS * DIM], x0[ROWS * DIM], ref[ROWS * DIM], plain[ROWS * DIM];
+    double sigmas[POINTS + 1];
+    static double got[NCASES][ROWS * DIM];
+    int64_t nfe[NCASES];
+    int compare[NCASES] = {0};
     tu_fill_normal(noise, ROWS * DIM, seed + 7);
     mt_edm_sigmas(sigmas, POINTS, 0.002, 80, 7);
     sigmas[POINTS] = 0;
@@ -113,17 +124,20 @@ static int compare_all(const ds_model *m, int wide, uint64_t seed) {
     save(dir, "eigvecs", m->eigvecs, 2, DIM, DIM);
     save(dir, "eigvals", m->eigvals, 1, DIM, 0);
     save(dir, "noise", noise, 2, ROWS, DIM);
+    save(dir, "sigmas", sigmas, 1, POINTS + 1, 0);
     for (int i = 0; i < ROWS * DIM; i++) x0[i] = sigmas[0] * noise[i];
-    int ran = 0;
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/cases.txt", dir);
+    FILE *list = fopen(path, "w");
+    assert_non_null(list);
+    for (int c = 0; c < NCASES; c++) {
         const compat_case *k = &cases[c];
         int to_zero = !strcmp(k->impl, "k-diffusion") || strstr(k->ref_args, "denoise_to_zero");
         int n = POINTS + to_zero;
-        save(dir, "sigmas", sigmas, 1, strcmp(k->impl, "k-diffusion") ? POINTS : n, 0);
         ds_solver_opts o;
         opts_for(k, &o);
-        int64_t nfe, plain_nfe;
-        if (mt_solve(m, &o, sigmas, n, x0, ROWS, got, &nfe) != 0) {
+        int64_t plain_nfe;
+        if (mt_solve(m, &o, sigmas, n, x0, ROWS, got[c], &nfe[c]) != 0) {
             // A solver still being written elsewhere is reported, not silently passed.
             assert_non_null(strstr(ds_error(), "not implemented"));
             printf("test_compat: skipped %s %s (%s): %s\n", k->impl, k->ref, k->ref_args,
@@ -133,7 +147,7 @@ static int compare_all(const ds_model *m, int wide, uint64_t seed) {
         if (k->dynamic_threshold) {
             o.dynamic_threshold = 0;
             assert_int_equal(mt_solve(m, &o, sigmas, n, x0, ROWS, plain, &plain_nfe), 0);
-            double change = tu_rel_l2(plain, got, ROWS * DIM);
+            double change = tu_rel_l2(plain, got[c], ROWS * DIM);
             if (!wide) assert_true(change == 0); // the narrow model: thresholding is the identity
             if (wide && change == 0) {
                 printf("test_compat: not compared on the wide model: solver %s ignores "
@@ -142,11 +156,22 @@ static int compare_all(const ds_model *m, int wide, uint64_t seed) {
                 continue;
             }
         }
-        int64_t ref_nfe = run_reference(dir, k, ref);
-        double err = tu_rel_l2(got, ref, ROWS * DIM);
+        // k-diffusion is given the list with its 0; diff-sampler the list to sigma_min.
+        fprintf(list, "%d %d %s %s %s\n", c, strcmp(k->impl, "k-diffusion") ? POINTS : n, k->impl,
+                k->ref, k->ref_args);
+        compare[c] = 1;
+    }
+    fclose(list);
+    run_references(dir);
+    int ran = 0;
+    for (int c = 0; c < NCASES; c++) {
+        if (!compare[c]) continue;
+        const compat_case *k = &cases[c];
+        int64_t ref_nfe = read_reference(dir, c, ref);
+        double err = tu_rel_l2(got[c], ref, ROWS * DIM);
         printf("%-6s %-12s %-8s %-50s nfe %lld / %lld  rel err %.2e\n", wide ? "wide" : "narrow",
-               k->impl, k->ref, k->ref_args, (long long)nfe, (long long)ref_nfe, err);
-        assert_int_equal(nfe, ref_nfe);
+               k->impl, k->ref, k->ref_args, (long long)nfe[c], (long long)ref_nfe, err);
+        assert_int_equal(nfe[c], ref_nfe);
         // Both sides are float64 and follow the same formulas; only the order of the
         // roundings differs (~1e-15), so the requirement's 1e-9 is generous.
         assert_true(err <= 1e-9);

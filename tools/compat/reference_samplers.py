@@ -11,8 +11,11 @@ code, not the reference code itself:
 The network call net(x, t) becomes the Gaussian denoiser D, and every call is counted.
 
 Usage: reference_samplers.py DIR IMPL SAMPLER [key=value ...]
+       reference_samplers.py DIR --cases FILE
 DIR holds mean.npy (d), eigvecs.npy (d x d, columns), eigvals.npy (d), noise.npy (B x d)
-and sigmas.npy; the result goes to DIR/out.npy and "nfe N" is printed.
+and sigmas.npy. One run writes DIR/out.npy and prints "nfe N". With --cases, each line
+"ID N IMPL SAMPLER [key=value ...]" runs on the first N sigmas, writes DIR/out_ID.npy and
+prints "ID nfe N".
 Keys (diff-sampler): max_order, afs, denoise_to_zero, lower_order_final, variant;
 (k-diffusion lms): order.
 """
@@ -528,20 +531,35 @@ def parse_value(v):
     return {'true': True, 'false': False}.get(v.lower(), v)
 
 
-def main(argv):
-    if len(argv) < 4 or argv[2] not in ('k-diffusion', 'diff-sampler'):
-        sys.exit(__doc__)
-    folder, impl, name = argv[1], argv[2], argv[3]
-    kw = {k: parse_value(v) for k, v in (a.split('=', 1) for a in argv[4:])}
+def run(folder, impl, name, args, count=None):
+    kw = {k: parse_value(v) for k, v in (a.split('=', 1) for a in args)}
     load = lambda f: np.load(f'{folder}/{f}.npy').astype(np.float64)
     net = Gaussian(load('mean'), load('eigvecs'), load('eigvals'))
     noise, sigmas = load('noise'), [float(s) for s in load('sigmas')]
+    sigmas = sigmas[:count] if count else sigmas
     if impl == 'k-diffusion':
         out = KDIFFUSION[name](net, noise * sigmas[0], sigmas, **kw)
-    else:
+    elif impl == 'diff-sampler':
         out = DIFFSAMPLER[name](net, noise, sigmas, **kw)
-    np.save(f'{folder}/out.npy', out)
-    print(f'nfe {net.nfe}')
+    else:
+        sys.exit(f'unknown implementation {impl}')
+    return out, net.nfe
+
+
+def main(argv):
+    if len(argv) == 4 and argv[2] == '--cases':
+        with open(argv[3]) as f:
+            for line in f:
+                ident, count, impl, name, *args = line.split()
+                out, nfe = run(argv[1], impl, name, args, int(count))
+                np.save(f'{argv[1]}/out_{ident}.npy', out)
+                print(f'{ident} nfe {nfe}')
+        return
+    if len(argv) < 4:
+        sys.exit(__doc__)
+    out, nfe = run(argv[1], argv[2], argv[3], argv[4:])
+    np.save(f'{argv[1]}/out.npy', out)
+    print(f'nfe {nfe}')
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@
 // Lagrange basis on t_i, ..., t_{i-order+1}.
 #include <math.h>
 
+#include "ds_error.h"
 #include "multistep.h"
 
 // diff-sampler's VP time (edm2t): sigma(t) = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1)
@@ -59,7 +60,7 @@ static void deis_weights(const ds_solver_opts *o, const double *sigmas, int i, i
     vp_time v = vp_time_diff_sampler();
     double nodes[MS_HISTORY_MAX];
     for (int k = 0; k < order; k++) nodes[k] = vp_t_of_sigma(v, sigmas[i - k]);
-    if (o->deis_riemann > 1)
+    if (o->deis_riemann)
         riemann_coefficients(v, nodes, order, nodes[0], vp_t_of_sigma(v, sigmas[i + 1]),
                              o->deis_riemann, w);
     else
@@ -68,5 +69,8 @@ static void deis_weights(const ds_solver_opts *o, const double *sigmas, int i, i
 
 int solver_deis(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                 ds_batch *x) {
+    if (o->deis_riemann < 0 || o->deis_riemann == 1)
+        return ds_fail("solver deis: deis_riemann must be 0 (accurate) or >= 2 points (got %d)",
+                       o->deis_riemann);
     return ms_adams_bashforth(c, o, sigmas, n, x, deis_weights);
 }

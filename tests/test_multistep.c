@@ -195,8 +195,8 @@ static void test_bad_options(void **state) {
         opts("ipndm", 5, NULL, 0), opts("ipndm_v", -1, NULL, 0), opts("deis", 5, NULL, 0),
         opts("unipc", 4, NULL, 0), opts("unipc", 2, "bh3", 0),   opts("ipndm_v", 2, "bogus", 0),
     };
-    const char *expect[] = {"orders 1 to 4", "orders 1 to 4",   "orders 1 to 4",
-                            "orders 1 to 3", "unknown variant", "unknown variant"};
+    const char *expect[] = {"orders 1 to 4",   "orders 1 to 4",   "orders 1 to 4", "orders 1 to 3",
+                            "unknown variant", "unknown variant", "deis_riemann"};
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         int64_t nfe;
         assert_int_equal(mt_solve(&m, &bad[c], sig, 6, x0, ROWS, got, &nfe), -1);

@@ -17,6 +17,8 @@ typedef struct {
     int lower_order_final; // multistep solvers: lower the order on the final steps
     const char *variant;   // solver-specific variant (unipc: "bh1" or "bh2")
     double rtol, atol;     // adaptive: error control
+    int full_order;        // dpmpp3m, lms: keep the nominal order (Runge-Kutta warm-up
+                           // steps, no lower-order final steps); see README
     // Reference-implementation behaviours (docs/compat.md), all off by default:
     int afs;               // diff-sampler's analytical first step: D(x; sigma_0) taken as
                            // x (1 - sigma_0 / sqrt(1 + sigma_0^2)) instead of an evaluation

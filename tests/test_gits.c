@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <stdio.h>
 
+#include "ds_schedule.h"
 #include "gits.h"
 #include "multistep_testutil.h"
 
@@ -159,12 +160,67 @@ static void test_schedule_beats_edm_for_euler(void **state) {
     ds_model_free(&m);
 }
 
+// ds_schedule_build with kind gits: both end conventions, points of the teacher grid,
+// and the bad inputs.
+static void test_schedule_build(void **state) {
+    (void)state;
+    enum { DIM = 5 };
+    ds_model m;
+    mt_gaussian(&m, DIM, tu_seed(), 0.05, 1.5);
+    ds_backend *b = ds_backend_ref_new();
+    ds_bound_model *bm = b->bind(b, &m);
+    ds_solver_ctx ctx = {.b = b, .model = bm};
+    ds_solver_opts solver;
+    ds_solver_opts_default(&solver);
+    ds_schedule_opts o;
+    ds_schedule_opts_default(&o);
+    o.kind = "gits";
+    o.steps = 6;
+    o.gits.warmup = 32;
+    o.gits.teacher_steps = 20;
+    o.gits.dim = DIM;
+    double grid[21];
+    mt_edm_sigmas(grid, 21, o.sigma_min, o.sigma_max, o.rho);
+    for (int zero = 0; zero <= 1; zero++) {
+        o.final_zero = zero;
+        double *s = NULL;
+        int n = 0;
+        assert_int_equal(ds_schedule_build(&o, &ctx, &solver, &s, &n), 0);
+        // N steps: N + 1 points to sigma_min, or N points then 0.
+        assert_int_equal(n, 7);
+        assert_true(s[0] == o.sigma_max);
+        assert_true(zero ? s[n - 1] == 0 && fabs(s[n - 2] / o.sigma_min - 1) < 1e-12
+                         : fabs(s[n - 1] / o.sigma_min - 1) < 1e-12);
+        for (int i = 0; i < n - zero; i++) { // every positive sigma is a teacher grid point
+            int found = 0;
+            for (int j = 0; j < 21; j++) found |= fabs(s[i] / grid[j] - 1) < 1e-12;
+            assert_true(found);
+        }
+        free(s);
+    }
+    double *s = NULL;
+    int n = 0;
+    o.gits.teacher_steps = 4;
+    assert_int_equal(ds_schedule_build(&o, &ctx, &solver, &s, &n), -1);
+    assert_non_null(strstr(ds_error(), "teacher"));
+    o.gits.teacher_steps = 20, o.gits.metric = "l1";
+    assert_int_equal(ds_schedule_build(&o, &ctx, &solver, &s, &n), -1);
+    assert_non_null(strstr(ds_error(), "metric"));
+    o.gits.metric = "l2", o.gits.dim = 0;
+    assert_int_equal(ds_schedule_build(&o, &ctx, &solver, &s, &n), -1);
+    assert_non_null(strstr(ds_error(), "dimension"));
+    b->unbind(b, bm);
+    b->destroy(b);
+    ds_model_free(&m);
+}
+
 int main(void) {
     omp_set_num_threads(1); // tiny batches: threads only add overhead
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dp_matches_brute_force),
         cmocka_unit_test(test_cost_matrix_definition),
         cmocka_unit_test(test_schedule_beats_edm_for_euler),
+        cmocka_unit_test(test_schedule_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

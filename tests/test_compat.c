@@ -113,23 +113,26 @@ static void opts_for(const compat_case *k, ds_solver_opts *o) {
 // Compares every pair on one model; returns the number of pairs compared. On the wide
 // model the thresholding acts: a pair whose reference thresholds is compared only if our
 // solver applies dynamic_threshold (its output changes), otherwise reported.
-static int compare_all(const ds_model *m, int wide, uint64_t seed) {
+static int compare_all(stu_problem *p, int wide) {
     enum { NCASES = sizeof cases / sizeof cases[0] };
     const char *dir = tu_tmpdir();
-    double noise[ROWS * DIM], x0[ROWS * DIM], ref[ROWS * DIM], plain[ROWS * DIM];
+    const ds_model *m = &p->m;
+    double ref[ROWS * DIM], plain[ROWS * DIM];
     double sigmas[POINTS + 1];
     static double got[NCASES][ROWS * DIM];
     int64_t nfe[NCASES];
     int compare[NCASES] = {0};
-    tu_fill_normal(noise, ROWS * DIM, seed + 7);
-    mt_edm_sigmas(sigmas, POINTS, 0.002, 80, 7);
+    int points;
+    double *edm = stu_edm(POINTS - 1, &points);
+    assert_int_equal(points, POINTS);
+    memcpy(sigmas, edm, sizeof(double) * POINTS);
+    free(edm);
     sigmas[POINTS] = 0;
     save(dir, "mean", m->mean, 1, DIM, 0);
     save(dir, "eigvecs", m->eigvecs, 2, DIM, DIM);
     save(dir, "eigvals", m->eigvals, 1, DIM, 0);
-    save(dir, "noise", noise, 2, ROWS, DIM);
+    save(dir, "noise", p->noise, 2, ROWS, DIM);
     save(dir, "sigmas", sigmas, 1, POINTS + 1, 0);
-    for (int i = 0; i < ROWS * DIM; i++) x0[i] = sigmas[0] * noise[i];
     char path[1024];
     snprintf(path, sizeof path, "%s/cases.txt", dir);
     FILE *list = fopen(path, "w");
@@ -141,7 +144,7 @@ static int compare_all(const ds_model *m, int wide, uint64_t seed) {
         ds_solver_opts o;
         opts_for(k, &o);
         int64_t plain_nfe;
-        if (mt_solve(m, &o, sigmas, n, x0, ROWS, got[c], &nfe[c]) != 0) {
+        if (mtu_solve(p, &o, sigmas, n, got[c], &nfe[c]) != 0) {
             // A solver still being written elsewhere is reported, not silently passed.
             assert_non_null(strstr(ds_error(), "not implemented"));
             printf("test_compat: skipped %s %s (%s): %s\n", k->impl, k->ref, k->ref_args,
@@ -152,7 +155,7 @@ static int compare_all(const ds_model *m, int wide, uint64_t seed) {
             // The options must change the result; a solver that ignores them (still to be
             // wired up elsewhere) is reported, not compared.
             o.dynamic_threshold = o.afs = 0;
-            assert_int_equal(mt_solve(m, &o, sigmas, n, x0, ROWS, plain, &plain_nfe), 0);
+            assert_int_equal(mtu_solve(p, &o, sigmas, n, plain, &plain_nfe), 0);
             int same = tu_rel_l2(plain, got[c], ROWS * DIM) == 0 && plain_nfe == nfe[c];
             // On the narrow model the thresholding alone is the identity.
             if (!wide && !k->afs) assert_true(same);
@@ -193,19 +196,20 @@ static void test_reference_loops(void **state) {
         return;
     }
     uint64_t seed = tu_seed();
-    ds_model wide, narrow;
+    stu_problem wide, narrow;
     // Wide: eigenvalues up to 1.6, so the denoised values exceed 1 and diff-sampler's
     // dynamic thresholding changes them. Narrow: eigenvalues <= 0.01 and a mean within
     // +-0.3, so |D| < 1 stays (~7 standard deviations) and the thresholding is the
     // identity (checked on our side), which lets every solver be compared.
-    mt_gaussian(&wide, DIM, seed, 0.02, 1.6);
-    mt_gaussian(&narrow, DIM, seed + 100, 0.001, 0.01);
-    for (int i = 0; i < DIM; i++) narrow.mean[i] = narrow.means[i] = 0.3 * tanh(narrow.mean[i]);
-    int ran = compare_all(&wide, 1, seed) + compare_all(&narrow, 0, seed);
+    stu_problem_init(&wide, seed, DIM, ROWS, 0.02, 1.6);
+    stu_problem_init(&narrow, seed + 100, DIM, ROWS, 0.001, 0.01);
+    for (int i = 0; i < DIM; i++)
+        narrow.m.mean[i] = narrow.m.means[i] = 0.3 * tanh(narrow.m.means[i]);
+    int ran = compare_all(&wide, 1) + compare_all(&narrow, 0);
     printf("test_compat: %d of %zu pairs compared\n", ran, 2 * sizeof cases / sizeof cases[0]);
     assert_true(ran > 0);
-    ds_model_free(&wide);
-    ds_model_free(&narrow);
+    stu_problem_free(&wide);
+    stu_problem_free(&narrow);
 }
 
 int main(void) {

@@ -22,7 +22,8 @@ int ds_schedule_gits(ds_solver_ctx *ctx, const ds_solver_opts *solver, const ds_
                      const ds_schedule_opts *o, double **sigmas, int *n) {
     gits_metric metric;
     DS_TRY(gits_metric_parse(g->metric ? g->metric : "dev", &metric));
-    if (g->dim < 1) return ds_fail("schedule gits: the data dimension is not set");
+    if (g->dim < 1)
+        return ds_fail("schedule gits: the data dimension is not set (ds_gits_opts.dim)");
     if (g->warmup < 1 || g->warmup > 1000000)
         return ds_fail("schedule gits: --gits-warmup must be 1 to 1000000 (got %lld)",
                        (long long)g->warmup);

@@ -6,7 +6,6 @@
 #include "multistep.h"
 
 void ms_history_init(ds_solver_ctx *c, ms_history *h, const ds_batch *like, int cap) {
-    h->len = 0;
     h->cap = cap;
     for (int k = 0; k < cap; k++) h->v[k] = solver_batch_like(c, like);
 }
@@ -24,12 +23,11 @@ void ms_history_push(ds_solver_ctx *c, ms_history *h, const ds_batch *v, double 
     h->v[0] = slot;
     h->sigma[0] = sigma;
     if (v != slot) c->b->copy(c->b, slot, v);
-    if (h->len < h->cap) h->len++;
 }
 
 void ms_history_free(ds_solver_ctx *c, ms_history *h) {
     for (int k = 0; k < h->cap; k++) solver_batch_free(c, h->v[k]);
-    h->cap = h->len = 0;
+    h->cap = 0;
 }
 
 int ms_positive_count(const double *sigmas, int n) {

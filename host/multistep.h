@@ -12,7 +12,7 @@
 typedef struct {
     ds_batch *v[MS_HISTORY_MAX];
     double sigma[MS_HISTORY_MAX];
-    int len, cap;
+    int cap;
 } ms_history;
 
 void ms_history_init(ds_solver_ctx *c, ms_history *h, const ds_batch *like, int cap);

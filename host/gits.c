@@ -46,30 +46,40 @@ static double deviation(const double *a, const double *b, const double *c, int64
     return sqrt(fmax(ac2 - dot * dot / bc2, 0.0));
 }
 
+// The cost of the prediction `step` of the teacher's x_j: their L2 distance, or how much
+// farther than x_j it lies from the line through the trajectory's ends (teacher_dev:
+// the deviation of x_j, taken as 0 at the end as in the paper's code).
+static double one_step_cost(const double *step, const double *xj, const double *start,
+                            const double *end, double teacher_dev, int64_t dim,
+                            gits_metric metric) {
+    if (metric == GITS_METRIC_DEV) return deviation(step, start, end, dim) - teacher_dev;
+    double c = 0;
+    for (int64_t k = 0; k < dim; k++) c += (step[k] - xj[k]) * (step[k] - xj[k]);
+    return sqrt(c);
+}
+
 // Adds the chunk's costs, summed over its rows, to cost.
 static void add_chunk_costs(const trajectory *t, int points, int64_t rows, int64_t dim,
                             gits_metric metric, double *cost) {
     double *step = ds_alloc((size_t)dim, sizeof(double));
+    double *teacher_dev = ds_alloc((size_t)points, sizeof(double));
     for (int64_t r = 0; r < rows; r++) {
         const double *start = t->x + r * dim, *end = t->x + (points - 1) * t->n + r * dim;
+        for (int j = 0; j < points; j++)
+            teacher_dev[j] =
+                j < points - 1 ? deviation(t->x + j * t->n + r * dim, start, end, dim) : 0.0;
         for (int i = 0; i + 1 < points; i++) {
             const double *xi = t->x + i * t->n + r * dim, *si = t->slope + i * t->n + r * dim;
             for (int j = i + 1; j < points; j++) {
-                const double *xj = t->x + j * t->n + r * dim;
-                double h = t->grid[j] - t->grid[i], c = 0;
+                double h = t->grid[j] - t->grid[i];
                 for (int64_t k = 0; k < dim; k++) step[k] = xi[k] + h * si[k];
-                if (metric == GITS_METRIC_L2) {
-                    for (int64_t k = 0; k < dim; k++) c += (step[k] - xj[k]) * (step[k] - xj[k]);
-                    c = sqrt(c);
-                } else {
-                    c = deviation(step, start, end, dim) -
-                        (j < points - 1 ? deviation(xj, start, end, dim) : 0.0);
-                }
-                cost[i * points + j] += c;
+                cost[i * points + j] += one_step_cost(step, t->x + j * t->n + r * dim, start, end,
+                                                      teacher_dev[j], dim, metric);
             }
         }
     }
     free(step);
+    free(teacher_dev);
 }
 
 int gits_cost_matrix(ds_solver_ctx *ctx, const ds_solver_opts *teacher, const double *grid,

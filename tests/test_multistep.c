@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "solver_testutil.h"
+#include "multistep_testutil.h"
 
 enum { DIM = 8, ROWS = 4 };
 
@@ -160,6 +160,35 @@ static void test_nfe_and_hook(void **state) {
     stu_problem_free(&p);
 }
 
+// The shortest lists: one step to sigma = 0 is x <- D(x; sigma_0) (one NFE, exact:
+// compared bit for bit with the denoiser), one step between two sigmas costs one NFE.
+static void test_single_steps(void **state) {
+    (void)state;
+    stu_problem p;
+    stu_problem_init(&p, tu_seed(), DIM, ROWS, 0.05, 1.5);
+    ds_backend *b = p.b;
+    const char *solvers[] = {"ipndm", "ipndm_v", "deis", "unipc"};
+    const double to_zero[2] = {3.0, 0}, one_step[2] = {3.0, 1.0};
+    double got[ROWS * DIM], want[ROWS * DIM];
+    ds_batch *x = b->batch_new(b, ROWS, DIM), *d = b->batch_new(b, ROWS, DIM);
+    for (int e = 0; e < ROWS * DIM; e++) want[e] = 3.0 * p.noise[e];
+    b->upload(b, x, want);
+    assert_int_equal(b->denoise(b, p.bm, x, &to_zero[0], 1, d, NULL), 0);
+    b->download(b, d, want);
+    for (int s = 0; s < 4; s++) {
+        ds_solver_opts o = opts(solvers[s], 0, NULL, 0);
+        int64_t nfe;
+        assert_int_equal(mtu_solve(&p, &o, to_zero, 2, got, &nfe), 0);
+        assert_int_equal(nfe, 1);
+        assert_true(tu_max_abs_diff(got, want, ROWS * DIM) == 0);
+        assert_true(stu_solve_error(&p, &o, one_step, 2, &nfe) >= 0);
+        assert_int_equal(nfe, 1);
+    }
+    b->batch_free(b, x);
+    b->batch_free(b, d);
+    stu_problem_free(&p);
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     stu_problem p;
@@ -187,9 +216,8 @@ int main(void) {
     // Batches of 4 rows: threads only add overhead (and waits on a loaded machine).
     omp_set_num_threads(1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_convergence_orders),
-        cmocka_unit_test(test_straight_trajectories),
-        cmocka_unit_test(test_nfe_and_hook),
+        cmocka_unit_test(test_convergence_orders), cmocka_unit_test(test_straight_trajectories),
+        cmocka_unit_test(test_nfe_and_hook),       cmocka_unit_test(test_single_steps),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,7 +31,9 @@ grep -q "sample: batch 7/7, 50/50 samples" "$T/a.err" || fail "no final progress
 no_tmp a
 
 # Batch-size independence (sample i uses the noise of row i only).
+start=$(date +%s%N)
 run b --batch 5 --quiet >/dev/null 2>"$T/b.err" || fail "run b"
+took_ns=$(($(date +%s%N) - start))
 [ -s "$T/b.err" ] && fail "--quiet printed: $(cat "$T/b.err")"
 same a b
 
@@ -51,12 +53,25 @@ no_tmp c
 ls "$T/c/.diffsamp-run" | grep -q '^batch-' && fail "shards left after completion"
 run c --batch 8 --resume --quiet | grep -q "complete; nothing to do" || fail "complete run redone"
 
-# Killed at a random moment (SIGKILL after 0.1 to 1.5 s), then resumed.
-delay=$($PY -c "import random; print(round(random.uniform(0.1, 1.5), 2))")
-timeout -s KILL "$delay" "$BIN" sample $ARGS --out "$T/d" --batch 4 --quiet >/dev/null 2>&1
-run d --batch 4 --resume --quiet >"$T/d.log" 2>&1 || fail "resume d (killed after ${delay}s): $(cat "$T/d.log")"
+# Killed at a random moment of a run like b (SIGKILL after 5% to 95% of its time),
+# then resumed.
+delay=$($PY -c "import random; print('%.3f' % (random.uniform(0.05, 0.95) * $took_ns / 1e9))")
+timeout -s KILL "$delay" "$BIN" sample $ARGS --out "$T/d" --batch 5 --quiet >/dev/null 2>&1
+killed=$?
+run d --batch 5 --resume --quiet >"$T/d.log" 2>&1 || fail "resume d (killed after ${delay}s): $(cat "$T/d.log")"
 same a d
 no_tmp d
+
+# The same with a Gaussian-mixture model and teleportation (the Gaussian flow on the
+# resumed batches too).
+"$BIN" prepare --model gmm --k 3 --data "$T/small.npy" --out "$T/gmm" >/dev/null 2>&1 || fail "prepare gmm"
+"$BIN" prepare --model gaussian --data "$T/small.npy" --out "$T/gauss" >/dev/null || fail "prepare gaussian"
+ARGS="--model-dir $T/gmm --teleport-model $T/gauss --teleport-fraction 0.34 --n 30 --steps 6 --seed 5 --backend ref --quiet"
+run t1 --batch 7 >/dev/null 2>&1 || fail "teleport run t1"
+DIFFSAMP_TEST_DIE_AFTER_BATCH=1 run t2 --batch 4 >/dev/null 2>&1 && fail "run t2 was not killed"
+run t2 --batch 4 --resume >/dev/null 2>&1 || fail "resume t2"
+same t1 t2
+ARGS="--model-dir $T/model --n 50 --steps 6 --seed 11 --backend ref"
 
 # run.json records the run (read back by Python's json module).
 $PY - "$T/c/run.json" <<'PY' || fail "run.json"
@@ -93,4 +108,4 @@ elif grep -q "not implemented" "$T/h.err"; then
 else
     fail "cpu run h: $(cat "$T/h.err")"
 fi
-echo "cli_sample_batch: ok (random kill after ${delay}s)"
+echo "cli_sample_batch: ok (random kill after ${delay}s of ${took_ns} ns: exit $killed, then $(head -n 1 "$T/d.log"))"

@@ -1,0 +1,160 @@
+// Network-free quality: the top principal components of the training data and the
+// Frechet distance between two sets of samples in that space.
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis_linalg.h"
+#include "ds_analysis.h"
+#include "ds_error.h"
+
+enum { CHUNK_ROWS = 1024 };
+
+// The mean and covariance (divided by n) of the float rows, accumulated in float64 over
+// chunks so the training set is never converted whole.
+static int covariance_f32(const float *rows, int64_t n, int64_t d, double *mean, double *cov) {
+    double *chunk = ds_try_alloc((size_t)(CHUNK_ROWS * d), sizeof(double), "covariance chunk");
+    if (!chunk) return -1;
+    memset(mean, 0, sizeof(double) * (size_t)d);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < d; j++) mean[j] += rows[i * d + j];
+    for (int64_t j = 0; j < d; j++) mean[j] /= (double)n;
+    memset(cov, 0, sizeof(double) * (size_t)(d * d));
+    for (int64_t first = 0; first < n; first += CHUNK_ROWS) {
+        int64_t m = n - first < CHUNK_ROWS ? n - first : CHUNK_ROWS;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < d; j++) chunk[i * d + j] = rows[(first + i) * d + j] - mean[j];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)m, 1.0 / (double)n, chunk,
+                    (int)d, 1.0, cov, (int)d);
+    }
+    free(chunk);
+    return 0;
+}
+
+int ds_pca_fit(const ds_data *train, int64_t k, ds_pca *out) {
+    memset(out, 0, sizeof *out);
+    int64_t n = train->n, d = train->d;
+    if (k < 1 || k > d || n < 2)
+        return ds_fail("PCA of %s: k = %lld components of %lld rows of dimension %lld (expected "
+                       "1 <= k <= d and at least 2 rows)",
+                       train->path, (long long)k, (long long)n, (long long)d);
+    double *cov = ds_try_alloc((size_t)(d * d + d), sizeof(double), "covariance");
+    if (!cov) return -1;
+    double *w = cov + d * d;
+    out->d = d;
+    out->k = k;
+    out->mean = ds_alloc((size_t)d, sizeof(double));
+    out->basis = ds_alloc((size_t)(d * k), sizeof(double));
+    out->eigvals = ds_alloc((size_t)k, sizeof(double));
+    if (covariance_f32(train->x, n, d, out->mean, cov) != 0 ||
+        analysis_eigh(cov, d, w, "training covariance") != 0) {
+        free(cov);
+        ds_pca_free(out);
+        return -1;
+    }
+    for (int64_t j = 0; j < d; j++) out->total_var += w[j];
+    for (int64_t c = 0; c < k; c++) { // eigenvalues ascend: take the last k, reversed
+        out->eigvals[c] = w[d - 1 - c];
+        for (int64_t i = 0; i < d; i++) out->basis[i * k + c] = cov[i * d + (d - 1 - c)];
+    }
+    free(cov);
+    return 0;
+}
+
+void ds_pca_free(ds_pca *p) {
+    free(p->mean);
+    free(p->basis);
+    free(p->eigvals);
+    memset(p, 0, sizeof *p);
+}
+
+void ds_pca_project(const ds_pca *p, const double *x, int64_t n, double *z) {
+    int64_t d = p->d, k = p->k;
+    double *row = ds_alloc((size_t)d, sizeof(double));
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < d; j++) row[j] = x[i * d + j] - p->mean[j];
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)d, (int)k, 1.0, p->basis, (int)k, row, 1, 0.0,
+                    z + i * k, 1);
+    }
+    free(row);
+}
+
+// Mean and unbiased covariance of n k-vectors.
+static void mean_cov(const double *z, int64_t n, int64_t k, double *mean, double *cov) {
+    double *c = ds_alloc((size_t)(n * k), sizeof(double));
+    for (int64_t j = 0; j < k; j++) {
+        mean[j] = 0;
+        for (int64_t i = 0; i < n; i++) mean[j] += z[i * k + j];
+        mean[j] /= (double)n;
+        for (int64_t i = 0; i < n; i++) c[i * k + j] = z[i * k + j] - mean[j];
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)k, (int)n,
+                1.0 / (double)(n - 1), c, (int)k, c, (int)k, 0.0, cov, (int)k);
+    free(c);
+}
+
+// a <- V diag(sqrt(max(w, 0))) V^T, the square root of the symmetric k x k matrix a.
+static int sqrtm_sym(double *a, int64_t k, double *v, double *w) {
+    memcpy(v, a, sizeof(double) * (size_t)(k * k));
+    DS_TRY(analysis_eigh(v, k, w, "sample covariance"));
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = 0; j < k; j++) {
+            double s = 0;
+            for (int64_t c = 0; c < k; c++)
+                s += v[i * k + c] * sqrt(fmax(w[c], 0.0)) * v[j * k + c];
+            a[i * k + j] = s;
+        }
+    return 0;
+}
+
+int ds_frechet(const double *za, int64_t na, const double *zb, int64_t nb, int64_t k, double *fd) {
+    if (na < 2 || nb < 2)
+        return ds_fail("Frechet distance: sets of %lld and %lld rows (expected at least 2 each)",
+                       (long long)na, (long long)nb);
+    size_t kk = (size_t)(k * k);
+    double *buf = ds_try_alloc(5 * kk + 3 * (size_t)k, sizeof(double), "Frechet matrices");
+    if (!buf) return -1;
+    double *sa = buf, *sb = sa + kk, *root = sb + kk, *tmp = root + kk, *v = tmp + kk;
+    double *ma = v + kk, *mb = ma + k, *w = mb + k;
+    mean_cov(za, na, k, ma, sa);
+    mean_cov(zb, nb, k, mb, sb);
+    int rc = -1;
+    memcpy(root, sa, sizeof(double) * kk);
+    if (sqrtm_sym(root, k, v, w) == 0) {
+        // tmp = S_a^1/2 S_b S_a^1/2; its square root's trace is sum sqrt(eigenvalues).
+        cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, (int)k, (int)k, 1.0, root, (int)k, sb,
+                    (int)k, 0.0, v, (int)k);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)k, (int)k, 1.0, v,
+                    (int)k, root, (int)k, 0.0, tmp, (int)k);
+        for (int64_t i = 0; i < k; i++) // symmetrise away rounding before dsyevd
+            for (int64_t j = i + 1; j < k; j++)
+                tmp[i * k + j] = tmp[j * k + i] = 0.5 * (tmp[i * k + j] + tmp[j * k + i]);
+        if (analysis_eigh(tmp, k, w, "product of covariances") == 0) {
+            double dist = 0, tr = 0;
+            for (int64_t j = 0; j < k; j++) {
+                dist += (ma[j] - mb[j]) * (ma[j] - mb[j]);
+                tr += sa[j * k + j] + sb[j * k + j] - 2.0 * sqrt(fmax(w[j], 0.0));
+            }
+            *fd = dist + tr;
+            rc = 0;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int ds_pca_frechet(const ds_pca *p, const double *a, int64_t na, const double *b, int64_t nb,
+                   double *fd) {
+    double *za = ds_try_alloc((size_t)(na * p->k), sizeof(double), "projected samples");
+    double *zb = ds_try_alloc((size_t)(nb * p->k), sizeof(double), "projected samples");
+    int rc = -1;
+    if (za && zb) {
+        ds_pca_project(p, a, na, za);
+        ds_pca_project(p, b, nb, zb);
+        rc = ds_frechet(za, na, zb, nb, p->k, fd);
+    }
+    free(za);
+    free(zb);
+    return rc;
+}

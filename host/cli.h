@@ -25,5 +25,6 @@ int cli_info(int argc, char **argv);
 int cli_prepare(int argc, char **argv);
 int cli_denoise(int argc, char **argv);
 int cli_sample(int argc, char **argv);
+int cli_analyze(int argc, char **argv);
 
 #endif

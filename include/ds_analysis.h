@@ -4,6 +4,7 @@
 #define DS_ANALYSIS_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "ds_backend.h"
 #include "ds_data.h"
 
@@ -118,6 +119,24 @@ int ds_denoiser_diff(ds_backend *be, ds_bound_model *a, ds_bound_model *ref, con
 // sigma where it does not. NaN when rel_diff never exceeds the threshold; the largest
 // grid sigma when it exceeds it there.
 double ds_crossover_sigma(const double *sigmas, const double *rel_diff, int n, double threshold);
+
+// ---- result tables ----
+
+// A table of text cells, filled row by row, printed aligned and written as CSV.
+typedef struct {
+    int cols;
+    int64_t cells, cap;
+    char **cell; // row-major; the first `cols` cells are the header
+} ds_table;
+
+// Starts a table with the given header (column names joined by commas).
+void ds_table_init(ds_table *t, const char *header);
+// Appends one cell (printf-style); rows fill left to right.
+void ds_table_add(ds_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ds_table_print(const ds_table *t, FILE *f);
+// Writes the table as CSV, atomically.
+int ds_table_write_csv(const ds_table *t, const char *path);
+void ds_table_free(ds_table *t);
 
 #ifdef __cplusplus
 }

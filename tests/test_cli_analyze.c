@@ -1,0 +1,162 @@
+// diffsamp analyze end to end on small files with known answers, and its bad input.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds_io.h"
+#include "testutil.h"
+
+enum { N_TRAIN = 300, N_SAMPLES = 40, D = 10 };
+
+static char dir[600];
+
+static void path_in(char *buf, size_t size, const char *name) {
+    snprintf(buf, size, "%s/%s", dir, name);
+}
+
+static void write_rows(const char *name, const double *x, int64_t n, int64_t d, ds_dtype t) {
+    char p[700];
+    path_in(p, sizeof p, name);
+    const int64_t shape[2] = {n, d};
+    assert_int_equal(ds_npy_write_f64(p, x, 2, shape, t), 0);
+}
+
+// Value of column `col` (0-based) in data row `row` (0-based, after the header) of a CSV.
+static double csv_value(const char *name, int row, int col) {
+    char p[700], line[4096];
+    path_in(p, sizeof p, name);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    for (int r = 0; r <= row + 1; r++) assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    char *s = line;
+    for (int c = 0; c < col; c++) {
+        s = strchr(s, ',');
+        assert_non_null(s);
+        s++;
+    }
+    return strtod(s, NULL);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    uint64_t seed = tu_seed();
+    double *train = malloc(sizeof(double) * N_TRAIN * D), *s = malloc(sizeof(double) * 400 * D);
+    tu_fill_normal(train, N_TRAIN * D, seed);
+    write_rows("train.npy", train, N_TRAIN, D, DS_F32);
+    // Samples: the first half copies of training rows 3 i, the rest random.
+    tu_fill_normal(s, N_SAMPLES * D, seed + 1);
+    for (int i = 0; i < N_SAMPLES / 2; i++)
+        for (int j = 0; j < D; j++) s[i * D + j] = (float)train[3 * i * D + j];
+    write_rows("samples.npy", s, N_SAMPLES, D, DS_F64);
+    for (int i = 0; i < N_SAMPLES * D; i++) s[i] *= 1.5;
+    write_rows("scaled.npy", s, N_SAMPLES, D, DS_F64);
+    tu_fill_normal(s, 400 * D, seed + 2);
+    write_rows("heldout.npy", s, 400, D, DS_F32);
+    free(train);
+    free(s);
+    return 0;
+}
+
+static void test_memorization(void **state) {
+    (void)state;
+    assert_int_equal(tu_system("%s analyze memorization --samples %s/samples.npy --data "
+                               "%s/train.npy --out %s",
+                               tu_bin(), dir, dir, dir),
+                     0);
+    for (int i = 0; i < N_SAMPLES / 2; i++) {
+        assert_true(csv_value("memorization.csv", i, 1) == 3 * i); // nearest
+        assert_true(csv_value("memorization.csv", i, 2) == 0.0);   // d1
+        assert_true(csv_value("memorization.csv", i, 5) == 1.0);   // memorised
+    }
+}
+
+// The held-out set against itself: the Frechet distance is 0 up to rounding (~1e-12 of
+// the variance, which is ~1 per component here).
+static void test_fid_self(void **state) {
+    (void)state;
+    assert_int_equal(tu_system("%s analyze fid --samples %s/heldout.npy --data %s/train.npy "
+                               "--heldout %s/heldout.npy --pca-k 4 --out %s",
+                               tu_bin(), dir, dir, dir, dir),
+                     0);
+    assert_true(fabs(csv_value("fid.csv", 0, 4)) < 1e-9);
+    assert_true(csv_value("fid.csv", 1, 4) > 1e-3); // training rows differ from held-out
+}
+
+// Samples scaled by 1.5 against the originals: relative error 0.5 in every row.
+static void test_error(void **state) {
+    (void)state;
+    assert_int_equal(tu_system("%s analyze error --samples %s/scaled.npy --reference "
+                               "%s/samples.npy --out %s",
+                               tu_bin(), dir, dir, dir),
+                     0);
+    assert_true(fabs(csv_value("error.csv", 0, 2) - 0.5) < 1e-12);
+    assert_true(fabs(csv_value("error.csv", 0, 8) - 0.5) < 1e-12);
+}
+
+// Straight trajectories x_s = y + sigma_s / 80 (x_0 - y): deviation 0, one component.
+static void test_trajectory_straight(void **state) {
+    (void)state;
+    enum { S = 8, B = 3 };
+    double x[S * B * D], y[B * D], x0[B * D], sig[S];
+    tu_fill_normal(y, B * D, tu_seed() + 5);
+    tu_fill_normal(x0, B * D, tu_seed() + 6);
+    for (int s = 0; s < S; s++) {
+        sig[s] = 80.0 * pow(0.3, s);
+        for (int i = 0; i < B * D; i++) x[s * B * D + i] = y[i] + sig[s] * x0[i];
+    }
+    char p[700];
+    path_in(p, sizeof p, "t_x.npy");
+    const int64_t shape[3] = {S, B, D}, dshape[3] = {S - 1, B, D}, sshape[1] = {S};
+    assert_int_equal(ds_npy_write_f64(p, x, 3, shape, DS_F64), 0);
+    path_in(p, sizeof p, "t_denoised.npy");
+    assert_int_equal(ds_npy_write_f64(p, x, 3, dshape, DS_F64), 0);
+    path_in(p, sizeof p, "t_sigmas.npy");
+    assert_int_equal(ds_npy_write_f64(p, sig, 1, sshape, DS_F64), 0);
+    assert_int_equal(
+        tu_system("%s analyze trajectory --trajectory %s/t --out %s", tu_bin(), dir, dir), 0);
+    for (int s = 0; s < S; s++) assert_true(csv_value("trajectory_steps.csv", s, 2) < 1e-12);
+    for (int i = 0; i < B; i++) assert_true(csv_value("trajectory_samples.csv", i, 3) > 0.999999);
+}
+
+// Bad input: one line, a non-zero exit, and no output file.
+static void test_bad_input(void **state) {
+    (void)state;
+    char out[700], p[800];
+    snprintf(out, sizeof out, "%s/bad", tu_tmpdir());
+    assert_true(
+        tu_system("%s analyze memorization --data %s/train.npy --out %s", tu_bin(), dir, out) != 0);
+    // Rows of the wrong dimension (the trajectory's sigmas are 1-D).
+    assert_true(tu_system("%s analyze memorization --samples %s/t_sigmas.npy --data "
+                          "%s/train.npy --out %s",
+                          tu_bin(), dir, dir, out) != 0);
+    assert_true(tu_system("%s analyze fid --samples %s/samples.npy --data %s/train.npy "
+                          "--heldout %s/missing.npy --out %s",
+                          tu_bin(), dir, dir, dir, out) != 0);
+    assert_true(tu_system("%s analyze fid --samples %s/samples.npy --data %s/train.npy "
+                          "--heldout %s/heldout.npy --pca-k 11 --out %s",
+                          tu_bin(), dir, dir, dir, out) != 0);
+    assert_true(tu_system("%s analyze error --samples %s/samples.npy --reference "
+                          "%s/heldout.npy --out %s",
+                          tu_bin(), dir, dir, out) != 0);
+    assert_true(
+        tu_system("%s analyze trajectory --trajectory %s/none --out %s", tu_bin(), dir, out) != 0);
+    assert_int_equal(tu_system("%s analyze nothing", tu_bin()), 2);
+    const char *names[] = {"memorization.csv", "memorization_summary.csv", "fid.csv", "error.csv",
+                           "trajectory_steps.csv"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", out, names[i]);
+        assert_false(tu_file_exists(p));
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memorization), cmocka_unit_test(test_fid_self),
+        cmocka_unit_test(test_error),        cmocka_unit_test(test_trajectory_straight),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

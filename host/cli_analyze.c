@@ -39,10 +39,11 @@ static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_
     int64_t cols = 1;
     for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
     if (a.ndim < 2 || a.shape[0] < 1 || (d && cols != d)) {
+        int ndim = a.ndim;
         ds_array_free(&a);
         return ds_fail("%s: expected rows of dimension %lld (an array N x d), got %d dimensions "
                        "and rows of %lld",
-                       path, (long long)d, a.ndim, (long long)cols);
+                       path, (long long)d, ndim, (long long)cols);
     }
     *x = a.data;
     *n = a.shape[0];

@@ -107,11 +107,13 @@ int ds_pca_frechet(const ds_pca *p, const double *a, int64_t na, const double *b
 // ---- denoiser comparison ----
 
 // For each sigma, the points x = y_i + sigma n_i (n_i standard normal from the backend's
-// randn with seed, row i) and both denoisers on them:
-// rel_diff[s] = |D_a - D_ref| / |D_ref| (Frobenius norms over all rows), and
-// score_ev[s] = 1 - |D_a - D_ref|^2 / |D_ref - x|^2, the explained variance of the
-// reference score by score a (Wang & Vastola); either output may be NULL.
-int ds_denoiser_diff(ds_backend *be, ds_bound_model *a, ds_bound_model *ref, const double *y,
+// randn with seed, row i) and the denoisers of models[0] (the reference) and of
+// models[1 .. n_models - 1] on them. For model m >= 1, entry (m - 1) * n_sigmas + s of
+// rel_diff = |D_m - D_ref| / |D_ref| (Frobenius norms over all rows) and of
+// score_ev = 1 - |D_m - D_ref|^2 / |D_ref - x|^2, the explained variance of the reference
+// score by model m's score (Wang & Vastola); either output may be NULL. The reference
+// is evaluated once per sigma.
+int ds_denoiser_diff(ds_backend *be, ds_bound_model *const *models, int n_models, const double *y,
                      int64_t n, int64_t d, const double *sigmas, int n_sigmas, uint64_t seed,
                      double *rel_diff, double *score_ev);
 // The crossover noise level: the largest sigma of the (ascending) grid where rel_diff

@@ -286,7 +286,7 @@ static void test_denoiser_diff_gaussian(void **state) {
     uint64_t seed = tu_seed() + 41;
     const int64_t d = 9, n = 40;
     const int ns = 6;
-    double mean[9], moved[9], delta[9], sigmas[6], y[40 * 9], diff[6], ev[6];
+    double mean[9], moved[9], delta[9], sigmas[6], y[40 * 9];
     tu_fill_normal(mean, d, seed);
     tu_fill_normal(delta, d, seed + 1);
     for (int64_t j = 0; j < d; j++) moved[j] = mean[j] + 0.3 * delta[j];
@@ -298,18 +298,17 @@ static void test_denoiser_diff_gaussian(void **state) {
     gaussian_model(&far, DS_MODEL_GAUSSIAN, moved, d, seed + 3);
     ds_backend *b = ds_backend_ref_new();
     ds_bound_model *bg = b->bind(b, &g), *bgmm = b->bind(b, &gmm), *bfar = b->bind(b, &far);
-    assert_int_equal(ds_denoiser_diff(b, bg, bg, y, n, d, sigmas, ns, seed, diff, ev), 0);
-    for (int s = 0; s < ns; s++) assert_true(diff[s] == 0.0 && ev[s] == 1.0);
-    assert_int_equal(ds_denoiser_diff(b, bgmm, bg, y, n, d, sigmas, ns, seed, diff, ev), 0);
-    for (int s = 0; s < ns; s++) assert_true(diff[s] == 0.0 && ev[s] == 1.0);
-    double huge = 1e8;
-    assert_int_equal(ds_denoiser_diff(b, bfar, bg, y, n, d, &huge, 1, seed, diff, NULL), 0);
-    double mu2 = 0, dl2 = 0;
+    ds_bound_model *models[4] = {bg, bg, bgmm, bfar};
+    double diff[3 * 6], ev[3 * 6];
+    assert_int_equal(ds_denoiser_diff(b, models, 4, y, n, d, sigmas, ns, seed, diff, ev), 0);
+    for (int s = 0; s < 2 * ns; s++) assert_true(diff[s] == 0.0 && ev[s] == 1.0);
+    // The moved Gaussian differs at every sigma (the measure is not stuck at 0).
+    for (int s = 2 * ns; s < 3 * ns; s++) assert_true(diff[s] > 0 && ev[s] < 1);
+    double huge = 1e8, mu2 = 0, dl2 = 0;
+    ds_bound_model *pair[2] = {bg, bfar};
+    assert_int_equal(ds_denoiser_diff(b, pair, 2, y, n, d, &huge, 1, seed, diff, NULL), 0);
     for (int64_t j = 0; j < d; j++) mu2 += mean[j] * mean[j], dl2 += 0.09 * delta[j] * delta[j];
     assert_true(fabs(diff[0] - sqrt(dl2 / mu2)) <= 1e-6 * sqrt(dl2 / mu2));
-    // And they differ at moderate sigma (the measure is not stuck at 0).
-    assert_int_equal(ds_denoiser_diff(b, bfar, bg, y, n, d, sigmas, ns, seed, diff, NULL), 0);
-    for (int s = 0; s < ns; s++) assert_true(diff[s] > 0);
     b->unbind(b, bg);
     b->unbind(b, bgmm);
     b->unbind(b, bfar);

@@ -6,31 +6,9 @@
 #include <string.h>
 
 #include "analysis_linalg.h"
+#include "fit_common.h"
 #include "ds_analysis.h"
 #include "ds_error.h"
-
-enum { CHUNK_ROWS = 1024 };
-
-// The mean and covariance (divided by n) of the float rows, accumulated in float64 over
-// chunks so the training set is never converted whole.
-static int covariance_f32(const float *rows, int64_t n, int64_t d, double *mean, double *cov) {
-    double *chunk = ds_try_alloc((size_t)(CHUNK_ROWS * d), sizeof(double), "covariance chunk");
-    if (!chunk) return -1;
-    memset(mean, 0, sizeof(double) * (size_t)d);
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) mean[j] += rows[i * d + j];
-    for (int64_t j = 0; j < d; j++) mean[j] /= (double)n;
-    memset(cov, 0, sizeof(double) * (size_t)(d * d));
-    for (int64_t first = 0; first < n; first += CHUNK_ROWS) {
-        int64_t m = n - first < CHUNK_ROWS ? n - first : CHUNK_ROWS;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < d; j++) chunk[i * d + j] = rows[(first + i) * d + j] - mean[j];
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)m, 1.0 / (double)n, chunk,
-                    (int)d, 1.0, cov, (int)d);
-    }
-    free(chunk);
-    return 0;
-}
 
 int ds_pca_fit(const ds_data *train, int64_t k, ds_pca *out) {
     memset(out, 0, sizeof *out);
@@ -39,26 +17,23 @@ int ds_pca_fit(const ds_data *train, int64_t k, ds_pca *out) {
         return ds_fail("PCA of %s: k = %lld components of %lld rows of dimension %lld (expected "
                        "1 <= k <= d and at least 2 rows)",
                        train->path, (long long)k, (long long)n, (long long)d);
-    double *cov = ds_try_alloc((size_t)(d * d + d), sizeof(double), "covariance");
+    double *cov = ds_try_alloc((size_t)(d * d), sizeof(double), "covariance");
     if (!cov) return -1;
-    double *w = cov + d * d;
+    double residual = 0;
     out->d = d;
     out->k = k;
     out->mean = ds_alloc((size_t)d, sizeof(double));
     out->basis = ds_alloc((size_t)(d * k), sizeof(double));
     out->eigvals = ds_alloc((size_t)k, sizeof(double));
-    if (covariance_f32(train->x, n, d, out->mean, cov) != 0 ||
-        analysis_eigh(cov, d, w, "training covariance") != 0) {
-        free(cov);
+    int rc = fit_moments(train, NULL, n, out->mean, cov);
+    if (!rc) rc = fit_decompose("PCA", cov, d, k, out->eigvals, out->basis, &residual);
+    free(cov);
+    if (rc) {
         ds_pca_free(out);
         return -1;
     }
-    for (int64_t j = 0; j < d; j++) out->total_var += w[j];
-    for (int64_t c = 0; c < k; c++) { // eigenvalues ascend: take the last k, reversed
-        out->eigvals[c] = w[d - 1 - c];
-        for (int64_t i = 0; i < d; i++) out->basis[i * k + c] = cov[i * d + (d - 1 - c)];
-    }
-    free(cov);
+    out->total_var = (double)(d - k) * residual;
+    for (int64_t c = 0; c < k; c++) out->total_var += out->eigvals[c];
     return 0;
 }
 

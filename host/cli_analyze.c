@@ -388,6 +388,188 @@ static int analyze_error(int argc, char **argv) {
     return rc;
 }
 
+// ---- analyze denoisers ----
+
+enum { MAX_MODELS = 3 };
+
+typedef struct {
+    int n_models, n_sigmas;
+    ds_model_kind kinds[MAX_MODELS];
+    double *sigmas;
+    double *rel[2], *ev[2]; // per point set (train, held-out): (model - 1) x sigma
+} denoiser_results;
+
+static const char *point_sets[2] = {"train", "heldout"};
+
+// n rows spread evenly over the data set, as doubles.
+static double *spread_rows(const ds_data *data, int64_t n) {
+    double *y = ds_alloc((size_t)(n * data->d), sizeof(double));
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = data->x + (i * data->n / n) * data->d;
+        for (int64_t j = 0; j < data->d; j++) y[i * data->d + j] = row[j];
+    }
+    return y;
+}
+
+static int parse_kinds(const char *list, denoiser_results *r) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    r->n_models = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (r->n_models == MAX_MODELS)
+            return ds_fail("analyze denoisers: --models lists more than %d models", MAX_MODELS);
+        DS_TRY(ds_model_kind_parse(tok, &r->kinds[r->n_models++]));
+    }
+    if (r->n_models < 2)
+        return ds_fail("analyze denoisers: --models '%s' names %d model (expected at least 2: "
+                       "the reference first, then the models compared with it)",
+                       list, r->n_models);
+    return 0;
+}
+
+// Fits the models, binds them and compares them on both point sets.
+static int compare_models(const ds_data *train, const ds_data *test, const ds_fit_opts *fo,
+                          const char *backend, int64_t n, uint64_t seed, denoiser_results *r) {
+    ds_backend *be = ds_backend_new(backend);
+    if (!be) return -1;
+    ds_model models[MAX_MODELS] = {0};
+    ds_bound_model *bound[MAX_MODELS] = {0};
+    int rc = 0;
+    for (int m = 0; m < r->n_models && !rc; m++) {
+        rc = ds_model_fit(train, r->kinds[m], fo, &models[m]);
+        if (!rc && !(bound[m] = be->bind(be, &models[m]))) rc = -1;
+    }
+    for (int set = 0; set < 2 && !rc; set++) {
+        const ds_data *src = set ? test : train;
+        int64_t rows = n < src->n ? n : src->n;
+        double *y = spread_rows(src, rows);
+        rc = ds_denoiser_diff(be, bound, r->n_models, y, rows, train->d, r->sigmas, r->n_sigmas,
+                              seed, r->rel[set], r->ev[set]);
+        free(y);
+    }
+    for (int m = 0; m < r->n_models; m++) {
+        if (bound[m]) be->unbind(be, bound[m]);
+        ds_model_free(&models[m]);
+    }
+    ds_backend_free(be);
+    return rc;
+}
+
+// The long table (one row per model, point set and sigma), the wide one for the
+// terminal, and the crossover table.
+static void denoiser_tables(const denoiser_results *r, double threshold, ds_table *lng,
+                            ds_table *wide, ds_table *cross) {
+    const char *ref = ds_model_kind_name(r->kinds[0]);
+    ds_table_init(lng, "model,reference,points,sigma,rel_diff,score_ev");
+    ds_table_init(cross, "model,reference,points,threshold,crossover_sigma");
+    char header[512] = "sigma";
+    for (int m = 1; m < r->n_models; m++)
+        for (int set = 0; set < 2; set++)
+            snprintf(header + strlen(header), sizeof header - strlen(header), ",%s_%s",
+                     ds_model_kind_name(r->kinds[m]), point_sets[set]);
+    ds_table_init(wide, header);
+    for (int s = 0; s < r->n_sigmas; s++) {
+        ds_table_add(wide, "%.4g", r->sigmas[s]);
+        for (int m = 1; m < r->n_models; m++)
+            for (int set = 0; set < 2; set++)
+                ds_table_add(wide, "%.4g", r->rel[set][(m - 1) * r->n_sigmas + s]);
+    }
+    for (int m = 1; m < r->n_models; m++)
+        for (int set = 0; set < 2; set++) {
+            const double *rel = r->rel[set] + (m - 1) * r->n_sigmas;
+            const double *ev = r->ev[set] + (m - 1) * r->n_sigmas;
+            for (int s = 0; s < r->n_sigmas; s++) {
+                ds_table_add(lng, "%s", ds_model_kind_name(r->kinds[m]));
+                ds_table_add(lng, "%s", ref);
+                ds_table_add(lng, "%s", point_sets[set]);
+                ds_table_add(lng, "%.6g", r->sigmas[s]);
+                ds_table_add(lng, "%.6g", rel[s]);
+                ds_table_add(lng, "%.6g", ev[s]);
+            }
+            ds_table_add(cross, "%s", ds_model_kind_name(r->kinds[m]));
+            ds_table_add(cross, "%s", ref);
+            ds_table_add(cross, "%s", point_sets[set]);
+            ds_table_add(cross, "%g", threshold);
+            ds_table_add(cross, "%.4g", ds_crossover_sigma(r->sigmas, rel, r->n_sigmas, threshold));
+        }
+}
+
+static int analyze_denoisers(int argc, char **argv) {
+    const char *data_path = DS_DEFAULT_DATA, *heldout = NULL, *models = "empirical,gmm,gaussian";
+    const char *backend = "auto", *out = "analysis";
+    int64_t n = 128, n_sigmas = 25, k = 10, seed = 0;
+    double sigma_min = 0.002, sigma_max = 80, threshold = 0.1;
+    const cli_opt opts[] = {
+        {"data", CLI_STR, &data_path, "training data (the models are fitted to it)"},
+        {"heldout", CLI_STR, &heldout, "held-out data (second set of points)"},
+        {"models", CLI_STR, &models, "reference model first, then the models compared with it"},
+        {"k", CLI_INT, &k, "gmm: mixture components"},
+        {"n", CLI_INT, &n, "points taken from each set (spread evenly over it)"},
+        {"sigmas", CLI_INT, &n_sigmas, "noise levels, uniform in log sigma"},
+        {"sigma-min", CLI_REAL, &sigma_min, "smallest noise level"},
+        {"sigma-max", CLI_REAL, &sigma_max, "largest noise level"},
+        {"threshold", CLI_REAL, &threshold, "relative difference that defines the crossover"},
+        {"seed", CLI_INT, &seed, "noise seed (also the k-means++ seed)"},
+        {"backend", CLI_STR, &backend, "ref, cpu, cuda or auto"},
+        {"out", CLI_STR, &out, "folder for the CSV files"},
+    };
+    int rc = cli_parse("analyze denoisers",
+                       "Relative L2 difference |D_model - D_ref| / |D_ref| between denoisers "
+                       "on noisy training and held-out points y + sigma n, for sigma on a log "
+                       "grid, and the explained variance of the reference score. The crossover "
+                       "is the largest sigma where the difference exceeds the threshold "
+                       "(log-log interpolated between grid points): above it the model "
+                       "approximates the reference.",
+                       argc, argv, opts, 12);
+    if (rc) return rc;
+    DS_TRY(need("analyze denoisers", "heldout", heldout));
+    if (n < 1 || n_sigmas < 2 || !(sigma_min > 0) || !(sigma_max > sigma_min) || !(threshold > 0))
+        return ds_fail("analyze denoisers: need --n >= 1, --sigmas >= 2, 0 < --sigma-min < "
+                       "--sigma-max and --threshold > 0");
+    denoiser_results r = {0};
+    DS_TRY(parse_kinds(models, &r));
+    ds_fit_opts fo;
+    ds_fit_opts_default(&fo);
+    fo.k = k;
+    fo.seed = (uint64_t)seed;
+    r.n_sigmas = (int)n_sigmas;
+    r.sigmas = ds_alloc((size_t)n_sigmas, sizeof(double));
+    ds_log_grid(sigma_min, sigma_max, (int)n_sigmas, r.sigmas);
+    for (int set = 0; set < 2; set++) {
+        r.rel[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
+        r.ev[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
+    }
+    ds_data train = {0}, test = {0};
+    rc = ds_data_load(data_path, &train);
+    if (!rc) rc = ds_data_load(heldout, &test);
+    if (!rc && test.d != train.d)
+        rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
+                     (long long)test.d, data_path, (long long)train.d);
+    if (!rc) rc = compare_models(&train, &test, &fo, backend, n, (uint64_t)seed, &r);
+    if (!rc) {
+        ds_table lng, wide, cross;
+        denoiser_tables(&r, threshold, &lng, &wide, &cross);
+        printf("relative difference to the %s denoiser, %lld points per set\n\n",
+               ds_model_kind_name(r.kinds[0]), (long long)n);
+        ds_table_print(&wide, stdout);
+        printf("\n");
+        char path[DS_PATH_MAX];
+        rc = out_path(path, sizeof path, out, "denoisers.csv");
+        if (!rc) rc = ds_table_write_csv(&lng, path);
+        if (!rc) printf("wrote %s\n\n", path);
+        if (!rc) rc = emit(&cross, out, "denoisers_crossover.csv");
+        ds_table_free(&lng);
+        ds_table_free(&wide);
+        ds_table_free(&cross);
+    }
+    ds_data_free(&train);
+    ds_data_free(&test);
+    free(r.sigmas);
+    for (int set = 0; set < 2; set++) free(r.rel[set]), free(r.ev[set]);
+    return rc;
+}
+
 // ---- dispatch ----
 
 typedef struct {
@@ -401,6 +583,7 @@ static const analysis analyses[] = {
     {"memorization", analyze_memorization, "nearest training rows of generated samples"},
     {"fid", analyze_fid, "PCA-Frechet distance of samples to held-out data"},
     {"error", analyze_error, "relative error of a run against a reference run"},
+    {"denoisers", analyze_denoisers, "denoiser differences across noise levels, crossover"},
 };
 
 static void usage(FILE *f) {

@@ -121,6 +121,32 @@ static void test_trajectory_straight(void **state) {
     for (int i = 0; i < B; i++) assert_true(csv_value("trajectory_samples.csv", i, 3) > 0.999999);
 }
 
+// A GMM with K = 1 is the Gaussian model: their denoisers agree to rounding (1e-9 is
+// far above float64 rounding of the same fit, far below any real difference) at every
+// sigma, so no crossover. The empirical denoiser against the Gaussian differs on
+// held-out points at small sigma (it returns a training row), so it has one.
+static void test_denoisers(void **state) {
+    (void)state;
+    assert_int_equal(tu_system("%s analyze denoisers --data %s/train.npy --heldout "
+                               "%s/heldout.npy --models gaussian,gmm --k 1 --backend ref --n 8 "
+                               "--sigmas 5 --out %s",
+                               tu_bin(), dir, dir, dir),
+                     0);
+    for (int r = 0; r < 10; r++) {
+        assert_true(fabs(csv_value("denoisers.csv", r, 4)) < 1e-9);
+        assert_true(fabs(csv_value("denoisers.csv", r, 5) - 1.0) < 1e-9);
+    }
+    assert_true(isnan(csv_value("denoisers_crossover.csv", 0, 4)));
+    assert_int_equal(tu_system("%s analyze denoisers --data %s/train.npy --heldout "
+                               "%s/heldout.npy --models empirical,gaussian --backend ref --n 8 "
+                               "--sigmas 5 --out %s",
+                               tu_bin(), dir, dir, dir),
+                     0);
+    assert_true(csv_value("denoisers.csv", 5, 4) > 0.1); // held-out, sigma = 0.002
+    double cross = csv_value("denoisers_crossover.csv", 1, 4);
+    assert_true(cross >= 0.002 && cross <= 80);
+}
+
 // Bad input: one line, a non-zero exit, and no output file.
 static void test_bad_input(void **state) {
     (void)state;
@@ -143,10 +169,16 @@ static void test_bad_input(void **state) {
                           tu_bin(), dir, dir, out) != 0);
     assert_true(
         tu_system("%s analyze trajectory --trajectory %s/none --out %s", tu_bin(), dir, out) != 0);
+    assert_true(tu_system("%s analyze denoisers --data %s/train.npy --heldout %s/heldout.npy "
+                          "--models empirical --backend ref --out %s",
+                          tu_bin(), dir, dir, out) != 0);
+    assert_true(tu_system("%s analyze denoisers --data %s/train.npy --heldout %s/heldout.npy "
+                          "--models empirical,flow --backend ref --out %s",
+                          tu_bin(), dir, dir, out) != 0);
     assert_int_equal(tu_system("%s analyze nothing", tu_bin()), 2);
-    const char *names[] = {"memorization.csv", "memorization_summary.csv", "fid.csv", "error.csv",
-                           "trajectory_steps.csv"};
-    for (int i = 0; i < 5; i++) {
+    const char *names[] = {"memorization.csv", "memorization_summary.csv", "fid.csv",
+                           "error.csv",        "trajectory_steps.csv",     "denoisers.csv"};
+    for (int i = 0; i < 6; i++) {
         snprintf(p, sizeof p, "%s/%s", out, names[i]);
         assert_false(tu_file_exists(p));
     }
@@ -156,7 +188,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memorization), cmocka_unit_test(test_fid_self),
         cmocka_unit_test(test_error),        cmocka_unit_test(test_trajectory_straight),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_denoisers),    cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

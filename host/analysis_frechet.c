@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis_linalg.h"
 #include "fit_common.h"
 #include "ds_analysis.h"
 #include "ds_error.h"
@@ -69,10 +68,11 @@ static void mean_cov(const double *z, int64_t n, int64_t k, double *mean, double
     free(c);
 }
 
-// a <- V diag(sqrt(max(w, 0))) V^T, the square root of the symmetric k x k matrix a.
+// a <- V diag(sqrt(w)) V^T, the square root of the symmetric PSD k x k matrix a (destroyed
+// on the way; v and w receive its eigenvectors and eigenvalues).
 static int sqrtm_sym(double *a, int64_t k, double *v, double *w) {
-    memcpy(v, a, sizeof(double) * (size_t)(k * k));
-    DS_TRY(analysis_eigh(v, k, w, "sample covariance"));
+    double residual;
+    DS_TRY(fit_decompose("sample covariance", a, k, k, w, v, &residual));
     for (int64_t i = 0; i < k; i++)
         for (int64_t j = 0; j < k; j++) {
             double s = 0;
@@ -102,10 +102,11 @@ int ds_frechet(const double *za, int64_t na, const double *zb, int64_t nb, int64
                     (int)k, 0.0, v, (int)k);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)k, (int)k, 1.0, v,
                     (int)k, root, (int)k, 0.0, tmp, (int)k);
-        for (int64_t i = 0; i < k; i++) // symmetrise away rounding before dsyevd
+        for (int64_t i = 0; i < k; i++) // symmetrise away rounding (only one triangle is read)
             for (int64_t j = i + 1; j < k; j++)
-                tmp[i * k + j] = tmp[j * k + i] = 0.5 * (tmp[i * k + j] + tmp[j * k + i]);
-        if (analysis_eigh(tmp, k, w, "product of covariances") == 0) {
+                tmp[i * k + j] = 0.5 * (tmp[i * k + j] + tmp[j * k + i]);
+        double residual;
+        if (fit_decompose("product of covariances", tmp, k, k, w, v, &residual) == 0) {
             double dist = 0, tr = 0;
             for (int64_t j = 0; j < k; j++) {
                 dist += (ma[j] - mb[j]) * (ma[j] - mb[j]);

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis_linalg.h"
 #include "ds_analysis.h"
 #include "ds_error.h"
+#include "fit_common.h"
 
 static double dist(const double *a, const double *b, int64_t d) {
     double s = 0;
@@ -62,7 +62,7 @@ static void step_angles(const double *p, int64_t steps, int64_t d, double *angle
 // Fraction of the variance of the points in their top 1, 2, 3 principal components, from
 // the eigenvalues of the steps x steps Gram matrix of the centred points.
 static int pca_fractions(double *p, int64_t steps, int64_t d, double *frac, double *gram,
-                         double *w) {
+                         double *vecs, double *w) {
     for (int64_t j = 0; j < d; j++) {
         double m = 0;
         for (int64_t s = 0; s < steps; s++) m += p[s * d + j];
@@ -71,11 +71,12 @@ static int pca_fractions(double *p, int64_t steps, int64_t d, double *frac, doub
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)steps, (int)steps, (int)d, 1.0, p,
                 (int)d, p, (int)d, 0.0, gram, (int)steps);
-    DS_TRY(analysis_eigh(gram, steps, w, "trajectory Gram matrix"));
+    double residual;
+    DS_TRY(fit_decompose("trajectory Gram matrix", gram, steps, steps, w, vecs, &residual));
     double total = 0, top = 0;
-    for (int64_t s = 0; s < steps; s++) total += fmax(w[s], 0.0);
-    for (int k = 0; k < 3; k++) {
-        if (k < steps) top += fmax(w[steps - 1 - k], 0.0);
+    for (int64_t s = 0; s < steps; s++) total += w[s];
+    for (int k = 0; k < 3; k++) { // w descends
+        if (k < steps) top += w[k];
         frac[k] = total > 0 ? top / total : 1.0;
     }
     return 0;
@@ -90,7 +91,8 @@ static void gather(const double *src, int64_t count, int64_t b, int64_t d, int64
 static int sample_geometry(const ds_trajectory *t, const ds_traj_geometry *g, int64_t i,
                            double *work) {
     int64_t S = t->steps, d = t->d, nd = t->n_denoised;
-    double *p = work, *vec = p + S * d, *gram = vec + 2 * d, *w = gram + S * S;
+    double *p = work, *vec = p + S * d, *gram = vec + 2 * d, *vecs = gram + S * S;
+    double *w = vecs + S * S;
     gather(t->x, S, t->b, d, i, p);
     const double *last = p + (S - 1) * d;
     for (int64_t s = 0; s < S; s++) g->dist_x[i * S + s] = dist(p + s * d, last, d);
@@ -98,7 +100,7 @@ static int sample_geometry(const ds_trajectory *t, const ds_traj_geometry *g, in
         g->dist_denoised[i * nd + s] = dist(t->denoised + (s * t->b + i) * d, last, d);
     chord_deviation(p, S, d, g->deviation + i * S, vec);
     if (S > 2) step_angles(p, S, d, g->angle + i * (S - 2), vec);
-    return pca_fractions(p, S, d, g->pca_frac + i * 3, gram, w);
+    return pca_fractions(p, S, d, g->pca_frac + i * 3, gram, vecs, w);
 }
 
 int ds_traj_geometry_compute(const ds_trajectory *t, ds_traj_geometry *g) {
@@ -122,7 +124,7 @@ int ds_traj_geometry_compute(const ds_trajectory *t, ds_traj_geometry *g) {
     int64_t failed = -1; // a failing sample (errors are recorded per thread)
 #pragma omp parallel
     {
-        double *work = ds_alloc((size_t)(S * d + 2 * d + S * S + S), sizeof(double));
+        double *work = ds_alloc((size_t)(S * d + 2 * d + 2 * S * S + S), sizeof(double));
 #pragma omp for schedule(dynamic)
         for (int64_t i = 0; i < B; i++)
             if (sample_geometry(t, g, i, work) != 0) {

@@ -88,7 +88,7 @@ static void gather(const double *src, int64_t count, int64_t b, int64_t d, int64
         memcpy(p + s * d, src + (s * b + i) * d, sizeof(double) * d);
 }
 
-static int sample_geometry(const ds_trajectory *t, const ds_traj_geometry *g, int64_t i,
+static int sample_geometry(const ds_traj_view *t, const ds_traj_geometry *g, int64_t i,
                            double *work) {
     int64_t S = t->steps, d = t->d, nd = t->n_denoised;
     double *p = work, *vec = p + S * d, *gram = vec + 2 * d, *vecs = gram + S * S;
@@ -103,7 +103,7 @@ static int sample_geometry(const ds_trajectory *t, const ds_traj_geometry *g, in
     return pca_fractions(p, S, d, g->pca_frac + i * 3, gram, vecs, w);
 }
 
-int ds_traj_geometry_compute(const ds_trajectory *t, ds_traj_geometry *g) {
+int ds_traj_geometry_compute(const ds_traj_view *t, ds_traj_geometry *g) {
     memset(g, 0, sizeof *g);
     int64_t S = t->steps, B = t->b, d = t->d;
     if (S < 2 || B < 1 || d < 1)

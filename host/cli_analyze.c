@@ -152,7 +152,7 @@ typedef struct {
     ds_array x, denoised, sigmas;
 } trajectory_files;
 
-static int load_trajectory(const char *prefix, trajectory_files *f, ds_trajectory *t) {
+static int load_trajectory(const char *prefix, trajectory_files *f, ds_traj_view *t) {
     char path[DS_PATH_MAX];
     memset(f, 0, sizeof *f);
     snprintf(path, sizeof path, "%s_x.npy", prefix);
@@ -167,7 +167,7 @@ static int load_trajectory(const char *prefix, trajectory_files *f, ds_trajector
         return ds_fail("%s: expected %s_x.npy and %s_denoised.npy of shape points x samples x d "
                        "and %s_sigmas.npy with one sigma per point",
                        prefix, prefix, prefix, prefix);
-    *t = (ds_trajectory){x->shape[0], x->shape[1], x->shape[2], dn->shape[0], x->data, dn->data};
+    *t = (ds_traj_view){x->shape[0], x->shape[1], x->shape[2], dn->shape[0], x->data, dn->data};
     return 0;
 }
 
@@ -185,7 +185,7 @@ static int analyze_trajectory(int argc, char **argv) {
     if (rc) return rc;
     DS_TRY(need("analyze trajectory", "trajectory", prefix));
     trajectory_files f;
-    ds_trajectory t;
+    ds_traj_view t;
     ds_traj_geometry g = {0};
     ds_table steps = {0}, samples = {0}, summary = {0};
     rc = load_trajectory(prefix, &f, &t);

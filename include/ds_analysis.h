@@ -39,7 +39,7 @@ typedef struct {
     int64_t steps, b, d, n_denoised;
     const double *x;
     const double *denoised;
-} ds_trajectory;
+} ds_traj_view;
 
 typedef struct {
     int64_t steps, b, n_denoised;
@@ -57,7 +57,7 @@ typedef struct {
     double *dist_denoised;
 } ds_traj_geometry;
 
-int ds_traj_geometry_compute(const ds_trajectory *t, ds_traj_geometry *out);
+int ds_traj_geometry_compute(const ds_traj_view *t, ds_traj_geometry *out);
 void ds_traj_geometry_free(ds_traj_geometry *g);
 
 // ---- memorisation ----

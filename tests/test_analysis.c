@@ -143,7 +143,7 @@ static void test_one_point_straight(void **state) {
     recorder r;
     run_recorded(&m, "heun", rows, sigmas, n, seed + 7, &r);
     assert_int_equal(r.n_denoised, n - 1);
-    ds_trajectory t = {n, rows, d, r.n_denoised, r.x, r.denoised};
+    ds_traj_view t = {n, rows, d, r.n_denoised, r.x, r.denoised};
     ds_traj_geometry g;
     assert_int_equal(ds_traj_geometry_compute(&t, &g), 0);
     for (int64_t i = 0; i < rows; i++) {
@@ -178,7 +178,7 @@ static void test_right_angle_path(void **state) {
     for (int s = 0; s < 3; s++)
         for (int64_t j = 0; j < d; j++)
             x[s * d + j] = shift[j] + scale * (path[s][0] * u[j * 2] + path[s][1] * u[j * 2 + 1]);
-    ds_trajectory t = {3, 1, d, 3, x, x};
+    ds_traj_view t = {3, 1, d, 3, x, x};
     ds_traj_geometry g;
     assert_int_equal(ds_traj_geometry_compute(&t, &g), 0);
     assert_true(fabs(g.deviation[0]) < 1e-12 && fabs(g.deviation[2]) < 1e-12);
@@ -190,7 +190,7 @@ static void test_right_angle_path(void **state) {
     assert_true(fabs(g.dist_x[0] - scale * sqrt(2.0)) < 1e-12 * scale);
     ds_traj_geometry_free(&g);
     // Bad shapes are refused with a message.
-    ds_trajectory bad = {3, 1, d, 1, x, x};
+    ds_traj_view bad = {3, 1, d, 1, x, x};
     assert_int_equal(ds_traj_geometry_compute(&bad, &g), -1);
     assert_non_null(strstr(ds_error(), "denoised points"));
 }

@@ -19,9 +19,8 @@ static double quantile(const double *sorted, int64_t n, double q) {
     return sorted[lo] + t * (sorted[lo + 1] - sorted[lo]);
 }
 
-int ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out) {
-    double *s = ds_try_alloc((size_t)(n ? n : 1), sizeof(double), "statistics buffer");
-    if (!s) return -1;
+void ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out) {
+    double *s = ds_alloc((size_t)n, sizeof(double));
     int64_t m = 0;
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -47,11 +46,10 @@ int ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out) 
         out->q95 = quantile(s, m, 0.95);
     }
     free(s);
-    return 0;
 }
 
-int ds_stats_of(const double *v, int64_t n, ds_stats *out) {
-    return ds_stats_strided(v, n, 1, out);
+void ds_stats_of(const double *v, int64_t n, ds_stats *out) {
+    ds_stats_strided(v, n, 1, out);
 }
 
 void ds_log_grid(double lo, double hi, int n, double *out) {

@@ -13,7 +13,7 @@
 
 // ---- shared steps ----
 
-// Reads a float32 or float64 .npy as doubles; shape in *a (a->data is the doubles).
+// Reads a .npy as doubles (uint8 mapped to [-1, 1] as for data sets); shape in *a.
 static int load_f64(const char *path, ds_array *a) {
     DS_TRY(ds_npy_read(path, a));
     if (a->dtype == DS_F64) return 0;
@@ -24,26 +24,27 @@ static int load_f64(const char *path, ds_array *a) {
         return -1;
     }
     for (int64_t i = 0; i < count; i++)
-        x[i] = a->dtype == DS_F32 ? ((float *)a->data)[i] : ((unsigned char *)a->data)[i];
+        x[i] = a->dtype == DS_F32 ? ((float *)a->data)[i]
+                                  : ((unsigned char *)a->data)[i] / 127.5 - 1.0;
     free(a->data);
     a->data = x;
     a->dtype = DS_F64;
     return 0;
 }
 
-// Rows of a .npy file (N x prod(other dims)) as doubles, checked against dimension d
-// (d == 0: any).
+// Rows of a .npy file (N x prod(other dims)) as doubles, of dimension d (0: any).
 static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out) {
     ds_array a;
     DS_TRY(load_f64(path, &a));
     int64_t cols = 1;
     for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
-    if (a.ndim < 2 || a.shape[0] < 1 || (d && cols != d)) {
-        int ndim = a.ndim;
+    int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;
+    if (bad_shape || (d && cols != d)) {
         ds_array_free(&a);
-        return ds_fail("%s: expected rows of dimension %lld (an array N x d), got %d dimensions "
-                       "and rows of %lld",
-                       path, (long long)d, ndim, (long long)cols);
+        if (bad_shape)
+            return ds_fail("%s: an array of %d dimensions (expected rows: N x d)", path, ndim);
+        return ds_fail("%s: rows of dimension %lld (expected %lld, the training data's)", path,
+                       (long long)cols, (long long)d);
     }
     *x = a.data;
     *n = a.shape[0];

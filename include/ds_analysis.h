@@ -21,9 +21,9 @@ typedef struct {
     double mean, min, q05, q25, q50, q75, q95, max;
 } ds_stats;
 
-int ds_stats_of(const double *v, int64_t n, ds_stats *out);
+void ds_stats_of(const double *v, int64_t n, ds_stats *out);
 // Strided form: v[0], v[stride], ..., v[(n - 1) * stride].
-int ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out);
+void ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out);
 // n points uniform in log from lo to hi (n >= 2), ascending.
 void ds_log_grid(double lo, double hi, int n, double *out);
 // Relative L2 error of each row against a reference run: |x_i - ref_i| / |ref_i|.

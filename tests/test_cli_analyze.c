@@ -147,6 +147,32 @@ static void test_denoisers(void **state) {
     assert_true(cross >= 0.002 && cross <= 80);
 }
 
+// A sweep on a Gaussian model (ref backend): the adaptive row is the truth (error 0),
+// every run keeps within its NFE budget, teleporting saves NFE, and Heun's error falls
+// as its budget grows (second order on a smooth flow).
+static void test_sweep(void **state) {
+    (void)state;
+    assert_int_equal(tu_system("%s sweep --data %s/train.npy --heldout %s/heldout.npy --model "
+                               "gaussian --solvers euler,heun --nfe 6,12 --teleport 0,0.4 --n 6 "
+                               "--pca-k 3 --backend ref --out %s",
+                               tu_bin(), dir, dir, dir),
+                     0);
+    assert_true(csv_value("sweep.csv", 0, 5) == 0.0);  // adaptive against itself
+    assert_true(csv_value("sweep.csv", 0, 10) == 1.0); // same nearest rows as itself
+    const int budget[2] = {6, 12};
+    for (int r = 1; r <= 8; r++) {
+        int b = budget[(r - 1) % 2];
+        assert_true(csv_value("sweep.csv", r, 4) <= b);
+        assert_true(csv_value("sweep.csv", r, 5) > 0);
+    }
+    // Rows: euler t0 (6, 12), euler t0.4 (6, 12), heun t0 (6, 12), heun t0.4 (6, 12).
+    for (int r = 1; r <= 5; r += 4) {
+        assert_true(csv_value("sweep.csv", r + 2, 4) < csv_value("sweep.csv", r, 4));
+        assert_true(csv_value("sweep.csv", r + 3, 4) < csv_value("sweep.csv", r + 1, 4));
+    }
+    assert_true(csv_value("sweep.csv", 6, 5) < 0.5 * csv_value("sweep.csv", 5, 5));
+}
+
 // Bad input: one line, a non-zero exit, and no output file.
 static void test_bad_input(void **state) {
     (void)state;
@@ -175,10 +201,17 @@ static void test_bad_input(void **state) {
     assert_true(tu_system("%s analyze denoisers --data %s/train.npy --heldout %s/heldout.npy "
                           "--models empirical,flow --backend ref --out %s",
                           tu_bin(), dir, dir, out) != 0);
+    const char *sweeps[] = {"--solvers magic", "--solvers adaptive", "--nfe 0",
+                            "--teleport 1.5",  "--schedules file",   "--n 1"};
+    for (int i = 0; i < 6; i++)
+        assert_true(tu_system("%s sweep --data %s/train.npy --model gaussian --backend ref %s "
+                              "--out %s",
+                              tu_bin(), dir, sweeps[i], out) != 0);
     assert_int_equal(tu_system("%s analyze nothing", tu_bin()), 2);
     const char *names[] = {"memorization.csv", "memorization_summary.csv", "fid.csv",
-                           "error.csv",        "trajectory_steps.csv",     "denoisers.csv"};
-    for (int i = 0; i < 6; i++) {
+                           "error.csv",        "trajectory_steps.csv",     "denoisers.csv",
+                           "sweep.csv"};
+    for (int i = 0; i < 7; i++) {
         snprintf(p, sizeof p, "%s/%s", out, names[i]);
         assert_false(tu_file_exists(p));
     }
@@ -188,7 +221,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memorization), cmocka_unit_test(test_fid_self),
         cmocka_unit_test(test_error),        cmocka_unit_test(test_trajectory_straight),
-        cmocka_unit_test(test_denoisers),    cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_denoisers),    cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -173,6 +173,37 @@ static void test_sweep(void **state) {
     assert_true(csv_value("sweep.csv", 6, 5) < 0.5 * csv_value("sweep.csv", 5, 5));
 }
 
+// End to end through diffsamp sample: a one-point data set gives straight trajectories
+// (deviation at float64 rounding, ~1e-16; tolerance 1e-12) in one principal component;
+// a two-point data set sampled to sigma = 0 is memorised by every sample.
+static void test_sample_then_analyze(void **state) {
+    (void)state;
+    double y[2 * D];
+    tu_fill_normal(y, 2 * D, tu_seed() + 9);
+    for (int j = 0; j < D; j++) y[D + j] += 3.0;
+    write_rows("one.npy", y, 1, D, DS_F64);
+    write_rows("two.npy", y, 2, D, DS_F64);
+    assert_int_equal(tu_system("%s sample --data %s/one.npy --model empirical --sampler heun "
+                               "--steps 12 --n 4 --backend ref --trajectory %s/one --out %s/one_s",
+                               tu_bin(), dir, dir, dir),
+                     0);
+    assert_int_equal(
+        tu_system("%s analyze trajectory --trajectory %s/one --out %s", tu_bin(), dir, dir), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_true(csv_value("trajectory_samples.csv", i, 1) < 1e-12);
+        assert_true(csv_value("trajectory_samples.csv", i, 3) > 1.0 - 1e-12);
+    }
+    assert_int_equal(tu_system("%s sample --data %s/two.npy --model empirical --sampler euler "
+                               "--steps 12 --n 16 --backend ref --out %s/two_s",
+                               tu_bin(), dir, dir),
+                     0);
+    assert_int_equal(tu_system("%s analyze memorization --samples %s/two_s/samples.npy --data "
+                               "%s/two.npy --out %s",
+                               tu_bin(), dir, dir, dir),
+                     0);
+    for (int i = 0; i < 16; i++) assert_true(csv_value("memorization.csv", i, 5) == 1.0);
+}
+
 // Bad input: one line, a non-zero exit, and no output file.
 static void test_bad_input(void **state) {
     (void)state;
@@ -219,9 +250,13 @@ static void test_bad_input(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_memorization), cmocka_unit_test(test_fid_self),
-        cmocka_unit_test(test_error),        cmocka_unit_test(test_trajectory_straight),
-        cmocka_unit_test(test_denoisers),    cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_memorization),
+        cmocka_unit_test(test_fid_self),
+        cmocka_unit_test(test_error),
+        cmocka_unit_test(test_trajectory_straight),
+        cmocka_unit_test(test_denoisers),
+        cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_sample_then_analyze),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

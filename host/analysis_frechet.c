@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fit_common.h"
 #include "ds_analysis.h"
 #include "ds_error.h"
+#include "fit_common.h"
+
+enum { CHUNK_ROWS = 1024 };
 
 int ds_pca_fit(const ds_data *train, int64_t k, ds_pca *out) {
     memset(out, 0, sizeof *out);
@@ -44,14 +46,16 @@ void ds_pca_free(ds_pca *p) {
 }
 
 void ds_pca_project(const ds_pca *p, const double *x, int64_t n, double *z) {
-    int64_t d = p->d, k = p->k;
-    double *row = ds_alloc((size_t)d, sizeof(double));
-    for (int64_t i = 0; i < n; i++) {
-        for (int64_t j = 0; j < d; j++) row[j] = x[i * d + j] - p->mean[j];
-        cblas_dgemv(CblasRowMajor, CblasTrans, (int)d, (int)k, 1.0, p->basis, (int)k, row, 1, 0.0,
-                    z + i * k, 1);
+    int64_t d = p->d, k = p->k, chunk = n < CHUNK_ROWS ? n : CHUNK_ROWS;
+    double *c = ds_alloc((size_t)(chunk * d), sizeof(double));
+    for (int64_t first = 0; first < n; first += chunk) {
+        int64_t m = n - first < chunk ? n - first : chunk;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < d; j++) c[i * d + j] = x[(first + i) * d + j] - p->mean[j];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)k, (int)d, 1.0, c,
+                    (int)d, p->basis, (int)k, 0.0, z + first * k, (int)k);
     }
-    free(row);
+    free(c);
 }
 
 // Mean and unbiased covariance of n k-vectors.

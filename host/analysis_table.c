@@ -57,11 +57,27 @@ void ds_table_print(const ds_table *t, FILE *f) {
     free(width);
 }
 
+// One CSV field: quoted (with quotes doubled) when it holds a comma, quote or newline.
+static void csv_field(FILE *f, const char *cell) {
+    if (!strpbrk(cell, ",\"\n")) {
+        fputs(cell, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *c = cell; *c; c++) {
+        if (*c == '"') fputc('"', f);
+        fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
 int ds_table_write_csv(const ds_table *t, const char *path) {
     ds_atomic_file af;
     DS_TRY(ds_atomic_open(&af, path));
-    for (int64_t i = 0; i < t->cells; i++)
-        fprintf(af.f, "%s%s", t->cell[i], (i + 1) % t->cols ? "," : "\n");
+    for (int64_t i = 0; i < t->cells; i++) {
+        csv_field(af.f, t->cell[i]);
+        fputc((i + 1) % t->cols ? ',' : '\n', af.f);
+    }
     if (t->cells % t->cols) fputc('\n', af.f);
     return ds_atomic_commit(&af);
 }

@@ -26,9 +26,10 @@ typedef struct {
     const sweep_opts *o;
     ds_backend *be;
     ds_data train;
-    ds_model model, gauss;            // the sampled model; the Gaussian for teleportation
-    double *truth, *result, *heldout; // n x d, n x d, n_heldout x d host rows
-    int64_t *truth_nearest;           // nearest training row of each truth sample
+    ds_model model, gauss;  // the sampled model; the Gaussian for teleportation
+    double *truth, *result; // n x d host rows
+    double *z_heldout;      // n_heldout x pca_k: held-out rows in the PCA space
+    int64_t *truth_nearest; // nearest training row of each truth sample
     int64_t n, d, n_heldout;
     ds_pca pca;
 } sweep_state;
@@ -111,7 +112,13 @@ static int add_measures(sweep_state *s, int truth, ds_table *t) {
     ds_stats st;
     ds_stats_of(err, s->n, &st);
     free(err);
-    if (s->heldout) DS_TRY(ds_pca_frechet(&s->pca, s->result, s->n, s->heldout, s->n_heldout, &fd));
+    if (s->z_heldout) {
+        double *z = ds_alloc((size_t)(s->n * s->pca.k), sizeof(double));
+        ds_pca_project(&s->pca, s->result, s->n, z);
+        int rc = ds_frechet(z, s->n, s->z_heldout, s->n_heldout, s->pca.k, &fd);
+        free(z);
+        DS_TRY(rc);
+    }
     ds_memorization m;
     DS_TRY(ds_memorization_compute(&s->train, s->result, s->n, &m));
     int64_t agree = 0;
@@ -189,9 +196,12 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
                             : ds_fail("%s: rows of dimension %lld, but the training data has %lld",
                                       o->heldout, (long long)test.d, (long long)s->d);
     if (!rc) {
+        double *rows = ds_alloc((size_t)(test.n * test.d), sizeof(double));
+        for (int64_t i = 0; i < test.n * test.d; i++) rows[i] = test.x[i];
         s->n_heldout = test.n;
-        s->heldout = ds_alloc((size_t)(test.n * test.d), sizeof(double));
-        for (int64_t i = 0; i < test.n * test.d; i++) s->heldout[i] = test.x[i];
+        s->z_heldout = ds_alloc((size_t)(test.n * s->pca.k), sizeof(double));
+        ds_pca_project(&s->pca, rows, test.n, s->z_heldout);
+        free(rows);
     }
     ds_data_free(&test);
     return rc;
@@ -206,7 +216,7 @@ static void sweep_teardown(sweep_state *s) {
     free(s->truth);
     free(s->truth_nearest);
     free(s->result);
-    free(s->heldout);
+    free(s->z_heldout);
 }
 
 typedef struct {

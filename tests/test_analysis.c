@@ -431,6 +431,27 @@ static void test_stats(void **state) {
     assert_true(err[0] == 0 && fabs(err[1] - 1.0 / 5.0) < 1e-15);
 }
 
+// A table written as CSV: plain cells as they are, cells with commas or quotes quoted.
+static void test_table_csv(void **state) {
+    (void)state;
+    char path[600], text[256] = {0};
+    snprintf(path, sizeof path, "%s/t.csv", tu_tmpdir());
+    ds_table t;
+    ds_table_init(&t, "name,value");
+    ds_table_add(&t, "%s", "a,b");
+    ds_table_add(&t, "%.3g", 1.5);
+    ds_table_add(&t, "%s", "say \"hi\"");
+    ds_table_add(&t, "%d", 7);
+    assert_int_equal(ds_table_write_csv(&t, path), 0);
+    ds_table_free(&t);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t got = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    assert_true(got > 0);
+    assert_string_equal(text, "name,value\n\"a,b\",1.5\n\"say \"\"hi\"\"\",7\n");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_point_straight),
@@ -441,6 +462,7 @@ int main(void) {
         cmocka_unit_test(test_crossover),
         cmocka_unit_test(test_frechet_closed_forms),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_table_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,14 @@ typedef struct {
     double rtol, atol;     // adaptive: error control
     int full_order;        // dpmpp3m, lms: keep the nominal order (Runge-Kutta warm-up
                            // steps, no lower-order final steps); see README
+    // Reference-implementation behaviours (docs/compat.md), all off by default:
+    int afs;               // diff-sampler's analytical first step: D(x; sigma_0) taken as
+                           // x (1 - sigma_0 / sqrt(1 + sigma_0^2)) instead of an evaluation
+    int dynamic_threshold; // diff-sampler's dynamic thresholding of the data prediction
+                           // (dpmpp2m, dpmpp3m, unipc): per row, s = max(1, 99.5% quantile
+                           // of |D|), D <- clamp(D, -s, s) / s
+    int deis_riemann;      // deis: 0 integrates the tAB coefficients accurately; N > 0 uses
+                           // diff-sampler's N-point Riemann sum (10000 reproduces it)
 } ds_solver_opts;
 
 // Called at every point of the schedule with x_i and D(x_i; sigma_i) (denoised is NULL

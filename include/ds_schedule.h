@@ -23,6 +23,10 @@ typedef struct {
     int64_t warmup;        // number of warm-up samples
     double coeff;          // the DP's cost coefficient
     uint64_t seed;         // seed of the warm-up noise
+    const char *metric;    // the one-step cost: "dev" (the paper's default) or "l2"
+    const char *teacher;   // teacher solver (default ipndm, as the paper); NULL: the
+                           // solver given to ds_schedule_gits
+    int64_t dim;           // the model's data dimension (set by the caller)
 } ds_gits_opts;
 
 typedef struct {
@@ -51,7 +55,8 @@ int ds_schedule_check(const double *sigmas, int n, const char *what);
 // Writes the list, one sigma per line with 17 significant digits (re-readable).
 int ds_schedule_write(const char *path, const double *sigmas, int n);
 
-// The GITS schedule (host/schedule_gits.c): teacher trajectories of `solver` on the
+// The GITS schedule (host/schedule_gits.c): teacher trajectories of g->teacher (of
+// `solver` when g->teacher is NULL) on the
 // model of ctx over a fine grid of g->teacher_steps steps from o->sigma_max to
 // o->sigma_min, started from g->warmup standard normal rows drawn with
 // ctx->b->randn(g->seed, 0); the DP picks o->steps steps of that grid. The result

@@ -1,0 +1,222 @@
+// Requirement 6: on a Gaussian model, the ref backend reproduces k-diffusion's and
+// diff-sampler's sampling loops. The judge is tools/compat/reference_samplers.py, a
+// line-by-line numpy (float64) transcription of the reference code (torch is not
+// available here) with the closed-form Gaussian denoiser in place of the network.
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ds_io.h"
+#include "multistep_testutil.h"
+
+enum { DIM = 16, ROWS = 5, POINTS = 12 };
+
+typedef struct {
+    const char *impl, *ref, *ref_args; // the python side
+    const char *solver;                // ours, with the options that select the behaviour
+    int order, lower_order_final;
+    const char *variant;
+    int afs, dynamic_threshold, deis_riemann;
+} compat_case;
+
+// k-diffusion lists end in 0 (get_sigmas_karras appends it); diff-sampler lists end at
+// sigma_min, and its denoise_to_zero is our trailing 0.
+static const compat_case cases[] = {
+    {"k-diffusion", "euler", "", "euler", 0, 0, NULL, 0, 0, 0},
+    {"k-diffusion", "heun", "", "heun", 0, 0, NULL, 0, 0, 0},
+    {"k-diffusion", "dpm_2", "", "dpm2", 0, 0, NULL, 0, 0, 0},
+    {"k-diffusion", "lms", "order=4", "lms", 4, 0, NULL, 0, 0, 0},
+    {"k-diffusion", "dpmpp_2m", "", "dpmpp2m", 2, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "euler", "", "euler", 0, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "heun", "denoise_to_zero=true", "heun", 0, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "dpm_2", "", "dpm2", 0, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "euler", "afs=true", "euler", 0, 0, NULL, 1, 0, 0},
+    {"diff-sampler", "heun", "afs=true", "heun", 0, 0, NULL, 1, 0, 0},
+    {"diff-sampler", "dpm_2", "afs=true denoise_to_zero=true", "dpm2", 0, 0, NULL, 1, 0, 0},
+    {"diff-sampler", "dpm_pp", "max_order=3 afs=true", "dpmpp3m", 3, 1, NULL, 1, 1, 0},
+    {"diff-sampler", "ipndm", "max_order=4", "ipndm", 4, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "ipndm", "max_order=3 afs=true denoise_to_zero=true", "ipndm", 3, 0, NULL, 1,
+     0, 0},
+    {"diff-sampler", "ipndm_v", "max_order=4", "ipndm_v", 4, 0, NULL, 0, 0, 0},
+    {"diff-sampler", "ipndm_v", "max_order=4 afs=true", "ipndm_v", 4, 0, NULL, 1, 0, 0},
+    {"diff-sampler", "deis", "max_order=4", "deis", 4, 0, NULL, 0, 0, 10000},
+    {"diff-sampler", "deis", "max_order=3 denoise_to_zero=true", "deis", 3, 0, NULL, 0, 0, 10000},
+    {"diff-sampler", "dpm_pp", "max_order=2", "dpmpp2m", 2, 1, NULL, 0, 1, 0},
+    {"diff-sampler", "dpm_pp", "max_order=3", "dpmpp3m", 3, 1, NULL, 0, 1, 0},
+    {"diff-sampler", "dpm_pp", "max_order=3 lower_order_final=false", "dpmpp3m", 3, 0, NULL, 0, 1,
+     0},
+    {"diff-sampler", "unipc", "max_order=3 variant=bh1", "unipc", 3, 1, "bh1", 0, 1, 0},
+    {"diff-sampler", "unipc", "max_order=3 variant=bh2", "unipc", 3, 1, "bh2", 0, 1, 0},
+    {"diff-sampler", "unipc", "max_order=2 variant=bh2 afs=true denoise_to_zero=true", "unipc", 2,
+     1, "bh2", 1, 1, 0},
+    {"diff-sampler", "unipc", "max_order=3 variant=bh1 lower_order_final=false", "unipc", 3, 0,
+     "bh1", 0, 1, 0},
+};
+
+static int have_numpy(void) {
+    if (tu_system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0) return 1;
+    printf("test_compat: skipped: /usr/bin/python3 with numpy is missing\n");
+    return 0;
+}
+
+static void save(const char *dir, const char *name, const double *x, int ndim, int64_t d0,
+                 int64_t d1) {
+    char path[1024];
+    const int64_t shape[2] = {d0, d1};
+    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    assert_int_equal(ds_npy_write_f64(path, x, ndim, shape, DS_F64), 0);
+}
+
+// Runs the transcription on every case listed in DIR/cases.txt (one python start).
+static void run_references(const char *dir) {
+    const char *src = getenv("DIFFSAMP_SOURCE_DIR");
+    assert_non_null(src);
+    assert_int_equal(tu_system("/usr/bin/python3 %s/tools/compat/reference_samplers.py %s "
+                               "--cases %s/cases.txt > %s/nfe.txt",
+                               src, dir, dir, dir),
+                     0);
+}
+
+// The NFE and result of case `id` from run_references.
+static int64_t read_reference(const char *dir, int id, double *out) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/nfe.txt", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int got_id;
+    long long nfe = -1, found = -1;
+    while (fscanf(f, "%d nfe %lld", &got_id, &nfe) == 2)
+        if (got_id == id) found = nfe;
+    fclose(f);
+    assert_true(found >= 0);
+    ds_array a;
+    snprintf(path, sizeof path, "%s/out_%d.npy", dir, id);
+    assert_int_equal(ds_npy_read(path, &a), 0);
+    assert_int_equal(a.dtype, DS_F64);
+    assert_int_equal(ds_array_count(&a), ROWS * DIM);
+    memcpy(out, a.data, sizeof(double) * ROWS * DIM);
+    ds_array_free(&a);
+    return found;
+}
+
+static void opts_for(const compat_case *k, ds_solver_opts *o) {
+    ds_solver_opts_default(o);
+    o->solver = k->solver;
+    o->order = k->order;
+    o->lower_order_final = k->lower_order_final;
+    if (k->variant) o->variant = k->variant;
+    o->afs = k->afs;
+    o->dynamic_threshold = k->dynamic_threshold;
+    o->deis_riemann = k->deis_riemann;
+}
+
+// Compares every pair on one model; returns the number of pairs compared. On the wide
+// model the thresholding acts: a pair whose reference thresholds is compared only if our
+// solver applies dynamic_threshold (its output changes), otherwise reported.
+static int compare_all(stu_problem *p, int wide) {
+    enum { NCASES = sizeof cases / sizeof cases[0] };
+    const char *dir = tu_tmpdir();
+    const ds_model *m = &p->m;
+    double ref[ROWS * DIM], plain[ROWS * DIM];
+    double sigmas[POINTS + 1];
+    static double got[NCASES][ROWS * DIM];
+    int64_t nfe[NCASES];
+    int compare[NCASES] = {0};
+    int points;
+    double *edm = stu_edm(POINTS - 1, &points);
+    assert_int_equal(points, POINTS);
+    memcpy(sigmas, edm, sizeof(double) * POINTS);
+    free(edm);
+    sigmas[POINTS] = 0;
+    save(dir, "mean", m->mean, 1, DIM, 0);
+    save(dir, "eigvecs", m->eigvecs, 2, DIM, DIM);
+    save(dir, "eigvals", m->eigvals, 1, DIM, 0);
+    save(dir, "noise", p->noise, 2, ROWS, DIM);
+    save(dir, "sigmas", sigmas, 1, POINTS + 1, 0);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/cases.txt", dir);
+    FILE *list = fopen(path, "w");
+    assert_non_null(list);
+    for (int c = 0; c < NCASES; c++) {
+        const compat_case *k = &cases[c];
+        int to_zero = !strcmp(k->impl, "k-diffusion") || strstr(k->ref_args, "denoise_to_zero");
+        int n = POINTS + to_zero;
+        ds_solver_opts o;
+        opts_for(k, &o);
+        int64_t plain_nfe;
+        if (mtu_solve(p, &o, sigmas, n, got[c], &nfe[c]) != 0) {
+            // A solver still being written elsewhere is reported, not silently passed.
+            assert_non_null(strstr(ds_error(), "not implemented"));
+            printf("test_compat: skipped %s %s (%s): %s\n", k->impl, k->ref, k->ref_args,
+                   ds_error());
+            continue;
+        }
+        if (k->dynamic_threshold || k->afs) {
+            // The options must change the result; a solver that ignores them (still to be
+            // wired up elsewhere) is reported, not compared.
+            o.dynamic_threshold = o.afs = 0;
+            assert_int_equal(mtu_solve(p, &o, sigmas, n, plain, &plain_nfe), 0);
+            int same = tu_rel_l2(plain, got[c], ROWS * DIM) == 0 && plain_nfe == nfe[c];
+            // On the narrow model the thresholding alone is the identity.
+            if (!wide && !k->afs) assert_true(same);
+            if (same && (wide || k->afs)) {
+                printf("test_compat: not compared on the %s model: solver %s ignores %s\n",
+                       wide ? "wide" : "narrow", k->solver, k->afs ? "afs" : "dynamic_threshold");
+                continue;
+            }
+        }
+        // k-diffusion is given the list with its 0; diff-sampler the list to sigma_min.
+        fprintf(list, "%d %d %s %s %s\n", c, strcmp(k->impl, "k-diffusion") ? POINTS : n, k->impl,
+                k->ref, k->ref_args);
+        compare[c] = 1;
+    }
+    fclose(list);
+    run_references(dir);
+    int ran = 0;
+    for (int c = 0; c < NCASES; c++) {
+        if (!compare[c]) continue;
+        const compat_case *k = &cases[c];
+        int64_t ref_nfe = read_reference(dir, c, ref);
+        double err = tu_rel_l2(got[c], ref, ROWS * DIM);
+        printf("%-6s %-12s %-8s %-50s nfe %lld / %lld  rel err %.2e\n", wide ? "wide" : "narrow",
+               k->impl, k->ref, k->ref_args, (long long)nfe[c], (long long)ref_nfe, err);
+        assert_int_equal(nfe[c], ref_nfe);
+        // Both sides are float64 and follow the same formulas; only the order of the
+        // roundings differs (~1e-15), so the requirement's 1e-9 is generous.
+        assert_true(err <= 1e-9);
+        ran++;
+    }
+    return ran;
+}
+
+static void test_reference_loops(void **state) {
+    (void)state;
+    if (!have_numpy()) {
+        skip();
+        return;
+    }
+    uint64_t seed = tu_seed();
+    stu_problem wide, narrow;
+    // Wide: eigenvalues up to 1.6, so the denoised values exceed 1 and diff-sampler's
+    // dynamic thresholding changes them. Narrow: eigenvalues <= 0.01 and a mean within
+    // +-0.3, so |D| < 1 stays (~7 standard deviations) and the thresholding is the
+    // identity (checked on our side), which lets every solver be compared.
+    stu_problem_init(&wide, seed, DIM, ROWS, 0.02, 1.6);
+    stu_problem_init(&narrow, seed + 100, DIM, ROWS, 0.001, 0.01);
+    for (int i = 0; i < DIM; i++)
+        narrow.m.mean[i] = narrow.m.means[i] = 0.3 * tanh(narrow.m.means[i]);
+    int ran = compare_all(&wide, 1) + compare_all(&narrow, 0);
+    printf("test_compat: %d of %zu pairs compared\n", ran, 2 * sizeof cases / sizeof cases[0]);
+    assert_true(ran > 0);
+    stu_problem_free(&wide);
+    stu_problem_free(&narrow);
+}
+
+int main(void) {
+    // Batches of 5 rows: threads only add overhead (and waits on a loaded machine).
+    omp_set_num_threads(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_loops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -91,6 +91,10 @@ int ds_frechet(const double *za, int64_t na, const double *zb, int64_t nb, int64
     if (na < 2 || nb < 2)
         return ds_fail("Frechet distance: sets of %lld and %lld rows (expected at least 2 each)",
                        (long long)na, (long long)nb);
+    for (int64_t e = 0; e < (na > nb ? na : nb) * k; e++)
+        if ((e < na * k && !isfinite(za[e])) || (e < nb * k && !isfinite(zb[e])))
+            return ds_fail("Frechet distance: row %lld holds NaN or Inf (expected finite rows)",
+                           (long long)(e / k));
     size_t kk = (size_t)(k * k);
     double *buf = ds_try_alloc(5 * kk + 3 * (size_t)k, sizeof(double), "Frechet matrices");
     if (!buf) return -1;

@@ -70,6 +70,10 @@ int ds_nearest2(const ds_data *train, const double *x, int64_t b, int64_t *neare
     if (n < 2)
         return ds_fail("memorisation: the training set %s has %lld rows (expected at least 2)",
                        train->path, (long long)n);
+    for (int64_t e = 0; e < b * d; e++)
+        if (!isfinite(x[e]))
+            return ds_fail("memorisation: sample %lld holds NaN or Inf (expected finite rows)",
+                           (long long)(e / d));
     int64_t chunk = n < TRAIN_CHUNK ? n : TRAIN_CHUNK, block = b < QUERY_BLOCK ? b : QUERY_BLOCK;
     double *mean = ds_try_alloc((size_t)d, sizeof(double), "training mean");
     double *xc = ds_try_alloc((size_t)(b * d + b), sizeof(double), "centred samples");

@@ -104,41 +104,78 @@ static int steps_for_nfe(const sweep_state *s, const ds_solver_opts *so, int64_t
     return 0;
 }
 
-// Error against the truth, PCA-Frechet distance, memorisation and agreement with the
-// truth's nearest training rows of s->result, as cells (truth: s->result is the truth).
-static int add_measures(sweep_state *s, int truth, ds_table *t) {
-    double *err = ds_alloc((size_t)s->n, sizeof(double)), fd = NAN;
-    ds_rel_error_rows(s->result, s->truth, s->n, s->d, err);
-    ds_stats st;
-    ds_stats_of(err, s->n, &st);
-    free(err);
-    if (s->z_heldout) {
-        double *z = ds_alloc((size_t)(s->n * s->pca.k), sizeof(double));
-        ds_pca_project(&s->pca, s->result, s->n, z);
-        int rc = ds_frechet(z, s->n, s->z_heldout, s->n_heldout, s->pca.k, &fd);
-        free(z);
-        DS_TRY(rc);
-    }
-    ds_memorization m;
-    DS_TRY(ds_memorization_compute(&s->train, s->result, s->n, &m));
-    int64_t agree = 0;
+static int row_finite(const double *x, int64_t d) {
+    for (int64_t j = 0; j < d; j++)
+        if (!isfinite(x[j])) return 0;
+    return 1;
+}
+
+// The rows where both the run and the truth are finite, copied to the front of xs and
+// ts; idx maps them back. A diverged sample (NaN or Inf) is counted, not measured.
+static int64_t finite_rows(const sweep_state *s, double *xs, double *ts, int64_t *idx) {
+    int64_t m = 0, d = s->d;
     for (int64_t i = 0; i < s->n; i++) {
-        if (truth) s->truth_nearest[i] = m.nearest[i];
-        agree += m.nearest[i] == s->truth_nearest[i];
+        if (!row_finite(s->result + i * d, d) || !row_finite(s->truth + i * d, d)) continue;
+        memcpy(xs + m * d, s->result + i * d, sizeof(double) * (size_t)d);
+        memcpy(ts + m * d, s->truth + i * d, sizeof(double) * (size_t)d);
+        idx[m++] = i;
+    }
+    return m;
+}
+
+// PCA-Frechet distance of m rows to the held-out set (NaN without one).
+static int frechet_of(const sweep_state *s, const double *x, int64_t m, double *fd) {
+    *fd = NAN;
+    if (!s->z_heldout || m < 2) return 0;
+    double *z = ds_alloc((size_t)(m * s->pca.k), sizeof(double));
+    ds_pca_project(&s->pca, x, m, z);
+    int rc = ds_frechet(z, m, s->z_heldout, s->n_heldout, s->pca.k, fd);
+    free(z);
+    return rc;
+}
+
+// Measures of s->result on its finite rows, as cells: the error against the truth, the
+// PCA-Frechet distance, memorisation, agreement with the truth's nearest training rows
+// and the number of rows left out (truth: s->result is the truth).
+static int add_measures(sweep_state *s, int truth, ds_table *t) {
+    size_t rows = (size_t)(s->n * s->d);
+    double *xs = ds_alloc(rows, sizeof(double)), *ts = ds_alloc(rows, sizeof(double));
+    double *err = ds_alloc((size_t)s->n, sizeof(double)), fd = NAN;
+    int64_t *idx = ds_alloc((size_t)s->n, sizeof(int64_t)), agree = 0;
+    int64_t m = finite_rows(s, xs, ts, idx);
+    ds_rel_error_rows(xs, ts, m, s->d, err);
+    ds_stats st;
+    ds_stats_of(err, m, &st);
+    ds_memorization mem = {0};
+    int rc = frechet_of(s, xs, m, &fd);
+    if (!rc && m > 0) rc = ds_memorization_compute(&s->train, xs, m, &mem);
+    for (int64_t i = 0; !rc && i < m; i++) {
+        if (truth) s->truth_nearest[idx[i]] = mem.nearest[i];
+        agree += mem.nearest[i] == s->truth_nearest[idx[i]];
     }
     ds_table_add(t, "%.4g", st.mean);
     ds_table_add(t, "%.4g", st.q50);
     ds_table_add(t, "%.4g", st.q95);
     ds_table_add(t, "%.5g", fd);
-    ds_table_add(t, "%.4f", m.fraction);
-    ds_table_add(t, "%.4f", (double)agree / (double)s->n);
-    ds_memorization_free(&m);
-    return 0;
+    ds_table_add(t, "%.4f", m ? mem.fraction : NAN);
+    ds_table_add(t, "%.4f", m ? (double)agree / (double)m : NAN);
+    ds_table_add(t, "%lld", (long long)(s->n - m));
+    if (m < s->n)
+        fprintf(stderr,
+                "sweep: %lld of %lld samples are not finite (NaN or Inf) in this run or "
+                "in the ground truth; they are left out of its measures\n",
+                (long long)(s->n - m), (long long)s->n);
+    ds_memorization_free(&mem);
+    free(xs);
+    free(ts);
+    free(err);
+    free(idx);
+    return rc;
 }
 
 #define SWEEP_HEADER                                                                               \
     "solver,schedule,steps,teleport,nfe,error_mean,error_q50,error_q95,frechet,memorized,"         \
-    "same_nearest,seconds"
+    "same_nearest,nonfinite,seconds"
 
 // Runs one configuration into s->result and appends its row; the ground truth's run
 // (truth set) becomes s->truth first, so its error is 0.

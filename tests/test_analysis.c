@@ -245,6 +245,12 @@ static void test_nearest2_vs_brute_force(void **state) {
     int64_t *idx = malloc(sizeof(int64_t) * b);
     double *d1 = malloc(sizeof(double) * b), *d2 = malloc(sizeof(double) * b);
     assert_int_equal(ds_nearest2(&m.data, x, b, idx, d1, d2), 0);
+    double keep = x[7 * d + 3];
+    x[7 * d + 3] = INFINITY;
+    assert_int_equal(ds_nearest2(&m.data, x, b, idx, d1, d2), -1);
+    assert_non_null(strstr(ds_error(), "sample 7 holds NaN or Inf"));
+    x[7 * d + 3] = keep;
+    assert_int_equal(ds_nearest2(&m.data, x, b, idx, d1, d2), 0);
     for (int64_t q = 0; q < b; q++) {
         double best = INFINITY, second = INFINITY;
         int64_t arg = -1;
@@ -394,6 +400,10 @@ static void test_frechet_closed_forms(void **state) {
     for (int64_t i = 0; i < m * k; i++) zb[i] = zmean[i % k] + c * (z[i] - zmean[i % k]);
     assert_int_equal(ds_frechet(z, m, zb, m, k, &fd), 0);
     assert_true(fabs(fd - (1 - c) * (1 - c) * trace) <= 1e-9 * trace);
+    // A diverged sample is refused with a message, not folded into the distance.
+    a[5 * d + 2] = NAN;
+    assert_int_equal(ds_pca_frechet(&p, b, m, a, m, &fd), -1);
+    assert_non_null(strstr(ds_error(), "row 5 holds NaN"));
     ds_pca_free(&p);
     ds_model_free(&tm);
     free(z);

@@ -159,6 +159,7 @@ static void test_sweep(void **state) {
                      0);
     assert_true(csv_value("sweep.csv", 0, 5) == 0.0);  // adaptive against itself
     assert_true(csv_value("sweep.csv", 0, 10) == 1.0); // same nearest rows as itself
+    assert_true(csv_value("sweep.csv", 0, 11) == 0.0); // no diverged samples
     const int budget[2] = {6, 12};
     for (int r = 1; r <= 8; r++) {
         int b = budget[(r - 1) % 2];

@@ -12,8 +12,8 @@ typedef struct {
     const char *model_dir, *data_path, *model_kind, *teleport_model;
     const char *noise_path, *trajectory, *backend, *out, *sigmas_file;
     int64_t k, order, lower_order_final, steps, n, batch, seed;
-    int64_t gits_teacher, gits_warmup;
-    int no_final_zero, full_order;
+    int64_t gits_teacher, gits_warmup, deis_riemann;
+    int no_final_zero, full_order, afs, dynamic_threshold;
     ds_sample_config cfg;
 } sample_args;
 
@@ -29,6 +29,9 @@ static int plan(sample_args *a) {
     c->solver.order = (int)a->order;
     c->solver.lower_order_final = (int)a->lower_order_final;
     c->solver.full_order = a->full_order;
+    c->solver.afs = a->afs;
+    c->solver.dynamic_threshold = a->dynamic_threshold;
+    c->solver.deis_riemann = (int)a->deis_riemann;
     c->schedule.steps = a->steps;
     c->schedule.final_zero = !a->no_final_zero;
     c->schedule.gits.teacher_steps = a->gits_teacher;
@@ -182,7 +185,12 @@ int cli_sample(int argc, char **argv) {
          "multistep solvers: lower the order on the final steps (1) or not (0)"},
         {"full-order", CLI_FLAG, &a.full_order,
          "dpmpp3m, lms: the corrected variant that keeps the nominal order (see README)"},
-        {"variant", CLI_STR, &so->variant, "unipc: bh1 or bh2"},
+        {"variant", CLI_STR, &so->variant, "unipc: bh1 or bh2; ipndm_v: exact (docs/compat.md)"},
+        {"afs", CLI_FLAG, &a.afs, "diff-sampler's analytical first step (saves one NFE)"},
+        {"dynamic-threshold", CLI_FLAG, &a.dynamic_threshold,
+         "diff-sampler's dynamic thresholding of D (dpmpp2m, dpmpp3m, unipc)"},
+        {"deis-riemann", CLI_INT, &a.deis_riemann,
+         "deis: N-point Riemann sum for the coefficients (10000: diff-sampler; 0: exact)"},
         {"rtol", CLI_REAL, &so->rtol, "adaptive: relative tolerance"},
         {"atol", CLI_REAL, &so->atol, "adaptive: absolute tolerance"},
         {"schedule", CLI_STR, &sc->kind, "edm, logsnr, vp or gits"},
@@ -196,6 +204,8 @@ int cli_sample(int argc, char **argv) {
         {"gits-teacher-steps", CLI_INT, &a.gits_teacher, "gits: teacher grid size"},
         {"gits-warmup", CLI_INT, &a.gits_warmup, "gits: number of warm-up samples"},
         {"gits-coeff", CLI_REAL, &sc->gits.coeff, "gits: the DP's cost coefficient"},
+        {"gits-metric", CLI_STR, &sc->gits.metric, "gits: one-step cost, dev or l2"},
+        {"gits-teacher", CLI_STR, &sc->gits.teacher, "gits: teacher solver"},
         {"n", CLI_INT, &a.n, "number of samples (0: 16, or all rows of --noise)"},
         {"batch", CLI_INT, &a.batch, "rows per batch"},
         {"seed", CLI_INT, &a.seed, "noise seed (sample i uses noise row i of the seed)"},

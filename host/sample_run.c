@@ -89,7 +89,9 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
 static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config *c,
                    ds_sample_result *r) {
     ds_backend *b = st->ctx.b;
-    DS_TRY(ds_schedule_build(&c->schedule, &st->ctx, &c->solver, &r->sigmas, &r->n_sigmas));
+    ds_schedule_opts schedule = c->schedule;
+    schedule.gits.dim = st->d; // GITS allocates the teacher's batches
+    DS_TRY(ds_schedule_build(&schedule, &st->ctx, &c->solver, &r->sigmas, &r->n_sigmas));
     DS_TRY(ds_solver_count_nfe(&c->solver, r->sigmas, r->n_sigmas, &r->nfe_full));
     DS_TRY(ds_teleport_schedule(r->sigmas, r->n_sigmas, &c->teleport, &st->run, &st->n_run));
     r->sigma_start = st->run[0];

@@ -4,7 +4,7 @@
 #include <math.h>
 
 #include "ds_error.h"
-#include "solver.h"
+#include "multistep.h"
 
 // DPM-Solver-2: an Euler step to the geometric midpoint sigma_mid = sqrt(s s_next),
 // then the full step with the slope there; a step to sigma = 0 is an Euler step.
@@ -16,7 +16,7 @@ int solver_dpm2(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas,
     int rc = 0;
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1];
-        rc = solver_denoise(c, x, s, d);
+        rc = ms_denoise(c, o, i == 0, x, s, d);
         solver_record(c, i, s, x, d);
         if (rc) break;
         if (s_next == 0) {
@@ -93,7 +93,8 @@ static int dpmpp(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
         ds_batch *oldest = hist[max_order - 1];
         for (int j = max_order - 1; j > 0; j--) hist[j] = hist[j - 1], s[j] = s[j - 1];
         hist[0] = oldest, s[0] = sigmas[i];
-        rc = solver_denoise(c, x, s[0], hist[0]);
+        rc = ms_denoise(c, o, i == 0, x, s[0], hist[0]);
+        if (!rc) solver_threshold(c, o, hist[0]);
         solver_record(c, i, s[0], x, hist[0]);
         if (rc) break;
         int order = dpmpp_step_order(o, max_order, i, n - 1, sigmas[i + 1]);

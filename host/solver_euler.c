@@ -1,13 +1,12 @@
 // Euler and Heun (EDM Algorithm 1 without churn).
-#include "solver.h"
+#include "multistep.h"
 
 int solver_euler(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                  ds_batch *x) {
-    (void)o;
     ds_batch *d = solver_batch_like(c, x);
     int rc = 0;
     for (int i = 0; i + 1 < n && !rc; i++) {
-        rc = solver_denoise(c, x, sigmas[i], d);
+        rc = ms_denoise(c, o, i == 0, x, sigmas[i], d);
         solver_record(c, i, sigmas[i], x, d);
         if (!rc) solver_euler_step(c, x, x, d, sigmas[i], sigmas[i + 1]);
     }
@@ -20,13 +19,12 @@ int solver_euler(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
 // the slope at the predicted point; a step to sigma = 0 stays an Euler step.
 int solver_heun(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                 ds_batch *x) {
-    (void)o;
     ds_batch *d = solver_batch_like(c, x), *x_pred = solver_batch_like(c, x);
     ds_batch *d_pred = solver_batch_like(c, x);
     int rc = 0;
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1];
-        rc = solver_denoise(c, x, s, d);
+        rc = ms_denoise(c, o, i == 0, x, s, d);
         solver_record(c, i, s, x, d);
         if (rc) break;
         if (s_next == 0) {

@@ -30,5 +30,7 @@ int cli_prepare(int argc, char **argv);
 int cli_denoise(int argc, char **argv);
 int cli_sample(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_analyze(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
 
 #endif

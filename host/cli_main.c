@@ -17,6 +17,8 @@ static const command commands[] = {
     {"prepare", cli_prepare, "fit a model to a data set and write its folder"},
     {"denoise", cli_denoise, "evaluate a model's denoiser D(x; sigma) on given rows"},
     {"sample", cli_sample, "sample with a solver of the probability-flow ODE"},
+    {"analyze", cli_analyze, "trajectory geometry, memorisation, PCA-Frechet distance, errors"},
+    {"sweep", cli_sweep, "compare solvers, schedules, NFE and teleportation against adaptive"},
 };
 
 static void usage(FILE *f) {

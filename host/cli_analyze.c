@@ -1,0 +1,610 @@
+// diffsamp analyze: trajectory geometry, memorisation, PCA-Frechet distance, error
+// against a reference run, and denoiser comparison across noise levels. Each prints
+// its tables and writes them as CSV files into --out.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ds_analysis.h"
+#include "ds_error.h"
+#include "ds_io.h"
+
+// ---- shared steps ----
+
+// Reads a .npy as doubles (uint8 mapped to [-1, 1] as for data sets); shape in *a.
+static int load_f64(const char *path, ds_array *a) {
+    DS_TRY(ds_npy_read(path, a));
+    if (a->dtype == DS_F64) return 0;
+    int64_t count = ds_array_count(a);
+    double *x = ds_try_alloc((size_t)count, sizeof(double), path);
+    if (!x) {
+        ds_array_free(a);
+        return -1;
+    }
+    for (int64_t i = 0; i < count; i++)
+        x[i] = a->dtype == DS_F32 ? ((float *)a->data)[i]
+                                  : ((unsigned char *)a->data)[i] / 127.5 - 1.0;
+    free(a->data);
+    a->data = x;
+    a->dtype = DS_F64;
+    return 0;
+}
+
+// Rows of a .npy file (N x prod(other dims)) as doubles, of dimension d (0: any).
+static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out) {
+    ds_array a;
+    DS_TRY(load_f64(path, &a));
+    int64_t cols = 1;
+    for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
+    int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;
+    if (bad_shape || (d && cols != d)) {
+        ds_array_free(&a);
+        if (bad_shape)
+            return ds_fail("%s: an array of %d dimensions (expected rows: N x d)", path, ndim);
+        return ds_fail("%s: rows of dimension %lld (expected %lld, the training data's)", path,
+                       (long long)cols, (long long)d);
+    }
+    *x = a.data;
+    *n = a.shape[0];
+    if (d_out) *d_out = cols;
+    return 0;
+}
+
+// The data set rows as doubles (for sets compared with generated samples).
+static double *data_as_f64(const ds_data *data) {
+    double *x = ds_alloc((size_t)(data->n * data->d), sizeof(double));
+    for (int64_t i = 0; i < data->n * data->d; i++) x[i] = data->x[i];
+    return x;
+}
+
+static int need(const char *command, const char *option, const char *value) {
+    if (!value)
+        return ds_fail("%s: --%s is required (see diffsamp %s --help)", command, option, command);
+    return 0;
+}
+
+// "dir/name" into buf, creating dir.
+static int out_path(char *buf, size_t size, const char *dir, const char *name) {
+    DS_TRY(ds_mkdirs(dir));
+    if ((size_t)snprintf(buf, size, "%s/%s", dir, name) >= size)
+        return ds_fail("%s/%s: path too long", dir, name);
+    return 0;
+}
+
+// Prints a table and writes it as dir/name.
+static int emit(const ds_table *t, const char *dir, const char *name) {
+    char path[DS_PATH_MAX];
+    DS_TRY(out_path(path, sizeof path, dir, name));
+    ds_table_print(t, stdout);
+    DS_TRY(ds_table_write_csv(t, path));
+    printf("wrote %s\n\n", path);
+    return 0;
+}
+
+#define STATS_HEADER "metric,n,mean,q05,q25,q50,q75,q95,max"
+
+static void add_stats_row(ds_table *t, const char *metric, const ds_stats *s) {
+    ds_table_add(t, "%s", metric);
+    ds_table_add(t, "%lld", (long long)s->n);
+    const double v[7] = {s->mean, s->q05, s->q25, s->q50, s->q75, s->q95, s->max};
+    for (int i = 0; i < 7; i++) ds_table_add(t, "%.6g", v[i]);
+}
+
+// ---- analyze trajectory ----
+
+// The per-step table: means over samples at every point of the schedule.
+static void trajectory_steps(const ds_traj_geometry *g, const double *sigmas, ds_table *t) {
+    int64_t S = g->steps, B = g->b, nd = g->n_denoised;
+    ds_table_init(t, "step,sigma,deviation_mean,deviation_q95,angle_mean,dist_x_mean,"
+                     "dist_denoised_mean");
+    for (int64_t s = 0; s < S; s++) {
+        ds_stats dev, ang = {0}, dx, dd = {0};
+        ds_stats_strided(g->deviation + s, B, S, &dev);
+        ds_stats_strided(g->dist_x + s, B, S, &dx);
+        if (s < S - 2) ds_stats_strided(g->angle + s, B, S - 2, &ang);
+        if (s < nd) ds_stats_strided(g->dist_denoised + s, B, nd, &dd);
+        ds_table_add(t, "%lld", (long long)s);
+        ds_table_add(t, "%.6g", sigmas[s]);
+        ds_table_add(t, "%.6g", dev.mean);
+        ds_table_add(t, "%.6g", dev.q95);
+        ds_table_add(t, s < S - 2 ? "%.4g" : "", ang.mean);
+        ds_table_add(t, "%.6g", dx.mean);
+        ds_table_add(t, s < nd ? "%.6g" : "", dd.mean);
+    }
+}
+
+// Per-sample measures (samples) and their statistics over samples (summary).
+static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_table *summary) {
+    int64_t S = g->steps, B = g->b;
+    double *v = ds_alloc((size_t)(5 * B), sizeof(double));
+    ds_table_init(samples, "sample,max_deviation,mean_angle,pca1,pca2,pca3");
+    for (int64_t i = 0; i < B; i++) {
+        double maxdev = 0, angle = NAN;
+        for (int64_t s = 0; s < S; s++) maxdev = fmax(maxdev, g->deviation[i * S + s]);
+        if (S > 2) {
+            ds_stats a;
+            ds_stats_of(g->angle + i * (S - 2), S - 2, &a);
+            angle = a.mean;
+        }
+        const double row[5] = {maxdev, angle, g->pca_frac[i * 3], g->pca_frac[i * 3 + 1],
+                               g->pca_frac[i * 3 + 2]};
+        ds_table_add(samples, "%lld", (long long)i);
+        for (int c = 0; c < 5; c++) {
+            v[c * B + i] = row[c];
+            ds_table_add(samples, "%.6g", row[c]);
+        }
+    }
+    static const char *names[5] = {"max_deviation", "mean_angle_deg", "pca1_fraction",
+                                   "pca2_fraction", "pca3_fraction"};
+    ds_table_init(summary, STATS_HEADER);
+    for (int c = 0; c < 5; c++) {
+        ds_stats st;
+        ds_stats_of(v + c * B, B, &st);
+        add_stats_row(summary, names[c], &st);
+    }
+    free(v);
+}
+
+// A recorded trajectory: PREFIX_x.npy and PREFIX_denoised.npy (points x samples x d) and
+// PREFIX_sigmas.npy (points).
+typedef struct {
+    ds_array x, denoised, sigmas;
+} trajectory_files;
+
+static int load_trajectory(const char *prefix, trajectory_files *f, ds_traj_view *t) {
+    char path[DS_PATH_MAX];
+    memset(f, 0, sizeof *f);
+    snprintf(path, sizeof path, "%s_x.npy", prefix);
+    DS_TRY(load_f64(path, &f->x));
+    snprintf(path, sizeof path, "%s_denoised.npy", prefix);
+    DS_TRY(load_f64(path, &f->denoised));
+    snprintf(path, sizeof path, "%s_sigmas.npy", prefix);
+    DS_TRY(load_f64(path, &f->sigmas));
+    const ds_array *x = &f->x, *dn = &f->denoised;
+    if (x->ndim != 3 || dn->ndim != 3 || dn->shape[1] != x->shape[1] ||
+        dn->shape[2] != x->shape[2] || ds_array_count(&f->sigmas) != x->shape[0])
+        return ds_fail("%s: expected %s_x.npy and %s_denoised.npy of shape points x samples x d "
+                       "and %s_sigmas.npy with one sigma per point",
+                       prefix, prefix, prefix, prefix);
+    *t = (ds_traj_view){x->shape[0], x->shape[1], x->shape[2], dn->shape[0], x->data, dn->data};
+    return 0;
+}
+
+static int analyze_trajectory(int argc, char **argv) {
+    const char *prefix = NULL, *out = "analysis";
+    const cli_opt opts[] = {
+        {"trajectory", CLI_STR, &prefix, "recorded trajectory: PREFIX_{x,denoised,sigmas}.npy"},
+        {"out", CLI_STR, &out, "folder for the CSV files"},
+    };
+    int rc = cli_parse("analyze trajectory",
+                       "Geometry of recorded sampling trajectories: deviation from the chord, "
+                       "angles between steps, variance in the top principal components, and "
+                       "the distance of x_i and D(x_i) to the final sample.",
+                       argc, argv, opts, 2);
+    if (rc) return rc;
+    DS_TRY(need("analyze trajectory", "trajectory", prefix));
+    trajectory_files f;
+    ds_traj_view t;
+    ds_traj_geometry g = {0};
+    ds_table steps = {0}, samples = {0}, summary = {0};
+    rc = load_trajectory(prefix, &f, &t);
+    if (!rc) rc = ds_traj_geometry_compute(&t, &g);
+    if (!rc) {
+        printf("trajectory %s: %lld points, %lld samples, d = %lld\n\n", prefix, (long long)t.steps,
+               (long long)t.b, (long long)t.d);
+        trajectory_steps(&g, f.sigmas.data, &steps);
+        trajectory_samples(&g, &samples, &summary);
+        rc = emit(&steps, out, "trajectory_steps.csv");
+        if (!rc) rc = emit(&summary, out, "trajectory_summary.csv");
+        char path[DS_PATH_MAX];
+        if (!rc) rc = out_path(path, sizeof path, out, "trajectory_samples.csv");
+        if (!rc) rc = ds_table_write_csv(&samples, path);
+        if (!rc) printf("wrote %s\n", path);
+    }
+    ds_table_free(&steps);
+    ds_table_free(&samples);
+    ds_table_free(&summary);
+    ds_traj_geometry_free(&g);
+    ds_array_free(&f.x);
+    ds_array_free(&f.denoised);
+    ds_array_free(&f.sigmas);
+    return rc;
+}
+
+// ---- analyze memorization ----
+
+// Memorisation of b samples against the training set: a per-sample table and a summary.
+static int memorization_tables(const ds_data *train, const double *x, int64_t b,
+                               ds_table *per_sample, ds_table *summary, double *fraction) {
+    ds_memorization m;
+    DS_TRY(ds_memorization_compute(train, x, b, &m));
+    ds_table_init(per_sample, "sample,nearest,d1,d2,ratio,memorized");
+    for (int64_t i = 0; i < b; i++) {
+        ds_table_add(per_sample, "%lld", (long long)i);
+        ds_table_add(per_sample, "%lld", (long long)m.nearest[i]);
+        ds_table_add(per_sample, "%.6g", m.d1[i]);
+        ds_table_add(per_sample, "%.6g", m.d2[i]);
+        ds_table_add(per_sample, "%.6g", m.ratio[i]);
+        ds_table_add(per_sample, "%d", m.ratio[i] < DS_MEMORIZED_RATIO);
+    }
+    ds_stats s1, sr;
+    ds_stats_of(m.d1, b, &s1);
+    ds_stats_of(m.ratio, b, &sr);
+    ds_table_init(summary, STATS_HEADER);
+    add_stats_row(summary, "nearest_distance", &s1);
+    add_stats_row(summary, "nearest_ratio", &sr);
+    *fraction = m.fraction;
+    ds_memorization_free(&m);
+    return 0;
+}
+
+static int analyze_memorization(int argc, char **argv) {
+    const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *out = "analysis";
+    const cli_opt opts[] = {
+        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d)"},
+        {"data", CLI_STR, &data_path, "training data set"},
+        {"out", CLI_STR, &out, "folder for the CSV files"},
+    };
+    int rc = cli_parse("analyze memorization",
+                       "Distance of each sample to its nearest training row and the ratio "
+                       "nearest / second-nearest; a sample is memorised when the ratio is "
+                       "below 1/3.",
+                       argc, argv, opts, 3);
+    if (rc) return rc;
+    DS_TRY(need("analyze memorization", "samples", samples));
+    ds_data train;
+    DS_TRY(ds_data_load(data_path, &train));
+    double *x = NULL, fraction = 0;
+    int64_t n = 0;
+    ds_table per_sample = {0}, summary = {0};
+    rc = load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) rc = memorization_tables(&train, x, n, &per_sample, &summary, &fraction);
+    if (!rc) {
+        printf("memorisation of %lld samples (%s) against %lld training rows (%s)\n\n",
+               (long long)n, samples, (long long)train.n, data_path);
+        rc = emit(&summary, out, "memorization_summary.csv");
+        char path[DS_PATH_MAX];
+        if (!rc) rc = out_path(path, sizeof path, out, "memorization.csv");
+        if (!rc) rc = ds_table_write_csv(&per_sample, path);
+        if (!rc)
+            printf("wrote %s\nmemorised (ratio < 1/3): %.4f of %lld samples\n", path, fraction,
+                   (long long)n);
+    }
+    ds_table_free(&per_sample);
+    ds_table_free(&summary);
+    free(x);
+    ds_data_free(&train);
+    return rc;
+}
+
+// ---- analyze fid ----
+
+static int analyze_fid(int argc, char **argv) {
+    const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *heldout = NULL, *out = "analysis";
+    int64_t k = 64;
+    const cli_opt opts[] = {
+        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d)"},
+        {"data", CLI_STR, &data_path, "training data (defines the principal components)"},
+        {"heldout", CLI_STR, &heldout, "held-out data to compare the samples with"},
+        {"pca-k", CLI_INT, &k, "number of principal components"},
+        {"out", CLI_STR, &out, "folder for the CSV file"},
+    };
+    int rc = cli_parse("analyze fid",
+                       "Frechet distance between the samples and held-out data in the space "
+                       "of the top principal components of the training data; the first rows "
+                       "of the training set, as many as there are samples, give a baseline.",
+                       argc, argv, opts, 5);
+    if (rc) return rc;
+    DS_TRY(need("analyze fid", "samples", samples));
+    DS_TRY(need("analyze fid", "heldout", heldout));
+    ds_data train, test = {0};
+    DS_TRY(ds_data_load(data_path, &train));
+    ds_pca p = {0};
+    double *x = NULL, *y = NULL, *base = NULL, fd = NAN, fd_base = NAN;
+    int64_t n = 0;
+    rc = ds_data_load(heldout, &test);
+    if (!rc && test.d != train.d)
+        rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
+                     (long long)test.d, data_path, (long long)train.d);
+    if (!rc) rc = load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) rc = ds_pca_fit(&train, k, &p);
+    if (!rc) {
+        y = data_as_f64(&test);
+        rc = ds_pca_frechet(&p, x, n, y, test.n, &fd);
+    }
+    if (!rc) {
+        ds_data first = train;
+        first.n = n < train.n ? n : train.n;
+        base = data_as_f64(&first);
+        rc = ds_pca_frechet(&p, base, first.n, y, test.n, &fd_base);
+    }
+    if (!rc) {
+        double explained = 0;
+        for (int64_t c = 0; c < k; c++) explained += p.eigvals[c];
+        printf("PCA-Frechet distance, k = %lld components (%.4f of the training variance)\n\n",
+               (long long)k, explained / p.total_var);
+        ds_table t;
+        ds_table_init(&t, "set,n,heldout_n,pca_k,frechet");
+        const char *names[2] = {samples, "training rows (baseline)"};
+        const double v[2] = {fd, fd_base};
+        const int64_t counts[2] = {n, n < train.n ? n : train.n};
+        for (int i = 0; i < 2; i++) {
+            ds_table_add(&t, "%s", names[i]);
+            ds_table_add(&t, "%lld", (long long)counts[i]);
+            ds_table_add(&t, "%lld", (long long)test.n);
+            ds_table_add(&t, "%lld", (long long)k);
+            ds_table_add(&t, "%.6g", v[i]);
+        }
+        rc = emit(&t, out, "fid.csv");
+        ds_table_free(&t);
+    }
+    free(x);
+    free(y);
+    free(base);
+    ds_pca_free(&p);
+    ds_data_free(&test);
+    ds_data_free(&train);
+    return rc;
+}
+
+// ---- analyze error ----
+
+static int analyze_error(int argc, char **argv) {
+    const char *samples = NULL, *reference = NULL, *out = "analysis";
+    const cli_opt opts[] = {
+        {"samples", CLI_STR, &samples, "samples of a run (.npy, N x d)"},
+        {"reference", CLI_STR, &reference, "samples of the reference run from the same noise"},
+        {"out", CLI_STR, &out, "folder for the CSV file"},
+    };
+    int rc = cli_parse("analyze error",
+                       "Relative L2 error |x - ref| / |ref| of each sample against a reference "
+                       "run (e.g. the adaptive solver) from the same noise.",
+                       argc, argv, opts, 3);
+    if (rc) return rc;
+    DS_TRY(need("analyze error", "samples", samples));
+    DS_TRY(need("analyze error", "reference", reference));
+    double *x = NULL, *ref = NULL, *err = NULL;
+    int64_t n = 0, nr = 0, d = 0;
+    rc = load_rows(samples, 0, &x, &n, &d);
+    if (!rc) rc = load_rows(reference, d, &ref, &nr, NULL);
+    if (!rc && nr != n)
+        rc = ds_fail("%s: %lld rows, but %s has %lld (expected the same run's rows)", reference,
+                     (long long)nr, samples, (long long)n);
+    if (!rc) {
+        err = ds_alloc((size_t)n, sizeof(double));
+        ds_rel_error_rows(x, ref, n, d, err);
+        ds_stats s;
+        ds_stats_of(err, n, &s);
+        ds_table t;
+        ds_table_init(&t, STATS_HEADER);
+        add_stats_row(&t, "relative_l2_error", &s);
+        rc = emit(&t, out, "error.csv");
+        ds_table_free(&t);
+    }
+    free(x);
+    free(ref);
+    free(err);
+    return rc;
+}
+
+// ---- analyze denoisers ----
+
+enum { MAX_MODELS = 3 };
+
+typedef struct {
+    int n_models, n_sigmas;
+    ds_model_kind kinds[MAX_MODELS];
+    double *sigmas;
+    double *rel[2], *ev[2]; // per point set (train, held-out): (model - 1) x sigma
+} denoiser_results;
+
+static const char *point_sets[2] = {"train", "heldout"};
+
+// n rows spread evenly over the data set, as doubles.
+static double *spread_rows(const ds_data *data, int64_t n) {
+    double *y = ds_alloc((size_t)(n * data->d), sizeof(double));
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = data->x + (i * data->n / n) * data->d;
+        for (int64_t j = 0; j < data->d; j++) y[i * data->d + j] = row[j];
+    }
+    return y;
+}
+
+static int parse_kinds(const char *list, denoiser_results *r) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    r->n_models = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (r->n_models == MAX_MODELS)
+            return ds_fail("analyze denoisers: --models lists more than %d models", MAX_MODELS);
+        DS_TRY(ds_model_kind_parse(tok, &r->kinds[r->n_models++]));
+    }
+    if (r->n_models < 2)
+        return ds_fail("analyze denoisers: --models '%s' names %d model (expected at least 2: "
+                       "the reference first, then the models compared with it)",
+                       list, r->n_models);
+    return 0;
+}
+
+// Fits the models, binds them and compares them on both point sets.
+static int compare_models(const ds_data *train, const ds_data *test, const ds_fit_opts *fo,
+                          const char *backend, int64_t n, uint64_t seed, denoiser_results *r) {
+    ds_backend *be = ds_backend_new(backend);
+    if (!be) return -1;
+    ds_model models[MAX_MODELS] = {0};
+    ds_bound_model *bound[MAX_MODELS] = {0};
+    int rc = 0;
+    for (int m = 0; m < r->n_models && !rc; m++) {
+        rc = ds_model_fit(train, r->kinds[m], fo, &models[m]);
+        if (!rc && !(bound[m] = be->bind(be, &models[m]))) rc = -1;
+    }
+    for (int set = 0; set < 2 && !rc; set++) {
+        const ds_data *src = set ? test : train;
+        int64_t rows = n < src->n ? n : src->n;
+        double *y = spread_rows(src, rows);
+        rc = ds_denoiser_diff(be, bound, r->n_models, y, rows, train->d, r->sigmas, r->n_sigmas,
+                              seed, r->rel[set], r->ev[set]);
+        free(y);
+    }
+    for (int m = 0; m < r->n_models; m++) {
+        if (bound[m]) be->unbind(be, bound[m]);
+        ds_model_free(&models[m]);
+    }
+    ds_backend_free(be);
+    return rc;
+}
+
+// The long table (one row per model, point set and sigma), the wide one for the
+// terminal, and the crossover table.
+static void denoiser_tables(const denoiser_results *r, double threshold, ds_table *lng,
+                            ds_table *wide, ds_table *cross) {
+    const char *ref = ds_model_kind_name(r->kinds[0]);
+    ds_table_init(lng, "model,reference,points,sigma,rel_diff,score_ev");
+    ds_table_init(cross, "model,reference,points,threshold,crossover_sigma");
+    char header[512] = "sigma";
+    for (int m = 1; m < r->n_models; m++)
+        for (int set = 0; set < 2; set++)
+            snprintf(header + strlen(header), sizeof header - strlen(header), ",%s_%s",
+                     ds_model_kind_name(r->kinds[m]), point_sets[set]);
+    ds_table_init(wide, header);
+    for (int s = 0; s < r->n_sigmas; s++) {
+        ds_table_add(wide, "%.4g", r->sigmas[s]);
+        for (int m = 1; m < r->n_models; m++)
+            for (int set = 0; set < 2; set++)
+                ds_table_add(wide, "%.4g", r->rel[set][(m - 1) * r->n_sigmas + s]);
+    }
+    for (int m = 1; m < r->n_models; m++)
+        for (int set = 0; set < 2; set++) {
+            const double *rel = r->rel[set] + (m - 1) * r->n_sigmas;
+            const double *ev = r->ev[set] + (m - 1) * r->n_sigmas;
+            for (int s = 0; s < r->n_sigmas; s++) {
+                ds_table_add(lng, "%s", ds_model_kind_name(r->kinds[m]));
+                ds_table_add(lng, "%s", ref);
+                ds_table_add(lng, "%s", point_sets[set]);
+                ds_table_add(lng, "%.6g", r->sigmas[s]);
+                ds_table_add(lng, "%.6g", rel[s]);
+                ds_table_add(lng, "%.6g", ev[s]);
+            }
+            ds_table_add(cross, "%s", ds_model_kind_name(r->kinds[m]));
+            ds_table_add(cross, "%s", ref);
+            ds_table_add(cross, "%s", point_sets[set]);
+            ds_table_add(cross, "%g", threshold);
+            ds_table_add(cross, "%.4g", ds_crossover_sigma(r->sigmas, rel, r->n_sigmas, threshold));
+        }
+}
+
+static int analyze_denoisers(int argc, char **argv) {
+    const char *data_path = DS_DEFAULT_DATA, *heldout = NULL, *models = "empirical,gmm,gaussian";
+    const char *backend = "auto", *out = "analysis";
+    int64_t n = 128, n_sigmas = 25, k = 10, seed = 0;
+    double sigma_min = 0.002, sigma_max = 80, threshold = 0.1;
+    const cli_opt opts[] = {
+        {"data", CLI_STR, &data_path, "training data (the models are fitted to it)"},
+        {"heldout", CLI_STR, &heldout, "held-out data (second set of points)"},
+        {"models", CLI_STR, &models, "reference model first, then the models compared with it"},
+        {"k", CLI_INT, &k, "gmm: mixture components"},
+        {"n", CLI_INT, &n, "points taken from each set (spread evenly over it)"},
+        {"sigmas", CLI_INT, &n_sigmas, "noise levels, uniform in log sigma"},
+        {"sigma-min", CLI_REAL, &sigma_min, "smallest noise level"},
+        {"sigma-max", CLI_REAL, &sigma_max, "largest noise level"},
+        {"threshold", CLI_REAL, &threshold, "relative difference that defines the crossover"},
+        {"seed", CLI_INT, &seed, "noise seed (also the k-means++ seed)"},
+        {"backend", CLI_STR, &backend, "ref, cpu, cuda or auto"},
+        {"out", CLI_STR, &out, "folder for the CSV files"},
+    };
+    int rc = cli_parse("analyze denoisers",
+                       "Relative L2 difference |D_model - D_ref| / |D_ref| between denoisers "
+                       "on noisy training and held-out points y + sigma n, for sigma on a log "
+                       "grid, and the explained variance of the reference score. The crossover "
+                       "is the largest sigma where the difference exceeds the threshold "
+                       "(log-log interpolated between grid points): above it the model "
+                       "approximates the reference.",
+                       argc, argv, opts, 12);
+    if (rc) return rc;
+    DS_TRY(need("analyze denoisers", "heldout", heldout));
+    if (n < 1 || n_sigmas < 2 || !(sigma_min > 0) || !(sigma_max > sigma_min) || !(threshold > 0))
+        return ds_fail("analyze denoisers: need --n >= 1, --sigmas >= 2, 0 < --sigma-min < "
+                       "--sigma-max and --threshold > 0");
+    denoiser_results r = {0};
+    DS_TRY(parse_kinds(models, &r));
+    ds_fit_opts fo;
+    ds_fit_opts_default(&fo);
+    fo.k = k;
+    fo.seed = (uint64_t)seed;
+    r.n_sigmas = (int)n_sigmas;
+    r.sigmas = ds_alloc((size_t)n_sigmas, sizeof(double));
+    ds_log_grid(sigma_min, sigma_max, (int)n_sigmas, r.sigmas);
+    for (int set = 0; set < 2; set++) {
+        r.rel[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
+        r.ev[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
+    }
+    ds_data train = {0}, test = {0};
+    rc = ds_data_load(data_path, &train);
+    if (!rc) rc = ds_data_load(heldout, &test);
+    if (!rc && test.d != train.d)
+        rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
+                     (long long)test.d, data_path, (long long)train.d);
+    if (!rc) rc = compare_models(&train, &test, &fo, backend, n, (uint64_t)seed, &r);
+    if (!rc) {
+        ds_table lng, wide, cross;
+        denoiser_tables(&r, threshold, &lng, &wide, &cross);
+        printf("relative difference to the %s denoiser, %lld points per set\n\n",
+               ds_model_kind_name(r.kinds[0]), (long long)n);
+        ds_table_print(&wide, stdout);
+        printf("\n");
+        char path[DS_PATH_MAX];
+        rc = out_path(path, sizeof path, out, "denoisers.csv");
+        if (!rc) rc = ds_table_write_csv(&lng, path);
+        if (!rc) printf("wrote %s\n\n", path);
+        if (!rc) rc = emit(&cross, out, "denoisers_crossover.csv");
+        ds_table_free(&lng);
+        ds_table_free(&wide);
+        ds_table_free(&cross);
+    }
+    ds_data_free(&train);
+    ds_data_free(&test);
+    free(r.sigmas);
+    for (int set = 0; set < 2; set++) free(r.rel[set]), free(r.ev[set]);
+    return rc;
+}
+
+// ---- dispatch ----
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} analysis;
+
+static const analysis analyses[] = {
+    {"trajectory", analyze_trajectory, "geometry of a recorded trajectory"},
+    {"memorization", analyze_memorization, "nearest training rows of generated samples"},
+    {"fid", analyze_fid, "PCA-Frechet distance of samples to held-out data"},
+    {"error", analyze_error, "relative error of a run against a reference run"},
+    {"denoisers", analyze_denoisers, "denoiser differences across noise levels, crossover"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: diffsamp analyze WHAT [options]\n\nwhat:\n");
+    for (size_t i = 0; i < sizeof analyses / sizeof analyses[0]; i++)
+        fprintf(f, "  %-14s %s\n", analyses[i].name, analyses[i].summary);
+    fprintf(f, "\n'diffsamp analyze WHAT --help' lists its options and defaults.\n");
+}
+
+int cli_analyze(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof analyses / sizeof analyses[0]; i++) {
+        if (strcmp(argv[1], analyses[i].name)) continue;
+        int rc = analyses[i].run(argc - 1, argv + 1);
+        if (rc < 0) fprintf(stderr, "diffsamp: %s\n", ds_error());
+        return rc < 0 ? 1 : 0;
+    }
+    fprintf(stderr, "diffsamp: unknown analysis '%s' (see diffsamp analyze --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,364 @@
+// diffsamp sweep: runs every combination of solver, schedule, NFE budget and teleport
+// fraction from the same noise and reports the error against the adaptive solver's
+// solution, the PCA-Frechet distance to held-out data, the memorised fraction and time.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ds_analysis.h"
+#include "ds_error.h"
+#include "ds_sample.h"
+
+enum { MAX_LIST = 16 };
+
+typedef struct {
+    const char *data_path, *heldout, *kind, *solvers, *schedules, *nfes, *teleports, *backend;
+    const char *out;
+    int64_t n, batch, seed, pca_k, k;
+    double sigma_min, sigma_max, rho, rtol;
+} sweep_opts;
+
+// What every configuration shares: the data, the models, the ground truth, the PCA
+// space and the held-out rows.
+typedef struct {
+    const sweep_opts *o;
+    ds_backend *be;
+    ds_data train;
+    ds_model model, gauss;  // the sampled model; the Gaussian for teleportation
+    double *truth, *result; // n x d host rows
+    double *z_heldout;      // n_heldout x pca_k: held-out rows in the PCA space
+    int64_t *truth_nearest; // nearest training row of each truth sample
+    int64_t n, d, n_heldout;
+    ds_pca pca;
+} sweep_state;
+
+// Splits a comma-separated list in place.
+static int split(char *list, const char *option, char **items, int *count) {
+    *count = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (*count == MAX_LIST)
+            return ds_fail("sweep: --%s lists more than %d values", option, MAX_LIST);
+        items[(*count)++] = tok;
+    }
+    if (*count == 0) return ds_fail("sweep: --%s is empty", option);
+    return 0;
+}
+
+static int parse_real(const char *text, const char *option, double lo, double hi, double *v) {
+    char *end;
+    *v = strtod(text, &end);
+    if (end == text || *end || !(*v >= lo && *v < hi))
+        return ds_fail("sweep: --%s expects numbers in [%g, %g), got '%s'", option, lo, hi, text);
+    return 0;
+}
+
+static int collect_rows(void *user, int64_t first_row, int64_t rows, const double *x) {
+    sweep_state *s = user;
+    memcpy(s->result + first_row * s->d, x, sizeof(double) * (size_t)(rows * s->d));
+    return 0;
+}
+
+// A run configuration with the sweep's common settings: ends at sigma_min (no final
+// step to 0), rows 0 .. n-1 of the seed's noise.
+static void base_config(const sweep_state *s, const char *solver, const char *schedule,
+                        int64_t steps, double teleport, ds_sample_config *c) {
+    ds_sample_config_default(c);
+    c->n = s->n;
+    c->batch = s->o->batch;
+    c->seed = (uint64_t)s->o->seed;
+    c->solver.solver = solver;
+    c->schedule.kind = schedule;
+    c->schedule.steps = steps;
+    c->schedule.sigma_min = s->o->sigma_min;
+    c->schedule.sigma_max = s->o->sigma_max;
+    c->schedule.rho = s->o->rho;
+    c->schedule.final_zero = 0;
+    c->teleport.fraction = teleport;
+}
+
+// The largest number of steps whose NFE (without teleporting) stays within the budget;
+// the count depends only on the solver and the number of sigmas, so an edm schedule of
+// the same length stands in for every kind.
+static int steps_for_nfe(const sweep_state *s, const ds_solver_opts *so, int64_t budget,
+                         int64_t *steps) {
+    *steps = 0;
+    for (int64_t k = 1; k <= budget; k++) {
+        ds_sample_config c;
+        base_config(s, so->solver, "edm", k, 0, &c);
+        double *sigmas = NULL;
+        int n = 0;
+        int64_t nfe = 0;
+        int rc = ds_schedule_build(&c.schedule, NULL, so, &sigmas, &n);
+        if (!rc) rc = ds_solver_count_nfe(so, sigmas, n, &nfe);
+        free(sigmas);
+        DS_TRY(rc);
+        if (nfe > budget) break;
+        *steps = k;
+    }
+    if (*steps == 0)
+        return ds_fail("sweep: %s needs more than %lld NFE for one step", so->solver,
+                       (long long)budget);
+    return 0;
+}
+
+static int row_finite(const double *x, int64_t d) {
+    for (int64_t j = 0; j < d; j++)
+        if (!isfinite(x[j])) return 0;
+    return 1;
+}
+
+// The rows where both the run and the truth are finite, copied to the front of xs and
+// ts; idx maps them back. A diverged sample (NaN or Inf) is counted, not measured.
+static int64_t finite_rows(const sweep_state *s, double *xs, double *ts, int64_t *idx) {
+    int64_t m = 0, d = s->d;
+    for (int64_t i = 0; i < s->n; i++) {
+        if (!row_finite(s->result + i * d, d) || !row_finite(s->truth + i * d, d)) continue;
+        memcpy(xs + m * d, s->result + i * d, sizeof(double) * (size_t)d);
+        memcpy(ts + m * d, s->truth + i * d, sizeof(double) * (size_t)d);
+        idx[m++] = i;
+    }
+    return m;
+}
+
+// PCA-Frechet distance of m rows to the held-out set (NaN without one).
+static int frechet_of(const sweep_state *s, const double *x, int64_t m, double *fd) {
+    *fd = NAN;
+    if (!s->z_heldout || m < 2) return 0;
+    double *z = ds_alloc((size_t)(m * s->pca.k), sizeof(double));
+    ds_pca_project(&s->pca, x, m, z);
+    int rc = ds_frechet(z, m, s->z_heldout, s->n_heldout, s->pca.k, fd);
+    free(z);
+    return rc;
+}
+
+// Measures of s->result on its finite rows, as cells: the error against the truth, the
+// PCA-Frechet distance, memorisation, agreement with the truth's nearest training rows
+// and the number of rows left out (truth: s->result is the truth).
+static int add_measures(sweep_state *s, int truth, ds_table *t) {
+    size_t rows = (size_t)(s->n * s->d);
+    double *xs = ds_alloc(rows, sizeof(double)), *ts = ds_alloc(rows, sizeof(double));
+    double *err = ds_alloc((size_t)s->n, sizeof(double)), fd = NAN;
+    int64_t *idx = ds_alloc((size_t)s->n, sizeof(int64_t)), agree = 0;
+    int64_t m = finite_rows(s, xs, ts, idx);
+    ds_rel_error_rows(xs, ts, m, s->d, err);
+    ds_stats st;
+    ds_stats_of(err, m, &st);
+    ds_memorization mem = {0};
+    int rc = frechet_of(s, xs, m, &fd);
+    if (!rc && m > 0) rc = ds_memorization_compute(&s->train, xs, m, &mem);
+    for (int64_t i = 0; !rc && i < m; i++) {
+        if (truth) s->truth_nearest[idx[i]] = mem.nearest[i];
+        agree += mem.nearest[i] == s->truth_nearest[idx[i]];
+    }
+    ds_table_add(t, "%.4g", st.mean);
+    ds_table_add(t, "%.4g", st.q50);
+    ds_table_add(t, "%.4g", st.q95);
+    ds_table_add(t, "%.5g", fd);
+    ds_table_add(t, "%.4f", m ? mem.fraction : NAN);
+    ds_table_add(t, "%.4f", m ? (double)agree / (double)m : NAN);
+    ds_table_add(t, "%lld", (long long)(s->n - m));
+    if (m < s->n)
+        fprintf(stderr,
+                "sweep: %lld of %lld samples are not finite (NaN or Inf) in this run or "
+                "in the ground truth; they are left out of its measures\n",
+                (long long)(s->n - m), (long long)s->n);
+    ds_memorization_free(&mem);
+    free(xs);
+    free(ts);
+    free(err);
+    free(idx);
+    return rc;
+}
+
+#define SWEEP_HEADER                                                                               \
+    "solver,schedule,steps,teleport,nfe,error_mean,error_q50,error_q95,frechet,memorized,"         \
+    "same_nearest,nonfinite,seconds"
+
+// Runs one configuration into s->result and appends its row; the ground truth's run
+// (truth set) becomes s->truth first, so its error is 0.
+static int run_row(sweep_state *s, const ds_sample_config *c, const char *schedule_label,
+                   const char *steps_label, int truth, ds_table *t) {
+    ds_sample_result r;
+    int rc = ds_sample_run(s->be, &s->model, c->teleport.fraction > 0 ? &s->gauss : NULL, c,
+                           collect_rows, s, &r);
+    if (rc) return rc;
+    if (truth) memcpy(s->truth, s->result, sizeof(double) * (size_t)(s->n * s->d));
+    ds_table_add(t, "%s", c->solver.solver);
+    ds_table_add(t, "%s", schedule_label);
+    ds_table_add(t, "%s", steps_label);
+    ds_table_add(t, "%g", c->teleport.fraction);
+    ds_table_add(t, "%lld", (long long)r.nfe);
+    rc = add_measures(s, truth, t);
+    ds_table_add(t, "%.3f", r.seconds);
+    fprintf(stderr, "sweep: %s %s steps %s teleport %g: %lld NFE, %.2f s\n", c->solver.solver,
+            schedule_label, steps_label, c->teleport.fraction, (long long)r.nfe, r.seconds);
+    ds_sample_result_free(&r);
+    return rc;
+}
+
+// The ground truth: the adaptive solver from sigma_max to sigma_min.
+static int ground_truth(sweep_state *s, ds_table *t) {
+    ds_sample_config c;
+    base_config(s, "adaptive", "edm", 1, 0, &c);
+    c.solver.rtol = c.solver.atol = s->o->rtol;
+    char label[64];
+    snprintf(label, sizeof label, "rtol=%g", s->o->rtol);
+    return run_row(s, &c, label, "-", 1, t);
+}
+
+static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
+    s->o = o;
+    s->n = o->n;
+    ds_model_kind kind;
+    DS_TRY(ds_model_kind_parse(o->kind, &kind));
+    DS_TRY(ds_data_load(o->data_path, &s->train));
+    s->d = s->train.d;
+    ds_fit_opts fo;
+    ds_fit_opts_default(&fo);
+    fo.k = o->k;
+    fo.seed = (uint64_t)o->seed;
+    DS_TRY(ds_model_fit(&s->train, kind, &fo, &s->model));
+    if (teleporting) DS_TRY(ds_model_fit(&s->train, DS_MODEL_GAUSSIAN, &fo, &s->gauss));
+    if (!(s->be = ds_backend_new(o->backend))) return -1;
+    s->truth = ds_alloc((size_t)(s->n * s->d), sizeof(double));
+    s->result = ds_alloc((size_t)(s->n * s->d), sizeof(double));
+    s->truth_nearest = ds_alloc((size_t)s->n, sizeof(int64_t));
+    if (!o->heldout) return 0;
+    ds_data test;
+    DS_TRY(ds_data_load(o->heldout, &test));
+    int rc = test.d == s->d ? ds_pca_fit(&s->train, o->pca_k, &s->pca)
+                            : ds_fail("%s: rows of dimension %lld, but the training data has %lld",
+                                      o->heldout, (long long)test.d, (long long)s->d);
+    if (!rc) {
+        double *rows = ds_alloc((size_t)(test.n * test.d), sizeof(double));
+        for (int64_t i = 0; i < test.n * test.d; i++) rows[i] = test.x[i];
+        s->n_heldout = test.n;
+        s->z_heldout = ds_alloc((size_t)(test.n * s->pca.k), sizeof(double));
+        ds_pca_project(&s->pca, rows, test.n, s->z_heldout);
+        free(rows);
+    }
+    ds_data_free(&test);
+    return rc;
+}
+
+static void sweep_teardown(sweep_state *s) {
+    ds_backend_free(s->be);
+    ds_model_free(&s->model);
+    ds_model_free(&s->gauss);
+    ds_data_free(&s->train);
+    ds_pca_free(&s->pca);
+    free(s->truth);
+    free(s->truth_nearest);
+    free(s->result);
+    free(s->z_heldout);
+}
+
+typedef struct {
+    char *solver[MAX_LIST], *schedule[MAX_LIST];
+    double nfe[MAX_LIST], teleport[MAX_LIST];
+    int n_solver, n_schedule, n_nfe, n_teleport;
+} sweep_lists;
+
+static int parse_lists(char text[4][256], sweep_lists *l) {
+    char *nf[MAX_LIST], *tp[MAX_LIST];
+    DS_TRY(split(text[0], "solvers", l->solver, &l->n_solver));
+    DS_TRY(split(text[1], "schedules", l->schedule, &l->n_schedule));
+    DS_TRY(split(text[2], "nfe", nf, &l->n_nfe));
+    DS_TRY(split(text[3], "teleport", tp, &l->n_teleport));
+    for (int i = 0; i < l->n_solver; i++) {
+        if (!ds_solver_known(l->solver[i]))
+            return ds_fail("sweep: unknown solver '%s'", l->solver[i]);
+        if (!strcmp(l->solver[i], "adaptive"))
+            return ds_fail("sweep: adaptive is the ground truth, not a configuration to sweep");
+    }
+    for (int i = 0; i < l->n_schedule; i++)
+        if (!ds_schedule_known(l->schedule[i]) || !strcmp(l->schedule[i], "file"))
+            return ds_fail("sweep: unknown schedule '%s' (expected edm, logsnr, vp or gits)",
+                           l->schedule[i]);
+    for (int i = 0; i < l->n_nfe; i++) DS_TRY(parse_real(nf[i], "nfe", 1, 1e6, &l->nfe[i]));
+    for (int i = 0; i < l->n_teleport; i++)
+        DS_TRY(parse_real(tp[i], "teleport", 0, 1, &l->teleport[i]));
+    return 0;
+}
+
+// The ground truth, then every combination of the lists, one table row each.
+static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
+    DS_TRY(ground_truth(s, t));
+    for (int a = 0; a < l->n_solver; a++)
+        for (int b = 0; b < l->n_schedule; b++)
+            for (int e = 0; e < l->n_teleport; e++)
+                for (int c = 0; c < l->n_nfe; c++) {
+                    ds_sample_config cfg;
+                    base_config(s, l->solver[a], l->schedule[b], 1, l->teleport[e], &cfg);
+                    DS_TRY(steps_for_nfe(s, &cfg.solver, (int64_t)l->nfe[c], &cfg.schedule.steps));
+                    char steps[32];
+                    snprintf(steps, sizeof steps, "%lld", (long long)cfg.schedule.steps);
+                    DS_TRY(run_row(s, &cfg, l->schedule[b], steps, 0, t));
+                }
+    return 0;
+}
+
+int cli_sweep(int argc, char **argv) {
+    sweep_opts o = {DS_DEFAULT_DATA, NULL,       "empirical", "euler,heun", "edm", "10,20,40", "0",
+                    "auto",          "analysis", 64,          256,          0,     64,         10,
+                    0.002,           80,         7,           1e-6};
+    const cli_opt opts[] = {
+        {"data", CLI_STR, &o.data_path, "training data (the model is fitted to it)"},
+        {"heldout", CLI_STR, &o.heldout, "held-out data for the PCA-Frechet distance"},
+        {"model", CLI_STR, &o.kind, "empirical, gmm or gaussian"},
+        {"k", CLI_INT, &o.k, "gmm: mixture components"},
+        {"solvers", CLI_STR, &o.solvers, "comma-separated solvers"},
+        {"schedules", CLI_STR, &o.schedules, "comma-separated schedules (edm, logsnr, vp, gits)"},
+        {"nfe", CLI_STR, &o.nfes, "comma-separated NFE budgets (the most steps within each)"},
+        {"teleport", CLI_STR, &o.teleports, "comma-separated fractions of steps teleported"},
+        {"n", CLI_INT, &o.n, "samples per configuration (noise rows 0 .. n-1)"},
+        {"batch", CLI_INT, &o.batch, "rows per batch"},
+        {"seed", CLI_INT, &o.seed, "noise seed (also the k-means++ seed)"},
+        {"sigma-min", CLI_REAL, &o.sigma_min, "last sigma of every schedule"},
+        {"sigma-max", CLI_REAL, &o.sigma_max, "first sigma"},
+        {"rho", CLI_REAL, &o.rho, "edm schedule exponent"},
+        {"rtol", CLI_REAL, &o.rtol, "ground truth: adaptive rtol = atol"},
+        {"pca-k", CLI_INT, &o.pca_k, "principal components for the Frechet distance"},
+        {"backend", CLI_STR, &o.backend, "ref, cpu, cuda or auto"},
+        {"out", CLI_STR, &o.out, "folder for sweep.csv"},
+    };
+    int rc = cli_parse("sweep",
+                       "Runs every combination of solver, schedule, NFE budget and teleport "
+                       "fraction from the same noise, every schedule ending at sigma_min (no "
+                       "final step to 0), and reports the relative L2 error against the "
+                       "adaptive solver's solution, the PCA-Frechet distance to held-out data, "
+                       "the memorised fraction, the fraction of samples whose nearest training "
+                       "row is the ground truth's, and the time (model binding included).",
+                       argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+    if (rc > 0) return 0;
+    char text[4][256];
+    const char *src[4] = {o.solvers, o.schedules, o.nfes, o.teleports};
+    for (int i = 0; i < 4; i++) snprintf(text[i], sizeof text[i], "%s", src[i]);
+    sweep_lists lists;
+    sweep_state s = {0};
+    ds_table t;
+    ds_table_init(&t, SWEEP_HEADER);
+    char path[DS_PATH_MAX];
+    if (!rc) rc = parse_lists(text, &lists);
+    if (!rc && o.n < 2) rc = ds_fail("sweep: --n must be at least 2 (got %lld)", (long long)o.n);
+    if (!rc && (size_t)snprintf(path, sizeof path, "%s/sweep.csv", o.out) >= sizeof path)
+        rc = ds_fail("%s: path too long", o.out);
+    int teleporting = 0;
+    for (int i = 0; !rc && i < lists.n_teleport; i++) teleporting |= lists.teleport[i] > 0;
+    if (!rc) rc = sweep_setup(&s, &o, teleporting);
+    if (!rc) rc = sweep_all(&s, &lists, &t);
+    if (!rc) rc = ds_mkdirs(o.out);
+    if (!rc) {
+        printf("\n");
+        ds_table_print(&t, stdout);
+        rc = ds_table_write_csv(&t, path);
+        if (!rc) printf("wrote %s\n", path);
+    }
+    sweep_teardown(&s);
+    ds_table_free(&t);
+    if (rc) fprintf(stderr, "diffsamp: %s\n", ds_error());
+    return rc ? 1 : 0;
+}

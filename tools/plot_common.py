@@ -1,0 +1,29 @@
+"""Shared helpers for the plot scripts: CSV reading and PNG output (matplotlib, Agg)."""
+import csv
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_csv(path):
+    """Rows of a CSV file as dicts of strings."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def number(text):
+    """A CSV cell as a float (NaN when empty)."""
+    return float(text) if text not in ("", None) else float("nan")
+
+
+def save(fig, path):
+    """Writes the figure as a PNG atomically (temporary name, then rename)."""
+    tmp = path + ".tmp.png"
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    print("wrote", path)

@@ -55,6 +55,8 @@ static int workspace_alloc(ds_bound_model *bm, int64_t rows) {
     } else {
         DS_TRY(alloc_rows((void **)&ws->proj, rows, sizeof(float) * (size_t)(m->k * m->r),
                           "projections"));
+        DS_TRY(alloc_rows((void **)&ws->logp, rows, sizeof(double) * (size_t)m->k,
+                          "component log densities"));
         DS_TRY(
             alloc_rows((void **)&ws->rho, rows, sizeof(float) * (size_t)m->k, "component weights"));
     }

@@ -3,6 +3,7 @@
 // allocation works); each piece is one chunk of the online softmax: logits by SGEMM,
 // row max and merge kernels, then weights x rows by SGEMM into the accumulator. For
 // d <= 128 a fused kernel does a chunk in one pass, chosen at bind by timing both.
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,6 +182,7 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
                        (long long)n, (long long)m->data.d, (long long)d);
     int64_t piece = env_int("DIFFSAMP_CUDA_CHUNK", 0); // rows per piece; unset or < 1: 1 GiB
     if (piece < 1) piece = DS_CUDA_PIECE_BYTES / (int64_t)(sizeof(float) * d);
+    if (piece > INT_MAX / d) piece = INT_MAX / d; // cuBLAS sizes are int
     bm->piece_rows = piece < 1 ? 1 : piece > n ? n : piece;
     bm->n_pieces = (n + bm->piece_rows - 1) / bm->piece_rows;
     DS_TRY(ds_cuda_alloc((void **)&bm->mean, sizeof(float) * (size_t)d, "the data mean"));

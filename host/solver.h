@@ -20,6 +20,10 @@ void solver_axpby(ds_solver_ctx *c, ds_batch *out, double a, const ds_batch *u, 
 // terms of the denoised value: x_next = (s_next / s) x + (1 - s_next / s) D.
 void solver_euler_step(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, const ds_batch *d,
                        double s, double s_next);
+// One explicit Runge-Kutta step in sigma of order 2 (Heun) or 3 (Ralston) from s to
+// s_next > 0, given d = D(x; s); the warm-up of the multistep solvers' full_order variant.
+int solver_rk_warmup_step(ds_solver_ctx *c, ds_batch *x, const ds_batch *d, double s, double s_next,
+                          int order);
 ds_batch *solver_batch_like(ds_solver_ctx *c, const ds_batch *x);
 void solver_batch_free(ds_solver_ctx *c, ds_batch *v);
 

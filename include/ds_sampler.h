@@ -17,6 +17,8 @@ typedef struct {
     int lower_order_final; // multistep solvers: lower the order on the final steps
     const char *variant;   // solver-specific variant (unipc: "bh1" or "bh2")
     double rtol, atol;     // adaptive: error control
+    int full_order;        // dpmpp3m, lms: keep the nominal order (Runge-Kutta warm-up
+                           // steps, no lower-order final steps); see README
 } ds_solver_opts;
 
 // Called at every point of the schedule with x_i and D(x_i; sigma_i) (denoised is NULL

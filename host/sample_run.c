@@ -1,0 +1,130 @@
+// A sampling run: the schedule, the teleport plan, then batch by batch: noise, the jump
+// with the Gaussian flow, the solver, and the samples handed to the caller.
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ds_error.h"
+#include "ds_sample.h"
+
+void ds_sample_config_default(ds_sample_config *c) {
+    memset(c, 0, sizeof *c);
+    ds_solver_opts_default(&c->solver);
+    ds_schedule_opts_default(&c->schedule);
+    c->n = 16;
+    c->batch = 256;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int check_config(const ds_model *model, const ds_model *gauss, const ds_sample_config *c,
+                        int teleporting) {
+    if (c->n < 1) return ds_fail("sample: --n must be >= 1 (got %lld)", (long long)c->n);
+    if (c->batch < 1)
+        return ds_fail("sample: --batch must be >= 1 (got %lld)", (long long)c->batch);
+    if (c->first_row < 0) return ds_fail("sample: the first row must be >= 0");
+    if (!ds_solver_known(c->solver.solver))
+        return ds_fail("unknown sampler '%s' (expected euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, "
+                       "ipndm, ipndm_v, deis, lms or adaptive)",
+                       c->solver.solver);
+    if (!teleporting) return 0;
+    if (!gauss || gauss->kind != DS_MODEL_GAUSSIAN || gauss->k != 1)
+        return ds_fail("teleport: needs a Gaussian model (one component)");
+    if (gauss->d != model->d)
+        return ds_fail("teleport: the Gaussian has d = %lld but the model d = %lld",
+                       (long long)gauss->d, (long long)model->d);
+    return 0;
+}
+
+// Fills x with rows [first, first + rows) of the run's starting noise times sigma_0.
+static void start_noise(ds_backend *b, const ds_sample_config *c, int64_t first, ds_batch *x,
+                        double sigma0) {
+    if (c->noise)
+        b->upload(b, x, c->noise + first * x->cols);
+    else
+        b->randn(b, x, c->seed, c->first_row + first);
+    const ds_batch *in[1] = {x};
+    b->lincomb(b, x, 1, &sigma0, in);
+}
+
+// What a run needs besides its config: the solver context on the bound model, the bound
+// Gaussian, the schedule left after the jump, and a host buffer for one batch.
+typedef struct {
+    ds_solver_ctx ctx;
+    ds_bound_model *gauss;
+    double *run;
+    int n_run;
+    int64_t d;
+    double *host;
+} run_state;
+
+// One batch of rows [first, first + rows): noise, the jump, the solver, the callback.
+static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, int64_t rows,
+                     ds_batch_done done, void *user, ds_sample_result *r) {
+    ds_backend *b = st->ctx.b;
+    ds_batch *x = b->batch_new(b, rows, st->d);
+    if (!x) return ds_fail("sample: cannot allocate a batch of %lld rows", (long long)rows);
+    start_noise(b, c, first, x, r->sigmas[0]);
+    int rc = 0;
+    if (st->gauss) rc = b->gaussian_flow(b, st->gauss, x, r->sigmas[0], st->run[0], x);
+    st->ctx.nfe = 0;
+    r->trajectory.first_row = first;
+    if (!rc) rc = ds_solve(&st->ctx, &c->solver, st->run, st->n_run, x);
+    if (!rc) {
+        r->nfe = st->ctx.nfe > r->nfe ? st->ctx.nfe : r->nfe;
+        r->batch_calls += st->ctx.nfe;
+        b->download(b, x, st->host);
+        if (done) rc = done(user, c->first_row + first, rows, st->host);
+    }
+    b->batch_free(b, x);
+    return rc;
+}
+
+// The schedule, the NFE without a jump, the schedule after it, the bound Gaussian and
+// the trajectory buffers.
+static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config *c,
+                   ds_sample_result *r) {
+    ds_backend *b = st->ctx.b;
+    DS_TRY(ds_schedule_build(&c->schedule, &st->ctx, &c->solver, &r->sigmas, &r->n_sigmas));
+    DS_TRY(ds_solver_count_nfe(&c->solver, r->sigmas, r->n_sigmas, &r->nfe_full));
+    DS_TRY(ds_teleport_schedule(r->sigmas, r->n_sigmas, &c->teleport, &st->run, &st->n_run));
+    r->sigma_start = st->run[0];
+    if (gauss && !(st->gauss = b->bind(b, gauss))) return -1;
+    if (c->record_trajectory) {
+        DS_TRY(ds_trajectory_init(&r->trajectory, b, st->run, st->n_run, c->n, st->d));
+        st->ctx.on_step = ds_trajectory_hook, st->ctx.user = &r->trajectory;
+    }
+    st->host =
+        ds_alloc((size_t)(c->batch < c->n ? c->batch : c->n) * (size_t)st->d, sizeof(double));
+    return 0;
+}
+
+int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
+                  const ds_sample_config *c, ds_batch_done done, void *user, ds_sample_result *r) {
+    memset(r, 0, sizeof *r);
+    int teleporting = c->teleport.sigma > 0 || c->teleport.fraction > 0;
+    DS_TRY(check_config(model, gauss, c, teleporting));
+    double t0 = now_seconds();
+    run_state st = {.ctx = {.b = b, .model = b->bind(b, model)}, .d = model->d};
+    if (!st.ctx.model) return -1;
+    int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
+    for (int64_t first = 0; !rc && first < c->n; first += c->batch)
+        rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done, user,
+                       r);
+    r->seconds = now_seconds() - t0;
+    free(st.host);
+    free(st.run);
+    if (st.gauss) b->unbind(b, st.gauss);
+    b->unbind(b, st.ctx.model);
+    return rc;
+}
+
+void ds_sample_result_free(ds_sample_result *r) {
+    free(r->sigmas);
+    ds_trajectory_free(&r->trajectory);
+    memset(r, 0, sizeof *r);
+}

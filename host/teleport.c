@@ -1,0 +1,71 @@
+// Analytical teleportation: where the jump lands on the schedule, the schedule left to
+// solve, and the NFE a solver makes on a schedule (to report the NFE saved).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds_error.h"
+#include "ds_sample.h"
+
+int ds_teleport_plan(const double *sigmas, int n, const ds_teleport_opts *t, double *sigma_skip,
+                     int *first) {
+    *sigma_skip = sigmas[0];
+    *first = 1;
+    if (t->sigma > 0 && t->fraction > 0)
+        return ds_fail("teleport: give --teleport-sigma or --teleport-fraction, not both");
+    if (t->sigma < 0 || t->fraction < 0)
+        return ds_fail("teleport: sigma and fraction must be >= 0 (got %g, %g)", t->sigma,
+                       t->fraction);
+    int steps = n - 1;
+    if (t->fraction > 0) {
+        if (!(t->fraction < 1))
+            return ds_fail("teleport: --teleport-fraction must be in [0, 1) (got %g)", t->fraction);
+        int k = (int)lround(t->fraction * steps);
+        if (k >= steps)
+            return ds_fail("teleport: fraction %g skips %d of %d steps (at least one must remain)",
+                           t->fraction, k, steps);
+        *sigma_skip = sigmas[k];
+        *first = k + 1;
+        return 0;
+    }
+    if (t->sigma == 0) return 0;
+    if (!(t->sigma < sigmas[0]) || !(t->sigma > sigmas[n - 1] * (1 + 1e-12)))
+        return ds_fail("teleport: sigma %g is outside the schedule (expected %g < sigma < %g)",
+                       t->sigma, sigmas[n - 1], sigmas[0]);
+    int j = 1;
+    while (sigmas[j] >= t->sigma * (1 + 1e-12)) j++;
+    // A schedule point equal to the landing sigma (to rounding) is that point.
+    if (fabs(sigmas[j] - t->sigma) <= 1e-12 * t->sigma) j++;
+    *sigma_skip = t->sigma;
+    *first = j;
+    return 0;
+}
+
+int ds_teleport_schedule(const double *sigmas, int n, const ds_teleport_opts *t, double **out,
+                         int *n_out) {
+    double skip;
+    int first;
+    DS_TRY(ds_teleport_plan(sigmas, n, t, &skip, &first));
+    *n_out = 1 + n - first;
+    *out = ds_alloc((size_t)*n_out, sizeof(double));
+    (*out)[0] = skip;
+    memcpy(*out + 1, sigmas + first, sizeof(double) * (size_t)(n - first));
+    return 0;
+}
+
+int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe) {
+    // The one-dimensional standard Gaussian: D(x; s) = x / (1 + s^2).
+    double zero = 0, one = 1;
+    ds_model m = {.kind = DS_MODEL_GAUSSIAN, .d = 1, .k = 1, .r = 1, .mean = &zero};
+    m.weights = &one, m.means = &zero, m.eigvals = &one, m.eigvecs = &one, m.residual = &zero;
+    ds_backend *b = ds_backend_ref_new();
+    ds_solver_ctx ctx = {.b = b, .model = b->bind(b, &m)};
+    ds_batch *x = b->batch_new(b, 1, 1);
+    b->upload(b, x, &sigmas[0]);
+    int rc = ds_solve(&ctx, o, sigmas, n, x);
+    b->batch_free(b, x);
+    b->unbind(b, ctx.model);
+    ds_backend_free(b);
+    *nfe = strcmp(o->solver, "adaptive") ? ctx.nfe : -1;
+    return rc;
+}

@@ -1,0 +1,100 @@
+// Sampling runs: noise, analytical teleportation, the solver over batches, trajectories.
+// The CLI (diffsamp sample) is a thin layer over ds_sample_run.
+#ifndef DS_SAMPLE_H
+#define DS_SAMPLE_H
+
+#include <stdint.h>
+#include "ds_sampler.h"
+#include "ds_schedule.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Analytical teleportation (Wang & Vastola): jump from sigmas[0] with the exact flow of
+// a Gaussian model, then solve from there. Give at most one of the two.
+typedef struct {
+    double sigma;    // > 0: jump to this sigma, then continue on the schedule's points
+                     // below it (a point equal to it is merged)
+    double fraction; // > 0: skip round(fraction * steps) steps of the schedule and
+                     // continue on its remaining points
+} ds_teleport_opts;
+
+// Plans a teleport on the schedule sigmas[0..n): *first is the index of the first
+// schedule point after the landing point, *sigma_skip the landing sigma. The solver then
+// runs on {sigma_skip, sigmas[first], ..., sigmas[n-1]}. No teleport asked: *first = 1,
+// *sigma_skip = sigmas[0]. Errors for a sigma outside (sigmas[n-1], sigmas[0]) or a
+// fraction outside [0, 1) or one that leaves no step.
+int ds_teleport_plan(const double *sigmas, int n, const ds_teleport_opts *t, double *sigma_skip,
+                     int *first);
+// The schedule to solve after teleporting (a new array of *n_out entries; free() it).
+int ds_teleport_schedule(const double *sigmas, int n, const ds_teleport_opts *t, double **out,
+                         int *n_out);
+// NFE the solver makes on this schedule, counted by running it on a one-dimensional
+// Gaussian (exact for every fixed-step solver; -1 for "adaptive", whose count depends on
+// the model). Also a cheap check of the options: returns -1 where the solver fails.
+int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe);
+
+// Trajectory recorder: x_i at every point of the schedule and D(x_i; sigma_i) at every
+// point but the last, for rows [0, rows) of a run, on the host in double.
+typedef struct {
+    int points; // schedule points (n sigmas)
+    int64_t rows, d;
+    double *sigmas;   // points
+    double *x;        // points x rows x d
+    double *denoised; // (points - 1) x rows x d
+    ds_backend *b;
+    int64_t first_row; // rows of the batch being recorded
+} ds_trajectory;
+
+int ds_trajectory_init(ds_trajectory *t, ds_backend *b, const double *sigmas, int points,
+                       int64_t rows, int64_t d);
+// The solver hook (user = the ds_trajectory); set first_row before each batch.
+void ds_trajectory_hook(void *user, int index, double sigma, const ds_batch *x,
+                        const ds_batch *denoised);
+// Writes PREFIX_x.npy (points x rows x d), PREFIX_denoised.npy ((points - 1) x rows x
+// d) and PREFIX_sigmas.npy (points), as float64 (f64) or float32.
+int ds_trajectory_write(const ds_trajectory *t, const char *prefix, int f64);
+void ds_trajectory_free(ds_trajectory *t);
+
+typedef struct {
+    ds_solver_opts solver;
+    ds_schedule_opts schedule;
+    ds_teleport_opts teleport;
+    int64_t n;             // samples
+    int64_t batch;         // rows per batch
+    int64_t first_row;     // index of the first sample (noise row first_row + i)
+    uint64_t seed;         // Philox noise seed
+    const double *noise;   // n x d standard normal rows instead of Philox noise, or NULL
+    int record_trajectory; // fill ds_sample_result.trajectory
+} ds_sample_config;
+
+void ds_sample_config_default(ds_sample_config *c);
+
+typedef struct {
+    double *sigmas; // the schedule built (before teleporting)
+    int n_sigmas;
+    double sigma_start;  // where the solver starts (sigma_skip when teleporting)
+    int64_t nfe;         // denoiser evaluations per sample (the largest over batches)
+    int64_t nfe_full;    // NFE without teleporting (-1: not predictable, adaptive)
+    int64_t batch_calls; // denoiser calls made over all batches
+    double seconds;
+    ds_trajectory trajectory; // when record_trajectory
+} ds_sample_result;
+
+// Called after every batch with its samples (rows x d host doubles, rows first_row ..
+// first_row + rows - 1 of the run); a non-zero return stops the run with that error.
+typedef int (*ds_batch_done)(void *user, int64_t first_row, int64_t rows, const double *x);
+
+// Samples c->n rows: x = sigma_0 * noise, an optional teleport with the Gaussian model
+// `gauss` (NULL unless teleporting), then the solver down the schedule, batch by batch
+// on backend b with the model `model`.
+int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
+                  const ds_sample_config *c, ds_batch_done done, void *user, ds_sample_result *r);
+void ds_sample_result_free(ds_sample_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -126,10 +126,14 @@ static double sgemm_ms(int64_t n, int64_t d, int64_t b, int reps) {
     CHECK_CUBLAS(cublasSetMathMode(a.h, CUBLAS_DEFAULT_MATH));
     float **bufs[] = {&a.y, &a.x, &a.l, &a.out};
     size_t counts[] = {(size_t)(n * d), (size_t)(b * d), (size_t)(b * n), (size_t)(b * d)};
-    for (int i = 0; i < 4; i++) {
-        CHECK_CUDA(cudaMalloc((void **)bufs[i], counts[i] * sizeof(float)));
-        CHECK_CUDA(cudaMemset(*bufs[i], 0, counts[i] * sizeof(float)));
+    for (int i = 0; i < 4; i++) CHECK_CUDA(cudaMalloc((void **)bufs[i], counts[i] * sizeof(float)));
+    // Random operands: SGEMM on zeros draws less power and would overstate the roofline.
+    float *h = ds_alloc(counts[0] > counts[1] ? counts[0] : counts[1], sizeof(float));
+    for (int i = 0; i < 2; i++) {
+        fill_uniform(h, (int64_t)counts[i], 77 + (uint64_t)i);
+        CHECK_CUDA(cudaMemcpy(*bufs[i], h, counts[i] * sizeof(float), cudaMemcpyHostToDevice));
     }
+    free(h);
     double ms = time_ms(run_sgemm, &a, reps);
     for (int i = 0; i < 4; i++) CHECK_CUDA(cudaFree(*bufs[i]));
     CHECK_CUBLAS(cublasDestroy(a.h));

@@ -1,6 +1,7 @@
 // Per-query-row device workspace, allocated for the largest batch seen and reused:
 // sized from cudaMemGetInfo so that a batch that does not fit is processed in blocks
 // of query rows, with a clear refusal when not even one row fits.
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,14 @@ static size_t bytes_per_row(const ds_bound_model *bm) {
         return common + sizeof(float) * ((size_t)bm->piece_rows + d + 2) + sizeof(int64_t) * 2 +
                sizeof(double) * 2;
     return common + sizeof(float) * (size_t)(m->k * m->r + m->k) + sizeof(double) * (size_t)m->k;
+}
+
+// The widest per-query matrix row (logits, queries, projections): cuBLAS takes int
+// sizes, so a block of query rows must keep rows x widest below 2^31 elements.
+static int64_t widest_row(const ds_bound_model *bm) {
+    const ds_model *m = bm->m;
+    int64_t other = m->kind == DS_MODEL_EMPIRICAL ? bm->piece_rows : m->k * m->r;
+    return other > m->d ? other : m->d;
 }
 
 void ds_cuda_workspace_free(ds_cuda_workspace *ws) {
@@ -55,6 +64,8 @@ static int workspace_alloc(ds_bound_model *bm, int64_t rows) {
     } else {
         DS_TRY(alloc_rows((void **)&ws->proj, rows, sizeof(float) * (size_t)(m->k * m->r),
                           "projections"));
+        DS_TRY(alloc_rows((void **)&ws->logp, rows, sizeof(double) * (size_t)m->k,
+                          "component log densities"));
         DS_TRY(
             alloc_rows((void **)&ws->rho, rows, sizeof(float) * (size_t)m->k, "component weights"));
     }
@@ -72,7 +83,8 @@ int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
     CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
     size_t per_row = bytes_per_row(bm);
     size_t usable = free_bytes > DS_CUDA_RESERVE_BYTES ? free_bytes - DS_CUDA_RESERVE_BYTES : 0;
-    int64_t fit = (int64_t)(usable / per_row);
+    int64_t fit = (int64_t)(usable / per_row), int_fit = INT_MAX / widest_row(bm);
+    if (fit > int_fit) fit = int_fit;
     if (fit < 1)
         return ds_fail("cuda: not enough device memory for the denoiser workspace: one query "
                        "row needs %.2f MiB (training rows per chunk: %lld) plus %.0f MiB "

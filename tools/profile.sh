@@ -11,14 +11,23 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-gpu}
 OUT=${OUT:-$BUILD/profile}
 mkdir -p "$OUT"
+# Libraries that tools/bench_gpu.sh unpacked from build-deps/ (when the image lacks them).
+lib=$PWD/$BUILD/deps/usr/lib/x86_64-linux-gnu
+[ -d "$lib" ] && export LD_LIBRARY_PATH=$lib:$lib/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 if [ $# -eq 0 ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD" -j "$(nproc)" --target bench_cuda_denoise >/dev/null
     set -- "$BUILD/bench_cuda_denoise" --profile
 fi
-nsys profile --trace=cuda,nvtx,cublas --force-overwrite=true -o "$OUT/diffsamp" "$@"
-nsys stats --report nvtx_sum,cuda_gpu_kern_sum "$OUT/diffsamp.nsys-rep" >"$OUT/nsys-summary.txt" ||
-    echo "nsys stats failed: open the report in nsys-ui instead" >&2
+# Nsight Systems may be missing from a GPU image (the lent one has ncu but no nsys on
+# the PATH): say so and go on with Nsight Compute.
+if command -v nsys >/dev/null; then
+    nsys profile --trace=cuda,nvtx,cublas --force-overwrite=true -o "$OUT/diffsamp" "$@"
+    nsys stats --report nvtx_sum,cuda_gpu_kern_sum "$OUT/diffsamp.nsys-rep" >"$OUT/nsys-summary.txt" ||
+        echo "nsys stats failed: open the report in nsys-ui instead" >&2
+    echo "Nsight Systems timeline: $OUT/diffsamp.nsys-rep (open with nsys-ui; summary in $OUT/nsys-summary.txt)"
+else
+    echo "profile: nsys is not on the PATH: no Nsight Systems timeline" >&2
+fi
 ncu --set full --launch-count 12 --force-overwrite -o "$OUT/diffsamp" "$@"
-echo "Nsight Systems timeline: $OUT/diffsamp.nsys-rep (open with nsys-ui; summary in $OUT/nsys-summary.txt)"
 echo "Nsight Compute report:   $OUT/diffsamp.ncu-rep (open with ncu-ui, or ncu --import ... --page details)"

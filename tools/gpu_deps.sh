@@ -1,0 +1,19 @@
+#!/bin/sh
+# Run HERE (a Debian machine with apt), before a GPU run: downloads the Debian packages
+# of the libraries diffsamp builds against (libpng, zlib, OpenBLAS, LAPACKE, cmocka)
+# into build-deps/ (git-ignored). The GPU image has CUDA, CMake and PyTorch but may lack
+# them and cannot download; tools/bench_gpu.sh unpacks build-deps/*.deb into its build
+# folder when the plain configure fails. Carry the folder to the GPU machine (device
+# tool: carry ["build-deps"], about 15 MB).
+set -eu
+cd "$(dirname "$0")/.."
+DEPS=${1:-build-deps}
+PACKAGES="libpng-dev libpng16-16 zlib1g-dev libopenblas-dev libopenblas-pthread-dev \
+libopenblas0-pthread liblapacke-dev liblapacke libtmglib3 libgfortran5 libquadmath0 \
+libcmocka-dev libcmocka0"
+mkdir -p "$DEPS"
+cd "$DEPS"
+# shellcheck disable=SC2086
+apt-get download $PACKAGES
+echo "gpu_deps: packages in $DEPS:"
+ls

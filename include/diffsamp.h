@@ -9,6 +9,7 @@
 #include "ds_model.h"
 #include "ds_backend.h"
 #include "ds_philox.h"
+#include "ds_sampler.h"
 #include "ds_version.h"
 
 #endif

@@ -1,0 +1,48 @@
+// Internal interface of the solvers: each solver is one function over the shared
+// steps below.
+#ifndef DS_SOLVER_H
+#define DS_SOLVER_H
+
+#include "ds_sampler.h"
+
+typedef int (*solver_fn)(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                         ds_batch *x);
+
+// out = D(x; sigma) on the batch; counts one NFE.
+int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out);
+// Reports point i of the trajectory to the hook, if any.
+void solver_record(ds_solver_ctx *c, int i, double sigma, const ds_batch *x,
+                   const ds_batch *denoised);
+// out = a * u + b * v.
+void solver_axpby(ds_solver_ctx *c, ds_batch *out, double a, const ds_batch *u, double b,
+                  const ds_batch *v);
+// Euler step of the ODE in sigma from s to s_next with slope (x - D) / s, written in
+// terms of the denoised value: x_next = (s_next / s) x + (1 - s_next / s) D.
+void solver_euler_step(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, const ds_batch *d,
+                       double s, double s_next);
+ds_batch *solver_batch_like(ds_solver_ctx *c, const ds_batch *x);
+void solver_batch_free(ds_solver_ctx *c, ds_batch *v);
+
+int solver_euler(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                 ds_batch *x);
+int solver_heun(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                ds_batch *x);
+int solver_dpm2(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                ds_batch *x);
+int solver_dpmpp2m(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                   ds_batch *x);
+int solver_dpmpp3m(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                   ds_batch *x);
+int solver_lms(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n, ds_batch *x);
+int solver_adaptive(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                    ds_batch *x);
+int solver_unipc(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                 ds_batch *x);
+int solver_ipndm(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                 ds_batch *x);
+int solver_ipndm_v(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                   ds_batch *x);
+int solver_deis(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                ds_batch *x);
+
+#endif

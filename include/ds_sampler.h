@@ -1,0 +1,48 @@
+// Solvers of the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma, written
+// once over the backend primitives (denoise and lincomb), so they run on every backend.
+#ifndef DS_SAMPLER_H
+#define DS_SAMPLER_H
+
+#include <stdint.h>
+#include "ds_backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *solver;    // euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v,
+                           // deis, lms, adaptive
+    int order;             // 0: the solver's default order
+    int lower_order_final; // multistep solvers: lower the order on the final steps
+    const char *variant;   // solver-specific variant (unipc: "bh1" or "bh2")
+    double rtol, atol;     // adaptive: error control
+} ds_solver_opts;
+
+// Called at every point of the schedule with x_i and D(x_i; sigma_i) (denoised is NULL
+// at the final point, where no evaluation is made): the sampling and denoising
+// trajectories.
+typedef void (*ds_step_hook)(void *user, int index, double sigma, const ds_batch *x,
+                             const ds_batch *denoised);
+
+typedef struct {
+    ds_backend *b;
+    ds_bound_model *model;
+    int64_t nfe; // denoiser evaluations made so far
+    ds_step_hook on_step;
+    void *user;
+} ds_solver_ctx;
+
+void ds_solver_opts_default(ds_solver_opts *o);
+// Integrates from sigmas[0] down to sigmas[n_sigmas - 1] (a final 0 means a last step
+// to sigma = 0); x holds the state at sigmas[0] on entry and the result on return.
+int ds_solve(ds_solver_ctx *ctx, const ds_solver_opts *o, const double *sigmas, int n_sigmas,
+             ds_batch *x);
+// 1 if the name is a known solver.
+int ds_solver_known(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -16,6 +16,7 @@
 // squared distances to x differ by less than ~2e-4.
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,118 +98,179 @@ static inline float exp_nonpos(float x) {
     return x < -87.0f ? 0.0f : p * scale;
 }
 
-// The online log-sum-exp state of one query row, in units of t = x.y - |y|^2/2
-// (the logit is t / sigma^2).
+// The log-sum-exp state of one query row over a set of training rows, in units of
+// t = x.y - |y|^2/2 (the logit is t / sigma^2).
 typedef struct {
-    double tmax;  // running maximum of t
-    double z;     // sum of exp(l - lmax)
-    double zl;    // sum of exp(l - lmax) (l - lmax), for the entropy
-    int64_t top;  // index of the maximum
-    double scale; // factor applied to the accumulator by the last merge
+    double tmax; // maximum of t (-inf: no rows yet)
+    double z;    // sum of exp(l - lmax)
+    double zl;   // sum of exp(l - lmax) (l - lmax), for the entropy
+    int64_t top; // training row of the maximum
 } row_state;
 
-// Merges one chunk of products dot[0..c) (training rows first..first+c) into the row
-// state and overwrites dot with the float weights exp(l - lmax).
-static void merge_chunk(const cpu_empirical *e, float *dot, int64_t c, int64_t first, double inv_s2,
-                        int want_entropy, row_state *st) {
+// The state of one chunk (training rows first..first+c) from the products dot[0..c);
+// overwrites dot with the float weights exp(l - lmax of the chunk).
+static row_state chunk_state(const cpu_empirical *e, float *dot, int64_t c, int64_t first,
+                             double inv_s2, int want_entropy) {
     const double *hs = e->half_sq + first;
-    double cmax = -INFINITY;
+    row_state st = {-INFINITY, 0, 0, first};
     for (int64_t j = 0; j < c; j++) {
         double t = (double)dot[j] - hs[j];
-        cmax = t > cmax ? t : cmax;
+        st.tmax = t > st.tmax ? t : st.tmax;
     }
-    double old = st->tmax, tmax = cmax > old ? cmax : old;
-    if (cmax > old)
-        for (int64_t j = 0; j < c; j++)
-            if ((double)dot[j] - hs[j] == cmax) {
-                st->top = first + j;
-                break;
-            }
-    double sum = 0, suml = 0;
+    for (int64_t j = 0; j < c; j++)
+        if ((double)dot[j] - hs[j] == st.tmax) {
+            st.top = first + j;
+            break;
+        }
     for (int64_t j = 0; j < c; j++) {
-        double l = ((double)dot[j] - hs[j] - tmax) * inv_s2;
+        double l = ((double)dot[j] - hs[j] - st.tmax) * inv_s2;
         float w = exp_nonpos((float)l);
         dot[j] = w;
-        sum += w;
-        if (want_entropy) suml += w * l;
+        st.z += w;
+        if (want_entropy) st.zl += w * l;
     }
-    double scale = st->z > 0 ? exp((old - tmax) * inv_s2) : 0.0;
-    if (st->z > 0) st->zl = scale * (st->zl + (old - tmax) * inv_s2 * st->z);
-    st->z = st->z * scale + sum;
-    st->zl += suml;
-    st->tmax = tmax;
-    st->scale = scale;
+    return st;
+}
+
+// Folds the state b of later training rows into a; *scale_a and *scale_b are the
+// factors that bring the two weighted sums to the new maximum.
+static void fold_state(row_state *a, const row_state *b, double inv_s2, double *scale_a,
+                       double *scale_b) {
+    double tmax = b->tmax > a->tmax ? b->tmax : a->tmax;
+    double la = (a->tmax - tmax) * inv_s2, lb = (b->tmax - tmax) * inv_s2;
+    double sa = a->z > 0 ? exp(la) : 0.0, sb = b->z > 0 ? exp(lb) : 0.0;
+    a->zl =
+        (a->z > 0 ? sa * (a->zl + la * a->z) : 0.0) + (b->z > 0 ? sb * (b->zl + lb * b->z) : 0.0);
+    a->z = a->z * sa + b->z * sb;
+    if (b->tmax > a->tmax) a->top = b->top;
+    a->tmax = tmax;
+    *scale_a = sa;
+    *scale_b = sb;
+}
+
+// One thread's share of the training rows: a partial state and weighted sum per query.
+typedef struct {
+    float *logits;  // B x C products, then weights
+    float *chunk;   // B x d weighted sum of one chunk
+    double *acc;    // B x d weighted sum of the thread's rows
+    row_state *st;  // B: state of the thread's rows so far
+    row_state *cst; // B: state of the current chunk
+} partial;
+
+static void partial_free(partial *p) {
+    free(p->logits);
+    free(p->chunk);
+    free(p->acc);
+    free(p->st);
+    free(p->cst);
+}
+
+static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c) {
+    const char *what = "cpu empirical denoiser workspace";
+    *p = (partial){ds_try_alloc((size_t)(rows * c), sizeof(float), what),
+                   ds_try_alloc((size_t)(rows * d), sizeof(float), what),
+                   ds_try_alloc((size_t)(rows * d), sizeof(double), what),
+                   ds_try_alloc((size_t)rows, sizeof(row_state), what),
+                   ds_try_alloc((size_t)rows, sizeof(row_state), what)};
+    if (!(p->logits && p->chunk && p->acc && p->st && p->cst)) return -1;
+    for (int64_t i = 0; i < rows; i++) p->st[i] = (row_state){-INFINITY, 0, 0, 0};
+    return 0;
 }
 
 typedef struct {
-    float *xc;     // B x d centred queries
-    float *logits; // B x C products, then weights
-    float *chunk;  // B x d weighted sum of one chunk
-    double *acc;   // B x d running weighted sum
-    row_state *st; // B
-} workspace;
+    const cpu_empirical *e;
+    const float *xc; // B x d centred queries
+    int64_t rows, c;
+    const double *sigma;
+    int64_t n_sigma;
+    int want_entropy;
+} job;
 
-static void workspace_free(workspace *w) {
-    free(w->xc);
-    free(w->logits);
-    free(w->chunk);
-    free(w->acc);
-    free(w->st);
+static double row_inv_s2(const job *jb, int64_t i) {
+    double s = jb->sigma[jb->n_sigma == 1 ? 0 : i];
+    return 1.0 / (s * s);
 }
 
-static int workspace_new(workspace *w, int64_t rows, int64_t d, int64_t c) {
-    const char *what = "cpu empirical denoiser workspace";
-    *w = (workspace){ds_try_alloc((size_t)(rows * d), sizeof(float), what),
-                     ds_try_alloc((size_t)(rows * c), sizeof(float), what),
-                     ds_try_alloc((size_t)(rows * d), sizeof(float), what),
-                     ds_try_alloc((size_t)(rows * d), sizeof(double), what),
-                     ds_try_alloc((size_t)rows, sizeof(row_state), what)};
-    if (w->xc && w->logits && w->chunk && w->acc && w->st) return 0;
-    workspace_free(w);
-    return -1;
-}
-
-int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
-                          int64_t n_sigma, float *out, const ds_diag *diag) {
-    int64_t d = e->d, n = e->n, c = chunk_rows(e, rows);
-    int want_entropy = diag && diag->entropy;
-    workspace w;
-    DS_TRY(workspace_new(&w, rows, d, c));
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < rows; i++) {
-        for (int64_t j = 0; j < d; j++)
-            w.xc[i * d + j] = (float)((double)x[i * d + j] - e->mean[j]);
-        w.st[i] = (row_state){-INFINITY, 0, 0, 0, 0};
-    }
-    for (int64_t first = 0; first < n; first += c) {
-        int64_t len = n - first < c ? n - first : c;
-        const float *yc = e->y + first * d;
+// Streams training rows [first, last) in chunks into the partial p (one thread, with
+// single-threaded SGEMMs).
+static void run_rows(const job *jb, int64_t first, int64_t last, partial *p) {
+    const cpu_empirical *e = jb->e;
+    int64_t d = e->d, rows = jb->rows;
+    for (int64_t start = first; start < last; start += jb->c) {
+        int64_t len = last - start < jb->c ? last - start : jb->c;
+        const float *yc = e->y + start * d;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)len, (int)d, 1.0f,
-                    w.xc, (int)d, yc, (int)d, 0.0f, w.logits, (int)len);
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < rows; i++) {
-            double s = sigma[n_sigma == 1 ? 0 : i];
-            merge_chunk(e, w.logits + i * len, len, first, 1.0 / (s * s), want_entropy, &w.st[i]);
-        }
+                    jb->xc, (int)d, yc, (int)d, 0.0f, p->logits, (int)len);
+        for (int64_t i = 0; i < rows; i++)
+            p->cst[i] = chunk_state(e, p->logits + i * len, len, start, row_inv_s2(jb, i),
+                                    jb->want_entropy);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)len, 1.0f,
-                    w.logits, (int)len, yc, (int)d, 0.0f, w.chunk, (int)d);
-#pragma omp parallel for schedule(static)
+                    p->logits, (int)len, yc, (int)d, 0.0f, p->chunk, (int)d);
         for (int64_t i = 0; i < rows; i++) {
-            double scale = w.st[i].scale, *acc = w.acc + i * d;
-            const float *add = w.chunk + i * d;
-            for (int64_t j = 0; j < d; j++) acc[j] = acc[j] * scale + add[j];
+            double sa, sb, *acc = p->acc + i * d;
+            const float *add = p->chunk + i * d;
+            fold_state(&p->st[i], &p->cst[i], row_inv_s2(jb, i), &sa, &sb);
+            for (int64_t j = 0; j < d; j++) acc[j] = acc[j] * sa + add[j] * sb;
         }
     }
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < rows; i++) {
-        const row_state *st = &w.st[i];
+}
+
+// Folds partial b (later training rows) into a.
+static void fold_partial(const job *jb, partial *a, const partial *b) {
+    int64_t d = jb->e->d;
+    for (int64_t i = 0; i < jb->rows; i++) {
+        double sa, sb, *acc = a->acc + i * d;
+        const double *add = b->acc + i * d;
+        fold_state(&a->st[i], &b->st[i], row_inv_s2(jb, i), &sa, &sb);
+        for (int64_t j = 0; j < d; j++) acc[j] = acc[j] * sa + add[j] * sb;
+    }
+}
+
+static void write_result(const job *jb, const partial *p, float *out, const ds_diag *diag) {
+    int64_t d = jb->e->d;
+    const double *mean = jb->e->mean;
+    for (int64_t i = 0; i < jb->rows; i++) {
+        const row_state *st = &p->st[i];
         for (int64_t j = 0; j < d; j++)
-            out[i * d + j] = (float)(e->mean[j] + w.acc[i * d + j] / st->z);
+            out[i * d + j] = (float)(mean[j] + p->acc[i * d + j] / st->z);
         if (!diag) continue;
         if (diag->top_index) diag->top_index[i] = st->top;
         if (diag->top_weight) diag->top_weight[i] = 1.0 / st->z;
         if (diag->entropy) diag->entropy[i] = log(st->z) - st->zl / st->z;
     }
-    workspace_free(&w);
-    return 0;
+}
+
+// The training rows are split between the threads (split-K, as in flash decoding), each
+// streaming its share with single-threaded SGEMMs, and the partial states are folded at
+// the end. One parallel region per call: alternating OpenMP loops with multithreaded
+// OpenBLAS calls costs ~30% here, as each side's idle threads spin while the other runs.
+int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
+                          int64_t n_sigma, float *out, const ds_diag *diag) {
+    int64_t d = e->d, n = e->n, c = chunk_rows(e, rows), n_chunks = (n + c - 1) / c;
+    int threads = omp_get_max_threads();
+    if (threads > n_chunks) threads = (int)n_chunks;
+    float *xc = ds_try_alloc((size_t)(rows * d), sizeof(float), "cpu empirical denoiser");
+    partial *parts = ds_try_alloc((size_t)threads, sizeof(partial), "cpu empirical denoiser");
+    int rc = xc && parts ? 0 : -1;
+    for (int t = 0; t < threads && !rc; t++) rc = partial_new(&parts[t], rows, d, c);
+    if (!rc) {
+        job jb = {e, xc, rows, c, sigma, n_sigma, diag && diag->entropy};
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < d; j++)
+                xc[i * d + j] = (float)((double)x[i * d + j] - e->mean[j]);
+        int saved = cpu_blas_serial_begin();
+#pragma omp parallel num_threads(threads)
+        {
+            int64_t t = omp_get_thread_num();
+            int64_t first = t * n_chunks / threads * c, last = (t + 1) * n_chunks / threads * c;
+            run_rows(&jb, first, last < n ? last : n, &parts[t]);
+        }
+        cpu_blas_serial_end(saved);
+        for (int t = 1; t < threads; t++) fold_partial(&jb, &parts[0], &parts[t]);
+        write_result(&jb, &parts[0], out, diag);
+    }
+    for (int t = 0; parts && t < threads; t++) partial_free(&parts[t]);
+    free(parts);
+    free(xc);
+    return rc;
 }

@@ -15,6 +15,7 @@
 // which cancels catastrophically when the residual variance is small.
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,11 +103,22 @@ static int workspace_new(workspace *w, int64_t rows, int64_t d, int64_t r, int m
     return -1;
 }
 
+// The rows [first, first + rows) of a workspace, for one thread.
+static workspace workspace_slice(const workspace *w, int64_t first, int64_t d, int64_t r) {
+    workspace s = *w;
+    s.dx += first * d;
+    s.proj += first * r;
+    if (s.resid) s.resid += first * d;
+    if (s.out) s.out += first * d;
+    if (s.acc) s.acc += first * d, s.lmax += first, s.z += first, s.logp += first;
+    s.g += first;
+    return s;
+}
+
 // dx = x - mu, proj = dx U and, when r < d, resid = dx - proj U^T.
 static void project(const cpu_gmm *g, const component *cc, const float *x, int64_t rows,
                     workspace *w) {
     int64_t d = g->d, r = g->r;
-#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < d; j++)
             w->dx[i * d + j] = (float)((double)x[i * d + j] - cc->mu[j]);
@@ -124,23 +136,28 @@ static void reconstruct(const cpu_gmm *g, const component *cc, int64_t rows, con
     int64_t d = g->d, r = g->r;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)d, (int)r, 1.0f, w->proj,
                 (int)r, cc->u, (int)r, 0.0f, out, (int)d);
-#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < d; j++)
             out[i * d + j] += cc->mu_f[j] + (r < d ? (float)w->g[i] * w->resid[i * d + j] : 0.0f);
 }
 
+// log det(Sigma + s2 I) of a component.
+static double log_det(const cpu_gmm *g, const component *cc, double s2) {
+    double s = g->r < g->d ? (double)(g->d - g->r) * log(cc->res + s2) : 0.0;
+    for (int64_t j = 0; j < g->r; j++) s += log(cc->lam[j] + s2);
+    return s;
+}
+
 // log(weight) + log N(x; mu, Sigma + s2 I) up to the constant -d/2 log(2 pi), for row i
 // (proj and resid from project()); then scales proj_i by f and sets g_i.
 static double log_density_and_factors(const cpu_gmm *g, const component *cc, int64_t i, double s2,
-                                      workspace *w) {
+                                      double logdet, workspace *w) {
     int64_t d = g->d, r = g->r;
     float *p = w->proj + i * r;
-    double quad = 0, logdet = 0;
+    double quad = 0;
     for (int64_t j = 0; j < r; j++) {
         double v = cc->lam[j] + s2;
         quad += (double)p[j] * p[j] / v;
-        logdet += log(v);
         p[j] = (float)(p[j] * (cc->lam[j] / v));
     }
     if (r < d) {
@@ -148,16 +165,14 @@ static double log_density_and_factors(const cpu_gmm *g, const component *cc, int
         double sq = 0, v = cc->res + s2;
         for (int64_t j = 0; j < d; j++) sq += (double)res[j] * res[j];
         quad += sq / v;
-        logdet += (double)(d - r) * log(v);
         w->g[i] = cc->res / v;
     }
     return cc->log_weight - 0.5 * (quad + logdet);
 }
 
-// Merges component c's row denoisers (in w->out) into the accumulator: the online
+// Merges a component's row denoisers (in w->out) into the accumulator: the online
 // log-sum-exp over components, rescaling acc when a row's maximum moves.
 static void merge_component(int64_t rows, int64_t d, workspace *w) {
-#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < rows; i++) {
         double lp = w->logp[i], lmax = lp > w->lmax[i] ? lp : w->lmax[i];
         double scale = w->z[i] > 0 ? exp(w->lmax[i] - lmax) : 0.0, wc = exp(lp - lmax);
@@ -169,27 +184,75 @@ static void merge_component(int64_t rows, int64_t d, workspace *w) {
     }
 }
 
-int cpu_gmm_denoise(const cpu_gmm *g, const float *x, int64_t rows, const double *sigma,
-                    int64_t n_sigma, float *out) {
+// The arguments of one call, shared by the threads.
+typedef struct {
+    const cpu_gmm *g;
+    const float *x;
+    float *out;
+    const double *sigma; // denoiser: one value or one per row
+    int64_t n_sigma;
+    const float *f; // flow: the eigen-direction factors and the complement's
+    double gres;
+} call;
+
+// The mixture denoiser on rows [first, first + rows).
+static void denoise_rows(const call *a, int64_t first, int64_t rows, workspace *w) {
+    const cpu_gmm *g = a->g;
     int64_t d = g->d;
-    workspace w;
-    DS_TRY(workspace_new(&w, rows, d, g->r, 1));
-    for (int64_t i = 0; i < rows; i++) w.lmax[i] = -INFINITY;
+    const float *x = a->x + first * d;
+    for (int64_t i = 0; i < rows; i++) w->lmax[i] = -INFINITY, w->z[i] = 0;
     for (int64_t c = 0; c < g->k; c++) {
         const component *cc = &g->comp[c];
         if (cc->log_weight == -INFINITY) continue;
-        project(g, cc, x, rows, &w);
-#pragma omp parallel for schedule(static)
+        project(g, cc, x, rows, w);
+        double last_s2 = -1, logdet = 0;
         for (int64_t i = 0; i < rows; i++) {
-            double s = sigma[n_sigma == 1 ? 0 : i];
-            w.logp[i] = log_density_and_factors(g, cc, i, s * s, &w);
+            double s = a->sigma[a->n_sigma == 1 ? 0 : first + i], s2 = s * s;
+            if (s2 != last_s2) logdet = log_det(g, cc, s2), last_s2 = s2;
+            w->logp[i] = log_density_and_factors(g, cc, i, s2, logdet, w);
         }
-        reconstruct(g, cc, rows, &w, w.out);
-        merge_component(rows, d, &w);
+        reconstruct(g, cc, rows, w, w->out);
+        merge_component(rows, d, w);
     }
-#pragma omp parallel for schedule(static)
+    float *out = a->out + first * d;
     for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < d; j++) out[i * d + j] = (float)(w.acc[i * d + j] / w.z[i]);
+        for (int64_t j = 0; j < d; j++) out[i * d + j] = (float)(w->acc[i * d + j] / w->z[i]);
+}
+
+// The Gaussian flow on rows [first, first + rows).
+static void flow_rows(const call *a, int64_t first, int64_t rows, workspace *w) {
+    const cpu_gmm *g = a->g;
+    int64_t r = g->r;
+    project(g, &g->comp[0], a->x + first * g->d, rows, w);
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t j = 0; j < r; j++) w->proj[i * r + j] *= a->f[j];
+        w->g[i] = a->gres;
+    }
+    reconstruct(g, &g->comp[0], rows, w, a->out + first * g->d);
+}
+
+// Splits the rows between threads, each running fn on its slice with single-threaded
+// SGEMMs (see cpu_empirical.c on mixing OpenMP loops with OpenBLAS threads).
+static void for_row_slices(const call *a, int64_t rows, workspace *w,
+                           void (*fn)(const call *, int64_t, int64_t, workspace *)) {
+    int threads = omp_get_max_threads() < rows ? omp_get_max_threads() : (int)rows;
+    int saved = cpu_blas_serial_begin();
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = omp_get_thread_num();
+        int64_t first = t * rows / threads, last = (t + 1) * rows / threads;
+        workspace slice = workspace_slice(w, first, a->g->d, a->g->r);
+        fn(a, first, last - first, &slice);
+    }
+    cpu_blas_serial_end(saved);
+}
+
+int cpu_gmm_denoise(const cpu_gmm *g, const float *x, int64_t rows, const double *sigma,
+                    int64_t n_sigma, float *out) {
+    workspace w;
+    DS_TRY(workspace_new(&w, rows, g->d, g->r, 1));
+    call a = {g, x, out, sigma, n_sigma, NULL, 0};
+    for_row_slices(&a, rows, &w, denoise_rows);
     workspace_free(&w);
     return 0;
 }
@@ -206,14 +269,8 @@ int cpu_gmm_flow(const cpu_gmm *g, const float *x, int64_t rows, double sigma_fr
         return -1;
     }
     for (int64_t j = 0; j < r; j++) f[j] = (float)sqrt((cc->lam[j] + b2) / (cc->lam[j] + a2));
-    project(g, cc, x, rows, &w);
-    double gres = sqrt((cc->res + b2) / (cc->res + a2));
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < rows; i++) {
-        for (int64_t j = 0; j < r; j++) w.proj[i * r + j] *= f[j];
-        w.g[i] = gres;
-    }
-    reconstruct(g, cc, rows, &w, out);
+    call a = {g, x, out, NULL, 0, f, sqrt((cc->res + b2) / (cc->res + a2))};
+    for_row_slices(&a, rows, &w, flow_rows);
     workspace_free(&w);
     free(f);
     return 0;

@@ -1,9 +1,13 @@
-// Data set loading: dispatch on the path, and the .npy reader. The IDX, CIFAR-10 and
-// PNG-folder readers are still to come.
+// Data set loading: choose the reader from the path, and the .npy -> rows step.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
+#include "data_readers.h"
 #include "ds_data.h"
 #include "ds_error.h"
 
@@ -12,42 +16,127 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+int ds_data_alloc_rows(ds_data *out, const char *what, int64_t n, int64_t d) {
+    if (n < 1 || d < 1)
+        return ds_fail("%s: data set has no data (%lld rows of %lld values; expected at least 1)",
+                       what, (long long)n, (long long)d);
+    if (n > INT64_MAX / (int64_t)sizeof(float) / d)
+        return ds_fail("%s: %lld rows of %lld values overflow the size of an array", what,
+                       (long long)n, (long long)d);
+    double need = (double)n * (double)d * sizeof(float);
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    if (have > 0 && need > have)
+        return ds_fail("%s: %lld rows of %lld values need %.1f GiB but this machine has %.1f GiB "
+                       "of memory",
+                       what, (long long)n, (long long)d, need / 1073741824.0, have / 1073741824.0);
+    if (!(out->x = ds_try_alloc((size_t)(n * d), sizeof(float), what))) return -1;
+    out->n = n;
+    out->d = d;
+    return 0;
+}
+
+void ds_u8_to_unit(const unsigned char *src, int64_t stride, float *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) dst[i] = (float)(src[i * stride] / 127.5 - 1.0);
+}
+
 // Rows of an array: (N, d...) flattened to N x prod(d...); (N,H,W) and (N,C,H,W)
-// keep their image shape. uint8 maps to [-1, 1].
-static int data_from_array(const char *path, const ds_array *a, ds_data *out) {
+// keep their image shape. uint8 maps to [-1, 1]; float32 data is taken over as is.
+static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     if (a->ndim < 1) return ds_fail("%s: array is a scalar (expected N rows)", path);
     int64_t n = a->shape[0], d = 1;
     for (int i = 1; i < a->ndim; i++) d *= a->shape[i];
-    if (n < 1 || d < 1) return ds_fail("%s: array has no data (shape with a zero)", path);
-    out->n = n;
-    out->d = d;
     if (a->ndim == 3)
         out->channels = 1, out->height = (int)a->shape[1], out->width = (int)a->shape[2];
     if (a->ndim == 4)
         out->channels = (int)a->shape[1], out->height = (int)a->shape[2],
         out->width = (int)a->shape[3];
-    if (!(out->x = ds_try_alloc((size_t)(n * d), sizeof(float), path))) return -1;
-    for (int64_t i = 0; i < n * d; i++) {
-        if (a->dtype == DS_U8)
-            out->x[i] = (float)(((const unsigned char *)a->data)[i] / 127.5 - 1.0);
-        else if (a->dtype == DS_F32)
-            out->x[i] = ((const float *)a->data)[i];
-        else
-            out->x[i] = (float)((const double *)a->data)[i];
+    if (a->dtype == DS_F32 && n >= 1 && d >= 1) {
+        out->n = n, out->d = d;
+        out->x = a->data;
+        a->data = NULL;
+        return 0;
     }
+    DS_TRY(ds_data_alloc_rows(out, path, n, d));
+    if (a->dtype == DS_U8)
+        ds_u8_to_unit(a->data, 1, out->x, n * d);
+    else
+        for (int64_t i = 0; i < n * d; i++) out->x[i] = (float)((const double *)a->data)[i];
     return 0;
 }
 
-int ds_data_load(const char *path, ds_data *out) {
-    memset(out, 0, sizeof *out);
-    snprintf(out->path, sizeof out->path, "%s", path);
-    if (!ends_with(path, ".npy"))
-        return ds_fail("%s: unsupported data format (expected .npy for now)", path);
+static int load_npy(const char *path, ds_data *out) {
     ds_array a;
     DS_TRY(ds_npy_read(path, &a));
     int rc = data_from_array(path, &a, out);
     ds_array_free(&a);
+    return rc;
+}
+
+typedef enum { FMT_UNKNOWN, FMT_NPY, FMT_IDX, FMT_CIFAR } data_format;
+
+// IDX magic: two zero bytes, an element type (0x08..0x0E), a dimension count 1..4.
+static int is_idx_magic(const unsigned char m[4]) {
+    return m[0] == 0 && m[1] == 0 && m[2] >= 0x08 && m[2] <= 0x0E && m[3] >= 1 && m[3] <= 4;
+}
+
+// The format a file name announces: .npy, .bin (CIFAR-10), -ubyte or .gz (IDX).
+static data_format format_by_name(const char *path) {
+    if (ends_with(path, ".npy")) return FMT_NPY;
+    if (ends_with(path, ".bin")) return FMT_CIFAR;
+    if (ends_with(path, "-ubyte") || ends_with(path, ".gz")) return FMT_IDX;
+    return FMT_UNKNOWN;
+}
+
+// The format of a regular file: by its first bytes (seen through zlib, which reads
+// uncompressed files as they are) where they tell, else by its name.
+static data_format file_format(const char *path) {
+    unsigned char m[4] = {0};
+    int direct = 1, got = 0;
+    gzFile f = gzopen(path, "rb");
+    if (f) {
+        got = gzread(f, m, 4);
+        direct = gzdirect(f);
+        gzclose(f);
+    }
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (ends_with(name, ".bin")) return FMT_CIFAR;
+    if (got == 4 && direct && !memcmp(m, "\x93NUM", 4)) return FMT_NPY;
+    if (got == 4 && is_idx_magic(m)) return FMT_IDX;
+    if (strstr(name, "idx")) return FMT_IDX;
+    return format_by_name(path);
+}
+
+static int load_path(const char *path, ds_data *out) {
+    if (strchr(path, ',')) return ds_read_cifar(path, out);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ds_fail("%s: cannot open: %s (expected a .npy, IDX or CIFAR-10 .bin file, or a "
+                       "folder of PNGs)",
+                       path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        if (format_by_name(path) != FMT_UNKNOWN)
+            return ds_fail("%s: is a folder (expected a file, as its name says)", path);
+        return ds_read_png_folder(path, out);
+    }
+    switch (file_format(path)) {
+    case FMT_NPY:
+        return load_npy(path, out);
+    case FMT_IDX:
+        return ds_read_idx(path, out);
+    case FMT_CIFAR:
+        return ds_read_cifar(path, out);
+    default:
+        return ds_fail("%s: unrecognised data format (expected a .npy, IDX[.gz] or CIFAR-10 .bin "
+                       "file, or a folder of PNGs)",
+                       path);
+    }
+}
+
+int ds_data_load(const char *path, ds_data *out) {
+    memset(out, 0, sizeof *out);
+    int rc = load_path(path, out);
     if (rc) ds_data_free(out);
+    snprintf(out->path, sizeof out->path, "%s", path);
     return rc;
 }
 
@@ -57,4 +146,5 @@ void ds_data_free(ds_data *d) {
     d->x = NULL;
     d->labels = NULL;
     d->n = d->d = 0;
+    d->channels = d->height = d->width = 0;
 }

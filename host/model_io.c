@@ -1,0 +1,462 @@
+// The model folder: model.txt (a "key = value" manifest) plus .npy arrays (README,
+// section Models). Saving writes each file atomically and model.txt last, so a folder
+// without model.txt is never taken for a model; loading validates every array.
+#include <cblas.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ds_error.h"
+#include "ds_model.h"
+#include "fit_common.h"
+
+static const char *array_names[] = {"mean.npy",    "means.npy", "weights.npy", "eigvals.npy",
+                                    "eigvecs.npy", "cov.npy",   "covs.npy",    "residual.npy"};
+#define N_ARRAY_NAMES (sizeof array_names / sizeof array_names[0])
+
+static void join(char *out, const char *dir, const char *name) {
+    snprintf(out, DS_PATH_MAX, "%s/%s", dir, name);
+}
+
+static int exists(const char *dir, const char *name) {
+    char path[DS_PATH_MAX];
+    struct stat st;
+    join(path, dir, name);
+    return stat(path, &st) == 0;
+}
+
+static void remove_in(const char *dir, const char *name) {
+    char path[DS_PATH_MAX];
+    join(path, dir, name);
+    unlink(path);
+}
+
+// ---- saving ----
+
+// Writes x as dir/name; a Gaussian's arrays drop the leading component axis (lead = 1).
+static int put(const char *dir, const char *name, const double *x, int lead, int ndim,
+               const int64_t *dims) {
+    char path[DS_PATH_MAX];
+    join(path, dir, name);
+    return ds_npy_write_f64(path, x, ndim - lead, dims + lead, DS_F64);
+}
+
+static int write_arrays(const ds_model *m, const char *dir) {
+    if (m->kind == DS_MODEL_EMPIRICAL) return 0;
+    int lead = m->kind == DS_MODEL_GAUSSIAN;
+    int64_t k = m->k, d = m->d, r = m->r;
+    int64_t kd[2] = {k, d}, kr[2] = {k, r}, kdr[3] = {k, d, r};
+    if (!lead) DS_TRY(put(dir, "weights.npy", m->weights, 0, 1, kd));
+    DS_TRY(put(dir, lead ? "mean.npy" : "means.npy", m->means, lead, 2, kd));
+    DS_TRY(put(dir, "eigvals.npy", m->eigvals, lead, 2, kr));
+    DS_TRY(put(dir, "eigvecs.npy", m->eigvecs, lead, 3, kdr));
+    return put(dir, "residual.npy", m->residual, lead, 1, kd);
+}
+
+static int writes_array(const ds_model *m, const char *name) {
+    if (m->kind == DS_MODEL_EMPIRICAL || strstr(name, "cov")) return 0;
+    if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
+    if (!strcmp(name, "mean.npy")) return m->kind == DS_MODEL_GAUSSIAN;
+    return 1;
+}
+
+static int write_manifest(const ds_model *m, const char *dir) {
+    char path[DS_PATH_MAX];
+    join(path, dir, "model.txt");
+    ds_atomic_file af;
+    DS_TRY(ds_atomic_open(&af, path));
+    FILE *f = af.f;
+    fprintf(f, "# diffsamp model folder (format: README.md, section Models)\n");
+    fprintf(f, "kind = %s\nd = %lld\n", ds_model_kind_name(m->kind), (long long)m->d);
+    fprintf(f, "channels = %d\nheight = %d\nwidth = %d\n", m->channels, m->height, m->width);
+    fprintf(f, "sigma_data = %.17g\n", m->sigma_data);
+    if (m->kind != DS_MODEL_EMPIRICAL)
+        fprintf(f, "k = %lld\nrank = %lld\n", (long long)m->k, (long long)m->r);
+    else
+        fprintf(f, "n = %lld\n", (long long)m->data.n);
+    if (m->data_path[0])
+        fprintf(f, "data = %s\ndata_bytes = %lld\ndata_checksum = 0x%016" PRIx64 "\n", m->data_path,
+                (long long)m->data_bytes, m->data_checksum);
+    return ds_atomic_commit(&af);
+}
+
+int ds_model_save(const ds_model *m, const char *dir) {
+    if (m->kind == DS_MODEL_EMPIRICAL && !m->data_path[0])
+        return ds_fail("%s: an empirical model refers to its data file, but this one has none "
+                       "(fit it to data loaded from a file)",
+                       dir);
+    int existed = access(dir, F_OK) == 0;
+    DS_TRY(ds_mkdirs(dir));
+    remove_in(dir, "model.txt"); // from here until the end the folder is no model
+    int rc = write_arrays(m, dir);
+    for (size_t i = 0; i < N_ARRAY_NAMES; i++)
+        if (rc || !writes_array(m, array_names[i])) remove_in(dir, array_names[i]);
+    if (!rc) rc = write_manifest(m, dir);
+    if (rc && !existed) rmdir(dir);
+    return rc;
+}
+
+// ---- model.txt ----
+
+typedef struct {
+    const char *dir;
+    int line;
+    int has_kind, has_d, has_sigma, has_k, has_rank, has_n, has_bytes, has_checksum;
+    int64_t k, rank, n;
+} manifest;
+
+static int parse_int(const manifest *mf, const char *key, const char *v, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno || x < 0)
+        return ds_fail("%s/model.txt: line %d: %s = '%s' (expected an integer >= 0)", mf->dir,
+                       mf->line, key, v);
+    *out = x;
+    return 0;
+}
+
+static int parse_dim(const manifest *mf, const char *key, const char *v, int *out) {
+    int64_t x = 0;
+    DS_TRY(parse_int(mf, key, v, &x));
+    if (x > 1 << 20)
+        return ds_fail("%s/model.txt: line %d: %s = %lld is implausible", mf->dir, mf->line, key,
+                       (long long)x);
+    *out = (int)x;
+    return 0;
+}
+
+static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
+    if (!strcmp(key, "kind")) {
+        mf->has_kind = 1;
+        if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
+        return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian "
+                       "or gmm)",
+                       mf->dir, mf->line, v);
+    }
+    if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
+    if (!strcmp(key, "channels")) return parse_dim(mf, key, v, &m->channels);
+    if (!strcmp(key, "height")) return parse_dim(mf, key, v, &m->height);
+    if (!strcmp(key, "width")) return parse_dim(mf, key, v, &m->width);
+    if (!strcmp(key, "k")) return mf->has_k = 1, parse_int(mf, key, v, &mf->k);
+    if (!strcmp(key, "rank")) return mf->has_rank = 1, parse_int(mf, key, v, &mf->rank);
+    if (!strcmp(key, "n")) return mf->has_n = 1, parse_int(mf, key, v, &mf->n);
+    if (!strcmp(key, "data_bytes")) return mf->has_bytes = 1, parse_int(mf, key, v, &m->data_bytes);
+    if (!strcmp(key, "data")) {
+        snprintf(m->data_path, sizeof m->data_path, "%s", v);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    if (!strcmp(key, "sigma_data")) {
+        m->sigma_data = strtod(v, &end);
+        mf->has_sigma = 1;
+        if (end != v && !*end && !errno && isfinite(m->sigma_data) && m->sigma_data > 0) return 0;
+        return ds_fail("%s/model.txt: line %d: sigma_data = '%s' (expected a number > 0)", mf->dir,
+                       mf->line, v);
+    }
+    if (!strcmp(key, "data_checksum")) {
+        m->data_checksum = strtoull(v, &end, 16);
+        mf->has_checksum = 1;
+        if (end != v && !*end && !errno) return 0;
+        return ds_fail("%s/model.txt: line %d: data_checksum = '%s' (expected 0x and 16 hex "
+                       "digits)",
+                       mf->dir, mf->line, v);
+    }
+    return ds_fail("%s/model.txt: line %d: unknown key '%s'", mf->dir, mf->line, key);
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && strchr(" \t\r\n", s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+static int read_manifest(const char *dir, manifest *mf, ds_model *m) {
+    char path[DS_PATH_MAX], line[DS_PATH_MAX + 64];
+    join(path, dir, "model.txt");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return ds_fail("%s: not a model folder (no model.txt: %s; write one with diffsamp "
+                       "prepare)",
+                       dir, strerror(errno));
+    int rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        mf->line++;
+        char *hash = strchr(line, '#'), *s, *eq;
+        if (hash) *hash = '\0';
+        if (!*(s = trim(line))) continue;
+        if (!(eq = strchr(s, '=')))
+            rc = ds_fail("%s: line %d: '%s' (expected key = value)", path, mf->line, s);
+        else
+            *eq = '\0', rc = set_key(mf, trim(s), trim(eq + 1), m);
+    }
+    fclose(f);
+    if (rc) return rc;
+    if (!mf->has_kind || !mf->has_d || m->d < 1)
+        return ds_fail("%s: needs 'kind = ...' and 'd = ...' (d >= 1)", path);
+    int64_t pixels = (int64_t)m->channels * m->height * m->width;
+    if (pixels && pixels != m->d)
+        return ds_fail("%s: image shape %dx%dx%d does not match d = %lld", path, m->channels,
+                       m->height, m->width, (long long)m->d);
+    return 0;
+}
+
+// ---- arrays ----
+
+static void format_shape(char *out, size_t size, int ndim, const int64_t *dims) {
+    size_t n = (size_t)snprintf(out, size, "(");
+    for (int i = 0; i < ndim && n < size; i++) {
+        if (dims[i] < 0)
+            n += (size_t)snprintf(out + n, size - n, "%s*", i ? ", " : "");
+        else
+            n += (size_t)snprintf(out + n, size - n, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    }
+    if (n < size) snprintf(out + n, size - n, ")");
+}
+
+// Reads dir/name as float64 and checks its shape against dims (-1: any size, filled
+// in). A Gaussian folder's arrays lack the mixture's leading component axis (lead = 1).
+static int read_array(const char *dir, const char *name, const char *kind, int lead, int ndim,
+                      int64_t *dims, double **out) {
+    char path[DS_PATH_MAX];
+    join(path, dir, name);
+    if (!exists(dir, name))
+        return ds_fail("%s: missing (a %s model folder needs it; see README, section Models)", path,
+                       kind);
+    ds_array a;
+    DS_TRY(ds_npy_read(path, &a));
+    int ok = a.dtype != DS_U8 && a.ndim == ndim - lead;
+    for (int i = 0; ok && i < a.ndim; i++) ok = dims[lead + i] < 0 || dims[lead + i] == a.shape[i];
+    if (!ok) {
+        char got[128], want[128];
+        format_shape(got, sizeof got, a.ndim, a.shape);
+        format_shape(want, sizeof want, ndim - lead, dims + lead);
+        const char *type = a.dtype == DS_U8 ? " uint8" : "";
+        ds_array_free(&a);
+        return ds_fail("%s: shape %s%s, expected %s float64 (or float32)", path, got, type, want);
+    }
+    for (int i = 0; i < a.ndim; i++) dims[lead + i] = a.shape[i];
+    int64_t count = ds_array_count(&a);
+    *out = ds_alloc((size_t)count, sizeof(double));
+    for (int64_t i = 0; i < count; i++)
+        (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
+    ds_array_free(&a);
+    return 0;
+}
+
+static int check_nonnegative(const char *dir, const char *name, const double *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] < 0)
+            return ds_fail("%s/%s: element %lld is negative (%.3g); variances must be >= 0", dir,
+                           name, (long long)i, x[i]);
+    return 0;
+}
+
+// Weights must be positive and sum to 1 within 1e-6; they are then renormalised exactly.
+static int check_weights(const char *dir, double *w, int64_t k) {
+    double sum = 0;
+    for (int64_t c = 0; c < k; c++) {
+        if (!(w[c] > 0))
+            return ds_fail("%s/weights.npy: weight %lld is %.3g (expected > 0)", dir, (long long)c,
+                           w[c]);
+        sum += w[c];
+    }
+    if (fabs(sum - 1) > 1e-6)
+        return ds_fail("%s/weights.npy: weights sum to %.9g (expected 1 within 1e-6)", dir, sum);
+    for (int64_t c = 0; c < k; c++) w[c] /= sum;
+    return 0;
+}
+
+static int check_orthonormal(const char *dir, const double *u, int64_t d, int64_t r, int64_t c) {
+    double *g = ds_alloc((size_t)(r * r), sizeof(double)), worst = 0;
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)r, (int)d, 1.0, u, (int)r, 0.0, g,
+                (int)r);
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = i; j < r; j++) worst = fmax(worst, fabs(g[i * r + j] - (i == j)));
+    free(g);
+    if (worst > 1e-6)
+        return ds_fail("%s/eigvecs.npy: component %lld: eigenvectors are not orthonormal "
+                       "(max |U^T U - I| = %.3g, expected <= 1e-6)",
+                       dir, (long long)c, worst);
+    return 0;
+}
+
+typedef struct {
+    double value;
+    int64_t index;
+} ranked;
+
+static int by_value_descending(const void *a, const void *b) {
+    double x = ((const ranked *)a)->value, y = ((const ranked *)b)->value;
+    return (x < y) - (x > y);
+}
+
+// Puts eigenvalues (r) in descending order, permuting the columns of u (d x r) alike.
+static void sort_descending(double *lam, double *u, int64_t d, int64_t r) {
+    ranked *order = ds_alloc((size_t)r, sizeof(ranked));
+    double *copy = ds_alloc((size_t)(d * r), sizeof(double));
+    for (int64_t j = 0; j < r; j++) order[j] = (ranked){lam[j], j};
+    qsort(order, (size_t)r, sizeof(ranked), by_value_descending);
+    memcpy(copy, u, sizeof(double) * (size_t)(d * r));
+    for (int64_t j = 0; j < r; j++) {
+        lam[j] = order[j].value;
+        for (int64_t i = 0; i < d; i++) u[i * r + j] = copy[i * r + order[j].index];
+    }
+    free(order);
+    free(copy);
+}
+
+// eigvals.npy, eigvecs.npy and residual.npy as written by diffsamp prepare.
+static int read_eigen(const char *dir, const char *kind, int lead, ds_model *m) {
+    int64_t kr[2] = {m->k, -1};
+    DS_TRY(read_array(dir, "eigvals.npy", kind, lead, 2, kr, &m->eigvals));
+    m->r = kr[1];
+    if (m->r < 1 || m->r > m->d)
+        return ds_fail("%s/eigvals.npy: rank %lld (expected 1 .. d = %lld)", dir, (long long)m->r,
+                       (long long)m->d);
+    int64_t kdr[3] = {m->k, m->d, m->r}, k1[1] = {m->k};
+    DS_TRY(read_array(dir, "eigvecs.npy", kind, lead, 3, kdr, &m->eigvecs));
+    DS_TRY(read_array(dir, "residual.npy", kind, lead, 1, k1, &m->residual));
+    DS_TRY(check_nonnegative(dir, "eigvals.npy", m->eigvals, m->k * m->r));
+    DS_TRY(check_nonnegative(dir, "residual.npy", m->residual, m->k));
+    for (int64_t c = 0; c < m->k; c++) {
+        double *u = m->eigvecs + c * m->d * m->r;
+        DS_TRY(check_orthonormal(dir, u, m->d, m->r, c));
+        sort_descending(m->eigvals + c * m->r, u, m->d, m->r);
+    }
+    return 0;
+}
+
+// cov.npy (d x d) or covs.npy (K x d x d), decomposed here to rank r (model.txt's
+// rank, or d).
+static int read_covariances(const char *dir, const char *kind, int lead, int64_t rank,
+                            ds_model *m) {
+    const char *name = lead ? "cov.npy" : "covs.npy";
+    int64_t d = m->d, r = m->r = rank ? rank : d, kdd[3] = {m->k, d, d};
+    if (r > d)
+        return ds_fail("%s/model.txt: rank %lld is larger than d = %lld", dir, (long long)r,
+                       (long long)d);
+    double *covs;
+    DS_TRY(read_array(dir, name, kind, lead, 3, kdd, &covs));
+    m->eigvals = ds_alloc((size_t)(m->k * r), sizeof(double));
+    m->eigvecs = ds_alloc((size_t)(m->k * d * r), sizeof(double));
+    m->residual = ds_alloc((size_t)m->k, sizeof(double));
+    int rc = 0;
+    for (int64_t c = 0; c < m->k && !rc; c++) {
+        double *cov = covs + c * d * d, scale = 0, asym = 0;
+        for (int64_t i = 0; i < d; i++)
+            for (int64_t j = 0; j < d; j++) {
+                scale = fmax(scale, fabs(cov[i * d + j]));
+                asym = fmax(asym, fabs(cov[i * d + j] - cov[j * d + i]));
+            }
+        char what[DS_PATH_MAX + 64];
+        snprintf(what, sizeof what, "%s/%s: component %lld", dir, name, (long long)c);
+        if (asym > 1e-9 * scale)
+            rc = ds_fail("%s: not symmetric (max |C - C^T| = %.3g)", what, asym);
+        else
+            rc = fit_decompose(what, cov, d, r, m->eigvals + c * r, m->eigvecs + c * d * r,
+                               m->residual + c);
+    }
+    free(covs);
+    return rc;
+}
+
+// The data mean and rms deviation implied by the mixture: mean = sum w mu, and the
+// total variance sum w (trace Sigma + |mu - mean|^2) spread over d coordinates.
+static void mixture_moments(ds_model *m) {
+    int64_t d = m->d, r = m->r;
+    m->mean = ds_alloc((size_t)d, sizeof(double));
+    for (int64_t c = 0; c < m->k; c++)
+        for (int64_t j = 0; j < d; j++) m->mean[j] += m->weights[c] * m->means[c * d + j];
+    double total = 0;
+    for (int64_t c = 0; c < m->k; c++) {
+        double var = (double)(d - r) * m->residual[c];
+        for (int64_t j = 0; j < r; j++) var += m->eigvals[c * r + j];
+        for (int64_t j = 0; j < d; j++) {
+            double dm = m->means[c * d + j] - m->mean[j];
+            var += dm * dm;
+        }
+        total += m->weights[c] * var;
+    }
+    m->sigma_data = sqrt(total / (double)d);
+}
+
+static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
+    int lead = m->kind == DS_MODEL_GAUSSIAN;
+    const char *kind = ds_model_kind_name(m->kind);
+    int64_t k1[1] = {-1};
+    if (lead) {
+        m->k = 1;
+        m->weights = ds_alloc(1, sizeof(double));
+        m->weights[0] = 1;
+    } else {
+        DS_TRY(read_array(dir, "weights.npy", kind, 0, 1, k1, &m->weights));
+        m->k = k1[0];
+        if (m->k < 1) return ds_fail("%s/weights.npy: no components", dir);
+        DS_TRY(check_weights(dir, m->weights, m->k));
+    }
+    if (mf->has_k && mf->k != m->k)
+        return ds_fail("%s/model.txt: k = %lld but the arrays hold %lld components", dir,
+                       (long long)mf->k, (long long)m->k);
+    int64_t kd[2] = {m->k, m->d};
+    DS_TRY(read_array(dir, lead ? "mean.npy" : "means.npy", kind, lead, 2, kd, &m->means));
+    if (exists(dir, "eigvals.npy") || !exists(dir, lead ? "cov.npy" : "covs.npy"))
+        DS_TRY(read_eigen(dir, kind, lead, m));
+    else
+        DS_TRY(read_covariances(dir, kind, lead, mf->has_rank ? mf->rank : 0, m));
+    if (mf->has_rank && mf->rank && mf->rank != m->r)
+        return ds_fail("%s/model.txt: rank = %lld but eigvals.npy holds %lld eigenvalues", dir,
+                       (long long)mf->rank, (long long)m->r);
+    double sigma_data = m->sigma_data;
+    mixture_moments(m);
+    if (mf->has_sigma) m->sigma_data = sigma_data;
+    return 0;
+}
+
+static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
+    if (!m->data_path[0] || !mf->has_bytes || !mf->has_checksum)
+        return ds_fail("%s/model.txt: an empirical model needs data, data_bytes and "
+                       "data_checksum",
+                       dir);
+    char abs[DS_PATH_MAX], why[1024];
+    int64_t bytes;
+    uint64_t sum;
+    if (ds_data_fingerprint(m->data_path, abs, &bytes, &sum) != 0) {
+        snprintf(why, sizeof why, "%s", ds_error());
+        return ds_fail("%s: cannot read the model's data (%s)", dir, why);
+    }
+    if (bytes != m->data_bytes || sum != m->data_checksum)
+        return ds_fail("%s: data file %s changed since the model was prepared (%lld bytes, "
+                       "checksum 0x%016" PRIx64 "; now %lld bytes, 0x%016" PRIx64
+                       "): run diffsamp prepare again",
+                       dir, m->data_path, (long long)m->data_bytes, m->data_checksum,
+                       (long long)bytes, sum);
+    DS_TRY(ds_data_load(m->data_path, &m->data));
+    if (m->data.d != m->d || (mf->has_n && m->data.n != mf->n))
+        return ds_fail("%s: data %s has %lld x %lld rows, model.txt says n = %lld, d = %lld", dir,
+                       m->data_path, (long long)m->data.n, (long long)m->data.d, (long long)mf->n,
+                       (long long)m->d);
+    double sigma_data;
+    m->mean = ds_alloc((size_t)m->d, sizeof(double));
+    fit_mean_rms(&m->data, m->mean, &sigma_data);
+    if (!mf->has_sigma) m->sigma_data = sigma_data;
+    return 0;
+}
+
+int ds_model_load(const char *dir, ds_model *out) {
+    memset(out, 0, sizeof *out);
+    manifest mf = {.dir = dir};
+    int rc = read_manifest(dir, &mf, out);
+    if (!rc)
+        rc = out->kind == DS_MODEL_EMPIRICAL ? load_empirical(dir, &mf, out)
+                                             : load_mixture(dir, &mf, out);
+    if (rc) ds_model_free(out);
+    return rc;
+}

@@ -27,6 +27,12 @@
 #define CHUNK_FLOATS (1 << 20)
 #define CHUNK_MIN 256
 #define CHUNK_MAX 4096
+// Refinement of the logits near the maximum (see refine()).
+#define REFINE_WINDOW 12.0    // logits below the maximum: weights < 6e-6 keep float logits
+#define REFINE_SHARE 32       // at most 1/32 of a chunk's rows per query
+#define REFINE_MIN_ERROR 1e-7 // logit error bound below which nothing is refined
+// Observed SGEMM errors of x.y reach 8 u |x||y| on Fashion-MNIST (d = 784); twice that.
+#define DOT_ERROR_FACTOR (16.0 * 0x1p-24)
 
 struct cpu_empirical {
     int64_t n, d;
@@ -34,6 +40,7 @@ struct cpu_empirical {
     const double *mean;
     float *y;        // n x d centred rows
     double *half_sq; // |y_i|^2 / 2 of the stored float rows
+    double y_norm;   // max_i |y_i|
 };
 
 cpu_empirical *cpu_empirical_new(const ds_model *m) {
@@ -61,6 +68,7 @@ cpu_empirical *cpu_empirical_new(const ds_model *m) {
         }
         e->half_sq[i] = 0.5 * s;
     }
+    for (int64_t i = 0; i < n; i++) e->y_norm = fmax(e->y_norm, sqrt(2 * e->half_sq[i]));
     return e;
 }
 
@@ -107,27 +115,83 @@ typedef struct {
     int64_t top; // training row of the maximum
 } row_state;
 
+// One query row as the chunk pass sees it.
+typedef struct {
+    const double *x; // centred query in double
+    double inv_s2;
+    double eps; // bound on the SGEMM error of x.y over the training rows
+} query;
+
+// Candidate rows of a chunk whose logits are recomputed in double.
+typedef struct {
+    int64_t *idx; // position in the chunk
+    float *dot;   // the SGEMM product
+    double *t;    // x.y - |y|^2/2 in double
+} refine_buf;
+
+// Recomputes in double the t of the chunk rows that may lie within REFINE_WINDOW logits
+// of the maximum given the SGEMM error bound; returns their count, or 0 when the error
+// bound is negligible or more than 1/REFINE_SHARE of the rows qualify (the softmax is
+// then broad, the error per logit < 1e-5 on our data, and independent errors average).
+static int64_t refine(const cpu_empirical *e, const float *dot, int64_t c, int64_t first,
+                      const query *q, double tmax_f, refine_buf *rb) {
+    if (q->eps * q->inv_s2 < REFINE_MIN_ERROR) return 0;
+    const double *hs = e->half_sq + first;
+    double cut = tmax_f - (REFINE_WINDOW / q->inv_s2 + 2 * q->eps);
+    int64_t n = 0, cap = c / REFINE_SHARE + 1;
+    for (int64_t j = 0; j < c; j++) {
+        if ((double)dot[j] - hs[j] < cut) continue;
+        if (n == cap) return 0;
+        rb->idx[n] = j, rb->dot[n] = dot[j], n++;
+    }
+    int64_t d = e->d;
+    for (int64_t k = 0; k < n; k++) {
+        const float *y = e->y + (first + rb->idx[k]) * d;
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) s += q->x[j] * y[j];
+        rb->t[k] = s - hs[rb->idx[k]];
+    }
+    return n;
+}
+
 // The state of one chunk (training rows first..first+c) from the products dot[0..c);
 // overwrites dot with the float weights exp(l - lmax of the chunk).
 static row_state chunk_state(const cpu_empirical *e, float *dot, int64_t c, int64_t first,
-                             double inv_s2, int want_entropy) {
+                             const query *q, int want_entropy, refine_buf *rb) {
     const double *hs = e->half_sq + first;
-    row_state st = {-INFINITY, 0, 0, first};
+    double inv_s2 = q->inv_s2, tmax_f = -INFINITY;
     for (int64_t j = 0; j < c; j++) {
         double t = (double)dot[j] - hs[j];
-        st.tmax = t > st.tmax ? t : st.tmax;
+        tmax_f = t > tmax_f ? t : tmax_f;
     }
-    for (int64_t j = 0; j < c; j++)
-        if ((double)dot[j] - hs[j] == st.tmax) {
-            st.top = first + j;
-            break;
-        }
+    row_state st = {tmax_f, 0, 0, first};
+    int64_t n = refine(e, dot, c, first, q, tmax_f, rb);
+    if (n) {
+        st.tmax = -INFINITY;
+        for (int64_t k = 0; k < n; k++)
+            if (rb->t[k] > st.tmax) st.tmax = rb->t[k], st.top = first + rb->idx[k];
+    } else {
+        for (int64_t j = 0; j < c; j++)
+            if ((double)dot[j] - hs[j] == tmax_f) {
+                st.top = first + j;
+                break;
+            }
+    }
     for (int64_t j = 0; j < c; j++) {
         double l = ((double)dot[j] - hs[j] - st.tmax) * inv_s2;
         float w = exp_nonpos((float)l);
         dot[j] = w;
         st.z += w;
         if (want_entropy) st.zl += w * l;
+    }
+    // The refined rows replace their weights from the float products.
+    for (int64_t k = 0; k < n; k++) {
+        int64_t j = rb->idx[k];
+        double l = (rb->t[k] - st.tmax) * inv_s2, w = exp(l);
+        double l_old = ((double)rb->dot[k] - hs[j] - st.tmax) * inv_s2;
+        st.z += w - dot[j];
+        if (want_entropy) st.zl += w * l - dot[j] * l_old;
+        dot[j] = (float)w;
     }
     return st;
 }
@@ -155,6 +219,7 @@ typedef struct {
     double *acc;    // B x d weighted sum of the thread's rows
     row_state *st;  // B: state of the thread's rows so far
     row_state *cst; // B: state of the current chunk
+    refine_buf rb;  // C candidates
 } partial;
 
 static void partial_free(partial *p) {
@@ -163,6 +228,9 @@ static void partial_free(partial *p) {
     free(p->acc);
     free(p->st);
     free(p->cst);
+    free(p->rb.idx);
+    free(p->rb.dot);
+    free(p->rb.t);
 }
 
 static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c) {
@@ -171,15 +239,21 @@ static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c) {
                    ds_try_alloc((size_t)(rows * d), sizeof(float), what),
                    ds_try_alloc((size_t)(rows * d), sizeof(double), what),
                    ds_try_alloc((size_t)rows, sizeof(row_state), what),
-                   ds_try_alloc((size_t)rows, sizeof(row_state), what)};
-    if (!(p->logits && p->chunk && p->acc && p->st && p->cst)) return -1;
+                   ds_try_alloc((size_t)rows, sizeof(row_state), what),
+                   {ds_try_alloc((size_t)c, sizeof(int64_t), what),
+                    ds_try_alloc((size_t)c, sizeof(float), what),
+                    ds_try_alloc((size_t)c, sizeof(double), what)}};
+    if (!(p->logits && p->chunk && p->acc && p->st && p->cst && p->rb.idx && p->rb.dot && p->rb.t))
+        return -1;
     for (int64_t i = 0; i < rows; i++) p->st[i] = (row_state){-INFINITY, 0, 0, 0};
     return 0;
 }
 
 typedef struct {
     const cpu_empirical *e;
-    const float *xc; // B x d centred queries
+    const float *xc;    // B x d centred queries
+    const double *xc64; // the same in double
+    const double *eps;  // B: SGEMM error bound of each query's products
     int64_t rows, c;
     const double *sigma;
     int64_t n_sigma;
@@ -189,6 +263,10 @@ typedef struct {
 static double row_inv_s2(const job *jb, int64_t i) {
     double s = jb->sigma[jb->n_sigma == 1 ? 0 : i];
     return 1.0 / (s * s);
+}
+
+static query row_query(const job *jb, int64_t i) {
+    return (query){jb->xc64 + i * jb->e->d, row_inv_s2(jb, i), jb->eps[i]};
 }
 
 // Streams training rows [first, last) in chunks into the partial p (one thread, with
@@ -201,9 +279,11 @@ static void run_rows(const job *jb, int64_t first, int64_t last, partial *p) {
         const float *yc = e->y + start * d;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)len, (int)d, 1.0f,
                     jb->xc, (int)d, yc, (int)d, 0.0f, p->logits, (int)len);
-        for (int64_t i = 0; i < rows; i++)
-            p->cst[i] = chunk_state(e, p->logits + i * len, len, start, row_inv_s2(jb, i),
-                                    jb->want_entropy);
+        for (int64_t i = 0; i < rows; i++) {
+            query q = row_query(jb, i);
+            p->cst[i] =
+                chunk_state(e, p->logits + i * len, len, start, &q, jb->want_entropy, &p->rb);
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)len, 1.0f,
                     p->logits, (int)len, yc, (int)d, 0.0f, p->chunk, (int)d);
         for (int64_t i = 0; i < rows; i++) {
@@ -244,20 +324,37 @@ static void write_result(const job *jb, const partial *p, float *out, const ds_d
 // streaming its share with single-threaded SGEMMs, and the partial states are folded at
 // the end. One parallel region per call: alternating OpenMP loops with multithreaded
 // OpenBLAS calls costs ~30% here, as each side's idle threads spin while the other runs.
+// Centres the queries (in double, then rounded) and bounds the error of their products.
+static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows, float *xc,
+                           double *xc64, double *eps) {
+    int64_t d = e->d;
+    for (int64_t i = 0; i < rows; i++) {
+        double sq = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double v = (double)x[i * d + j] - e->mean[j];
+            xc64[i * d + j] = v;
+            xc[i * d + j] = (float)v;
+            sq += v * v;
+        }
+        eps[i] = DOT_ERROR_FACTOR * sqrt(sq) * e->y_norm;
+    }
+}
+
 int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
                           int64_t n_sigma, float *out, const ds_diag *diag) {
     int64_t d = e->d, n = e->n, c = chunk_rows(e, rows), n_chunks = (n + c - 1) / c;
     int threads = omp_get_max_threads();
     if (threads > n_chunks) threads = (int)n_chunks;
-    float *xc = ds_try_alloc((size_t)(rows * d), sizeof(float), "cpu empirical denoiser");
-    partial *parts = ds_try_alloc((size_t)threads, sizeof(partial), "cpu empirical denoiser");
-    int rc = xc && parts ? 0 : -1;
+    const char *what = "cpu empirical denoiser";
+    float *xc = ds_try_alloc((size_t)(rows * d), sizeof(float), what);
+    double *xc64 = ds_try_alloc((size_t)(rows * (d + 1)), sizeof(double), what);
+    partial *parts = ds_try_alloc((size_t)threads, sizeof(partial), what);
+    int rc = xc && xc64 && parts ? 0 : -1;
     for (int t = 0; t < threads && !rc; t++) rc = partial_new(&parts[t], rows, d, c);
     if (!rc) {
-        job jb = {e, xc, rows, c, sigma, n_sigma, diag && diag->entropy};
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < d; j++)
-                xc[i * d + j] = (float)((double)x[i * d + j] - e->mean[j]);
+        double *eps = xc64 + rows * d;
+        job jb = {e, xc, xc64, eps, rows, c, sigma, n_sigma, diag && diag->entropy};
+        centre_queries(e, x, rows, xc, xc64, eps);
         int saved = cpu_blas_serial_begin();
 #pragma omp parallel num_threads(threads)
         {
@@ -272,5 +369,6 @@ int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, 
     for (int t = 0; parts && t < threads; t++) partial_free(&parts[t]);
     free(parts);
     free(xc);
+    free(xc64);
     return rc;
 }

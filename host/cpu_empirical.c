@@ -2,18 +2,21 @@
 // the training rows, D(x) = mean + sum_i softmax_i(l) y_i with
 // l_i = (x.y_i - |y_i|^2/2) / sigma^2 on centred x and y.
 //
-// The training set is streamed in chunks of C rows with an online log-sum-exp
-// (running row maximum, running sum, rescaled accumulator), so memory is O(B x C),
-// not O(B x N). Per chunk: T = X Y_c^T by SGEMM, weights w = exp(l - running max) in
-// float, then W Y_c by SGEMM, merged into a double accumulator.
+// The training set is streamed in chunks of C rows with an online log-sum-exp, so
+// memory is O(B x C), not O(B x N). Per chunk: T = X Y_c^T by SGEMM; per query the
+// chunk maximum, weights w = exp(l - max) in float, their sum; then W Y_c by SGEMM; the
+// chunk is folded into the running state (maximum, sum, double accumulator), each side
+// rescaled in double. The threads split the training rows and their states are folded
+// the same way at the end.
 //
-// Numerics (DESIGN.md): float32 enters only through the stored rows (relative 6e-8
-// each), the x.y products of the SGEMM (absolute error ~1e-5..1e-4 for |y|^2 ~ 1e3)
-// and the weights (relative ~1e-7). |y|^2/2 is kept in double, taken from the rounded
-// rows so that a logit is exactly -|x - y~|^2/2 up to the product error; the
-// subtraction x.y - |y|^2/2, the maxima and the sums are in double. At sigma = 0.002 a
-// product error of 1e-4 moves a logit by ~25, which reorders only training rows whose
-// squared distances to x differ by less than ~2e-4.
+// Numerics (DESIGN.md): float32 enters through the stored rows and queries (relative
+// u = 6e-8), the weights (~2u) and the SGEMM products x.y, whose absolute error (up to
+// ~1e-4 on Fashion-MNIST) is divided by sigma^2 in a logit: ~25 at sigma = 0.002. So
+// |y|^2/2 is kept in double (from the rounded rows, so that a logit is exactly
+// -|x - y~|^2/2 + const up to the product error), maxima and sums are in double, and
+// the rows whose logits may lie within REFINE_WINDOW of a query's maximum have their
+// product recomputed in double (refine()): at small sigma these are a handful, and the
+// choice of the nearest row and the weights that matter carry no SGEMM error.
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>

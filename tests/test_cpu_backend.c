@@ -475,7 +475,7 @@ static int load_subset(const char *path, int64_t count, uint64_t salt, ds_data *
     return 0;
 }
 
-// Fashion-MNIST: 2,000 training rows, 64 test images plus noise at each sigma (d = 784,
+// Fashion-MNIST: 2,000 training rows, 32 test images plus noise at each sigma (d = 784,
 // |y|^2 up to ~800, the shape where the SGEMM products are least exact).
 static void test_fashion_mnist_subset(void **state) {
     (void)state;
@@ -488,7 +488,7 @@ static void test_fashion_mnist_subset(void **state) {
         skip();
     }
     assert_int_equal(load_subset(DS_DEFAULT_DATA, 2000, 40, &m.data), 0);
-    assert_int_equal(load_subset(test_path, 64, 41, &queries), 0);
+    assert_int_equal(load_subset(test_path, 32, 41, &queries), 0);
     m.kind = DS_MODEL_EMPIRICAL;
     m.d = m.data.d;
     m.mean = calloc((size_t)m.d, sizeof(double));

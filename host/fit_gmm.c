@@ -90,8 +90,9 @@ static int64_t assign_rows(const ds_data *data, int64_t k, kmeans_work *w, int64
     return changed;
 }
 
-// Gives every empty component the row farthest from its centre. Returns how many were
-// reseeded, or -1 when no row is left to move (fewer distinct rows than components).
+// Counts the rows of each component (w->counts) and gives every empty component the row
+// farthest from its centre. Returns how many were reseeded, or -1 when no row is left to
+// move (fewer distinct rows than components).
 static int64_t reseed_empty(const ds_data *data, int64_t k, kmeans_work *w, int64_t *assign) {
     int64_t n = data->n, reseeded = 0;
     memset(w->counts, 0, sizeof(int64_t) * (size_t)k);

@@ -123,10 +123,11 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
         return ds_fail("%s model: rank %lld is out of range (expected 1 .. d = %lld, or 0 for "
                        "full rank)",
                        ds_model_kind_name(kind), (long long)o->rank, (long long)data->d);
+    if (kind != DS_MODEL_GMM) return 0;
     if (!(o->var_floor >= 0) || !isfinite(o->var_floor))
         return ds_fail("gmm: variance floor %g is invalid (expected a finite value >= 0)",
                        o->var_floor);
-    if (kind != DS_MODEL_GMM || o->from_labels) return 0;
+    if (o->from_labels) return 0;
     if (o->k < 1 || o->k > data->n)
         return ds_fail("gmm: K = %lld components is out of range (expected 1 .. N = %lld rows)",
                        (long long)o->k, (long long)data->n);

@@ -217,6 +217,21 @@ typedef struct {
     const char *expect; // a substring of the error
 } bad_case;
 
+// Replaces the eigen arrays by covs.npy whose component 0 is I and component 1 is -I
+// (not positive semi-definite) or I with one asymmetric entry.
+static void write_bad_covs(const char *dir, const ds_model *m, int negative) {
+    int64_t k = m->k, d = m->d, shape[3] = {k, d, d};
+    double *covs = calloc((size_t)(k * d * d), sizeof(double));
+    for (int64_t c = 0; c < k; c++)
+        for (int64_t i = 0; i < d; i++) covs[(c * d + i) * d + i] = c && negative ? -1.0 : 1.0;
+    if (!negative) covs[d * d + 1] = 0.5;
+    remove_file(dir, "eigvals.npy");
+    remove_file(dir, "eigvecs.npy");
+    remove_file(dir, "residual.npy");
+    write_array(dir, "covs.npy", covs, 3, shape);
+    free(covs);
+}
+
 static void break_folder(int which, const char *dir, const ds_model *m) {
     int64_t k = m->k, d = m->d, r = m->r;
     int64_t kdr[3] = {k, d, r}, kr[2] = {k, r}, kd[2] = {k, d}, kdr1[3] = {k, d, r - 1};
@@ -283,6 +298,10 @@ static void break_folder(int which, const char *dir, const ds_model *m) {
     case 17:
         write_array(dir, "residual.npy", (double[]){0.1, -0.2}, 1, kd);
         break;
+    case 18:
+    case 19:
+        write_bad_covs(dir, m, which == 18);
+        break;
     }
     free(copy);
 }
@@ -306,6 +325,8 @@ static const bad_case bad_cases[] = {
     {"d mismatch", "means.npy: shape (2, 16), expected (2, 15)"},
     {"truncated npy", "means.npy: truncated npy"},
     {"negative residual", "residual.npy: element 1 is negative"},
+    {"covariance not PSD", "covs.npy: component 1: covariance is not positive semi-definite"},
+    {"covariance not symmetric", "covs.npy: component 1: not symmetric"},
 };
 
 static void test_bad_folders_refused(void **state) {

@@ -88,11 +88,23 @@ static int64_t chunk_rows(const cpu_empirical *e, int64_t rows) {
     return c < e->n ? c : e->n;
 }
 
-// exp(x) for x <= 0 in float (0 below -87), written as 2^n p(r) with Cephes' expf
-// polynomial so that the weight loop vectorises (glibc's expf does not without
-// -ffast-math); relative error about 2e-7.
+static inline float bits_to_float(uint32_t b) {
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+// exp(x) for x <= 0 in float (0 below -87), as 2^n p(r) with Cephes' expf polynomial,
+// relative error about 2e-7. Written so that the weight loop vectorises without
+// -ffast-math: glibc's expf is not vectorised, and float compares in ?: keep the loop
+// from vectorising (trapping math), so the clamp at -87 compares bit patterns (for
+// x <= 0 a larger pattern is a more negative number).
 static inline float exp_nonpos(float x) {
-    float xc = x < -87.0f ? -87.0f : x;
+    const uint32_t limit = 0xC2AE0000u; // -87.0f
+    uint32_t xb;
+    memcpy(&xb, &x, sizeof xb);
+    uint32_t keep = xb > limit ? 0u : 0xFFFFFFFFu;
+    float xc = bits_to_float(xb > limit ? limit : xb);
     float t = xc * 1.44269504088896341f + 12582912.0f; // round to nearest via 1.5 * 2^23
     float n = t - 12582912.0f;
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
@@ -103,10 +115,10 @@ static inline float exp_nonpos(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return x < -87.0f ? 0.0f : p * scale;
+    float v = p * bits_to_float((uint32_t)((int32_t)n + 127) << 23);
+    uint32_t vb;
+    memcpy(&vb, &v, sizeof vb);
+    return bits_to_float(vb & keep);
 }
 
 // The log-sum-exp state of one query row over a set of training rows, in units of
@@ -132,6 +144,21 @@ typedef struct {
     double *t;    // x.y - |y|^2/2 in double
 } refine_buf;
 
+// Reductions below keep LANES independent partial sums or maxima, so that they
+// vectorise (or at least pipeline) without reassociating floating-point operations.
+enum { LANES = 8 };
+
+// x.y in double for a float row y.
+static double dot_f64(const double *x, const float *y, int64_t d) {
+    double s[LANES] = {0};
+    int64_t j = 0;
+    for (; j + LANES <= d; j += LANES)
+        for (int k = 0; k < LANES; k++) s[k] += x[j + k] * y[j + k];
+    for (; j < d; j++) s[0] += x[j] * y[j];
+    for (int k = 1; k < LANES; k++) s[0] += s[k];
+    return s[0];
+}
+
 // Recomputes in double the t of the chunk rows that may lie within REFINE_WINDOW logits
 // of the maximum given the SGEMM error bound; returns their count, or 0 when the error
 // bound is negligible or more than 1/REFINE_SHARE of the rows qualify (the softmax is
@@ -147,14 +174,48 @@ static int64_t refine(const cpu_empirical *e, const float *dot, int64_t c, int64
         if (n == cap) return 0;
         rb->idx[n] = j, rb->dot[n] = dot[j], n++;
     }
-    int64_t d = e->d;
-    for (int64_t k = 0; k < n; k++) {
-        const float *y = e->y + (first + rb->idx[k]) * d;
-        double s = 0;
-        for (int64_t j = 0; j < d; j++) s += q->x[j] * y[j];
-        rb->t[k] = s - hs[rb->idx[k]];
-    }
+    for (int64_t k = 0; k < n; k++)
+        rb->t[k] = dot_f64(q->x, e->y + (first + rb->idx[k]) * e->d, e->d) - hs[rb->idx[k]];
     return n;
+}
+
+// max_j dot[j] - hs[j].
+static double max_t(const float *dot, const double *hs, int64_t c) {
+    double m[LANES];
+    for (int k = 0; k < LANES; k++) m[k] = -INFINITY;
+    int64_t j = 0;
+    for (; j + LANES <= c; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            double t = (double)dot[j + k] - hs[j + k];
+            m[k] = t > m[k] ? t : m[k];
+        }
+    for (; j < c; j++) m[0] = fmax(m[0], (double)dot[j] - hs[j]);
+    for (int k = 1; k < LANES; k++) m[0] = fmax(m[0], m[k]);
+    return m[0];
+}
+
+// dot[j] <- exp((dot[j] - hs[j] - tmax) inv_s2) in float; returns their sum, and in
+// *suml the sum of w l (for the entropy) when suml is not NULL.
+static double weights(float *dot, const double *hs, int64_t c, double tmax, double inv_s2,
+                      double *suml) {
+    double z[LANES] = {0}, zl[LANES] = {0};
+    if (suml)
+        for (int64_t j = 0; j < c; j++) {
+            double l = ((double)dot[j] - hs[j] - tmax) * inv_s2;
+            float w = exp_nonpos((float)l);
+            dot[j] = w;
+            zl[j % LANES] += w * l;
+        }
+    else
+        for (int64_t j = 0; j < c; j++)
+            dot[j] = exp_nonpos((float)(((double)dot[j] - hs[j] - tmax) * inv_s2));
+    int64_t j = 0;
+    for (; j + LANES <= c; j += LANES)
+        for (int k = 0; k < LANES; k++) z[k] += dot[j + k];
+    for (; j < c; j++) z[0] += dot[j];
+    for (int k = 1; k < LANES; k++) z[0] += z[k], zl[0] += zl[k];
+    if (suml) *suml = zl[0];
+    return z[0];
 }
 
 // The state of one chunk (training rows first..first+c) from the products dot[0..c);
@@ -162,11 +223,7 @@ static int64_t refine(const cpu_empirical *e, const float *dot, int64_t c, int64
 static row_state chunk_state(const cpu_empirical *e, float *dot, int64_t c, int64_t first,
                              const query *q, int want_entropy, refine_buf *rb) {
     const double *hs = e->half_sq + first;
-    double inv_s2 = q->inv_s2, tmax_f = -INFINITY;
-    for (int64_t j = 0; j < c; j++) {
-        double t = (double)dot[j] - hs[j];
-        tmax_f = t > tmax_f ? t : tmax_f;
-    }
+    double inv_s2 = q->inv_s2, tmax_f = max_t(dot, hs, c);
     row_state st = {tmax_f, 0, 0, first};
     int64_t n = refine(e, dot, c, first, q, tmax_f, rb);
     if (n) {
@@ -180,13 +237,7 @@ static row_state chunk_state(const cpu_empirical *e, float *dot, int64_t c, int6
                 break;
             }
     }
-    for (int64_t j = 0; j < c; j++) {
-        double l = ((double)dot[j] - hs[j] - st.tmax) * inv_s2;
-        float w = exp_nonpos((float)l);
-        dot[j] = w;
-        st.z += w;
-        if (want_entropy) st.zl += w * l;
-    }
+    st.z = weights(dot, hs, c, st.tmax, inv_s2, want_entropy ? &st.zl : NULL);
     // The refined rows replace their weights from the float products.
     for (int64_t k = 0; k < n; k++) {
         int64_t j = rb->idx[k];

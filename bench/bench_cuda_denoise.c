@@ -1,0 +1,274 @@
+// Benchmark of the cuda backend's empirical denoiser on random data: milliseconds per
+// evaluation, TFLOP/s (4 B N d flops: the two products), the cuBLAS SGEMM rate of the
+// same two products (the roofline), the ratio to PyTorch (timings from
+// tools/bench_torch.py), and a full sampling run with Heun on the EDM schedule.
+//
+//   bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] [--no-full]
+//   bench_cuda_denoise --profile    (one Heun run of 4,096 samples, for nsys / ncu)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef DIFFSAMP_HAVE_CUDA
+int main(void) {
+    printf("bench_cuda_denoise: this build has no CUDA backend\n");
+    return 0;
+}
+#else
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <time.h>
+
+#include "ds_backend.h"
+#include "ds_error.h"
+#include "ds_sampler.h"
+
+#define CHECK_CUDA(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) ds_die("%s: %s", #call, cudaGetErrorString(e_));                    \
+    } while (0)
+#define CHECK_CUBLAS(call)                                                                         \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS) ds_die("%s: %s", #call, cublasGetStatusString(s_));       \
+    } while (0)
+
+typedef struct {
+    int64_t n, d;
+} shape;
+
+static const shape shapes[] = {{60000, 784}, {50000, 3072}}; // Fashion-MNIST, CIFAR-10 sizes
+static const int64_t batch_sizes[] = {256, 1024, 4096};
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+// Uniform in [-1, 1), like pixels scaled to [-1, 1].
+static void fill_uniform(float *x, int64_t n, uint64_t seed) {
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)((double)(splitmix64(&seed) >> 11) * 0x1.0p-52 - 1.0);
+}
+
+static void make_empirical(ds_model *m, int64_t n, int64_t d, uint64_t seed) {
+    memset(m, 0, sizeof *m);
+    m->kind = DS_MODEL_EMPIRICAL;
+    m->d = m->data.d = d;
+    m->data.n = n;
+    m->data.x = ds_alloc((size_t)(n * d), sizeof(float));
+    m->mean = ds_alloc((size_t)d, sizeof(double));
+    fill_uniform(m->data.x, n * d, seed);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < d; j++) m->mean[j] += m->data.x[i * d + j];
+    for (int64_t j = 0; j < d; j++) m->mean[j] /= (double)n;
+}
+
+// Milliseconds of f(arg) per call over reps calls after one warm-up, by CUDA events.
+static double time_ms(void (*f)(void *), void *arg, int reps) {
+    cudaEvent_t start, stop;
+    float ms = 0;
+    f(arg);
+    CHECK_CUDA(cudaEventCreate(&start));
+    CHECK_CUDA(cudaEventCreate(&stop));
+    CHECK_CUDA(cudaEventRecord(start, 0));
+    for (int r = 0; r < reps; r++) f(arg);
+    CHECK_CUDA(cudaEventRecord(stop, 0));
+    CHECK_CUDA(cudaEventSynchronize(stop));
+    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    CHECK_CUDA(cudaEventDestroy(start));
+    CHECK_CUDA(cudaEventDestroy(stop));
+    return ms / reps;
+}
+
+typedef struct {
+    ds_backend *b;
+    ds_bound_model *bm;
+    ds_batch *x, *out;
+} denoise_args;
+
+static void run_denoise(void *p) {
+    denoise_args *a = p;
+    double sigma = 1.0;
+    if (a->b->denoise(a->b, a->bm, a->x, &sigma, 1, a->out, NULL)) ds_die("%s", ds_error());
+}
+
+// The two products of the empirical denoiser as plain SGEMMs: logits (B x N) = X Y^T,
+// then out (B x d) = W Y, with the layouts the backend uses.
+typedef struct {
+    cublasHandle_t h;
+    int n, d, b;
+    float *y, *x, *l, *out;
+} sgemm_args;
+
+static void run_sgemm(void *p) {
+    sgemm_args *a = p;
+    const float one = 1.0f, zero = 0.0f;
+    CHECK_CUBLAS(cublasSgemm(a->h, CUBLAS_OP_T, CUBLAS_OP_N, a->n, a->b, a->d, &one, a->y, a->d,
+                             a->x, a->d, &zero, a->l, a->n));
+    CHECK_CUBLAS(cublasSgemm(a->h, CUBLAS_OP_N, CUBLAS_OP_N, a->d, a->b, a->n, &one, a->y, a->d,
+                             a->l, a->n, &zero, a->out, a->d));
+}
+
+static double sgemm_ms(int64_t n, int64_t d, int64_t b, int reps) {
+    sgemm_args a = {NULL, (int)n, (int)d, (int)b, NULL, NULL, NULL, NULL};
+    CHECK_CUBLAS(cublasCreate(&a.h));
+    CHECK_CUBLAS(cublasSetMathMode(a.h, CUBLAS_DEFAULT_MATH));
+    float **bufs[] = {&a.y, &a.x, &a.l, &a.out};
+    size_t counts[] = {(size_t)(n * d), (size_t)(b * d), (size_t)(b * n), (size_t)(b * d)};
+    for (int i = 0; i < 4; i++) {
+        CHECK_CUDA(cudaMalloc((void **)bufs[i], counts[i] * sizeof(float)));
+        CHECK_CUDA(cudaMemset(*bufs[i], 0, counts[i] * sizeof(float)));
+    }
+    double ms = time_ms(run_sgemm, &a, reps);
+    for (int i = 0; i < 4; i++) CHECK_CUDA(cudaFree(*bufs[i]));
+    CHECK_CUBLAS(cublasDestroy(a.h));
+    return ms;
+}
+
+// PyTorch milliseconds for (n, d, b) from tools/bench_torch.py's "n d b ms" lines (other
+// lines are skipped); 0 when absent.
+static double torch_ms(const char *path, int64_t n, int64_t d, int64_t b) {
+    if (!path) return 0;
+    FILE *f = fopen(path, "r");
+    if (!f) ds_die("cannot open %s", path);
+    char line[256];
+    double found = 0;
+    while (fgets(line, sizeof line, f)) {
+        long long fn, fd, fb;
+        double ms;
+        if (sscanf(line, "%lld %lld %lld %lf", &fn, &fd, &fb, &ms) == 4 && fn == n && fd == d &&
+            fb == b)
+            found = ms;
+    }
+    fclose(f);
+    return found;
+}
+
+static void bench_shape(ds_backend *b, shape s, const char *torch, int reps) {
+    ds_model m;
+    make_empirical(&m, s.n, s.d, 1234 + (uint64_t)s.d);
+    ds_bound_model *bm = b->bind(b, &m);
+    if (!bm) ds_die("%s", ds_error());
+    for (size_t i = 0; i < sizeof batch_sizes / sizeof batch_sizes[0]; i++) {
+        int64_t rows = batch_sizes[i];
+        double *x = ds_alloc((size_t)(rows * s.d), sizeof(double));
+        for (int64_t e = 0; e < rows * s.d; e++) x[e] = m.data.x[e] + 0.5 * sin((double)e);
+        denoise_args a = {b, bm, b->batch_new(b, rows, s.d), b->batch_new(b, rows, s.d)};
+        b->upload(b, a.x, x);
+        double ms = time_ms(run_denoise, &a, reps), gemm = sgemm_ms(s.n, s.d, rows, reps);
+        double tflops = 4.0 * (double)rows * (double)s.n * (double)s.d / (ms * 1e-3) / 1e12;
+        double pt = torch_ms(torch, s.n, s.d, rows);
+        char pt_text[64] = "not measured", ratio[64] = "-";
+        if (pt > 0) {
+            snprintf(pt_text, sizeof pt_text, "%.2f", pt);
+            snprintf(ratio, sizeof ratio, "%.2fx", pt / ms);
+        }
+        printf("| %lld | %lld | %lld | %.2f | %.1f | %.2f | %.0f%% | %s | %s |\n", (long long)s.n,
+               (long long)s.d, (long long)rows, ms, tflops, gemm, 100.0 * gemm / ms, pt_text,
+               ratio);
+        fflush(stdout);
+        b->batch_free(b, a.x);
+        b->batch_free(b, a.out);
+        free(x);
+    }
+    b->unbind(b, bm);
+    ds_model_free(&m);
+}
+
+// EDM schedule (rho = 7) of n sigmas from 80 to 0.002, then 0.
+static void edm_sigmas(double *s, int n) {
+    double hi = pow(80.0, 1 / 7.0), lo = pow(0.002, 1 / 7.0);
+    for (int i = 0; i < n; i++) s[i] = pow(hi + (double)i / (n - 1) * (lo - hi), 7.0);
+    s[n] = 0;
+}
+
+// Heun, 18 steps (35 NFE), of `samples` CIFAR-10-size samples against 50,000 rows.
+static void full_run(ds_backend *b, int64_t samples) {
+    const int64_t n = 50000, d = 3072;
+    double sigmas[19];
+    edm_sigmas(sigmas, 18);
+    ds_model m;
+    make_empirical(&m, n, d, 99);
+    double t0 = now_s();
+    ds_bound_model *bm = b->bind(b, &m);
+    if (!bm) ds_die("%s", ds_error());
+    double t1 = now_s();
+    ds_batch *x = b->batch_new(b, samples, d);
+    b->randn(b, x, 7, 0);
+    const double coef[1] = {sigmas[0]};
+    const ds_batch *in[1] = {x};
+    b->lincomb(b, x, 1, coef, in);
+    ds_solver_opts o;
+    ds_solver_opts_default(&o);
+    o.solver = "heun";
+    ds_solver_ctx ctx = {b, bm, 0, NULL, NULL};
+    if (ds_solve(&ctx, &o, sigmas, 19, x)) ds_die("%s", ds_error());
+    double *out = ds_alloc((size_t)(samples * d), sizeof(double));
+    b->download(b, x, out);
+    double t2 = now_s();
+    double flop = 4.0 * (double)ctx.nfe * (double)samples * (double)n * (double)d;
+    printf("\nFull run: %lld samples, d = %lld, N = %lld, Heun 18 steps, %lld NFE: %.2f s "
+           "(noise + sampling + download; %.1f TFLOP/s), bind (upload of the training set) "
+           "%.2f s\n",
+           (long long)samples, (long long)d, (long long)n, (long long)ctx.nfe, t2 - t1,
+           flop / (t2 - t1) / 1e12, t1 - t0);
+    free(out);
+    b->batch_free(b, x);
+    b->unbind(b, bm);
+    ds_model_free(&m);
+}
+
+int main(int argc, char **argv) {
+    const char *torch = NULL;
+    int reps = 10, full = 1;
+    int64_t samples = 50000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--torch") && i + 1 < argc)
+            torch = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--samples") && i + 1 < argc)
+            samples = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--no-full"))
+            full = 0;
+        else if (!strcmp(argv[i], "--profile"))
+            full = 2;
+        else
+            ds_die("usage: bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] "
+                   "[--no-full] [--profile]");
+    }
+    ds_backend *b = ds_backend_new("cuda");
+    if (!b) ds_die("%s", ds_error());
+    if (full == 2) {
+        full_run(b, 4096);
+        ds_backend_free(b);
+        return 0;
+    }
+    struct cudaDeviceProp p;
+    CHECK_CUDA(cudaGetDeviceProperties(&p, 0));
+    time_t t = time(NULL);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    printf("Device: %s (%d SMs, %.0f GiB); %s; float32 (no TF32); %d timed calls after a "
+           "warm-up\n\n",
+           p.name, p.multiProcessorCount, (double)p.totalGlobalMem / (1 << 30), date, reps);
+    printf("| N | d | B | diffsamp ms | TFLOP/s (4BNd) | SGEMM ms | %% of SGEMM rate | PyTorch ms "
+           "| speed-up vs PyTorch |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        bench_shape(b, shapes[i], torch, reps);
+    if (full) full_run(b, samples);
+    ds_backend_free(b);
+    return 0;
+}
+#endif

@@ -1,0 +1,302 @@
+// The cuda backend's function table: batches in device float32, upload/download with
+// conversion from/to host double, copies, lincomb, randn, and the dispatch of denoise
+// and the Gaussian flow to the model-specific files, in query blocks that fit the
+// workspace. NVTX ranges mark each primitive on an Nsight Systems timeline.
+#include <math.h>
+#include <nvtx3/nvToolsExt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_check.h"
+#include "cuda_internal.h"
+
+ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b) {
+    return (ds_cuda_ctx *)b->impl;
+}
+
+int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n) {
+    if (ctx->poison) CUDA_TRY(cudaMemset(p, 0xFF, n)); // all-ones floats are NaN
+    return 0;
+}
+
+int ds_cuda_alloc(void **p, size_t bytes, const char *what) {
+    cudaError_t err = cudaMalloc(p, bytes);
+    if (err == cudaSuccess) return 0;
+    *p = NULL;
+    cudaGetLastError(); // clear the error so later calls are not affected
+    return ds_fail("cuda: cannot allocate %.1f MiB of device memory for %s: %s",
+                   (double)bytes / (1 << 20), what, cudaGetErrorString(err));
+}
+
+static float *staging(ds_cuda_ctx *ctx, size_t count) {
+    if (ctx->staging_len < count) {
+        free(ctx->staging);
+        ctx->staging = (float *)ds_alloc(count, sizeof(float));
+        ctx->staging_len = count;
+    }
+    return ctx->staging;
+}
+
+int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_t count) {
+    float *h = staging(ctx, count);
+    for (size_t i = 0; i < count; i++) h[i] = (float)src[i];
+    CUDA_TRY(cudaMemcpy(dst, h, count * sizeof(float), cudaMemcpyHostToDevice));
+    return 0;
+}
+
+static size_t batch_count(const ds_batch *v) {
+    return (size_t)(v->rows * v->cols);
+}
+
+static void check_same_shape(const char *what, const ds_batch *a, const ds_batch *b) {
+    if (a->rows != b->rows || a->cols != b->cols)
+        ds_die("cuda %s: batches of %lld x %lld and %lld x %lld", what, (long long)a->rows,
+               (long long)a->cols, (long long)b->rows, (long long)b->cols);
+}
+
+static ds_batch *cuda_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
+    (void)b;
+    ds_batch *v = (ds_batch *)ds_alloc(1, sizeof *v);
+    v->rows = rows;
+    v->cols = cols;
+    if (ds_cuda_alloc(&v->data, sizeof(float) * (size_t)(rows * cols), "a batch") != 0)
+        ds_die("%s (%lld x %lld)", ds_error(), (long long)rows, (long long)cols);
+    return v;
+}
+
+static void cuda_batch_free(ds_backend *b, ds_batch *v) {
+    (void)b;
+    if (!v) return;
+    CUDA_CHECK(cudaFree(v->data));
+    free(v);
+}
+
+static void cuda_upload(ds_backend *b, ds_batch *dst, const double *src) {
+    nvtxRangePushA("upload");
+    if (ds_cuda_upload_floats(ds_cuda_ctx_of(b), (float *)dst->data, src, batch_count(dst)))
+        ds_die("%s", ds_error());
+    nvtxRangePop();
+}
+
+static void cuda_download(ds_backend *b, const ds_batch *src, double *dst) {
+    nvtxRangePushA("download");
+    size_t count = batch_count(src);
+    float *h = staging(ds_cuda_ctx_of(b), count);
+    CUDA_CHECK(cudaMemcpy(h, src->data, count * sizeof(float), cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < count; i++) dst[i] = h[i];
+    nvtxRangePop();
+}
+
+static void cuda_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
+    (void)b;
+    check_same_shape("copy", dst, src);
+    CUDA_CHECK(cudaMemcpy(dst->data, src->data, batch_count(src) * sizeof(float),
+                          cudaMemcpyDeviceToDevice));
+}
+
+static void cuda_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
+                         const ds_batch *const *v) {
+    (void)b;
+    if (n < 1 || n > DS_LINCOMB_MAX)
+        ds_die("cuda lincomb: %d inputs (expected 1 to %d)", n, DS_LINCOMB_MAX);
+    const float *inputs[DS_LINCOMB_MAX];
+    for (int i = 0; i < n; i++) {
+        check_same_shape("lincomb", out, v[i]);
+        inputs[i] = (const float *)v[i]->data;
+    }
+    nvtxRangePushA("lincomb");
+    CUDA_CHECK(ds_launch_lincomb((float *)out->data, n, coef, inputs, (int64_t)batch_count(out)));
+    nvtxRangePop();
+}
+
+static void cuda_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
+    (void)b;
+    nvtxRangePushA("randn");
+    CUDA_CHECK(ds_launch_randn((float *)out->data, out->rows, out->cols, seed, first_row));
+    nvtxRangePop();
+}
+
+static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
+    ds_bound_model *bm = (ds_bound_model *)ds_alloc(1, sizeof *bm);
+    bm->m = m;
+    bm->ctx = ds_cuda_ctx_of(b);
+    nvtxRangePushA("bind: model upload");
+    int rc = m->kind == DS_MODEL_EMPIRICAL ? ds_cuda_empirical_bind(bm) : ds_cuda_gauss_bind(bm);
+    nvtxRangePop();
+    if (rc == 0) return bm;
+    b->unbind(b, bm);
+    return NULL;
+}
+
+static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
+    (void)b;
+    if (!bm) return;
+    ds_cuda_workspace_free(&bm->ws);
+    if (bm->m->kind == DS_MODEL_EMPIRICAL)
+        ds_cuda_empirical_unbind(bm);
+    else
+        ds_cuda_gauss_unbind(bm);
+    CUDA_CHECK(cudaFree(bm->mean));
+    free(bm);
+}
+
+static int check_batches(const ds_model *m, const ds_batch *x, const ds_batch *out) {
+    if (x->cols != m->d || out->cols != m->d || out->rows != x->rows)
+        return ds_fail("cuda: batches of %lld x %lld and %lld x %lld for a model with d = %lld",
+                       (long long)x->rows, (long long)x->cols, (long long)out->rows,
+                       (long long)out->cols, (long long)m->d);
+    return 0;
+}
+
+static int upload_sigma2(ds_bound_model *bm, const double *sigma, int64_t rows) {
+    double *s2 = (double *)ds_alloc((size_t)rows, sizeof(double));
+    for (int64_t i = 0; i < rows; i++) s2[i] = sigma[i] * sigma[i];
+    cudaError_t err =
+        cudaMemcpy(bm->ws.s2, s2, sizeof(double) * (size_t)rows, cudaMemcpyHostToDevice);
+    free(s2);
+    if (err != cudaSuccess)
+        return ds_fail("cuda: cudaMemcpy of the per-row sigmas failed: %s",
+                       cudaGetErrorString(err));
+    return 0;
+}
+
+// Diagnostics of query rows first .. first + rows - 1 from the running softmax state:
+// the top weight is exp(max - max) / sum and the entropy log(sum) - zl / sum.
+static int download_diag(ds_bound_model *bm, ds_diag *diag, int64_t first, int64_t rows) {
+    const ds_softmax_state *st = &bm->ws.st;
+    if (diag->top_index)
+        CUDA_TRY(cudaMemcpy(diag->top_index + first, st->arg, sizeof(int64_t) * (size_t)rows,
+                            cudaMemcpyDeviceToHost));
+    if (!diag->top_weight && !diag->entropy) return 0;
+    double *h = (double *)ds_alloc(2 * (size_t)rows, sizeof(double)), *sum = h, *zl = h + rows;
+    cudaError_t err =
+        cudaMemcpy(sum, st->sum, sizeof(double) * (size_t)rows, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess)
+        err = cudaMemcpy(zl, st->zl, sizeof(double) * (size_t)rows, cudaMemcpyDeviceToHost);
+    for (int64_t i = 0; err == cudaSuccess && i < rows; i++) {
+        if (diag->top_weight) diag->top_weight[first + i] = 1.0 / sum[i];
+        if (diag->entropy) diag->entropy[first + i] = log(sum[i]) - zl[i] / sum[i];
+    }
+    free(h);
+    if (err != cudaSuccess)
+        return ds_fail("cuda: cudaMemcpy of the denoiser diagnostics failed: %s",
+                       cudaGetErrorString(err));
+    return 0;
+}
+
+static int denoise_blocks(ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                          int64_t n_sigma, ds_batch *out, ds_diag *diag) {
+    const ds_model *m = bm->m;
+    int64_t d = m->d;
+    DS_TRY(ds_cuda_workspace_reserve(bm, x->rows));
+    for (int64_t r0 = 0; r0 < x->rows; r0 += bm->ws.rows) {
+        int64_t rows = x->rows - r0 < bm->ws.rows ? x->rows - r0 : bm->ws.rows;
+        ds_sigma2 s2 = {NULL, sigma[0] * sigma[0]};
+        if (n_sigma > 1) {
+            DS_TRY(upload_sigma2(bm, sigma + r0, rows));
+            s2.rows = bm->ws.s2;
+        }
+        const float *xb = (const float *)x->data + r0 * d;
+        float *ob = (float *)out->data + r0 * d;
+        if (m->kind == DS_MODEL_EMPIRICAL) {
+            DS_TRY(ds_cuda_empirical_denoise(bm, xb, rows, s2, ob));
+            if (diag) DS_TRY(download_diag(bm, diag, r0, rows));
+        } else {
+            ds_gauss_map map = {0, m->r == d, 0.0, 0.0, s2};
+            DS_TRY(ds_cuda_gauss_apply(bm, xb, rows, map, ob));
+        }
+    }
+    return 0;
+}
+
+static int cuda_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
+    (void)b;
+    DS_TRY(check_batches(bm->m, x, out));
+    if (n_sigma != 1 && n_sigma != x->rows)
+        return ds_fail("cuda denoise: %lld sigmas for %lld rows (expected 1 or one per row)",
+                       (long long)n_sigma, (long long)x->rows);
+    for (int64_t i = 0; i < n_sigma; i++)
+        if (!(sigma[i] > 0) || !isfinite(sigma[i]))
+            return ds_fail("cuda denoise: sigma[%lld] = %g (expected a finite value > 0)",
+                           (long long)i, sigma[i]);
+    if (x->rows == 0) return 0;
+    nvtxRangePushA("denoise");
+    int rc = denoise_blocks(bm, x, sigma, n_sigma, out, diag);
+    nvtxRangePop();
+    return rc;
+}
+
+static int flow_blocks(ds_bound_model *bm, const ds_batch *x, double sigma_from, double sigma_to,
+                       ds_batch *out) {
+    int64_t d = bm->m->d;
+    ds_gauss_map map = {1, bm->m->r == d, sigma_from * sigma_from, sigma_to * sigma_to, {NULL, 0}};
+    DS_TRY(ds_cuda_workspace_reserve(bm, x->rows));
+    for (int64_t r0 = 0; r0 < x->rows; r0 += bm->ws.rows) {
+        int64_t rows = x->rows - r0 < bm->ws.rows ? x->rows - r0 : bm->ws.rows;
+        DS_TRY(ds_cuda_gauss_apply(bm, (const float *)x->data + r0 * d, rows, map,
+                                   (float *)out->data + r0 * d));
+    }
+    return 0;
+}
+
+static int cuda_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *x,
+                              double sigma_from, double sigma_to, ds_batch *out) {
+    (void)b;
+    if (bm->m->kind == DS_MODEL_EMPIRICAL || bm->m->k != 1)
+        return ds_fail("gaussian flow needs a Gaussian model (one component)");
+    DS_TRY(check_batches(bm->m, x, out));
+    if (!(sigma_from >= 0) || !(sigma_to >= 0) || !isfinite(sigma_from) || !isfinite(sigma_to))
+        return ds_fail("cuda gaussian flow: sigmas %g -> %g (expected finite values >= 0)",
+                       sigma_from, sigma_to);
+    if (x->rows == 0) return 0;
+    nvtxRangePushA("gaussian_flow (teleport)");
+    int rc = flow_blocks(bm, x, sigma_from, sigma_to, out);
+    nvtxRangePop();
+    return rc;
+}
+
+static void cuda_destroy(ds_backend *b) {
+    ds_cuda_ctx *ctx = ds_cuda_ctx_of(b);
+    CUBLAS_CHECK(cublasDestroy(ctx->blas));
+    free(ctx->staging);
+    free(ctx);
+    free(b);
+}
+
+extern "C" ds_backend *ds_backend_cuda_new(void) {
+    ds_cuda_ctx *ctx = (ds_cuda_ctx *)ds_alloc(1, sizeof *ctx);
+    cublasStatus_t st = cublasCreate(&ctx->blas);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        ds_fail("backend cuda: cublasCreate failed: %s", cublasGetStatusString(st));
+        free(ctx);
+        return NULL;
+    }
+    // Plain FP32 SGEMM (no TF32): the accuracy tests are set for float32 products.
+    st = cublasSetMathMode(ctx->blas, CUBLAS_DEFAULT_MATH);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        ds_fail("backend cuda: cublasSetMathMode failed: %s", cublasGetStatusString(st));
+        cublasDestroy(ctx->blas);
+        free(ctx);
+        return NULL;
+    }
+    const char *poison = getenv("DIFFSAMP_CUDA_POISON");
+    ctx->poison = poison && !strcmp(poison, "1");
+    ds_backend *b = (ds_backend *)ds_alloc(1, sizeof *b);
+    b->name = "cuda";
+    b->f64 = 0;
+    b->impl = ctx;
+    b->bind = cuda_bind;
+    b->unbind = cuda_unbind;
+    b->batch_new = cuda_batch_new;
+    b->batch_free = cuda_batch_free;
+    b->upload = cuda_upload;
+    b->download = cuda_download;
+    b->copy = cuda_copy;
+    b->lincomb = cuda_lincomb;
+    b->randn = cuda_randn;
+    b->denoise = cuda_denoise;
+    b->gaussian_flow = cuda_gaussian_flow;
+    b->destroy = cuda_destroy;
+    return b;
+}

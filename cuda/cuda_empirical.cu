@@ -1,0 +1,207 @@
+// The empirical denoiser on the device. The centred training rows live in pieces of at
+// most piece_rows rows (separate allocations, so a training set larger than one
+// allocation works); each piece is one chunk of the online softmax: logits by SGEMM,
+// row max and merge kernels, then weights x rows by SGEMM into the accumulator. For
+// d <= 128 a fused kernel does a chunk in one pass, chosen at bind by timing both.
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_check.h"
+#include "cuda_internal.h"
+
+// Default piece size: 1 GiB of rows.
+#define DS_CUDA_PIECE_BYTES ((int64_t)1 << 30)
+// Rows up to which the host converts and uploads at a time.
+#define DS_CUDA_UPLOAD_ROWS 4096
+
+static int64_t env_int(const char *name, int64_t fallback) {
+    const char *s = getenv(name);
+    return s && *s ? strtoll(s, NULL, 10) : fallback;
+}
+
+static int64_t piece_len(const ds_bound_model *bm, int64_t p) {
+    int64_t first = p * bm->piece_rows, n = bm->m->data.n;
+    return n - first < bm->piece_rows ? n - first : bm->piece_rows;
+}
+
+// Centres rows first .. first + rows - 1 on the host (double, then float) and uploads
+// them with |y|^2 / 2 of the float rows that the device will use.
+static int upload_rows(ds_bound_model *bm, float *y, float *half_sq, int64_t first, int64_t rows,
+                       float *hy, float *hs) {
+    const ds_model *m = bm->m;
+    int64_t d = m->d;
+    for (int64_t i = 0; i < rows; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) {
+            float v = (float)((double)m->data.x[(first + i) * d + j] - m->mean[j]);
+            hy[i * d + j] = v;
+            s += (double)v * v;
+        }
+        hs[i] = (float)(0.5 * s);
+    }
+    CUDA_TRY(cudaMemcpy(y, hy, sizeof(float) * (size_t)(rows * d), cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaMemcpy(half_sq, hs, sizeof(float) * (size_t)rows, cudaMemcpyHostToDevice));
+    return 0;
+}
+
+static int upload_piece(ds_bound_model *bm, int64_t p, float *hy, float *hs) {
+    int64_t len = piece_len(bm, p), d = bm->m->d;
+    DS_TRY(ds_cuda_alloc((void **)&bm->y[p], sizeof(float) * (size_t)(len * d), "training rows"));
+    DS_TRY(ds_cuda_alloc((void **)&bm->half_sq[p], sizeof(float) * (size_t)len, "row norms"));
+    for (int64_t i = 0; i < len; i += DS_CUDA_UPLOAD_ROWS) {
+        int64_t rows = len - i < DS_CUDA_UPLOAD_ROWS ? len - i : DS_CUDA_UPLOAD_ROWS;
+        DS_TRY(upload_rows(bm, bm->y[p] + i * d, bm->half_sq[p] + i, p * bm->piece_rows + i, rows,
+                           hy, hs));
+    }
+    return 0;
+}
+
+static int upload_training_set(ds_bound_model *bm) {
+    const ds_model *m = bm->m;
+    int64_t n = m->data.n, d = m->d;
+    size_t free_bytes, total_bytes;
+    CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+    double need = (double)n * (double)(d + 1) * sizeof(float);
+    if (need > (double)free_bytes)
+        return ds_fail("cuda: the training set (%lld rows x %lld, %.2f GiB) does not fit in the "
+                       "%.2f GiB of free device memory (use --backend cpu)",
+                       (long long)n, (long long)d, need / (1 << 30),
+                       (double)free_bytes / (1 << 30));
+    bm->y = (float **)ds_alloc((size_t)bm->n_pieces, sizeof(float *));
+    bm->half_sq = (float **)ds_alloc((size_t)bm->n_pieces, sizeof(float *));
+    float *hy = (float *)ds_alloc((size_t)(DS_CUDA_UPLOAD_ROWS * d), sizeof(float));
+    float *hs = (float *)ds_alloc(DS_CUDA_UPLOAD_ROWS, sizeof(float));
+    int rc = 0;
+    for (int64_t p = 0; rc == 0 && p < bm->n_pieces; p++) rc = upload_piece(bm, p, hy, hs);
+    free(hy);
+    free(hs);
+    return rc;
+}
+
+// One chunk by the GEMM path. Row-major L (rows x np) = Xc Y_p^T is, for column-major
+// cuBLAS, L^T = Y_p (as d x np, transposed) times Xc^T (d x rows); likewise
+// acc^T += Y_p^T (d x np) W^T (np x rows).
+static int gemm_chunk(ds_bound_model *bm, int64_t rows, int64_t p, ds_sigma2 s2) {
+    ds_cuda_workspace *ws = &bm->ws;
+    const ds_cuda_ctx *ctx = bm->ctx;
+    int64_t np = piece_len(bm, p), d = bm->m->d;
+    const float one = 1.0f, zero = 0.0f;
+    DS_TRY(ds_cuda_poison(ctx, ws->logits, sizeof(float) * (size_t)(rows * np)));
+    CUBLAS_TRY(cublasSgemm(ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)np, (int)rows, (int)d, &one,
+                           bm->y[p], (int)d, ws->xc, (int)d, &zero, ws->logits, (int)np));
+    DS_TRY(ds_cuda_poison(ctx, ws->chunk_max, sizeof(float) * (size_t)rows));
+    DS_TRY(ds_cuda_poison(ctx, ws->chunk_arg, sizeof(int64_t) * (size_t)rows));
+    CUDA_TRY(ds_launch_logits_finalize_rowmax(ws->logits, rows, np, bm->half_sq[p], s2,
+                                              ws->chunk_max, ws->chunk_arg));
+    CUDA_TRY(ds_launch_softmax_merge(ws->logits, rows, np, ws->chunk_max, ws->chunk_arg,
+                                     p * bm->piece_rows, ws->st, d));
+    CUBLAS_TRY(cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)d, (int)rows, (int)np, &one,
+                           bm->y[p], (int)d, ws->logits, (int)np, &one, ws->st.acc, (int)d));
+    return 0;
+}
+
+static int poison_state(const ds_bound_model *bm, int64_t rows) {
+    const ds_softmax_state *st = &bm->ws.st;
+    size_t r = (size_t)rows;
+    DS_TRY(ds_cuda_poison(bm->ctx, st->max, sizeof(float) * r));
+    DS_TRY(ds_cuda_poison(bm->ctx, st->arg, sizeof(int64_t) * r));
+    DS_TRY(ds_cuda_poison(bm->ctx, st->sum, sizeof(double) * r));
+    DS_TRY(ds_cuda_poison(bm->ctx, st->zl, sizeof(double) * r));
+    return ds_cuda_poison(bm->ctx, st->acc, sizeof(float) * r * (size_t)bm->m->d);
+}
+
+int ds_cuda_empirical_denoise(ds_bound_model *bm, const float *x, int64_t rows, ds_sigma2 s2,
+                              float *out) {
+    ds_cuda_workspace *ws = &bm->ws;
+    int64_t d = bm->m->d;
+    size_t bytes = sizeof(float) * (size_t)(rows * d);
+    DS_TRY(ds_cuda_poison(bm->ctx, ws->xc, bytes));
+    CUDA_TRY(ds_launch_centre_rows(ws->xc, x, bm->mean, rows, d));
+    DS_TRY(poison_state(bm, rows));
+    CUDA_TRY(ds_launch_softmax_init(ws->st, rows, d));
+    for (int64_t p = 0; p < bm->n_pieces; p++) {
+        if (bm->fused)
+            CUDA_TRY(ds_launch_empirical_fused(ws->xc, rows, d, bm->y[p], bm->half_sq[p],
+                                               piece_len(bm, p), p * bm->piece_rows, s2, ws->st));
+        else
+            DS_TRY(gemm_chunk(bm, rows, p, s2));
+    }
+    if (out != x) DS_TRY(ds_cuda_poison(bm->ctx, out, bytes));
+    CUDA_TRY(ds_launch_empirical_finish(out, ws->st, bm->mean, rows, d));
+    return 0;
+}
+
+// Milliseconds of one denoise of rows queries by the current path, after a warm-up.
+static int time_path(ds_bound_model *bm, const float *x, int64_t rows, float *out, float *ms) {
+    ds_sigma2 s2 = {NULL, 1.0};
+    cudaEvent_t start, stop;
+    DS_TRY(ds_cuda_empirical_denoise(bm, x, rows, s2, out));
+    CUDA_TRY(cudaEventCreate(&start));
+    CUDA_TRY(cudaEventCreate(&stop));
+    int rc = 0;
+    if (cudaEventRecord(start) != cudaSuccess || ds_cuda_empirical_denoise(bm, x, rows, s2, out) ||
+        cudaEventRecord(stop) != cudaSuccess || cudaEventSynchronize(stop) != cudaSuccess ||
+        cudaEventElapsedTime(ms, start, stop) != cudaSuccess)
+        rc = ds_fail("cuda: timing the empirical denoiser paths failed: %s",
+                     cudaGetErrorString(cudaGetLastError()));
+    CUDA_TRY(cudaEventDestroy(start));
+    CUDA_TRY(cudaEventDestroy(stop));
+    return rc;
+}
+
+// Times the GEMM and the fused path on the first (up to 1024) training rows as
+// queries and keeps the faster one.
+static int choose_path(ds_bound_model *bm) {
+    const ds_model *m = bm->m;
+    int64_t rows = m->data.n < 1024 ? m->data.n : 1024, d = m->d;
+    size_t bytes = sizeof(float) * (size_t)(rows * d);
+    DS_TRY(ds_cuda_workspace_reserve(bm, rows));
+    rows = rows < bm->ws.rows ? rows : bm->ws.rows;
+    float *x = NULL, *out = NULL, ms[2] = {0, 0};
+    int rc = ds_cuda_alloc((void **)&x, bytes, "path timing queries");
+    if (rc == 0) rc = ds_cuda_alloc((void **)&out, bytes, "path timing output");
+    if (rc == 0 && cudaMemcpy(x, m->data.x, bytes, cudaMemcpyHostToDevice) != cudaSuccess)
+        rc = ds_fail("cuda: uploading the path timing queries failed");
+    for (int fused = 0; rc == 0 && fused < 2; fused++) {
+        bm->fused = fused;
+        rc = time_path(bm, x, rows, out, &ms[fused]);
+    }
+    bm->fused = ms[1] < ms[0];
+    CUDA_TRY(cudaFree(x));
+    CUDA_TRY(cudaFree(out));
+    return rc;
+}
+
+int ds_cuda_empirical_bind(ds_bound_model *bm) {
+    const ds_model *m = bm->m;
+    int64_t n = m->data.n, d = m->d;
+    if (n < 1 || d < 1 || m->data.d != d || !m->mean)
+        return ds_fail("cuda: empirical model needs training rows of dimension d and their mean "
+                       "(got %lld rows of %lld for d = %lld)",
+                       (long long)n, (long long)m->data.d, (long long)d);
+    int64_t piece = env_int("DIFFSAMP_CUDA_CHUNK", 0); // rows per piece; unset or < 1: 1 GiB
+    if (piece < 1) piece = DS_CUDA_PIECE_BYTES / (int64_t)(sizeof(float) * d);
+    bm->piece_rows = piece < 1 ? 1 : piece > n ? n : piece;
+    bm->n_pieces = (n + bm->piece_rows - 1) / bm->piece_rows;
+    DS_TRY(ds_cuda_alloc((void **)&bm->mean, sizeof(float) * (size_t)d, "the data mean"));
+    DS_TRY(ds_cuda_upload_floats(bm->ctx, bm->mean, m->mean, (size_t)d));
+    DS_TRY(upload_training_set(bm));
+    int64_t fused = env_int("DIFFSAMP_CUDA_FUSED", -1); // 0 / 1 force a path
+    if (fused == 1 && d > DS_FUSED_MAX_D)
+        return ds_fail("cuda: DIFFSAMP_CUDA_FUSED=1 needs d <= %d (the model has d = %lld)",
+                       DS_FUSED_MAX_D, (long long)d);
+    if (fused == 0 || fused == 1) {
+        bm->fused = (int)fused;
+        return 0;
+    }
+    return d <= DS_FUSED_MAX_D ? choose_path(bm) : 0;
+}
+
+void ds_cuda_empirical_unbind(ds_bound_model *bm) {
+    for (int64_t p = 0; bm->y && p < bm->n_pieces; p++) {
+        CUDA_CHECK(cudaFree(bm->y[p]));
+        CUDA_CHECK(cudaFree(bm->half_sq[p]));
+    }
+    free(bm->y);
+    free(bm->half_sq);
+}

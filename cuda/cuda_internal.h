@@ -1,0 +1,76 @@
+// Shared state of the cuda backend's host files (cuda/*.cu): the backend context, the
+// device-resident model and its workspace.
+#ifndef DS_CUDA_INTERNAL_H
+#define DS_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <stdint.h>
+
+#include "ds_backend.h"
+#include "ds_kernels.h"
+
+typedef struct {
+    cublasHandle_t blas;
+    float *staging; // host floats for upload/download conversions
+    size_t staging_len;
+    int poison; // DIFFSAMP_CUDA_POISON=1: fill every kernel output with NaN first
+} ds_cuda_ctx;
+
+// Per-query-row buffers, sized for ws_rows rows (the largest batch seen, or fewer
+// when memory is short: the batch is then processed in blocks of ws_rows rows).
+typedef struct {
+    int64_t rows;        // rows allocated
+    int64_t planned;     // largest batch already planned for (rows < planned: blocks)
+    float *xc;           // rows x d: centred queries
+    double *s2;          // rows: per-row sigma^2 when sigma is given per row
+    float *logits;       // empirical GEMM path: rows x piece_rows
+    float *chunk_max;    // empirical: rows
+    int64_t *chunk_arg;  // empirical: rows
+    ds_softmax_state st; // empirical: running softmax and accumulator
+    float *proj;         // gaussian / gmm: rows x (k r)
+    double *logp;        // gmm: rows x k component log densities
+    float *rho;          // gmm: rows x k component weights
+} ds_cuda_workspace;
+
+struct ds_bound_model {
+    const ds_model *m;
+    ds_cuda_ctx *ctx;
+    float *mean; // d: data mean
+    // Empirical: centred training rows in n_pieces separate allocations of piece_rows
+    // rows (the last may be shorter), and |y|^2 / 2 per row.
+    int64_t n_pieces, piece_rows;
+    float **y, **half_sq;
+    int fused; // use the fused small-d kernel
+    // Gaussian / mixture: Ucat = [U_1 ... U_k] (d x k r), offset = U_c^T (mu_c - mean),
+    // component means (k x d), eigenvalues (k x r), residuals, log weights.
+    float *ucat, *offset, *means;
+    double *eigvals, *residual, *log_weights;
+    ds_cuda_workspace ws;
+};
+
+ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b);
+// Fills n bytes of device memory with NaN when poisoning is on (a test aid).
+int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n);
+// cudaMalloc with a clear message naming what was being allocated.
+int ds_cuda_alloc(void **p, size_t bytes, const char *what);
+// Copies count host doubles to device floats through the context's staging buffer.
+int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_t count);
+
+// Workspace for at least min(rows, what memory allows) query rows.
+int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows);
+void ds_cuda_workspace_free(ds_cuda_workspace *ws);
+
+// Empirical model (cuda/cuda_empirical.cu).
+int ds_cuda_empirical_bind(ds_bound_model *bm);
+void ds_cuda_empirical_unbind(ds_bound_model *bm);
+// Denoises rows query rows of x into out (device pointers) with the workspace.
+int ds_cuda_empirical_denoise(ds_bound_model *bm, const float *x, int64_t rows, ds_sigma2 s2,
+                              float *out);
+
+// Gaussian and mixture models (cuda/cuda_gauss.cu).
+int ds_cuda_gauss_bind(ds_bound_model *bm);
+void ds_cuda_gauss_unbind(ds_bound_model *bm);
+int ds_cuda_gauss_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gauss_map map,
+                        float *out);
+
+#endif

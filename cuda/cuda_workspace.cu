@@ -1,0 +1,88 @@
+// Per-query-row device workspace, allocated for the largest batch seen and reused:
+// sized from cudaMemGetInfo so that a batch that does not fit is processed in blocks
+// of query rows, with a clear refusal when not even one row fits.
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_check.h"
+#include "cuda_internal.h"
+
+// Device memory left for cuBLAS's own workspace and for batches allocated later.
+#define DS_CUDA_RESERVE_BYTES ((size_t)256 << 20)
+
+static int64_t env_rows(const char *name) {
+    const char *s = getenv(name);
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static size_t bytes_per_row(const ds_bound_model *bm) {
+    const ds_model *m = bm->m;
+    size_t d = (size_t)m->d, common = sizeof(float) * d + sizeof(double);
+    if (m->kind == DS_MODEL_EMPIRICAL)
+        return common + sizeof(float) * ((size_t)bm->piece_rows + d + 2) + sizeof(int64_t) * 2 +
+               sizeof(double) * 2;
+    return common + sizeof(float) * (size_t)(m->k * m->r + m->k) + sizeof(double) * (size_t)m->k;
+}
+
+void ds_cuda_workspace_free(ds_cuda_workspace *ws) {
+    void *bufs[] = {ws->xc,     ws->s2,     ws->logits, ws->chunk_max, ws->chunk_arg,
+                    ws->st.max, ws->st.arg, ws->st.sum, ws->st.zl,     ws->st.acc,
+                    ws->proj,   ws->logp,   ws->rho};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_CHECK(cudaFree(bufs[i]));
+    memset(ws, 0, sizeof *ws);
+}
+
+static int alloc_rows(void **p, int64_t rows, size_t row_bytes, const char *what) {
+    return ds_cuda_alloc(p, (size_t)rows * row_bytes, what);
+}
+
+static int workspace_alloc(ds_bound_model *bm, int64_t rows) {
+    const ds_model *m = bm->m;
+    ds_cuda_workspace *ws = &bm->ws;
+    size_t d = (size_t)m->d;
+    DS_TRY(alloc_rows((void **)&ws->xc, rows, sizeof(float) * d, "centred queries"));
+    DS_TRY(alloc_rows((void **)&ws->s2, rows, sizeof(double), "per-row sigmas"));
+    if (m->kind == DS_MODEL_EMPIRICAL) {
+        DS_TRY(alloc_rows((void **)&ws->logits, rows, sizeof(float) * (size_t)bm->piece_rows,
+                          "logits"));
+        DS_TRY(alloc_rows((void **)&ws->chunk_max, rows, sizeof(float), "row maxima"));
+        DS_TRY(alloc_rows((void **)&ws->chunk_arg, rows, sizeof(int64_t), "row arg-maxima"));
+        DS_TRY(alloc_rows((void **)&ws->st.max, rows, sizeof(float), "softmax state"));
+        DS_TRY(alloc_rows((void **)&ws->st.arg, rows, sizeof(int64_t), "softmax state"));
+        DS_TRY(alloc_rows((void **)&ws->st.sum, rows, sizeof(double), "softmax state"));
+        DS_TRY(alloc_rows((void **)&ws->st.zl, rows, sizeof(double), "softmax state"));
+        DS_TRY(alloc_rows((void **)&ws->st.acc, rows, sizeof(float) * d, "accumulator"));
+    } else {
+        DS_TRY(alloc_rows((void **)&ws->proj, rows, sizeof(float) * (size_t)(m->k * m->r),
+                          "projections"));
+        DS_TRY(
+            alloc_rows((void **)&ws->rho, rows, sizeof(float) * (size_t)m->k, "component weights"));
+    }
+    ws->rows = rows;
+    return 0;
+}
+
+int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
+    ds_cuda_workspace *ws = &bm->ws;
+    int64_t cap = env_rows("DIFFSAMP_CUDA_ROWS"); // test aid: force query blocks
+    int64_t want = cap > 0 && cap < rows ? cap : rows;
+    if (want <= ws->planned) return 0;
+    ds_cuda_workspace_free(ws);
+    size_t free_bytes, total_bytes;
+    CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+    size_t per_row = bytes_per_row(bm);
+    size_t usable = free_bytes > DS_CUDA_RESERVE_BYTES ? free_bytes - DS_CUDA_RESERVE_BYTES : 0;
+    int64_t fit = (int64_t)(usable / per_row);
+    if (fit < 1)
+        return ds_fail("cuda: not enough device memory for the denoiser workspace: one query "
+                       "row needs %.2f MiB (training rows per chunk: %lld) plus %.0f MiB "
+                       "reserve, %.1f MiB free; set DIFFSAMP_CUDA_CHUNK to fewer rows",
+                       (double)per_row / (1 << 20), (long long)bm->piece_rows,
+                       (double)DS_CUDA_RESERVE_BYTES / (1 << 20), (double)free_bytes / (1 << 20));
+    if (workspace_alloc(bm, want < fit ? want : fit) != 0) {
+        ds_cuda_workspace_free(ws);
+        return -1;
+    }
+    ws->planned = want;
+    return 0;
+}

@@ -1,0 +1,114 @@
+// Launchers of the CUDA kernels in kernels/*.cu, callable from C. Data is row-major
+// float on the device; every launcher runs on the default stream and returns the
+// launch status (cudaGetLastError), which the caller checks.
+#ifndef DS_KERNELS_H
+#define DS_KERNELS_H
+
+#include <cuda_runtime_api.h>
+#include <stdint.h>
+
+#include "ds_backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// The noise variance sigma^2 of row i: rows[i] (device array) when rows is non-NULL,
+// else value.
+typedef struct {
+    const double *rows;
+    double value;
+} ds_sigma2;
+
+// Running online-softmax state of the empirical denoiser, one entry per query row:
+// the largest logit so far and its training-row index, sum_i exp(l_i - max),
+// sum_i exp(l_i - max) (l_i - max) (for the entropy), and acc = sum_i exp(l_i - max) y_i
+// (rows x d).
+typedef struct {
+    float *max;
+    int64_t *arg;
+    double *sum;
+    double *zl;
+    float *acc;
+} ds_softmax_state;
+
+// The linear map shared by the Gaussian(-mixture) denoiser and the Gaussian flow: on
+// component c, dx = x - mu_c -> mu_c + g_c dx + U_c diag(f - g_c) U_c^T dx, with
+// f(lam) = lam / (lam + sigma^2) (denoiser) or sqrt((lam + b2) / (lam + a2)) (flow from
+// a2 = sigma_from^2 to b2 = sigma_to^2), and g_c = f(residual_c) (0 when full_rank).
+typedef struct {
+    int flow;
+    int full_rank;
+    double a2, b2;
+    ds_sigma2 s2;
+} ds_gauss_map;
+
+// out[e] = sum_i coef[i] * v[i][e] for e < count, n <= DS_LINCOMB_MAX; out may
+// alias any v[i].
+cudaError_t ds_launch_lincomb(float *out, int n, const double *coef, const float *const *v,
+                              int64_t count);
+
+// out[i * cols + j] = (float)ds_philox_normal(seed, first_row + i, j).
+cudaError_t ds_launch_randn(float *out, int64_t rows, int64_t cols, uint64_t seed,
+                            int64_t first_row);
+// out[i * cols + j] = raw Philox output j % 4 of the block of (seed, first_row + i, j):
+// the uniforms behind ds_launch_randn, for tests.
+cudaError_t ds_launch_philox_raw(uint32_t *out, int64_t rows, int64_t cols, uint64_t seed,
+                                 int64_t first_row);
+
+// out[i * cols + j] = x[i * cols + j] - v[j] (out may alias x).
+cudaError_t ds_launch_centre_rows(float *out, const float *x, const float *v, int64_t rows,
+                                  int64_t cols);
+
+// Empirical denoiser, GEMM path (kernels/empirical_softmax.cu).
+// state <- empty (max -inf, sums 0, acc 0).
+cudaError_t ds_launch_softmax_init(ds_softmax_state st, int64_t rows, int64_t d);
+// logits[i][j] = (dot[i][j] - half_sq[j]) / sigma_i^2 in place over a rows x n chunk;
+// chunk_max[i], chunk_arg[i] = the row's largest logit and its column.
+cudaError_t ds_launch_logits_finalize_rowmax(float *logits, int64_t rows, int64_t n,
+                                             const float *half_sq, ds_sigma2 s2, float *chunk_max,
+                                             int64_t *chunk_arg);
+// Merges a finalized chunk (training rows first .. first + n - 1) into the running
+// state: logits become weights exp(l - new_max), the sums are rescaled and extended,
+// and the accumulator rows are rescaled (the caller then adds weights x Y by GEMM).
+cudaError_t ds_launch_softmax_merge(float *logits, int64_t rows, int64_t n, const float *chunk_max,
+                                    const int64_t *chunk_arg, int64_t first, ds_softmax_state st,
+                                    int64_t d);
+// out[i][j] = acc[i][j] / sum[i] + mean[j].
+cudaError_t ds_launch_empirical_finish(float *out, ds_softmax_state st, const float *mean,
+                                       int64_t rows, int64_t d);
+
+// Fused small-d path (kernels/empirical_fused.cu): one pass over a chunk of n centred
+// training rows y (first index first) per tile of queries, online softmax, merged into
+// the same running state. d <= DS_FUSED_MAX_D.
+#define DS_FUSED_MAX_D 128
+cudaError_t ds_launch_empirical_fused(const float *xc, int64_t rows, int64_t d, const float *y,
+                                      const float *half_sq, int64_t n, int64_t first, ds_sigma2 s2,
+                                      ds_softmax_state st);
+
+// Gaussian mixture (kernels/gmm_density.cu). proj holds rows x (k r): the projections
+// U_c^T (x - mu_c). logp[i][c] = log w_c + log N(x_i; mu_c, Sigma_c + sigma_i^2 I) up to
+// a constant shared by all components.
+cudaError_t ds_launch_gmm_log_density(double *logp, const float *x, const float *proj,
+                                      const float *means, const double *eigvals,
+                                      const double *residual, const double *log_weights,
+                                      int64_t rows, int64_t d, int64_t k, int64_t r, ds_sigma2 s2);
+// rho[i][c] = softmax over c of logp[i][c].
+cudaError_t ds_launch_gmm_softmax(float *rho, const double *logp, int64_t rows, int64_t k);
+
+// The Gaussian map (kernels/gauss_map.cu); rho (rows x k) NULL means one component of
+// weight 1. proj[i][c r + j] *= rho[i][c] (f(lam_cj) - g_c), in place.
+cudaError_t ds_launch_gauss_scale_projections(float *proj, const float *rho, const double *eigvals,
+                                              const double *residual, int64_t rows, int64_t k,
+                                              int64_t r, ds_gauss_map map);
+// out[i][e] = sum_c rho[i][c] (mu_c[e] + g_c (x[i][e] - mu_c[e])) (out may alias x); the
+// caller then adds the scaled projections times U^T by GEMM.
+cudaError_t ds_launch_gauss_base(float *out, const float *x, const float *rho, const float *means,
+                                 const double *residual, int64_t rows, int64_t d, int64_t k,
+                                 ds_gauss_map map);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,79 @@
+// Device helpers shared by the kernels: launch geometry, per-row sigma, block
+// reductions and the online-softmax update.
+#ifndef DS_KERNEL_UTIL_CUH
+#define DS_KERNEL_UTIL_CUH
+
+#include <math.h>
+#include <stdint.h>
+
+#include "ds_kernels.h"
+
+#define DS_THREADS 256
+
+// Blocks for a grid-stride loop over count elements (capped: the loop covers the rest).
+static inline unsigned int ds_blocks_for(int64_t count) {
+    int64_t blocks = (count + DS_THREADS - 1) / DS_THREADS;
+    if (blocks > 65535) blocks = 65535;
+    return (unsigned int)(blocks < 1 ? 1 : blocks);
+}
+
+#define DS_GRID_STRIDE(e, count)                                                                   \
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < (count);                  \
+         e += (int64_t)gridDim.x * blockDim.x)
+
+__device__ __forceinline__ double ds_sigma2_of(ds_sigma2 s, int64_t row) {
+    return s.rows ? s.rows[row] : s.value;
+}
+
+// Sum of one double per thread over a block of DS_THREADS threads; every thread gets
+// the total. Contains __syncthreads: call from all threads of the block.
+__device__ __forceinline__ double ds_block_sum(double v) {
+    __shared__ double part[DS_THREADS / 32];
+    for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    __syncthreads(); // part[] may still be read by a previous call
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    double total = 0;
+    for (int w = 0; w < DS_THREADS / 32; w++) total += part[w];
+    return total;
+}
+
+// Largest value over the block and its index (the smallest index among ties); every
+// thread gets the result. Call from all threads of the block.
+__device__ __forceinline__ void ds_block_argmax(float *v, int64_t *arg) {
+    __shared__ float part_v[DS_THREADS / 32];
+    __shared__ int64_t part_a[DS_THREADS / 32];
+    for (int off = 16; off > 0; off /= 2) {
+        float ov = __shfl_down_sync(0xffffffffu, *v, off);
+        int64_t oa = __shfl_down_sync(0xffffffffu, *arg, off);
+        if (ov > *v || (ov == *v && oa < *arg)) *v = ov, *arg = oa;
+    }
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    __syncthreads();
+    if (lane == 0) part_v[warp] = *v, part_a[warp] = *arg;
+    __syncthreads();
+    *v = part_v[0], *arg = part_a[0];
+    for (int w = 1; w < DS_THREADS / 32; w++)
+        if (part_v[w] > *v || (part_v[w] == *v && part_a[w] < *arg))
+            *v = part_v[w], *arg = part_a[w];
+}
+
+// Factor exp(old_max - new_max) by which the old sums and accumulator of a row are
+// multiplied when its running max grows; 0 for an empty state (old_max = -inf).
+__device__ __forceinline__ float ds_online_rescale(float old_max, float new_max) {
+    return old_max == -INFINITY ? 0.0f : expf(old_max - new_max);
+}
+
+// Updates a row's running (max, sum, zl) with a block of logits whose weights relative
+// to new_max sum to csum and whose sum of w (l - new_max) is czl.
+__device__ __forceinline__ void ds_online_update(float *max, double *sum, double *zl, float new_max,
+                                                 float scale, double csum, double czl) {
+    double old_zl =
+        *max == -INFINITY ? 0.0 : scale * (*zl + *sum * ((double)*max - (double)new_max));
+    *zl = old_zl + czl;
+    *sum = *sum * scale + csum;
+    *max = new_max;
+}
+
+#endif

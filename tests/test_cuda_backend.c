@@ -1,0 +1,608 @@
+// The cuda backend against the float64 ref backend: every primitive on fresh random
+// inputs at sigma from 0.002 to 80, chunked training sets and query blocks, poisoned
+// outputs (NaN before every kernel, via DIFFSAMP_CUDA_POISON and NaN uploads), the
+// Philox noise bit for bit, and an end-to-end Heun run. Every test skips visibly
+// without a CUDA device.
+//
+// Tolerances. cuda computes in float32 (cuBLAS SGEMM, no TF32); ref in float64.
+// - lincomb: inputs are rounded to float for both backends and cuda sums in double, so
+//   the only error is the final rounding to float: 2^-24 relative; bound 1e-6.
+// - empirical denoiser: the float32 dot product x.y over d = 64..300 terms of centred
+//   data has an absolute error of about sqrt(d) 2^-24 |x||y| ~ 1e-6, i.e. a logit error
+//   of 1e-6 / sigma^2. For queries at noisy training points (x = y_a + sigma n) it only
+//   matters between rows of comparable weight, which at sigma <= 1 are separated by
+//   logit gaps |y_a - y_b|^2 / (2 sigma^2) >= 10; at sigma >= 1 the weight errors are
+//   ~1e-6 relative. A float32 emulation of these exact computations in numpy gives
+//   relative errors <= 4e-7 (top weight 2e-6, entropy 3e-6); bound 1e-5.
+// - Gaussian / mixture map and flow: two SGEMMs over d and k r terms plus double
+//   factors; the float32 emulation gives <= 2e-7 (Gaussian, flow) and <= 1.1e-6
+//   (mixture at sigma = 80, where the component weights mix); bound 1e-5.
+// - randn: both sides evaluate the same double Box-Muller; CUDA's double log / sin /
+//   cos are within 2 ulp (double) of glibc's, so after rounding to float the values are
+//   equal except when the double lands within 2 double-ulp of a float rounding
+//   boundary (probability ~2^-28 per value): asserted within 1 float ulp, counted.
+// - end-to-end Heun (6 steps, 12 NFE, sigma 80 -> 0.5): each NFE adds ~1e-6 relative,
+//   compounded over 12 evaluations with step coefficients bounded by 2; bound 1e-4.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds_backend.h"
+#include "ds_error.h"
+#include "ds_philox.h"
+#include "ds_sampler.h"
+#include "testutil.h"
+#ifdef DIFFSAMP_HAVE_CUDA
+#include "../cuda/ds_cuda_debug.h"
+#endif
+
+static const double test_sigmas[] = {0.002, 0.01, 0.1, 1, 5, 20, 80};
+#define N_TEST_SIGMAS 7
+
+static ds_backend *backend(const char *name) {
+    ds_backend *b = ds_backend_new(name);
+    if (!b) fail_msg("backend %s: %s", name, ds_error());
+    return b;
+}
+
+static double *new_doubles(int64_t n) {
+    double *x = calloc((size_t)n, sizeof(double));
+    assert_non_null(x);
+    return x;
+}
+
+static void round_to_float(double *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)x[i];
+}
+
+static void assert_all_finite(const double *x, int64_t n, const char *what) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            fail_msg("%s: element %lld not written (%g)", what, (long long)i, x[i]);
+}
+
+// A batch holding x, and one filled with NaN that the primitive under test must overwrite.
+static ds_batch *batch_from(ds_backend *b, const double *x, int64_t rows, int64_t cols) {
+    ds_batch *v = b->batch_new(b, rows, cols);
+    b->upload(b, v, x);
+    return v;
+}
+
+static ds_batch *poisoned_batch(ds_backend *b, int64_t rows, int64_t cols) {
+    double *nan = new_doubles(rows * cols);
+    for (int64_t i = 0; i < rows * cols; i++) nan[i] = NAN;
+    ds_batch *v = batch_from(b, nan, rows, cols);
+    free(nan);
+    return v;
+}
+
+static void denoise_on(ds_backend *b, ds_bound_model *bm, const double *x, int64_t rows, int64_t d,
+                       const double *sigma, int64_t n_sigma, double *out, ds_diag *diag) {
+    ds_batch *bx = batch_from(b, x, rows, d), *bo = poisoned_batch(b, rows, d);
+    if (b->denoise(b, bm, bx, sigma, n_sigma, bo, diag))
+        fail_msg("%s denoise: %s", b->name, ds_error());
+    b->download(b, bo, out);
+    b->batch_free(b, bx);
+    b->batch_free(b, bo);
+    assert_all_finite(out, rows * d, b->name);
+}
+
+// ---- models ----
+
+// n rows uniform in [-0.7, 1.3]^d (a non-zero mean, so centring matters).
+static void make_empirical(ds_model *m, int64_t n, int64_t d, uint64_t seed) {
+    memset(m, 0, sizeof *m);
+    m->kind = DS_MODEL_EMPIRICAL;
+    m->d = d;
+    m->data.n = n;
+    m->data.d = d;
+    m->data.x = calloc((size_t)(n * d), sizeof(float));
+    m->mean = new_doubles(d);
+    double *tmp = new_doubles(n * d);
+    tu_fill_uniform(tmp, n * d, seed, -0.7, 1.3);
+    for (int64_t i = 0; i < n * d; i++) {
+        m->data.x[i] = (float)tmp[i];
+        m->mean[i % d] += (double)m->data.x[i] / (double)n;
+    }
+    free(tmp);
+}
+
+// Orthonormal columns of a d x r row-major matrix (Gram-Schmidt, twice).
+static void orthonormal_columns(double *u, int64_t d, int64_t r, uint64_t seed) {
+    tu_fill_normal(u, d * r, seed);
+    for (int64_t j = 0; j < r; j++)
+        for (int pass = 0; pass < 2; pass++) {
+            for (int64_t l = 0; l < j; l++) {
+                double dot = 0;
+                for (int64_t i = 0; i < d; i++) dot += u[i * r + j] * u[i * r + l];
+                for (int64_t i = 0; i < d; i++) u[i * r + j] -= dot * u[i * r + l];
+            }
+            double norm = 0;
+            for (int64_t i = 0; i < d; i++) norm += u[i * r + j] * u[i * r + j];
+            for (int64_t i = 0; i < d; i++) u[i * r + j] /= sqrt(norm);
+        }
+}
+
+static int descending(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+// k components of rank r in R^d: eigenvalues in [0.05, 2], residual variance in
+// [0.1, 0.3] when r < d, means ~ N(0, I), weights in [0.5, 1.5] normalised.
+static void make_mixture(ds_model *m, int64_t k, int64_t d, int64_t r, uint64_t seed) {
+    memset(m, 0, sizeof *m);
+    m->kind = k == 1 ? DS_MODEL_GAUSSIAN : DS_MODEL_GMM;
+    m->d = d, m->k = k, m->r = r;
+    m->weights = new_doubles(k);
+    m->means = new_doubles(k * d);
+    m->eigvals = new_doubles(k * r);
+    m->eigvecs = new_doubles(k * d * r);
+    m->residual = new_doubles(k);
+    m->mean = new_doubles(d);
+    tu_fill_uniform(m->weights, k, seed + 1, 0.5, 1.5);
+    tu_fill_normal(m->means, k * d, seed + 2);
+    tu_fill_uniform(m->eigvals, k * r, seed + 3, 0.05, 2.0);
+    tu_fill_uniform(m->residual, k, seed + 4, 0.1, 0.3);
+    double total = 0;
+    for (int64_t c = 0; c < k; c++) total += m->weights[c];
+    for (int64_t c = 0; c < k; c++) {
+        m->weights[c] /= total;
+        qsort(m->eigvals + c * r, (size_t)r, sizeof(double), descending);
+        orthonormal_columns(m->eigvecs + c * d * r, d, r, seed + 5 + (uint64_t)c);
+        if (r == d) m->residual[c] = 0;
+        for (int64_t j = 0; j < d; j++) m->mean[j] += m->weights[c] * m->means[c * d + j];
+    }
+}
+
+// rows queries y_a + sigma n at random training rows a (float-representable).
+static void noisy_training_queries(const ds_model *m, double *x, int64_t rows, double sigma,
+                                   uint64_t seed) {
+    int64_t d = m->d;
+    double *pick = new_doubles(rows);
+    tu_fill_uniform(pick, rows, seed, 0, (double)m->data.n);
+    tu_fill_normal(x, rows * d, seed + 1);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < d; j++)
+            x[i * d + j] = m->data.x[(int64_t)pick[i] * d + j] + sigma * x[i * d + j];
+    round_to_float(x, rows * d);
+    free(pick);
+}
+
+// rows queries mu_c + N(0, I) + sigma n around random components c.
+static void mixture_queries(const ds_model *m, double *x, int64_t rows, double sigma,
+                            uint64_t seed) {
+    int64_t d = m->d;
+    double *pick = new_doubles(rows), *z = new_doubles(rows * d);
+    tu_fill_uniform(pick, rows, seed, 0, (double)m->k);
+    tu_fill_normal(x, rows * d, seed + 1);
+    tu_fill_normal(z, rows * d, seed + 2);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < d; j++)
+            x[i * d + j] += m->means[(int64_t)pick[i] * d + j] + sigma * z[i * d + j];
+    round_to_float(x, rows * d);
+    free(pick);
+    free(z);
+}
+
+// ---- denoiser comparisons ----
+
+typedef struct {
+    ds_backend *cuda, *ref;
+    ds_bound_model *cuda_bm, *ref_bm;
+} pair;
+
+static pair bind_pair(const ds_model *m) {
+    pair p = {backend("cuda"), backend("ref"), NULL, NULL};
+    p.cuda_bm = p.cuda->bind(p.cuda, m);
+    if (!p.cuda_bm) fail_msg("cuda bind: %s", ds_error());
+    p.ref_bm = p.ref->bind(p.ref, m);
+    assert_non_null(p.ref_bm);
+    return p;
+}
+
+static void unbind_pair(pair *p) {
+    p->cuda->unbind(p->cuda, p->cuda_bm);
+    p->ref->unbind(p->ref, p->ref_bm);
+    ds_backend_free(p->cuda);
+    ds_backend_free(p->ref);
+}
+
+// Denoises x on both backends (one sigma, or one per row) and returns the relative
+// error; diagnostics are compared where ref's top weight marks a clear winner.
+static double compare_denoise(pair *p, const double *x, int64_t rows, int64_t d,
+                              const double *sigma, int64_t n_sigma, int check_diag) {
+    double *a = new_doubles(rows * d), *r = new_doubles(rows * d);
+    double *wa = new_doubles(rows), *wr = new_doubles(rows), *ha = new_doubles(rows),
+           *hr = new_doubles(rows);
+    int64_t *ia = calloc((size_t)rows, sizeof(int64_t)),
+            *ir = calloc((size_t)rows, sizeof(int64_t));
+    ds_diag da = {ia, wa, ha}, dr = {ir, wr, hr};
+    denoise_on(p->cuda, p->cuda_bm, x, rows, d, sigma, n_sigma, a, check_diag ? &da : NULL);
+    denoise_on(p->ref, p->ref_bm, x, rows, d, sigma, n_sigma, r, check_diag ? &dr : NULL);
+    double err = tu_rel_l2(a, r, rows * d);
+    for (int64_t i = 0; check_diag && i < rows; i++) {
+        // Weights and entropy carry the logit error (~1e-6 at sigma >= 1).
+        if (wr[i] > 0.6) assert_int_equal(ia[i], ir[i]);
+        if (fabs(wa[i] - wr[i]) > 1e-5 || fabs(ha[i] - hr[i]) > 1e-4 * fmax(1.0, hr[i]))
+            fail_msg("row %lld: top weight %g vs %g, entropy %g vs %g", (long long)i, wa[i], wr[i],
+                     ha[i], hr[i]);
+    }
+    free(a), free(r), free(wa), free(wr), free(ha), free(hr), free(ia), free(ir);
+    return err;
+}
+
+// Every test sigma, one per call and all of them per row in one call.
+static void check_empirical(const ds_model *m, int64_t rows, uint64_t seed, const char *label) {
+    pair p = bind_pair(m);
+    int64_t d = m->d;
+    double *x = new_doubles(rows * d), *row_sigma = new_doubles(rows);
+    for (int s = 0; s < N_TEST_SIGMAS; s++) {
+        noisy_training_queries(m, x, rows, test_sigmas[s], seed + (uint64_t)s);
+        double err = compare_denoise(&p, x, rows, d, &test_sigmas[s], 1, test_sigmas[s] >= 1);
+        printf("%s: sigma %g: relative error %.2e\n", label, test_sigmas[s], err);
+        assert_true(err < 1e-5);
+    }
+    for (int64_t i = 0; i < rows; i++) row_sigma[i] = test_sigmas[i % N_TEST_SIGMAS];
+    noisy_training_queries(m, x, rows, 1.0, seed + 100);
+    double err = compare_denoise(&p, x, rows, d, row_sigma, rows, 0);
+    printf("%s: per-row sigmas: relative error %.2e\n", label, err);
+    assert_true(err < 1e-5);
+    free(x);
+    free(row_sigma);
+    unbind_pair(&p);
+}
+
+static void with_env(const char *name, const char *value) {
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+static void test_empirical_gemm_path(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_model m;
+    make_empirical(&m, 1500, 200, tu_seed());
+    check_empirical(&m, 48, tu_seed() + 1, "gemm d=200");
+    ds_model_free(&m);
+    make_empirical(&m, 1500, 64, tu_seed() + 2);
+    with_env("DIFFSAMP_CUDA_FUSED", "0");
+    check_empirical(&m, 48, tu_seed() + 3, "gemm d=64");
+    with_env("DIFFSAMP_CUDA_FUSED", NULL);
+    ds_model_free(&m);
+}
+
+static void test_empirical_fused_path(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_model m;
+    make_empirical(&m, 1500, 64, tu_seed() + 10);
+    with_env("DIFFSAMP_CUDA_FUSED", "1");
+    check_empirical(&m, 45, tu_seed() + 11, "fused d=64");
+    ds_model_free(&m);
+    make_empirical(&m, 1000, 128, tu_seed() + 12);
+    check_empirical(&m, 17, tu_seed() + 13, "fused d=128");
+    with_env("DIFFSAMP_CUDA_FUSED", NULL);
+    ds_model_free(&m);
+    // The automatic choice (timed at bind) must give the same results.
+    make_empirical(&m, 1200, 33, tu_seed() + 14);
+    check_empirical(&m, 20, tu_seed() + 15, "auto d=33");
+    ds_model_free(&m);
+}
+
+// Training pieces of 700 rows (the last one 100) and query blocks of 13 rows force the
+// online merge across chunks and the blocked loop over the batch, on both paths.
+static void test_chunked_training_set(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_model m;
+    make_empirical(&m, 5000, 96, tu_seed() + 20);
+    with_env("DIFFSAMP_CUDA_CHUNK", "700");
+    with_env("DIFFSAMP_CUDA_ROWS", "13");
+    with_env("DIFFSAMP_CUDA_FUSED", "0");
+    check_empirical(&m, 40, tu_seed() + 21, "chunked gemm");
+    with_env("DIFFSAMP_CUDA_FUSED", "1");
+    check_empirical(&m, 40, tu_seed() + 22, "chunked fused");
+    with_env("DIFFSAMP_CUDA_FUSED", NULL);
+    with_env("DIFFSAMP_CUDA_CHUNK", NULL);
+    with_env("DIFFSAMP_CUDA_ROWS", NULL);
+    ds_model_free(&m);
+}
+
+// At sigma = 0.002 the denoiser returns the nearest training row. Random queries (not
+// at training points): cuda's top row must be the true nearest row (float64 distances)
+// for >= 99.9% of queries whose two nearest squared distances differ by > 1e-3
+// relative (a gap >= 40 / (2 sigma^2) in the logit, far above the float32 error).
+static void check_nearest(const ds_model *m, int64_t rows, uint64_t seed) {
+    int64_t n = m->data.n, d = m->d, clear = 0, agree = 0;
+    double *x = new_doubles(rows * d), *out = new_doubles(rows * d), sigma = 0.002;
+    int64_t *top = calloc((size_t)rows, sizeof(int64_t));
+    tu_fill_uniform(x, rows * d, seed, -0.7, 1.3);
+    round_to_float(x, rows * d);
+    ds_backend *b = backend("cuda");
+    ds_bound_model *bm = b->bind(b, m);
+    if (!bm) fail_msg("cuda bind: %s", ds_error());
+    ds_diag diag = {top, NULL, NULL};
+    denoise_on(b, bm, x, rows, d, &sigma, 1, out, &diag);
+    for (int64_t i = 0; i < rows; i++) {
+        double best = INFINITY, second = INFINITY;
+        int64_t arg = -1;
+        for (int64_t k = 0; k < n; k++) {
+            double s = 0;
+            for (int64_t j = 0; j < d; j++) {
+                double t = x[i * d + j] - m->data.x[k * d + j];
+                s += t * t;
+            }
+            if (s < best)
+                second = best, best = s, arg = k;
+            else if (s < second)
+                second = s;
+        }
+        if ((second - best) / best <= 1e-3) continue;
+        clear++;
+        agree += top[i] == arg;
+    }
+    printf("nearest row: %lld of %lld clear queries agree\n", (long long)agree, (long long)clear);
+    assert_true(clear > rows / 2);
+    assert_true((double)agree >= 0.999 * (double)clear);
+    b->unbind(b, bm);
+    ds_backend_free(b);
+    free(x), free(out), free(top);
+}
+
+static void test_nearest_row_small_sigma(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_model m;
+    make_empirical(&m, 3000, 64, tu_seed() + 30);
+    with_env("DIFFSAMP_CUDA_FUSED", "0");
+    check_nearest(&m, 1000, tu_seed() + 31);
+    with_env("DIFFSAMP_CUDA_FUSED", "1");
+    check_nearest(&m, 1000, tu_seed() + 32);
+    with_env("DIFFSAMP_CUDA_FUSED", NULL);
+    ds_model_free(&m);
+    make_empirical(&m, 3000, 300, tu_seed() + 33);
+    check_nearest(&m, 500, tu_seed() + 34);
+    ds_model_free(&m);
+}
+
+static void check_mixture(int64_t k, int64_t d, int64_t r, double tol, uint64_t seed) {
+    ds_model m;
+    make_mixture(&m, k, d, r, seed);
+    pair p = bind_pair(&m);
+    int64_t rows = 37;
+    double *x = new_doubles(rows * d), *row_sigma = new_doubles(rows);
+    for (int s = 0; s < N_TEST_SIGMAS; s++) {
+        mixture_queries(&m, x, rows, test_sigmas[s], seed + 10 + (uint64_t)s);
+        double err = compare_denoise(&p, x, rows, d, &test_sigmas[s], 1, 0);
+        printf("k=%lld d=%lld r=%lld: sigma %g: relative error %.2e\n", (long long)k, (long long)d,
+               (long long)r, test_sigmas[s], err);
+        assert_true(err < tol);
+    }
+    for (int64_t i = 0; i < rows; i++) row_sigma[i] = test_sigmas[(i * 3) % N_TEST_SIGMAS];
+    mixture_queries(&m, x, rows, 1.0, seed + 50);
+    double err = compare_denoise(&p, x, rows, d, row_sigma, rows, 0);
+    printf("k=%lld: per-row sigmas: relative error %.2e\n", (long long)k, err);
+    assert_true(err < tol);
+    free(x);
+    free(row_sigma);
+    unbind_pair(&p);
+    ds_model_free(&m);
+}
+
+static void test_gaussian_denoiser(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    check_mixture(1, 48, 48, 1e-5, tu_seed() + 40); // full rank
+    check_mixture(1, 70, 9, 1e-5, tu_seed() + 41);  // truncated, with residual
+}
+
+static void test_mixture_denoiser(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    check_mixture(5, 40, 40, 1e-5, tu_seed() + 42);
+    check_mixture(7, 65, 12, 1e-5, tu_seed() + 43);
+}
+
+// The exact Gaussian flow for the teleport jumps and a jump upwards, written in place
+// (out aliases x) on cuda.
+static void test_gaussian_flow(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    const double jumps[][2] = {{80, 40.8}, {80, 8.4}, {5, 0.002}, {0.5, 20}};
+    for (int rank = 0; rank < 2; rank++) {
+        ds_model m;
+        int64_t d = 50, r = rank ? 11 : d, rows = 29;
+        make_mixture(&m, 1, d, r, tu_seed() + 60 + (uint64_t)rank);
+        pair p = bind_pair(&m);
+        double *x = new_doubles(rows * d), *a = new_doubles(rows * d), *ref = new_doubles(rows * d);
+        for (int t = 0; t < 4; t++) {
+            mixture_queries(&m, x, rows, jumps[t][0], tu_seed() + 70 + (uint64_t)t);
+            ds_batch *cx = batch_from(p.cuda, x, rows, d), *rx = batch_from(p.ref, x, rows, d);
+            ds_batch *rout = poisoned_batch(p.ref, rows, d);
+            assert_int_equal(
+                p.cuda->gaussian_flow(p.cuda, p.cuda_bm, cx, jumps[t][0], jumps[t][1], cx), 0);
+            assert_int_equal(
+                p.ref->gaussian_flow(p.ref, p.ref_bm, rx, jumps[t][0], jumps[t][1], rout), 0);
+            p.cuda->download(p.cuda, cx, a);
+            p.ref->download(p.ref, rout, ref);
+            assert_all_finite(a, rows * d, "flow");
+            double err = tu_rel_l2(a, ref, rows * d);
+            printf("flow r=%lld %g -> %g: relative error %.2e\n", (long long)r, jumps[t][0],
+                   jumps[t][1], err);
+            assert_true(err < 1e-5);
+            p.cuda->batch_free(p.cuda, cx);
+            p.ref->batch_free(p.ref, rx);
+            p.ref->batch_free(p.ref, rout);
+        }
+        free(x), free(a), free(ref);
+        unbind_pair(&p);
+        ds_model_free(&m);
+    }
+}
+
+// n = 1 .. DS_LINCOMB_MAX inputs, into a fresh (poisoned) output and in place.
+static void test_lincomb(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_backend *c = backend("cuda"), *r = backend("ref");
+    int64_t rows = 33, cols = 77, count = rows * cols;
+    double *v = new_doubles(DS_LINCOMB_MAX * count), coef[DS_LINCOMB_MAX];
+    double *a = new_doubles(count), *ref = new_doubles(count);
+    tu_fill_normal(v, DS_LINCOMB_MAX * count, tu_seed() + 80);
+    round_to_float(v, DS_LINCOMB_MAX * count);
+    for (int n = 1; n <= DS_LINCOMB_MAX; n++) {
+        tu_fill_normal(coef, n, tu_seed() + 81 + (uint64_t)n);
+        for (int in_place = 0; in_place < 2; in_place++) {
+            ds_batch *cv[DS_LINCOMB_MAX], *rv[DS_LINCOMB_MAX];
+            for (int i = 0; i < n; i++) {
+                cv[i] = batch_from(c, v + i * count, rows, cols);
+                rv[i] = batch_from(r, v + i * count, rows, cols);
+            }
+            ds_batch *cout = in_place ? cv[0] : poisoned_batch(c, rows, cols);
+            ds_batch *rout = r->batch_new(r, rows, cols);
+            c->lincomb(c, cout, n, coef, (const ds_batch *const *)cv);
+            r->lincomb(r, rout, n, coef, (const ds_batch *const *)rv);
+            c->download(c, cout, a);
+            r->download(r, rout, ref);
+            assert_all_finite(a, count, "lincomb");
+            double err = tu_rel_l2(a, ref, count);
+            if (err >= 1e-6)
+                fail_msg("lincomb n=%d in_place=%d: relative error %.2e", n, in_place, err);
+            if (!in_place) c->batch_free(c, cout);
+            r->batch_free(r, rout);
+            for (int i = 0; i < n; i++) c->batch_free(c, cv[i]), r->batch_free(r, rv[i]);
+        }
+    }
+    free(v), free(a), free(ref);
+    ds_backend_free(c);
+    ds_backend_free(r);
+}
+
+static void test_copy(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_backend *c = backend("cuda");
+    int64_t rows = 19, cols = 53;
+    double *x = new_doubles(rows * cols), *y = new_doubles(rows * cols);
+    tu_fill_normal(x, rows * cols, tu_seed() + 90);
+    round_to_float(x, rows * cols);
+    ds_batch *src = batch_from(c, x, rows, cols), *dst = poisoned_batch(c, rows, cols);
+    c->copy(c, dst, src);
+    c->download(c, dst, y);
+    assert_memory_equal(x, y, sizeof(double) * (size_t)(rows * cols));
+    c->batch_free(c, src), c->batch_free(c, dst);
+    free(x), free(y);
+    ds_backend_free(c);
+}
+
+// Rows far from 0 (high counter words) and widths that are not multiples of 4.
+static void test_randn_matches_ref(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+#ifdef DIFFSAMP_HAVE_CUDA
+    ds_backend *c = backend("cuda"), *r = backend("ref");
+    uint64_t seed = tu_seed() * 0x9E3779B97F4A7C15ull;
+    int64_t rows = 37, cols = 1001, first = ((int64_t)1 << 33) + 5, count = rows * cols;
+    double *a = new_doubles(count), *ref = new_doubles(count);
+    ds_batch *cb = poisoned_batch(c, rows, cols), *rb = r->batch_new(r, rows, cols);
+    c->randn(c, cb, seed, first);
+    r->randn(r, rb, seed, first);
+    c->download(c, cb, a);
+    r->download(r, rb, ref);
+    int64_t one_ulp = 0;
+    for (int64_t e = 0; e < count; e++) {
+        float want = (float)ref[e], got = (float)a[e];
+        if (got == want) continue;
+        if (got != nextafterf(want, INFINITY) && got != nextafterf(want, -INFINITY))
+            fail_msg("randn element %lld: %.9g vs ref %.9g (more than 1 ulp)", (long long)e, got,
+                     want);
+        one_ulp++;
+    }
+    printf("randn: %lld of %lld values differ by 1 ulp, the rest are equal\n", (long long)one_ulp,
+           (long long)count);
+    uint32_t *raw = calloc((size_t)count, sizeof(uint32_t));
+    assert_int_equal(ds_cuda_philox_uniforms(seed, first, rows, cols, raw), 0);
+    for (int64_t e = 0; e < count; e++) {
+        int64_t i = e / cols, j = e % cols;
+        assert_int_equal(raw[e], ds_philox_block(seed, first + i, j).v[j & 3]);
+    }
+    free(raw), free(a), free(ref);
+    c->batch_free(c, cb), r->batch_free(r, rb);
+    ds_backend_free(c);
+    ds_backend_free(r);
+#endif
+}
+
+// Heun over an EDM-like schedule 80 -> 0.5 (6 steps, 12 NFE) from the same Philox noise,
+// on cuda and on ref (and cpu when that backend is built).
+static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t seed,
+                     double *out) {
+    const double sigmas[] = {80, 31.4, 11.0, 3.3, 1.5, 0.8, 0.5};
+    ds_backend *b = backend(name);
+    ds_bound_model *bm = b->bind(b, m);
+    if (!bm) fail_msg("%s bind: %s", name, ds_error());
+    ds_batch *noise = b->batch_new(b, rows, m->d), *x = poisoned_batch(b, rows, m->d);
+    b->randn(b, noise, seed, 0);
+    const double coef[1] = {sigmas[0]};
+    const ds_batch *in[1] = {noise};
+    b->lincomb(b, x, 1, coef, in);
+    ds_solver_opts o;
+    ds_solver_opts_default(&o);
+    o.solver = "heun";
+    ds_solver_ctx ctx = {b, bm, 0, NULL, NULL};
+    if (ds_solve(&ctx, &o, sigmas, 7, x)) fail_msg("%s heun: %s", name, ds_error());
+    assert_int_equal(ctx.nfe, 12);
+    b->download(b, x, out);
+    b->batch_free(b, noise), b->batch_free(b, x);
+    b->unbind(b, bm);
+    ds_backend_free(b);
+}
+
+static void test_end_to_end_heun(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_model m;
+    int64_t rows = 16, d = 64;
+    make_empirical(&m, 800, d, tu_seed() + 100);
+    double *a = new_doubles(rows * d), *ref = new_doubles(rows * d);
+    heun_run("cuda", &m, rows, tu_seed() + 101, a);
+    heun_run("ref", &m, rows, tu_seed() + 101, ref);
+    double err = tu_rel_l2(a, ref, rows * d);
+    printf("heun cuda vs ref: relative error %.2e\n", err);
+    assert_true(err < 1e-4);
+    ds_backend *cpu = ds_backend_new("cpu");
+    if (cpu) {
+        ds_backend_free(cpu);
+        heun_run("cpu", &m, rows, tu_seed() + 101, ref);
+        err = tu_rel_l2(a, ref, rows * d);
+        printf("heun cuda vs cpu: relative error %.2e\n", err);
+        assert_true(err < 1e-4);
+    } else {
+        printf("heun cuda vs cpu: skipped (%s)\n", ds_error());
+    }
+    free(a), free(ref);
+    ds_model_free(&m);
+}
+
+int main(void) {
+    // Every kernel output and workspace buffer is filled with NaN before it is written.
+    setenv("DIFFSAMP_CUDA_POISON", "1", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lincomb),
+        cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_randn_matches_ref),
+        cmocka_unit_test(test_empirical_gemm_path),
+        cmocka_unit_test(test_empirical_fused_path),
+        cmocka_unit_test(test_chunked_training_set),
+        cmocka_unit_test(test_nearest_row_small_sigma),
+        cmocka_unit_test(test_gaussian_denoiser),
+        cmocka_unit_test(test_mixture_denoiser),
+        cmocka_unit_test(test_gaussian_flow),
+        cmocka_unit_test(test_end_to_end_heun),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

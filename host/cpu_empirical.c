@@ -377,7 +377,7 @@ static void write_result(const job *jb, const partial *p, float *out, const ds_d
 // The training rows are split between the threads (split-K, as in flash decoding), each
 // streaming its share with single-threaded SGEMMs, and the partial states are folded at
 // the end. One parallel region per call: alternating OpenMP loops with multithreaded
-// OpenBLAS calls costs ~30% here, as each side's idle threads spin while the other runs.
+// OpenBLAS calls cost 38% here, as each side's idle threads spin while the other runs.
 // Centres the queries (in double, then rounded) and bounds the error of their products.
 static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows, float *xc,
                            double *xc64, double *eps) {

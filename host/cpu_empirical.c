@@ -374,10 +374,6 @@ static void write_result(const job *jb, const partial *p, float *out, const ds_d
     }
 }
 
-// The training rows are split between the threads (split-K, as in flash decoding), each
-// streaming its share with single-threaded SGEMMs, and the partial states are folded at
-// the end. One parallel region per call: alternating OpenMP loops with multithreaded
-// OpenBLAS calls cost 38% here, as each side's idle threads spin while the other runs.
 // Centres the queries (in double, then rounded) and bounds the error of their products.
 static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows, float *xc,
                            double *xc64, double *eps) {
@@ -394,6 +390,10 @@ static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows,
     }
 }
 
+// The training rows are split between the threads (split-K, as in flash decoding), each
+// streaming its share with single-threaded SGEMMs, and the partial states are folded at
+// the end. One parallel region per call: alternating OpenMP loops with multithreaded
+// OpenBLAS calls cost 38% here, as each side's idle threads spin while the other runs.
 int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
                           int64_t n_sigma, float *out, const ds_diag *diag) {
     int64_t d = e->d, n = e->n, c = chunk_rows(e, rows), n_chunks = (n + c - 1) / c;

@@ -1,0 +1,36 @@
+// The denoisers of the cpu backend (float32, OpenBLAS SGEMM, OpenMP row loops): the
+// empirical model (host/cpu_empirical.c) and the Gaussian mixture, Gaussian = one
+// component (host/cpu_gmm.c). Batches are row-major float arrays of rows x d.
+#ifndef DS_CPU_MODELS_H
+#define DS_CPU_MODELS_H
+
+#include <stdint.h>
+
+#include "ds_backend.h"
+
+// Makes OpenBLAS run single-threaded in the calling thread (for SGEMMs issued from
+// inside an OpenMP region); returns the previous thread count for cpu_blas_serial_end.
+// The setting is process-wide: the cpu backend expects one host thread calling it.
+int cpu_blas_serial_begin(void);
+void cpu_blas_serial_end(int saved);
+
+typedef struct cpu_empirical cpu_empirical;
+typedef struct cpu_gmm cpu_gmm;
+
+// Copies the training rows, centred, into float32. NULL (error recorded) on failure.
+cpu_empirical *cpu_empirical_new(const ds_model *m);
+void cpu_empirical_free(cpu_empirical *e);
+// out = D(x; sigma) on rows rows; sigma has one value (n_sigma == 1) or one per row;
+// diag (may be NULL) receives rows entries from index 0.
+int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
+                          int64_t n_sigma, float *out, const ds_diag *diag);
+
+cpu_gmm *cpu_gmm_new(const ds_model *m);
+void cpu_gmm_free(cpu_gmm *g);
+int cpu_gmm_denoise(const cpu_gmm *g, const float *x, int64_t rows, const double *sigma,
+                    int64_t n_sigma, float *out);
+// The exact probability-flow map of a one-component model from sigma_from to sigma_to.
+int cpu_gmm_flow(const cpu_gmm *g, const float *x, int64_t rows, double sigma_from, double sigma_to,
+                 float *out);
+
+#endif

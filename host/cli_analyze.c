@@ -605,6 +605,10 @@ int cli_analyze(int argc, char **argv) {
         if (rc < 0) fprintf(stderr, "diffsamp: %s\n", ds_error());
         return rc < 0 ? 1 : 0;
     }
-    fprintf(stderr, "diffsamp: unknown analysis '%s' (see diffsamp analyze --help)\n", argv[1]);
+    const char *what = argv[1][0] == '-' ? "option" : "analysis";
+    fprintf(stderr,
+            "diffsamp: analyze: unknown %s '%s' (expected one of the analyses in diffsamp analyze "
+            "--help)\n",
+            what, argv[1]);
     return 2;
 }

@@ -98,11 +98,14 @@ static inline float bits_to_float(uint32_t b) {
 // relative error about 2e-7. Written so that the weight loop vectorises without
 // -ffast-math: glibc's expf is not vectorised, and float compares in ?: keep the loop
 // from vectorising (trapping math), so the clamp at -87 compares bit patterns (for
-// x <= 0 a larger pattern is a more negative number).
+// x <= 0 a larger pattern is a more negative number). A positive x, which only the float
+// logits of refined rows can give (their weights are replaced, see chunk_state()), counts
+// as 0: beyond 88 the exponent field would overflow into a NaN or garbage.
 static inline float exp_nonpos(float x) {
     const uint32_t limit = 0xC2AE0000u; // -87.0f
     uint32_t xb;
     memcpy(&xb, &x, sizeof xb);
+    xb = xb < 0x80000000u ? 0u : xb;
     uint32_t keep = xb > limit ? 0u : 0xFFFFFFFFu;
     float xc = bits_to_float(xb > limit ? limit : xb);
     float t = xc * 1.44269504088896341f + 12582912.0f; // round to nearest via 1.5 * 2^23

@@ -32,6 +32,11 @@ static int say(const char *msg, int status) {
 // the teleport plan and the solver's options (run on a one-dimensional Gaussian).
 static int plan(sample_args *a) {
     ds_sample_config *c = &a->cfg;
+    // The ranges of the options narrowed to int below, and of the seed.
+    DS_TRY(cli_check_int("sample", "order", a->order, 0, 16));
+    DS_TRY(cli_check_int("sample", "lower-order-final", a->lower_order_final, 0, 1));
+    DS_TRY(cli_check_int("sample", "deis-riemann", a->deis_riemann, 0, INT32_MAX));
+    DS_TRY(cli_check_int("sample", "seed", a->seed, 0, INT64_MAX));
     c->solver.order = (int)a->order;
     c->solver.lower_order_final = (int)a->lower_order_final;
     c->solver.full_order = a->full_order;
@@ -304,6 +309,7 @@ int cli_sample(int argc, char **argv) {
     rc = load_models(&a, &data, &model, &gauss, teleporting);
     if (!rc && a.noise_path) rc = load_noise(a.noise_path, &a.cfg.n, model.d, &noise);
     if (!rc && a.cfg.n == 0) a.cfg.n = 16;
+    if (a.cfg.batch > a.cfg.n) a.cfg.batch = a.cfg.n; // plan memory for the rows there are
     a.cfg.noise = noise;
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
     t.load = ds_seconds() - t0;

@@ -1,8 +1,11 @@
 // Euler and Heun (EDM Algorithm 1 without churn).
+#include "ds_error.h"
 #include "multistep.h"
 
 int solver_euler(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                  ds_batch *x) {
+    if (o->order && o->order != 1)
+        return ds_fail("solver euler has order 1 only (got %d)", o->order);
     ds_batch *d = solver_batch_like(c, x);
     int rc = 0;
     for (int i = 0; i + 1 < n && !rc; i++) {
@@ -19,6 +22,8 @@ int solver_euler(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
 // the slope at the predicted point; a step to sigma = 0 stays an Euler step.
 int solver_heun(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                 ds_batch *x) {
+    if (o->order && o->order != 2)
+        return ds_fail("solver heun has order 2 only (got %d)", o->order);
     ds_batch *d = solver_batch_like(c, x), *x_pred = solver_batch_like(c, x);
     ds_batch *d_pred = solver_batch_like(c, x);
     int rc = 0;

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Edge cases of the command line found in review: option values the solvers or the
+# output cannot take are refused with one line before any work, and extreme but valid
+# values give finite samples.
+set -u
+BIN=${DIFFSAMP_BIN:-./diffsamp}
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+if ! $PY -c 'import numpy' 2>/dev/null; then echo "skipped: numpy for $PY not found"; exit 0; fi
+
+# Runs the program expecting failure: non-zero exit, exactly one stderr line that
+# starts with "diffsamp:" and contains $1.
+expect_error() {
+    want=$1; shift
+    "$BIN" "$@" >"$T/out" 2>"$T/err" && fail "'$*' succeeded"
+    [ "$(wc -l <"$T/err")" -eq 1 ] || fail "'$*': expected one line on stderr, got: $(cat "$T/err")"
+    grep -q '^diffsamp: ' "$T/err" || fail "'$*': message does not start with 'diffsamp: '"
+    grep -q -- "$want" "$T/err" || fail "'$*': message lacks '$want': $(cat "$T/err")"
+}
+
+# 200 rows of 16 values, standard normal.
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((200, 16)).astype(np.float32))" "$T/small.npy"
+S="sample --data $T/small.npy --quiet"
+
+# Solver options the solver lacks, and values that would wrap when narrowed to int.
+expect_error "heun has order 2 only" $S --out "$T/o" --order 1
+expect_error "euler has order 1 only" $S --out "$T/o" --sampler euler --order 2
+expect_error "order must be between 0 and 16" $S --out "$T/o" --sampler dpmpp2m --order 4294967298
+expect_error "lower-order-final must be between 0 and 1" $S --out "$T/o" --lower-order-final 5
+expect_error "seed must be >= 0" $S --out "$T/o" --seed -1
+[ -e "$T/o" ] && fail "a refused run created its output folder"
+
+# A batch larger than --n is planned as --n rows (not the memory for the batch asked).
+"$BIN" $S --out "$T/b" --n 3 --batch 100000000000 >"$T/b.log" 2>&1 || fail "huge batch: $(cat "$T/b.log")"
+grep -q "^memory:" "$T/b.log" && fail "3 samples planned as a huge batch: $(cat "$T/b.log")"
+
+echo "cli_edge_cases: ok"

@@ -1,5 +1,4 @@
 // diffsamp denoise: evaluate a model's denoiser D(x; sigma) on the rows of an .npy file.
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "ds_data.h"
 #include "ds_error.h"
 #include "ds_model.h"
+#include "ds_schedule.h"
 
 static double seconds_now(void) {
     struct timespec t;
@@ -33,9 +33,7 @@ static int check_options(const char *model_dir, const char *data, const char *ki
                        "diffsamp prepare and pass --model-dir)");
     if (model_dir && kind)
         return ds_fail("denoise: --model goes with --data; a model folder names its own kind");
-    if (!(sigma > 0) || !isfinite(sigma))
-        return ds_fail("denoise: --sigma must be a positive finite number, got %g", sigma);
-    return 0;
+    return cli_check_real("denoise", "sigma", sigma, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST);
 }
 
 // The model: a model folder, or the empirical model of a data set.

@@ -58,6 +58,9 @@ static int check_range(const ds_schedule_opts *o) {
     if (!(o->sigma_min > 0) || !(o->sigma_max > o->sigma_min) || !isfinite(o->sigma_max))
         return ds_fail("schedule: need 0 < sigma_min < sigma_max (got %g, %g)", o->sigma_min,
                        o->sigma_max);
+    if (o->sigma_min < DS_SIGMA_LOWEST || o->sigma_max > DS_SIGMA_HIGHEST)
+        return ds_fail("schedule: sigma_min and sigma_max must lie in [%g, %g] (got %g, %g)",
+                       DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST, o->sigma_min, o->sigma_max);
     if (!(o->rho > 0)) return ds_fail("schedule: --rho must be > 0 (got %g)", o->rho);
     return 0;
 }
@@ -101,10 +104,11 @@ int ds_schedule_build(const ds_schedule_opts *o, ds_solver_ctx *ctx, const ds_so
 int ds_schedule_check(const double *s, int n, const char *what) {
     if (n < 2) return ds_fail("%s: %d sigmas (expected at least 2)", what, n);
     for (int i = 0; i < n; i++) {
-        if (!isfinite(s[i]) || s[i] < 0)
-            return ds_fail("%s: sigma %d is %g (expected finite and >= 0)", what, i, s[i]);
         if (s[i] == 0 && i + 1 < n)
             return ds_fail("%s: sigma %d is 0 (only the last sigma may be 0)", what, i);
+        if (s[i] != 0 && !(s[i] >= DS_SIGMA_LOWEST && s[i] <= DS_SIGMA_HIGHEST))
+            return ds_fail("%s: sigma %d is %g (expected %g to %g, or a last 0)", what, i, s[i],
+                           DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST);
         if (i > 0 && !(s[i] < s[i - 1]))
             return ds_fail("%s: sigmas must decrease strictly (sigma %d = %g follows %g)", what, i,
                            s[i], s[i - 1]);
@@ -118,9 +122,8 @@ static int parse_line(char *line, double *v) {
     while (*p == ' ' || *p == '\t') p++;
     if (*p == '\0' || *p == '\n' || *p == '\r' || *p == '#') return 0;
     char *end;
-    errno = 0;
-    *v = strtod(p, &end);
-    if (end == p || errno) return -1;
+    *v = strtod(p, &end); // out of the double range: +-HUGE_VAL or 0, refused by the check
+    if (end == p) return -1;
     while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
     return *end == '\0' ? 1 : -1;
 }
@@ -143,6 +146,8 @@ int ds_schedule_read(const char *path, double **sigmas, int *n) {
         if (!s) ds_die("out of memory reading %s", path);
         s[count++] = v;
     }
+    if (!rc && ferror(f))
+        rc = ds_fail("%s: cannot read the sigma list (%s)", path, strerror(errno));
     fclose(f);
     if (!rc) rc = ds_schedule_check(s, count, path);
     if (rc) {

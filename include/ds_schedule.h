@@ -39,6 +39,11 @@ typedef struct {
     ds_gits_opts gits; // gits
 } ds_schedule_opts;
 
+// The positive sigmas accepted: beyond them sigma times noise, the squares of such rows
+// in float32 and 1 / sigma^2 in the logits leave the float range (NaN samples).
+#define DS_SIGMA_LOWEST 1e-10
+#define DS_SIGMA_HIGHEST 1e10
+
 void ds_schedule_opts_default(ds_schedule_opts *o);
 void ds_gits_opts_default(ds_gits_opts *o);
 // 1 if the name is a known schedule kind.
@@ -48,7 +53,8 @@ int ds_schedule_known(const char *kind);
 int ds_schedule_build(const ds_schedule_opts *o, ds_solver_ctx *ctx, const ds_solver_opts *solver,
                       double **sigmas, int *n);
 // Reads a schedule file: one sigma per line (blank lines and lines starting with '#'
-// are skipped), finite, strictly decreasing, all > 0 except a possible trailing 0.
+// are skipped), strictly decreasing, all in [DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST] except a
+// possible trailing 0.
 int ds_schedule_read(const char *path, double **sigmas, int *n);
 // Checks a list as above; `what` names it in the error message.
 int ds_schedule_check(const double *sigmas, int n, const char *what);

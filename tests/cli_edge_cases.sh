@@ -36,4 +36,23 @@ expect_error "seed must be >= 0" $S --out "$T/o" --seed -1
 "$BIN" $S --out "$T/b" --n 3 --batch 100000000000 >"$T/b.log" 2>&1 || fail "huge batch: $(cat "$T/b.log")"
 grep -q "^memory:" "$T/b.log" && fail "3 samples planned as a huge batch: $(cat "$T/b.log")"
 
+# Sigmas outside [1e-10, 1e10] are refused (beyond, float32 rows and 1 / sigma^2 overflow
+# into NaN samples); a sigma list that underflows or is a folder is named as such.
+expect_error "must lie in \[1e-10, 1e+10\]" $S --out "$T/o" --sigma-max 1e40
+expect_error "must lie in \[1e-10, 1e+10\]" $S --out "$T/o" --sigma-min 1e-12
+printf '80\n1e-320\n' >"$T/under.txt"
+expect_error "sigma 1 is .* (expected 1e-10 to 1e+10" $S --out "$T/o" --sigmas "$T/under.txt"
+expect_error "cannot read the sigma list" $S --out "$T/o" --sigmas "$T"
+expect_error "sigma must be between" denoise --data "$T/small.npy" --model empirical \
+    --x "$T/small.npy" --out "$T/o.npy" --sigma 1e-200
+[ -e "$T/o" ] || [ -e "$T/o.npy" ] && fail "a refused run wrote output"
+# The limits themselves give finite samples for every model on cpu (the empirical
+# denoiser gave NaN rows below sigma ~1e-4 before).
+for model in empirical gaussian gmm; do
+    "$BIN" $S --out "$T/$model" --model $model --k 3 --n 8 --backend cpu --sigma-min 1e-10 \
+        --sigma-max 1e10 >"$T/$model.log" 2>&1 || fail "$model at the sigma limits: $(cat "$T/$model.log")"
+    $PY -c "import sys, numpy as np; sys.exit(0 if np.isfinite(np.load(sys.argv[1])).all() else 1)" \
+        "$T/$model/samples.npy" || fail "$model at the sigma limits: non-finite samples"
+done
+
 echo "cli_edge_cases: ok"

@@ -145,7 +145,7 @@ static void test_bad_input(void **state) {
     expect_refused("e7", "--teleport-fraction 1", "[0, 1)");
     expect_refused("e8", "--bogus 1", "unknown option");
     const char *lists[2] = {"80\n10\n20\n0\n", "80\n10\n-1\n"};
-    const char *msgs[2] = {"decrease strictly", "expected finite and >= 0"};
+    const char *msgs[2] = {"decrease strictly", "expected 1e-10 to 1e+10"};
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s/list%d.txt", dir, k);
         FILE *f = fopen(path, "w");

@@ -284,6 +284,25 @@ static int parse_lists(char text[4][256], sweep_lists *l) {
     return 0;
 }
 
+// The checks that need no data, before the model is fitted and the ground truth run:
+// the ranges of the options and a step count for every solver and NFE budget (which
+// also checks the schedule's range).
+static int preflight(const sweep_opts *o, const sweep_lists *l) {
+    DS_TRY(cli_check_int("sweep", "n", o->n, 2, INT64_MAX));
+    DS_TRY(cli_check_int("sweep", "batch", o->batch, 1, INT64_MAX));
+    DS_TRY(cli_check_int("sweep", "seed", o->seed, 0, INT64_MAX));
+    DS_TRY(cli_check_int("sweep", "pca-k", o->pca_k, 1, INT64_MAX));
+    if (!(o->rtol > 0)) return ds_fail("sweep: --rtol must be > 0, got %g", o->rtol);
+    sweep_state s = {.o = o, .n = o->n};
+    for (int a = 0; a < l->n_solver; a++)
+        for (int c = 0; c < l->n_nfe; c++) {
+            ds_sample_config cfg;
+            base_config(&s, l->solver[a], "edm", 1, 0, &cfg);
+            DS_TRY(steps_for_nfe(&s, &cfg.solver, (int64_t)l->nfe[c], &cfg.schedule.steps));
+        }
+    return 0;
+}
+
 // The ground truth, then every combination of the lists, one table row each.
 static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
     DS_TRY(ground_truth(s, t));
@@ -336,14 +355,18 @@ int cli_sweep(int argc, char **argv) {
     if (rc > 0) return 0;
     char text[4][256];
     const char *src[4] = {o.solvers, o.schedules, o.nfes, o.teleports};
-    for (int i = 0; i < 4; i++) snprintf(text[i], sizeof text[i], "%s", src[i]);
+    const char *list_name[4] = {"solvers", "schedules", "nfe", "teleport"};
+    for (int i = 0; i < 4 && !rc; i++)
+        if ((size_t)snprintf(text[i], sizeof text[i], "%s", src[i]) >= sizeof text[i])
+            rc = ds_fail("sweep: --%s is longer than %d characters", list_name[i],
+                         (int)sizeof text[i] - 1);
     sweep_lists lists;
     sweep_state s = {0};
     ds_table t;
     ds_table_init(&t, SWEEP_HEADER);
     char path[DS_PATH_MAX];
     if (!rc) rc = parse_lists(text, &lists);
-    if (!rc && o.n < 2) rc = ds_fail("sweep: --n must be at least 2 (got %lld)", (long long)o.n);
+    if (!rc) rc = preflight(&o, &lists);
     if (!rc && (size_t)snprintf(path, sizeof path, "%s/sweep.csv", o.out) >= sizeof path)
         rc = ds_fail("%s: path too long", o.out);
     int teleporting = 0;

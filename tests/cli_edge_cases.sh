@@ -55,4 +55,14 @@ for model in empirical gaussian gmm; do
         "$T/$model/samples.npy" || fail "$model at the sigma limits: non-finite samples"
 done
 
+# sweep checks its options and NFE budgets before loading data, fitting the model and
+# running the ground truth (minutes on Fashion-MNIST); a list too long is refused, not cut.
+W="sweep --data $T/missing.npy --out $T/sw"
+expect_error "heun needs more than 1 NFE" $W --solvers euler,heun --nfe 1
+expect_error "seed must be >= 0" $W --seed -1
+expect_error "batch must be >= 1" $W --batch 0
+expect_error "must lie in \[1e-10, 1e+10\]" $W --sigma-max 1e40
+expect_error "nfe is longer than" $W --nfe "$($PY -c "print(','.join(['10'] * 100))")"
+[ -e "$T/sw" ] && fail "a refused sweep wrote output"
+
 echo "cli_edge_cases: ok"

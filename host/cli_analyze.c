@@ -10,6 +10,7 @@
 #include "ds_analysis.h"
 #include "ds_error.h"
 #include "ds_io.h"
+#include "ds_schedule.h"
 
 // ---- shared steps ----
 
@@ -525,9 +526,16 @@ static int analyze_denoisers(int argc, char **argv) {
                        argc, argv, opts, 12);
     if (rc) return rc;
     DS_TRY(need("analyze denoisers", "heldout", heldout));
-    if (n < 1 || n_sigmas < 2 || !(sigma_min > 0) || !(sigma_max > sigma_min) || !(threshold > 0))
-        return ds_fail("analyze denoisers: need --n >= 1, --sigmas >= 2, 0 < --sigma-min < "
-                       "--sigma-max and --threshold > 0");
+    const char *cmd = "analyze denoisers";
+    DS_TRY(cli_check_int(cmd, "n", n, 1, INT64_MAX));
+    DS_TRY(cli_check_int(cmd, "sigmas", n_sigmas, 2, 10000));
+    DS_TRY(cli_check_int(cmd, "seed", seed, 0, INT64_MAX));
+    DS_TRY(cli_check_real(cmd, "sigma-min", sigma_min, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
+    DS_TRY(cli_check_real(cmd, "sigma-max", sigma_max, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
+    if (!(sigma_max > sigma_min))
+        return ds_fail("%s: --sigma-min must be below --sigma-max (got %g, %g)", cmd, sigma_min,
+                       sigma_max);
+    if (!(threshold > 0)) return ds_fail("%s: --threshold must be > 0, got %g", cmd, threshold);
     denoiser_results r = {0};
     DS_TRY(parse_kinds(models, &r));
     ds_fit_opts fo;

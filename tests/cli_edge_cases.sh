@@ -65,4 +65,14 @@ expect_error "must lie in \[1e-10, 1e+10\]" $W --sigma-max 1e40
 expect_error "nfe is longer than" $W --nfe "$($PY -c "print(','.join(['10'] * 100))")"
 [ -e "$T/sw" ] && fail "a refused sweep wrote output"
 
+# analyze denoisers: a grid size that wrapped when narrowed to int (4294967298 was 2), or
+# that runs for days, a negative seed and sigmas out of range are refused up front.
+A="analyze denoisers --data $T/missing.npy --heldout $T/missing.npy --out $T/an"
+expect_error "sigmas must be between 2 and 10000" $A --sigmas 4294967298
+expect_error "sigmas must be between 2 and 10000" $A --sigmas 100000000
+expect_error "seed must be >= 0" $A --seed -1
+expect_error "sigma-min must be between 1e-10" $A --sigma-min 1e-30
+expect_error "sigma-min must be below --sigma-max" $A --sigma-min 5 --sigma-max 1
+[ -e "$T/an" ] && fail "a refused analysis wrote output"
+
 echo "cli_edge_cases: ok"

@@ -18,10 +18,9 @@ int cli_grid(int argc, char **argv) {
     int rc = cli_parse("grid", "Write a grid PNG of the first training images.", argc, argv, opts,
                        sizeof opts / sizeof opts[0]);
     if (rc) return rc > 0 ? 0 : (fprintf(stderr, "diffsamp: %s\n", ds_error()), 2);
-    if (count < 1 || cols < 1 || cols > 1000) {
-        fprintf(stderr, "diffsamp: grid: --count must be >= 1 and --cols in 1..1000\n");
-        return 2;
-    }
+    if (cli_check_int("grid", "count", count, 1, INT64_MAX) ||
+        cli_check_int("grid", "cols", cols, 1, 1000))
+        return fprintf(stderr, "diffsamp: %s\n", ds_error()), 2;
     ds_data data;
     if (ds_data_load(data_path, &data) != 0) {
         fprintf(stderr, "diffsamp: %s\n", ds_error());

@@ -21,7 +21,7 @@ static int fail(int status) {
 
 // Checks the options that do not need the data (K and rank are checked by the fit).
 static int check_options(const char *kind_name, const char *out, ds_model_kind *kind,
-                         int from_labels, int64_t iters) {
+                         int from_labels, int64_t iters, int64_t seed) {
     if (!kind_name || !out)
         return ds_fail("prepare: --model and --out are required (see diffsamp prepare --help)");
     DS_TRY(ds_model_kind_parse(kind_name, kind));
@@ -30,7 +30,7 @@ static int check_options(const char *kind_name, const char *out, ds_model_kind *
     if (iters < 1 || iters > 1000000)
         return ds_fail("prepare: --kmeans-iters %lld is out of range (expected 1 .. 1000000)",
                        (long long)iters);
-    return 0;
+    return cli_check_int("prepare", "seed", seed, 0, INT64_MAX);
 }
 
 int cli_prepare(int argc, char **argv) {
@@ -57,7 +57,7 @@ int cli_prepare(int argc, char **argv) {
                        argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc) return rc > 0 ? 0 : fail(2);
     ds_model_kind kind;
-    if (check_options(kind_name, out, &kind, from_labels, iters) != 0) return fail(2);
+    if (check_options(kind_name, out, &kind, from_labels, iters, seed) != 0) return fail(2);
     o.seed = (uint64_t)seed;
     o.from_labels = from_labels;
     o.kmeans_iters = (int)iters;

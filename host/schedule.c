@@ -54,7 +54,8 @@ static int check_range(const ds_schedule_opts *o) {
     if (o->steps < 1)
         return ds_fail("schedule: --steps must be >= 1 (got %lld)", (long long)o->steps);
     if (o->steps > 1000000)
-        return ds_fail("schedule: --steps %lld is too many", (long long)o->steps);
+        return ds_fail("schedule: --steps %lld is too many (expected at most 1000000)",
+                       (long long)o->steps);
     if (!(o->sigma_min > 0) || !(o->sigma_max > o->sigma_min) || !isfinite(o->sigma_max))
         return ds_fail("schedule: need 0 < sigma_min < sigma_max (got %g, %g)", o->sigma_min,
                        o->sigma_max);

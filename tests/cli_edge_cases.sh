@@ -75,4 +75,9 @@ expect_error "sigma-min must be between 1e-10" $A --sigma-min 1e-30
 expect_error "sigma-min must be below --sigma-max" $A --sigma-min 5 --sigma-max 1
 [ -e "$T/an" ] && fail "a refused analysis wrote output"
 
+# Range messages name the option and the value given.
+expect_error "cols must be between 1 and 1000, got 1001" grid --data "$T/missing.npy" --cols 1001
+expect_error "seed must be >= 0, got -1" prepare --model gaussian --out "$T/m" --seed -1
+expect_error "expected at most 1000000" $S --out "$T/o" --steps 10000000
+
 echo "cli_edge_cases: ok"

@@ -48,6 +48,7 @@ static int set_value(const char *command, const cli_opt *o, const char *text) {
     errno = 0;
     switch (o->type) {
     case CLI_STR:
+        if (!*text) return ds_fail("%s: --%s needs a non-empty value", command, o->name);
         *(const char **)o->value = text;
         return 0;
     case CLI_INT: {

@@ -42,6 +42,10 @@ check_command() {
     if [ -n "$opt" ]; then
         expect_error "needs a value" "$@" "--$opt"
     fi
+    # Text options refuse an empty value (--out "" failed only at the last rename).
+    for o in $(sed -n 's/^  --\([a-z0-9-]*\) VALUE .*/\1/p' "$T/help"); do
+        expect_error "needs a non-empty value" "$@" "--$o" ""
+    done
     # Integer and real options reject text.
     for o in $(sed -n 's/^  --\([a-z0-9-]*\) [NX] .*/\1/p' "$T/help"); do
         expect_error "expects" "$@" "--$o" abc

@@ -42,8 +42,9 @@ static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_
     int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;
     if (bad_shape || (d && cols != d)) {
         ds_array_free(&a);
-        if (bad_shape)
+        if (ndim < 2)
             return ds_fail("%s: an array of %d dimensions (expected rows: N x d)", path, ndim);
+        if (bad_shape) return ds_fail("%s: holds no rows (expected N x d with N >= 1)", path);
         return ds_fail("%s: rows of dimension %lld (expected %lld, the training data's)", path,
                        (long long)cols, (long long)d);
     }

@@ -53,7 +53,12 @@ static int load_queries(const char *path, int64_t d, ds_array *a, double **x, in
     DS_TRY(ds_npy_read(path, a));
     int64_t count = ds_array_count(a);
     int64_t cols = a->ndim <= 1 ? count : count / (a->shape[0] ? a->shape[0] : 1);
-    if (a->dtype == DS_U8 || cols != d || count == 0) {
+    if (count == 0) {
+        ds_array_free(a);
+        return ds_fail("%s: holds no rows (expected at least one row of %lld values)", path,
+                       (long long)d);
+    }
+    if (a->dtype == DS_U8 || cols != d) {
         ds_fail("%s: expected float rows of %lld values (shape (B, %lld) or (%lld)), got %s rows "
                 "of %lld values",
                 path, (long long)d, (long long)d, (long long)d,

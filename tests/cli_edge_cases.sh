@@ -80,4 +80,13 @@ expect_error "cols must be between 1 and 1000, got 1001" grid --data "$T/missing
 expect_error "seed must be >= 0, got -1" prepare --model gaussian --out "$T/m" --seed -1
 expect_error "expected at most 1000000" $S --out "$T/o" --steps 10000000
 
+# An array of 0 rows is named as such (it was "an array of 2 dimensions" or "rows of 0
+# values").
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.zeros((0, 16), np.float32))" "$T/empty.npy"
+expect_error "holds no rows" denoise --data "$T/small.npy" --model empirical --x "$T/empty.npy" \
+    --sigma 1 --out "$T/d.npy"
+expect_error "holds no rows" analyze memorization --samples "$T/empty.npy" --data "$T/small.npy" \
+    --out "$T/an"
+[ -e "$T/an" ] || [ -e "$T/d.npy" ] && fail "a refused command wrote output"
+
 echo "cli_edge_cases: ok"

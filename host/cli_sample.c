@@ -132,23 +132,23 @@ static int load_noise(const char *path, int64_t *n, int64_t d, double **out) {
 static int write_outputs(const sample_args *a, const ds_model *m, sample_output *o,
                          const ds_sample_result *r) {
     char path[DS_PATH_MAX + 32];
-    ds_array all;
-    DS_TRY(ds_resume_gather(&o->res, &all));
+    ds_array head; // the grid's rows: samples.npy is streamed, so any --n fits in memory
     int64_t n = a->cfg.n, count = n < 64 ? n : 64;
+    DS_TRY(ds_resume_gather(&o->res, count, &head));
     int rc = 0;
     if (m->height) {
-        double *x = sample_output_rows(&all, count);
+        double *x = sample_output_rows(&head, count);
         snprintf(path, sizeof path, "%s/grid.png", a->out);
         rc = ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
         free(x);
     }
     if (!rc && a->trajectory)
-        rc = ds_trajectory_write(&r->trajectory, a->trajectory, all.dtype == DS_F64);
+        rc = ds_trajectory_write(&r->trajectory, a->trajectory, head.dtype == DS_F64);
     snprintf(path, sizeof path, "%s/sigmas.txt", a->out);
     if (!rc) rc = ds_schedule_write(path, r->sigmas, r->n_sigmas);
     snprintf(path, sizeof path, "%s/samples.npy", a->out);
-    if (!rc && !a->no_npy) rc = ds_npy_write(path, &all);
-    ds_array_free(&all);
+    if (!rc && !a->no_npy) rc = ds_resume_write_npy(&o->res, path);
+    ds_array_free(&head);
     return rc;
 }
 

@@ -165,7 +165,7 @@ int ds_npy_read(const char *path, ds_array *out) {
     return 0;
 }
 
-int ds_npy_write(const char *path, const ds_array *a) {
+int ds_npy_write_header(FILE *f, const char *path, const ds_array *a) {
     if (a->dtype == DS_U8) return ds_fail("%s: writing uint8 npy is not supported", path);
     char header[512];
     int n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (",
@@ -180,11 +180,19 @@ int ds_npy_write(const char *path, const ds_array *a) {
     header[n++] = '\n';
     unsigned char pre[10] = {
         0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
+    if (fwrite(pre, 1, 10, f) != 10 || fwrite(header, 1, (size_t)n, f) != (size_t)n)
+        return ds_fail("%s: write failed", path);
+    return 0;
+}
+
+int ds_npy_write(const char *path, const ds_array *a) {
     ds_atomic_file af;
     DS_TRY(ds_atomic_open(&af, path));
     size_t bytes = (size_t)ds_array_count(a) * ds_dtype_size(a->dtype);
-    fwrite(pre, 1, 10, af.f);
-    fwrite(header, 1, (size_t)n, af.f);
+    if (ds_npy_write_header(af.f, path, a) != 0) {
+        ds_atomic_abort(&af);
+        return -1;
+    }
     if (bytes && fwrite(a->data, 1, bytes, af.f) != bytes) {
         ds_atomic_abort(&af);
         return ds_fail("%s: write failed", path);

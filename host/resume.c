@@ -183,39 +183,70 @@ int ds_resume_commit(ds_resume *r, int64_t j, const double *x) {
     return 0;
 }
 
-// Copies shard j into its rows of out (n x d values of the run's dtype).
-static int read_shard(const ds_resume *r, int64_t j, unsigned char *out) {
+// Reads shard j, checking that it holds batch j of this run.
+static int read_shard(const ds_resume *r, int64_t j, ds_array *a) {
     char path[PATH_SIZE];
     shard_path(r, j, path);
-    ds_array a;
-    DS_TRY(ds_npy_read(path, &a));
+    DS_TRY(ds_npy_read(path, a));
     int64_t first, rows = ds_resume_rows(r, j, &first);
-    int ok = a.dtype == r->dtype && a.ndim == 2 && a.shape[0] == rows && a.shape[1] == r->d;
-    size_t row_bytes = (size_t)r->d * ds_dtype_size(r->dtype);
-    if (ok) memcpy(out + (size_t)first * row_bytes, a.data, (size_t)rows * row_bytes);
-    ds_array_free(&a);
-    if (!ok)
-        return ds_fail("%s: holds a different shape or type than batch %lld of this run (expected "
-                       "%lld x %lld)",
-                       path, (long long)j, (long long)rows, (long long)r->d);
-    return 0;
+    if (a->dtype == r->dtype && a->ndim == 2 && a->shape[0] == rows && a->shape[1] == r->d)
+        return 0;
+    ds_array_free(a);
+    return ds_fail("%s: holds a different shape or type than batch %lld of this run (expected "
+                   "%lld x %lld)",
+                   path, (long long)j, (long long)rows, (long long)r->d);
 }
 
-int ds_resume_gather(const ds_resume *r, ds_array *out) {
-    memset(out, 0, sizeof *out);
+static int check_all_done(const ds_resume *r) {
     if (r->complete) return ds_fail("%s: the run is complete; its shards are gone", r->dir);
     for (int64_t j = 0; j < r->n_batches; j++)
         if (!r->done[j]) return ds_fail("%s: batch %lld is not done", r->dir, (long long)j);
-    ds_array a = {.dtype = r->dtype, .ndim = 2, .shape = {r->n, r->d}};
-    a.data = ds_try_alloc((size_t)(r->n * r->d), ds_dtype_size(r->dtype), "the run's samples");
+    return 0;
+}
+
+int ds_resume_gather(const ds_resume *r, int64_t rows, ds_array *out) {
+    memset(out, 0, sizeof *out);
+    DS_TRY(check_all_done(r));
+    if (rows > r->n) rows = r->n;
+    size_t row_bytes = (size_t)r->d * ds_dtype_size(r->dtype);
+    ds_array a = {.dtype = r->dtype, .ndim = 2, .shape = {rows, r->d}};
+    a.data = ds_try_alloc((size_t)rows, row_bytes, "the run's samples");
     if (!a.data) return -1;
-    for (int64_t j = 0; j < r->n_batches; j++)
-        if (read_shard(r, j, a.data) != 0) {
+    for (int64_t j = 0; j * r->batch < rows; j++) {
+        ds_array shard;
+        if (read_shard(r, j, &shard) != 0) {
             free(a.data);
             return -1;
         }
+        int64_t first = j * r->batch, take = shard.shape[0];
+        if (take > rows - first) take = rows - first;
+        memcpy((unsigned char *)a.data + (size_t)first * row_bytes, shard.data,
+               (size_t)take * row_bytes);
+        ds_array_free(&shard);
+    }
     *out = a;
     return 0;
+}
+
+int ds_resume_write_npy(const ds_resume *r, const char *path) {
+    DS_TRY(check_all_done(r));
+    ds_atomic_file af;
+    DS_TRY(ds_atomic_open(&af, path));
+    ds_array all = {.dtype = r->dtype, .ndim = 2, .shape = {r->n, r->d}};
+    int rc = ds_npy_write_header(af.f, path, &all);
+    for (int64_t j = 0; !rc && j < r->n_batches; j++) {
+        ds_array shard;
+        rc = read_shard(r, j, &shard);
+        if (rc) break;
+        size_t bytes = (size_t)ds_array_count(&shard) * ds_dtype_size(r->dtype);
+        if (fwrite(shard.data, 1, bytes, af.f) != bytes) rc = ds_fail("%s: write failed", path);
+        ds_array_free(&shard);
+    }
+    if (rc) {
+        ds_atomic_abort(&af);
+        return -1;
+    }
+    return ds_atomic_commit(&af);
 }
 
 int ds_resume_finish(ds_resume *r) {

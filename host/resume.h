@@ -36,9 +36,13 @@ int64_t ds_resume_rows(const ds_resume *r, int64_t j, int64_t *first);
 // Records batch j (rows x d values) as done. For tests, DIFFSAMP_TEST_DIE_AFTER_BATCH=j
 // kills the process right after.
 int ds_resume_commit(ds_resume *r, int64_t j, const double *x);
-// Every row of the run, read back from the shards in order: an (n, d) array of the
-// run's dtype (free with ds_array_free). Every batch must be done.
-int ds_resume_gather(const ds_resume *r, ds_array *out);
+// The first `rows` rows of the run (all when rows >= n), read back from the shards in
+// order: a (rows, d) array of the run's dtype (free with ds_array_free). Every batch
+// must be done.
+int ds_resume_gather(const ds_resume *r, int64_t rows, ds_array *out);
+// Writes every row of the run to the .npy at path atomically, one shard at a time (the
+// memory of one batch, whatever n). Every batch must be done.
+int ds_resume_write_npy(const ds_resume *r, const char *path);
 // Marks the run complete and removes the shards: call after every output is written.
 int ds_resume_finish(ds_resume *r);
 void ds_resume_close(ds_resume *r);

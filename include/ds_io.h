@@ -31,6 +31,9 @@ void ds_array_free(ds_array *a);
 int ds_npy_read(const char *path, ds_array *out);
 // Writes a float32 or float64 array atomically.
 int ds_npy_write(const char *path, const ds_array *a);
+// Writes the .npy preamble and header for a's dtype and shape to f (a->data is not
+// read): the data, in C order, follows. path names the file in messages.
+int ds_npy_write_header(FILE *f, const char *path, const ds_array *a);
 // Writes double data as a .npy of the given dtype (DS_F32 or DS_F64) atomically.
 int ds_npy_write_f64(const char *path, const double *x, int ndim, const int64_t *shape,
                      ds_dtype dtype);

@@ -71,11 +71,18 @@ static void test_resume_skips_committed_batches(void **state) {
     assert_true(r.done[0] && !r.done[1] && r.done[2] && !r.done[3] && !r.done[4]);
     assert_false(r.complete);
     // Not every batch is done yet.
-    ds_array a;
-    assert_int_equal(ds_resume_gather(&r, &a), -1);
+    ds_array a, head, streamed;
+    assert_int_equal(ds_resume_gather(&r, n, &a), -1);
     for (int64_t j = 0; j < r.n_batches; j++)
         if (!r.done[j]) assert_int_equal(ds_resume_commit(&r, j, x + j * batch * d), 0);
-    assert_int_equal(ds_resume_gather(&r, &a), 0);
+    assert_int_equal(ds_resume_gather(&r, n, &a), 0);
+    // The first 7 rows only (a batch and part of the next), and every row streamed to a
+    // .npy one shard at a time.
+    assert_int_equal(ds_resume_gather(&r, 7, &head), 0);
+    char npy[800];
+    snprintf(npy, sizeof npy, "%s/samples.npy", dir);
+    assert_int_equal(ds_resume_write_npy(&r, npy), 0);
+    assert_int_equal(ds_npy_read(npy, &streamed), 0);
     assert_int_equal(ds_resume_finish(&r), 0);
     ds_resume_close(&r);
     assert_false(exists(dir, ".diffsamp-run/batch-000000.npy"));
@@ -85,7 +92,17 @@ static void test_resume_skips_committed_batches(void **state) {
     assert_int_equal(a.shape[0], n);
     assert_int_equal(a.shape[1], d);
     for (int64_t i = 0; i < n * d; i++) assert_true(((float *)a.data)[i] == (float)x[i]);
+    assert_int_equal(head.shape[0], 7);
+    assert_int_equal(head.shape[1], d);
+    assert_memory_equal(head.data, a.data, 7 * d * sizeof(float));
+    assert_int_equal(streamed.dtype, DS_F32);
+    assert_int_equal(streamed.ndim, 2);
+    assert_int_equal(streamed.shape[0], n);
+    assert_int_equal(streamed.shape[1], d);
+    assert_memory_equal(streamed.data, a.data, n * d * sizeof(float));
     ds_array_free(&a);
+    ds_array_free(&head);
+    ds_array_free(&streamed);
 
     // A finished run, resumed: nothing left to do.
     assert_int_equal(ds_resume_open(&r, dir, config, n, batch, d, DS_F32, 1), 0);

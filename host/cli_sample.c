@@ -64,7 +64,13 @@ static int plan(sample_args *a) {
     if (a->resume && a->trajectory)
         return ds_fail("sample: --trajectory keeps every row in memory and cannot be resumed "
                        "(leave out --resume)");
-    if (!strcmp(c->schedule.kind, "gits")) return 0; // needs the model
+    if (!strcmp(c->schedule.kind, "gits")) { // the schedule needs the model
+        const char *t = c->schedule.gits.teacher;
+        if (t && !ds_solver_known(t))
+            return ds_fail("unknown --gits-teacher '%s' (expected a sampler name, see --sampler)",
+                           t);
+        return 0;
+    }
     double *s, *run;
     int n, n_run;
     int64_t nfe;
@@ -95,7 +101,14 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
         DS_TRY(ds_model_fit(data, kind, &fo, model));
     }
     if (!teleporting) return 0;
-    if (a->teleport_model) return ds_model_load(a->teleport_model, gauss);
+    if (a->teleport_model) {
+        DS_TRY(ds_model_load(a->teleport_model, gauss));
+        if (gauss->kind != DS_MODEL_GAUSSIAN)
+            return ds_fail("%s: a %s model (expected a Gaussian model folder for "
+                           "--teleport-model)",
+                           a->teleport_model, ds_model_kind_name(gauss->kind));
+        return 0;
+    }
     if (model->kind == DS_MODEL_GAUSSIAN) return 0;
     const ds_data *src = data->x ? data : model->data.x ? &model->data : NULL;
     if (!src)
@@ -337,7 +350,7 @@ int cli_sample(int argc, char **argv) {
     if (run && !rc) rc = ds_resume_finish(&o.res);
     if (run && !rc) report(&a, &r, o.res.samples_done);
     int status = rc ? say(ds_error(), 1) : 0;
-    sample_output_close(&o);
+    sample_output_close(&o, rc != 0);
     ds_sample_result_free(&r);
     free(noise);
     ds_backend_free(b);

@@ -66,7 +66,8 @@ double *sample_output_rows(const ds_array *all, int64_t count) {
     return x;
 }
 
-void sample_output_close(sample_output *o) {
+void sample_output_close(sample_output *o, int failed) {
+    if (o->open && failed) ds_resume_abandon(&o->res);
     if (o->open) ds_resume_close(&o->res);
     o->open = 0;
 }

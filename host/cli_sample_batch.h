@@ -31,6 +31,8 @@ int sample_output_open(sample_output *o, const char *out, const char *config, co
 int sample_output_batch(void *user, int64_t first_row, int64_t rows, const double *x);
 // The first `count` samples of the finished run as host doubles (count x d), from all.
 double *sample_output_rows(const ds_array *all, int64_t count);
-void sample_output_close(sample_output *o);
+// Closes the output; after a failure, a run without a finished batch is removed (see
+// ds_resume_abandon).
+void sample_output_close(sample_output *o, int failed);
 
 #endif

@@ -178,6 +178,7 @@ int ds_resume_commit(ds_resume *r, int64_t j, const double *x) {
     shard_path(r, j, path);
     DS_TRY(ds_npy_write_f64(path, x, 2, shape, r->dtype));
     r->done[j] = 1;
+    r->committed++;
     const char *die = getenv("DIFFSAMP_TEST_DIE_AFTER_BATCH");
     if (die && atoll(die) == j) raise(SIGKILL);
     return 0;
@@ -266,6 +267,17 @@ void ds_resume_close(ds_resume *r) {
     r->done = NULL;
     if (r->lock_fd >= 0) close(r->lock_fd); // releases the lock
     r->lock_fd = -1;
+}
+
+void ds_resume_abandon(ds_resume *r) {
+    if (!r->done || r->batches_done || r->committed || r->complete) return;
+    char path[PATH_SIZE];
+    work_path(r, path, "config.txt");
+    unlink(path);
+    work_path(r, path, "lock");
+    unlink(path);
+    rmdir(r->work);
+    rmdir(r->dir); // only when empty
 }
 
 int ds_config_add(char *buf, size_t size, const char *key, const char *fmt, ...) {

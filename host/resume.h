@@ -20,6 +20,7 @@ typedef struct {
     uint8_t *done;        // per batch: 1 when its shard is committed
     int64_t batches_done; // found done when opened
     int64_t samples_done; //
+    int64_t committed;    // batches committed since opened
     int complete;         // the run had finished: nothing left to do
     int lock_fd;          // holds an exclusive lock on the run while open
 } ds_resume;
@@ -46,6 +47,10 @@ int ds_resume_write_npy(const ds_resume *r, const char *path);
 // Marks the run complete and removes the shards: call after every output is written.
 int ds_resume_finish(ds_resume *r);
 void ds_resume_close(ds_resume *r);
+// For a run that failed: when it holds no finished batch (none found when opened, none
+// committed since), removes its bookkeeping and the output folder if that is left
+// empty, so that a corrected command can start afresh; a run with batches is kept.
+void ds_resume_abandon(ds_resume *r);
 
 // "name=value\n" for every option in the table except those named in skip (NULL-ended),
 // appended to buf (size bytes); -1 when it does not fit.

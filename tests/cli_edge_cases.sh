@@ -89,4 +89,38 @@ expect_error "holds no rows" analyze memorization --samples "$T/empty.npy" --dat
     --out "$T/an"
 [ -e "$T/an" ] || [ -e "$T/d.npy" ] && fail "a refused command wrote output"
 
+# A run that fails before its first batch leaves no run behind (the folder blocked the
+# corrected command: "holds a diffsamp run already", and --resume then refused it as
+# different); a refused --resume keeps the run that is there.
+"$BIN" prepare --data "$T/small.npy" --model gmm --k 2 --out "$T/gmm" >/dev/null 2>&1 || fail "prepare gmm"
+"$BIN" prepare --data "$T/small.npy" --model empirical --out "$T/emp" >/dev/null || fail "prepare empirical"
+expect_error "expected a Gaussian model folder" sample --model-dir "$T/emp" --out "$T/f" --quiet \
+    --teleport-fraction 0.2 --teleport-model "$T/gmm"
+expect_error "unknown --gits-teacher" sample --model-dir "$T/emp" --out "$T/f" --schedule gits \
+    --gits-teacher magic
+[ -e "$T/f" ] && fail "a refused run left its folder"
+# GITS checks its grid when it builds the schedule, after the output folder is opened.
+expect_error "gits-teacher-steps 5 must be" sample --model-dir "$T/emp" --out "$T/f" --quiet \
+    --schedule gits --gits-teacher-steps 5
+[ -e "$T/f" ] && fail "a run that failed before its first batch left its folder"
+mkdir "$T/g" && touch "$T/g/notes.txt"
+expect_error "gits-teacher-steps 5 must be" sample --model-dir "$T/emp" --out "$T/g" --quiet \
+    --schedule gits --gits-teacher-steps 5
+[ -e "$T/g/.diffsamp-run" ] && fail "a run that failed before its first batch left its bookkeeping"
+[ -e "$T/g/notes.txt" ] || fail "a failed run removed a file of the user's"
+"$BIN" sample --model-dir "$T/emp" --out "$T/g" --quiet --n 2 --steps 3 --schedule gits \
+    --gits-teacher-steps 8 --gits-warmup 4 >/dev/null || fail "the corrected command was refused"
+rm -rf "$T/g" && mkdir "$T/g"
+DIFFSAMP_TEST_DIE_AFTER_BATCH=0 "$BIN" sample --model-dir "$T/emp" --out "$T/k" --n 4 --batch 2 \
+    --steps 3 --quiet >/dev/null 2>&1 && fail "the run was not killed"
+# A failure inside the run (the model folder's data file changed after the plan would
+# need a race; a write failure stands in: samples.npy's name is taken by a folder).
+mkdir -p "$T/g/samples.npy"
+"$BIN" sample --model-dir "$T/emp" --out "$T/g" --n 4 --steps 3 --quiet >/dev/null 2>&1 && fail "wrote over a folder"
+[ -e "$T/g/.diffsamp-run/config.txt" ] || fail "a failed run with finished batches lost them"
+expect_error "cannot resume" sample --model-dir "$T/emp" --out "$T/k" --n 4 --batch 2 --steps 4 --quiet --resume
+[ -e "$T/k/.diffsamp-run/batch-000000.npy" ] || fail "a refused resume removed the run"
+"$BIN" sample --model-dir "$T/emp" --out "$T/k" --n 4 --batch 2 --steps 3 --quiet --resume >/dev/null \
+    || fail "resume after a refused resume"
+
 echo "cli_edge_cases: ok"

@@ -156,8 +156,9 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
     if (!strcmp(key, "sigma_data")) {
         m->sigma_data = strtod(v, &end);
         mf->has_sigma = 1;
-        if (end != v && !*end && !errno && isfinite(m->sigma_data) && m->sigma_data > 0) return 0;
-        return ds_fail("%s/model.txt: line %d: sigma_data = '%s' (expected a number > 0)", mf->dir,
+        // 0 for constant data (one row, say), as prepare writes it.
+        if (end != v && !*end && !errno && isfinite(m->sigma_data) && m->sigma_data >= 0) return 0;
+        return ds_fail("%s/model.txt: line %d: sigma_data = '%s' (expected a number >= 0)", mf->dir,
                        mf->line, v);
     }
     if (!strcmp(key, "data_checksum")) {

@@ -123,4 +123,12 @@ expect_error "cannot resume" sample --model-dir "$T/emp" --out "$T/k" --n 4 --ba
 "$BIN" sample --model-dir "$T/emp" --out "$T/k" --n 4 --batch 2 --steps 3 --quiet --resume >/dev/null \
     || fail "resume after a refused resume"
 
+# A Gaussian fitted to constant data (one row) has sigma_data = 0: its folder loads (it
+# was refused with "expected a number > 0"), and every sample is that row.
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((1, 16)).astype(np.float32))" "$T/one.npy"
+"$BIN" prepare --data "$T/one.npy" --model gaussian --out "$T/one" >/dev/null || fail "prepare on one row"
+"$BIN" sample --model-dir "$T/one" --out "$T/ones" --n 3 --quiet >"$T/ones.log" 2>&1 || fail "sample a one-row Gaussian: $(cat "$T/ones.log")"
+$PY -c "import sys, numpy as np; y = np.load(sys.argv[1]); x = np.load(sys.argv[2]); sys.exit(0 if np.abs(x - y).max() < 1e-5 else 1)" \
+    "$T/one.npy" "$T/ones/samples.npy" || fail "samples of a one-row Gaussian are not the row"
+
 echo "cli_edge_cases: ok"

@@ -114,7 +114,7 @@ int cli_denoise(int argc, char **argv) {
         {"data", CLI_STR, &data, "data set, instead of --model-dir (with --model empirical)"},
         {"model", CLI_STR, &kind, "with --data: empirical"},
         {"x", CLI_STR, &x_path, ".npy of query rows, shape (B, d) (required)"},
-        {"sigma", CLI_REAL, &sigma, "noise level sigma > 0 (required)"},
+        {"sigma", CLI_REAL, &sigma, "noise level sigma, 1e-10 to 1e10 (required)"},
         {"out", CLI_STR, &out, ".npy to write D(x; sigma) to, same shape as --x (required)"},
         {"backend", CLI_STR, &backend, "ref (float64), cpu (float32), cuda or auto"},
     };

@@ -260,7 +260,9 @@ int cli_sample(int argc, char **argv) {
          "multistep solvers: lower the order on the final steps (1) or not (0)"},
         {"full-order", CLI_FLAG, &a.full_order,
          "dpmpp3m, lms: the corrected variant that keeps the nominal order (see README)"},
-        {"variant", CLI_STR, &so->variant, "unipc: bh1 or bh2; ipndm_v: exact (docs/compat.md)"},
+        {"variant", CLI_STR, &so->variant,
+         "unipc: bh1 or bh2; ipndm_v: diff-sampler (what bh2 selects there) or exact "
+         "(docs/compat.md)"},
         {"afs", CLI_FLAG, &a.afs, "diff-sampler's analytical first step (saves one NFE)"},
         {"dynamic-threshold", CLI_FLAG, &a.dynamic_threshold,
          "diff-sampler's dynamic thresholding of D (dpmpp2m, dpmpp3m, unipc)"},

@@ -13,6 +13,7 @@ int ds_atomic_open(ds_atomic_file *af, const char *path) {
     if (strlen(path) + 32 >= sizeof af->tmp_path) return ds_fail("%s: path too long", path);
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    DS_TRY(ds_mkdirs_parent(path));
     af->f = fopen(af->tmp_path, "wb");
     if (!af->f)
         return ds_fail("%s: cannot create file: %s (expected a writable folder)", path,
@@ -60,4 +61,14 @@ int ds_mkdirs(const char *path) {
     if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
         return ds_fail("%s: exists and is not a folder", buf);
     return 0;
+}
+
+int ds_mkdirs_parent(const char *path) {
+    char dir[DS_PATH_MAX];
+    if (strlen(path) >= sizeof dir) return ds_fail("%s: path too long", path);
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = '\0';
+    return ds_mkdirs(dir);
 }

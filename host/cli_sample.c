@@ -330,6 +330,8 @@ int cli_sample(int argc, char **argv) {
     t.load = ds_seconds() - t0;
     char config[16384];
     if (!rc) rc = sample_plan_memory(&model, b, a.max_memory_bytes, &a.cfg.batch);
+    // The trajectory is written after the run and cannot be resumed: its folder first.
+    if (!rc && a.trajectory) rc = ds_mkdirs_parent(a.trajectory);
     if (!rc) rc = output_config(&a, opts, n_opts, &model, b, config, sizeof config);
     if (!rc)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,

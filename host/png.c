@@ -125,16 +125,6 @@ static int check_shape(const char *path, int c, int h, int w) {
     return 0;
 }
 
-// Creates the folder that will hold path, if the path names one.
-static int make_parent(const char *path) {
-    char dir[DS_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = '\0';
-    return ds_mkdirs(dir);
-}
-
 // One C-H-W image in [-1, 1] into 8-bit H-W-C pixels at dst, row_stride bytes per row.
 static void to_pixels(const double *x, int c, int h, int w, unsigned char *dst, size_t row_stride) {
     for (int ch = 0; ch < c; ch++)
@@ -156,7 +146,6 @@ static int write_image(const char *path, const double *x, int c, int h, int w) {
 
 int ds_png_write_image(const char *path, const double *x, int c, int h, int w) {
     DS_TRY(check_shape(path, c, h, w));
-    DS_TRY(make_parent(path));
     return write_image(path, x, c, h, w);
 }
 
@@ -174,7 +163,6 @@ int ds_png_write_samples(const char *dir, const double *x, int64_t count, int64_
         if (snprintf(path, sizeof path, "%s/%06lld.png", folder, (long long)index) >=
             (int)sizeof path)
             return ds_fail("%s: path too long", dir);
-        if (i == 0 || index % SAMPLES_PER_FOLDER == 0) DS_TRY(ds_mkdirs(folder));
         DS_TRY(write_image(path, x + (size_t)i * d, c, h, w));
     }
     return 0;
@@ -193,7 +181,6 @@ int ds_png_write_grid(const char *path, const double *x, int64_t count, int grid
         return ds_fail("%s: grid of %lldx%lld pixels is too large for PNG (expected at most "
                        "%dx%d)",
                        path, (long long)gw, (long long)gh, PNG_USER_WIDTH_MAX, PNG_USER_HEIGHT_MAX);
-    DS_TRY(make_parent(path));
     unsigned char *pixels = ds_try_alloc((size_t)(gw * gh), (size_t)c, path);
     if (!pixels) return -1;
     memset(pixels, GRID_BORDER_PIXEL, (size_t)(gw * gh * c));

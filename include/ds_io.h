@@ -53,6 +53,8 @@ int ds_atomic_commit(ds_atomic_file *af);
 void ds_atomic_abort(ds_atomic_file *af);
 // Creates a directory and its parents (like mkdir -p).
 int ds_mkdirs(const char *path);
+// Creates the folder part of a file's path and its parents (nothing for a bare name).
+int ds_mkdirs_parent(const char *path);
 
 #ifdef __cplusplus
 }

@@ -131,4 +131,12 @@ $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().st
 $PY -c "import sys, numpy as np; y = np.load(sys.argv[1]); x = np.load(sys.argv[2]); sys.exit(0 if np.abs(x - y).max() < 1e-5 else 1)" \
     "$T/one.npy" "$T/ones/samples.npy" || fail "samples of a one-row Gaussian are not the row"
 
+# Output files get their parent folders (as the README says; denoise --out failed), and a
+# trajectory that cannot be written is refused before the run (after it, the run could
+# neither be redone nor resumed: --trajectory does not resume).
+"$BIN" denoise --data "$T/small.npy" --model empirical --x "$T/small.npy" --sigma 1 \
+    --out "$T/new/dir/d.npy" >/dev/null || fail "denoise into a new folder"
+expect_error "exists and is not a folder" $S --out "$T/t" --trajectory "$T/small.npy/tr"
+[ -e "$T/t" ] && fail "a run refused for its trajectory path left its folder"
+
 echo "cli_edge_cases: ok"

@@ -44,6 +44,16 @@ void ds_atomic_abort(ds_atomic_file *af) {
     if (af->tmp_path[0]) unlink(af->tmp_path);
 }
 
+// Creates one folder of a path; an existing one must be a folder.
+static int make_folder(const char *path) {
+    struct stat st;
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return ds_fail("%s: cannot create folder: %s", path, strerror(errno));
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ds_fail("%s: exists and is not a folder", path);
+    return 0;
+}
+
 int ds_mkdirs(const char *path) {
     char buf[DS_PATH_MAX];
     if (strlen(path) >= sizeof buf) return ds_fail("%s: path too long", path);
@@ -51,16 +61,10 @@ int ds_mkdirs(const char *path) {
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ds_fail("%s: cannot create folder: %s", buf, strerror(errno));
+        DS_TRY(make_folder(buf));
         *p = '/';
     }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return ds_fail("%s: cannot create folder: %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return ds_fail("%s: exists and is not a folder", buf);
-    return 0;
+    return make_folder(buf);
 }
 
 int ds_mkdirs_parent(const char *path) {

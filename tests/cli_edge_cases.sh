@@ -139,4 +139,9 @@ $PY -c "import sys, numpy as np; y = np.load(sys.argv[1]); x = np.load(sys.argv[
 expect_error "exists and is not a folder" $S --out "$T/t" --trajectory "$T/small.npy/tr"
 [ -e "$T/t" ] && fail "a run refused for its trajectory path left its folder"
 
+# An --out that is a file is named as such (it was "small.npy/.diffsamp-run: cannot create
+# folder: Not a directory").
+expect_error "small.npy: exists and is not a folder" $S --out "$T/small.npy"
+expect_error "small.npy: exists and is not a folder" $S --out "$T/small.npy/run"
+
 echo "cli_edge_cases: ok"

@@ -15,8 +15,8 @@ int ds_pca_fit(const ds_data *train, int64_t k, ds_pca *out) {
     memset(out, 0, sizeof *out);
     int64_t n = train->n, d = train->d;
     if (k < 1 || k > d || n < 2)
-        return ds_fail("PCA of %s: k = %lld components of %lld rows of dimension %lld (expected "
-                       "1 <= k <= d and at least 2 rows)",
+        return ds_fail("PCA of %s: k = %lld components (--pca-k) of %lld rows of dimension %lld "
+                       "(expected 1 <= k <= d and at least 2 rows)",
                        train->path, (long long)k, (long long)n, (long long)d);
     double *cov = ds_try_alloc((size_t)(d * d), sizeof(double), "covariance");
     if (!cov) return -1;

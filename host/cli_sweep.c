@@ -371,9 +371,9 @@ int cli_sweep(int argc, char **argv) {
         rc = ds_fail("%s: path too long", o.out);
     int teleporting = 0;
     for (int i = 0; !rc && i < lists.n_teleport; i++) teleporting |= lists.teleport[i] > 0;
+    if (!rc) rc = ds_mkdirs(o.out); // before the runs: an unusable --out fails at once
     if (!rc) rc = sweep_setup(&s, &o, teleporting);
     if (!rc) rc = sweep_all(&s, &lists, &t);
-    if (!rc) rc = ds_mkdirs(o.out);
     if (!rc) {
         printf("\n");
         ds_table_print(&t, stdout);

@@ -64,6 +64,9 @@ expect_error "batch must be >= 1" $W --batch 0
 expect_error "must lie in \[1e-10, 1e+10\]" $W --sigma-max 1e40
 expect_error "nfe is longer than" $W --nfe "$($PY -c "print(','.join(['10'] * 100))")"
 [ -e "$T/sw" ] && fail "a refused sweep wrote output"
+# An --out that cannot be a folder fails before the data is loaded (it failed after the
+# whole sweep).
+expect_error "small.npy: exists and is not a folder" sweep --data "$T/missing.npy" --out "$T/small.npy"
 
 # analyze denoisers: a grid size that wrapped when narrowed to int (4294967298 was 2), or
 # that runs for days, a negative seed and sigmas out of range are refused up front.

@@ -539,6 +539,7 @@ static int analyze_denoisers(int argc, char **argv) {
     if (!(threshold > 0)) return ds_fail("%s: --threshold must be > 0, got %g", cmd, threshold);
     denoiser_results r = {0};
     DS_TRY(parse_kinds(models, &r));
+    DS_TRY(ds_mkdirs(out)); // before the minutes of work: an unusable --out fails at once
     ds_fit_opts fo;
     ds_fit_opts_default(&fo);
     fo.k = k;

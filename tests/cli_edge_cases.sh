@@ -77,6 +77,8 @@ expect_error "seed must be >= 0" $A --seed -1
 expect_error "sigma-min must be between 1e-10" $A --sigma-min 1e-30
 expect_error "sigma-min must be below --sigma-max" $A --sigma-min 5 --sigma-max 1
 [ -e "$T/an" ] && fail "a refused analysis wrote output"
+expect_error "small.npy: exists and is not a folder" analyze denoisers --data "$T/missing.npy" \
+    --heldout "$T/missing.npy" --out "$T/small.npy"
 
 # Range messages name the option and the value given.
 expect_error "cols must be between 1 and 1000, got 1001" grid --data "$T/missing.npy" --cols 1001

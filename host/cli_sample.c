@@ -175,6 +175,14 @@ static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, 
     DS_TRY(ds_config_text(opts, n_opts, skip, buf, size));
     DS_TRY(ds_config_add(buf, size, "batch-planned", "%lld", (long long)a->cfg.batch));
     DS_TRY(ds_config_add(buf, size, "backend-used", "%s", b->name));
+    if (a->noise_path) { // the rows, not only the file name
+        char abs_path[DS_PATH_MAX];
+        int64_t bytes;
+        uint64_t checksum;
+        DS_TRY(ds_data_fingerprint(a->noise_path, abs_path, &bytes, &checksum));
+        DS_TRY(ds_config_add(buf, size, "noise-identity", "%lld bytes %016llx", (long long)bytes,
+                             (unsigned long long)checksum));
+    }
     return ds_config_add(buf, size, "model-identity", "%s d=%lld k=%lld r=%lld data=%016llx",
                          ds_model_kind_name(m->kind), (long long)m->d, (long long)m->k,
                          (long long)m->r, (unsigned long long)m->data_checksum);

@@ -153,4 +153,13 @@ expect_error "small.npy: exists and is not a folder" $S --out "$T/small.npy/run"
 expect_error "(--pca-k) of 200 rows of dimension 16" analyze fid --samples "$T/small.npy" \
     --data "$T/small.npy" --heldout "$T/small.npy" --out "$T/an"
 
+# --resume with the same --noise file name but other rows in it is refused (the rows
+# already made came from the old noise).
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((4, 16)).astype(np.float32))" "$T/noise.npy"
+DIFFSAMP_TEST_DIE_AFTER_BATCH=0 "$BIN" sample --model-dir "$T/emp" --out "$T/nz" --noise "$T/noise.npy" \
+    --batch 2 --steps 3 --quiet >/dev/null 2>&1 && fail "the noise run was not killed"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((4, 16)).astype(np.float32))" "$T/noise.npy"
+expect_error "noise-identity" sample --model-dir "$T/emp" --out "$T/nz" --noise "$T/noise.npy" \
+    --batch 2 --steps 3 --quiet --resume
+
 echo "cli_edge_cases: ok"

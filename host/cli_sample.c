@@ -165,6 +165,18 @@ static int write_outputs(const sample_args *a, const ds_model *m, sample_output 
     return rc;
 }
 
+// The size and checksum of an input file (or folder) named by an option: what it holds,
+// not only its name, determines the output.
+static int add_file_identity(char *buf, size_t size, const char *key, const char *path) {
+    if (!path) return 0;
+    char abs_path[DS_PATH_MAX];
+    int64_t bytes;
+    uint64_t checksum;
+    DS_TRY(ds_data_fingerprint(path, abs_path, &bytes, &checksum));
+    return ds_config_add(buf, size, key, "%lld bytes %016llx", (long long)bytes,
+                         (unsigned long long)checksum);
+}
+
 // What determines the output, for --resume: every option but those that only say where
 // and how to run, plus the batch planned, the backend that runs and the model's identity.
 static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, const ds_model *m,
@@ -175,14 +187,9 @@ static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, 
     DS_TRY(ds_config_text(opts, n_opts, skip, buf, size));
     DS_TRY(ds_config_add(buf, size, "batch-planned", "%lld", (long long)a->cfg.batch));
     DS_TRY(ds_config_add(buf, size, "backend-used", "%s", b->name));
-    if (a->noise_path) { // the rows, not only the file name
-        char abs_path[DS_PATH_MAX];
-        int64_t bytes;
-        uint64_t checksum;
-        DS_TRY(ds_data_fingerprint(a->noise_path, abs_path, &bytes, &checksum));
-        DS_TRY(ds_config_add(buf, size, "noise-identity", "%lld bytes %016llx", (long long)bytes,
-                             (unsigned long long)checksum));
-    }
+    DS_TRY(add_file_identity(buf, size, "noise-identity", a->noise_path));
+    DS_TRY(add_file_identity(buf, size, "sigmas-identity", a->sigmas_file));
+    DS_TRY(add_file_identity(buf, size, "teleport-model-identity", a->teleport_model));
     return ds_config_add(buf, size, "model-identity", "%s d=%lld k=%lld r=%lld data=%016llx",
                          ds_model_kind_name(m->kind), (long long)m->d, (long long)m->k,
                          (long long)m->r, (unsigned long long)m->data_checksum);

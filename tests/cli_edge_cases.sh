@@ -161,5 +161,12 @@ DIFFSAMP_TEST_DIE_AFTER_BATCH=0 "$BIN" sample --model-dir "$T/emp" --out "$T/nz"
 $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((4, 16)).astype(np.float32))" "$T/noise.npy"
 expect_error "noise-identity" sample --model-dir "$T/emp" --out "$T/nz" --noise "$T/noise.npy" \
     --batch 2 --steps 3 --quiet --resume
+# The same for the --sigmas list.
+printf '80\n1\n0\n' >"$T/list.txt"
+DIFFSAMP_TEST_DIE_AFTER_BATCH=0 "$BIN" sample --model-dir "$T/emp" --out "$T/sl" --n 4 --batch 2 \
+    --sigmas "$T/list.txt" --quiet >/dev/null 2>&1 && fail "the sigma-list run was not killed"
+printf '80\n2\n0\n' >"$T/list.txt"
+expect_error "sigmas-identity" sample --model-dir "$T/emp" --out "$T/sl" --n 4 --batch 2 \
+    --sigmas "$T/list.txt" --quiet --resume
 
 echo "cli_edge_cases: ok"

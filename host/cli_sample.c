@@ -187,6 +187,7 @@ static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, 
     DS_TRY(ds_config_text(opts, n_opts, skip, buf, size));
     DS_TRY(ds_config_add(buf, size, "batch-planned", "%lld", (long long)a->cfg.batch));
     DS_TRY(ds_config_add(buf, size, "backend-used", "%s", b->name));
+    DS_TRY(add_file_identity(buf, size, "model-dir-identity", a->model_dir));
     DS_TRY(add_file_identity(buf, size, "noise-identity", a->noise_path));
     DS_TRY(add_file_identity(buf, size, "sigmas-identity", a->sigmas_file));
     DS_TRY(add_file_identity(buf, size, "teleport-model-identity", a->teleport_model));

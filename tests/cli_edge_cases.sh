@@ -169,4 +169,12 @@ printf '80\n2\n0\n' >"$T/list.txt"
 expect_error "sigmas-identity" sample --model-dir "$T/emp" --out "$T/sl" --n 4 --batch 2 \
     --sigmas "$T/list.txt" --quiet --resume
 
+# And for a model folder fitted again in place (same kind and shape, other parameters).
+"$BIN" prepare --data "$T/small.npy" --model gmm --k 2 --seed 1 --out "$T/gmm2" >/dev/null 2>&1 || fail "prepare gmm2"
+DIFFSAMP_TEST_DIE_AFTER_BATCH=0 "$BIN" sample --model-dir "$T/gmm2" --out "$T/mg" --n 4 --batch 2 \
+    --steps 3 --quiet >/dev/null 2>&1 && fail "the gmm run was not killed"
+"$BIN" prepare --data "$T/small.npy" --model gmm --k 2 --seed 2 --out "$T/gmm2" >/dev/null 2>&1 || fail "prepare gmm2 again"
+expect_error "model-dir-identity" sample --model-dir "$T/gmm2" --out "$T/mg" --n 4 --batch 2 \
+    --steps 3 --quiet --resume
+
 echo "cli_edge_cases: ok"

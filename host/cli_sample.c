@@ -76,6 +76,12 @@ static int plan(sample_args *a) {
     int64_t nfe;
     DS_TRY(ds_schedule_build(&c->schedule, NULL, NULL, &s, &n));
     int rc = ds_teleport_schedule(s, n, &c->teleport, &run, &n_run);
+    if (!rc && c->teleport.fraction > 0 && n_run == n) {
+        free(run);
+        rc = ds_fail("teleport: --teleport-fraction %g skips none of the %d steps (expected at "
+                     "least %.3g to skip one)",
+                     c->teleport.fraction, n - 1, 0.5 / (n - 1));
+    }
     if (!rc) {
         rc = ds_solver_count_nfe(&c->solver, run, n_run, &nfe);
         free(run);

@@ -177,4 +177,8 @@ DIFFSAMP_TEST_DIE_AFTER_BATCH=0 "$BIN" sample --model-dir "$T/gmm2" --out "$T/mg
 expect_error "model-dir-identity" sample --model-dir "$T/gmm2" --out "$T/mg" --n 4 --batch 2 \
     --steps 3 --quiet --resume
 
+# A teleport fraction that rounds to no step is refused (the run went on without a jump).
+expect_error "skips none of the 18 steps" $S --out "$T/o" --teleport-fraction 0.01
+[ -e "$T/o" ] && fail "a refused run created its output folder"
+
 echo "cli_edge_cases: ok"

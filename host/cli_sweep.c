@@ -292,7 +292,7 @@ static int preflight(const sweep_opts *o, const sweep_lists *l) {
     DS_TRY(cli_check_int("sweep", "batch", o->batch, 1, INT64_MAX));
     DS_TRY(cli_check_int("sweep", "seed", o->seed, 0, INT64_MAX));
     DS_TRY(cli_check_int("sweep", "pca-k", o->pca_k, 1, INT64_MAX));
-    if (!(o->rtol > 0)) return ds_fail("sweep: --rtol must be > 0, got %g", o->rtol);
+    if (!(o->rtol >= 1e-14)) return ds_fail("sweep: --rtol must be >= 1e-14, got %g", o->rtol);
     sweep_state s = {.o = o, .n = o->n};
     for (int a = 0; a < l->n_solver; a++)
         for (int c = 0; c < l->n_nfe; c++) {

@@ -105,8 +105,11 @@ int solver_adaptive(ds_solver_ctx *c, const ds_solver_opts *o, const double *sig
                     ds_batch *x) {
     if (o->order && o->order != 5)
         return ds_fail("solver adaptive is Dormand-Prince 5(4) (order 5; got %d)", o->order);
-    if (!(o->rtol > 0) || !(o->atol > 0))
-        return ds_fail("solver adaptive: rtol and atol must be > 0 (got %g, %g)", o->rtol, o->atol);
+    // Below 1e-14 the rounding of x in double dominates the error estimate (1e-300 gave an
+    // infinite one).
+    if (!(o->rtol >= 1e-14) || !(o->atol >= 1e-14))
+        return ds_fail("solver adaptive: rtol and atol must be >= 1e-14 (got %g, %g)", o->rtol,
+                       o->atol);
     dp_state st = {.c = c, .o = o};
     for (int s = 0; s < 7; s++) st.k[s] = solver_batch_like(c, x);
     st.y = solver_batch_like(c, x), st.err = solver_batch_like(c, x);

@@ -181,4 +181,8 @@ expect_error "model-dir-identity" sample --model-dir "$T/gmm2" --out "$T/mg" --n
 expect_error "skips none of the 18 steps" $S --out "$T/o" --teleport-fraction 0.01
 [ -e "$T/o" ] && fail "a refused run created its output folder"
 
+# Tolerances below double rounding are refused ("the error estimate is not finite" before).
+expect_error "rtol and atol must be >= 1e-14" $S --out "$T/o" --sampler adaptive --rtol 1e-300
+expect_error "rtol must be >= 1e-14" sweep --data "$T/missing.npy" --out "$T/sw2" --rtol 1e-300
+
 echo "cli_edge_cases: ok"

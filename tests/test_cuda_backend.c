@@ -709,6 +709,10 @@ static void test_end_to_end_heun(void **state) {
 int main(void) {
     // Every kernel output and workspace buffer is filled with NaN before it is written.
     setenv("DIFFSAMP_CUDA_POISON", "1", 1);
+    // DIFFSAMP_TEST_FILTER=pattern (* wildcards) runs only the matching tests (the
+    // sanitizer stages of tools/bench_gpu.sh).
+    const char *filter = getenv("DIFFSAMP_TEST_FILTER");
+    if (filter) cmocka_set_test_filter(filter);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lincomb),
         cmocka_unit_test(test_copy),

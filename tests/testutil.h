@@ -9,6 +9,8 @@
 // cmocka.h needs the three headers above first.
 #include <cmocka.h>
 
+#include "ds_model.h"
+
 // The seed of this test run: $DIFFSAMP_TEST_SEED, or fresh from the clock (printed
 // once so that a failure can be replayed).
 uint64_t tu_seed(void);
@@ -18,7 +20,10 @@ void tu_fill_normal(double *x, int64_t n, uint64_t seed);
 // |a - ref| / |ref| in the L2 norm over n values.
 double tu_rel_l2(const double *a, const double *ref, int64_t n);
 double tu_max_abs_diff(const double *a, const double *b, int64_t n);
-// A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit.
+// Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
+void tu_component_cov(const ds_model *m, int64_t c, double *cov);
+// A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit, when the
+// folder and all in it are removed (kept when $DIFFSAMP_TEST_KEEP is set).
 const char *tu_tmpdir(void);
 // Path of the diffsamp program under test ($DIFFSAMP_BIN).
 const char *tu_bin(void);

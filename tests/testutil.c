@@ -123,6 +123,16 @@ int tu_system(const char *fmt, ...) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+char *tu_slurp(FILE *f) {
+    fflush(f);
+    long n = ftell(f);
+    char *s = calloc((size_t)n + 1, 1);
+    assert_non_null(s);
+    rewind(f);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    return s;
+}
+
 int tu_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 // cmocka.h needs the three headers above first.
 #include <cmocka.h>
 
@@ -30,6 +31,8 @@ const char *tu_bin(void);
 // Runs a shell command, returns its exit status (stdout/stderr to the log).
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tu_file_exists(const char *path);
+// Everything written to the (read-write) stream f so far, as a string to free.
+char *tu_slurp(FILE *f);
 // 1 when a CUDA device is usable; otherwise prints "skipped: no CUDA device".
 int tu_have_cuda_or_say_skip(const char *test_name);
 

@@ -20,8 +20,8 @@ typedef struct {
     int64_t n, seed, steps, skip, k;
 } demo_opts;
 
-// The model folder out/models/KIND when it was fitted to this data, else a new fit
-// saved there.
+// The model folder out/models/KIND when it was fitted to this data (and, for the
+// mixture, with this --k), else a new fit saved there.
 static int prepare_model(const demo_opts *o, const ds_data *data, ds_model_kind kind, ds_model *m) {
     char dir[DS_PATH_MAX + 64], abs_path[DS_PATH_MAX];
     snprintf(dir, sizeof dir, "%s/models/%s", o->out, ds_model_kind_name(kind));
@@ -29,7 +29,8 @@ static int prepare_model(const demo_opts *o, const ds_data *data, ds_model_kind 
     uint64_t checksum;
     DS_TRY(ds_data_fingerprint(o->data, abs_path, &bytes, &checksum));
     if (ds_model_load(dir, m) == 0) {
-        if (m->data_checksum == checksum && m->data_bytes == bytes) {
+        int same_k = kind != DS_MODEL_GMM || m->k == o->k;
+        if (m->data_checksum == checksum && m->data_bytes == bytes && same_k) {
             printf("demo: %-9s model loaded from %s\n", ds_model_kind_name(kind), dir);
             return 0;
         }

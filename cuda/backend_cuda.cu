@@ -140,14 +140,6 @@ static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
     free(bm);
 }
 
-static int check_batches(const ds_model *m, const ds_batch *x, const ds_batch *out) {
-    if (x->cols != m->d || out->cols != m->d || out->rows != x->rows)
-        return ds_fail("cuda: batches of %lld x %lld and %lld x %lld for a model with d = %lld",
-                       (long long)x->rows, (long long)x->cols, (long long)out->rows,
-                       (long long)out->cols, (long long)m->d);
-    return 0;
-}
-
 static int upload_sigma2(ds_bound_model *bm, const double *sigma, int64_t rows) {
     double *s2 = (double *)ds_alloc((size_t)rows, sizeof(double));
     for (int64_t i = 0; i < rows; i++) s2[i] = sigma[i] * sigma[i];
@@ -212,14 +204,7 @@ static int denoise_blocks(ds_bound_model *bm, const ds_batch *x, const double *s
 static int cuda_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                         int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
-    DS_TRY(check_batches(bm->m, x, out));
-    if (n_sigma != 1 && n_sigma != x->rows)
-        return ds_fail("cuda denoise: %lld sigmas for %lld rows (expected 1 or one per row)",
-                       (long long)n_sigma, (long long)x->rows);
-    for (int64_t i = 0; i < n_sigma; i++)
-        if (!(sigma[i] > 0) || !isfinite(sigma[i]))
-            return ds_fail("cuda denoise: sigma[%lld] = %g (expected a finite value > 0)",
-                           (long long)i, sigma[i]);
+    DS_TRY(ds_backend_check_denoise("cuda denoise", bm->m, x, sigma, n_sigma, out));
     if (x->rows == 0) return 0;
     nvtxRangePushA("denoise");
     int rc = denoise_blocks(bm, x, sigma, n_sigma, out, diag);
@@ -243,12 +228,7 @@ static int flow_blocks(ds_bound_model *bm, const ds_batch *x, double sigma_from,
 static int cuda_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *x,
                               double sigma_from, double sigma_to, ds_batch *out) {
     (void)b;
-    if (bm->m->kind == DS_MODEL_EMPIRICAL || bm->m->k != 1)
-        return ds_fail("gaussian flow needs a Gaussian model (one component)");
-    DS_TRY(check_batches(bm->m, x, out));
-    if (!(sigma_from >= 0) || !(sigma_to >= 0) || !isfinite(sigma_from) || !isfinite(sigma_to))
-        return ds_fail("cuda gaussian flow: sigmas %g -> %g (expected finite values >= 0)",
-                       sigma_from, sigma_to);
+    DS_TRY(ds_backend_check_flow("cuda gaussian flow", bm->m, x, sigma_from, sigma_to, out));
     if (x->rows == 0) return 0;
     nvtxRangePushA("gaussian_flow (teleport)");
     int rc = flow_blocks(bm, x, sigma_from, sigma_to, out);

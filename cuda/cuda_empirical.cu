@@ -135,18 +135,21 @@ int ds_cuda_empirical_denoise(ds_bound_model *bm, const float *x, int64_t rows, 
 // Milliseconds of one denoise of rows queries by the current path, after a warm-up.
 static int time_path(ds_bound_model *bm, const float *x, int64_t rows, float *out, float *ms) {
     ds_sigma2 s2 = {NULL, 1.0};
-    cudaEvent_t start, stop;
     DS_TRY(ds_cuda_empirical_denoise(bm, x, rows, s2, out));
-    CUDA_TRY(cudaEventCreate(&start));
-    CUDA_TRY(cudaEventCreate(&stop));
-    int rc = 0;
-    if (cudaEventRecord(start) != cudaSuccess || ds_cuda_empirical_denoise(bm, x, rows, s2, out) ||
-        cudaEventRecord(stop) != cudaSuccess || cudaEventSynchronize(stop) != cudaSuccess ||
-        cudaEventElapsedTime(ms, start, stop) != cudaSuccess)
+    cudaEvent_t start = NULL, stop = NULL;
+    cudaError_t err = cudaEventCreate(&start);
+    if (err == cudaSuccess) err = cudaEventCreate(&stop);
+    if (err == cudaSuccess) err = cudaEventRecord(start);
+    int rc = err == cudaSuccess ? ds_cuda_empirical_denoise(bm, x, rows, s2, out) : 0;
+    if (rc == 0 && err == cudaSuccess) err = cudaEventRecord(stop);
+    if (rc == 0 && err == cudaSuccess) err = cudaEventSynchronize(stop);
+    if (rc == 0 && err == cudaSuccess) err = cudaEventElapsedTime(ms, start, stop);
+    if (rc == 0 && err != cudaSuccess)
         rc = ds_fail("cuda: timing the empirical denoiser paths failed: %s",
-                     cudaGetErrorString(cudaGetLastError()));
-    CUDA_TRY(cudaEventDestroy(start));
-    CUDA_TRY(cudaEventDestroy(stop));
+                     cudaGetErrorString(err));
+    // Destroyed on every path (a NULL event was never created).
+    if (start) CUDA_TRY(cudaEventDestroy(start));
+    if (stop) CUDA_TRY(cudaEventDestroy(stop));
     return rc;
 }
 

@@ -119,19 +119,11 @@ static void cpu_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first
             o[i * cols + j] = (float)ds_philox_normal(seed, first_row + i, j);
 }
 
-static int check_shapes(const ds_model *m, const ds_batch *x, const ds_batch *out) {
-    if (x->cols != m->d || out->cols != m->d || out->rows != x->rows)
-        return ds_fail("denoise: batch is %lld x %lld (out %lld x %lld) but the model has d = %lld",
-                       (long long)x->rows, (long long)x->cols, (long long)out->rows,
-                       (long long)out->cols, (long long)m->d);
-    return 0;
-}
-
 static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
     const ds_model *m = bm->m;
-    DS_TRY(check_shapes(m, x, out));
+    DS_TRY(ds_backend_check_denoise("cpu denoise", m, x, sigma, n_sigma, out));
     int64_t d = m->d;
     for (int64_t start = 0; start < x->rows; start += CPU_ROW_BLOCK) {
         int64_t rows = x->rows - start < CPU_ROW_BLOCK ? x->rows - start : CPU_ROW_BLOCK;
@@ -157,9 +149,7 @@ static int cpu_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *
                              double sigma_from, double sigma_to, ds_batch *out) {
     (void)b;
     const ds_model *m = bm->m;
-    if (!bm->gmm || m->k != 1)
-        return ds_fail("gaussian flow needs a Gaussian model (one component)");
-    DS_TRY(check_shapes(m, x, out));
+    DS_TRY(ds_backend_check_flow("cpu gaussian flow", m, x, sigma_from, sigma_to, out));
     int64_t d = m->d;
     for (int64_t start = 0; start < x->rows; start += CPU_ROW_BLOCK) {
         int64_t rows = x->rows - start < CPU_ROW_BLOCK ? x->rows - start : CPU_ROW_BLOCK;

@@ -192,10 +192,8 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
     const ds_model *m = bm->m;
+    DS_TRY(ds_backend_check_denoise("ref denoise", m, x, sigma, n_sigma, out));
     int64_t d = m->d, rows = x->rows;
-    if (x->cols != d || out->cols != d || out->rows != rows)
-        return ds_fail("denoise: batch is %lld x %lld but the model has d = %lld", (long long)rows,
-                       (long long)x->cols, (long long)d);
     int64_t work_len =
         m->kind == DS_MODEL_EMPIRICAL ? m->data.n : 2 * d + 2 * m->r + d * m->k + m->k;
 #pragma omp parallel
@@ -219,8 +217,7 @@ static int ref_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *
                              double sigma_from, double sigma_to, ds_batch *out) {
     (void)b;
     const ds_model *m = bm->m;
-    if (m->kind == DS_MODEL_EMPIRICAL || m->k != 1)
-        return ds_fail("gaussian flow needs a Gaussian model (one component)");
+    DS_TRY(ds_backend_check_flow("ref gaussian flow", m, x, sigma_from, sigma_to, out));
     int64_t d = m->d, r = m->r;
     double a2 = sigma_from * sigma_from, b2 = sigma_to * sigma_to;
     double *f = ds_alloc((size_t)r, sizeof(double));

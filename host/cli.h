@@ -22,6 +22,8 @@ int cli_parse(const char *command, const char *summary, int argc, char **argv, c
 // Range checks after parsing: 0, or -1 with "command: --name must be ..." recorded.
 int cli_check_int(const char *command, const char *name, int64_t v, int64_t min, int64_t max);
 int cli_check_real(const char *command, const char *name, double v, double min, double max);
+// Prints the recorded error as "diffsamp: <message>" and returns status.
+int cli_fail(int status);
 
 // Subcommands: each returns the process exit status.
 int cli_grid(int argc, char **argv);

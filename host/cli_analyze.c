@@ -612,8 +612,7 @@ int cli_analyze(int argc, char **argv) {
     for (size_t i = 0; i < sizeof analyses / sizeof analyses[0]; i++) {
         if (strcmp(argv[1], analyses[i].name)) continue;
         int rc = analyses[i].run(argc - 1, argv + 1);
-        if (rc < 0) fprintf(stderr, "diffsamp: %s\n", ds_error());
-        return rc < 0 ? 1 : 0;
+        return rc < 0 ? cli_fail(1) : 0;
     }
     const char *what = argv[1][0] == '-' ? "option" : "analysis";
     fprintf(stderr,

@@ -122,3 +122,8 @@ int cli_check_real(const char *command, const char *name, double v, double min, 
     if (isinf(max)) return ds_fail("%s: --%s must be >= %g, got %g", command, name, min, v);
     return ds_fail("%s: --%s must be between %g and %g, got %g", command, name, min, max, v);
 }
+
+int cli_fail(int status) {
+    fprintf(stderr, "diffsamp: %s\n", ds_error());
+    return status;
+}

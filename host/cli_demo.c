@@ -20,13 +20,8 @@ typedef struct {
     int64_t n, seed, steps, skip, k;
 } demo_opts;
 
-static int fail(int status) {
-    fprintf(stderr, "diffsamp: %s\n", ds_error());
-    return status;
-}
-
-// The model folder out/models/KIND when it was fitted to this data, else a new fit
-// saved there.
+// The model folder out/models/KIND when it was fitted to this data (and, for the
+// mixture, with this --k), else a new fit saved there.
 static int prepare_model(const demo_opts *o, const ds_data *data, ds_model_kind kind, ds_model *m) {
     char dir[DS_PATH_MAX + 64], abs_path[DS_PATH_MAX];
     snprintf(dir, sizeof dir, "%s/models/%s", o->out, ds_model_kind_name(kind));
@@ -34,7 +29,8 @@ static int prepare_model(const demo_opts *o, const ds_data *data, ds_model_kind 
     uint64_t checksum;
     DS_TRY(ds_data_fingerprint(o->data, abs_path, &bytes, &checksum));
     if (ds_model_load(dir, m) == 0) {
-        if (m->data_checksum == checksum && m->data_bytes == bytes) {
+        int same_k = kind != DS_MODEL_GMM || m->k == o->k;
+        if (m->data_checksum == checksum && m->data_bytes == bytes && same_k) {
             printf("demo: %-9s model loaded from %s\n", ds_model_kind_name(kind), dir);
             return 0;
         }
@@ -142,20 +138,20 @@ int cli_demo(int argc, char **argv) {
                        "(Heun, EDM schedule), with and without analytical teleportation, and "
                        "write a grid PNG of each and a side-by-side PNG.",
                        argc, argv, opts, sizeof opts / sizeof opts[0]);
-    if (rc) return rc > 0 ? 0 : fail(2);
+    if (rc) return rc > 0 ? 0 : cli_fail(2);
     if (cli_check_int("demo", "n", o.n, 1, 1024) ||
         cli_check_int("demo", "seed", o.seed, 0, INT64_MAX) ||
         cli_check_int("demo", "steps", o.steps, 2, 1000) ||
         cli_check_int("demo", "skip", o.skip, 1, o.steps - 1) ||
         cli_check_int("demo", "k", o.k, 1, 1000))
-        return fail(2);
+        return cli_fail(2);
     double t0 = ds_seconds();
     ds_backend *b = ds_backend_new(o.backend);
-    if (!b) return fail(1);
+    if (!b) return cli_fail(1);
     ds_data data;
     if (ds_data_load(o.data, &data) != 0) {
         ds_backend_free(b);
-        return fail(1);
+        return cli_fail(1);
     }
     printf("demo: %s: %lld rows of %lld values, backend %s\n", o.data, (long long)data.n,
            (long long)data.d, b->name);
@@ -168,7 +164,7 @@ int cli_demo(int argc, char **argv) {
     for (int i = 0; i < n_models; i++) ds_model_free(&models[i]);
     ds_data_free(&data);
     ds_backend_free(b);
-    if (rc) return fail(1);
+    if (rc) return cli_fail(1);
     printf("demo: done in %.1f s; grids in %s/ (side-by-side.png: rows empirical, "
            "empirical-teleport, gmm, gmm-teleport, gaussian, gaussian-teleport)\n",
            ds_seconds() - t0, o.out);

@@ -8,19 +8,9 @@
 #include "ds_backend.h"
 #include "ds_data.h"
 #include "ds_error.h"
+#include "progress.h"
 #include "ds_model.h"
 #include "ds_schedule.h"
-
-static double seconds_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int fail(int status) {
-    fprintf(stderr, "diffsamp: %s\n", ds_error());
-    return status;
-}
 
 static int check_options(const char *model_dir, const char *data, const char *kind,
                          const char *x_path, const char *out, double sigma) {
@@ -88,9 +78,9 @@ static int run(ds_backend *be, const ds_model *m, const double *x, int64_t rows,
     int rc = out ? 0 : -1;
     if (!rc) {
         be->upload(be, xb, x);
-        double start = seconds_now();
+        double start = ds_seconds();
         rc = be->denoise(be, bm, xb, &sigma, 1, ob, NULL);
-        *ms = (seconds_now() - start) * 1e3;
+        *ms = (ds_seconds() - start) * 1e3;
     }
     if (!rc) {
         be->download(be, ob, out);
@@ -122,15 +112,15 @@ int cli_denoise(int argc, char **argv) {
                        "Evaluate a model's denoiser D(x; sigma) = E[x0 | x] on the rows of an "
                        ".npy file.",
                        argc, argv, opts, sizeof opts / sizeof opts[0]);
-    if (rc) return rc > 0 ? 0 : fail(2);
-    if (check_options(model_dir, data, kind, x_path, out, sigma) != 0) return fail(2);
+    if (rc) return rc > 0 ? 0 : cli_fail(2);
+    if (check_options(model_dir, data, kind, x_path, out, sigma) != 0) return cli_fail(2);
 
     ds_backend *be = ds_backend_new(backend);
-    if (!be) return fail(1);
+    if (!be) return cli_fail(1);
     ds_model m;
     if (load_model(model_dir, data, &m) != 0) {
         ds_backend_free(be);
-        return fail(1);
+        return cli_fail(1);
     }
     ds_array shape;
     double *x = NULL, ms = 0;
@@ -147,5 +137,5 @@ int cli_denoise(int argc, char **argv) {
     free(x);
     ds_model_free(&m);
     ds_backend_free(be);
-    return rc ? fail(1) : 0;
+    return rc ? cli_fail(1) : 0;
 }

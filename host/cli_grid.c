@@ -17,15 +17,12 @@ int cli_grid(int argc, char **argv) {
     };
     int rc = cli_parse("grid", "Write a grid PNG of the first training images.", argc, argv, opts,
                        sizeof opts / sizeof opts[0]);
-    if (rc) return rc > 0 ? 0 : (fprintf(stderr, "diffsamp: %s\n", ds_error()), 2);
+    if (rc) return rc > 0 ? 0 : cli_fail(2);
     if (cli_check_int("grid", "count", count, 1, INT64_MAX) ||
         cli_check_int("grid", "cols", cols, 1, 1000))
-        return fprintf(stderr, "diffsamp: %s\n", ds_error()), 2;
+        return cli_fail(2);
     ds_data data;
-    if (ds_data_load(data_path, &data) != 0) {
-        fprintf(stderr, "diffsamp: %s\n", ds_error());
-        return 1;
-    }
+    if (ds_data_load(data_path, &data) != 0) return cli_fail(1);
     if (!data.height) {
         fprintf(stderr, "diffsamp: %s: rows are not images (no image shape)\n", data_path);
         ds_data_free(&data);
@@ -38,9 +35,7 @@ int cli_grid(int argc, char **argv) {
     if (rc == 0)
         printf("grid: %lld images of %dx%dx%d from %s (%lld rows) -> %s\n", (long long)count,
                data.channels, data.height, data.width, data_path, (long long)data.n, out);
-    else
-        fprintf(stderr, "diffsamp: %s\n", ds_error());
     free(rows);
     ds_data_free(&data);
-    return rc ? 1 : 0;
+    return rc ? cli_fail(1) : 0;
 }

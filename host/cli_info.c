@@ -12,7 +12,7 @@
 int cli_info(int argc, char **argv) {
     int rc = cli_parse("info", "Show the build, BLAS, host memory and the devices found.", argc,
                        argv, NULL, 0);
-    if (rc) return rc > 0 ? 0 : (fprintf(stderr, "diffsamp: %s\n", ds_error()), 2);
+    if (rc) return rc > 0 ? 0 : cli_fail(2);
     printf("diffsamp %s (git %s)\n", ds_version(), ds_git_revision());
     printf("backends: ref (float64), cpu (float32, OpenBLAS)%s\n", ds_cuda_built() ? ", cuda" : "");
     printf("blas: %s, core %s, %d threads\n", openblas_get_config(), openblas_get_corename(),

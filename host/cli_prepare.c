@@ -6,18 +6,8 @@
 #include "cli.h"
 #include "ds_data.h"
 #include "ds_error.h"
+#include "progress.h"
 #include "ds_model.h"
-
-static double seconds_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int fail(int status) {
-    fprintf(stderr, "diffsamp: %s\n", ds_error());
-    return status;
-}
 
 // Checks the options that do not need the data (K and rank are checked by the fit).
 static int check_options(const char *kind_name, const char *out, ds_model_kind *kind,
@@ -55,16 +45,16 @@ int cli_prepare(int argc, char **argv) {
                        "Fit a model to a data set and write its model folder (model.txt and .npy "
                        "arrays; see README, section Models).",
                        argc, argv, opts, sizeof opts / sizeof opts[0]);
-    if (rc) return rc > 0 ? 0 : fail(2);
+    if (rc) return rc > 0 ? 0 : cli_fail(2);
     ds_model_kind kind;
-    if (check_options(kind_name, out, &kind, from_labels, iters, seed) != 0) return fail(2);
+    if (check_options(kind_name, out, &kind, from_labels, iters, seed) != 0) return cli_fail(2);
     o.seed = (uint64_t)seed;
     o.from_labels = from_labels;
     o.kmeans_iters = (int)iters;
 
-    double start = seconds_now();
+    double start = ds_seconds();
     ds_data data;
-    if (ds_data_load(data_path, &data) != 0) return fail(1);
+    if (ds_data_load(data_path, &data) != 0) return cli_fail(1);
     ds_model m;
     rc = ds_model_fit(&data, kind, &o, &m);
     if (!rc) {
@@ -76,9 +66,9 @@ int cli_prepare(int argc, char **argv) {
         if (!rc)
             printf("prepare: %s model, N = %lld, d = %lld%s, sigma_data = %.4g, %.2f s -> %s\n",
                    kind_name, (long long)data.n, (long long)m.d, shape, m.sigma_data,
-                   seconds_now() - start, out);
+                   ds_seconds() - start, out);
         ds_model_free(&m);
     }
     ds_data_free(&data);
-    return rc ? fail(1) : 0;
+    return rc ? cli_fail(1) : 0;
 }

@@ -382,6 +382,5 @@ int cli_sweep(int argc, char **argv) {
     }
     sweep_teardown(&s);
     ds_table_free(&t);
-    if (rc) fprintf(stderr, "diffsamp: %s\n", ds_error());
-    return rc ? 1 : 0;
+    return rc ? cli_fail(1) : 0;
 }

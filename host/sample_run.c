@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "ds_error.h"
+#include "progress.h"
 #include "ds_sample.h"
 
 void ds_sample_config_default(ds_sample_config *c) {
@@ -13,12 +14,6 @@ void ds_sample_config_default(ds_sample_config *c) {
     ds_schedule_opts_default(&c->schedule);
     c->n = 16;
     c->batch = 256;
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int check_config(const ds_model *model, const ds_model *gauss, const ds_sample_config *c,
@@ -110,7 +105,7 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     memset(r, 0, sizeof *r);
     int teleporting = c->teleport.sigma > 0 || c->teleport.fraction > 0;
     DS_TRY(check_config(model, gauss, c, teleporting));
-    double t0 = now_seconds();
+    double t0 = ds_seconds();
     run_state st = {.ctx = {.b = b, .model = b->bind(b, model)}, .d = model->d};
     if (!st.ctx.model) return -1;
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
@@ -118,7 +113,7 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
         if (!c->skip || !c->skip[first / c->batch])
             rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done,
                            user, r);
-    r->seconds = now_seconds() - t0;
+    r->seconds = ds_seconds() - t0;
     free(st.host);
     free(st.run);
     if (st.gauss) b->unbind(b, st.gauss);

@@ -3,13 +3,14 @@
 // softmax over components.
 #include "kernel_util.cuh"
 
-// One block per (row i, component c). The quadratic form splits into the span of U_c,
+// One block per (row i, component c), blockIdx.x = i k + c (a 1-D grid: gridDim.y would
+// cap k at 65,535). The quadratic form splits into the span of U_c,
 // sum_j p_j^2 / (lam_j + s2), and its complement, (|x - mu_c|^2 - |p|^2) / (res + s2).
 __global__ void gmm_log_density_kernel(double *logp, const float *x, const float *proj,
                                        const float *means, const double *eigvals,
                                        const double *residual, const double *log_weights, int64_t d,
                                        int64_t k, int64_t r, ds_sigma2 s2) {
-    int64_t i = blockIdx.x, c = blockIdx.y;
+    int64_t i = blockIdx.x / k, c = blockIdx.x % k;
     double s = ds_sigma2_of(s2, i);
     const float *xi = x + i * d, *mu = means + c * d, *p = proj + i * k * r + c * r;
     const double *lam = eigvals + c * r;
@@ -52,10 +53,10 @@ extern "C" cudaError_t ds_launch_gmm_log_density(double *logp, const float *x, c
                                                  const double *residual, const double *log_weights,
                                                  int64_t rows, int64_t d, int64_t k, int64_t r,
                                                  ds_sigma2 s2) {
-    if (rows > 2147483647 || k > 65535) return cudaErrorInvalidValue;
-    dim3 grid((unsigned int)rows, (unsigned int)k);
-    gmm_log_density_kernel<<<grid, DS_THREADS>>>(logp, x, proj, means, eigvals, residual,
-                                                 log_weights, d, k, r, s2);
+    // The workspace keeps rows k r < 2^31 (cuda_workspace.cu), so this never refuses.
+    if (rows * k > 2147483647) return cudaErrorInvalidValue;
+    gmm_log_density_kernel<<<(unsigned int)(rows * k), DS_THREADS>>>(
+        logp, x, proj, means, eigvals, residual, log_weights, d, k, r, s2);
     return cudaGetLastError();
 }
 

@@ -32,6 +32,11 @@ grep -q "empirical .* 11 NFE" "$T/log" || fail "unexpected NFE: $(cat "$T/log")"
 grep -q "empirical-teleport .* 7 NFE" "$T/log" || fail "unexpected NFE with teleportation"
 run_demo
 [ "$(grep -c 'model loaded from' "$T/log")" -eq 3 ] || fail "second run did not load the cached models"
+# Another --k refits the mixture only.
+"$BIN" demo --data "$T/small.npy" --out "$T/demo" --n 9 --steps 6 --skip 2 --k 2 \
+    --backend ref >"$T/log" 2>&1 || fail "demo --k 2 failed: $(cat "$T/log")"
+grep -q "gmm .*model fitted" "$T/log" || fail "--k 2 did not refit the mixture: $(cat "$T/log")"
+[ "$(grep -c 'model loaded from' "$T/log")" -eq 2 ] || fail "--k 2 refitted more than the mixture"
 find "$T/demo" -name '*.tmp.*' | grep -q . && fail "temporary files left"
 
 expect_error() {

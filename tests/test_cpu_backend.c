@@ -527,6 +527,44 @@ static void test_lincomb_and_randn(void **state) {
     ds_backend_free(ref);
 }
 
+// Both host backends refuse bad arguments with a message naming the backend: sigma 0,
+// negative, NaN or infinite; a sigma count that is neither 1 nor the rows; a batch of
+// another width; the flow with negative sigma or on an empirical model.
+static void test_refusals(void **state) {
+    (void)state;
+    static const char *const names[] = {"ref", "cpu"};
+    const double bad[] = {0, -1, NAN, INFINITY};
+    ds_model emp, gauss;
+    make_empirical(&emp, 40, 6, 7);
+    make_gmm(&gauss, 1, 6, 6, 8);
+    for (int i = 0; i < 2; i++) {
+        runner e, g;
+        runner_open(&e, names[i], &emp, 3);
+        runner_open(&g, names[i], &gauss, 3);
+        double two[2] = {1, 1};
+        for (int j = 0; j < 4; j++) {
+            assert_int_equal(e.be->denoise(e.be, e.bm, e.x, &bad[j], 1, e.out, NULL), -1);
+            assert_non_null(strstr(ds_error(), "expected a finite value > 0"));
+            assert_non_null(strstr(ds_error(), names[i]));
+            assert_int_equal(g.be->denoise(g.be, g.bm, g.x, &bad[j], 1, g.out, NULL), -1);
+        }
+        assert_int_equal(e.be->denoise(e.be, e.bm, e.x, two, 2, e.out, NULL), -1);
+        assert_non_null(strstr(ds_error(), "expected 1 or one per row"));
+        ds_batch *wide = e.be->batch_new(e.be, 3, 7);
+        assert_int_equal(e.be->denoise(e.be, e.bm, wide, two, 1, e.out, NULL), -1);
+        assert_non_null(strstr(ds_error(), "d = 6"));
+        e.be->batch_free(e.be, wide);
+        assert_int_equal(g.be->gaussian_flow(g.be, g.bm, g.x, 80, -1, g.out), -1);
+        assert_non_null(strstr(ds_error(), "expected finite values >= 0"));
+        assert_int_equal(e.be->gaussian_flow(e.be, e.bm, e.x, 80, 1, e.out), -1);
+        assert_non_null(strstr(ds_error(), "needs a Gaussian model"));
+        runner_close(&e);
+        runner_close(&g);
+    }
+    ds_model_free(&emp);
+    ds_model_free(&gauss);
+}
+
 // Rows [0, count) of a random permutation of a data set's rows, as float rows.
 static int load_subset(const char *path, int64_t count, uint64_t salt, ds_data *out) {
     ds_data all;
@@ -606,6 +644,7 @@ int main(void) {
         cmocka_unit_test(test_flow_vs_ref),
         cmocka_unit_test(test_batches_over_a_row_block),
         cmocka_unit_test(test_lincomb_and_randn),
+        cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_fashion_mnist_subset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

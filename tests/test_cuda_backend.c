@@ -1,8 +1,11 @@
 // The cuda backend against the float64 ref backend: every primitive on fresh random
 // inputs at sigma from 0.002 to 80, chunked training sets and query blocks, poisoned
-// outputs (NaN before every kernel, via DIFFSAMP_CUDA_POISON and NaN uploads), the
-// Philox noise bit for bit, and an end-to-end Heun run. Every test skips visibly
-// without a CUDA device.
+// outputs (NaN before every kernel, via DIFFSAMP_CUDA_POISON and NaN uploads; NaN and
+// -1 in the diagnostics arrays), in-place outputs (denoise, flow, lincomb over its first
+// and last input), per-row sigmas, diagnostics at every sigma, mixtures in query blocks
+// and with more components than a grid's y dimension, refusals of bad arguments, the
+// Philox noise bit for bit, and an end-to-end Heun run. Every test skips visibly without
+// a CUDA device.
 //
 // Tolerances. cuda computes in float32 (cuBLAS SGEMM, no TF32); ref in float64.
 // - lincomb: inputs are rounded to float for both backends and cuda sums in double, so
@@ -13,7 +16,8 @@
 //   matters between rows of comparable weight, which at sigma <= 1 are separated by
 //   logit gaps |y_a - y_b|^2 / (2 sigma^2) >= 10; at sigma >= 1 the weight errors are
 //   ~1e-6 relative. A float32 emulation of these exact computations in numpy gives
-//   relative errors <= 4e-7 (top weight 2e-6, entropy 3e-6); bound 1e-5.
+//   relative errors <= 5.4e-7 (top weight 2.7e-6, entropy 3.9e-6, also with per-row
+//   sigmas); bound 1e-5 (1e-5 and 1e-4 for the top weight and entropy).
 // - Gaussian / mixture map and flow: two SGEMMs over d and k r terms plus double
 //   factors; the float32 emulation gives <= 2e-7 (Gaussian, flow) and <= 1.1e-6
 //   (mixture at sigma = 80, where the component weights mix); bound 1e-5.
@@ -35,6 +39,7 @@
 #include "testutil.h"
 #ifdef DIFFSAMP_HAVE_CUDA
 #include "../cuda/ds_cuda_debug.h"
+#include "../kernels/ds_kernels.h"
 #endif
 
 static const double test_sigmas[] = {0.002, 0.01, 0.1, 1, 5, 20, 80};
@@ -191,10 +196,11 @@ static void mixture_queries(const ds_model *m, double *x, int64_t rows, double s
 typedef struct {
     ds_backend *cuda, *ref;
     ds_bound_model *cuda_bm, *ref_bm;
+    int64_t n; // training rows (empirical models)
 } pair;
 
 static pair bind_pair(const ds_model *m) {
-    pair p = {backend("cuda"), backend("ref"), NULL, NULL};
+    pair p = {backend("cuda"), backend("ref"), NULL, NULL, m->data.n};
     p.cuda_bm = p.cuda->bind(p.cuda, m);
     if (!p.cuda_bm) fail_msg("cuda bind: %s", ds_error());
     p.ref_bm = p.ref->bind(p.ref, m);
@@ -209,45 +215,78 @@ static void unbind_pair(pair *p) {
     ds_backend_free(p->ref);
 }
 
-// Denoises x on both backends (one sigma, or one per row) and returns the relative
-// error; diagnostics are compared where ref's top weight marks a clear winner.
-static double compare_denoise(pair *p, const double *x, int64_t rows, int64_t d,
-                              const double *sigma, int64_t n_sigma, int check_diag) {
-    double *a = new_doubles(rows * d), *r = new_doubles(rows * d);
-    double *wa = new_doubles(rows), *wr = new_doubles(rows), *ha = new_doubles(rows),
-           *hr = new_doubles(rows);
-    int64_t *ia = calloc((size_t)rows, sizeof(int64_t)),
-            *ir = calloc((size_t)rows, sizeof(int64_t));
-    ds_diag da = {ia, wa, ha}, dr = {ir, wr, hr};
-    denoise_on(p->cuda, p->cuda_bm, x, rows, d, sigma, n_sigma, a, check_diag ? &da : NULL);
-    denoise_on(p->ref, p->ref_bm, x, rows, d, sigma, n_sigma, r, check_diag ? &dr : NULL);
-    double err = tu_rel_l2(a, r, rows * d);
-    for (int64_t i = 0; check_diag && i < rows; i++) {
-        // Weights and entropy carry the logit error (~1e-6 at sigma >= 1).
-        if (wr[i] > 0.6) assert_int_equal(ia[i], ir[i]);
-        if (fabs(wa[i] - wr[i]) > 1e-5 || fabs(ha[i] - hr[i]) > 1e-4 * fmax(1.0, hr[i]))
-            fail_msg("row %lld: top weight %g vs %g, entropy %g vs %g", (long long)i, wa[i], wr[i],
-                     ha[i], hr[i]);
+// Diagnostics arrays filled with values no backend writes (NaN, index -1), so that an
+// entry the backend leaves alone fails the comparison.
+static ds_diag poisoned_diag(int64_t rows) {
+    ds_diag g = {calloc((size_t)rows, sizeof(int64_t)), new_doubles(rows), new_doubles(rows)};
+    assert_non_null(g.top_index);
+    for (int64_t i = 0; i < rows; i++) g.top_index[i] = -1, g.top_weight[i] = g.entropy[i] = NAN;
+    return g;
+}
+
+static void free_diag(ds_diag *g) {
+    free(g->top_index), free(g->top_weight), free(g->entropy);
+}
+
+// cuda's diagnostics against ref's. The weights and entropy carry the logit error
+// (float32 emulation: <= 3e-6 in the top weight, 4e-6 in the entropy, at every test
+// sigma and per-row sigmas); the top row must agree where ref's top weight marks a clear
+// winner (> 0.6: the runner-up is at least 0.4 logits behind, 1e5 times the error).
+static void compare_diag(const ds_diag *a, const ds_diag *r, int64_t rows, int64_t n) {
+    for (int64_t i = 0; i < rows; i++) {
+        if (a->top_index[i] < 0 || a->top_index[i] >= n)
+            fail_msg("row %lld: top index %lld not in [0, %lld)", (long long)i,
+                     (long long)a->top_index[i], (long long)n);
+        if (r->top_weight[i] > 0.6) assert_int_equal(a->top_index[i], r->top_index[i]);
+        // Written as !(err <= tol) so that a NaN (unwritten) entry fails.
+        if (!(fabs(a->top_weight[i] - r->top_weight[i]) <= 1e-5) ||
+            !(fabs(a->entropy[i] - r->entropy[i]) <= 1e-4 * fmax(1.0, r->entropy[i])))
+            fail_msg("row %lld: top weight %g vs %g, entropy %g vs %g", (long long)i,
+                     a->top_weight[i], r->top_weight[i], a->entropy[i], r->entropy[i]);
     }
-    free(a), free(r), free(wa), free(wr), free(ha), free(hr), free(ia), free(ir);
+}
+
+// Denoises x on both backends (one sigma, or one per row) and returns the relative
+// error; with check_diag (empirical models) the diagnostics are compared too. cuda
+// writes in place (out = x) when in_place is set, into a poisoned batch otherwise.
+static double compare_denoise(pair *p, const double *x, int64_t rows, int64_t d,
+                              const double *sigma, int64_t n_sigma, int check_diag, int in_place) {
+    double *a = new_doubles(rows * d), *r = new_doubles(rows * d);
+    ds_diag da = poisoned_diag(rows), dr = poisoned_diag(rows);
+    ds_diag *pa = check_diag ? &da : NULL, *pr = check_diag ? &dr : NULL;
+    if (in_place) {
+        ds_batch *bx = batch_from(p->cuda, x, rows, d);
+        if (p->cuda->denoise(p->cuda, p->cuda_bm, bx, sigma, n_sigma, bx, pa))
+            fail_msg("cuda denoise in place: %s", ds_error());
+        p->cuda->download(p->cuda, bx, a);
+        p->cuda->batch_free(p->cuda, bx);
+        assert_all_finite(a, rows * d, "cuda in place");
+    } else {
+        denoise_on(p->cuda, p->cuda_bm, x, rows, d, sigma, n_sigma, a, pa);
+    }
+    denoise_on(p->ref, p->ref_bm, x, rows, d, sigma, n_sigma, r, pr);
+    double err = tu_rel_l2(a, r, rows * d);
+    if (check_diag) compare_diag(&da, &dr, rows, p->n);
+    free(a), free(r);
+    free_diag(&da), free_diag(&dr);
     return err;
 }
 
-// Every test sigma, one per call and all of them per row in one call.
+// Every test sigma, one per call and all of them per row in one call (in place).
 static void check_empirical(const ds_model *m, int64_t rows, uint64_t seed, const char *label) {
     pair p = bind_pair(m);
     int64_t d = m->d;
     double *x = new_doubles(rows * d), *row_sigma = new_doubles(rows);
     for (int s = 0; s < N_TEST_SIGMAS; s++) {
         noisy_training_queries(m, x, rows, test_sigmas[s], seed + (uint64_t)s);
-        double err = compare_denoise(&p, x, rows, d, &test_sigmas[s], 1, test_sigmas[s] >= 1);
+        double err = compare_denoise(&p, x, rows, d, &test_sigmas[s], 1, 1, 0);
         printf("%s: sigma %g: relative error %.2e\n", label, test_sigmas[s], err);
         assert_true(err < 1e-5);
     }
     for (int64_t i = 0; i < rows; i++) row_sigma[i] = test_sigmas[i % N_TEST_SIGMAS];
     noisy_training_queries(m, x, rows, 1.0, seed + 100);
-    double err = compare_denoise(&p, x, rows, d, row_sigma, rows, 0);
-    printf("%s: per-row sigmas: relative error %.2e\n", label, err);
+    double err = compare_denoise(&p, x, rows, d, row_sigma, rows, 1, 1);
+    printf("%s: per-row sigmas, in place: relative error %.2e\n", label, err);
     assert_true(err < 1e-5);
     free(x);
     free(row_sigma);
@@ -369,23 +408,23 @@ static void test_nearest_row_small_sigma(void **state) {
     ds_model_free(&m);
 }
 
-static void check_mixture(int64_t k, int64_t d, int64_t r, double tol, uint64_t seed) {
+static void check_mixture(int64_t k, int64_t d, int64_t r, int64_t rows, double tol,
+                          uint64_t seed) {
     ds_model m;
     make_mixture(&m, k, d, r, seed);
     pair p = bind_pair(&m);
-    int64_t rows = 37;
     double *x = new_doubles(rows * d), *row_sigma = new_doubles(rows);
     for (int s = 0; s < N_TEST_SIGMAS; s++) {
         mixture_queries(&m, x, rows, test_sigmas[s], seed + 10 + (uint64_t)s);
-        double err = compare_denoise(&p, x, rows, d, &test_sigmas[s], 1, 0);
+        double err = compare_denoise(&p, x, rows, d, &test_sigmas[s], 1, 0, 0);
         printf("k=%lld d=%lld r=%lld: sigma %g: relative error %.2e\n", (long long)k, (long long)d,
                (long long)r, test_sigmas[s], err);
         assert_true(err < tol);
     }
     for (int64_t i = 0; i < rows; i++) row_sigma[i] = test_sigmas[(i * 3) % N_TEST_SIGMAS];
     mixture_queries(&m, x, rows, 1.0, seed + 50);
-    double err = compare_denoise(&p, x, rows, d, row_sigma, rows, 0);
-    printf("k=%lld: per-row sigmas: relative error %.2e\n", (long long)k, err);
+    double err = compare_denoise(&p, x, rows, d, row_sigma, rows, 0, 1);
+    printf("k=%lld: per-row sigmas, in place: relative error %.2e\n", (long long)k, err);
     assert_true(err < tol);
     free(x);
     free(row_sigma);
@@ -396,22 +435,20 @@ static void check_mixture(int64_t k, int64_t d, int64_t r, double tol, uint64_t 
 static void test_gaussian_denoiser(void **state) {
     (void)state;
     TU_SKIP_WITHOUT_CUDA();
-    check_mixture(1, 48, 48, 1e-5, tu_seed() + 40); // full rank
-    check_mixture(1, 70, 9, 1e-5, tu_seed() + 41);  // truncated, with residual
+    check_mixture(1, 48, 48, 37, 1e-5, tu_seed() + 40); // full rank
+    check_mixture(1, 70, 9, 37, 1e-5, tu_seed() + 41);  // truncated, with residual
 }
 
 static void test_mixture_denoiser(void **state) {
     (void)state;
     TU_SKIP_WITHOUT_CUDA();
-    check_mixture(5, 40, 40, 1e-5, tu_seed() + 42);
-    check_mixture(7, 65, 12, 1e-5, tu_seed() + 43);
+    check_mixture(5, 40, 40, 37, 1e-5, tu_seed() + 42);
+    check_mixture(7, 65, 12, 37, 1e-5, tu_seed() + 43);
 }
 
 // The exact Gaussian flow for the teleport jumps and a jump upwards, written in place
 // (out aliases x) on cuda.
-static void test_gaussian_flow(void **state) {
-    (void)state;
-    TU_SKIP_WITHOUT_CUDA();
+static void check_flows(void) {
     const double jumps[][2] = {{80, 40.8}, {80, 8.4}, {5, 0.002}, {0.5, 20}};
     for (int rank = 0; rank < 2; rank++) {
         ds_model m;
@@ -444,7 +481,28 @@ static void test_gaussian_flow(void **state) {
     }
 }
 
-// n = 1 .. DS_LINCOMB_MAX inputs, into a fresh (poisoned) output and in place.
+static void test_gaussian_flow(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    check_flows();
+}
+
+// Query blocks of 5 rows (37 = 7 x 5 + 2) through the mixture denoiser (per-row sigmas
+// included) and the flow; and more components (66,000) than a grid's y dimension holds.
+static void test_mixture_blocks_and_many_components(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    with_env("DIFFSAMP_CUDA_ROWS", "5");
+    check_mixture(7, 65, 12, 37, 1e-5, tu_seed() + 44);
+    check_flows();
+    with_env("DIFFSAMP_CUDA_ROWS", NULL);
+    // A float32 emulation gives <= 1.4e-7 (the SGEMM over k r = 132,000 terms included).
+    // 8 rows: the density kernel runs one block per (row, component), slow under memcheck.
+    check_mixture(66000, 3, 2, 8, 1e-5, tu_seed() + 45);
+}
+
+// n = 1 .. DS_LINCOMB_MAX inputs, into a fresh (poisoned) output and in place over the
+// first and over the last input.
 static void test_lincomb(void **state) {
     (void)state;
     TU_SKIP_WITHOUT_CUDA();
@@ -456,13 +514,15 @@ static void test_lincomb(void **state) {
     round_to_float(v, DS_LINCOMB_MAX * count);
     for (int n = 1; n <= DS_LINCOMB_MAX; n++) {
         tu_fill_normal(coef, n, tu_seed() + 81 + (uint64_t)n);
-        for (int in_place = 0; in_place < 2; in_place++) {
+        for (int in_place = 0; in_place < 3; in_place++) {
             ds_batch *cv[DS_LINCOMB_MAX], *rv[DS_LINCOMB_MAX];
             for (int i = 0; i < n; i++) {
                 cv[i] = batch_from(c, v + i * count, rows, cols);
                 rv[i] = batch_from(r, v + i * count, rows, cols);
             }
-            ds_batch *cout = in_place ? cv[0] : poisoned_batch(c, rows, cols);
+            ds_batch *cout = in_place == 1   ? cv[0]
+                             : in_place == 2 ? cv[n - 1]
+                                             : poisoned_batch(c, rows, cols);
             ds_batch *rout = r->batch_new(r, rows, cols);
             c->lincomb(c, cout, n, coef, (const ds_batch *const *)cv);
             r->lincomb(r, rout, n, coef, (const ds_batch *const *)rv);
@@ -537,6 +597,64 @@ static void test_randn_matches_ref(void **state) {
 #endif
 }
 
+// The call must refuse (return -1, or NULL for a bind) with a message rather than
+// compute garbage; the recorded error is cleared first, so the message is the call's.
+static void check_refusal(int rc, const char *what) {
+    if (rc != -1) fail_msg("%s: returned %d, expected a refusal", what, rc);
+    if (!ds_error()[0]) fail_msg("%s: refused without a message", what);
+    printf("%s: refused: %s\n", what, ds_error());
+}
+
+#define EXPECT_REFUSAL(call, what)                                                                 \
+    do {                                                                                           \
+        ds_fail("%s", "");                                                                         \
+        check_refusal(call, what);                                                                 \
+    } while (0)
+
+static void test_refusals(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_model m;
+    int64_t rows = 6, d = 20;
+    make_empirical(&m, 100, d, tu_seed() + 110);
+    ds_backend *c = backend("cuda");
+    ds_bound_model *bm = c->bind(c, &m);
+    if (!bm) fail_msg("cuda bind: %s", ds_error());
+    double *x = new_doubles(rows * d);
+    tu_fill_normal(x, rows * d, tu_seed() + 111);
+    ds_batch *bx = batch_from(c, x, rows, d), *out = c->batch_new(c, rows, d);
+    ds_batch *narrow = c->batch_new(c, rows, d - 1);
+    const double bad[] = {0.0, -1.0, NAN, INFINITY};
+    for (int i = 0; i < 4; i++)
+        EXPECT_REFUSAL(c->denoise(c, bm, bx, &bad[i], 1, out, NULL), "denoise at a bad sigma");
+    double one[6] = {1, 1, 1, 1, 1, 1};
+    EXPECT_REFUSAL(c->denoise(c, bm, bx, one, 2, out, NULL), "denoise with 2 sigmas for 6 rows");
+    EXPECT_REFUSAL(c->denoise(c, bm, bx, one, 1, narrow, NULL), "denoise into a narrower batch");
+    EXPECT_REFUSAL(c->gaussian_flow(c, bm, bx, 1.0, 0.5, out),
+                   "gaussian flow of an empirical model");
+    c->batch_free(c, bx), c->batch_free(c, out), c->batch_free(c, narrow);
+    c->unbind(c, bm);
+    // A forced path that cannot hold d fails after the training set is uploaded: the
+    // partial binding is released (compute-sanitizer and the leak check see the rest).
+#ifdef DIFFSAMP_HAVE_CUDA
+    ds_model wide;
+    make_empirical(&wide, 50, DS_FUSED_MAX_D + 1, tu_seed() + 112);
+    with_env("DIFFSAMP_CUDA_FUSED", "1");
+    EXPECT_REFUSAL(c->bind(c, &wide) ? 0 : -1, "fused path forced above its largest d");
+    with_env("DIFFSAMP_CUDA_FUSED", NULL);
+    ds_model_free(&wide);
+#endif
+    ds_model gauss;
+    make_mixture(&gauss, 1, d, d, tu_seed() + 113);
+    free(gauss.eigvecs);
+    gauss.eigvecs = NULL;
+    EXPECT_REFUSAL(c->bind(c, &gauss) ? 0 : -1, "Gaussian model without eigenvectors");
+    ds_model_free(&gauss);
+    free(x);
+    ds_backend_free(c);
+    ds_model_free(&m);
+}
+
 // Heun over an EDM-like schedule 80 -> 0.5 (6 steps, 12 NFE) from the same Philox noise,
 // on cuda and on ref (and cpu when that backend is built).
 static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t seed,
@@ -591,6 +709,10 @@ static void test_end_to_end_heun(void **state) {
 int main(void) {
     // Every kernel output and workspace buffer is filled with NaN before it is written.
     setenv("DIFFSAMP_CUDA_POISON", "1", 1);
+    // DIFFSAMP_TEST_FILTER=pattern (* wildcards) runs only the matching tests (the
+    // sanitizer stages of tools/bench_gpu.sh).
+    const char *filter = getenv("DIFFSAMP_TEST_FILTER");
+    if (filter) cmocka_set_test_filter(filter);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lincomb),
         cmocka_unit_test(test_copy),
@@ -602,6 +724,8 @@ int main(void) {
         cmocka_unit_test(test_gaussian_denoiser),
         cmocka_unit_test(test_mixture_denoiser),
         cmocka_unit_test(test_gaussian_flow),
+        cmocka_unit_test(test_mixture_blocks_and_many_components),
+        cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_end_to_end_heun),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,19 +36,6 @@ static void random_basis(double *q, int64_t d, uint64_t seed) {
         }
 }
 
-// Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model.
-static void model_cov(const ds_model *m, int64_t c, double *cov) {
-    int64_t d = m->d, r = m->r;
-    const double *u = m->eigvecs + c * d * r, *lam = m->eigvals + c * r;
-    for (int64_t i = 0; i < d; i++)
-        for (int64_t j = 0; j < d; j++) {
-            double s = i == j ? m->residual[c] : 0;
-            for (int64_t p = 0; p < r; p++)
-                s += u[i * r + p] * (lam[p] - m->residual[c]) * u[j * r + p];
-            cov[i * d + j] = s;
-        }
-}
-
 // Mean and covariance of N samples from N(mu, Q diag(lam) Q^T) lie within 6 standard
 // errors of the truth: sd(mean_j) = sqrt(S_jj / N), sd(S_ij) = sqrt((S_ii S_jj +
 // S_ij^2) / N) for Gaussian data, sd(lam_j) = lam_j sqrt(2 / N) (separated eigenvalues).
@@ -84,7 +71,7 @@ static void test_gaussian_recovers_known_gaussian(void **state) {
     assert_int_equal(m.k, 1);
     assert_int_equal(m.r, d);
     double cov[144], trace = 0;
-    model_cov(&m, 0, cov);
+    tu_component_cov(&m, 0, cov);
     for (int64_t i = 0; i < d; i++) {
         assert_true(fabs(m.means[i] - mu[i]) <= 6 * sqrt(truth[i * d + i] / n));
         assert_true(fabs(m.mean[i] - m.means[i]) <= 1e-12);

@@ -128,19 +128,6 @@ static void remove_file(const char *dir, const char *name) {
     assert_int_equal(unlink(path), 0);
 }
 
-// C = U diag(lam) U^T + res (I - U U^T) of component c, d x d.
-static void component_cov(const ds_model *m, int64_t c, double *cov) {
-    int64_t d = m->d, r = m->r;
-    const double *u = m->eigvecs + c * d * r, *lam = m->eigvals + c * r;
-    for (int64_t i = 0; i < d; i++)
-        for (int64_t j = 0; j < d; j++) {
-            double s = i == j ? m->residual[c] : 0;
-            for (int64_t p = 0; p < r; p++)
-                s += u[i * r + p] * (lam[p] - m->residual[c]) * u[j * r + p];
-            cov[i * d + j] = s;
-        }
-}
-
 // A folder written by hand with covs.npy (K x d x d) instead of the eigen arrays
 // decomposes to the same model (1e-12 of the largest eigenvalue: two float64
 // eigendecompositions); with "rank = 3" in model.txt it keeps the top 3 and spreads the
@@ -155,7 +142,7 @@ static void test_cov_route(void **state) {
         fit_file(data, gmm ? DS_MODEL_GMM : DS_MODEL_GAUSSIAN, 2, 0, &m);
         int64_t k = m.k, d = m.d, kdd[3] = {k, d, d}, kd[2] = {k, d};
         double *covs = malloc(sizeof(double) * (size_t)(k * d * d));
-        for (int64_t c = 0; c < k; c++) component_cov(&m, c, covs + c * d * d);
+        for (int64_t c = 0; c < k; c++) tu_component_cov(&m, c, covs + c * d * d);
         snprintf(folder, sizeof folder, "%s/cov%d", dir, gmm);
         assert_int_equal(ds_mkdirs(folder), 0);
         write_array(folder, gmm ? "covs.npy" : "cov.npy", covs, 3 - !gmm, kdd + !gmm);

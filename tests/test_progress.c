@@ -6,16 +6,6 @@
 #include "progress.h"
 #include "testutil.h"
 
-// Reads everything written to f so far.
-static char *slurp(FILE *f) {
-    fflush(f);
-    long n = ftell(f);
-    char *s = calloc((size_t)n + 1, 1);
-    rewind(f);
-    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    return s;
-}
-
 static int count_char(const char *s, char c) {
     int n = 0;
     for (; *s; s++) n += *s == c;
@@ -61,7 +51,7 @@ static void test_plain_lines_rate_limited(void **state) {
     // and one final line.
     for (int i = 1; i <= 100; i++) ds_progress_batch_at(&p, 1, 3, p.t_start + 0.25 * i);
     ds_progress_finish_at(&p, p.t_start + 25.0);
-    char *s = slurp(f);
+    char *s = tu_slurp(f);
     assert_int_equal(count_char(s, '\n'), 12 + 1);
     assert_null(strchr(s, '\r'));
     assert_non_null(strstr(s, "batch 100/100, 100/100 samples"));
@@ -77,7 +67,7 @@ static void test_terminal_redraw(void **state) {
     p.tty = 1, p.interval = 0.1;
     for (int i = 1; i <= 3; i++) ds_progress_batch_at(&p, 10, 5, p.t_start + i);
     ds_progress_finish_at(&p, p.t_start + 3);
-    char *s = slurp(f);
+    char *s = tu_slurp(f);
     // Two redraws and the final line, each starting with \r and clearing to the end.
     assert_int_equal(count_char(s, '\r'), 3);
     assert_int_equal(count_char(s, '\n'), 1);

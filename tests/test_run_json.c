@@ -12,20 +12,11 @@
 
 #define PYTHON "/usr/bin/python3"
 
-static char *slurp(FILE *f) {
-    fflush(f);
-    long n = ftell(f);
-    char *s = calloc((size_t)n + 1, 1);
-    rewind(f);
-    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    return s;
-}
-
 static void test_escape(void **state) {
     (void)state;
     FILE *f = tmpfile();
     ds_json_escape(f, "a\"b\\c\nd\te\x01\x1f\x7f caf\xc3\xa9 /");
-    char *s = slurp(f);
+    char *s = tu_slurp(f);
     assert_string_equal(s, "\"a\\\"b\\\\c\\nd\\te\\u0001\\u001f\\u007f caf\xc3\xa9 /\"");
     free(s);
     fclose(f);
@@ -50,7 +41,7 @@ static void test_nesting(void **state) {
     ds_json_end(&j);
     assert_true(j.ok);
     assert_int_equal(j.depth, 0);
-    char *s = slurp(f);
+    char *s = tu_slurp(f);
     assert_string_equal(s, "{\n  \"a\": [\n    -3,\n    {},\n    []\n  ],\n  \"nan\": null,\n  "
                            "\"t\": true,\n  \"none\": null\n}\n");
     free(s);

@@ -1,4 +1,7 @@
 // Helpers shared by the tests.
+// nftw needs the X/Open interfaces.
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,17 +66,45 @@ double tu_max_abs_diff(const double *a, const double *b, int64_t n) {
     return m;
 }
 
-const char *tu_tmpdir(void) {
-    static char path[512];
-    const char *base = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/diffsamp-test-XXXXXX", base ? base : "/tmp");
-    if (!mkdtemp(path)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-    return path;
+void tu_component_cov(const ds_model *m, int64_t c, double *cov) {
+    int64_t d = m->d, r = m->r;
+    const double *u = m->eigvecs + c * d * r, *lam = m->eigvals + c * r;
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < d; j++) {
+            double s = i == j ? m->residual[c] : 0;
+            for (int64_t p = 0; p < r; p++)
+                s += u[i * r + p] * (lam[p] - m->residual[c]) * u[j * r + p];
+            cov[i * d + j] = s;
+        }
 }
 
+#define TU_MAX_TMPDIRS 256
+static char *tmpdirs[TU_MAX_TMPDIRS];
+static int n_tmpdirs;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void remove_tmpdirs(void) {
+    if (getenv("DIFFSAMP_TEST_KEEP")) return;
+    for (int i = 0; i < n_tmpdirs; i++) nftw(tmpdirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *tu_tmpdir(void) {
+    char path[512];
+    const char *base = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/diffsamp-test-XXXXXX", base ? base : "/tmp");
+    if (n_tmpdirs == TU_MAX_TMPDIRS || !mkdtemp(path)) {
+        perror("tu_tmpdir");
+        exit(1);
+    }
+    if (!n_tmpdirs) atexit(remove_tmpdirs);
+    tmpdirs[n_tmpdirs] = strdup(path);
+    if (!tmpdirs[n_tmpdirs]) exit(1);
+    return tmpdirs[n_tmpdirs++];
+}
 const char *tu_bin(void) {
     const char *bin = getenv("DIFFSAMP_BIN");
     return bin ? bin : "./diffsamp";
@@ -90,6 +121,16 @@ int tu_system(const char *fmt, ...) {
     int st = system(cmd);
     if (st == -1) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+char *tu_slurp(FILE *f) {
+    fflush(f);
+    long n = ftell(f);
+    char *s = calloc((size_t)n + 1, 1);
+    assert_non_null(s);
+    rewind(f);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    return s;
 }
 
 int tu_file_exists(const char *path) {

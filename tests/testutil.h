@@ -6,8 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 // cmocka.h needs the three headers above first.
 #include <cmocka.h>
+
+#include "ds_model.h"
 
 // The seed of this test run: $DIFFSAMP_TEST_SEED, or fresh from the clock (printed
 // once so that a failure can be replayed).
@@ -18,13 +21,18 @@ void tu_fill_normal(double *x, int64_t n, uint64_t seed);
 // |a - ref| / |ref| in the L2 norm over n values.
 double tu_rel_l2(const double *a, const double *ref, int64_t n);
 double tu_max_abs_diff(const double *a, const double *b, int64_t n);
-// A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit.
+// Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
+void tu_component_cov(const ds_model *m, int64_t c, double *cov);
+// A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit, when the
+// folder and all in it are removed (kept when $DIFFSAMP_TEST_KEEP is set).
 const char *tu_tmpdir(void);
 // Path of the diffsamp program under test ($DIFFSAMP_BIN).
 const char *tu_bin(void);
 // Runs a shell command, returns its exit status (stdout/stderr to the log).
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tu_file_exists(const char *path);
+// Everything written to the (read-write) stream f so far, as a string to free.
+char *tu_slurp(FILE *f);
 // 1 when a CUDA device is usable; otherwise prints "skipped: no CUDA device".
 int tu_have_cuda_or_say_skip(const char *test_name);
 

@@ -1,13 +1,14 @@
 #!/bin/bash
 # On a machine with an NVIDIA GPU: builds diffsamp with CUDA, runs the GPU tests, times
 # the empirical denoiser against cuBLAS SGEMM and PyTorch plus a full Heun run
-# (bench_cuda_denoise), runs compute-sanitizer memcheck over the GPU tests, then the rest
-# of the test suite. Every stage runs even if an earlier one fails; the exit status is
-# non-zero if any failed or was skipped. The whole script keeps inside BENCH_BUDGET_S
+# (bench_cuda_denoise), runs compute-sanitizer memcheck over the GPU tests and racecheck
+# and synccheck over the fused-kernel test, then the rest of the test suite. Every stage
+# runs even if an earlier one fails; the exit status is non-zero if any failed or was
+# skipped. The whole script keeps inside BENCH_BUDGET_S
 # seconds (default 570: one 10-minute device command); a stage that would overrun is
 # stopped and reported. Logs go to $OUT (default build-gpu/bench-out): device.txt,
 # configure.txt, build.txt, test_cuda_backend.txt, torch.tsv, bench.md (the table for
-# bench/RESULTS.md), memcheck.txt, ctest.txt.
+# bench/RESULTS.md), memcheck.txt, racecheck.txt, synccheck.txt, ctest.txt.
 #
 # Libraries: the GPU image has CUDA, CMake and PyTorch but may lack libpng, OpenBLAS,
 # LAPACKE and cmocka, and cannot download. When the plain configure fails and
@@ -110,6 +111,12 @@ fi
 if ((tests)); then
     stage memcheck memcheck.txt 150 compute-sanitizer --tool memcheck --error-exitcode 1 \
         "$BUILD/test_cuda_backend"
+    # Shared-memory hazards and barriers in divergent code, on the kernels that use them
+    # (the fused path times the GEMM path at bind too).
+    for tool in racecheck synccheck; do
+        stage "$tool" "$tool.txt" 60 env DIFFSAMP_TEST_FILTER=test_empirical_fused_path \
+            compute-sanitizer --tool "$tool" --error-exitcode 1 "$BUILD/test_cuda_backend"
+    done
     stage tests ctest.txt 120 ctest --test-dir "$BUILD" --output-on-failure -E test_cuda_backend
 fi
 echo "logs in $OUT; $(($(date +%s) - start)) s; exit status $status"

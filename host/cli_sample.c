@@ -60,7 +60,12 @@ static int plan(sample_args *a) {
     if (a->n < 0 || a->batch < 1)
         return ds_fail("sample: --n must be >= 0 and --batch >= 1 (got %lld, %lld)",
                        (long long)a->n, (long long)a->batch);
-    if (a->max_memory) DS_TRY(ds_parse_bytes(a->max_memory, &a->max_memory_bytes));
+    if (a->max_memory) {
+        DS_TRY(ds_parse_bytes(a->max_memory, &a->max_memory_bytes));
+        if (!a->max_memory_bytes)
+            return ds_fail("sample: --max-memory must be more than 0 bytes (got '%s')",
+                           a->max_memory);
+    }
     if (a->resume && a->trajectory)
         return ds_fail("sample: --trajectory keeps every row in memory and cannot be resumed "
                        "(leave out --resume)");
@@ -181,6 +186,19 @@ static int add_file_identity(char *buf, size_t size, const char *key, const char
     DS_TRY(ds_data_fingerprint(path, abs_path, &bytes, &checksum));
     return ds_config_add(buf, size, key, "%lld bytes %016llx", (long long)bytes,
                          (unsigned long long)checksum);
+}
+
+// A resumed run keeps the batches it was started with, which the memory plan may have
+// made smaller than --batch then: smaller batches fit still; larger ones are refused.
+static int resume_batch(const char *out, int64_t *batch) {
+    int64_t stored = ds_resume_stored_batch(out);
+    if (!stored || stored == *batch) return 0;
+    if (stored > *batch)
+        return ds_fail("%s: cannot resume: the run used batches of %lld rows and this command "
+                       "allows %lld (by --batch or the memory limit)",
+                       out, (long long)stored, (long long)*batch);
+    *batch = stored;
+    return 0;
 }
 
 // What determines the output, for --resume: every option but those that only say where
@@ -352,6 +370,7 @@ int cli_sample(int argc, char **argv) {
     t.load = ds_seconds() - t0;
     char config[16384];
     if (!rc) rc = sample_plan_memory(&model, b, a.max_memory_bytes, &a.cfg.batch);
+    if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
     // The trajectory is written after the run and cannot be resumed: its folder first.
     if (!rc && a.trajectory) rc = ds_mkdirs_parent(a.trajectory);
     if (!rc) rc = output_config(&a, opts, n_opts, &model, b, config, sizeof config);

@@ -83,6 +83,17 @@ static int write_text(const char *path, const char *text) {
     return ds_atomic_commit(&af);
 }
 
+int64_t ds_resume_stored_batch(const char *dir) {
+    char path[PATH_SIZE];
+    snprintf(path, sizeof path, "%s/.diffsamp-run/config.txt", dir);
+    char *text = read_text(path);
+    if (!text) return 0;
+    const char *line = strstr(text, "\nbatch-planned=");
+    int64_t batch = line ? strtoll(line + 15, NULL, 10) : 0;
+    free(text);
+    return batch > 0 ? batch : 0;
+}
+
 // The first line where two configs differ, named for the message of a refused resume.
 static int refuse_different(const char *dir, const char *old, const char *now) {
     while (*old && *now) {

@@ -32,6 +32,8 @@ typedef struct {
 // temporary files (name.tmp.PID) left by a killed run.
 int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
                    int64_t d, ds_dtype dtype, int resume);
+// The batch size recorded by the run in `dir` ("batch-planned" of its config), or 0.
+int64_t ds_resume_stored_batch(const char *dir);
 // Rows of batch j and the index of its first row.
 int64_t ds_resume_rows(const ds_resume *r, int64_t j, int64_t *first);
 // Records batch j (rows x d values) as done. For tests, DIFFSAMP_TEST_DIE_AFTER_BATCH=j

@@ -76,4 +76,5 @@ expect_error "must be" grid --count 0
 expect_error "must be" demo --n 0
 expect_error "out of range" prepare --model gmm --out "$T/m" --kmeans-iters 0
 expect_error "bad memory size" sample --max-memory 1Q
+expect_error "more than 0 bytes" sample --max-memory 0
 echo "cli_help: ok ($(echo $commands | wc -w) commands)"

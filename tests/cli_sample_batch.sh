@@ -91,6 +91,15 @@ PY
 run e --batch 8 --max-memory 121600 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
 grep -q "memory: batch 8 -> 3 rows" "$T/e.log" || fail "batch not planned down: $(cat "$T/e.log")"
 same a e
+# A planned-down run killed and resumed without the limit keeps its batches of 3; resumed
+# with --batch 2 it is refused (its shards hold 3 rows each).
+DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 121600 --quiet >/dev/null 2>&1 &&
+    fail "run e2 was not killed"
+run e2 --batch 2 --resume --quiet >/dev/null 2>"$T/e2.err" && fail "resume with smaller batches accepted"
+grep -q "used batches of 3 rows" "$T/e2.err" || fail "resume batch message: $(cat "$T/e2.err")"
+run e2 --batch 8 --resume --quiet >"$T/e2.log" 2>&1 || fail "resume e2: $(cat "$T/e2.log")"
+grep -q "resume: 5 of 17 batches" "$T/e2.log" || fail "e2 did not keep its batches: $(cat "$T/e2.log")"
+same a e2
 run f --max-memory 1K >/dev/null 2>"$T/f.err" && fail "--max-memory 1K accepted"
 grep -q "needs at least" "$T/f.err" || fail "no amount in: $(cat "$T/f.err")"
 run g --max-memory 12X >/dev/null 2>"$T/g.err" && fail "--max-memory 12X accepted"

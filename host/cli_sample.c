@@ -371,7 +371,7 @@ int cli_sample(int argc, char **argv) {
     if (!rc) rc = output_config(&a, opts, n_opts, &model, b, config, sizeof config);
     if (!rc)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
-                                a.quiet);
+                                a.quiet, !a.no_npy);
     t.prepare = ds_seconds() - t0 - t.load;
     int run = !rc && !o.res.complete;
     if (!rc && !run) printf("sample: %s holds this run, complete; nothing to do\n", a.out);

@@ -1,7 +1,10 @@
 // The batched output of diffsamp sample.
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "cli_sample_batch.h"
 #include "ds_error.h"
@@ -31,10 +34,49 @@ int sample_plan_memory(const ds_model *m, const ds_backend *b, uint64_t max_memo
     return 0;
 }
 
+// Free bytes on the file system of path, or of its nearest existing parent; -1 if unknown.
+static double disk_free(const char *path) {
+    char p[DS_PATH_MAX];
+    snprintf(p, sizeof p, "%s", path);
+    struct statvfs fs;
+    while (statvfs(p, &fs) != 0) {
+        char *slash = strrchr(p, '/');
+        if (errno != ENOENT || !strcmp(p, ".")) return -1;
+        if (slash && slash > p)
+            *slash = '\0';
+        else
+            snprintf(p, sizeof p, "%s", slash ? "/" : ".");
+    }
+    return (double)fs.f_bavail * (double)fs.f_frsize;
+}
+
+// Refuses a run whose outputs would not fit on the disk of `out`: the shards of the `todo`
+// rows still to do, samples.npy of all n, and the PNGs at most their raw pixels plus 1 KiB
+// each.
+static int check_disk(const char *out, const ds_model *m, int elem_bytes, int64_t todo, int64_t n,
+                      int with_npy) {
+    double avail = disk_free(out), row = (double)m->d * elem_bytes;
+    double need = (double)todo * row + (with_npy ? (double)n * row : 0) +
+                  (m->height ? (double)todo * ((double)m->d + 1024) : 0);
+    if (avail < 0 || need <= avail) return 0;
+    char a[32], b[32];
+    ds_format_bytes((uint64_t)fmin(need, 1e19), a, sizeof a);
+    ds_format_bytes((uint64_t)avail, b, sizeof b);
+    return ds_fail("%s: the run needs about %s of disk and %s is free (lower --n, add --no-npy or "
+                   "choose another --out)",
+                   out, a, b);
+}
+
 int sample_output_open(sample_output *o, const char *out, const char *config, const ds_model *m,
-                       const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet) {
+                       const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet,
+                       int with_npy) {
+    int elem = b->f64 ? 8 : 4;
+    // A new run is checked before its folder exists; a resumed one for what is left.
+    if (!resume) DS_TRY(check_disk(out, m, elem, n, n, with_npy));
     o->out = out, o->m = m, o->open = 1;
     DS_TRY(ds_resume_open(&o->res, out, config, n, batch, m->d, b->f64 ? DS_F64 : DS_F32, resume));
+    if (resume && !o->res.complete)
+        DS_TRY(check_disk(out, m, elem, n - o->res.samples_done, n, with_npy));
     ds_progress_start(&o->prog, stderr, "sample", n, o->res.n_batches, quiet);
     ds_progress_skip(&o->prog, o->res.samples_done, o->res.batches_done);
     if (o->res.batches_done && !o->res.complete)

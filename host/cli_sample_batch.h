@@ -24,9 +24,11 @@ typedef struct {
 // on the cpu and ref backends, no limit on cuda, which chunks by itself); -1 with the
 // bytes needed when not even one row fits.
 int sample_plan_memory(const ds_model *m, const ds_backend *b, uint64_t max_memory, int64_t *batch);
-// Opens the output folder for n samples in batches of `batch` (see ds_resume_open).
+// Opens the output folder for n samples in batches of `batch` (see ds_resume_open); a
+// run whose outputs would not fit on that disk is refused with the bytes it needs.
 int sample_output_open(sample_output *o, const char *out, const char *config, const ds_model *m,
-                       const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet);
+                       const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet,
+                       int with_npy);
 // The ds_batch_done callback (user = the sample_output): PNGs, shard, progress.
 int sample_output_batch(void *user, int64_t first_row, int64_t rows, const double *x);
 // The first `count` samples of the finished run as host doubles (count x d), from all.

@@ -31,6 +31,9 @@ expect_error "cannot read the sigma list" $S --out "$T/o" --sigmas "$T"
 expect_error "sigma must be between" denoise --data "$T/small.npy" --model empirical \
     --x "$T/small.npy" --out "$T/o.npy" --sigma 1e-200
 [ -e "$T/o" ] || [ -e "$T/o.npy" ] && fail "a refused run wrote output"
+# A run whose outputs cannot fit on the disk is refused before anything is written.
+expect_error "of disk and" $S --model gaussian --n 1000000000000 --out "$T/huge/run"
+[ -e "$T/huge" ] && fail "a run refused for disk space created its folder"
 # The limits themselves give finite samples for every model on cpu (the empirical
 # denoiser gave NaN rows below sigma ~1e-4 before).
 for model in empirical gaussian gmm; do

@@ -123,8 +123,10 @@ static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_
     double *v = ds_alloc((size_t)(5 * B), sizeof(double));
     ds_table_init(samples, "sample,max_deviation,mean_angle,pca1,pca2,pca3");
     for (int64_t i = 0; i < B; i++) {
+        // NaN (a chord of length 0) stays NaN: fmax would report such a sample as straight.
         double maxdev = 0, angle = NAN;
-        for (int64_t s = 0; s < S; s++) maxdev = fmax(maxdev, g->deviation[i * S + s]);
+        for (int64_t s = 0; s < S && !isnan(maxdev); s++)
+            maxdev = isnan(g->deviation[i * S + s]) ? NAN : fmax(maxdev, g->deviation[i * S + s]);
         if (S > 2) {
             ds_stats a;
             ds_stats_of(g->angle + i * (S - 2), S - 2, &a);

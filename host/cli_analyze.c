@@ -563,8 +563,10 @@ static int analyze_denoisers(int argc, char **argv) {
     if (!rc) {
         ds_table lng, wide, cross;
         denoiser_tables(&r, threshold, &lng, &wide, &cross);
-        printf("relative difference to the %s denoiser, %lld points per set\n\n",
-               ds_model_kind_name(r.kinds[0]), (long long)n);
+        printf("relative difference to the %s denoiser, %lld training and %lld held-out "
+               "points\n\n",
+               ds_model_kind_name(r.kinds[0]), (long long)(n < train.n ? n : train.n),
+               (long long)(n < test.n ? n : test.n));
         ds_table_print(&wide, stdout);
         printf("\n");
         char path[DS_PATH_MAX];

@@ -233,12 +233,18 @@ static int memorization_tables(const ds_data *train, const double *x, int64_t b,
         ds_table_add(per_sample, "%.6g", m.ratio[i]);
         ds_table_add(per_sample, "%d", m.ratio[i] < DS_MEMORIZED_RATIO);
     }
-    ds_stats s1, sr;
+    // The memorised flags (0 or 1) as a third row: its mean is the memorised fraction.
+    double *flags = ds_alloc((size_t)b, sizeof(double));
+    for (int64_t i = 0; i < b; i++) flags[i] = m.ratio[i] < DS_MEMORIZED_RATIO;
+    ds_stats s1, sr, sm;
     ds_stats_of(m.d1, b, &s1);
     ds_stats_of(m.ratio, b, &sr);
+    ds_stats_of(flags, b, &sm);
+    free(flags);
     ds_table_init(summary, STATS_HEADER);
     add_stats_row(summary, "nearest_distance", &s1);
     add_stats_row(summary, "nearest_ratio", &sr);
+    add_stats_row(summary, "memorized", &sm);
     *fraction = m.fraction;
     ds_memorization_free(&m);
     return 0;

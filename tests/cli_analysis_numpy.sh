@@ -159,6 +159,7 @@ assert memo[0] and memo[1] and memo[3] and not memo[2], memo[:4]
 summ = {r["metric"]: r for r in table(os.path.join(out, "memorization_summary.csv"))}
 stats_row(summ["nearest_distance"], d1)
 stats_row(summ["nearest_ratio"], ratio)
+stats_row(summ["memorized"], memo.astype(float))
 
 
 # ---- PCA-Frechet distance ----

@@ -77,7 +77,7 @@ static int pca_fractions(double *p, int64_t steps, int64_t d, double *frac, doub
     for (int64_t s = 0; s < steps; s++) total += w[s];
     for (int k = 0; k < 3; k++) { // w descends
         if (k < steps) top += w[k];
-        frac[k] = total > 0 ? top / total : 1.0;
+        frac[k] = total > 0 ? top / total : NAN; // a sample that never moves has no variance
     }
     return 0;
 }

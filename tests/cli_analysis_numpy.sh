@@ -117,9 +117,10 @@ for suffix, a in (("_x", xs), ("_denoised", xs), ("_sigmas", np.geomspace(80, 0.
 run("analyze", "trajectory", "--trajectory", p, "--out", os.path.join(T, "astill"))
 rows = table(os.path.join(T, "astill", "trajectory_samples.csv"))
 assert np.isnan(float(rows[1]["max_deviation"])), rows[1]
+assert all(np.isnan(float(rows[1]["pca%d" % k])) for k in (1, 2, 3)), rows[1]
 assert not np.isnan(float(rows[0]["max_deviation"])), rows[0]
 summ = {r["metric"]: r for r in table(os.path.join(T, "astill", "trajectory_summary.csv"))}
-assert summ["max_deviation"]["n"] == "2", summ["max_deviation"]
+assert summ["max_deviation"]["n"] == "2" and summ["pca1_fraction"]["n"] == "2", summ
 
 
 # ---- memorisation ----

@@ -27,6 +27,13 @@ def run(*args):
     return r.stdout
 
 
+def run_fails(expect, *args):
+    r = subprocess.run([BIN] + list(args), capture_output=True, text=True)
+    if r.returncode == 0 or expect not in r.stderr:
+        sys.exit("FAIL: diffsamp %s: expected an error with '%s', got rc %d: %s" %
+                 (" ".join(args), expect, r.returncode, r.stderr.strip()))
+
+
 def table(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -201,6 +208,12 @@ for n, k in ((60, 4), (60, 10), (5, 8), (2, 1)):  # (5, 8), (2, 1): k >= samples
     close("fid samples", float(rows[0]["frechet"]), pca_fd(trainf, s, hf, k), 2e-5, 1e-9)
     close("fid baseline", float(rows[1]["frechet"]), pca_fd(trainf, trainf[:n].astype(float), hf, k),
           2e-5, 1e-9)
+
+# Constant training data has no principal components: refused, not an arbitrary basis.
+np.save(os.path.join(T, "const.npy"), np.full((20, 10), 0.25, np.float32))
+run_fails("rows are equal", "analyze", "fid", "--samples", os.path.join(T, "s.npy"), "--data",
+          os.path.join(T, "const.npy"), "--heldout", os.path.join(T, "held.npy"), "--pca-k", "2",
+          "--out", out)
 
 # ---- analyze error ----
 ref = rng.standard_normal((30, 9))

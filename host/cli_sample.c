@@ -23,11 +23,6 @@ typedef struct {
     ds_sample_config cfg;
 } sample_args;
 
-static int say(const char *msg, int status) {
-    fprintf(stderr, "diffsamp: %s\n", msg);
-    return status;
-}
-
 // The config from the parsed options, and the checks that need no data: the schedule,
 // the teleport plan and the solver's options (run on a one-dimensional Gaussian).
 static int plan(sample_args *a) {
@@ -350,8 +345,8 @@ int cli_sample(int argc, char **argv) {
     const int n_opts = sizeof opts / sizeof opts[0];
     int rc = cli_parse("sample", "Sample with a solver of the probability-flow ODE.", argc, argv,
                        opts, n_opts);
-    if (rc) return rc > 0 ? 0 : say(ds_error(), 2);
-    if (plan(&a)) return say(ds_error(), 2);
+    if (rc) return rc > 0 ? 0 : cli_fail(2);
+    if (plan(&a)) return cli_fail(2);
     int teleporting = a.cfg.teleport.sigma > 0 || a.cfg.teleport.fraction > 0;
     double t0 = ds_seconds();
     ds_run_times t = {0};
@@ -394,7 +389,7 @@ int cli_sample(int argc, char **argv) {
     if (run && !rc) rc = write_run_json(&a, argc, argv, opts, n_opts, &model, b, &o, &r, t);
     if (run && !rc) rc = ds_resume_finish(&o.res);
     if (run && !rc) report(&a, &r, o.res.samples_done);
-    int status = rc ? say(ds_error(), 1) : 0;
+    int status = rc ? cli_fail(1) : 0;
     sample_output_close(&o, rc != 0);
     ds_sample_result_free(&r);
     free(noise);

@@ -1,13 +1,8 @@
 #!/bin/sh
 # diffsamp demo end to end on a small image data set: six grids and the side-by-side
 # image written, models cached on the second run, bad options refused.
-set -u
-BIN=${DIFFSAMP_BIN:-./diffsamp}
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-if ! $PY -c 'import numpy' 2>/dev/null; then echo "skipped: numpy for $PY not found"; exit 0; fi
+. "$(dirname "$0")/shell_common.sh"
+require_numpy
 
 # 300 images of 1 x 8 x 8 in [-1, 1]: three blurred prototypes plus noise.
 $PY - "$T/small.npy" <<'PY'
@@ -39,13 +34,10 @@ grep -q "gmm .*model fitted" "$T/log" || fail "--k 2 did not refit the mixture: 
 [ "$(grep -c 'model loaded from' "$T/log")" -eq 2 ] || fail "--k 2 refitted more than the mixture"
 find "$T/demo" -name '*.tmp.*' | grep -q . && fail "temporary files left"
 
-expect_error() {
-    "$BIN" demo "$@" >"$T/out" 2>"$T/err" && fail "demo $* succeeded"
-    [ "$(wc -l <"$T/err")" -eq 1 ] || fail "demo $*: expected one error line: $(cat "$T/err")"
-}
-expect_error --n 0
-expect_error --n 5000
-expect_error --steps 6 --skip 6
-expect_error --backend nope --data "$T/small.npy" --out "$T/bad"
-expect_error --data "$T/missing.npy" --out "$T/bad"
+expect_error "between 1 and 1024" demo --n 0
+expect_error "between 1 and 1024" demo --n 5000
+expect_error "skip must be between 1 and 5" demo --steps 6 --skip 6
+expect_error "unknown backend" demo --backend nope --data "$T/small.npy" --out "$T/bad"
+expect_error "cannot open" demo --data "$T/missing.npy" --out "$T/bad"
+[ -e "$T/bad" ] && fail "a refused demo left its output folder"
 echo "cli_demo: ok"

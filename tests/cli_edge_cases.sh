@@ -2,23 +2,8 @@
 # Edge cases of the command line found in review: option values the solvers or the
 # output cannot take are refused with one line before any work, and extreme but valid
 # values give finite samples.
-set -u
-BIN=${DIFFSAMP_BIN:-./diffsamp}
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-if ! $PY -c 'import numpy' 2>/dev/null; then echo "skipped: numpy for $PY not found"; exit 0; fi
-
-# Runs the program expecting failure: non-zero exit, exactly one stderr line that
-# starts with "diffsamp:" and contains $1.
-expect_error() {
-    want=$1; shift
-    "$BIN" "$@" >"$T/out" 2>"$T/err" && fail "'$*' succeeded"
-    [ "$(wc -l <"$T/err")" -eq 1 ] || fail "'$*': expected one line on stderr, got: $(cat "$T/err")"
-    grep -q '^diffsamp: ' "$T/err" || fail "'$*': message does not start with 'diffsamp: '"
-    grep -q -- "$want" "$T/err" || fail "'$*': message lacks '$want': $(cat "$T/err")"
-}
+. "$(dirname "$0")/shell_common.sh"
+require_numpy
 
 # 200 rows of 16 values, standard normal.
 $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((200, 16)).astype(np.float32))" "$T/small.npy"

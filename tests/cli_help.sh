@@ -1,21 +1,7 @@
 #!/bin/sh
 # Every command documents every option with its default; bad command lines fail with
 # one "diffsamp: ..." line on stderr and a non-zero exit.
-set -u
-BIN=${DIFFSAMP_BIN:-./diffsamp}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-# Runs the program expecting failure: non-zero exit, exactly one stderr line that
-# starts with "diffsamp:" and contains $1.
-expect_error() {
-    want=$1; shift
-    "$BIN" "$@" >"$T/out" 2>"$T/err" && fail "'$*' succeeded"
-    [ "$(wc -l <"$T/err")" -eq 1 ] || fail "'$*': expected one line on stderr, got: $(cat "$T/err")"
-    grep -q '^diffsamp: ' "$T/err" || fail "'$*': message does not start with 'diffsamp: '"
-    grep -q -- "$want" "$T/err" || fail "'$*': message lacks '$want': $(cat "$T/err")"
-}
+. "$(dirname "$0")/shell_common.sh"
 
 "$BIN" --help >"$T/usage" || fail "diffsamp --help failed"
 commands=$(sed -n 's/^  \([a-z][a-z]*\) .*/\1/p' "$T/usage")

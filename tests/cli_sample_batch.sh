@@ -3,13 +3,8 @@
 # killed mid-way and continued with --resume gives byte-identical files and keeps the
 # finished batches; no temporary or partial file is left; --resume with other options
 # is refused; run.json, progress, --quiet and --max-memory.
-set -u
-BIN=${DIFFSAMP_BIN:-./diffsamp}
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-if ! $PY -c 'import numpy' 2>/dev/null; then echo "skipped: numpy for $PY not found"; exit 0; fi
+. "$(dirname "$0")/shell_common.sh"
+require_numpy
 
 $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (200, 1, 8, 8)).astype(np.float32))" "$T/small.npy"
 "$BIN" prepare --model empirical --data "$T/small.npy" --out "$T/model" >/dev/null || fail "prepare"

@@ -26,21 +26,6 @@ typedef struct {
     double *noise; // rows x d standard normal
 } stu_problem;
 
-static inline void stu_orthonormal(double *u, int64_t d, uint64_t seed) {
-    tu_fill_normal(u, d * d, seed);
-    // Gram-Schmidt on the columns of the d x d row-major matrix.
-    for (int64_t j = 0; j < d; j++) {
-        for (int64_t k = 0; k < j; k++) {
-            double dot = 0;
-            for (int64_t i = 0; i < d; i++) dot += u[i * d + j] * u[i * d + k];
-            for (int64_t i = 0; i < d; i++) u[i * d + j] -= dot * u[i * d + k];
-        }
-        double norm = 0;
-        for (int64_t i = 0; i < d; i++) norm += u[i * d + j] * u[i * d + j];
-        for (int64_t i = 0; i < d; i++) u[i * d + j] /= sqrt(norm);
-    }
-}
-
 static inline void stu_problem_init(stu_problem *p, uint64_t seed, int64_t d, int64_t rows,
                                     double lam_lo, double lam_hi) {
     memset(p, 0, sizeof *p);
@@ -57,7 +42,7 @@ static inline void stu_problem_init(stu_problem *p, uint64_t seed, int64_t d, in
     for (int64_t j = 0; j < d; j++) m->eigvals[j] = exp(m->eigvals[j]);
     m->eigvals[0] = lam_lo, m->eigvals[d - 1] = lam_hi;
     m->eigvecs = ds_alloc((size_t)(d * d), sizeof(double));
-    stu_orthonormal(m->eigvecs, d, seed + 3);
+    tu_orthonormal_columns(m->eigvecs, d, d, seed + 3);
     m->residual = ds_alloc(1, sizeof(double));
     p->b = ds_backend_ref_new();
     p->bm = p->b->bind(p->b, m);

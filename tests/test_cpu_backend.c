@@ -43,42 +43,13 @@ static double *random_matrix(int64_t n, int64_t d, uint64_t salt) {
 // An empirical model on n random rows: a few clusters with per-row jitter, so that
 // training rows have close neighbours and the softmax is spread at moderate sigma.
 static void make_empirical(ds_model *m, int64_t n, int64_t d, uint64_t salt) {
-    memset(m, 0, sizeof *m);
-    m->kind = DS_MODEL_EMPIRICAL;
-    m->d = d;
-    m->data.n = n;
-    m->data.d = d;
-    m->data.x = malloc(sizeof(float) * (size_t)(n * d));
-    m->mean = calloc((size_t)d, sizeof(double));
-    double *centres = random_matrix(8, d, salt), *jitter = random_matrix(n, d, salt + 1);
+    double *centres = random_matrix(8, d, salt), *x = random_matrix(n, d, salt + 1);
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) {
-            float v = (float)(0.5 + 0.8 * centres[(i % 8) * d + j] + 0.3 * jitter[i * d + j]);
-            m->data.x[i * d + j] = v;
-            m->mean[j] += (double)v / (double)n;
-        }
+        for (int64_t j = 0; j < d; j++)
+            x[i * d + j] = 0.5 + 0.8 * centres[(i % 8) * d + j] + 0.3 * x[i * d + j];
+    tu_empirical_model(m, x, n, d);
     free(centres);
-    free(jitter);
-}
-
-// Orthonormal columns (d x r, row-major) by modified Gram-Schmidt on random vectors.
-static void random_basis(double *u, int64_t d, int64_t r, uint64_t salt) {
-    double *v = random_matrix(r, d, salt);
-    for (int64_t j = 0; j < r; j++) {
-        double *a = v + j * d;
-        for (int pass = 0; pass < 2; pass++)
-            for (int64_t p = 0; p < j; p++) {
-                double dot = 0;
-                for (int64_t i = 0; i < d; i++) dot += a[i] * v[p * d + i];
-                for (int64_t i = 0; i < d; i++) a[i] -= dot * v[p * d + i];
-            }
-        double norm = 0;
-        for (int64_t i = 0; i < d; i++) norm += a[i] * a[i];
-        for (int64_t i = 0; i < d; i++) a[i] /= sqrt(norm);
-    }
-    for (int64_t i = 0; i < d; i++)
-        for (int64_t j = 0; j < r; j++) u[i * r + j] = v[j * d + i];
-    free(v);
+    free(x);
 }
 
 // A mixture of k components of rank r in dimension d with random means, bases,
@@ -96,7 +67,7 @@ static void make_gmm(ds_model *m, int64_t k, int64_t d, int64_t r, uint64_t salt
     double u[3];
     double total = 0;
     for (int64_t c = 0; c < k; c++) {
-        random_basis(m->eigvecs + c * d * r, d, r, salt + 10 + (uint64_t)c);
+        tu_orthonormal_columns(m->eigvecs + c * d * r, d, r, seed_for(salt + 10 + (uint64_t)c));
         tu_fill_uniform(m->eigvals + c * r, r, seed_for(salt + 100 + (uint64_t)c), log(1e-3),
                         log(4.0));
         for (int64_t j = 0; j < r; j++) m->eigvals[c * r + j] = exp(m->eigvals[c * r + j]);

@@ -97,36 +97,10 @@ static void denoise_on(ds_backend *b, ds_bound_model *bm, const double *x, int64
 
 // n rows uniform in [-0.7, 1.3]^d (a non-zero mean, so centring matters).
 static void make_empirical(ds_model *m, int64_t n, int64_t d, uint64_t seed) {
-    memset(m, 0, sizeof *m);
-    m->kind = DS_MODEL_EMPIRICAL;
-    m->d = d;
-    m->data.n = n;
-    m->data.d = d;
-    m->data.x = calloc((size_t)(n * d), sizeof(float));
-    m->mean = new_doubles(d);
-    double *tmp = new_doubles(n * d);
-    tu_fill_uniform(tmp, n * d, seed, -0.7, 1.3);
-    for (int64_t i = 0; i < n * d; i++) {
-        m->data.x[i] = (float)tmp[i];
-        m->mean[i % d] += (double)m->data.x[i] / (double)n;
-    }
-    free(tmp);
-}
-
-// Orthonormal columns of a d x r row-major matrix (Gram-Schmidt, twice).
-static void orthonormal_columns(double *u, int64_t d, int64_t r, uint64_t seed) {
-    tu_fill_normal(u, d * r, seed);
-    for (int64_t j = 0; j < r; j++)
-        for (int pass = 0; pass < 2; pass++) {
-            for (int64_t l = 0; l < j; l++) {
-                double dot = 0;
-                for (int64_t i = 0; i < d; i++) dot += u[i * r + j] * u[i * r + l];
-                for (int64_t i = 0; i < d; i++) u[i * r + j] -= dot * u[i * r + l];
-            }
-            double norm = 0;
-            for (int64_t i = 0; i < d; i++) norm += u[i * r + j] * u[i * r + j];
-            for (int64_t i = 0; i < d; i++) u[i * r + j] /= sqrt(norm);
-        }
+    double *x = new_doubles(n * d);
+    tu_fill_uniform(x, n * d, seed, -0.7, 1.3);
+    tu_empirical_model(m, x, n, d);
+    free(x);
 }
 
 static int descending(const void *a, const void *b) {
@@ -155,7 +129,7 @@ static void make_mixture(ds_model *m, int64_t k, int64_t d, int64_t r, uint64_t 
     for (int64_t c = 0; c < k; c++) {
         m->weights[c] /= total;
         qsort(m->eigvals + c * r, (size_t)r, sizeof(double), descending);
-        orthonormal_columns(m->eigvecs + c * d * r, d, r, seed + 5 + (uint64_t)c);
+        tu_orthonormal_columns(m->eigvecs + c * d * r, d, r, seed + 5 + (uint64_t)c);
         if (r == d) m->residual[c] = 0;
         for (int64_t j = 0; j < d; j++) m->mean[j] += m->weights[c] * m->means[c * d + j];
     }

@@ -20,22 +20,6 @@ static ds_data make_data(const double *x, int64_t n, int64_t d) {
     return data;
 }
 
-// Random orthonormal d x d matrix (Gram-Schmidt on normal columns, twice for accuracy).
-static void random_basis(double *q, int64_t d, uint64_t seed) {
-    tu_fill_normal(q, d * d, seed);
-    for (int pass = 0; pass < 2; pass++)
-        for (int64_t j = 0; j < d; j++) {
-            for (int64_t p = 0; p < j; p++) {
-                double dot = 0;
-                for (int64_t i = 0; i < d; i++) dot += q[i * d + j] * q[i * d + p];
-                for (int64_t i = 0; i < d; i++) q[i * d + j] -= dot * q[i * d + p];
-            }
-            double norm = 0;
-            for (int64_t i = 0; i < d; i++) norm += q[i * d + j] * q[i * d + j];
-            for (int64_t i = 0; i < d; i++) q[i * d + j] /= sqrt(norm);
-        }
-}
-
 // Mean and covariance of N samples from N(mu, Q diag(lam) Q^T) lie within 6 standard
 // errors of the truth: sd(mean_j) = sqrt(S_jj / N), sd(S_ij) = sqrt((S_ii S_jj +
 // S_ij^2) / N) for Gaussian data, sd(lam_j) = lam_j sqrt(2 / N) (separated eigenvalues).
@@ -45,7 +29,7 @@ static void test_gaussian_recovers_known_gaussian(void **state) {
     const int64_t d = 12, n = 20000;
     uint64_t seed = tu_seed();
     double q[144], lam[12], mu[12], coef[2], truth[144];
-    random_basis(q, d, seed);
+    tu_orthonormal_columns(q, d, d, seed);
     tu_fill_uniform(coef, 2, seed + 1, 0, 1);
     for (int64_t j = 0; j < d; j++) lam[j] = (1 + 3 * coef[0]) * pow(0.6 + 0.15 * coef[1], j);
     tu_fill_uniform(mu, d, seed + 2, -2, 2);

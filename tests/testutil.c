@@ -66,6 +66,35 @@ double tu_max_abs_diff(const double *a, const double *b, int64_t n) {
     return m;
 }
 
+void tu_orthonormal_columns(double *u, int64_t d, int64_t r, uint64_t seed) {
+    tu_fill_normal(u, d * r, seed);
+    for (int64_t j = 0; j < r; j++)
+        for (int pass = 0; pass < 2; pass++) {
+            for (int64_t l = 0; l < j; l++) {
+                double dot = 0;
+                for (int64_t i = 0; i < d; i++) dot += u[i * r + j] * u[i * r + l];
+                for (int64_t i = 0; i < d; i++) u[i * r + j] -= dot * u[i * r + l];
+            }
+            double norm = 0;
+            for (int64_t i = 0; i < d; i++) norm += u[i * r + j] * u[i * r + j];
+            for (int64_t i = 0; i < d; i++) u[i * r + j] /= sqrt(norm);
+        }
+}
+
+void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d) {
+    memset(m, 0, sizeof *m);
+    m->kind = DS_MODEL_EMPIRICAL;
+    m->d = d;
+    m->data.n = n;
+    m->data.d = d;
+    m->data.x = malloc(sizeof(float) * (size_t)(n * d));
+    m->mean = calloc((size_t)d, sizeof(double));
+    assert_true(m->data.x && m->mean);
+    for (int64_t i = 0; i < n * d; i++) m->data.x[i] = (float)x[i];
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < d; j++) m->mean[j] += (double)m->data.x[i * d + j] / (double)n;
+}
+
 void tu_component_cov(const ds_model *m, int64_t c, double *cov) {
     int64_t d = m->d, r = m->r;
     const double *u = m->eigvecs + c * d * r, *lam = m->eigvals + c * r;

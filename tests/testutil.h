@@ -21,6 +21,12 @@ void tu_fill_normal(double *x, int64_t n, uint64_t seed);
 // |a - ref| / |ref| in the L2 norm over n values.
 double tu_rel_l2(const double *a, const double *ref, int64_t n);
 double tu_max_abs_diff(const double *a, const double *b, int64_t n);
+// Orthonormal columns of a d x r row-major matrix: Gram-Schmidt (twice, for accuracy)
+// on standard normal columns from seed.
+void tu_orthonormal_columns(double *u, int64_t d, int64_t r, uint64_t seed);
+// An empirical model over n rows of dimension d (stored as floats, as a data set is),
+// with their mean; free with ds_model_free.
+void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d);
 // Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
 void tu_component_cov(const ds_model *m, int64_t c, double *cov);
 // A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit, when the

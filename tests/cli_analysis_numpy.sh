@@ -5,12 +5,8 @@
 # comparison with the Philox noise reproduced in numpy. Each quantity is recomputed
 # from the README's definitions; the CSV files print 6 significant digits, hence the
 # relative tolerance of 2e-5 (1e-4 for the denoisers: float32 data summed in another order).
-set -u
-BIN=${DIFFSAMP_BIN:-./diffsamp}
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-if ! $PY -c 'import numpy' 2>/dev/null; then echo "skipped: numpy for $PY not found"; exit 0; fi
+. "$(dirname "$0")/shell_common.sh"
+require_numpy
 $PY - "$BIN" "$T" <<'PY'
 import csv, os, subprocess, sys
 import numpy as np

@@ -2,13 +2,8 @@
 # tools/plot_*.py on the CSV files the analysis commands write: each makes a PNG,
 # also for a sweep without --heldout (Frechet column NaN), a one-dimensional trajectory
 # and a sample that never moves (no chord to scale the projection by).
-set -u
-BIN=${DIFFSAMP_BIN:-./diffsamp}
+. "$(dirname "$0")/shell_common.sh"
 SRC=${DIFFSAMP_SOURCE_DIR:-.}
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 if ! $PY -c 'import numpy, matplotlib' 2>/dev/null; then
     echo "skipped: numpy or matplotlib for $PY not found"
     exit 0

@@ -426,6 +426,12 @@ static void test_frechet_closed_forms(void **state) {
     assert_non_null(strstr(ds_error(), "row 5 holds NaN"));
     ds_pca_free(&p);
     ds_model_free(&tm);
+    // Training rows that are all equal have no principal directions: refused.
+    for (int64_t i = 1; i < n; i++) memcpy(train + i * d, train, sizeof(double) * d);
+    empirical_model(&tm, train, n, d);
+    assert_int_equal(ds_pca_fit(&tm.data, k, &p), -1);
+    assert_non_null(strstr(ds_error(), "rows are equal"));
+    ds_model_free(&tm);
     free(z);
     free(zb);
     free(train);

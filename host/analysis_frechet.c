@@ -28,6 +28,10 @@ int ds_pca_fit(const ds_data *train, int64_t k, ds_pca *out) {
     out->eigvals = ds_alloc((size_t)k, sizeof(double));
     int rc = fit_moments(train, NULL, n, out->mean, cov);
     if (!rc) rc = fit_decompose("PCA", cov, d, k, out->eigvals, out->basis, &residual);
+    // Without variance every direction is a principal one: the basis would be arbitrary.
+    if (!rc && !(out->eigvals[0] > 0))
+        rc = ds_fail("PCA of %s: all %lld rows are equal (expected data with some variance)",
+                     train->path, (long long)n);
     free(cov);
     if (rc) {
         ds_pca_free(out);

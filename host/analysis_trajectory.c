@@ -63,6 +63,7 @@ static void step_angles(const double *p, int64_t steps, int64_t d, double *angle
 // the eigenvalues of the steps x steps Gram matrix of the centred points.
 static int pca_fractions(double *p, int64_t steps, int64_t d, double *frac, double *gram,
                          double *vecs, double *w) {
+    double raw = cblas_ddot((int)(steps * d), p, 1, p, 1);
     for (int64_t j = 0; j < d; j++) {
         double m = 0;
         for (int64_t s = 0; s < steps; s++) m += p[s * d + j];
@@ -75,9 +76,12 @@ static int pca_fractions(double *p, int64_t steps, int64_t d, double *frac, doub
     DS_TRY(fit_decompose("trajectory Gram matrix", gram, steps, steps, w, vecs, &residual));
     double total = 0, top = 0;
     for (int64_t s = 0; s < steps; s++) total += w[s];
+    // Points that coincide leave only the rounding of their mean (~steps eps |p|): below a
+    // spread of 1e-10 of their norm a sample counts as not moving, with no fractions.
+    int still = !(total > 1e-20 * raw);
     for (int k = 0; k < 3; k++) { // w descends
         if (k < steps) top += w[k];
-        frac[k] = total > 0 ? top / total : 1.0;
+        frac[k] = still ? NAN : top / total;
     }
     return 0;
 }

@@ -123,8 +123,10 @@ static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_
     double *v = ds_alloc((size_t)(5 * B), sizeof(double));
     ds_table_init(samples, "sample,max_deviation,mean_angle,pca1,pca2,pca3");
     for (int64_t i = 0; i < B; i++) {
+        // NaN (a chord of length 0) stays NaN: fmax would report such a sample as straight.
         double maxdev = 0, angle = NAN;
-        for (int64_t s = 0; s < S; s++) maxdev = fmax(maxdev, g->deviation[i * S + s]);
+        for (int64_t s = 0; s < S && !isnan(maxdev); s++)
+            maxdev = isnan(g->deviation[i * S + s]) ? NAN : fmax(maxdev, g->deviation[i * S + s]);
         if (S > 2) {
             ds_stats a;
             ds_stats_of(g->angle + i * (S - 2), S - 2, &a);
@@ -231,12 +233,18 @@ static int memorization_tables(const ds_data *train, const double *x, int64_t b,
         ds_table_add(per_sample, "%.6g", m.ratio[i]);
         ds_table_add(per_sample, "%d", m.ratio[i] < DS_MEMORIZED_RATIO);
     }
-    ds_stats s1, sr;
+    // The memorised flags (0 or 1) as a third row: its mean is the memorised fraction.
+    double *flags = ds_alloc((size_t)b, sizeof(double));
+    for (int64_t i = 0; i < b; i++) flags[i] = m.ratio[i] < DS_MEMORIZED_RATIO;
+    ds_stats s1, sr, sm;
     ds_stats_of(m.d1, b, &s1);
     ds_stats_of(m.ratio, b, &sr);
+    ds_stats_of(flags, b, &sm);
+    free(flags);
     ds_table_init(summary, STATS_HEADER);
     add_stats_row(summary, "nearest_distance", &s1);
     add_stats_row(summary, "nearest_ratio", &sr);
+    add_stats_row(summary, "memorized", &sm);
     *fraction = m.fraction;
     ds_memorization_free(&m);
     return 0;
@@ -561,8 +569,10 @@ static int analyze_denoisers(int argc, char **argv) {
     if (!rc) {
         ds_table lng, wide, cross;
         denoiser_tables(&r, threshold, &lng, &wide, &cross);
-        printf("relative difference to the %s denoiser, %lld points per set\n\n",
-               ds_model_kind_name(r.kinds[0]), (long long)n);
+        printf("relative difference to the %s denoiser, %lld training and %lld held-out "
+               "points\n\n",
+               ds_model_kind_name(r.kinds[0]), (long long)(n < train.n ? n : train.n),
+               (long long)(n < test.n ? n : test.n));
         ds_table_print(&wide, stdout);
         printf("\n");
         char path[DS_PATH_MAX];

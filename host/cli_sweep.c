@@ -303,6 +303,21 @@ static int preflight(const sweep_opts *o, const sweep_lists *l) {
     return 0;
 }
 
+// Whether the teleport fraction of c skips at least one of its steps and leaves one (it
+// skips round(fraction * steps), see ds_teleport_opts); if not, says so on stderr. A
+// fraction that skips none would repeat the row without teleport under another label,
+// and one that skips all would stop the sweep after the runs already made.
+static int teleport_fits(const ds_sample_config *c) {
+    int64_t steps = c->schedule.steps, skipped = lround(c->teleport.fraction * (double)steps);
+    if (c->teleport.fraction == 0 || (skipped >= 1 && skipped < steps)) return 1;
+    fprintf(stderr,
+            "sweep: %s %s steps %lld teleport %g: skips %lld of the %lld steps (expected "
+            "1 to %lld); configuration left out\n",
+            c->solver.solver, c->schedule.kind, (long long)steps, c->teleport.fraction,
+            (long long)skipped, (long long)steps, (long long)(steps - 1));
+    return 0;
+}
+
 // The ground truth, then every combination of the lists, one table row each.
 static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
     DS_TRY(ground_truth(s, t));
@@ -313,6 +328,7 @@ static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
                     ds_sample_config cfg;
                     base_config(s, l->solver[a], l->schedule[b], 1, l->teleport[e], &cfg);
                     DS_TRY(steps_for_nfe(s, &cfg.solver, (int64_t)l->nfe[c], &cfg.schedule.steps));
+                    if (!teleport_fits(&cfg)) continue;
                     char steps[32];
                     snprintf(steps, sizeof steps, "%lld", (long long)cfg.schedule.steps);
                     DS_TRY(run_row(s, &cfg, l->schedule[b], steps, 0, t));

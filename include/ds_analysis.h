@@ -50,7 +50,8 @@ typedef struct {
     // x_{s+2} - x_{s+1} (NaN where a step has zero length).
     double *angle;
     // b x 3: fraction of the variance of the points x_0 .. x_final (centred over the
-    // points) in the top 1, 2 and 3 principal components.
+    // points) in the top 1, 2 and 3 principal components (NaN when the points coincide, to 1e-10 of
+    // their norm).
     double *pca_frac;
     // b x steps: |x_s - x_final|; b x n_denoised: |D(x_s; sigma_s) - x_final|.
     double *dist_x;

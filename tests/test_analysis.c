@@ -195,6 +195,26 @@ static void test_right_angle_path(void **state) {
     assert_non_null(strstr(ds_error(), "denoised points"));
 }
 
+// A sample that never moves (the same random point, far from 0, at all 9 points) has
+// no chord and no variance: deviation and PCA fractions NaN, not "straight" (0) and
+// "one-dimensional" (1). The point's 9-fold mean is not exact in floating point, so
+// this also checks that the rounding left by centring is not taken for variance.
+static void test_still_sample(void **state) {
+    (void)state;
+    enum { S = 9, d = 5 };
+    double x[S * d];
+    tu_fill_normal(x, d, tu_seed() + 13);
+    for (int j = 0; j < d; j++) x[j] = 1e3 * x[j] + 0.1;
+    for (int s = 1; s < S; s++) memcpy(x + s * d, x, sizeof(double) * d);
+    ds_traj_view t = {S, 1, d, S, x, x};
+    ds_traj_geometry g;
+    assert_int_equal(ds_traj_geometry_compute(&t, &g), 0);
+    for (int s = 0; s < S; s++) assert_true(isnan(g.deviation[s]) && g.dist_x[s] == 0);
+    for (int s = 0; s < S - 2; s++) assert_true(isnan(g.angle[s]));
+    for (int k = 0; k < 3; k++) assert_true(isnan(g.pca_frac[k]));
+    ds_traj_geometry_free(&g);
+}
+
 // ---- memorisation ----
 
 // Two training points far apart; at the end of a run to sigma = 0 the empirical
@@ -406,6 +426,12 @@ static void test_frechet_closed_forms(void **state) {
     assert_non_null(strstr(ds_error(), "row 5 holds NaN"));
     ds_pca_free(&p);
     ds_model_free(&tm);
+    // Training rows that are all equal have no principal directions: refused.
+    for (int64_t i = 1; i < n; i++) memcpy(train + i * d, train, sizeof(double) * d);
+    empirical_model(&tm, train, n, d);
+    assert_int_equal(ds_pca_fit(&tm.data, k, &p), -1);
+    assert_non_null(strstr(ds_error(), "rows are equal"));
+    ds_model_free(&tm);
     free(z);
     free(zb);
     free(train);
@@ -466,6 +492,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_point_straight),
         cmocka_unit_test(test_right_angle_path),
+        cmocka_unit_test(test_still_sample),
         cmocka_unit_test(test_two_point_memorized),
         cmocka_unit_test(test_nearest2_vs_brute_force),
         cmocka_unit_test(test_denoiser_diff_gaussian),

@@ -174,6 +174,35 @@ static void test_sweep(void **state) {
     assert_true(csv_value("sweep.csv", 6, 5) < 0.5 * csv_value("sweep.csv", 5, 5));
 }
 
+static int csv_rows(const char *name) {
+    char p[700], line[4096];
+    path_in(p, sizeof p, name);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    int rows = -1; // the header
+    while (fgets(line, sizeof line, f)) rows++;
+    fclose(f);
+    return rows;
+}
+
+// Teleport fractions that skip none or all of a configuration's steps (Euler, 2 steps:
+// 0.2 rounds to 0 of them, 0.8 to both) leave that configuration out instead of
+// repeating the row without teleport under another label, or stopping the sweep after
+// the runs already made. Rows: the truth, then teleport 0, 0.2, 0.8 at 10 steps and
+// teleport 0 at 2 steps.
+static void test_sweep_teleport_rounding(void **state) {
+    (void)state;
+    assert_int_equal(tu_system("%s sweep --data %s/train.npy --model gaussian --solvers euler "
+                               "--nfe 10,2 --teleport 0,0.2,0.8 --n 4 --backend ref --out %s",
+                               tu_bin(), dir, dir),
+                     0);
+    assert_int_equal(csv_rows("sweep.csv"), 5);
+    assert_true(csv_value("sweep.csv", 1, 4) == 10);
+    assert_true(csv_value("sweep.csv", 2, 4) == 2);
+    assert_true(csv_value("sweep.csv", 3, 3) == 0.2 && csv_value("sweep.csv", 3, 4) == 8);
+    assert_true(csv_value("sweep.csv", 4, 3) == 0.8 && csv_value("sweep.csv", 4, 4) == 2);
+}
+
 // End to end through diffsamp sample: a one-point data set gives straight trajectories
 // (deviation at float64 rounding, ~1e-16; tolerance 1e-12) in one principal component;
 // a two-point data set sampled to sigma = 0 is memorised by every sample.
@@ -257,6 +286,7 @@ int main(void) {
         cmocka_unit_test(test_trajectory_straight),
         cmocka_unit_test(test_denoisers),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_sweep_teleport_rounding),
         cmocka_unit_test(test_sample_then_analyze),
         cmocka_unit_test(test_bad_input),
     };

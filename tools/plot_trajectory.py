@@ -49,9 +49,12 @@ def projection(ax, prefix, count=6):
     for b in range(min(count, x.shape[1])):
         pts = x[:, b, :]
         mean = pts.mean(axis=0)
-        _, _, vt = np.linalg.svd(pts - mean, full_matrices=False)
-        basis = vt[:2].T
         scale = np.linalg.norm(pts[0] - pts[-1])
+        if scale == 0:  # a sample that ends where it started has no chord to scale by
+            continue
+        _, _, vt = np.linalg.svd(pts - mean, full_matrices=False)
+        basis = np.zeros((pts.shape[1], 2))  # PC 2 stays 0 for one-dimensional data
+        basis[:, : min(2, len(vt))] = vt[:2].T
         p = (pts - mean) @ basis / scale
         q = (den[:, b, :] - mean) @ basis / scale
         line = ax.plot(p[:, 0], p[:, 1], marker=".", lw=1)[0]

@@ -10,42 +10,9 @@
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_sampler.h"
-#include "fit_common.h"
 #include "testutil.h"
 
 // ---- helpers ----
-
-// An empirical model over n rows of dimension d (floats from x) built by hand.
-static void empirical_model(ds_model *m, const double *x, int64_t n, int64_t d) {
-    memset(m, 0, sizeof *m);
-    m->kind = DS_MODEL_EMPIRICAL;
-    m->d = d;
-    m->data.n = n;
-    m->data.d = d;
-    m->data.x = malloc(sizeof(float) * (size_t)(n * d));
-    m->mean = calloc((size_t)d, sizeof(double));
-    for (int64_t i = 0; i < n * d; i++) m->data.x[i] = (float)x[i];
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) m->mean[j] += m->data.x[i * d + j] / (double)n;
-}
-
-// n x k orthonormal columns (row-major) from the eigenvectors of a random SPD matrix.
-static void random_orthonormal(double *u, int64_t n, int64_t k, uint64_t seed) {
-    double *a = malloc(sizeof(double) * (size_t)(n * n)), *g = malloc(sizeof(double) * n * n);
-    double *w = malloc(sizeof(double) * (size_t)n);
-    tu_fill_normal(g, n * n, seed);
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < n; j++) {
-            double s = 0;
-            for (int64_t c = 0; c < n; c++) s += g[i * n + c] * g[j * n + c];
-            a[i * n + j] = s;
-        }
-    double residual;
-    assert_int_equal(fit_decompose("test matrix", a, n, k, w, u, &residual), 0);
-    free(a);
-    free(g);
-    free(w);
-}
 
 // A Gaussian (kind GAUSSIAN, or GMM with one component) with full-rank random covariance.
 static void gaussian_model(ds_model *m, ds_model_kind kind, const double *mean, int64_t d,
@@ -65,7 +32,7 @@ static void gaussian_model(ds_model *m, ds_model_kind kind, const double *mean, 
     m->eigvals = malloc(sizeof(double) * (size_t)d);
     tu_fill_uniform(m->eigvals, d, seed, 0.2, 2.0);
     m->eigvecs = malloc(sizeof(double) * (size_t)(d * d));
-    random_orthonormal(m->eigvecs, d, d, seed + 1);
+    tu_orthonormal_columns(m->eigvecs, d, d, seed + 1);
 }
 
 typedef struct {
@@ -138,7 +105,7 @@ static void test_one_point_straight(void **state) {
     double y[12], sigmas[19];
     tu_fill_normal(y, d, seed);
     ds_model m;
-    empirical_model(&m, y, 1, d);
+    tu_empirical_model(&m, y, 1, d);
     schedule_to_zero(sigmas, n);
     recorder r;
     run_recorded(&m, "heun", rows, sigmas, n, seed + 7, &r);
@@ -173,7 +140,7 @@ static void test_right_angle_path(void **state) {
     const int64_t d = 7;
     double u[7 * 2], shift[7], scale = 3.5, x[3 * 7];
     const double path[3][2] = {{0, 0}, {1, 0}, {1, 1}};
-    random_orthonormal(u, d, 2, seed);
+    tu_orthonormal_columns(u, d, 2, seed);
     tu_fill_normal(shift, d, seed + 1);
     for (int s = 0; s < 3; s++)
         for (int64_t j = 0; j < d; j++)
@@ -229,7 +196,7 @@ static void test_two_point_memorized(void **state) {
     tu_fill_normal(y, 2 * d, seed);
     for (int64_t j = 0; j < d; j++) y[d + j] += 3.0; // |y1 - y2| >= ~6
     ds_model m;
-    empirical_model(&m, y, 2, d);
+    tu_empirical_model(&m, y, 2, d);
     schedule_to_zero(sigmas, n);
     recorder r;
     run_recorded(&m, "euler", rows, sigmas, n, seed + 3, &r);
@@ -258,7 +225,7 @@ static void test_nearest2_vs_brute_force(void **state) {
     tu_fill_normal(y, n * d, seed);
     tu_fill_normal(x, b * d, seed + 1);
     ds_model m;
-    empirical_model(&m, y, n, d);
+    tu_empirical_model(&m, y, n, d);
     for (int64_t q = 0; q < b; q += 2)
         for (int64_t j = 0; j < d; j++)
             x[q * d + j] = m.data.x[(q * 13) * d + j] + 1e-3 * x[q * d + j];
@@ -372,7 +339,7 @@ static void test_frechet_closed_forms(void **state) {
     for (int64_t j = 0; j < d; j++) lam[j] = j < k ? 10.0 + 3.0 * (double)(k - j) : 0.5;
     for (int64_t i = 0; i < n * d; i++) train[i] *= sqrt(lam[i % d]);
     ds_model tm;
-    empirical_model(&tm, train, n, d);
+    tu_empirical_model(&tm, train, n, d);
     ds_pca p;
     assert_int_equal(ds_pca_fit(&tm.data, k, &p), 0);
     tu_fill_normal(a, m * d, seed + 1);
@@ -428,7 +395,7 @@ static void test_frechet_closed_forms(void **state) {
     ds_model_free(&tm);
     // Training rows that are all equal have no principal directions: refused.
     for (int64_t i = 1; i < n; i++) memcpy(train + i * d, train, sizeof(double) * d);
-    empirical_model(&tm, train, n, d);
+    tu_empirical_model(&tm, train, n, d);
     assert_int_equal(ds_pca_fit(&tm.data, k, &p), -1);
     assert_non_null(strstr(ds_error(), "rows are equal"));
     ds_model_free(&tm);

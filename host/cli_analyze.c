@@ -86,6 +86,8 @@ static int emit(const ds_table *t, const char *dir, const char *name) {
 }
 
 #define STATS_HEADER "metric,n,mean,q05,q25,q50,q75,q95,max"
+// What an analysis returns for a command line cli_parse refused (exit status 2).
+#define PARSE_ERROR (-2)
 
 static void add_stats_row(ds_table *t, const char *metric, const ds_stats *s) {
     ds_table_add(t, "%s", metric);
@@ -187,7 +189,7 @@ static int analyze_trajectory(int argc, char **argv) {
                        "angles between steps, variance in the top principal components, and "
                        "the distance of x_i and D(x_i) to the final sample.",
                        argc, argv, opts, 2);
-    if (rc) return rc;
+    if (rc) return rc > 0 ? rc : PARSE_ERROR;
     DS_TRY(need("analyze trajectory", "trajectory", prefix));
     trajectory_files f;
     ds_traj_view t;
@@ -262,7 +264,7 @@ static int analyze_memorization(int argc, char **argv) {
                        "nearest / second-nearest; a sample is memorised when the ratio is "
                        "below 1/3.",
                        argc, argv, opts, 3);
-    if (rc) return rc;
+    if (rc) return rc > 0 ? rc : PARSE_ERROR;
     DS_TRY(need("analyze memorization", "samples", samples));
     ds_data train;
     DS_TRY(ds_data_load(data_path, &train));
@@ -306,7 +308,7 @@ static int analyze_fid(int argc, char **argv) {
                        "of the top principal components of the training data; the first rows "
                        "of the training set, as many as there are samples, give a baseline.",
                        argc, argv, opts, 5);
-    if (rc) return rc;
+    if (rc) return rc > 0 ? rc : PARSE_ERROR;
     DS_TRY(need("analyze fid", "samples", samples));
     DS_TRY(need("analyze fid", "heldout", heldout));
     ds_data train, test = {0};
@@ -372,7 +374,7 @@ static int analyze_error(int argc, char **argv) {
                        "Relative L2 error |x - ref| / |ref| of each sample against a reference "
                        "run (e.g. the adaptive solver) from the same noise.",
                        argc, argv, opts, 3);
-    if (rc) return rc;
+    if (rc) return rc > 0 ? rc : PARSE_ERROR;
     DS_TRY(need("analyze error", "samples", samples));
     DS_TRY(need("analyze error", "reference", reference));
     double *x = NULL, *ref = NULL, *err = NULL;
@@ -533,7 +535,7 @@ static int analyze_denoisers(int argc, char **argv) {
                        "(log-log interpolated between grid points): above it the model "
                        "approximates the reference.",
                        argc, argv, opts, 12);
-    if (rc) return rc;
+    if (rc) return rc > 0 ? rc : PARSE_ERROR;
     DS_TRY(need("analyze denoisers", "heldout", heldout));
     const char *cmd = "analyze denoisers";
     DS_TRY(cli_check_int(cmd, "n", n, 1, INT64_MAX));
@@ -622,7 +624,7 @@ int cli_analyze(int argc, char **argv) {
     for (size_t i = 0; i < sizeof analyses / sizeof analyses[0]; i++) {
         if (strcmp(argv[1], analyses[i].name)) continue;
         int rc = analyses[i].run(argc - 1, argv + 1);
-        return rc < 0 ? cli_fail(1) : 0;
+        return rc < 0 ? cli_fail(rc == PARSE_ERROR ? 2 : 1) : 0;
     }
     const char *what = argv[1][0] == '-' ? "option" : "analysis";
     fprintf(stderr,

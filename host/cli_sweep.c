@@ -368,7 +368,7 @@ int cli_sweep(int argc, char **argv) {
                        "the memorised fraction, the fraction of samples whose nearest training "
                        "row is the ground truth's, and the time (model binding included).",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
-    if (rc > 0) return 0;
+    if (rc) return rc > 0 ? 0 : cli_fail(2);
     char text[4][256];
     const char *src[4] = {o.solvers, o.schedules, o.nfes, o.teleports};
     const char *list_name[4] = {"solvers", "schedules", "nfe", "teleport"};

@@ -22,6 +22,8 @@ check_command() {
     # Every option but --help states its default.
     grep '^  --' "$T/help" | grep -v '^  --help' | grep -v '(default: ' && fail "diffsamp $*: option without a default"
     expect_error "unknown option" "$@" --no-such-option
+    "$BIN" "$@" --no-such-option >/dev/null 2>&1
+    [ $? -eq 2 ] || fail "diffsamp $* --no-such-option: exit status is not 2"
     expect_error "unexpected argument" "$@" stray
     # The first option taking a value, given without one.
     opt=$(sed -n 's/^  --\([a-z0-9-]*\) \(N\|X\|VALUE\) .*/\1/p' "$T/help" | head -n 1)

@@ -519,7 +519,7 @@ static int analyze_denoisers(int argc, char **argv) {
         {"models", CLI_STR, &models, "reference model first, then the models compared with it"},
         {"k", CLI_INT, &k, "gmm: mixture components"},
         {"n", CLI_INT, &n, "points taken from each set (spread evenly over it)"},
-        {"sigmas", CLI_INT, &n_sigmas, "noise levels, uniform in log sigma"},
+        {"levels", CLI_INT, &n_sigmas, "number of noise levels, uniform in log sigma"},
         {"sigma-min", CLI_REAL, &sigma_min, "smallest noise level"},
         {"sigma-max", CLI_REAL, &sigma_max, "largest noise level"},
         {"threshold", CLI_REAL, &threshold, "relative difference that defines the crossover"},
@@ -539,7 +539,7 @@ static int analyze_denoisers(int argc, char **argv) {
     DS_TRY(need("analyze denoisers", "heldout", heldout));
     const char *cmd = "analyze denoisers";
     DS_TRY(cli_check_int(cmd, "n", n, 1, INT64_MAX));
-    DS_TRY(cli_check_int(cmd, "sigmas", n_sigmas, 2, 10000));
+    DS_TRY(cli_check_int(cmd, "levels", n_sigmas, 2, 10000));
     DS_TRY(cli_check_int(cmd, "seed", seed, 0, INT64_MAX));
     DS_TRY(cli_check_real(cmd, "sigma-min", sigma_min, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
     DS_TRY(cli_check_real(cmd, "sigma-max", sigma_max, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));

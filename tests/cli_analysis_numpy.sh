@@ -264,7 +264,7 @@ np.save(os.path.join(T, "dheld.npy"), dheld)
 seed, npts, thr = int(rng.integers(0, 2 ** 40)), 24, 0.2
 out = os.path.join(T, "aden")
 run("analyze", "denoisers", "--data", os.path.join(T, "dtrain.npy"), "--heldout",
-    os.path.join(T, "dheld.npy"), "--models", "empirical,gaussian", "--n", str(npts), "--sigmas", "9",
+    os.path.join(T, "dheld.npy"), "--models", "empirical,gaussian", "--n", str(npts), "--levels", "9",
     "--sigma-min", "0.01", "--sigma-max", "50", "--seed", str(seed), "--threshold", str(thr),
     "--backend", "ref", "--out", out)
 sig = np.geomspace(0.01, 50, 9)

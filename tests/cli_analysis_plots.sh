@@ -23,7 +23,7 @@ run() { "$@" >"$T/log" 2>&1 || fail "$*: $(cat "$T/log")"; }
 run "$BIN" sweep --data "$T/train.npy" --model gaussian --solvers euler,heun --nfe 4,8 \
     --teleport 0,0.5 --n 4 --backend ref --out "$T/a"
 run "$BIN" analyze denoisers --data "$T/train.npy" --heldout "$T/held.npy" --k 2 --n 8 \
-    --sigmas 5 --backend ref --out "$T/a"
+    --levels 5 --backend ref --out "$T/a"
 run "$BIN" analyze trajectory --trajectory "$T/t" --out "$T/a"
 run $PY "$SRC/tools/plot_sweep.py" "$T/a/sweep.csv" "$T/sweep.png"
 run $PY "$SRC/tools/plot_sweep.py" "$T/a/sweep.csv" "$T/sweep_t0.png" --where teleport=0

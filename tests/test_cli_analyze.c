@@ -129,7 +129,7 @@ static void test_denoisers(void **state) {
     (void)state;
     assert_int_equal(tu_system("%s analyze denoisers --data %s/train.npy --heldout "
                                "%s/heldout.npy --models gaussian,gmm --k 1 --backend ref --n 8 "
-                               "--sigmas 5 --out %s",
+                               "--levels 5 --out %s",
                                tu_bin(), dir, dir, dir),
                      0);
     for (int r = 0; r < 10; r++) {
@@ -139,7 +139,7 @@ static void test_denoisers(void **state) {
     assert_true(isnan(csv_value("denoisers_crossover.csv", 0, 4)));
     assert_int_equal(tu_system("%s analyze denoisers --data %s/train.npy --heldout "
                                "%s/heldout.npy --models empirical,gaussian --backend ref --n 8 "
-                               "--sigmas 5 --out %s",
+                               "--levels 5 --out %s",
                                tu_bin(), dir, dir, dir),
                      0);
     assert_true(csv_value("denoisers.csv", 5, 4) > 0.1); // held-out, sigma = 0.002

@@ -432,8 +432,17 @@ static int parse_kinds(const char *list, denoiser_results *r) {
          tok = strtok_r(NULL, ",", &save)) {
         if (r->n_models == MAX_MODELS)
             return ds_fail("analyze denoisers: --models lists more than %d models", MAX_MODELS);
-        DS_TRY(ds_model_kind_parse(tok, &r->kinds[r->n_models++]));
+        DS_TRY(ds_model_kind_parse(tok, &r->kinds[r->n_models]));
+        for (int m = 0; m < r->n_models; m++)
+            if (r->kinds[m] == r->kinds[r->n_models])
+                return ds_fail("analyze denoisers: --models '%s' names %s twice", list, tok);
+        r->n_models++;
     }
+    size_t len = strlen(list);
+    if (!len || list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,"))
+        return ds_fail("analyze denoisers: --models '%s' has an empty item (expected names "
+                       "separated by single commas)",
+                       list);
     if (r->n_models < 2)
         return ds_fail("analyze denoisers: --models '%s' names %d model (expected at least 2: "
                        "the reference first, then the models compared with it)",

@@ -37,10 +37,17 @@ typedef struct {
 // Splits a comma-separated list in place.
 static int split(char *list, const char *option, char **items, int *count) {
     *count = 0;
+    size_t len = strlen(list);
+    if (len && (list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,")))
+        return ds_fail("sweep: --%s '%s' has an empty item (expected values separated by single "
+                       "commas)",
+                       option, list);
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         if (*count == MAX_LIST)
             return ds_fail("sweep: --%s lists more than %d values", option, MAX_LIST);
+        for (int i = 0; i < *count; i++)
+            if (!strcmp(items[i], tok)) return ds_fail("sweep: --%s names '%s' twice", option, tok);
         items[(*count)++] = tok;
     }
     if (*count == 0) return ds_fail("sweep: --%s is empty", option);

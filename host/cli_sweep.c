@@ -10,6 +10,7 @@
 #include "ds_analysis.h"
 #include "ds_error.h"
 #include "ds_sample.h"
+#include "mem_plan.h"
 
 enum { MAX_LIST = 16 };
 
@@ -223,6 +224,17 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     DS_TRY(ds_model_kind_parse(o->kind, &kind));
     DS_TRY(ds_data_load(o->data_path, &s->train));
     s->d = s->train.d;
+    // The ground truth, a run's result and its copy on the backend: n x d doubles each.
+    double need = 3.0 * (double)s->n * (double)s->d * sizeof(double);
+    uint64_t avail = ds_host_memory_available();
+    if (avail && need > (double)avail) {
+        char a[32], b[32];
+        ds_format_bytes((uint64_t)fmin(need, 1e19), a, sizeof a);
+        ds_format_bytes(avail, b, sizeof b);
+        return ds_fail("sweep: --n %lld samples of d = %lld need about %s of memory and %s is "
+                       "available (lower --n)",
+                       (long long)s->n, (long long)s->d, a, b);
+    }
     ds_fit_opts fo;
     ds_fit_opts_default(&fo);
     fo.k = o->k;

@@ -64,6 +64,7 @@ expect_error "levels must be between 2 and 10000" $A --levels 100000000
 expect_error "names gmm twice" $A --models empirical,gmm,gmm
 expect_error "names 'euler' twice" $W --solvers euler,heun,euler
 expect_error "has an empty item" $W --nfe 4,,8
+expect_error "lower --n" sweep --data "$T/small.npy" --model gaussian --n 1000000000000 --out "$T/sw"
 expect_error "has an empty item" $A --models empirical,,gmm
 expect_error "seed must be >= 0" $A --seed -1
 expect_error "sigma-min must be between 1e-10" $A --sigma-min 1e-30

@@ -94,6 +94,33 @@ int64_t ds_resume_stored_batch(const char *dir) {
     return batch > 0 ? batch : 0;
 }
 
+// Calls fn(r, j, path) for every shard file batch-J.npy of the run's folder (one pass
+// over the folder, however many batches the run has).
+static void for_each_shard(ds_resume *r, void (*fn)(ds_resume *, int64_t, const char *)) {
+    DIR *d = opendir(r->work);
+    if (!d) return;
+    char path[PATH_SIZE];
+    for (struct dirent *e; (e = readdir(d));) {
+        long long j;
+        int end = 0;
+        if (sscanf(e->d_name, "batch-%lld.npy%n", &j, &end) != 1 || e->d_name[end] || j < 0)
+            continue;
+        shard_path(r, j, path);
+        if (!strcmp(strrchr(path, '/') + 1, e->d_name)) fn(r, j, path);
+    }
+    closedir(d);
+}
+
+static void remove_shard(ds_resume *r, int64_t j, const char *path) {
+    (void)r, (void)j;
+    unlink(path);
+}
+
+static void mark_shard(ds_resume *r, int64_t j, const char *path) {
+    (void)path;
+    if (j < r->n_batches) r->done[j] = 1;
+}
+
 // The first line where two configs differ, named for the message of a refused resume.
 static int refuse_different(const char *dir, const char *old, const char *now) {
     while (*old && *now) {
@@ -124,11 +151,7 @@ static int check_or_write_config(ds_resume *r, const char *config, int resume) {
     work_path(r, path, "config.txt");
     char *old = read_text(path);
     if (!old) {
-        for (int64_t j = 0; j < r->n_batches; j++) { // orphans of an unrecorded run
-            char shard[PATH_SIZE];
-            shard_path(r, j, shard);
-            unlink(shard);
-        }
+        for_each_shard(r, remove_shard); // orphans of an unrecorded run
         work_path(r, path, "complete");
         unlink(path);
         work_path(r, path, "config.txt");
@@ -166,9 +189,11 @@ int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n,
     work_path(r, path, "complete");
     r->complete = file_exists(path);
     r->done = ds_alloc((size_t)r->n_batches, 1);
+    if (r->complete)
+        memset(r->done, 1, (size_t)r->n_batches);
+    else
+        for_each_shard(r, mark_shard);
     for (int64_t j = 0; j < r->n_batches; j++) {
-        shard_path(r, j, path);
-        r->done[j] = r->complete || file_exists(path);
         if (!r->done[j]) continue;
         int64_t first;
         r->batches_done++;

@@ -20,17 +20,21 @@ typedef struct {
     int64_t n, seed, steps, skip, k;
 } demo_opts;
 
-// The model folder out/models/KIND when it was fitted to this data (and, for the
-// mixture, with this --k), else a new fit saved there.
-static int prepare_model(const demo_opts *o, const ds_data *data, ds_model_kind kind, ds_model *m) {
-    char dir[DS_PATH_MAX + 64], abs_path[DS_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/models/%s", o->out, ds_model_kind_name(kind));
+// The data file's size and checksum, read once for all the models.
+typedef struct {
     int64_t bytes;
     uint64_t checksum;
-    DS_TRY(ds_data_fingerprint(o->data, abs_path, &bytes, &checksum));
+} data_identity;
+
+// The model folder out/models/KIND when it was fitted to this data (and, for the
+// mixture, with this --k), else a new fit saved there.
+static int prepare_model(const demo_opts *o, const ds_data *data, data_identity id,
+                         ds_model_kind kind, ds_model *m) {
+    char dir[DS_PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/models/%s", o->out, ds_model_kind_name(kind));
     if (ds_model_load(dir, m) == 0) {
         int same_k = kind != DS_MODEL_GMM || m->k == o->k;
-        if (m->data_checksum == checksum && m->data_bytes == bytes && same_k) {
+        if (m->data_checksum == id.checksum && m->data_bytes == id.bytes && same_k) {
             printf("demo: %-9s model loaded from %s\n", ds_model_kind_name(kind), dir);
             return 0;
         }
@@ -158,8 +162,11 @@ int cli_demo(int argc, char **argv) {
     ds_model models[N_KINDS];
     int n_models = 0;
     rc = data.height ? 0 : ds_fail("%s: rows are not images (no image shape)", o.data);
+    data_identity id;
+    char abs_path[DS_PATH_MAX];
+    if (!rc) rc = ds_data_fingerprint(o.data, abs_path, &id.bytes, &id.checksum);
     for (; n_models < N_KINDS && !rc; n_models++)
-        if ((rc = prepare_model(&o, &data, kinds[n_models], &models[n_models])) != 0) break;
+        if ((rc = prepare_model(&o, &data, id, kinds[n_models], &models[n_models])) != 0) break;
     if (!rc) rc = run_demo(&o, b, models);
     for (int i = 0; i < n_models; i++) ds_model_free(&models[i]);
     ds_data_free(&data);

@@ -290,10 +290,7 @@ int ds_resume_finish(ds_resume *r) {
     char path[PATH_SIZE];
     work_path(r, path, "complete");
     DS_TRY(write_text(path, "complete\n"));
-    for (int64_t j = 0; j < r->n_batches; j++) {
-        shard_path(r, j, path);
-        unlink(path);
-    }
+    for_each_shard(r, remove_shard);
     r->complete = 1;
     return 0;
 }

@@ -48,6 +48,13 @@ template <class T> T __shfl_down_sync(unsigned mask, T v, int delta) {
     return v;
 }
 
+// Threads switch only at barriers, so a read-modify-write is atomic here.
+template <class T> inline T atomicAdd(T *address, T value) {
+    T old = *address;
+    *address = old + value;
+    return old;
+}
+
 template <class T> inline T min(T a, T b) {
     return a < b ? a : b;
 }

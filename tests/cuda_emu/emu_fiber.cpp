@@ -51,7 +51,7 @@ enum { THREAD_READY, THREAD_AT_SHUFFLE, THREAD_AT_SYNC, THREAD_DONE };
 typedef struct {
     void *sp;
     int state;
-    long syncs, shuffles; // barriers passed so far, compared between threads
+    long syncs, shuffles; // barriers passed so far, compared between waiting threads
     uint3 idx;
 } emu_thread;
 
@@ -140,8 +140,9 @@ static int release(int first, int count, int state, const char *what) {
         emu.current = i;
         if (t->state != state) die(what);
         if (ref < 0) ref = i;
-        if (t->syncs != emu.threads[ref].syncs || t->shuffles != emu.threads[ref].shuffles)
-            die(what);
+        // Warps may shuffle different numbers of times between two __syncthreads.
+        int same_shuffles = state != THREAD_AT_SHUFFLE || t->shuffles == emu.threads[ref].shuffles;
+        if (t->syncs != emu.threads[ref].syncs || !same_shuffles) die(what);
         t->state = THREAD_READY;
         live++;
     }

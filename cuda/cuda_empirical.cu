@@ -1,9 +1,11 @@
 // The empirical denoiser on the device. The centred training rows live in pieces of at
 // most piece_rows rows (separate allocations, so a training set larger than one
-// allocation works); each piece is one chunk of the online softmax: logits by SGEMM,
-// row max and merge kernels, then weights x rows by SGEMM into the accumulator. For
-// d <= 128 a fused kernel does a chunk in one pass, chosen at bind by timing both.
+// allocation works); each piece is one chunk of the online softmax: products by SGEMM,
+// the row maximum, the refinement in double of the products near it, the merge, then
+// weights x rows by SGEMM into the accumulator. For d <= 128 a fused kernel does a chunk
+// in one pass (products in double), chosen at bind by timing both.
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,9 +29,9 @@ static int64_t piece_len(const ds_bound_model *bm, int64_t p) {
 }
 
 // Centres rows first .. first + rows - 1 on the host (double, then float) and uploads
-// them with |y|^2 / 2 of the float rows that the device will use.
-static int upload_rows(ds_bound_model *bm, float *y, float *half_sq, int64_t first, int64_t rows,
-                       float *hy, float *hs) {
+// them with |y|^2 / 2 (in double) of the float rows that the device will use.
+static int upload_rows(ds_bound_model *bm, float *y, double *half_sq, int64_t first, int64_t rows,
+                       float *hy, double *hs) {
     const ds_model *m = bm->m;
     int64_t d = m->d;
     for (int64_t i = 0; i < rows; i++) {
@@ -39,17 +41,18 @@ static int upload_rows(ds_bound_model *bm, float *y, float *half_sq, int64_t fir
             hy[i * d + j] = v;
             s += (double)v * v;
         }
-        hs[i] = (float)(0.5 * s);
+        hs[i] = 0.5 * s;
+        bm->y_norm = fmax(bm->y_norm, sqrt(s));
     }
     CUDA_TRY(cudaMemcpy(y, hy, sizeof(float) * (size_t)(rows * d), cudaMemcpyHostToDevice));
-    CUDA_TRY(cudaMemcpy(half_sq, hs, sizeof(float) * (size_t)rows, cudaMemcpyHostToDevice));
+    CUDA_TRY(cudaMemcpy(half_sq, hs, sizeof(double) * (size_t)rows, cudaMemcpyHostToDevice));
     return 0;
 }
 
-static int upload_piece(ds_bound_model *bm, int64_t p, float *hy, float *hs) {
+static int upload_piece(ds_bound_model *bm, int64_t p, float *hy, double *hs) {
     int64_t len = piece_len(bm, p), d = bm->m->d;
     DS_TRY(ds_cuda_alloc((void **)&bm->y[p], sizeof(float) * (size_t)(len * d), "training rows"));
-    DS_TRY(ds_cuda_alloc((void **)&bm->half_sq[p], sizeof(float) * (size_t)len, "row norms"));
+    DS_TRY(ds_cuda_alloc((void **)&bm->half_sq[p], sizeof(double) * (size_t)len, "row norms"));
     for (int64_t i = 0; i < len; i += DS_CUDA_UPLOAD_ROWS) {
         int64_t rows = len - i < DS_CUDA_UPLOAD_ROWS ? len - i : DS_CUDA_UPLOAD_ROWS;
         DS_TRY(upload_rows(bm, bm->y[p] + i * d, bm->half_sq[p] + i, p * bm->piece_rows + i, rows,
@@ -63,7 +66,7 @@ static int upload_training_set(ds_bound_model *bm) {
     int64_t n = m->data.n, d = m->d;
     size_t free_bytes, total_bytes;
     CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
-    uint64_t need = (uint64_t)n * (uint64_t)(d + 1) * sizeof(float);
+    uint64_t need = (uint64_t)n * ((uint64_t)d * sizeof(float) + sizeof(double));
     if (need > free_bytes) {
         char need_s[32], free_s[32];
         ds_format_bytes(need, need_s, sizeof need_s);
@@ -73,14 +76,23 @@ static int upload_training_set(ds_bound_model *bm) {
                        (long long)n, (long long)d, need_s, free_s);
     }
     bm->y = (float **)ds_alloc((size_t)bm->n_pieces, sizeof(float *));
-    bm->half_sq = (float **)ds_alloc((size_t)bm->n_pieces, sizeof(float *));
+    bm->half_sq = (double **)ds_alloc((size_t)bm->n_pieces, sizeof(double *));
     float *hy = (float *)ds_alloc((size_t)(DS_CUDA_UPLOAD_ROWS * d), sizeof(float));
-    float *hs = (float *)ds_alloc(DS_CUDA_UPLOAD_ROWS, sizeof(float));
+    double *hs = (double *)ds_alloc(DS_CUDA_UPLOAD_ROWS, sizeof(double));
     int rc = 0;
     for (int64_t p = 0; rc == 0 && p < bm->n_pieces; p++) rc = upload_piece(bm, p, hy, hs);
     free(hy);
     free(hs);
     return rc;
+}
+
+static int poison_refine(const ds_bound_model *bm, int64_t rows) {
+    const ds_refine_buf *rb = &bm->ws.refine;
+    size_t r = (size_t)rows, c = r * DS_REFINE_MAX;
+    DS_TRY(ds_cuda_poison(bm->ctx, rb->count, sizeof(int) * r));
+    DS_TRY(ds_cuda_poison(bm->ctx, rb->index, sizeof(int) * c));
+    DS_TRY(ds_cuda_poison(bm->ctx, rb->dot, sizeof(float) * c));
+    return ds_cuda_poison(bm->ctx, rb->t, sizeof(double) * c);
 }
 
 // One chunk by the GEMM path. Row-major L (rows x np) = Xc Y_p^T is, for column-major
@@ -94,12 +106,13 @@ static int gemm_chunk(ds_bound_model *bm, int64_t rows, int64_t p, ds_sigma2 s2)
     DS_TRY(ds_cuda_poison(ctx, ws->logits, sizeof(float) * (size_t)(rows * np)));
     CUBLAS_TRY(cublasSgemm(ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)np, (int)rows, (int)d, &one,
                            bm->y[p], (int)d, ws->xc, (int)d, &zero, ws->logits, (int)np));
-    DS_TRY(ds_cuda_poison(ctx, ws->chunk_max, sizeof(float) * (size_t)rows));
+    DS_TRY(ds_cuda_poison(ctx, ws->chunk_max, sizeof(double) * (size_t)rows));
     DS_TRY(ds_cuda_poison(ctx, ws->chunk_arg, sizeof(int64_t) * (size_t)rows));
-    CUDA_TRY(ds_launch_logits_finalize_rowmax(ws->logits, rows, np, bm->half_sq[p], s2,
-                                              ws->chunk_max, ws->chunk_arg));
-    CUDA_TRY(ds_launch_softmax_merge(ws->logits, rows, np, ws->chunk_max, ws->chunk_arg,
-                                     p * bm->piece_rows, ws->st, d));
+    DS_TRY(poison_refine(bm, rows));
+    CUDA_TRY(ds_launch_chunk_max_refine(ws->logits, rows, np, ws->xc, bm->y[p], d, bm->half_sq[p],
+                                        bm->y_norm, s2, ws->chunk_max, ws->chunk_arg, ws->refine));
+    CUDA_TRY(ds_launch_softmax_merge(ws->logits, rows, np, bm->half_sq[p], ws->chunk_max,
+                                     ws->chunk_arg, ws->refine, p * bm->piece_rows, s2, ws->st, d));
     CUBLAS_TRY(cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)d, (int)rows, (int)np, &one,
                            bm->y[p], (int)d, ws->logits, (int)np, &one, ws->st.acc, (int)d));
     return 0;
@@ -108,7 +121,7 @@ static int gemm_chunk(ds_bound_model *bm, int64_t rows, int64_t p, ds_sigma2 s2)
 static int poison_state(const ds_bound_model *bm, int64_t rows) {
     const ds_softmax_state *st = &bm->ws.st;
     size_t r = (size_t)rows;
-    DS_TRY(ds_cuda_poison(bm->ctx, st->max, sizeof(float) * r));
+    DS_TRY(ds_cuda_poison(bm->ctx, st->max, sizeof(double) * r));
     DS_TRY(ds_cuda_poison(bm->ctx, st->arg, sizeof(int64_t) * r));
     DS_TRY(ds_cuda_poison(bm->ctx, st->sum, sizeof(double) * r));
     DS_TRY(ds_cuda_poison(bm->ctx, st->zl, sizeof(double) * r));

@@ -19,17 +19,18 @@ typedef struct {
 // Per-query-row buffers, sized for ws_rows rows (the largest batch seen, or fewer
 // when memory is short: the batch is then processed in blocks of ws_rows rows).
 typedef struct {
-    int64_t rows;        // rows allocated
-    int64_t planned;     // largest batch already planned for (rows < planned: blocks)
-    float *xc;           // rows x d: centred queries
-    double *s2;          // rows: per-row sigma^2 when sigma is given per row
-    float *logits;       // empirical GEMM path: rows x piece_rows
-    float *chunk_max;    // empirical: rows
-    int64_t *chunk_arg;  // empirical: rows
-    ds_softmax_state st; // empirical: running softmax and accumulator
-    float *proj;         // gaussian / gmm: rows x (k r)
-    double *logp;        // gmm: rows x k component log densities
-    float *rho;          // gmm: rows x k component weights
+    int64_t rows;         // rows allocated
+    int64_t planned;      // largest batch already planned for (rows < planned: blocks)
+    float *xc;            // rows x d: centred queries
+    double *s2;           // rows: per-row sigma^2 when sigma is given per row
+    float *logits;        // empirical GEMM path: rows x piece_rows products, then weights
+    double *chunk_max;    // empirical: rows
+    int64_t *chunk_arg;   // empirical: rows
+    ds_refine_buf refine; // empirical GEMM path: rows x DS_REFINE_MAX candidates
+    ds_softmax_state st;  // empirical: running softmax and accumulator
+    float *proj;          // gaussian / gmm: rows x (k r)
+    double *logp;         // gmm: rows x k component log densities
+    float *rho;           // gmm: rows x k component weights
 } ds_cuda_workspace;
 
 struct ds_bound_model {
@@ -37,9 +38,11 @@ struct ds_bound_model {
     ds_cuda_ctx *ctx;
     float *mean; // d: data mean
     // Empirical: centred training rows in n_pieces separate allocations of piece_rows
-    // rows (the last may be shorter), and |y|^2 / 2 per row.
+    // rows (the last may be shorter), |y|^2 / 2 per row in double, and max |y|.
     int64_t n_pieces, piece_rows;
-    float **y, **half_sq;
+    float **y;
+    double **half_sq;
+    double y_norm;
     int fused; // use the fused small-d kernel
     // Gaussian / mixture: Ucat = [U_1 ... U_k] (d x k r), offset = U_c^T (mu_c - mean),
     // component means (k x d), eigenvalues (k x r), residuals, log weights.

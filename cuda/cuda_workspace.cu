@@ -20,9 +20,11 @@ static int64_t env_rows(const char *name) {
 static size_t bytes_per_row(const ds_bound_model *bm) {
     const ds_model *m = bm->m;
     size_t d = (size_t)m->d, common = sizeof(float) * d + sizeof(double);
+    // logits, chunk max and arg, refinement candidates, state (max, arg, sum, zl, acc)
     if (m->kind == DS_MODEL_EMPIRICAL)
-        return common + sizeof(float) * ((size_t)bm->piece_rows + d + 2) + sizeof(int64_t) * 2 +
-               sizeof(double) * 2;
+        return common + sizeof(float) * (size_t)bm->piece_rows + sizeof(double) + sizeof(int64_t) +
+               sizeof(int) + DS_REFINE_MAX * (sizeof(int) + sizeof(float) + sizeof(double)) +
+               sizeof(double) * 3 + sizeof(int64_t) + sizeof(float) * d;
     return common + sizeof(float) * (size_t)(m->k * m->r + m->k) + sizeof(double) * (size_t)m->k;
 }
 
@@ -35,9 +37,11 @@ static int64_t widest_row(const ds_bound_model *bm) {
 }
 
 void ds_cuda_workspace_free(ds_cuda_workspace *ws) {
-    void *bufs[] = {ws->xc,     ws->s2,     ws->logits, ws->chunk_max, ws->chunk_arg,
-                    ws->st.max, ws->st.arg, ws->st.sum, ws->st.zl,     ws->st.acc,
-                    ws->proj,   ws->logp,   ws->rho};
+    void *bufs[] = {ws->xc,        ws->s2,           ws->logits,       ws->chunk_max,
+                    ws->chunk_arg, ws->refine.count, ws->refine.index, ws->refine.dot,
+                    ws->refine.t,  ws->st.max,       ws->st.arg,       ws->st.sum,
+                    ws->st.zl,     ws->st.acc,       ws->proj,         ws->logp,
+                    ws->rho};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_CHECK(cudaFree(bufs[i]));
     memset(ws, 0, sizeof *ws);
 }
@@ -55,9 +59,16 @@ static int workspace_alloc(ds_bound_model *bm, int64_t rows) {
     if (m->kind == DS_MODEL_EMPIRICAL) {
         DS_TRY(alloc_rows((void **)&ws->logits, rows, sizeof(float) * (size_t)bm->piece_rows,
                           "logits"));
-        DS_TRY(alloc_rows((void **)&ws->chunk_max, rows, sizeof(float), "row maxima"));
+        DS_TRY(alloc_rows((void **)&ws->chunk_max, rows, sizeof(double), "row maxima"));
         DS_TRY(alloc_rows((void **)&ws->chunk_arg, rows, sizeof(int64_t), "row arg-maxima"));
-        DS_TRY(alloc_rows((void **)&ws->st.max, rows, sizeof(float), "softmax state"));
+        DS_TRY(alloc_rows((void **)&ws->refine.count, rows, sizeof(int), "refinement"));
+        DS_TRY(alloc_rows((void **)&ws->refine.index, rows, sizeof(int) * DS_REFINE_MAX,
+                          "refinement"));
+        DS_TRY(alloc_rows((void **)&ws->refine.dot, rows, sizeof(float) * DS_REFINE_MAX,
+                          "refinement"));
+        DS_TRY(
+            alloc_rows((void **)&ws->refine.t, rows, sizeof(double) * DS_REFINE_MAX, "refinement"));
+        DS_TRY(alloc_rows((void **)&ws->st.max, rows, sizeof(double), "softmax state"));
         DS_TRY(alloc_rows((void **)&ws->st.arg, rows, sizeof(int64_t), "softmax state"));
         DS_TRY(alloc_rows((void **)&ws->st.sum, rows, sizeof(double), "softmax state"));
         DS_TRY(alloc_rows((void **)&ws->st.zl, rows, sizeof(double), "softmax state"));

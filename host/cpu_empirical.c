@@ -14,7 +14,7 @@
 // ~1e-4 on Fashion-MNIST) is divided by sigma^2 in a logit: ~25 at sigma = 0.002. So
 // |y|^2/2 is kept in double (from the rounded rows, so that a logit is exactly
 // -|x - y~|^2/2 + const up to the product error), maxima and sums are in double, and
-// the rows whose logits may lie within REFINE_WINDOW of a query's maximum have their
+// the rows whose logits may lie within DS_REFINE_WINDOW of a query's maximum have their
 // product recomputed in double (refine()): at small sigma these are a handful, and the
 // choice of the nearest row and the weights that matter carry no SGEMM error.
 #include <cblas.h>
@@ -25,17 +25,14 @@
 
 #include "cpu_models.h"
 #include "ds_error.h"
+#include "empirical_refine.h"
 
 // Training rows per chunk: the B x C float logits stay around 4 MB.
 #define CHUNK_FLOATS (1 << 20)
 #define CHUNK_MIN 256
 #define CHUNK_MAX 4096
-// Refinement of the logits near the maximum (see refine()).
-#define REFINE_WINDOW 12.0    // logits below the maximum: weights < 6e-6 keep float logits
-#define REFINE_SHARE 32       // at most 1/32 of a chunk's rows per query
-#define REFINE_MIN_ERROR 1e-7 // logit error bound below which nothing is refined
-// Observed SGEMM errors of x.y reach 8 u |x||y| on Fashion-MNIST (d = 784); twice that.
-#define DOT_ERROR_FACTOR (16.0 * 0x1p-24)
+// Refinement of the logits near the maximum (see refine() and empirical_refine.h).
+#define REFINE_SHARE 32 // at most 1/32 of a chunk's rows per query
 
 struct cpu_empirical {
     int64_t n, d;
@@ -162,15 +159,15 @@ static double dot_f64(const double *x, const float *y, int64_t d) {
     return s[0];
 }
 
-// Recomputes in double the t of the chunk rows that may lie within REFINE_WINDOW logits
+// Recomputes in double the t of the chunk rows that may lie within DS_REFINE_WINDOW logits
 // of the maximum given the SGEMM error bound; returns their count, or 0 when the error
 // bound is negligible or more than 1/REFINE_SHARE of the rows qualify (the softmax is
 // then broad, the error per logit < 1e-5 on our data, and independent errors average).
 static int64_t refine(const cpu_empirical *e, const float *dot, int64_t c, int64_t first,
                       const query *q, double tmax_f, refine_buf *rb) {
-    if (q->eps * q->inv_s2 < REFINE_MIN_ERROR) return 0;
+    if (q->eps * q->inv_s2 < DS_REFINE_MIN_ERROR) return 0;
     const double *hs = e->half_sq + first;
-    double cut = tmax_f - (REFINE_WINDOW / q->inv_s2 + 2 * q->eps);
+    double cut = tmax_f - (DS_REFINE_WINDOW / q->inv_s2 + 2 * q->eps);
     int64_t n = 0, cap = c / REFINE_SHARE + 1;
     for (int64_t j = 0; j < c; j++) {
         if ((double)dot[j] - hs[j] < cut) continue;
@@ -389,7 +386,7 @@ static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows,
             xc[i * d + j] = (float)v;
             sq += v * v;
         }
-        eps[i] = DOT_ERROR_FACTOR * sqrt(sq) * e->y_norm;
+        eps[i] = DS_DOT_ERROR_FACTOR * sqrt(sq) * e->y_norm;
     }
 }
 

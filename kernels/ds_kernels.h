@@ -20,12 +20,12 @@ typedef struct {
     double value;
 } ds_sigma2;
 
-// Running online-softmax state of the empirical denoiser, one entry per query row:
-// the largest logit so far and its training-row index, sum_i exp(l_i - max),
-// sum_i exp(l_i - max) (l_i - max) (for the entropy), and acc = sum_i exp(l_i - max) y_i
-// (rows x d).
+// Running online-softmax state of the empirical denoiser, one entry per query row: the
+// largest t = x.y - |y|^2/2 so far (the logit is t / sigma^2) and its training-row
+// index, sum_i w_i with w_i = exp(l_i - l_max), sum_i w_i (l_i - l_max) (for the
+// entropy), and acc = sum_i w_i y_i (rows x d).
 typedef struct {
-    float *max;
+    double *max;
     int64_t *arg;
     double *sum;
     double *zl;
@@ -60,30 +60,51 @@ cudaError_t ds_launch_philox_raw(uint32_t *out, int64_t rows, int64_t cols, uint
 cudaError_t ds_launch_centre_rows(float *out, const float *x, const float *v, int64_t rows,
                                   int64_t cols);
 
-// Empirical denoiser, GEMM path (kernels/empirical_softmax.cu).
+// The rows of a chunk whose products x.y the GEMM path recomputes in double, per query
+// row: count[i] <= DS_REFINE_MAX candidates (0: none), each with its column in the
+// chunk, its float product and its t in double (arrays of rows x DS_REFINE_MAX).
+#define DS_REFINE_MAX 128
+typedef struct {
+    int *count;
+    int *index;
+    float *dot;
+    double *t;
+} ds_refine_buf;
+
+// Empirical denoiser, GEMM path (kernels/empirical_softmax.cu, empirical_refine.cu). A
+// chunk's products dot = Xc Y^T (rows x n) come from SGEMM; half_sq[j] = |y_j|^2 / 2 in
+// double.
 // state <- empty (max -inf, sums 0, acc 0).
 cudaError_t ds_launch_softmax_init(ds_softmax_state st, int64_t rows, int64_t d);
-// logits[i][j] = (dot[i][j] - half_sq[j]) / sigma_i^2 in place over a rows x n chunk;
-// chunk_max[i], chunk_arg[i] = the row's largest logit and its column.
-cudaError_t ds_launch_logits_finalize_rowmax(float *logits, int64_t rows, int64_t n,
-                                             const float *half_sq, ds_sigma2 s2, float *chunk_max,
-                                             int64_t *chunk_arg);
-// Merges a finalized chunk (training rows first .. first + n - 1) into the running
-// state: logits become weights exp(l - new_max), the sums are rescaled and extended,
-// and the accumulator rows are rescaled (the caller then adds weights x Y by GEMM).
-cudaError_t ds_launch_softmax_merge(float *logits, int64_t rows, int64_t n, const float *chunk_max,
-                                    const int64_t *chunk_arg, int64_t first, ds_softmax_state st,
-                                    int64_t d);
+// chunk_max[i], chunk_arg[i] = the largest t = dot[i][j] - half_sq[j] of row i (in double)
+// and its column, refined: the columns whose logits may lie within DS_REFINE_WINDOW of it
+// given the SGEMM error bound (DS_DOT_ERROR_FACTOR |x_i| y_norm, y_norm = max_j |y_j|)
+// get t recomputed in double from the centred queries xc and the chunk's rows y (n x d)
+// into rb, and the maximum is taken over those. None are refined when the error bound is
+// below DS_REFINE_MIN_ERROR logits or more than DS_REFINE_MAX columns qualify.
+cudaError_t ds_launch_chunk_max_refine(const float *dot, int64_t rows, int64_t n, const float *xc,
+                                       const float *y, int64_t d, const double *half_sq,
+                                       double y_norm, ds_sigma2 s2, double *chunk_max,
+                                       int64_t *chunk_arg, ds_refine_buf rb);
+// Merges the chunk (training rows first .. first + n - 1) into the running state: dot
+// becomes the weights exp(l - new_max) (the refined rows' from their double t), the
+// sums are rescaled and extended, and the accumulator rows are rescaled (the caller then
+// adds weights x Y by GEMM).
+cudaError_t ds_launch_softmax_merge(float *dot, int64_t rows, int64_t n, const double *half_sq,
+                                    const double *chunk_max, const int64_t *chunk_arg,
+                                    ds_refine_buf rb, int64_t first, ds_sigma2 s2,
+                                    ds_softmax_state st, int64_t d);
 // out[i][j] = acc[i][j] / sum[i] + mean[j].
 cudaError_t ds_launch_empirical_finish(float *out, ds_softmax_state st, const float *mean,
                                        int64_t rows, int64_t d);
 
 // Fused small-d path (kernels/empirical_fused.cu): one pass over a chunk of n centred
-// training rows y (first index first) per tile of queries, online softmax, merged into
-// the same running state. d <= DS_FUSED_MAX_D.
+// training rows y (first index first) per tile of queries, products x.y in double (so
+// nothing needs refining), online softmax, merged into the same running state.
+// d <= DS_FUSED_MAX_D.
 #define DS_FUSED_MAX_D 128
 cudaError_t ds_launch_empirical_fused(const float *xc, int64_t rows, int64_t d, const float *y,
-                                      const float *half_sq, int64_t n, int64_t first, ds_sigma2 s2,
+                                      const double *half_sq, int64_t n, int64_t first, ds_sigma2 s2,
                                       ds_softmax_state st);
 
 // Gaussian mixture (kernels/gmm_density.cu). proj holds rows x (k r): the projections

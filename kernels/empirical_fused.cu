@@ -1,6 +1,8 @@
 // The empirical denoiser for small d in one kernel: each block takes a tile of queries,
 // walks a chunk of training rows tile by tile in shared memory, and keeps an online
 // softmax and the weighted sum of rows for its queries, so no logits reach global memory.
+// The products x.y are summed in double (float x float is exact in double), so the
+// logits carry no SGEMM error and need no refinement.
 #include "kernel_util.cuh"
 
 #define FUSED_QUERIES 16               // queries per block
@@ -8,15 +10,17 @@
 #define FUSED_PAD (DS_FUSED_MAX_D + 1) // odd row stride: no bank conflicts across rows
 
 __global__ void empirical_fused_kernel(const float *xc, int64_t rows, int d, const float *y,
-                                       const float *half_sq, int64_t n, int64_t first, ds_sigma2 s2,
-                                       ds_softmax_state st) {
+                                       const double *half_sq, int64_t n, int64_t first,
+                                       ds_sigma2 s2, ds_softmax_state st) {
     __shared__ float xq[FUSED_QUERIES][DS_FUSED_MAX_D];
     __shared__ float acc[FUSED_QUERIES][DS_FUSED_MAX_D];
     __shared__ float ys[FUSED_ROWS][FUSED_PAD];
-    __shared__ float hs[FUSED_ROWS];
-    __shared__ float w[FUSED_QUERIES][FUSED_ROWS]; // logits, then weights
-    __shared__ float run_max[FUSED_QUERIES], scale[FUSED_QUERIES], inv_s2[FUSED_QUERIES];
-    __shared__ double run_sum[FUSED_QUERIES], run_zl[FUSED_QUERIES];
+    __shared__ double hs[FUSED_ROWS];
+    __shared__ double t[FUSED_QUERIES][FUSED_ROWS]; // x.y - |y|^2/2
+    __shared__ float w[FUSED_QUERIES][FUSED_ROWS];  // weights
+    __shared__ float scale[FUSED_QUERIES];
+    __shared__ double run_max[FUSED_QUERIES], run_sum[FUSED_QUERIES], run_zl[FUSED_QUERIES];
+    __shared__ double inv_s2[FUSED_QUERIES];
     __shared__ int64_t run_arg[FUSED_QUERIES];
 
     const int tid = threadIdx.x;
@@ -35,7 +39,7 @@ __global__ void empirical_fused_kernel(const float *xc, int64_t rows, int d, con
         run_sum[q] = q < nq ? st.sum[q0 + q] : 0.0;
         run_zl[q] = q < nq ? st.zl[q0 + q] : 0.0;
         run_arg[q] = q < nq ? st.arg[q0 + q] : 0;
-        inv_s2[q] = q < nq ? (float)(1.0 / ds_sigma2_of(s2, q0 + q)) : 0.0f;
+        inv_s2[q] = q < nq ? 1.0 / ds_sigma2_of(s2, q0 + q) : 0.0;
     }
 
     for (int64_t t0 = 0; t0 < n; t0 += FUSED_ROWS) {
@@ -45,15 +49,14 @@ __global__ void empirical_fused_kernel(const float *xc, int64_t rows, int d, con
             int r = e / d, k = e % d;
             ys[r][k] = r < nt ? y[(t0 + r) * d + k] : 0.0f;
         }
-        if (tid < FUSED_ROWS) hs[tid] = tid < nt ? half_sq[t0 + tid] : 0.0f;
+        if (tid < FUSED_ROWS) hs[tid] = tid < nt ? half_sq[t0 + tid] : 0.0;
         __syncthreads();
 
-        // Logits (x . y - |y|^2 / 2) / sigma^2, as in the GEMM path.
         for (int p = tid; p < FUSED_QUERIES * FUSED_ROWS; p += blockDim.x) {
             int q = p / FUSED_ROWS, r = p % FUSED_ROWS;
-            float dot = 0.0f;
-            for (int k = 0; k < d; k++) dot += xq[q][k] * ys[r][k];
-            w[q][r] = (dot - hs[r]) * inv_s2[q];
+            double dot = 0.0;
+            for (int k = 0; k < d; k++) dot += (double)xq[q][k] * (double)ys[r][k];
+            t[q][r] = dot - hs[r];
         }
         __syncthreads();
 
@@ -61,20 +64,21 @@ __global__ void empirical_fused_kernel(const float *xc, int64_t rows, int d, con
         if (tid < FUSED_QUERIES) {
             int q = tid, best = 0;
             for (int r = 1; r < nt; r++)
-                if (w[q][r] > w[q][best]) best = r;
-            float tile_max = w[q][best];
-            float new_max = fmaxf(run_max[q], tile_max);
-            float sc = ds_online_rescale(run_max[q], new_max);
+                if (t[q][r] > t[q][best]) best = r;
+            double tile_max = t[q][best];
+            double new_max = fmax(run_max[q], tile_max);
+            double sc = ds_online_rescale(run_max[q], new_max, inv_s2[q]);
             double sum = 0, zl = 0;
             for (int r = 0; r < nt; r++) {
-                float shifted = w[q][r] - new_max, wt = expf(shifted);
+                double l = (t[q][r] - new_max) * inv_s2[q];
+                float wt = ds_weight(l);
                 w[q][r] = wt;
                 sum += wt;
-                zl += (double)wt * shifted;
+                zl += (double)wt * l;
             }
             if (tile_max > run_max[q]) run_arg[q] = first + t0 + best;
-            ds_online_update(&run_max[q], &run_sum[q], &run_zl[q], new_max, sc, sum, zl);
-            scale[q] = sc;
+            ds_online_update(&run_max[q], &run_sum[q], &run_zl[q], new_max, sc, inv_s2[q], sum, zl);
+            scale[q] = (float)sc;
         }
         __syncthreads();
 
@@ -102,7 +106,7 @@ __global__ void empirical_fused_kernel(const float *xc, int64_t rows, int d, con
 }
 
 extern "C" cudaError_t ds_launch_empirical_fused(const float *xc, int64_t rows, int64_t d,
-                                                 const float *y, const float *half_sq, int64_t n,
+                                                 const float *y, const double *half_sq, int64_t n,
                                                  int64_t first, ds_sigma2 s2, ds_softmax_state st) {
     if (d < 1 || d > DS_FUSED_MAX_D) return cudaErrorInvalidValue;
     unsigned int blocks = (unsigned int)((rows + FUSED_QUERIES - 1) / FUSED_QUERIES);

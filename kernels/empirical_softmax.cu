@@ -1,6 +1,10 @@
-// The row-wise steps of the empirical denoiser's GEMM path, per chunk of training rows:
-// finalize the logits and find each row's max, then turn logits into weights and merge
-// them into the running online-softmax state (rescaling the accumulator rows).
+// The row-wise steps of the empirical denoiser's GEMM path, per chunk of training rows,
+// after each row's largest t = x.y - |y|^2/2 is found (empirical_refine.cu): turn the
+// products into weights and merge them into the running online-softmax state
+// (rescaling the accumulator rows).
+// t and the logits l = t / sigma^2 are formed in double from the float products, so the
+// float rounding of a large t never reaches a weight; the products near the maximum are
+// refined in double in between (empirical_refine.cu).
 #include "kernel_util.cuh"
 
 __global__ void softmax_init_kernel(ds_softmax_state st, int64_t rows, int64_t d) {
@@ -10,45 +14,42 @@ __global__ void softmax_init_kernel(ds_softmax_state st, int64_t rows, int64_t d
     }
 }
 
-// One block per query row i: l_ij = (x_i . y_j - |y_j|^2 / 2) / sigma_i^2.
-__global__ void logits_finalize_rowmax_kernel(float *logits, int64_t n, const float *half_sq,
-                                              ds_sigma2 s2, float *chunk_max, int64_t *chunk_arg) {
-    int64_t i = blockIdx.x;
-    float inv_s2 = (float)(1.0 / ds_sigma2_of(s2, i));
-    float *l = logits + i * n;
-    float best = -INFINITY;
-    int64_t arg = n;
-    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-        float v = (l[j] - half_sq[j]) * inv_s2;
-        l[j] = v;
-        if (v > best) best = v, arg = j;
-    }
-    ds_block_argmax(&best, &arg);
-    if (threadIdx.x == 0) chunk_max[i] = best, chunk_arg[i] = arg;
-}
-
 // One block per query row i.
-__global__ void softmax_merge_kernel(float *logits, int64_t n, const float *chunk_max,
-                                     const int64_t *chunk_arg, int64_t first, ds_softmax_state st,
-                                     int64_t d) {
+__global__ void softmax_merge_kernel(float *dots, int64_t n, const double *half_sq,
+                                     const double *chunk_max, const int64_t *chunk_arg,
+                                     ds_refine_buf rb, int64_t first, ds_sigma2 s2,
+                                     ds_softmax_state st, int64_t d) {
     int64_t i = blockIdx.x;
-    float old_max = st.max[i]; // read by every thread before thread 0 updates it below
-    float new_max = fmaxf(old_max, chunk_max[i]);
-    float scale = ds_online_rescale(old_max, new_max);
-    float *l = logits + i * n;
+    double inv_s2 = 1.0 / ds_sigma2_of(s2, i);
+    double old_max = st.max[i]; // read by every thread before thread 0 updates it below
+    double new_max = fmax(old_max, chunk_max[i]);
+    double scale = ds_online_rescale(old_max, new_max, inv_s2);
+    float *w = dots + i * n;
     double sum = 0, zl = 0;
     for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-        float shifted = l[j] - new_max, w = expf(shifted);
-        l[j] = w;
-        sum += w;
-        zl += (double)w * shifted;
+        double l = ((double)w[j] - half_sq[j] - new_max) * inv_s2;
+        float wj = ds_weight(l);
+        w[j] = wj;
+        sum += wj;
+        zl += (double)wj * l;
     }
-    for (int64_t e = threadIdx.x; e < d; e += blockDim.x) st.acc[i * d + e] *= scale;
+    for (int64_t e = threadIdx.x; e < d; e += blockDim.x) st.acc[i * d + e] *= (float)scale;
+    __syncthreads(); // every float weight is written before the refined ones replace theirs
+    // The refined rows: the weight from the float product is replaced by the one from t.
+    for (int k = threadIdx.x; k < rb.count[i]; k += blockDim.x) {
+        int64_t c = i * DS_REFINE_MAX + k, j = rb.index[c];
+        double l_old = ((double)rb.dot[c] - half_sq[j] - new_max) * inv_s2;
+        double l_new = (rb.t[c] - new_max) * inv_s2;
+        float w_old = ds_weight(l_old), w_new = ds_weight(l_new);
+        w[j] = w_new;
+        sum += (double)w_new - w_old;
+        zl += (double)w_new * l_new - (double)w_old * l_old;
+    }
     sum = ds_block_sum(sum);
     zl = ds_block_sum(zl);
     if (threadIdx.x == 0) {
         if (chunk_max[i] > old_max) st.arg[i] = first + chunk_arg[i];
-        ds_online_update(&st.max[i], &st.sum[i], &st.zl[i], new_max, scale, sum, zl);
+        ds_online_update(&st.max[i], &st.sum[i], &st.zl[i], new_max, scale, inv_s2, sum, zl);
     }
 }
 
@@ -65,19 +66,13 @@ extern "C" cudaError_t ds_launch_softmax_init(ds_softmax_state st, int64_t rows,
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t ds_launch_logits_finalize_rowmax(float *logits, int64_t rows, int64_t n,
-                                                        const float *half_sq, ds_sigma2 s2,
-                                                        float *chunk_max, int64_t *chunk_arg) {
-    logits_finalize_rowmax_kernel<<<(unsigned int)rows, DS_THREADS>>>(logits, n, half_sq, s2,
-                                                                      chunk_max, chunk_arg);
-    return cudaGetLastError();
-}
-
-extern "C" cudaError_t ds_launch_softmax_merge(float *logits, int64_t rows, int64_t n,
-                                               const float *chunk_max, const int64_t *chunk_arg,
-                                               int64_t first, ds_softmax_state st, int64_t d) {
-    softmax_merge_kernel<<<(unsigned int)rows, DS_THREADS>>>(logits, n, chunk_max, chunk_arg, first,
-                                                             st, d);
+extern "C" cudaError_t ds_launch_softmax_merge(float *dot, int64_t rows, int64_t n,
+                                               const double *half_sq, const double *chunk_max,
+                                               const int64_t *chunk_arg, ds_refine_buf rb,
+                                               int64_t first, ds_sigma2 s2, ds_softmax_state st,
+                                               int64_t d) {
+    softmax_merge_kernel<<<(unsigned int)rows, DS_THREADS>>>(dot, n, half_sq, chunk_max, chunk_arg,
+                                                             rb, first, s2, st, d);
     return cudaGetLastError();
 }
 

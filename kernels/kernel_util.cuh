@@ -39,13 +39,19 @@ __device__ __forceinline__ double ds_block_sum(double v) {
     return total;
 }
 
+// Sum of one double over the 32 lanes of a warp, in lane 0. Call from all lanes.
+__device__ __forceinline__ double ds_warp_sum(double v) {
+    for (int off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
+    return v;
+}
+
 // Largest value over the block and its index (the smallest index among ties); every
 // thread gets the result. Call from all threads of the block.
-__device__ __forceinline__ void ds_block_argmax(float *v, int64_t *arg) {
-    __shared__ float part_v[DS_THREADS / 32];
+__device__ __forceinline__ void ds_block_argmax(double *v, int64_t *arg) {
+    __shared__ double part_v[DS_THREADS / 32];
     __shared__ int64_t part_a[DS_THREADS / 32];
     for (int off = 16; off > 0; off /= 2) {
-        float ov = __shfl_down_sync(0xffffffffu, *v, off);
+        double ov = __shfl_down_sync(0xffffffffu, *v, off);
         int64_t oa = __shfl_down_sync(0xffffffffu, *arg, off);
         if (ov > *v || (ov == *v && oa < *arg)) *v = ov, *arg = oa;
     }
@@ -59,18 +65,25 @@ __device__ __forceinline__ void ds_block_argmax(float *v, int64_t *arg) {
             *v = part_v[w], *arg = part_a[w];
 }
 
-// Factor exp(old_max - new_max) by which the old sums and accumulator of a row are
-// multiplied when its running max grows; 0 for an empty state (old_max = -inf).
-__device__ __forceinline__ float ds_online_rescale(float old_max, float new_max) {
-    return old_max == -INFINITY ? 0.0f : expf(old_max - new_max);
+// The weight exp(l) of a logit l relative to the running maximum, in float. Only the
+// float products of rows that are then refined can give l > 0 (their weights are
+// replaced); those count as 0, so that no weight overflows.
+__device__ __forceinline__ float ds_weight(double l) {
+    return l > 0 ? 0.0f : expf((float)l);
 }
 
-// Updates a row's running (max, sum, zl) with a block of logits whose weights relative
-// to new_max sum to csum and whose sum of w (l - new_max) is czl.
-__device__ __forceinline__ void ds_online_update(float *max, double *sum, double *zl, float new_max,
-                                                 float scale, double csum, double czl) {
-    double old_zl =
-        *max == -INFINITY ? 0.0 : scale * (*zl + *sum * ((double)*max - (double)new_max));
+// Factor exp((old_max - new_max) / sigma^2) by which the old sums and accumulator of a
+// row are multiplied when its running maximum of t grows; 0 for an empty state.
+__device__ __forceinline__ double ds_online_rescale(double old_max, double new_max, double inv_s2) {
+    return old_max == -INFINITY ? 0.0 : exp((old_max - new_max) * inv_s2);
+}
+
+// Updates a row's running (max, sum, zl) with a block of rows whose weights relative to
+// new_max sum to csum and whose sum of w (l - l_max) is czl.
+__device__ __forceinline__ void ds_online_update(double *max, double *sum, double *zl,
+                                                 double new_max, double scale, double inv_s2,
+                                                 double csum, double czl) {
+    double old_zl = *max == -INFINITY ? 0.0 : scale * (*zl + *sum * (*max - new_max) * inv_s2);
     *zl = old_zl + czl;
     *sum = *sum * scale + csum;
     *max = new_max;

@@ -537,24 +537,6 @@ static void test_refusals(void **state) {
 }
 
 // Rows [0, count) of a random permutation of a data set's rows, as float rows.
-static int load_subset(const char *path, int64_t count, uint64_t salt, ds_data *out) {
-    ds_data all;
-    if (ds_data_load(path, &all) != 0) return -1;
-    *out = all;
-    out->n = count;
-    out->labels = NULL;
-    out->x = malloc(sizeof(float) * (size_t)(count * all.d));
-    double *u = malloc(sizeof(double) * (size_t)count);
-    tu_fill_uniform(u, count, seed_for(salt), 0, 1);
-    for (int64_t i = 0; i < count; i++) {
-        int64_t k = (int64_t)(u[i] * (double)all.n);
-        memcpy(out->x + i * all.d, all.x + k * all.d, sizeof(float) * (size_t)all.d);
-    }
-    free(u);
-    ds_data_free(&all);
-    return 0;
-}
-
 // Fashion-MNIST: 2,000 training rows, 32 test images plus noise at each sigma (d = 784,
 // |y|^2 up to ~800, the shape where the SGEMM products are least exact).
 static void test_fashion_mnist_subset(void **state) {
@@ -567,8 +549,8 @@ static void test_fashion_mnist_subset(void **state) {
         printf("test_fashion_mnist_subset: skipped: %s not found\n", DS_DEFAULT_DATA);
         skip();
     }
-    assert_int_equal(load_subset(DS_DEFAULT_DATA, 2000, 40, &m.data), 0);
-    assert_int_equal(load_subset(test_path, 32, 41, &queries), 0);
+    assert_int_equal(tu_load_subset(DS_DEFAULT_DATA, 2000, seed_for(40), &m.data), 0);
+    assert_int_equal(tu_load_subset(test_path, 32, seed_for(41), &queries), 0);
     m.kind = DS_MODEL_EMPIRICAL;
     m.d = m.data.d;
     m.mean = calloc((size_t)m.d, sizeof(double));

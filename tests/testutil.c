@@ -95,6 +95,25 @@ void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d) {
         for (int64_t j = 0; j < d; j++) m->mean[j] += (double)m->data.x[i * d + j] / (double)n;
 }
 
+int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out) {
+    ds_data all;
+    if (ds_data_load(path, &all) != 0) return -1;
+    *out = all;
+    out->n = count;
+    out->labels = NULL;
+    out->x = malloc(sizeof(float) * (size_t)(count * all.d));
+    double *u = malloc(sizeof(double) * (size_t)count);
+    assert_true(out->x && u);
+    tu_fill_uniform(u, count, seed, 0, 1);
+    for (int64_t i = 0; i < count; i++) {
+        int64_t k = (int64_t)(u[i] * (double)all.n);
+        memcpy(out->x + i * all.d, all.x + k * all.d, sizeof(float) * (size_t)all.d);
+    }
+    free(u);
+    ds_data_free(&all);
+    return 0;
+}
+
 void tu_component_cov(const ds_model *m, int64_t c, double *cov) {
     int64_t d = m->d, r = m->r;
     const double *u = m->eigvecs + c * d * r, *lam = m->eigvals + c * r;

@@ -27,6 +27,9 @@ void tu_orthonormal_columns(double *u, int64_t d, int64_t r, uint64_t seed);
 // An empirical model over n rows of dimension d (stored as floats, as a data set is),
 // with their mean; free with ds_model_free.
 void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d);
+// count rows of the data set at path, drawn at random (with repetition) by seed, without
+// labels; -1 (message in ds_error) when it cannot be read.
+int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out);
 // Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
 void tu_component_cov(const ds_model *m, int64_t c, double *cov);
 // A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit, when the

@@ -223,7 +223,8 @@ if ((build_only)); then
 fi
 
 # ---- GPU tests and benchmarks, most needed first ----
-SANITIZER=$(find_tool compute-sanitizer /usr/local/cuda/bin/compute-sanitizer)
+SANITIZER=$(find_tool compute-sanitizer /usr/local/cuda/bin/compute-sanitizer \
+    /usr/local/cuda/compute-sanitizer/compute-sanitizer)
 # Without a device the GPU tests skip and exit 0: that is a failure here.
 no_gpu="skipped: no CUDA device"
 if ((tests)); then

@@ -58,11 +58,13 @@ deliver() {
     [ "$WORK" -ef "$DEST" ] && return 0
     local size
     size=$(stat -c %s "$1") || return 1
-    if ((size > MAX_FILE)); then
-        echo "profile: $1 is $size bytes, over 16 MiB: left in $WORK"
-        return 0
+    if ((size <= MAX_FILE)); then
+        cp "$1" "$DEST/"
+    elif gzip -c "$1" >"$1.gz" && (($(stat -c %s "$1.gz") <= MAX_FILE)); then
+        cp "$1.gz" "$DEST/"
+    else
+        echo "profile: $1 is $size bytes, over 16 MiB even compressed: left in $WORK"
     fi
-    cp "$1" "$DEST/"
 }
 
 # Libraries that tools/bench_gpu.sh unpacked from build-deps/ (when the image lacks them).
@@ -112,7 +114,8 @@ else
     status=1
 fi
 
-NCU=$(find_tool ncu /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu)
+NCU=$(find_tool ncu /usr/local/cuda/bin/ncu /usr/local/cuda/nsight-compute-*/ncu \
+    /opt/nvidia/nsight-compute/*/ncu)
 if [ -z "$NCU" ]; then
     echo "profile: no ncu on the PATH, in /usr/local/cuda/bin or /opt/nvidia/nsight-compute" >&2
     exit 1

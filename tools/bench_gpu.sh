@@ -267,7 +267,7 @@ elif ((built)); then
     left=$((BUDGET - ($(date +%s) - start)))
     ((left > 150)) && left=150
     stage profile "$LOGS/profile.txt" 150 env BUILD="$BUILD" OUT="$OUT" \
-        PROFILE_LIMIT_S=$((left - 15)) tools/profile.sh
+        PROFILE_LIMIT_S=$((left - 15)) bash tools/profile.sh
 else
     skip profile "no build"
 fi

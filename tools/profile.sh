@@ -82,7 +82,7 @@ if [ $# -eq 0 ]; then
     if [ -f "$BUILD/CMakeCache.txt" ]; then
         bounded "$(left)" cmake --build "$BUILD" -j "$(nproc)" --target bench_cuda_denoise
     else
-        tools/bench_gpu.sh --build-only "$BUILD"
+        bash tools/bench_gpu.sh --build-only "$BUILD"
     fi >"$WORK/build.txt" 2>&1 || {
         echo "profile: building $BUILD/bench_cuda_denoise failed: see $WORK/build.txt" >&2
         tail -n 20 "$WORK/build.txt" >&2

@@ -279,8 +279,9 @@ else
     skip profile "no build"
 fi
 if ((tests)); then
-    stage tests "$LOGS/ctest.txt" 150 ctest --test-dir "$BUILD" --output-on-failure -j 8 \
-        --timeout 120 -E '^test_cuda_backend$'
+    # Half the cores: the tests start OpenMP and OpenBLAS threads of their own.
+    stage tests "$LOGS/ctest.txt" 150 ctest --test-dir "$BUILD" --output-on-failure \
+        -j $((($(nproc) + 1) / 2)) --timeout 120 -E '^test_cuda_backend$'
 else
     skip tests "no test build"
 fi

@@ -15,7 +15,7 @@
 #   summary.txt  one line per stage: ok, FAILED, STOPPED or SKIPPED, with seconds
 #   bench.md     bench_cuda_denoise's output: the accuracy checks and tables for
 #                bench/RESULTS.md
-#   log.txt      every stage's output (each cut at 1.5 MB; full logs in BUILD/logs)
+#   log.txt      every stage's output (each cut at 1.2 MB, under 16 MiB in all; full logs in BUILD/logs)
 #   diffsamp.ncu-rep, ncu-details.txt (and diffsamp.nsys-rep, nsys-summary.txt where
 #                nsys is installed): the profiles, see tools/profile.sh
 # Stdout has one line per stage, the end of each failed stage's output, and last the
@@ -83,7 +83,7 @@ stage() {
     printf '\n===== %s (at most %s s): %s\n' "$name" "$max" "$*" >>"$LOG"
     # timeout signals the command's whole process group (the tests under ctest and
     # compute-sanitizer included); -k: KILL 10 s after TERM if it is still there.
-    timeout -k 10 "$max" "$@" 2>&1 | tee "$file" | cap_bytes 1500000 >>"$LOG"
+    timeout -k 10 "$max" "$@" 2>&1 | tee "$file" | cap_bytes 1200000 >>"$LOG"
     rc=${PIPESTATUS[0]}
     secs=$(($(date +%s) - t0))
     if ((rc == 0)) && [ -n "${fail_if-}" ] && grep -q "$fail_if" "$file"; then

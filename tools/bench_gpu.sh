@@ -15,7 +15,8 @@
 #   summary.txt  one line per stage: ok, FAILED, STOPPED or SKIPPED, with seconds
 #   bench.md     bench_cuda_denoise's output: the accuracy checks and tables for
 #                bench/RESULTS.md
-#   log.txt      every stage's output (each cut at 1.2 MB, under 16 MiB in all; full logs in BUILD/logs)
+#   log.txt      every stage's output (each cut at 1.2 MB, so under 16 MiB in all; full
+#                logs in BUILD/logs)
 #   diffsamp.ncu-rep, ncu-details.txt (and diffsamp.nsys-rep, nsys-summary.txt where
 #                nsys is installed): the profiles, see tools/profile.sh
 # Stdout has one line per stage, the end of each failed stage's output, and last the

@@ -9,7 +9,8 @@
 # e.g. tools/profile.sh build-gpu/diffsamp sample --backend cuda ...
 #
 # Reports are written to BUILD/profile (BUILD defaults to build-gpu), and copied to $OUT
-# when it is set and they are under 16 MiB (what the device tool brings back):
+# when it is set and they are under 16 MiB, the most the device tool brings back (gzipped
+# when only that fits):
 # diffsamp.ncu-rep and ncu-details.txt (its details page as text), diffsamp.nsys-rep and
 # nsys-summary.txt (NVTX ranges and kernels). The whole script keeps inside
 # PROFILE_LIMIT_S seconds (default 500). Exit status 0 when every profiler that ran

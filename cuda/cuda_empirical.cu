@@ -9,6 +9,7 @@
 
 #include "cuda_check.h"
 #include "cuda_internal.h"
+#include "mem_plan.h"
 
 // Default piece size: 1 GiB of rows.
 #define DS_CUDA_PIECE_BYTES ((int64_t)1 << 30)
@@ -62,12 +63,15 @@ static int upload_training_set(ds_bound_model *bm) {
     int64_t n = m->data.n, d = m->d;
     size_t free_bytes, total_bytes;
     CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
-    double need = (double)n * (double)(d + 1) * sizeof(float);
-    if (need > (double)free_bytes)
-        return ds_fail("cuda: the training set (%lld rows x %lld, %.2f GiB) does not fit in the "
-                       "%.2f GiB of free device memory (use --backend cpu)",
-                       (long long)n, (long long)d, need / (1 << 30),
-                       (double)free_bytes / (1 << 30));
+    uint64_t need = (uint64_t)n * (uint64_t)(d + 1) * sizeof(float);
+    if (need > free_bytes) {
+        char need_s[32], free_s[32];
+        ds_format_bytes(need, need_s, sizeof need_s);
+        ds_format_bytes(free_bytes, free_s, sizeof free_s);
+        return ds_fail("cuda: the training set (%lld rows x %lld, %s) does not fit in the %s of "
+                       "free device memory (use --backend cpu)",
+                       (long long)n, (long long)d, need_s, free_s);
+    }
     bm->y = (float **)ds_alloc((size_t)bm->n_pieces, sizeof(float *));
     bm->half_sq = (float **)ds_alloc((size_t)bm->n_pieces, sizeof(float *));
     float *hy = (float *)ds_alloc((size_t)(DS_CUDA_UPLOAD_ROWS * d), sizeof(float));

@@ -7,6 +7,7 @@
 
 #include "cuda_check.h"
 #include "cuda_internal.h"
+#include "mem_plan.h"
 
 // Device memory left for cuBLAS's own workspace and for batches allocated later.
 #define DS_CUDA_RESERVE_BYTES ((size_t)256 << 20)
@@ -73,6 +74,21 @@ static int workspace_alloc(ds_bound_model *bm, int64_t rows) {
     return 0;
 }
 
+static int refuse_workspace(const ds_bound_model *bm, size_t per_row, size_t free_bytes) {
+    char row_s[32], reserve_s[32], free_s[32];
+    ds_format_bytes(per_row, row_s, sizeof row_s);
+    ds_format_bytes(DS_CUDA_RESERVE_BYTES, reserve_s, sizeof reserve_s);
+    ds_format_bytes(free_bytes, free_s, sizeof free_s);
+    // Fewer training rows per chunk shrink a query row, not the reserve.
+    const char *advice = free_bytes > DS_CUDA_RESERVE_BYTES
+                             ? "set DIFFSAMP_CUDA_CHUNK to fewer rows or use --backend cpu"
+                             : "use --backend cpu";
+    return ds_fail("cuda: not enough device memory for the denoiser workspace: one query row "
+                   "needs %s (training rows per chunk: %lld) beyond the %s kept for cuBLAS, and "
+                   "%s is free; %s",
+                   row_s, (long long)bm->piece_rows, reserve_s, free_s, advice);
+}
+
 int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
     ds_cuda_workspace *ws = &bm->ws;
     int64_t cap = env_rows("DIFFSAMP_CUDA_ROWS"); // test aid: force query blocks
@@ -85,12 +101,7 @@ int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
     size_t usable = free_bytes > DS_CUDA_RESERVE_BYTES ? free_bytes - DS_CUDA_RESERVE_BYTES : 0;
     int64_t fit = (int64_t)(usable / per_row), int_fit = INT_MAX / widest_row(bm);
     if (fit > int_fit) fit = int_fit;
-    if (fit < 1)
-        return ds_fail("cuda: not enough device memory for the denoiser workspace: one query "
-                       "row needs %.2f MiB (training rows per chunk: %lld) plus %.0f MiB "
-                       "reserve, %.1f MiB free; set DIFFSAMP_CUDA_CHUNK to fewer rows",
-                       (double)per_row / (1 << 20), (long long)bm->piece_rows,
-                       (double)DS_CUDA_RESERVE_BYTES / (1 << 20), (double)free_bytes / (1 << 20));
+    if (fit < 1) return refuse_workspace(bm, per_row, free_bytes);
     if (workspace_alloc(bm, want < fit ? want : fit) != 0) {
         ds_cuda_workspace_free(ws);
         return -1;

@@ -10,6 +10,10 @@
 
 #include "ds_model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int64_t batch;          // rows per batch asked for
     int elem_bytes;         // bytes per stored value: 4 (cpu, cuda) or 8 (ref)
@@ -34,5 +38,9 @@ int ds_parse_bytes(const char *text, uint64_t *out);
 void ds_format_bytes(uint64_t bytes, char *buf, size_t size);
 // MemAvailable of this machine (0 when unknown).
 uint64_t ds_host_memory_available(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,76 @@
+#!/bin/sh
+# diffsamp with --backend cuda, run on the CPU emulator (a diffsamp built against
+# tests/cuda_emu): sample runs of the empirical, Gaussian and mixture models through
+# several solvers, teleportation, query batches and trajectories agree with
+# --backend cpu from the same noise; info names the emulated device; too little device
+# memory is refused clearly. This runs the
+# whole CLI -> sampler -> cuda backend path; it is not a GPU result.
+. "$(dirname "$0")/../shell_common.sh"
+require_numpy
+EMU=${DIFFSAMP_EMU_BIN:?DIFFSAMP_EMU_BIN: the diffsamp built with the CUDA emulator}
+
+"$EMU" info >"$T/info" 2>&1 || fail "info: $(cat "$T/info")"
+grep -q "CPU emulator" "$T/info" || fail "info does not list the emulated device: $(cat "$T/info")"
+
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (300, 1, 8, 8)).astype(np.float32))" "$T/data.npy"
+"$BIN" prepare --model empirical --data "$T/data.npy" --out "$T/empirical" >/dev/null || fail "prepare empirical"
+"$BIN" prepare --model gaussian --data "$T/data.npy" --out "$T/gaussian" >/dev/null || fail "prepare gaussian"
+"$BIN" prepare --model gmm --k 3 --rank 9 --data "$T/data.npy" --out "$T/gmm" >/dev/null || fail "prepare gmm"
+
+# Relative L2 difference of two .npy files, below $3.
+close() {
+    $PY - "$1" "$2" "$3" <<'PYEOF' || fail "$1 and $2 differ"
+import sys, numpy as np
+a, b = np.load(sys.argv[1]).astype(np.float64), np.load(sys.argv[2]).astype(np.float64)
+err = np.linalg.norm(a - b) / np.linalg.norm(b)
+print("%s: relative difference %.2e" % ("/".join(sys.argv[1].split("/")[-2:]), err))
+sys.exit(0 if a.shape == b.shape and err < float(sys.argv[3]) else 1)
+PYEOF
+}
+
+# Runs one configuration on cpu (the normal program) and cuda (the emulator) and compares
+# the samples. 20 samples in batches of 7 (3 batches, the last one short).
+case_no=0
+compare() {
+    case_no=$((case_no + 1))
+    common="--n 20 --batch 7 --seed 5 --quiet"
+    "$BIN" sample "$@" $common --backend cpu --out "$T/cpu$case_no" >/dev/null 2>"$T/err" || fail "cpu $*: $(cat "$T/err")"
+    "$EMU" sample "$@" $common --backend cuda --out "$T/cuda$case_no" >/dev/null 2>"$T/err" || fail "cuda $*: $(cat "$T/err")"
+    close "$T/cuda$case_no/samples.npy" "$T/cpu$case_no/samples.npy" "$TOL"
+}
+
+# Bounds: each denoiser call differs by ~1e-6 relative (float32 on both sides, other
+# summation orders); the solvers compound it over 8 to 12 evaluations with step
+# coefficients bounded by a few, and at sigma 0.002 the empirical samples are training
+# rows, so the difference stays far below 1e-3.
+TOL=1e-3
+compare --model-dir "$T/empirical" --sampler heun --steps 8
+compare --model-dir "$T/empirical" --sampler dpmpp3m --steps 10 --teleport-sigma 5
+compare --model-dir "$T/gmm" --sampler unipc --steps 10 --teleport-fraction 0.3 \
+    --teleport-model "$T/gaussian"
+compare --model-dir "$T/gaussian" --sampler ipndm --steps 10
+compare --model-dir "$T/empirical" --sampler euler --steps 12 --schedule logsnr
+
+# Trajectories from the cuda backend match those of cpu.
+for backend in cpu cuda; do
+    prog=$BIN
+    [ $backend = cuda ] && prog=$EMU
+    "$prog" sample --model-dir "$T/empirical" --sampler heun --steps 8 --n 20 --batch 7 \
+        --seed 5 --quiet --backend $backend --out "$T/traj_$backend" \
+        --trajectory "$T/traj_$backend" >/dev/null 2>"$T/err" ||
+        fail "$backend trajectory: $(cat "$T/err")"
+done
+for part in x denoised sigmas; do
+    close "$T/traj_cuda_$part.npy" "$T/traj_cpu_$part.npy" "$TOL"
+done
+# Device memory too small (DIFFSAMP_EMU_MEMORY_MB sets the emulated device's size): for
+# the training set, then for the workspace; one clear line, no output folder.
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (4000, 1, 16, 16)).astype(np.float32))" "$T/big.npy"
+"$BIN" prepare --model empirical --data "$T/big.npy" --out "$T/big" >/dev/null || fail "prepare big"
+BIN=$EMU
+OOM="sample --model-dir $T/big --backend cuda --n 4 --steps 2 --quiet --out $T/oom"
+DIFFSAMP_EMU_MEMORY_MB=2 expect_error "the training set (4000 rows x 256, 3.92 MiB) does not fit in the 2.00 MiB of free device memory" $OOM
+DIFFSAMP_EMU_MEMORY_MB=100 expect_error "not enough device memory for the denoiser workspace" $OOM
+grep -q "is free; use --backend cpu" "$T/err" || fail "workspace refusal advice: $(cat "$T/err")"
+[ -e "$T/oom" ] && fail "a refused run left its output folder"
+echo "cuda on the emulator agrees with cpu in $case_no sample runs and a trajectory"

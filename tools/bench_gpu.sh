@@ -157,10 +157,11 @@ use_deb_deps() {
 }
 
 # CUDA forced on with this nvcc, so that a configure that misses the compiler fails
-# instead of quietly building for the CPU alone.
+# instead of quietly building for the CPU alone; no CPU emulation of the cuda backend
+# (its tests run on the GPU here).
 cmake_configure() {
     timeout -k 10 120 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDIFFSAMP_CUDA=ON \
-        -DCMAKE_CUDA_COMPILER="$NVCC" "$@"
+        -DCMAKE_CUDA_COMPILER="$NVCC" -DDIFFSAMP_CUDA_EMU=OFF "$@"
 }
 
 # Returns 0 when configured with tests, 2 when configured without them, 1 on failure.

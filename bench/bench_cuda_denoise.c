@@ -2,6 +2,8 @@
 // evaluation, TFLOP/s (4 B N d flops: the two products), the cuBLAS SGEMM rate of the
 // same two products (the roofline), the ratio to PyTorch (timings from
 // tools/bench_torch.py), and a full sampling run with Heun on the EDM schedule.
+// Before a shape is timed, its first rows are denoised by the float64 ref backend and
+// compared; a failed check, or non-finite samples in the full run, gives exit status 1.
 //
 //   bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] [--no-full]
 //   bench_cuda_denoise --profile    (one Heun run of 4,096 samples, for nsys / ncu)
@@ -11,12 +13,14 @@
 
 #ifndef DIFFSAMP_HAVE_CUDA
 int main(void) {
-    printf("bench_cuda_denoise: this build has no CUDA backend\n");
-    return 0;
+    fprintf(stderr, "bench_cuda_denoise: this build has no CUDA backend (nvcc was not found "
+                    "when CMake configured it)\n");
+    return 1;
 }
 #else
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <errno.h>
 #include <math.h>
 #include <time.h>
 
@@ -35,12 +39,24 @@ int main(void) {
         if (s_ != CUBLAS_STATUS_SUCCESS) ds_die("%s: %s", #call, cublasGetStatusString(s_));       \
     } while (0)
 
+static const char usage[] = "usage: bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] "
+                            "[--no-full] | --profile";
+
 typedef struct {
     int64_t n, d;
 } shape;
 
 static const shape shapes[] = {{60000, 784}, {50000, 3072}}; // Fashion-MNIST, CIFAR-10 sizes
 static const int64_t batch_sizes[] = {256, 1024, 4096};
+
+// The accuracy check: rows compared with ref, at a peaked and a broad softmax. float32
+// logits carry ~sqrt(d) 2^-24 |x||y| ~ 3e-3 absolute error at d = 3,072 (|x|, |y| ~ 32),
+// divided by sigma^2; at sigma = 1 one row dominates by hundreds of logits, at sigma = 20
+// the error is ~1e-5 relative in the weights. 1e-4 passes float32 and fails a wrong
+// formula (a missing mean or scale gives errors of order 1e-2 and more).
+enum { CHECK_ROWS = 4 };
+static const double check_sigmas[] = {1.0, 20.0};
+static const double check_tol = 1e-4;
 
 static double now_s(void) {
     struct timespec t;
@@ -74,21 +90,32 @@ static void make_empirical(ds_model *m, int64_t n, int64_t d, uint64_t seed) {
     for (int64_t j = 0; j < d; j++) m->mean[j] /= (double)n;
 }
 
-// Milliseconds of f(arg) per call over reps calls after one warm-up, by CUDA events.
+static int compare_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+// Median milliseconds of f(arg) over reps calls, each timed by CUDA events, after one
+// warm-up call (workspace allocation, cuBLAS heuristics).
 static double time_ms(void (*f)(void *), void *arg, int reps) {
     cudaEvent_t start, stop;
-    float ms = 0;
+    float *ms = ds_alloc((size_t)reps, sizeof(float));
     f(arg);
     CHECK_CUDA(cudaEventCreate(&start));
     CHECK_CUDA(cudaEventCreate(&stop));
-    CHECK_CUDA(cudaEventRecord(start, 0));
-    for (int r = 0; r < reps; r++) f(arg);
-    CHECK_CUDA(cudaEventRecord(stop, 0));
-    CHECK_CUDA(cudaEventSynchronize(stop));
-    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    for (int r = 0; r < reps; r++) {
+        CHECK_CUDA(cudaEventRecord(start, 0));
+        f(arg);
+        CHECK_CUDA(cudaEventRecord(stop, 0));
+        CHECK_CUDA(cudaEventSynchronize(stop));
+        CHECK_CUDA(cudaEventElapsedTime(&ms[r], start, stop));
+    }
     CHECK_CUDA(cudaEventDestroy(start));
     CHECK_CUDA(cudaEventDestroy(stop));
-    return ms / reps;
+    qsort(ms, (size_t)reps, sizeof(float), compare_float);
+    double median = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+    free(ms);
+    return median;
 }
 
 typedef struct {
@@ -101,6 +128,51 @@ static void run_denoise(void *p) {
     denoise_args *a = p;
     double sigma = 1.0;
     if (a->b->denoise(a->b, a->bm, a->x, &sigma, 1, a->out, NULL)) ds_die("%s", ds_error());
+}
+
+// out = D(x; sigma) for rows x d host values, on backend b.
+static void denoise_host(ds_backend *b, ds_bound_model *bm, const double *x, int64_t rows,
+                         int64_t d, double sigma, double *out) {
+    ds_batch *in = b->batch_new(b, rows, d), *res = b->batch_new(b, rows, d);
+    b->upload(b, in, x);
+    if (b->denoise(b, bm, in, &sigma, 1, res, NULL)) ds_die("%s", ds_error());
+    b->download(b, res, out);
+    b->batch_free(b, in);
+    b->batch_free(b, res);
+}
+
+// The first CHECK_ROWS queries of x on cuda against ref (float64); 0 when every relative
+// L2 error is under check_tol.
+static int check_against_ref(ds_backend *cuda, ds_bound_model *bm, const ds_model *m,
+                             const double *x) {
+    ds_backend *ref = ds_backend_new("ref");
+    ds_bound_model *ref_bm = ref ? ref->bind(ref, m) : NULL;
+    if (!ref_bm) ds_die("%s", ds_error());
+    int64_t count = CHECK_ROWS * m->d;
+    double *got = ds_alloc((size_t)count, sizeof(double));
+    double *want = ds_alloc((size_t)count, sizeof(double));
+    int failed = 0;
+    for (size_t s = 0; s < sizeof check_sigmas / sizeof check_sigmas[0]; s++) {
+        denoise_host(cuda, bm, x, CHECK_ROWS, m->d, check_sigmas[s], got);
+        denoise_host(ref, ref_bm, x, CHECK_ROWS, m->d, check_sigmas[s], want);
+        double diff = 0, norm = 0;
+        for (int64_t e = 0; e < count; e++) {
+            diff += (got[e] - want[e]) * (got[e] - want[e]);
+            norm += want[e] * want[e];
+        }
+        double err = sqrt(diff / norm);
+        int ok = err < check_tol; // false for NaN
+        failed |= !ok;
+        printf("check N = %lld, d = %lld, sigma = %g: %d rows against ref (float64): relative "
+               "error %.2e (%s, tolerance %g)\n",
+               (long long)m->data.n, (long long)m->d, check_sigmas[s], CHECK_ROWS, err,
+               ok ? "ok" : "FAILED", check_tol);
+    }
+    free(got);
+    free(want);
+    ref->unbind(ref, ref_bm);
+    ds_backend_free(ref);
+    return failed;
 }
 
 // The two products of the empirical denoiser as plain SGEMMs: logits (B x N) = X Y^T,
@@ -120,20 +192,20 @@ static void run_sgemm(void *p) {
                              a->l, a->n, &zero, a->out, a->d));
 }
 
-static double sgemm_ms(int64_t n, int64_t d, int64_t b, int reps) {
+// SGEMM milliseconds on the training rows y (n x d) and b random query rows. Random
+// operands: SGEMM on zeros draws less power and would overstate the roofline.
+static double sgemm_ms(const float *y, int64_t n, int64_t d, int64_t b, int reps) {
     sgemm_args a = {NULL, (int)n, (int)d, (int)b, NULL, NULL, NULL, NULL};
     CHECK_CUBLAS(cublasCreate(&a.h));
-    CHECK_CUBLAS(cublasSetMathMode(a.h, CUBLAS_DEFAULT_MATH));
+    CHECK_CUBLAS(cublasSetMathMode(a.h, CUBLAS_DEFAULT_MATH)); // plain FP32, no TF32
     float **bufs[] = {&a.y, &a.x, &a.l, &a.out};
     size_t counts[] = {(size_t)(n * d), (size_t)(b * d), (size_t)(b * n), (size_t)(b * d)};
     for (int i = 0; i < 4; i++) CHECK_CUDA(cudaMalloc((void **)bufs[i], counts[i] * sizeof(float)));
-    // Random operands: SGEMM on zeros draws less power and would overstate the roofline.
-    float *h = ds_alloc(counts[0] > counts[1] ? counts[0] : counts[1], sizeof(float));
-    for (int i = 0; i < 2; i++) {
-        fill_uniform(h, (int64_t)counts[i], 77 + (uint64_t)i);
-        CHECK_CUDA(cudaMemcpy(*bufs[i], h, counts[i] * sizeof(float), cudaMemcpyHostToDevice));
-    }
-    free(h);
+    float *x = ds_alloc(counts[1], sizeof(float));
+    fill_uniform(x, (int64_t)counts[1], 77);
+    CHECK_CUDA(cudaMemcpy(a.y, y, counts[0] * sizeof(float), cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaMemcpy(a.x, x, counts[1] * sizeof(float), cudaMemcpyHostToDevice));
+    free(x);
     double ms = time_ms(run_sgemm, &a, reps);
     for (int i = 0; i < 4; i++) CHECK_CUDA(cudaFree(*bufs[i]));
     CHECK_CUBLAS(cublasDestroy(a.h));
@@ -141,11 +213,15 @@ static double sgemm_ms(int64_t n, int64_t d, int64_t b, int reps) {
 }
 
 // PyTorch milliseconds for (n, d, b) from tools/bench_torch.py's "n d b ms" lines (other
-// lines are skipped); 0 when absent.
+// lines are skipped); 0 when absent or when there is no file.
 static double torch_ms(const char *path, int64_t n, int64_t d, int64_t b) {
     if (!path) return 0;
     FILE *f = fopen(path, "r");
-    if (!f) ds_die("cannot open %s", path);
+    if (!f) {
+        fprintf(stderr, "bench_cuda_denoise: cannot open %s (%s): PyTorch not measured\n", path,
+                strerror(errno));
+        return 0;
+    }
     char line[256];
     double found = 0;
     while (fgets(line, sizeof line, f)) {
@@ -159,18 +235,26 @@ static double torch_ms(const char *path, int64_t n, int64_t d, int64_t b) {
     return found;
 }
 
-static void bench_shape(ds_backend *b, shape s, const char *torch, int reps) {
+// Times every batch size on one shape; returns 1 when the accuracy check failed.
+static int bench_shape(ds_backend *b, shape s, const char *torch, int reps) {
     ds_model m;
     make_empirical(&m, s.n, s.d, 1234 + (uint64_t)s.d);
     ds_bound_model *bm = b->bind(b, &m);
     if (!bm) ds_die("%s", ds_error());
+    int failed = 0;
     for (size_t i = 0; i < sizeof batch_sizes / sizeof batch_sizes[0]; i++) {
         int64_t rows = batch_sizes[i];
         double *x = ds_alloc((size_t)(rows * s.d), sizeof(double));
         for (int64_t e = 0; e < rows * s.d; e++) x[e] = m.data.x[e] + 0.5 * sin((double)e);
+        if (i == 0) { // x's first rows are the same at every B
+            printf("\n");
+            failed = check_against_ref(b, bm, &m, x);
+            printf("\n| N | d | B | diffsamp ms | TFLOP/s (4BNd) | SGEMM ms | %% of SGEMM rate "
+                   "| PyTorch ms | speed-up vs PyTorch |\n|---|---|---|---|---|---|---|---|---|\n");
+        }
         denoise_args a = {b, bm, b->batch_new(b, rows, s.d), b->batch_new(b, rows, s.d)};
         b->upload(b, a.x, x);
-        double ms = time_ms(run_denoise, &a, reps), gemm = sgemm_ms(s.n, s.d, rows, reps);
+        double ms = time_ms(run_denoise, &a, reps), gemm = sgemm_ms(m.data.x, s.n, s.d, rows, reps);
         double tflops = 4.0 * (double)rows * (double)s.n * (double)s.d / (ms * 1e-3) / 1e12;
         double pt = torch_ms(torch, s.n, s.d, rows);
         char pt_text[64] = "not measured", ratio[64] = "-";
@@ -188,6 +272,7 @@ static void bench_shape(ds_backend *b, shape s, const char *torch, int reps) {
     }
     b->unbind(b, bm);
     ds_model_free(&m);
+    return failed;
 }
 
 // EDM schedule (rho = 7) of n sigmas from 80 to 0.002, then 0.
@@ -197,8 +282,9 @@ static void edm_sigmas(double *s, int n) {
     s[n] = 0;
 }
 
-// Heun, 18 steps (35 NFE), of `samples` CIFAR-10-size samples against 50,000 rows.
-static void full_run(ds_backend *b, int64_t samples) {
+// Heun, 18 steps (35 NFE), of `samples` CIFAR-10-size samples against 50,000 rows;
+// returns 1 when a sample has a non-finite value.
+static int full_run(ds_backend *b, int64_t samples) {
     const int64_t n = 50000, d = 3072;
     double sigmas[19];
     edm_sigmas(sigmas, 18);
@@ -221,58 +307,85 @@ static void full_run(ds_backend *b, int64_t samples) {
     double *out = ds_alloc((size_t)(samples * d), sizeof(double));
     b->download(b, x, out);
     double t2 = now_s();
+    int64_t bad = 0;
+    for (int64_t e = 0; e < samples * d; e++) bad += !isfinite(out[e]);
     double flop = 4.0 * (double)ctx.nfe * (double)samples * (double)n * (double)d;
     printf("\nFull run: %lld samples, d = %lld, N = %lld, Heun 18 steps, %lld NFE: %.2f s "
            "(noise + sampling + download; %.1f TFLOP/s), bind (upload of the training set) "
-           "%.2f s\n",
+           "%.2f s; %lld non-finite values%s\n",
            (long long)samples, (long long)d, (long long)n, (long long)ctx.nfe, t2 - t1,
-           flop / (t2 - t1) / 1e12, t1 - t0);
+           flop / (t2 - t1) / 1e12, t1 - t0, (long long)bad, bad ? " (FAILED)" : "");
     free(out);
     b->batch_free(b, x);
     b->unbind(b, bm);
     ds_model_free(&m);
+    return bad > 0;
+}
+
+// A whole number >= 1 given to option opt, or exit with a message.
+static int64_t parse_count(const char *opt, const char *text) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < 1 || v > 1000000000)
+        ds_die("bench_cuda_denoise: %s must be a whole number from 1 to 1e9, got '%s'", opt, text);
+    return v;
+}
+
+// Dies with the runtime's own reason when CUDA sees no device (no driver, a driver too
+// old for this runtime, no GPU).
+static void require_gpu(void) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess)
+        ds_die("bench_cuda_denoise: no usable GPU: cudaGetDeviceCount: %s", cudaGetErrorString(e));
+    if (count < 1) ds_die("bench_cuda_denoise: no GPU: CUDA sees 0 devices");
 }
 
 int main(int argc, char **argv) {
     const char *torch = NULL;
-    int reps = 10, full = 1;
-    int64_t samples = 50000;
+    int64_t reps = 10, samples = 50000;
+    int full = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--torch") && i + 1 < argc)
+        int has_value = i + 1 < argc;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("%s\n", usage);
+            return 0;
+        } else if (!strcmp(argv[i], "--torch") && has_value) {
             torch = argv[++i];
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--samples") && i + 1 < argc)
-            samples = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--no-full"))
+        } else if (!strcmp(argv[i], "--reps") && has_value) {
+            reps = parse_count("--reps", argv[++i]);
+        } else if (!strcmp(argv[i], "--samples") && has_value) {
+            samples = parse_count("--samples", argv[++i]);
+        } else if (!strcmp(argv[i], "--no-full")) {
             full = 0;
-        else if (!strcmp(argv[i], "--profile"))
+        } else if (!strcmp(argv[i], "--profile")) {
             full = 2;
-        else
-            ds_die("usage: bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] "
-                   "[--no-full] [--profile]");
+        } else {
+            ds_die("bench_cuda_denoise: unknown option or missing value '%s'; %s", argv[i], usage);
+        }
     }
+    require_gpu();
     ds_backend *b = ds_backend_new("cuda");
     if (!b) ds_die("%s", ds_error());
+    int failed = 0;
     if (full == 2) {
-        full_run(b, 4096);
+        failed = full_run(b, 4096);
         ds_backend_free(b);
-        return 0;
+        return failed;
     }
     struct cudaDeviceProp p;
     CHECK_CUDA(cudaGetDeviceProperties(&p, 0));
     time_t t = time(NULL);
     char date[32];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
-    printf("Device: %s (%d SMs, %.0f GiB); %s; float32 (no TF32); %d timed calls after a "
-           "warm-up\n\n",
-           p.name, p.multiProcessorCount, (double)p.totalGlobalMem / (1 << 30), date, reps);
-    printf("| N | d | B | diffsamp ms | TFLOP/s (4BNd) | SGEMM ms | %% of SGEMM rate | PyTorch ms "
-           "| speed-up vs PyTorch |\n|---|---|---|---|---|---|---|---|---|\n");
+    printf("Device: %s (%d SMs, %.0f GiB); %s; float32 (no TF32); median of %d calls, each "
+           "timed by CUDA events, after a warm-up\n",
+           p.name, p.multiProcessorCount, (double)p.totalGlobalMem / (1 << 30), date, (int)reps);
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        bench_shape(b, shapes[i], torch, reps);
-    if (full) full_run(b, samples);
+        failed |= bench_shape(b, shapes[i], torch, (int)reps);
+    if (full) failed |= full_run(b, samples);
     ds_backend_free(b);
-    return 0;
+    return failed;
 }
 #endif

@@ -2,6 +2,7 @@
 #ifndef DS_CLI_H
 #define DS_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { CLI_STR, CLI_INT, CLI_REAL, CLI_FLAG } cli_type;
@@ -24,6 +25,16 @@ int cli_check_int(const char *command, const char *name, int64_t v, int64_t min,
 int cli_check_real(const char *command, const char *name, double v, double min, double max);
 // Prints the recorded error as "diffsamp: <message>" and returns status.
 int cli_fail(int status);
+
+// An --out folder made before a command's work (cli_out_dir.c): cli_out_dir_abandon,
+// called when the command fails, removes the folders cli_out_dir_make created (path
+// must stay valid), deepest first and only while empty.
+typedef struct {
+    const char *path;
+    size_t made; // length of the first missing prefix of path; 0: none was missing
+} cli_out_dir;
+int cli_out_dir_make(cli_out_dir *o, const char *path);
+void cli_out_dir_abandon(const cli_out_dir *o);
 
 // Subcommands: each returns the process exit status.
 int cli_grid(int argc, char **argv);

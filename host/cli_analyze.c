@@ -558,7 +558,8 @@ static int analyze_denoisers(int argc, char **argv) {
     if (!(threshold > 0)) return ds_fail("%s: --threshold must be > 0, got %g", cmd, threshold);
     denoiser_results r = {0};
     DS_TRY(parse_kinds(models, &r));
-    DS_TRY(ds_mkdirs(out)); // before the minutes of work: an unusable --out fails at once
+    cli_out_dir out_dir;
+    DS_TRY(cli_out_dir_make(&out_dir, out)); // before the minutes of work: fails at once
     ds_fit_opts fo;
     ds_fit_opts_default(&fo);
     fo.k = k;
@@ -595,6 +596,7 @@ static int analyze_denoisers(int argc, char **argv) {
         ds_table_free(&wide);
         ds_table_free(&cross);
     }
+    if (rc) cli_out_dir_abandon(&out_dir);
     ds_data_free(&train);
     ds_data_free(&test);
     free(r.sigmas);

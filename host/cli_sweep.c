@@ -406,7 +406,8 @@ int cli_sweep(int argc, char **argv) {
         rc = ds_fail("%s: path too long", o.out);
     int teleporting = 0;
     for (int i = 0; !rc && i < lists.n_teleport; i++) teleporting |= lists.teleport[i] > 0;
-    if (!rc) rc = ds_mkdirs(o.out); // before the runs: an unusable --out fails at once
+    cli_out_dir out_dir = {0};
+    if (!rc) rc = cli_out_dir_make(&out_dir, o.out); // before the runs: fails at once
     if (!rc) rc = sweep_setup(&s, &o, teleporting);
     if (!rc) rc = sweep_all(&s, &lists, &t);
     if (!rc) {
@@ -415,6 +416,7 @@ int cli_sweep(int argc, char **argv) {
         rc = ds_table_write_csv(&t, path);
         if (!rc) printf("wrote %s\n", path);
     }
+    if (rc) cli_out_dir_abandon(&out_dir);
     sweep_teardown(&s);
     ds_table_free(&t);
     return rc ? cli_fail(1) : 0;

@@ -73,6 +73,20 @@ expect_error "sigma-min must be below --sigma-max" $A --sigma-min 5 --sigma-max 
 expect_error "small.npy: exists and is not a folder" analyze denoisers --data "$T/missing.npy" \
     --heldout "$T/missing.npy" --out "$T/small.npy"
 
+# A sweep or analysis refused after it made its --out folder (data missing, or held-out
+# rows of another width) removes the folders it made, deepest first, and no other.
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.ones((20, 3), np.float32))" "$T/narrow.npy"
+mkdir -p "$T/keep/full" && touch "$T/keep/full/file"
+expect_error "missing.npy: cannot open" sweep --data "$T/missing.npy" --out "$T/new/a/b"
+[ -e "$T/new" ] && fail "a refused sweep left the folders it made"
+expect_error "rows of dimension 3" analyze denoisers --data "$T/small.npy" --heldout \
+    "$T/narrow.npy" --models empirical,gaussian --out "$T/keep/a/b"
+[ -e "$T/keep/a" ] && fail "a refused analysis left the folders it made"
+expect_error "missing.npy: cannot open" sweep --data "$T/missing.npy" --out "$T/keep/full/c"
+expect_error "missing.npy: cannot open" sweep --data "$T/missing.npy" --out "$T/keep"
+[ -e "$T/keep/full/c" ] && fail "a refused sweep left the folder it made"
+[ -f "$T/keep/full/file" ] || fail "a refused sweep removed folders it did not make"
+
 # Range messages name the option and the value given.
 expect_error "cols must be between 1 and 1000, got 1001" grid --data "$T/missing.npy" --cols 1001
 expect_error "seed must be >= 0, got -1" prepare --model gaussian --out "$T/m" --seed -1

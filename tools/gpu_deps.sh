@@ -1,10 +1,11 @@
 #!/bin/sh
 # Run HERE (a Debian machine with apt), before a GPU run: downloads the Debian packages
 # of the libraries diffsamp builds against (libpng, zlib, OpenBLAS, LAPACKE, cmocka)
-# into build-deps/ (git-ignored). The GPU image has CUDA, CMake and PyTorch but may lack
-# them and cannot download; tools/bench_gpu.sh unpacks build-deps/*.deb into its build
-# folder when the plain configure fails. Carry the folder to the GPU machine (device
-# tool: carry ["build-deps"], about 15 MB).
+# into build-deps/ (git-ignored, about 15 MB). The GPU image has CUDA, CMake and PyTorch
+# but may lack them and cannot download; tools/bench_gpu.sh unpacks build-deps/*.deb
+# into its build folder when the plain configure fails. Carry the folder to the GPU
+# machine: device tool, carry ["build-deps"]. The tool sends the checkout the session
+# started in, so run this in that checkout's root.
 set -eu
 cd "$(dirname "$0")/.."
 DEPS=${1:-build-deps}
@@ -13,7 +14,12 @@ libopenblas0-pthread liblapacke-dev liblapacke libtmglib3 libgfortran5 libquadma
 libcmocka-dev libcmocka0"
 mkdir -p "$DEPS"
 cd "$DEPS"
+# Older versions left here would be unpacked too, over the new ones or under them.
+rm -f ./*.deb
 # shellcheck disable=SC2086
-apt-get download $PACKAGES
-echo "gpu_deps: packages in $DEPS:"
+if ! apt-get download $PACKAGES; then
+    echo "gpu_deps: apt-get download failed (no package lists? run apt-get update first)" >&2
+    exit 1
+fi
+echo "gpu_deps: packages in $DEPS ($(du -sh . | cut -f1)):"
 ls

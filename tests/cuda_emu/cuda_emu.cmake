@@ -70,7 +70,7 @@ endforeach()
 get_target_property(EMU_CLI_SOURCES diffsamp SOURCES)
 add_executable(diffsamp_cuda_emu ${EMU_CLI_SOURCES})
 set_target_properties(diffsamp_cuda_emu PROPERTIES LINKER_LANGUAGE CXX)
-target_include_directories(diffsamp_cuda_emu PRIVATE ${CMAKE_SOURCE_DIR}/host)
+target_include_directories(diffsamp_cuda_emu PRIVATE ${CMAKE_SOURCE_DIR}/host ${CBLAS_INCLUDE_DIR})
 target_link_libraries(diffsamp_cuda_emu PRIVATE diffsamp_emu)
 add_test(NAME cli_cuda_emu COMMAND sh ${EMU_DIR}/cli_cuda_emu.sh)
 set_tests_properties(cli_cuda_emu PROPERTIES

@@ -33,6 +33,8 @@
 #   BENCH_PROFILE=0 leaves out the profile stage.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=tools/gpu_common.sh
+. tools/gpu_common.sh
 build_only=0
 if [ "${1-}" = --build-only ]; then
     build_only=1
@@ -106,17 +108,6 @@ stage() {
 # skip NAME WHY: a stage that cannot run.
 skip() {
     record "$1" "SKIPPED: $2"
-}
-
-# A program on the PATH or at one of the given paths (globs allowed), else nothing.
-find_tool() {
-    local name=$1 p
-    shift
-    command -v "$name" && return 0
-    for p in "$@"; do
-        [ -x "$p" ] && echo "$p" && return 0
-    done
-    return 1
 }
 
 # Unpacks a .deb into a folder: dpkg -x, or ar and tar where there is no dpkg.

@@ -17,6 +17,8 @@
 # succeeded.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=tools/gpu_common.sh
+. tools/gpu_common.sh
 BUILD=${BUILD:-build-gpu}
 WORK=$BUILD/profile
 DEST=${OUT:-$WORK}
@@ -25,17 +27,6 @@ MAX_FILE=$((16 << 20))
 start=$(date +%s)
 status=0
 mkdir -p "$WORK" "$DEST" || exit 1
-
-# A program on the PATH or at one of the given paths (globs allowed), else nothing.
-find_tool() {
-    local name=$1 p
-    shift
-    command -v "$name" && return 0
-    for p in "$@"; do
-        [ -x "$p" ] && echo "$p" && return 0
-    done
-    return 1
-}
 
 # Seconds left of the limit.
 left() {

@@ -5,7 +5,7 @@
 // Before a shape is timed, its first rows are denoised by the float64 ref backend and
 // compared; a failed check, or non-finite samples in the full run, gives exit status 1.
 //
-//   bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] [--no-full]
+//   bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] [--no-full] [--small]
 //   bench_cuda_denoise --profile    (one Heun run of 4,096 samples, for nsys / ncu)
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,14 +40,24 @@ int main(void) {
     } while (0)
 
 static const char usage[] = "usage: bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] "
-                            "[--no-full] | --profile";
+                            "[--no-full] [--small] | --profile";
 
 typedef struct {
     int64_t n, d;
 } shape;
 
-static const shape shapes[] = {{60000, 784}, {50000, 3072}}; // Fashion-MNIST, CIFAR-10 sizes
-static const int64_t batch_sizes[] = {256, 1024, 4096};
+// The shapes timed, the batch sizes and the full run's training set.
+typedef struct {
+    shape shapes[2];
+    int64_t batches[3];
+    shape full;
+} bench_plan;
+
+// Fashion-MNIST and CIFAR-10 sizes; --small: a smoke test of this program (the CUDA
+// emulator runs it in ctest).
+static const bench_plan issue_plan = {
+    {{60000, 784}, {50000, 3072}}, {256, 1024, 4096}, {50000, 3072}};
+static const bench_plan small_plan = {{{600, 28}, {500, 96}}, {8, 16, 32}, {500, 96}};
 
 // The accuracy check: rows compared with ref, at a peaked and a broad softmax. float32
 // logits carry ~sqrt(d) 2^-24 |x||y| ~ 3e-3 absolute error at d = 3,072 (|x|, |y| ~ 32),
@@ -236,14 +246,15 @@ static double torch_ms(const char *path, int64_t n, int64_t d, int64_t b) {
 }
 
 // Times every batch size on one shape; returns 1 when the accuracy check failed.
-static int bench_shape(ds_backend *b, shape s, const char *torch, int reps) {
+static int bench_shape(ds_backend *b, const bench_plan *plan, shape s, const char *torch,
+                       int reps) {
     ds_model m;
     make_empirical(&m, s.n, s.d, 1234 + (uint64_t)s.d);
     ds_bound_model *bm = b->bind(b, &m);
     if (!bm) ds_die("%s", ds_error());
     int failed = 0;
-    for (size_t i = 0; i < sizeof batch_sizes / sizeof batch_sizes[0]; i++) {
-        int64_t rows = batch_sizes[i];
+    for (size_t i = 0; i < sizeof plan->batches / sizeof plan->batches[0]; i++) {
+        int64_t rows = plan->batches[i];
         double *x = ds_alloc((size_t)(rows * s.d), sizeof(double));
         for (int64_t e = 0; e < rows * s.d; e++) x[e] = m.data.x[e] + 0.5 * sin((double)e);
         if (i == 0) { // x's first rows are the same at every B
@@ -282,10 +293,10 @@ static void edm_sigmas(double *s, int n) {
     s[n] = 0;
 }
 
-// Heun, 18 steps (35 NFE), of `samples` CIFAR-10-size samples against 50,000 rows;
-// returns 1 when a sample has a non-finite value.
-static int full_run(ds_backend *b, int64_t samples) {
-    const int64_t n = 50000, d = 3072;
+// Heun, 18 steps (35 NFE), of `samples` samples against the plan's training set (50,000
+// CIFAR-10-size rows); returns 1 when a sample has a non-finite value.
+static int full_run(ds_backend *b, const bench_plan *plan, int64_t samples) {
+    const int64_t n = plan->full.n, d = plan->full.d;
     double sigmas[19];
     edm_sigmas(sigmas, 18);
     ds_model m;
@@ -346,6 +357,7 @@ int main(int argc, char **argv) {
     const char *torch = NULL;
     int64_t reps = 10, samples = 50000;
     int full = 1;
+    const bench_plan *plan = &issue_plan;
     for (int i = 1; i < argc; i++) {
         int has_value = i + 1 < argc;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -359,6 +371,8 @@ int main(int argc, char **argv) {
             samples = parse_count("--samples", argv[++i]);
         } else if (!strcmp(argv[i], "--no-full")) {
             full = 0;
+        } else if (!strcmp(argv[i], "--small")) {
+            plan = &small_plan;
         } else if (!strcmp(argv[i], "--profile")) {
             full = 2;
         } else {
@@ -370,7 +384,7 @@ int main(int argc, char **argv) {
     if (!b) ds_die("%s", ds_error());
     int failed = 0;
     if (full == 2) {
-        failed = full_run(b, 4096);
+        failed = full_run(b, plan, 4096);
         ds_backend_free(b);
         return failed;
     }
@@ -382,9 +396,9 @@ int main(int argc, char **argv) {
     printf("Device: %s (%d SMs, %.0f GiB); %s; float32 (no TF32); median of %d calls, each "
            "timed by CUDA events, after a warm-up\n",
            p.name, p.multiProcessorCount, (double)p.totalGlobalMem / (1 << 30), date, (int)reps);
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        failed |= bench_shape(b, shapes[i], torch, (int)reps);
-    if (full) failed |= full_run(b, samples);
+    for (size_t i = 0; i < sizeof plan->shapes / sizeof plan->shapes[0]; i++)
+        failed |= bench_shape(b, plan, plan->shapes[i], torch, (int)reps);
+    if (full) failed |= full_run(b, plan, samples);
     ds_backend_free(b);
     return failed;
 }

@@ -77,3 +77,16 @@ set_tests_properties(cli_cuda_emu PROPERTIES
   ENVIRONMENT "DIFFSAMP_BIN=$<TARGET_FILE:diffsamp>;DIFFSAMP_EMU_BIN=$<TARGET_FILE:diffsamp_cuda_emu>;OPENBLAS_NUM_THREADS=1"
   FAIL_REGULAR_EXPRESSION "skipped"
   WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+
+# The benchmark program on the emulator, with --small shapes: a smoke test of its checks
+# and tables before it runs on a GPU.
+add_executable(bench_cuda_denoise_emu ${CMAKE_SOURCE_DIR}/bench/bench_cuda_denoise.c)
+set_target_properties(bench_cuda_denoise_emu PROPERTIES LINKER_LANGUAGE CXX)
+target_include_directories(bench_cuda_denoise_emu PRIVATE ${CMAKE_SOURCE_DIR}/host
+                           ${CBLAS_INCLUDE_DIR})
+target_link_libraries(bench_cuda_denoise_emu PRIVATE diffsamp_emu)
+add_test(NAME bench_cuda_emu COMMAND bench_cuda_denoise_emu --small --reps 2 --samples 40)
+set_tests_properties(bench_cuda_emu PROPERTIES
+  ENVIRONMENT "OPENBLAS_NUM_THREADS=1"
+  PASS_REGULAR_EXPRESSION "CPU emulator.*Full run: 40 samples, d = 96, N = 500, Heun 18 steps, 35 NFE: .* 0 non-finite values"
+  FAIL_REGULAR_EXPRESSION "FAILED")

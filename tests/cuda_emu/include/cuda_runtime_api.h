@@ -38,7 +38,7 @@ struct dim3 {
 };
 #endif
 
-typedef struct {
+typedef struct cudaDeviceProp {
     char name[256];
     int major, minor;
     size_t totalGlobalMem;

@@ -1,5 +1,6 @@
-// Backend selection by name.
+// Backend selection by name, and what the backends share: argument checks, host batches.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ds_backend.h"
@@ -62,4 +63,19 @@ int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x,
         return ds_fail("%s: sigmas %g -> %g (expected finite values >= 0)", who, sigma_from,
                        sigma_to);
     return 0;
+}
+
+ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size) {
+    ds_batch *v = ds_alloc(1, sizeof *v);
+    v->rows = rows;
+    v->cols = cols;
+    v->data = ds_alloc((size_t)(rows * cols), elem_size);
+    return v;
+}
+
+void ds_host_batch_free(ds_backend *b, ds_batch *v) {
+    (void)b;
+    if (!v) return;
+    free(v->data);
+    free(v);
 }

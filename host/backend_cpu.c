@@ -53,18 +53,7 @@ static void cpu_unbind(ds_backend *b, ds_bound_model *bm) {
 
 static ds_batch *cpu_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
     (void)b;
-    ds_batch *v = ds_alloc(1, sizeof *v);
-    v->rows = rows;
-    v->cols = cols;
-    v->data = ds_alloc((size_t)(rows * cols), sizeof(float));
-    return v;
-}
-
-static void cpu_batch_free(ds_backend *b, ds_batch *v) {
-    (void)b;
-    if (!v) return;
-    free(v->data);
-    free(v);
+    return ds_host_batch_new(rows, cols, sizeof(float));
 }
 
 static void cpu_upload(ds_backend *b, ds_batch *dst, const double *src) {
@@ -170,7 +159,7 @@ ds_backend *ds_backend_cpu_new(void) {
     b->bind = cpu_bind;
     b->unbind = cpu_unbind;
     b->batch_new = cpu_batch_new;
-    b->batch_free = cpu_batch_free;
+    b->batch_free = ds_host_batch_free;
     b->upload = cpu_upload;
     b->download = cpu_download;
     b->copy = cpu_copy;

@@ -45,18 +45,7 @@ static void ref_unbind(ds_backend *b, ds_bound_model *bm) {
 
 static ds_batch *ref_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
     (void)b;
-    ds_batch *v = ds_alloc(1, sizeof *v);
-    v->rows = rows;
-    v->cols = cols;
-    v->data = ds_alloc((size_t)(rows * cols), sizeof(double));
-    return v;
-}
-
-static void ref_batch_free(ds_backend *b, ds_batch *v) {
-    (void)b;
-    if (!v) return;
-    free(v->data);
-    free(v);
+    return ds_host_batch_new(rows, cols, sizeof(double));
 }
 
 static void ref_upload(ds_backend *b, ds_batch *dst, const double *src) {
@@ -249,7 +238,7 @@ ds_backend *ds_backend_ref_new(void) {
     b->bind = ref_bind;
     b->unbind = ref_unbind;
     b->batch_new = ref_batch_new;
-    b->batch_free = ref_batch_free;
+    b->batch_free = ds_host_batch_free;
     b->upload = ref_upload;
     b->download = ref_download;
     b->copy = ref_copy;

@@ -5,6 +5,7 @@
 #ifndef DS_BACKEND_H
 #define DS_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "ds_model.h"
 
@@ -75,6 +76,10 @@ int ds_backend_check_denoise(const char *who, const ds_model *m, const ds_batch 
                              const double *sigma, int64_t n_sigma, const ds_batch *out);
 int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x, double sigma_from,
                           double sigma_to, const ds_batch *out);
+
+// Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
+ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);
+void ds_host_batch_free(ds_backend *b, ds_batch *v);
 
 ds_backend *ds_backend_ref_new(void);
 ds_backend *ds_backend_cpu_new(void);

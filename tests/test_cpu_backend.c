@@ -232,7 +232,7 @@ static void check_nearest_rows(const ds_model *m, const double *x, int64_t b, co
     runner cpu, ref;
     runner_open(&cpu, "cpu", m, b);
     runner_open(&ref, "ref", m, b);
-    int64_t d = m->d, n = m->data.n;
+    int64_t d = m->d;
     double *got = malloc(sizeof(double) * (size_t)(b * d)),
            *want = malloc(sizeof(double) * (size_t)(b * d));
     int64_t *top_c = malloc(sizeof(int64_t) * (size_t)b),
@@ -243,18 +243,8 @@ static void check_nearest_rows(const ds_model *m, const double *x, int64_t b, co
     denoise(&ref, x, &s, 1, want, &dr);
     int64_t eligible = 0, same = 0;
     for (int64_t i = 0; i < b; i++) {
-        double best = INFINITY, second = INFINITY;
-        for (int64_t k = 0; k < n; k++) {
-            double dist = 0;
-            for (int64_t j = 0; j < d; j++) {
-                double t = x[i * d + j] - m->data.x[k * d + j];
-                dist += t * t;
-            }
-            if (dist < best)
-                second = best, best = dist;
-            else if (dist < second)
-                second = dist;
-        }
+        double best, second;
+        tu_nearest_row(&m->data, x + i * d, &best, &second);
         if (second - best <= 1e-3 * best) continue;
         eligible++;
         same += top_c[i] == top_r[i];

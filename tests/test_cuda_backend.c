@@ -355,7 +355,7 @@ static void test_chunked_training_set(void **state) {
 // for >= 99.9% of queries whose two nearest squared distances differ by > 1e-3
 // relative (a gap >= 40 / (2 sigma^2) in the logit, far above the float32 error).
 static void check_nearest(const ds_model *m, int64_t rows, uint64_t seed) {
-    int64_t n = m->data.n, d = m->d, clear = 0, agree = 0;
+    int64_t d = m->d, clear = 0, agree = 0;
     double *x = new_doubles(rows * d), *out = new_doubles(rows * d), sigma = 0.002;
     int64_t *top = calloc((size_t)rows, sizeof(int64_t));
     tu_fill_uniform(x, rows * d, seed, -0.7, 1.3);
@@ -366,19 +366,8 @@ static void check_nearest(const ds_model *m, int64_t rows, uint64_t seed) {
     ds_diag diag = {top, NULL, NULL};
     denoise_on(b, bm, x, rows, d, &sigma, 1, out, &diag);
     for (int64_t i = 0; i < rows; i++) {
-        double best = INFINITY, second = INFINITY;
-        int64_t arg = -1;
-        for (int64_t k = 0; k < n; k++) {
-            double s = 0;
-            for (int64_t j = 0; j < d; j++) {
-                double t = x[i * d + j] - m->data.x[k * d + j];
-                s += t * t;
-            }
-            if (s < best)
-                second = best, best = s, arg = k;
-            else if (s < second)
-                second = s;
-        }
+        double best, second;
+        int64_t arg = tu_nearest_row(&m->data, x + i * d, &best, &second);
         if ((second - best) / best <= 1e-3) continue;
         clear++;
         agree += top[i] == arg;

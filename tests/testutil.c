@@ -114,6 +114,23 @@ int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out)
     return 0;
 }
 
+int64_t tu_nearest_row(const ds_data *data, const double *q, double *best, double *second) {
+    int64_t d = data->d, arg = -1;
+    *best = *second = INFINITY;
+    for (int64_t k = 0; k < data->n; k++) {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double t = q[j] - data->x[k * d + j];
+            s += t * t;
+        }
+        if (s < *best)
+            *second = *best, *best = s, arg = k;
+        else if (s < *second)
+            *second = s;
+    }
+    return arg;
+}
+
 void tu_component_cov(const ds_model *m, int64_t c, double *cov) {
     int64_t d = m->d, r = m->r;
     const double *u = m->eigvecs + c * d * r, *lam = m->eigvals + c * r;

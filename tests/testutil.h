@@ -30,6 +30,9 @@ void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d);
 // count rows of the data set at path, drawn at random (with repetition) by seed, without
 // labels; -1 (message in ds_error) when it cannot be read.
 int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out);
+// The training row nearest to the d-vector q (float64 squared distances): its index,
+// and the smallest and second smallest squared distances in *best, *second.
+int64_t tu_nearest_row(const ds_data *data, const double *q, double *best, double *second);
 // Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
 void tu_component_cov(const ds_model *m, int64_t c, double *cov);
 // A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit, when the

@@ -11,7 +11,7 @@
 
 #include "cuda_check.h"
 #include "cuda_internal.h"
-#include "mem_plan.h"
+#include "bytes.h"
 
 // Default piece size: 1 GiB of rows.
 #define DS_CUDA_PIECE_BYTES ((int64_t)1 << 30)

@@ -7,7 +7,7 @@
 
 #include "cuda_check.h"
 #include "cuda_internal.h"
-#include "mem_plan.h"
+#include "bytes.h"
 
 // Device memory left for cuBLAS's own workspace and for batches allocated later.
 #define DS_CUDA_RESERVE_BYTES ((size_t)256 << 20)

@@ -61,7 +61,7 @@ int ds_schedule_check(const double *sigmas, int n, const char *what);
 // Writes the list, one sigma per line with 17 significant digits (re-readable).
 int ds_schedule_write(const char *path, const double *sigmas, int n);
 
-// The GITS schedule (host/schedule_gits.c): teacher trajectories of g->teacher (of
+// The GITS schedule (host/sample/schedule_gits.c): teacher trajectories of g->teacher (of
 // `solver` when g->teacher is NULL) on the
 // model of ctx over a fine grid of g->teacher_steps steps from o->sigma_max to
 // o->sigma_min, started from g->warmup standard normal rows drawn with

@@ -1,7 +1,7 @@
 // Each query's maximum over a chunk of the GEMM path's products, refined: the SGEMM
 // error of x.y, divided by sigma^2, can reach many logits at small sigma, so the few
 // rows whose logits may lie within DS_REFINE_WINDOW of the maximum get x.y in double
-// (see host/empirical_refine.h, shared with the cpu backend).
+// (see host/backends/empirical_refine.h, shared with the cpu backend).
 #include "empirical_refine.h"
 #include "kernel_util.cuh"
 

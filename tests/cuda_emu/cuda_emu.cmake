@@ -32,7 +32,7 @@ set_target_properties(diffsamp_emu PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUI
 # The emulator's cuda_runtime.h, cublas_v2.h and nvtx3 come before any toolkit's.
 target_include_directories(diffsamp_emu BEFORE PUBLIC ${EMU_DIR}/include)
 target_include_directories(diffsamp_emu PUBLIC ${CMAKE_SOURCE_DIR}/include
-  PRIVATE ${CMAKE_SOURCE_DIR}/host ${CMAKE_SOURCE_DIR}/cuda ${CMAKE_SOURCE_DIR}/kernels ${EMU_DIR}
+  PRIVATE ${DIFFSAMP_HOST_INCLUDE_DIRS} ${CMAKE_SOURCE_DIR}/cuda ${CMAKE_SOURCE_DIR}/kernels ${EMU_DIR}
           ${CBLAS_INCLUDE_DIR} ${LAPACKE_INCLUDE_DIR})
 target_compile_definitions(diffsamp_emu PUBLIC DIFFSAMP_HAVE_CUDA=1
   PRIVATE DIFFSAMP_VERSION="${PROJECT_VERSION}" DIFFSAMP_GIT_REV="${DIFFSAMP_GIT_REV}")
@@ -42,7 +42,7 @@ target_link_libraries(diffsamp_emu PUBLIC ${DIFFSAMP_HOST_LIBS})
 add_executable(test_cuda_emu ${CMAKE_SOURCE_DIR}/tests/test_cuda_backend.c
                ${CMAKE_SOURCE_DIR}/tests/testutil.c)
 set_target_properties(test_cuda_emu PROPERTIES LINKER_LANGUAGE CXX)
-target_include_directories(test_cuda_emu PRIVATE ${CMAKE_SOURCE_DIR}/host ${CMAKE_SOURCE_DIR}/tests
+target_include_directories(test_cuda_emu PRIVATE ${DIFFSAMP_HOST_INCLUDE_DIRS} ${CMAKE_SOURCE_DIR}/tests
                            ${CMOCKA_INCLUDE_DIR} ${CBLAS_INCLUDE_DIR})
 target_link_libraries(test_cuda_emu PRIVATE diffsamp_emu ${CMOCKA_LIB})
 
@@ -70,7 +70,7 @@ endforeach()
 get_target_property(EMU_CLI_SOURCES diffsamp SOURCES)
 add_executable(diffsamp_cuda_emu ${EMU_CLI_SOURCES})
 set_target_properties(diffsamp_cuda_emu PROPERTIES LINKER_LANGUAGE CXX)
-target_include_directories(diffsamp_cuda_emu PRIVATE ${CMAKE_SOURCE_DIR}/host ${CBLAS_INCLUDE_DIR})
+target_include_directories(diffsamp_cuda_emu PRIVATE ${DIFFSAMP_HOST_INCLUDE_DIRS} ${CBLAS_INCLUDE_DIR})
 target_link_libraries(diffsamp_cuda_emu PRIVATE diffsamp_emu)
 add_test(NAME cli_cuda_emu COMMAND sh ${EMU_DIR}/cli_cuda_emu.sh)
 set_tests_properties(cli_cuda_emu PROPERTIES
@@ -82,7 +82,7 @@ set_tests_properties(cli_cuda_emu PROPERTIES
 # and tables before it runs on a GPU.
 add_executable(bench_cuda_denoise_emu ${CMAKE_SOURCE_DIR}/bench/bench_cuda_denoise.c)
 set_target_properties(bench_cuda_denoise_emu PROPERTIES LINKER_LANGUAGE CXX)
-target_include_directories(bench_cuda_denoise_emu PRIVATE ${CMAKE_SOURCE_DIR}/host
+target_include_directories(bench_cuda_denoise_emu PRIVATE ${DIFFSAMP_HOST_INCLUDE_DIRS}
                            ${CBLAS_INCLUDE_DIR})
 target_link_libraries(bench_cuda_denoise_emu PRIVATE diffsamp_emu)
 add_test(NAME bench_cuda_emu COMMAND bench_cuda_denoise_emu --small --reps 2 --samples 40)

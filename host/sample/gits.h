@@ -1,7 +1,7 @@
 // GITS (Chen et al., "On the Trajectory Regularity of ODE-based Diffusion Sampling",
 // code: zju-pi/diff-sampler gits-main): the cost matrix of one-step errors along teacher
 // trajectories and the dynamic programme that picks a coarse schedule from the fine
-// teacher grid. host/schedule_gits.c wraps these into ds_schedule_gits.
+// teacher grid. host/sample/schedule_gits.c wraps these into ds_schedule_gits.
 #ifndef DS_GITS_H
 #define DS_GITS_H
 

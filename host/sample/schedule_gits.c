@@ -1,4 +1,4 @@
-// The GITS schedule (host/gits.c computes the teacher costs and the dynamic programme).
+// The GITS schedule (host/sample/gits.c computes the teacher costs and the dynamic programme).
 #include <stdlib.h>
 #include <string.h>
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
 #include "ds_model.h"
 
 #ifdef __cplusplus
@@ -32,13 +33,6 @@ typedef struct {
 // Plans a run of model m. Returns -1 (message: bytes needed and the limit) when even a
 // batch of one row does not fit.
 int ds_mem_plan_make(const ds_model *m, const ds_mem_request *req, ds_mem_plan *plan);
-// "123", "64K", "512M", "1.5G", "2T" (powers of 1024; a trailing "B"/"iB" is allowed).
-int ds_parse_bytes(const char *text, uint64_t *out);
-// "1.50 GiB"
-void ds_format_bytes(uint64_t bytes, char *buf, size_t size);
-// MemAvailable of this machine (0 when unknown).
-uint64_t ds_host_memory_available(void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,6 @@
 // The denoisers of the cpu backend (float32, OpenBLAS SGEMM, OpenMP row loops): the
-// empirical model (host/cpu_empirical.c) and the Gaussian mixture, Gaussian = one
-// component (host/cpu_gmm.c). Batches are row-major float arrays of rows x d.
+// empirical model (host/backends/cpu_empirical.c) and the Gaussian mixture, Gaussian = one
+// component (host/backends/cpu_gmm.c). Batches are row-major float arrays of rows x d.
 #ifndef DS_CPU_MODELS_H
 #define DS_CPU_MODELS_H
 

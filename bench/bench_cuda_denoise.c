@@ -26,7 +26,7 @@ int main(void) {
 
 #include "ds_backend.h"
 #include "ds_error.h"
-#include "ds_sampler.h"
+#include "ds_solver.h"
 
 #define CHECK_CUDA(call)                                                                           \
     do {                                                                                           \

@@ -121,7 +121,7 @@ static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
     bm->m = m;
     bm->ctx = ds_cuda_ctx_of(b);
     nvtxRangePushA("bind: model upload");
-    int rc = m->kind == DS_MODEL_EMPIRICAL ? ds_cuda_empirical_bind(bm) : ds_cuda_gauss_bind(bm);
+    int rc = m->kind == DS_MODEL_EMPIRICAL ? ds_cuda_empirical_bind(bm) : ds_cuda_gmm_bind(bm);
     nvtxRangePop();
     if (rc == 0) return bm;
     b->unbind(b, bm);
@@ -135,7 +135,7 @@ static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
     if (bm->m->kind == DS_MODEL_EMPIRICAL)
         ds_cuda_empirical_unbind(bm);
     else
-        ds_cuda_gauss_unbind(bm);
+        ds_cuda_gmm_unbind(bm);
     CUDA_CHECK(cudaFree(bm->mean));
     free(bm);
 }
@@ -195,7 +195,7 @@ static int denoise_blocks(ds_bound_model *bm, const ds_batch *x, const double *s
             if (diag) DS_TRY(download_diag(bm, diag, r0, rows));
         } else {
             ds_gauss_map map = {0, m->r == d, 0.0, 0.0, s2};
-            DS_TRY(ds_cuda_gauss_apply(bm, xb, rows, map, ob));
+            DS_TRY(ds_cuda_gmm_apply(bm, xb, rows, map, ob));
         }
     }
     return 0;
@@ -219,7 +219,7 @@ static int flow_blocks(ds_bound_model *bm, const ds_batch *x, double sigma_from,
     DS_TRY(ds_cuda_workspace_reserve(bm, x->rows));
     for (int64_t r0 = 0; r0 < x->rows; r0 += bm->ws.rows) {
         int64_t rows = x->rows - r0 < bm->ws.rows ? x->rows - r0 : bm->ws.rows;
-        DS_TRY(ds_cuda_gauss_apply(bm, (const float *)x->data + r0 * d, rows, map,
+        DS_TRY(ds_cuda_gmm_apply(bm, (const float *)x->data + r0 * d, rows, map,
                                    (float *)out->data + r0 * d));
     }
     return 0;

@@ -70,10 +70,10 @@ void ds_cuda_empirical_unbind(ds_bound_model *bm);
 int ds_cuda_empirical_denoise(ds_bound_model *bm, const float *x, int64_t rows, ds_sigma2 s2,
                               float *out);
 
-// Gaussian and mixture models (cuda/cuda_gauss.cu).
-int ds_cuda_gauss_bind(ds_bound_model *bm);
-void ds_cuda_gauss_unbind(ds_bound_model *bm);
-int ds_cuda_gauss_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gauss_map map,
+// Gaussian and mixture models (cuda/cuda_gmm.cu).
+int ds_cuda_gmm_bind(ds_bound_model *bm);
+void ds_cuda_gmm_unbind(ds_bound_model *bm);
+int ds_cuda_gmm_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gauss_map map,
                         float *out);
 
 #endif

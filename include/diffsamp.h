@@ -9,7 +9,10 @@
 #include "ds_model.h"
 #include "ds_backend.h"
 #include "ds_philox.h"
-#include "ds_sampler.h"
+#include "ds_solver.h"
+#include "ds_schedule.h"
+#include "ds_sample.h"
+#include "ds_analysis.h"
 #include "ds_version.h"
 
 #endif

@@ -4,7 +4,7 @@
 #define DS_SAMPLE_H
 
 #include <stdint.h>
-#include "ds_sampler.h"
+#include "ds_solver.h"
 #include "ds_schedule.h"
 
 #ifdef __cplusplus

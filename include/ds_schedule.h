@@ -10,7 +10,7 @@
 #define DS_SCHEDULE_H
 
 #include <stdint.h>
-#include "ds_sampler.h"
+#include "ds_solver.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -11,7 +11,7 @@
 
 #include "ds_backend.h"
 #include "ds_error.h"
-#include "ds_sampler.h"
+#include "ds_solver.h"
 #include "ds_schedule.h"
 #include "testutil.h"
 

@@ -9,7 +9,7 @@
 #include "ds_analysis.h"
 #include "ds_backend.h"
 #include "ds_error.h"
-#include "ds_sampler.h"
+#include "ds_solver.h"
 #include "testutil.h"
 
 // ---- helpers ----

@@ -38,7 +38,7 @@
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_philox.h"
-#include "ds_sampler.h"
+#include "ds_solver.h"
 #include "testutil.h"
 #ifdef DIFFSAMP_HAVE_CUDA
 #include "../cuda/ds_cuda_debug.h"

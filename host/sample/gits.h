@@ -6,7 +6,7 @@
 #define DS_GITS_H
 
 #include <stdint.h>
-#include "ds_sampler.h"
+#include "ds_solver.h"
 
 typedef enum {
     GITS_METRIC_DEV = 0, // the paper's default: change of the deviation from the straight

@@ -1,9 +1,9 @@
 // Internal interface of the solvers: each solver is one function over the shared
 // steps below.
-#ifndef DS_SOLVER_H
-#define DS_SOLVER_H
+#ifndef DS_SOLVER_INTERNAL_H
+#define DS_SOLVER_INTERNAL_H
 
-#include "ds_sampler.h"
+#include "ds_solver.h"
 
 typedef int (*solver_fn)(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                          ds_batch *x);

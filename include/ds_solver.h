@@ -1,7 +1,7 @@
 // Solvers of the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma, written
 // once over the backend primitives (denoise and lincomb), so they run on every backend.
-#ifndef DS_SAMPLER_H
-#define DS_SAMPLER_H
+#ifndef DS_SOLVER_H
+#define DS_SOLVER_H
 
 #include <stdint.h>
 #include "ds_backend.h"

@@ -42,7 +42,7 @@ static int upload_factors(ds_bound_model *bm, const double *centre) {
     return rc;
 }
 
-int ds_cuda_gauss_bind(ds_bound_model *bm) {
+int ds_cuda_gmm_bind(ds_bound_model *bm) {
     const ds_model *m = bm->m;
     int64_t d = m->d, k = m->k, r = m->r;
     if (k < 1 || r < 1 || r > d || d * k * r > INT_MAX || !m->weights || !m->means || !m->eigvals ||
@@ -64,7 +64,7 @@ int ds_cuda_gauss_bind(ds_bound_model *bm) {
     return upload_factors(bm, centre);
 }
 
-void ds_cuda_gauss_unbind(ds_bound_model *bm) {
+void ds_cuda_gmm_unbind(ds_bound_model *bm) {
     void *bufs[] = {bm->ucat, bm->offset, bm->means, bm->eigvals, bm->residual, bm->log_weights};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_CHECK(cudaFree(bufs[i]));
 }
@@ -72,7 +72,7 @@ void ds_cuda_gauss_unbind(ds_bound_model *bm) {
 // out = sum_c rho_c (mu_c + g_c dx_c + U_c diag(f - g_c) U_c^T dx_c). Row-major
 // P (rows x kr) = Xc Ucat is, column-major, P^T = Ucat^T (Ucat read as kr x d) times
 // Xc^T; out^T += Ucat (transposed back to d x kr) times P^T.
-int ds_cuda_gauss_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gauss_map map,
+int ds_cuda_gmm_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gauss_map map,
                         float *out) {
     const ds_model *m = bm->m;
     const ds_cuda_ctx *ctx = bm->ctx;

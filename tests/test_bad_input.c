@@ -70,6 +70,15 @@ static void test_npy_shape_overflow(void **state) {
                     finite4x4, sizeof finite4x4, "overflow");
 }
 
+// Zero rows leave the element count at 0, so only the row width can overflow.
+static void test_npy_zero_rows_huge_width(void **state) {
+    (void)state;
+    expect_npy_fail(1,
+                    "'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, "
+                    "4), ",
+                    finite4x4, 0, "overflows");
+}
+
 static void test_npy_unsupported_dtype(void **state) {
     (void)state;
     expect_npy_fail(1, "'descr': '<i4', 'fortran_order': False, 'shape': (4, 4), ", finite4x4,
@@ -259,6 +268,19 @@ static void test_folder_where_file_expected(void **state) {
     expect_fail(path, path, "is a folder (expected a file");
 }
 
+// Devices and FIFOs are refused before they are opened: reading /dev/zero would not end
+// and opening a FIFO with no writer would block.
+static void test_not_a_regular_file(void **state) {
+    (void)state;
+    expect_fail("/dev/zero", "/dev/zero", "is not a regular file");
+    const char *fifo = df_path(tu_tmpdir(), "pipe.npy");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_fail(fifo, fifo, "is not a regular file");
+    const char *dir = tu_tmpdir();
+    assert_int_equal(mkfifo(df_path(dir, "a.png"), 0600), 0);
+    expect_fail(dir, df_path(dir, "a.png"), "is not a regular file");
+}
+
 static void test_unrecognised_format(void **state) {
     (void)state;
     const char *path = df_path(tu_tmpdir(), "data.csv");
@@ -321,6 +343,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_npy_truncated_preamble),
         cmocka_unit_test(test_npy_wrong_magic),
+        cmocka_unit_test(test_npy_zero_rows_huge_width),
         cmocka_unit_test(test_npy_data_shorter_than_header),
         cmocka_unit_test(test_npy_data_longer_than_header),
         cmocka_unit_test(test_npy_shape_overflow),
@@ -346,6 +369,7 @@ int main(void) {
         cmocka_unit_test(test_png_truncated),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_folder_where_file_expected),
+        cmocka_unit_test(test_not_a_regular_file),
         cmocka_unit_test(test_unrecognised_format),
         cmocka_unit_test(test_png_write_under_a_file),
         cmocka_unit_test(test_cli_bad_data),

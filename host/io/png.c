@@ -60,6 +60,7 @@ static int read_body(png_structp png, png_infop info, FILE *f, const char *path,
 
 int ds_png_read(const char *path, ds_image_u8 *img) {
     memset(img, 0, sizeof *img);
+    DS_TRY(ds_check_regular(path, "a PNG file", NULL));
     FILE *f = fopen(path, "rb");
     if (!f) return ds_fail("%s: cannot open: %s (expected a PNG file)", path, strerror(errno));
     unsigned char sig[8];

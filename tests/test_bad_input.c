@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "data_files.h"
+#include "png_chunks.h"
 #include "ds_data.h"
 #include "ds_error.h"
 
@@ -243,6 +244,30 @@ static void test_png_not_a_png(void **state) {
     expect_fail(dir, df_path(dir, "a.png"), "not a PNG file");
 }
 
+// A 1-byte IDAT under a header of 100000 x 80000 grey pixels (8 GB): refused from the
+// header and the file size, before anything is allocated.
+static void test_png_header_larger_than_file(void **state) {
+    (void)state;
+    unsigned char idat[64];
+    uLongf zlen = sizeof idat;
+    assert_int_equal(compress(idat, &zlen, (const Bytef *)"\0", 1), Z_OK);
+    unsigned char png[128] = {0x89, 'P', 'N',  'G',  '\r', '\n', 0x1a, '\n', 0,    0,
+                              0,    13,  'I',  'H',  'D',  'R',  0,    1,    0x86, 0xa0,
+                              0,    1,   0x38, 0x80, 8,    0,    0,    0,    0};
+    size_t n = 8 + 12 + 13;
+    unsigned char *c = png + n;
+    c[0] = c[1] = c[2] = 0, c[3] = (unsigned char)zlen;
+    memcpy(c + 4, "IDAT", 4);
+    memcpy(c + 8, idat, zlen);
+    n += 12 + zlen;
+    memcpy(png + n, "\0\0\0\0IEND\0\0\0\0", 12);
+    n += 12;
+    png_fix_crcs(png, n);
+    const char *dir = tu_tmpdir();
+    df_write(df_path(dir, "a.png"), png, n);
+    expect_fail(dir, df_path(dir, "a.png"), "more than a");
+}
+
 static void test_png_truncated(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
@@ -367,6 +392,7 @@ int main(void) {
         cmocka_unit_test(test_png_mixed_channels),
         cmocka_unit_test(test_png_not_a_png),
         cmocka_unit_test(test_png_truncated),
+        cmocka_unit_test(test_png_header_larger_than_file),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_folder_where_file_expected),
         cmocka_unit_test(test_not_a_regular_file),

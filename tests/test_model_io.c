@@ -289,6 +289,11 @@ static void break_folder(int which, const char *dir, const ds_model *m) {
     case 19:
         write_bad_covs(dir, m, which == 18);
         break;
+    case 20: // finite, but the squares overflow (found by fuzzing: sigma_data was Inf)
+        memcpy(copy, m->means, sizeof(double) * (size_t)(k * d));
+        copy[3] = 1e200;
+        write_array(dir, "means.npy", copy, 2, kd);
+        break;
     }
     free(copy);
 }
@@ -314,6 +319,7 @@ static const bad_case bad_cases[] = {
     {"negative residual", "residual.npy: element 1 is negative"},
     {"covariance not PSD", "covs.npy: component 1: covariance is not positive semi-definite"},
     {"covariance not symmetric", "covs.npy: component 1: not symmetric"},
+    {"variance overflows", "the mixture's variance overflows a double"},
 };
 
 // A comment longer than any line buffer stays a comment: its tail ("sigma_data = 7") is

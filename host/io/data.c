@@ -1,5 +1,7 @@
 // Data set loading: choose the reader from the path, and the .npy -> rows step.
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,14 @@ static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     if (a->dtype == DS_U8)
         ds_u8_to_unit(a->data, 1, out->x, n * d);
     else
-        for (int64_t i = 0; i < n * d; i++) out->x[i] = (float)((const double *)a->data)[i];
+        for (int64_t i = 0; i < n * d; i++) {
+            double v = ((const double *)a->data)[i];
+            if (fabs(v) > FLT_MAX) // would become Inf as a float (found by fuzzing)
+                return ds_fail("%s: element %lld is %g, outside the float32 range (expected "
+                               "|x| <= %g)",
+                               path, (long long)i, v, FLT_MAX);
+            out->x[i] = (float)v;
+        }
     return 0;
 }
 

@@ -1,4 +1,5 @@
 // .npy files (NumPy format versions 1.0, 2.0, 3.0), little-endian f4, f8, u1, C order.
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -45,6 +46,8 @@ static int parse_descr(const char *path, const char *header, ds_dtype *dtype) {
     size_t n = strcspn(v + 1, "'\"");
     if (n >= sizeof descr) n = sizeof descr - 1;
     memcpy(descr, v + 1, n);
+    for (size_t i = 0; i < n; i++) // quoted in messages, which are one line (found by fuzzing)
+        if (!isprint((unsigned char)descr[i])) descr[i] = '?';
     if (!strcmp(descr, "<f4"))
         *dtype = DS_F32;
     else if (!strcmp(descr, "<f8"))

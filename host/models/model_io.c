@@ -423,6 +423,10 @@ static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
                        (long long)mf->rank, (long long)m->r);
     double sigma_data = m->sigma_data;
     mixture_moments(m);
+    if (!isfinite(m->sigma_data)) // finite parameters whose squares overflow (found by fuzzing)
+        return ds_fail("%s: the mixture's variance overflows a double (values up to about "
+                       "1e154 expected)",
+                       dir);
     if (mf->has_sigma) m->sigma_data = sigma_data;
     return 0;
 }

@@ -44,6 +44,12 @@ int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_
     return 0;
 }
 
+int ds_cuda_upload_doubles(double **dst, const double *src, size_t count, const char *what) {
+    DS_TRY(ds_cuda_alloc((void **)dst, sizeof(double) * count, what));
+    CUDA_TRY(cudaMemcpy(*dst, src, sizeof(double) * count, cudaMemcpyHostToDevice));
+    return 0;
+}
+
 static size_t batch_count(const ds_batch *v) {
     return (size_t)(v->rows * v->cols);
 }
@@ -220,7 +226,7 @@ static int flow_blocks(ds_bound_model *bm, const ds_batch *x, double sigma_from,
     for (int64_t r0 = 0; r0 < x->rows; r0 += bm->ws.rows) {
         int64_t rows = x->rows - r0 < bm->ws.rows ? x->rows - r0 : bm->ws.rows;
         DS_TRY(ds_cuda_gmm_apply(bm, (const float *)x->data + r0 * d, rows, map,
-                                   (float *)out->data + r0 * d));
+                                 (float *)out->data + r0 * d));
     }
     return 0;
 }

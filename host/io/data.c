@@ -21,7 +21,14 @@ static int ends_with(const char *s, const char *suffix) {
 static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     if (a->ndim < 1) return ds_fail("%s: array is a scalar (expected N rows)", path);
     int64_t n = a->shape[0], d = 1;
-    for (int i = 1; i < a->ndim; i++) d *= a->shape[i];
+    // Bounded here too: with zero rows the element count is 0 whatever the row width.
+    for (int i = 1; i < a->ndim; i++) {
+        if (a->shape[i] > 0 && d > INT64_MAX / (int64_t)sizeof(double) / a->shape[i])
+            return ds_fail("%s: dimension %d of the npy shape is %lld: the row width overflows "
+                           "(expected rows that fit in memory)",
+                           path, i, (long long)a->shape[i]);
+        d *= a->shape[i];
+    }
     if (a->ndim == 3)
         out->channels = 1, out->height = (int)a->shape[1], out->width = (int)a->shape[2];
     if (a->ndim == 4)
@@ -95,6 +102,7 @@ static int load_path(const char *path, ds_data *out) {
             return ds_fail("%s: is a folder (expected a file, as its name says)", path);
         return ds_read_png_folder(path, out);
     }
+    if (!S_ISREG(st.st_mode)) return ds_check_regular(path, "a data file", NULL);
     switch (file_format(path)) {
     case FMT_NPY:
         return load_npy(path, out);

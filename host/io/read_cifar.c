@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "data_readers.h"
+#include "data_rows.h"
 #include "ds_error.h"
 
 #define CIFAR_PIXELS (3 * 32 * 32)

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "data_readers.h"
+#include "data_rows.h"
 #include "ds_error.h"
 
 // deflate compresses at most about 1032:1, so a .gz file of s bytes holds less than this.

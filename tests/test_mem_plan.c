@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "ds_error.h"
 #include "mem_plan.h"
 #include "testutil.h"
@@ -26,6 +27,23 @@ static void test_parse_bytes(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(ds_parse_bytes(bad[i], &v), -1);
         assert_non_null(strstr(ds_error(), "bad memory size"));
+    }
+}
+
+// Files take whole blocks: the disk pre-check of sample counts these, not bytes.
+static void test_disk_bytes(void **state) {
+    (void)state;
+    assert_int_equal(ds_disk_bytes(0, 4096), 0);
+    assert_int_equal(ds_disk_bytes(1, 4096), 4096);
+    assert_int_equal(ds_disk_bytes(4096, 4096), 4096);
+    assert_int_equal(ds_disk_bytes(4097, 4096), 8192);
+    assert_int_equal(ds_disk_bytes(1000, 0), 1000);
+    uint64_t state_ = tu_seed() | 1;
+    for (int i = 0; i < 1000; i++) {
+        state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t bytes = state_ >> 20, block = 512u << (state_ % 5);
+        uint64_t disk = ds_disk_bytes(bytes, block);
+        assert_true(disk % block == 0 && disk >= bytes && disk - bytes < block);
     }
 }
 
@@ -85,6 +103,7 @@ static void test_no_limit_keeps_batch(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_bytes),
+        cmocka_unit_test(test_disk_bytes),
         cmocka_unit_test(test_plan_is_largest_fitting_batch),
         cmocka_unit_test(test_no_limit_keeps_batch),
     };

@@ -181,7 +181,7 @@ int ds_npy_write_header(FILE *f, const char *path, const ds_array *a) {
     unsigned char pre[10] = {
         0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
     if (fwrite(pre, 1, 10, f) != 10 || fwrite(header, 1, (size_t)n, f) != (size_t)n)
-        return ds_fail("%s: write failed", path);
+        return ds_fail("%s: write failed: %s", path, strerror(errno));
     return 0;
 }
 
@@ -194,8 +194,9 @@ int ds_npy_write(const char *path, const ds_array *a) {
         return -1;
     }
     if (bytes && fwrite(a->data, 1, bytes, af.f) != bytes) {
+        int saved = errno;
         ds_atomic_abort(&af);
-        return ds_fail("%s: write failed", path);
+        return ds_fail("%s: write failed: %s", path, strerror(saved));
     }
     return ds_atomic_commit(&af);
 }

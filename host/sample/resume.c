@@ -276,7 +276,8 @@ int ds_resume_write_npy(const ds_resume *r, const char *path) {
         rc = read_shard(r, j, &shard);
         if (rc) break;
         size_t bytes = (size_t)ds_array_count(&shard) * ds_dtype_size(r->dtype);
-        if (fwrite(shard.data, 1, bytes, af.f) != bytes) rc = ds_fail("%s: write failed", path);
+        if (fwrite(shard.data, 1, bytes, af.f) != bytes)
+            rc = ds_fail("%s: write failed: %s", path, strerror(errno));
         ds_array_free(&shard);
     }
     if (rc) {

@@ -77,6 +77,16 @@ int ds_backend_check_denoise(const char *who, const ds_model *m, const ds_batch 
 int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x, double sigma_from,
                           double sigma_to, const ds_batch *out);
 
+// A model kind the backends' own bind does not evaluate (DS_MODEL_CALLBACK): -1 with
+// a message naming `who`, else 0.
+int ds_backend_check_bind(const char *who, const ds_model *m);
+
+// Wraps a backend so that it also evaluates callback models (DS_MODEL_CALLBACK): their
+// denoiser downloads x, calls the caller's function and uploads the result; every other
+// model and primitive is the inner backend's. Takes ownership of inner (freed with the
+// wrapper); NULL inner returns NULL (the inner backend's error stays recorded).
+ds_backend *ds_backend_callback_new(ds_backend *inner);
+
 // Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
 ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);
 void ds_host_batch_free(ds_backend *b, ds_batch *v);

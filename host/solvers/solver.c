@@ -49,6 +49,7 @@ int ds_solve(ds_solver_ctx *ctx, const ds_solver_opts *o, const double *sigmas, 
 }
 
 int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out) {
+    if (c->cancel && c->cancel(c->cancel_user)) return ds_fail("interrupted");
     c->nfe++;
     return c->b->denoise(c->b, c->model, x, &sigma, 1, out, NULL);
 }

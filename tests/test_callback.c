@@ -134,6 +134,7 @@ static void test_cancel_and_errors(void **state) {
     wrapped->unbind(wrapped, bm);
     assert_int_equal(ds_model_save(&cb, tu_tmpdir()), -1);
     assert_non_null(strstr(ds_error(), "cannot be saved"));
+    ds_model_free(&cb);
     assert_int_equal(ds_model_callback(0, gauss_fn, &st, &cb), -1);
     ds_backend_free(wrapped);
     stu_problem_free(&p);

@@ -156,6 +156,25 @@ static void test_shard_write_failure_reason(void **state) {
     free(x);
 }
 
+// A config.txt that holds this run's config, a NUL byte and more is another run's
+// (found by fuzzing: the text compared equal up to the NUL).
+static void test_config_with_nul_refused(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ds_resume r;
+    assert_int_equal(ds_resume_open(&r, dir, config, 4, 2, 2, DS_F32, 0), 0);
+    ds_resume_close(&r);
+    char path[DS_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/.diffsamp-run/config.txt", dir);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite("\0steps=99\n", 1, 10, f), 10);
+    fclose(f);
+    assert_int_equal(ds_resume_open(&r, dir, config, 4, 2, 2, DS_F32, 1), -1);
+    printf("  %s\n", ds_error());
+    assert_non_null(strstr(ds_error(), "different options"));
+}
+
 static void test_config_text(void **state) {
     (void)state;
     const char *solver = "heun", *out = "x";
@@ -181,6 +200,7 @@ int main(void) {
         cmocka_unit_test(test_resume_skips_committed_batches),
         cmocka_unit_test(test_one_writer_at_a_time),
         cmocka_unit_test(test_shard_write_failure_reason),
+        cmocka_unit_test(test_config_with_nul_refused),
         cmocka_unit_test(test_config_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,6 +73,10 @@ static char *read_text(const char *path) {
     }
     fclose(f);
     s[len] = '\0';
+    // A NUL byte would end the text early, and a config with anything after one would
+    // compare equal (found by fuzzing): it becomes '?', which no config holds.
+    for (size_t i = 0; i < len; i++)
+        if (!s[i]) s[i] = '?';
     return s;
 }
 

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE // memmem, nftw
 #include "fuzz_harness.h"
 
+#include <float.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
@@ -114,17 +115,23 @@ void fuzz_check_data(int rc, const ds_data *d, const char *names) {
     FUZZ_ASSERT(rc == 0 || rc == -1, "returned %d", rc);
     if (rc) {
         fuzz_check_refusal(names);
-        FUZZ_ASSERT(!d->x && !d->labels && d->n == 0 && d->d == 0, "refused but left %lld rows",
-                    (long long)d->n);
+        FUZZ_ASSERT(!d->values && !d->labels && d->n == 0 && d->d == 0,
+                    "refused but left %lld rows", (long long)d->n);
         return;
     }
-    FUZZ_ASSERT(d->n >= 1 && d->d >= 1 && d->x, "accepted %lld x %lld rows", (long long)d->n,
+    FUZZ_ASSERT(d->n >= 1 && d->d >= 1 && d->values, "accepted %lld x %lld rows", (long long)d->n,
                 (long long)d->d);
     int64_t pixels = (int64_t)d->channels * d->height * d->width;
     FUZZ_ASSERT(pixels == 0 || pixels == d->d, "image shape %dx%dx%d but d = %lld", d->channels,
                 d->height, d->width, (long long)d->d);
-    for (int64_t i = 0; i < d->n * d->d; i++)
-        FUZZ_ASSERT(isfinite(d->x[i]), "value %lld is %g", (long long)i, d->x[i]);
+    for (int64_t i = 0; i < d->n; i++)
+        for (int64_t j = 0; j < d->d; j++) {
+            double v = ds_data_value(d, i, j);
+            FUZZ_ASSERT(isfinite(v) && fabs(v) <= FLT_MAX, "value (%lld, %lld) is %g", (long long)i,
+                        (long long)j, v);
+            FUZZ_ASSERT(d->dtype != DS_U8 || fabs(v) <= 1, "pixel value (%lld, %lld) is %g",
+                        (long long)i, (long long)j, v);
+        }
     for (int64_t i = 0; d->labels && i < d->n; i++)
         FUZZ_ASSERT(d->labels[i] >= 0 && d->labels[i] <= 255, "label %lld is %d", (long long)i,
                     d->labels[i]);

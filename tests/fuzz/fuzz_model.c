@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_ASSERT(rc == 0 || rc == -1, "returned %d", rc);
     if (rc) {
         fuzz_check_refusal(dir);
-        FUZZ_ASSERT(!m.means && !m.eigvecs && !m.data.x, "refused but left arrays");
+        FUZZ_ASSERT(!m.means && !m.eigvecs && !m.data.values, "refused but left arrays");
     } else {
         check_model(&m);
     }

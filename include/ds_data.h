@@ -9,6 +9,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // N rows of dimension d, row-major float32. uint8 pixels are mapped to [-1, 1]
 // (v / 127.5 - 1); float data is taken as is. When the rows are images, channels *
@@ -51,6 +52,7 @@ static inline unsigned char ds_to_pixel(double x) {
     return (unsigned char)v;
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 typedef struct {
     const char *solver;    // euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v,
@@ -51,6 +52,7 @@ int ds_solve(ds_solver_ctx *ctx, const ds_solver_opts *o, const double *sigmas, 
 // 1 if the name is a known solver.
 int ds_solver_known(const char *name);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

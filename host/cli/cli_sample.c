@@ -19,7 +19,7 @@ typedef struct {
     int no_final_zero, full_order, afs, dynamic_threshold;
     const char *max_memory;
     uint64_t max_memory_bytes;
-    int resume, quiet, no_npy;
+    int resume, force, quiet, no_npy;
     ds_sample_config cfg;
 } sample_args;
 
@@ -200,8 +200,8 @@ static int resume_batch(const char *out, int64_t *batch) {
 // and how to run, plus the batch planned, the backend that runs and the model's identity.
 static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, const ds_model *m,
                          const ds_backend *b, char *buf, size_t size) {
-    static const char *const skip[] = {"out",   "resume",  "quiet", "max-memory",
-                                       "batch", "backend", NULL};
+    static const char *const skip[] = {"out",        "resume", "force",   "quiet",
+                                       "max-memory", "batch",  "backend", NULL};
     buf[0] = '\0';
     DS_TRY(ds_config_text(opts, n_opts, skip, buf, size));
     DS_TRY(ds_config_add(buf, size, "batch-planned", "%lld", (long long)a->cfg.batch));
@@ -335,6 +335,8 @@ int cli_sample(int argc, char **argv) {
         {"no-npy", CLI_FLAG, &a.no_npy, "do not write samples.npy"},
         {"resume", CLI_FLAG, &a.resume,
          "continue the interrupted run in --out (same options): finished batches are kept"},
+        {"force", CLI_FLAG, &a.force,
+         "replace what --out holds (the old folder goes once the new run is complete)"},
         {"quiet", CLI_FLAG, &a.quiet,
          "no progress on stderr (batches done, samples/s, NFE/s = denoiser calls on a batch per "
          "second, ETA)"},
@@ -366,6 +368,9 @@ int cli_sample(int argc, char **argv) {
     char config[16384];
     if (!rc) rc = sample_plan_memory(&model, b, a.max_memory_bytes, &a.cfg.batch);
     if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
+    cli_replace replace = {0};
+    if (!rc) rc = cli_replace_check("sample", a.out, a.force, a.resume);
+    if (!rc) rc = cli_replace_begin(&replace, a.out, a.force);
     // The trajectory is written after the run and cannot be resumed: its folder first.
     if (!rc && a.trajectory) rc = ds_mkdirs_parent(a.trajectory);
     if (!rc) rc = output_config(&a, opts, n_opts, &model, b, config, sizeof config);
@@ -391,6 +396,7 @@ int cli_sample(int argc, char **argv) {
     if (run && !rc) report(&a, &r, o.res.samples_done);
     int status = rc ? cli_fail(1) : 0;
     sample_output_close(&o, rc != 0);
+    cli_replace_end(&replace, rc != 0);
     ds_sample_result_free(&r);
     free(noise);
     ds_backend_free(b);

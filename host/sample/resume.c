@@ -159,8 +159,8 @@ static int check_or_write_config(ds_resume *r, const char *config, int resume) {
     }
     int rc = 0;
     if (!resume)
-        rc = ds_fail("%s: holds a diffsamp run already; add --resume to continue it, or choose "
-                     "another --out",
+        rc = ds_fail("%s: holds a diffsamp run already; add --resume to continue it, --force "
+                     "to replace it, or choose another --out",
                      r->dir);
     else if (strcmp(old, config) != 0)
         rc = refuse_different(r->dir, old, config);

@@ -17,6 +17,7 @@ extern "C" {
 typedef struct {
     int64_t n, d;
     int channels, height, width;
+    int channels_last; // 1: read from an (N, H, W, C) array, rows reordered to C-H-W
     float *x;
     int32_t *labels; // n class labels, or NULL
     char path[DS_PATH_MAX];

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ds_data.h"
 #include "ds_io.h"
 
 typedef enum { CLI_STR, CLI_INT, CLI_REAL, CLI_FLAG } cli_type;
@@ -51,6 +52,10 @@ typedef struct {
 int cli_replace_check(const char *command, const char *out, int force, int resume);
 int cli_replace_begin(cli_replace *r, const char *out, int force);
 void cli_replace_end(cli_replace *r, int failed);
+
+// ds_data_load for a command, saying on stderr when an (N, H, W, C) array was read
+// channels last (cli_data.c).
+int cli_data_load(const char *command, const char *path, ds_data *out);
 
 // Subcommands: each returns the process exit status.
 int cli_grid(int argc, char **argv);

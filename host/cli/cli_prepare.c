@@ -58,7 +58,7 @@ int cli_prepare(int argc, char **argv) {
 
     double start = ds_seconds();
     ds_data data;
-    if (ds_data_load(data_path, &data) != 0) return cli_fail(1);
+    if (cli_data_load("prepare", data_path, &data) != 0) return cli_fail(1);
     ds_model m;
     rc = ds_model_fit(&data, kind, &o, &m);
     if (!rc) {

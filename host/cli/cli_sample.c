@@ -103,7 +103,7 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
     } else {
         ds_model_kind kind;
         DS_TRY(ds_model_kind_parse(a->model_kind, &kind));
-        DS_TRY(ds_data_load(a->data_path, data));
+        DS_TRY(cli_data_load("sample", a->data_path, data));
         DS_TRY(ds_model_fit(data, kind, &fo, model));
     }
     if (!teleporting) return 0;

@@ -39,29 +39,53 @@ void ds_u8_to_unit(const unsigned char *src, int64_t stride, float *dst, int64_t
     for (int64_t i = 0; i < count; i++) dst[i] = (float)(src[i * stride] / 127.5 - 1.0);
 }
 
+static int is_channel_count(int64_t c) {
+    return c == 1 || c == 3 || c == 4;
+}
+
+// Reorders each of n rows from H-W-C to C-H-W (in place, through one row's buffer).
+static int rows_to_chw(ds_data *out, const char *path) {
+    int64_t c = out->channels, hw = (int64_t)out->height * out->width;
+    float *row = ds_try_alloc((size_t)out->d, sizeof(float), path);
+    if (!row) return -1;
+    for (int64_t i = 0; i < out->n; i++) {
+        float *x = out->x + i * out->d;
+        for (int64_t p = 0; p < hw; p++)
+            for (int64_t k = 0; k < c; k++) row[k * hw + p] = x[p * c + k];
+        memcpy(x, row, sizeof(float) * (size_t)out->d);
+    }
+    free(row);
+    return 0;
+}
+
 // Rows of an array: (N, d...) flattened to N x prod(d...); (N,H,W) and (N,C,H,W)
-// keep their image shape. uint8 maps to [-1, 1]; float32 data is taken over as is.
+// keep their image shape. A 4-D array whose last axis is 1, 3 or 4 and whose second is
+// not is numpy's usual (N,H,W,C): its rows are reordered to C-H-W and channels_last set.
+// uint8 maps to [-1, 1]; float32 data is taken over as is.
 static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     if (a->ndim < 1) return ds_fail("%s: array is a scalar (expected N rows)", path);
     int64_t n = a->shape[0], d = 1;
     for (int i = 1; i < a->ndim; i++) d *= a->shape[i];
     if (a->ndim == 3)
         out->channels = 1, out->height = (int)a->shape[1], out->width = (int)a->shape[2];
-    if (a->ndim == 4)
-        out->channels = (int)a->shape[1], out->height = (int)a->shape[2],
-        out->width = (int)a->shape[3];
+    if (a->ndim == 4) {
+        out->channels_last = is_channel_count(a->shape[3]) && !is_channel_count(a->shape[1]);
+        int c = out->channels_last ? 3 : 1, h = out->channels_last ? 1 : 2;
+        out->channels = (int)a->shape[c], out->height = (int)a->shape[h],
+        out->width = (int)a->shape[h + 1];
+    }
     if (a->dtype == DS_F32 && n >= 1 && d >= 1) {
         out->n = n, out->d = d;
         out->x = a->data;
         a->data = NULL;
-        return 0;
+    } else {
+        DS_TRY(ds_data_alloc_rows(out, path, n, d));
+        if (a->dtype == DS_U8)
+            ds_u8_to_unit(a->data, 1, out->x, n * d);
+        else
+            for (int64_t i = 0; i < n * d; i++) out->x[i] = (float)((const double *)a->data)[i];
     }
-    DS_TRY(ds_data_alloc_rows(out, path, n, d));
-    if (a->dtype == DS_U8)
-        ds_u8_to_unit(a->data, 1, out->x, n * d);
-    else
-        for (int64_t i = 0; i < n * d; i++) out->x[i] = (float)((const double *)a->data)[i];
-    return 0;
+    return out->channels_last ? rows_to_chw(out, path) : 0;
 }
 
 static int load_npy(const char *path, ds_data *out) {
@@ -146,5 +170,5 @@ void ds_data_free(ds_data *d) {
     d->x = NULL;
     d->labels = NULL;
     d->n = d->d = 0;
-    d->channels = d->height = d->width = 0;
+    d->channels = d->height = d->width = d->channels_last = 0;
 }

@@ -2,7 +2,7 @@
 # Image arrays in numpy's usual (N, H, W, C) order: a last axis of 1, 3 or 4 (and a
 # second axis that is not) is read as channels, rows reordered to C-H-W, with a note on
 # stderr. The same images saved as (N, C, H, W) give byte-identical grids, and sample
-# writes PNGs of the right shape.
+# writes PNGs of the right shape; samples.npy keeps it; --flat-npy, --no-png.
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
@@ -40,4 +40,21 @@ head = open(sys.argv[1], "rb").read(26)
 w, h, depth, colour = struct.unpack(">IIBB", head[16:26])
 sys.exit(0 if (w, h, depth, colour) == (5, 6, 8, 2) else 1)
 PY
+# samples.npy keeps the image shape, (n, C, H, W); --flat-npy gives the same values as
+# (n, d); --no-png writes no PNG, and a disk-space message no longer suggests it.
+"$BIN" sample --data "$T/hwc3.npy" --model empirical --steps 3 --n 2 --quiet --out "$T/f" \
+    --flat-npy --no-png >/dev/null 2>"$T/err" || fail "sample --flat-npy --no-png: $(cat "$T/err")"
+ls "$T/f" | grep -q png && fail "--no-png wrote PNGs: $(ls "$T/f")"
+[ -d "$T/f/000000" ] && fail "--no-png made the PNG folder"
+$PY - "$T/s/samples.npy" "$T/f/samples.npy" <<'PY' || fail "samples.npy shapes (see above)"
+import sys, numpy as np
+shaped, flat = np.load(sys.argv[1]), np.load(sys.argv[2])
+print("samples.npy", shaped.shape, "--flat-npy", flat.shape)
+sys.exit(0 if shaped.shape == (2, 3, 6, 5) and flat.shape == (2, 90)
+         and np.array_equal(shaped.reshape(2, 90), flat) else 1)
+PY
+expect_error "add --no-npy, add --no-png, or choose" sample --data "$T/chw3.npy" --model gaussian \
+    --n 1000000000000 --out "$T/huge"
+expect_error "(lower --n, or choose" sample --data "$T/chw3.npy" --model gaussian \
+    --n 1000000000000 --out "$T/huge" --no-npy --no-png
 echo "ok"

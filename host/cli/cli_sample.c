@@ -19,7 +19,7 @@ typedef struct {
     int no_final_zero, full_order, afs, dynamic_threshold;
     const char *max_memory;
     uint64_t max_memory_bytes;
-    int resume, force, quiet, no_npy;
+    int resume, force, quiet, no_npy, no_png, flat_npy;
     ds_sample_config cfg;
 } sample_args;
 
@@ -155,7 +155,7 @@ static int write_outputs(const sample_args *a, const ds_model *m, sample_output 
     int64_t n = a->cfg.n, count = n < 64 ? n : 64;
     DS_TRY(ds_resume_gather(&o->res, count, &head));
     int rc = 0;
-    if (m->height) {
+    if (o->png) {
         double *x = sample_output_rows(&head, count);
         snprintf(path, sizeof path, "%s/grid.png", a->out);
         rc = ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
@@ -166,7 +166,10 @@ static int write_outputs(const sample_args *a, const ds_model *m, sample_output 
     snprintf(path, sizeof path, "%s/sigmas.txt", a->out);
     if (!rc) rc = ds_schedule_write(path, r->sigmas, r->n_sigmas);
     snprintf(path, sizeof path, "%s/samples.npy", a->out);
-    if (!rc && !a->no_npy) rc = ds_resume_write_npy(&o->res, path);
+    // Image rows keep their shape, (n, C, H, W), unless --flat-npy.
+    int64_t image[3] = {m->channels, m->height, m->width};
+    int image_dims = m->height && !a->flat_npy ? 3 : 0;
+    if (!rc && !a->no_npy) rc = ds_resume_write_npy(&o->res, path, image_dims, image);
     ds_array_free(&head);
     return rc;
 }
@@ -333,6 +336,9 @@ int cli_sample(int argc, char **argv) {
         {"backend", CLI_STR, &a.backend, "ref, cpu, cuda or auto"},
         {"out", CLI_STR, &a.out, "output folder (samples.npy, sigmas.txt, run.json, PNGs)"},
         {"no-npy", CLI_FLAG, &a.no_npy, "do not write samples.npy"},
+        {"flat-npy", CLI_FLAG, &a.flat_npy,
+         "samples.npy of images as (n, d) rows (otherwise their shape, (n, C, H, W))"},
+        {"no-png", CLI_FLAG, &a.no_png, "no PNGs (per sample and grid.png) for image data"},
         {"resume", CLI_FLAG, &a.resume,
          "continue the interrupted run in --out (same options): finished batches are kept"},
         {"force", CLI_FLAG, &a.force,
@@ -374,6 +380,7 @@ int cli_sample(int argc, char **argv) {
     // The trajectory is written after the run and cannot be resumed: its folder first.
     if (!rc && a.trajectory) rc = ds_mkdirs_parent(a.trajectory);
     if (!rc) rc = output_config(&a, opts, n_opts, &model, b, config, sizeof config);
+    o.png = model.height && !a.no_png;
     if (!rc)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
                                 a.quiet, !a.no_npy);

@@ -64,15 +64,15 @@ typedef struct {
     ds_solver_opts solver;
     ds_schedule_opts schedule;
     ds_teleport_opts teleport;
-    int64_t n;             // samples
-    int64_t batch;         // rows per batch
-    int64_t first_row;     // index of the first sample (noise row first_row + i)
-    uint64_t seed;         // Philox noise seed
-    const double *noise;   // n x d standard normal rows instead of Philox noise, or NULL
+    int64_t n;                // samples
+    int64_t batch;            // rows per batch
+    int64_t first_row;        // index of the first sample (noise row first_row + i)
+    uint64_t seed;            // Philox noise seed
+    const double *noise;      // n x d standard normal rows instead of Philox noise, or NULL
     const double *step_noise; // stochastic samplers: draws x n x d standard normals instead
                               // of Philox step noise (draws: ds_solver_count_draws), or NULL
-    int record_trajectory; // fill ds_sample_result.trajectory
-    const uint8_t *skip;   // per batch: 1 to skip it (done before a resume), or NULL
+    int record_trajectory;    // fill ds_sample_result.trajectory
+    const uint8_t *skip;      // per batch: 1 to skip it (done before a resume), or NULL
 } ds_sample_config;
 
 void ds_sample_config_default(ds_sample_config *c);

@@ -53,8 +53,8 @@ static const compat_case cases[] = {
      "bh1", 0, 1, 0},
     // The stochastic samplers, fed the same injected step noise (their keys are parsed
     // into our options by opts_for). The churn cases have gamma > 0 on some steps only.
-    {"k-diffusion", "euler", "s_churn=1.5 s_tmin=0.05 s_tmax=10 s_noise=1.003", "euler", 0, 0,
-     NULL, 0, 0, 0},
+    {"k-diffusion", "euler", "s_churn=1.5 s_tmin=0.05 s_tmax=10 s_noise=1.003", "euler", 0, 0, NULL,
+     0, 0, 0},
     {"k-diffusion", "heun", "s_churn=2 s_tmin=0.1 s_tmax=20 s_noise=1.007", "heun", 0, 0, NULL, 0,
      0, 0},
     {"k-diffusion", "euler_ancestral", "", "euler_ancestral", 0, 0, NULL, 0, 0, 0},
@@ -133,14 +133,22 @@ static void opts_for(const compat_case *k, ds_solver_opts *o) {
         assert_non_null(eq);
         *eq = '\0';
         double v = atof(eq + 1);
-        if (!strcmp(tok, "s_churn")) o->s_churn = v;
-        else if (!strcmp(tok, "s_tmin")) o->s_tmin = v;
-        else if (!strcmp(tok, "s_tmax")) o->s_tmax = v;
-        else if (!strcmp(tok, "s_noise")) o->s_noise = v;
-        else if (!strcmp(tok, "eta")) o->eta = v;
-        else if (!strcmp(tok, "r")) o->sde_r = v;
-        else if (!strcmp(tok, "solver_type")) o->variant = !strcmp(eq + 1, "heun") ? "heun" : "midpoint";
-        else if (strcmp(tok, "order")) fail_msg("test_compat: unknown k-diffusion key %s", tok);
+        if (!strcmp(tok, "s_churn"))
+            o->s_churn = v;
+        else if (!strcmp(tok, "s_tmin"))
+            o->s_tmin = v;
+        else if (!strcmp(tok, "s_tmax"))
+            o->s_tmax = v;
+        else if (!strcmp(tok, "s_noise"))
+            o->s_noise = v;
+        else if (!strcmp(tok, "eta"))
+            o->eta = v;
+        else if (!strcmp(tok, "r"))
+            o->sde_r = v;
+        else if (!strcmp(tok, "solver_type"))
+            o->variant = !strcmp(eq + 1, "heun") ? "heun" : "midpoint";
+        else if (strcmp(tok, "order"))
+            fail_msg("test_compat: unknown k-diffusion key %s", tok);
     }
 }
 

@@ -127,8 +127,7 @@ int solver_draw(ds_solver_ctx *c, ds_batch *out) {
                        (long long)j, (long long)row, (long long)(row + out->rows - 1),
                        (long long)out->cols, (long long)s->draws, (long long)s->rows,
                        (long long)s->cols);
-    c->b->upload(c->b, out,
-                 s->v + ((size_t)j * (size_t)s->rows + (size_t)row) * (size_t)s->cols);
+    c->b->upload(c->b, out, s->v + ((size_t)j * (size_t)s->rows + (size_t)row) * (size_t)s->cols);
     return 0;
 }
 

@@ -36,7 +36,6 @@ int solver_euler_ancestral(ds_solver_ctx *c, const ds_solver_opts *o, const doub
     return rc;
 }
 
-
 int solver_dpmpp_sde(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                      ds_batch *x) {
     if (o->order && o->order != 2)

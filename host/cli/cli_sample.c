@@ -1,5 +1,6 @@
 // diffsamp sample: options, the models, a pre-flight check of the plan, the run
 // (ds_sample_run) and the outputs.
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,9 @@ int cli_sample(int argc, char **argv) {
                        opts, n_opts);
     if (rc) return rc > 0 ? 0 : cli_fail(2);
     if (plan(&a)) return cli_fail(2);
+    // From here a first SIGINT / SIGTERM stops the run between denoiser calls, never
+    // inside a write: the folder keeps only whole batches (cli_interrupt.c).
+    cli_interrupt_install();
     int teleporting = a.cfg.teleport.sigma > 0 || a.cfg.teleport.fraction > 0;
     double t0 = ds_seconds();
     ds_run_times t = {0};
@@ -363,6 +367,7 @@ int cli_sample(int argc, char **argv) {
     if (run) {
         const ds_model *g = gauss.d ? &gauss : &model;
         a.cfg.skip = o.res.done;
+        a.cfg.cancel = cli_interrupted;
         rc = ds_sample_run(b, &model, teleporting ? g : NULL, &a.cfg, sample_output_batch, &o, &r);
         ds_progress_finish(&o.prog);
     }
@@ -374,7 +379,16 @@ int cli_sample(int argc, char **argv) {
     if (run && !rc) rc = write_run_json(&a, argc, argv, opts, n_opts, &model, b, &o, &r, t);
     if (run && !rc) rc = ds_resume_finish(&o.res);
     if (run && !rc) report(&a, &r, o.res.samples_done);
-    int status = rc ? cli_fail(1) : 0;
+    int sig = rc ? cli_interrupt_signal() : 0, status = rc && !sig ? cli_fail(1) : 0;
+    if (sig) {
+        fprintf(stderr,
+                "diffsamp: sample stopped by %s after %lld of %lld batches; %s holds no partial "
+                "batch; run the same command with --resume to continue\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM",
+                (long long)(o.res.batches_done + o.res.committed), (long long)o.res.n_batches,
+                a.out);
+        status = 128 + sig;
+    }
     sample_output_close(&o, rc != 0);
     cli_replace_end(&replace, rc != 0);
     ds_sample_result_free(&r);
@@ -383,5 +397,6 @@ int cli_sample(int argc, char **argv) {
     ds_model_free(&gauss);
     ds_model_free(&model);
     ds_data_free(&data);
+    cli_interrupt_remove();
     return status;
 }

@@ -1,6 +1,7 @@
 // The batched output of diffsamp sample.
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,9 @@ int sample_output_batch(void *user, int64_t first_row, int64_t rows, const doubl
     sample_output *o = user;
     const ds_model *m = o->m;
     double t = ds_seconds();
+    // For tests: a SIGINT that arrives as this batch's outputs are about to be written.
+    const char *at = getenv("DIFFSAMP_TEST_SIGINT_AT_ROW");
+    if (at && atoll(at) >= first_row && atoll(at) < first_row + rows) raise(SIGINT);
     if (o->png)
         DS_TRY(ds_png_write_samples(o->out, x, rows, first_row, m->channels, m->height, m->width));
     DS_TRY(ds_resume_commit(&o->res, first_row / o->res.batch, x));

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "ds_error.h"
@@ -194,12 +195,15 @@ static int read_manifest(const char *dir, manifest *mf, ds_model *m) {
                        "prepare)",
                        dir, strerror(errno));
     int rc = 0;
-    while (!rc && getline(&line, &line_cap, f) >= 0) {
+    for (ssize_t len; !rc && (len = getline(&line, &line_cap, f)) >= 0;) {
         mf->line++;
         char *hash = strchr(line, '#'), *s, *eq;
         if (hash) *hash = '\0';
-        if (!*(s = trim(line))) continue;
-        if (!(eq = strchr(s, '=')))
+        if (!hash && memchr(line, '\0', (size_t)len)) // would end the value early
+            rc = ds_fail("%s: line %d holds a NUL byte (expected text)", path, mf->line);
+        else if (!*(s = trim(line)))
+            continue;
+        else if (!(eq = strchr(s, '=')))
             rc = ds_fail("%s: line %d: '%s' (expected key = value)", path, mf->line, s);
         else
             *eq = '\0', rc = set_key(mf, trim(s), trim(eq + 1), m);

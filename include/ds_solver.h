@@ -9,6 +9,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 typedef struct {
     const char *solver;    // euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v,
@@ -35,12 +36,18 @@ typedef struct {
 typedef void (*ds_step_hook)(void *user, int index, double sigma, const ds_batch *x,
                              const ds_batch *denoised);
 
+// Polled before every denoiser evaluation: non-zero stops the run with the error
+// "interrupted" (Ctrl-C in a notebook, a deadline).
+typedef int (*ds_cancel_fn)(void *user);
+
 typedef struct {
     ds_backend *b;
     ds_bound_model *model;
     int64_t nfe; // denoiser evaluations made so far
     ds_step_hook on_step;
     void *user;
+    ds_cancel_fn cancel; // or NULL
+    void *cancel_user;
 } ds_solver_ctx;
 
 void ds_solver_opts_default(ds_solver_opts *o);
@@ -54,6 +61,7 @@ int ds_solver_known(const char *name);
 // list of every known name, recorded.
 int ds_solver_check_name(const char *name);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,6 @@
-// Rows of a data set kept in its own precision (uint8, float32 or float64): the checked
-// allocation every reader fills, and the accessors that read the rows as double or float.
+// The steps every data reader shares: the checked allocation of the rows, in the data
+// set's own dtype, and the gathering of one channel's uint8 pixels.
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "data_rows.h"
@@ -31,37 +29,4 @@ int ds_data_alloc_rows(ds_data *out, const char *what, int64_t n, int64_t d, ds_
 
 void ds_u8_gather(const unsigned char *src, int64_t stride, unsigned char *dst, int64_t count) {
     for (int64_t i = 0; i < count; i++) dst[i] = src[i * stride];
-}
-
-void ds_data_rows_f64(const ds_data *data, int64_t first, int64_t count, double *out) {
-    int64_t d = data->d;
-    for (int64_t i = 0; i < count; i++)
-        for (int64_t j = 0; j < d; j++) out[i * d + j] = ds_data_value(data, first + i, j);
-}
-
-void ds_data_rows_f32(const ds_data *data, int64_t first, int64_t count, float *out) {
-    int64_t d = data->d;
-    for (int64_t i = 0; i < count; i++)
-        for (int64_t j = 0; j < d; j++) out[i * d + j] = (float)ds_data_value(data, first + i, j);
-}
-
-int64_t ds_data_value_bytes(const ds_data *data) {
-    return data->n * data->d * (int64_t)ds_dtype_size(data->dtype);
-}
-
-int ds_data_copy(const ds_data *src, ds_data *dst) {
-    *dst = *src;
-    dst->values = dst->labels = NULL;
-    size_t bytes = (size_t)ds_data_value_bytes(src);
-    if (!(dst->values = ds_try_alloc(bytes, 1, src->path))) return -1;
-    memcpy(dst->values, src->values, bytes);
-    if (src->labels) {
-        if (!(dst->labels = ds_try_alloc((size_t)src->n, sizeof(int32_t), src->path))) {
-            free(dst->values);
-            dst->values = NULL;
-            return -1;
-        }
-        memcpy(dst->labels, src->labels, (size_t)src->n * sizeof(int32_t));
-    }
-    return 0;
 }

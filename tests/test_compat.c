@@ -246,7 +246,13 @@ static int compare_all(stu_problem *p, const char *name, int wide) {
         // roundings differs: each of the <= 2 x 13 steps adds a few ulps (2^-52 = 2.2e-16)
         // relative to |x|, amplified by at most the step's coefficients (|coef| < 4 on
         // these schedules), so ~26 x 4 x 4 x 2.2e-16 = 1e-13 bounds it (measured <= 2e-14).
-        assert_true(err <= 1e-12);
+        // The empirical flow also amplifies a difference by the Jacobian of D,
+        // Cov_w(y) / sigma^2, up to |y_a - y_b|^2 / (4 sigma^2) ~ 8 per step for a query
+        // between two rows (|y_a - y_b| ~ sqrt(2 d) ~ 5.7 at sigma ~ 1): a property of
+        // the problem, not of either code. Measured <= 6.2e-12 over 42 seeds (dpm_pp and
+        // ipndm of order 3-4, whose multistep coefficients add to it); 1e-10 leaves a 16x
+        // margin and still catches a float32 rounding of the rows (~3e-8).
+        assert_true(err <= (m->kind == DS_MODEL_EMPIRICAL ? 1e-10 : 1e-12));
         ran++;
     }
     return ran;

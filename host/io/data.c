@@ -74,14 +74,14 @@ static int data_from_array(const char *path, ds_array *a, ds_data *out) {
                            "%g)",
                            path, (long long)i, ((const double *)a->data)[i], FLT_MAX);
     out->n = n, out->d = d, out->dtype = a->dtype;
-    out->values = a->data;
-    a->data = NULL;
+    out->values = a->data, out->map_base = a->map_base, out->map_bytes = a->map_bytes;
+    a->data = a->map_base = NULL;
     return out->channels_last ? rows_to_chw(out, path) : 0;
 }
 
 static int load_npy(const char *path, ds_data *out) {
     ds_array a;
-    DS_TRY(ds_npy_read(path, &a));
+    DS_TRY(ds_npy_map(path, &a));
     int rc = data_from_array(path, &a, out);
     ds_array_free(&a);
     return rc;
@@ -157,9 +157,9 @@ int ds_data_load(const char *path, ds_data *out) {
 }
 
 void ds_data_free(ds_data *d) {
-    free(d->values);
+    ds_array_release(d->values, d->map_base, d->map_bytes);
     free(d->labels);
-    d->values = NULL;
+    d->values = d->map_base = NULL;
     d->labels = NULL;
     d->n = d->d = 0;
     d->channels = d->height = d->width = d->channels_last = 0;

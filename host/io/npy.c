@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ds_error.h"
 #include "ds_io.h"
@@ -20,8 +21,15 @@ int64_t ds_array_count(const ds_array *a) {
     return n;
 }
 
+void ds_array_release(void *data, void *map_base, size_t map_bytes) {
+    if (map_base)
+        munmap(map_base, map_bytes);
+    else
+        free(data);
+}
+
 void ds_array_free(ds_array *a) {
-    free(a->data);
+    ds_array_release(a->data, a->map_base, a->map_bytes);
     memset(a, 0, sizeof *a);
 }
 
@@ -133,7 +141,23 @@ static int read_header(const char *path, FILE *f, ds_array *a, long *data_offset
     return rc;
 }
 
-int ds_npy_read(const char *path, ds_array *out) {
+// Reads the data into memory, or (map) maps the file and points into it.
+static int load_data(const char *path, FILE *f, int map, int64_t size, long offset, ds_array *a) {
+    int64_t count = ds_array_count(a), bytes = count * (int64_t)ds_dtype_size(a->dtype);
+    if (map && bytes > 0 && offset % (long)sizeof(double) == 0) {
+        void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), 0);
+        if (base == MAP_FAILED) return ds_fail("%s: cannot map: %s", path, strerror(errno));
+        a->map_base = base, a->map_bytes = (size_t)size;
+        a->data = (unsigned char *)base + offset;
+        return 0;
+    }
+    if (!(a->data = ds_try_alloc((size_t)count, ds_dtype_size(a->dtype), path))) return -1;
+    if (fread(a->data, 1, (size_t)bytes, f) != (size_t)bytes)
+        return ds_fail("%s: read failed (truncated npy data)", path);
+    return 0;
+}
+
+static int npy_open(const char *path, int map, ds_array *out) {
     memset(out, 0, sizeof *out);
     int64_t size;
     DS_TRY(ds_check_regular(path, "an .npy file", &size));
@@ -149,20 +173,24 @@ int ds_npy_read(const char *path, ds_array *out) {
             rc = ds_fail("%s: file has %lld bytes of data but its header says %lld (truncated or "
                          "corrupt npy)",
                          path, (long long)(size - offset), (long long)bytes);
-        else if (!(a.data = ds_try_alloc((size_t)count, ds_dtype_size(a.dtype), path)))
-            rc = -1;
-        else if (fread(a.data, 1, (size_t)bytes, f) != (size_t)bytes)
-            rc = ds_fail("%s: read failed (truncated npy data)", path);
-        else if (a.dtype != DS_U8)
+        else if (!(rc = load_data(path, f, map, size, offset, &a)) && a.dtype != DS_U8)
             rc = check_finite(path, &a);
     }
     fclose(f);
     if (rc) {
-        free(a.data);
+        ds_array_free(&a);
         return rc;
     }
     *out = a;
     return 0;
+}
+
+int ds_npy_read(const char *path, ds_array *out) {
+    return npy_open(path, 0, out);
+}
+
+int ds_npy_map(const char *path, ds_array *out) {
+    return npy_open(path, 1, out);
 }
 
 int ds_npy_write_header(FILE *f, const char *path, const ds_array *a) {

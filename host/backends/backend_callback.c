@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_backend.h"
+#include "backend_common.h"
 #include "ds_error.h"
 
 // A model bound through the wrapper: the inner backend's binding, or, for a callback

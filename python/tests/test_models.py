@@ -39,11 +39,11 @@ def test_callback_equals_gaussian(solver, anisotropic, tmp_path, seed):
 
     calls = []
     cb = ds.Model.from_denoiser(lambda x, s: calls.append(1) or gauss_denoiser(x, s), dim=g.d)
-    for teleport in (None, 3.0):
+    for fraction in (None, 0.25):  # teleport past a quarter of the steps
         a = ds.sample(g, n=6, sampler=solver, steps=12, seed=seed, backend="ref",
-                      teleport=teleport)
+                      teleport_fraction=fraction)
         b = ds.sample(cb, n=6, sampler=solver, steps=12, seed=seed, backend="ref",
-                      teleport=teleport, teleport_model=g)
+                      teleport_fraction=fraction, teleport_model=g)
         assert rel(b.samples, a.samples) < 1e-12
         assert a.nfe == b.nfe
     assert len(calls) > 0

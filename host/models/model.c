@@ -127,7 +127,7 @@ int ds_data_fingerprint(const char *path, char *abs_path, int64_t *bytes, uint64
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
     if (kind == DS_MODEL_CALLBACK)
         return ds_fail("callback model: not fitted to data (use ds_model_callback)");
-    if (data->n < 1 || data->d < 1 || !data->x)
+    if (data->n < 1 || data->d < 1 || !data->values)
         return ds_fail("%s: no training rows to fit", data->path);
     if (kind == DS_MODEL_EMPIRICAL) return 0;
     if (o->rank < 0 || o->rank > data->d)
@@ -147,18 +147,6 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
     return 0;
 }
 
-// The empirical model keeps its own copy of the training rows and labels.
-static void copy_rows(const ds_data *data, ds_model *m) {
-    size_t count = (size_t)(data->n * data->d);
-    m->data = *data;
-    m->data.x = ds_alloc(count, sizeof(float));
-    memcpy(m->data.x, data->x, count * sizeof(float));
-    if (data->labels) {
-        m->data.labels = ds_alloc((size_t)data->n, sizeof(int32_t));
-        memcpy(m->data.labels, data->labels, (size_t)data->n * sizeof(int32_t));
-    }
-}
-
 int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, ds_model *out) {
     memset(out, 0, sizeof *out);
     DS_TRY(check_fit_opts(data, kind, o));
@@ -170,7 +158,8 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
     int rc = 0;
     if (data->path[0])
         rc = ds_data_fingerprint(data->path, out->data_path, &out->data_bytes, &out->data_checksum);
-    if (!rc && kind == DS_MODEL_EMPIRICAL) copy_rows(data, out);
+    // The empirical model keeps its own copy of the training rows and labels.
+    if (!rc && kind == DS_MODEL_EMPIRICAL) rc = ds_data_copy(data, &out->data);
     if (!rc && kind == DS_MODEL_GAUSSIAN) rc = fit_gaussian(data, o, out);
     if (!rc && kind == DS_MODEL_GMM) rc = fit_gmm(data, o, out);
     if (rc) ds_model_free(out);

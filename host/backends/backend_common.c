@@ -5,13 +5,6 @@
 #include "backend_common.h"
 #include "ds_error.h"
 
-int ds_backend_check_bind(const char *who, const ds_model *m) {
-    if (m->kind == DS_MODEL_CALLBACK)
-        return ds_fail("%s: a callback model needs the callback backend (ds_backend_callback_new)",
-                       who);
-    return 0;
-}
-
 static int check_shapes(const char *who, const ds_model *m, const ds_batch *x,
                         const ds_batch *out) {
     if (x->cols != m->d || out->cols != m->d || out->rows != x->rows)

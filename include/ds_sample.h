@@ -10,6 +10,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // Analytical teleportation (Wang & Vastola): jump from sigmas[0] with the exact flow of
 // a Gaussian model, then solve from there. Give at most one of the two.
@@ -116,6 +117,7 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
                   const ds_sample_config *c, ds_batch_done done, void *user, ds_sample_result *r);
 void ds_sample_result_free(ds_sample_result *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

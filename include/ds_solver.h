@@ -9,6 +9,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 typedef struct {
     const char *solver;    // euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v,
@@ -60,6 +61,7 @@ int ds_solver_known(const char *name);
 // list of every known name, recorded.
 int ds_solver_check_name(const char *name);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

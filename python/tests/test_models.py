@@ -97,12 +97,14 @@ def test_empirical_denoise(anisotropic, seed):
 
 
 def test_no_copy_and_shapes(anisotropic):
-    from diffsamp._arrays import rows_f64, rows_f32
+    from diffsamp._arrays import rows_f64, rows_train
 
     x = np.random.default_rng(0).standard_normal((4, 12))
     assert np.shares_memory(rows_f64(x, 12), x)
     assert np.shares_memory(rows_f64(x.reshape(4, 3, 4), 12), x)
-    assert np.shares_memory(rows_f32(anisotropic), anisotropic)
+    assert np.shares_memory(rows_train(anisotropic), anisotropic)
+    y64 = anisotropic.astype(np.float64)
+    assert np.shares_memory(rows_train(y64), y64)
     f = np.asfortranarray(x)
     assert not np.shares_memory(rows_f64(f, 12), f)  # Fortran order: one copy
     m = ds.Model.gaussian(anisotropic)

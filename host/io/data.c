@@ -20,18 +20,19 @@ static int is_channel_count(int64_t c) {
     return c == 1 || c == 3 || c == 4;
 }
 
-// Reorders each of n rows from H-W-C to C-H-W (in place, through one row's buffer).
+// Reorders each of n rows from H-W-C to C-H-W (in place, through one row's buffer), for
+// values of any dtype.
 static int rows_to_chw(ds_data *out, const char *path) {
     int64_t c = out->channels, hw = (int64_t)out->height * out->width;
-    size_t es = ds_dtype_size(out->dtype);
-    unsigned char *row = ds_try_alloc((size_t)out->d, es, path);
+    size_t size = ds_dtype_size(out->dtype), row_bytes = (size_t)out->d * size;
+    unsigned char *row = ds_try_alloc(row_bytes, 1, path);
     if (!row) return -1;
     for (int64_t i = 0; i < out->n; i++) {
-        unsigned char *x = (unsigned char *)out->values + (size_t)(i * out->d) * es;
+        unsigned char *x = (unsigned char *)out->values + (size_t)i * row_bytes;
         for (int64_t p = 0; p < hw; p++)
             for (int64_t k = 0; k < c; k++)
-                memcpy(row + (size_t)(k * hw + p) * es, x + (size_t)(p * c + k) * es, es);
-        memcpy(x, row, es * (size_t)out->d);
+                memcpy(row + (size_t)(k * hw + p) * size, x + (size_t)(p * c + k) * size, size);
+        memcpy(x, row, row_bytes);
     }
     free(row);
     return 0;

@@ -316,7 +316,7 @@ int cli_sample(int argc, char **argv) {
         {"force", CLI_FLAG, &a.force,
          "replace what --out holds (the old folder goes once the new run is complete)"},
         {"quiet", CLI_FLAG, &a.quiet,
-         "no progress on stderr (batches done, samples/s, NFE/s = denoiser calls on a batch per "
+         "no progress on stderr (batches done, samples/s, denoised rows/s = rows x NFE per "
          "second, ETA)"},
         {"max-memory", CLI_STR, &a.max_memory,
          "memory the backend may use, e.g. 512M or 4G (none: the available host memory for "

@@ -296,12 +296,12 @@ static int analyze_memorization(int argc, char **argv) {
 
 static int analyze_fid(int argc, char **argv) {
     const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *heldout = NULL, *out = "analysis";
-    int64_t k = 64;
+    int64_t k = 0;
     const cli_opt opts[] = {
         {"samples", CLI_STR, &samples, "generated samples (.npy, N x d) (required)"},
         {"data", CLI_STR, &data_path, "training data (defines the principal components)"},
         {"heldout", CLI_STR, &heldout, "held-out data to compare the samples with (required)"},
-        {"pca-k", CLI_INT, &k, "number of principal components"},
+        {"pca-k", CLI_INT, &k, "number of principal components (0: 64, or d when d < 64)"},
         {"out", CLI_STR, &out, "folder for the CSV file"},
     };
     int rc = cli_parse("analyze fid",
@@ -322,6 +322,7 @@ static int analyze_fid(int argc, char **argv) {
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
                      (long long)test.d, data_path, (long long)train.d);
     if (!rc) rc = load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) k = cli_pca_k("analyze fid", k, &train);
     if (!rc) rc = ds_pca_fit(&train, k, &p);
     if (!rc) {
         y = data_as_f64(&test);

@@ -68,6 +68,8 @@ struct ds_backend {
 // Creates a backend by name: "ref", "cpu", "cuda", or "auto" (cuda when a device is
 // present, else cpu). Returns NULL and records an error if it is unavailable.
 ds_backend *ds_backend_new(const char *name);
+// 0 when name is one of ref, cpu, cuda, auto; else -1 with the error recorded.
+int ds_backend_name_check(const char *name);
 void ds_backend_free(ds_backend *b);
 
 // Wraps a backend so that it also evaluates callback models (DS_MODEL_CALLBACK): their

@@ -91,12 +91,11 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
         return 0;
     }
     if (model->kind == DS_MODEL_GAUSSIAN) return 0;
-    const ds_data *src = data->values ? data : model->data.values ? &model->data : NULL;
-    if (!src)
-        return ds_fail(
-            "teleport: this model folder holds no training rows; give --teleport-model DIR "
-            "(a Gaussian model folder)");
-    return ds_model_fit(src, DS_MODEL_GAUSSIAN, &fo, gauss);
+    // A mixture's folder holds no rows: the Gaussian is fitted to the data model.txt records.
+    if (!data->values && !model->data.values && ds_model_data_load(a->model_dir, model, data))
+        return ds_fail("teleport: %s (give --teleport-model DIR, a Gaussian model folder)",
+                       ds_error());
+    return ds_model_fit(data->values ? data : &model->data, DS_MODEL_GAUSSIAN, &fo, gauss);
 }
 
 // Standard normal rows from a .npy file: at least n rows of d values each.
@@ -356,7 +355,7 @@ int cli_sample(int argc, char **argv) {
         {"force", CLI_FLAG, &a.force,
          "replace what --out holds (the old folder goes once the new run is complete)"},
         {"quiet", CLI_FLAG, &a.quiet,
-         "no progress on stderr (batches done, samples/s, NFE/s = denoiser calls on a batch per "
+         "no progress on stderr (batches done, samples/s, denoised rows/s = rows x NFE per "
          "second, ETA)"},
         {"max-memory", CLI_STR, &a.max_memory,
          "memory the backend may use, e.g. 512M or 4G (none: the available host memory for "

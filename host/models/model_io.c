@@ -437,11 +437,10 @@ static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
     return 0;
 }
 
-static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
-    if (!m->data_path[0] || !mf->has_bytes || !mf->has_checksum)
-        return ds_fail("%s/model.txt: an empirical model needs data, data_bytes and "
-                       "data_checksum",
-                       dir);
+int ds_model_data_load(const char *dir, const ds_model *m, ds_data *out) {
+    memset(out, 0, sizeof *out);
+    if (!m->data_path[0])
+        return ds_fail("%s/model.txt: records no training data (data = ...)", dir);
     char abs[DS_PATH_MAX], why[1024];
     int64_t bytes;
     uint64_t sum;
@@ -455,7 +454,19 @@ static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
                        "): run diffsamp prepare again",
                        dir, m->data_path, (long long)m->data_bytes, m->data_checksum,
                        (long long)bytes, sum);
-    DS_TRY(ds_data_load(m->data_path, &m->data));
+    DS_TRY(ds_data_load(m->data_path, out));
+    if (out->d != m->d)
+        return ds_fail("%s: data %s has rows of d = %lld, the model d = %lld", dir, m->data_path,
+                       (long long)out->d, (long long)m->d);
+    return 0;
+}
+
+static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
+    if (!m->data_path[0] || !mf->has_bytes || !mf->has_checksum)
+        return ds_fail("%s/model.txt: an empirical model needs data, data_bytes and "
+                       "data_checksum",
+                       dir);
+    DS_TRY(ds_model_data_load(dir, m, &m->data));
     if (m->data.d != m->d || (mf->has_n && m->data.n != mf->n))
         return ds_fail("%s: data %s has %lld x %lld rows, model.txt says n = %lld, d = %lld", dir,
                        m->data_path, (long long)m->data.n, (long long)m->data.d, (long long)mf->n,

@@ -9,6 +9,7 @@
 
 #include "cuda_check.h"
 #include "cuda_internal.h"
+#include "model_check.h"
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b) {
     return (ds_cuda_ctx *)b->impl;
@@ -123,6 +124,7 @@ static void cuda_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t firs
 }
 
 static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
+    if (ds_backend_check_model("cuda bind", m)) return NULL;
     ds_bound_model *bm = (ds_bound_model *)ds_alloc(1, sizeof *bm);
     bm->m = m;
     bm->ctx = ds_cuda_ctx_of(b);

@@ -8,6 +8,7 @@
 #include "cpu_models.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "model_check.h"
 
 // Rows of a batch handed to a denoiser at once: bounds the workspaces (a few MB per
 // 1,024 rows) while keeping the GEMMs large.
@@ -31,6 +32,7 @@ struct ds_bound_model {
 
 static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     (void)b;
+    if (ds_backend_check_model("cpu bind", m)) return NULL;
     ds_bound_model *bm = ds_try_alloc(1, sizeof *bm, "cpu backend");
     if (!bm) return NULL;
     bm->m = m;

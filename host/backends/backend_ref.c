@@ -8,6 +8,7 @@
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "model_check.h"
 
 struct ds_bound_model {
     const ds_model *m;
@@ -17,6 +18,7 @@ struct ds_bound_model {
 
 static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     (void)b;
+    if (ds_backend_check_model("ref bind", m)) return NULL;
     ds_bound_model *bm = ds_alloc(1, sizeof *bm);
     bm->m = m;
     if (m->kind != DS_MODEL_EMPIRICAL) return bm;

@@ -39,7 +39,7 @@ static int upload_factors(ds_bound_model *bm, const double *centre) {
 int ds_cuda_gmm_bind(ds_bound_model *bm) {
     const ds_model *m = bm->m;
     int64_t d = m->d, k = m->k, r = m->r;
-    // The factors are checked by cuda_bind (ds_backend_check_model); cuBLAS sizes are int.
+    // The factors are checked by cuda_bind (ds_backend_check_bind); cuBLAS sizes are int.
     if (d * k * r > INT_MAX)
         return ds_fail("cuda: %s model with k = %lld, r = %lld, d = %lld is too large for "
                        "cuBLAS (expected d k r < 2^31)",

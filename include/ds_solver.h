@@ -35,12 +35,18 @@ typedef struct {
 typedef void (*ds_step_hook)(void *user, int index, double sigma, const ds_batch *x,
                              const ds_batch *denoised);
 
+// Polled before every denoiser evaluation: non-zero stops the run with the error
+// "interrupted" (Ctrl-C in a notebook, a deadline).
+typedef int (*ds_cancel_fn)(void *user);
+
 typedef struct {
     ds_backend *b;
     ds_bound_model *model;
     int64_t nfe; // denoiser evaluations made so far
     ds_step_hook on_step;
     void *user;
+    ds_cancel_fn cancel; // or NULL
+    void *cancel_user;
 } ds_solver_ctx;
 
 void ds_solver_opts_default(ds_solver_opts *o);
@@ -50,6 +56,9 @@ int ds_solve(ds_solver_ctx *ctx, const ds_solver_opts *o, const double *sigmas, 
              ds_batch *x);
 // 1 if the name is a known solver.
 int ds_solver_known(const char *name);
+// 0 for a known solver name, else -1 with "unknown sampler 'NAME' (expected ...)", the
+// list of every known name, recorded.
+int ds_solver_check_name(const char *name);
 
 #ifdef __cplusplus
 }

@@ -275,9 +275,9 @@ static double *gen_queries(const ds_model *m, int64_t rows, query_kind kind, con
             if (m->kind != DS_MODEL_EMPIRICAL)
                 p = m->means[a * d + j] + z[i * d + j];
             else if (kind == NEAR_DATA)
-                p = m->data.x[a * d + j] + 0.3 * z[i * d + j];
+                p = ds_data_value(&m->data, a, j) + 0.3 * z[i * d + j];
             else
-                p = 0.5 * ((double)m->data.x[a * d + j] + m->data.x[b * d + j]);
+                p = 0.5 * (ds_data_value(&m->data, a, j) + ds_data_value(&m->data, b, j));
             x[i * d + j] = p + s * x[i * d + j];
         }
     }
@@ -312,7 +312,7 @@ static posterior posterior_of(const ds_model *m, const double *x, double sigma, 
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double t = x[j] - m->data.x[i * d + j];
+            double t = x[j] - ds_data_value(&m->data, i, j);
             s += t * t;
         }
         logits[i] = -0.5 * s / (sigma * sigma);
@@ -328,12 +328,12 @@ static posterior posterior_of(const ds_model *m, const double *x, double sigma, 
     assert_true(d <= 4096);
     for (int64_t j = 0; j < d; j++) dm[j] = 0;
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) dm[j] += logits[i] / z * m->data.x[i * d + j];
+        for (int64_t j = 0; j < d; j++) dm[j] += logits[i] / z * ds_data_value(&m->data, i, j);
     for (int64_t i = 0; i < n; i++) {
         if (logits[i] / z < 1e-300) continue;
         double s = 0;
         for (int64_t j = 0; j < d; j++)
-            s += (m->data.x[i * d + j] - dm[j]) * (m->data.x[i * d + j] - dm[j]);
+            s += (ds_data_value(&m->data, i, j) - dm[j]) * (ds_data_value(&m->data, i, j) - dm[j]);
         spread2 += logits[i] / z * s;
     }
     double bound = 2 * U * sqrt(xc2) * (sqrt(xc2) + 2 * y_max);
@@ -346,7 +346,7 @@ static double centred_row_max(const ds_model *m) {
     for (int64_t i = 0; i < m->data.n; i++) {
         double s = 0;
         for (int64_t j = 0; j < m->d; j++) {
-            double t = m->data.x[i * m->d + j] - m->mean[j];
+            double t = ds_data_value(&m->data, i, j) - m->mean[j];
             s += t * t;
         }
         best = fmax(best, s);
@@ -641,23 +641,26 @@ static void test_fashion_mnist_subset(void **state) {
     m.d = m.data.d;
     m.mean = new_doubles(m.d);
     for (int64_t i = 0; i < m.data.n; i++)
-        for (int64_t j = 0; j < m.d; j++) m.mean[j] += m.data.x[i * m.d + j] / (double)m.data.n;
+        for (int64_t j = 0; j < m.d; j++)
+            m.mean[j] += ds_data_value(&m.data, i, j) / (double)m.data.n;
     int64_t rows = queries.n, d = m.d;
     double *x = new_doubles(rows * d), *noise = random_normal(rows * d, 42);
+    double *q = new_doubles(rows * d);
+    ds_data_rows_f64(&queries, 0, rows, q);
     FOR_EACH_BACKEND(r) {
         pair p = bind_pair(r, "", &m);
         for (int s = 0; s < N_SIGMAS; s++) {
-            for (int64_t e = 0; e < rows * d; e++) x[e] = queries.x[e] + sigmas[s] * noise[e];
+            for (int64_t e = 0; e < rows * d; e++) x[e] = q[e] + sigmas[s] * noise[e];
             double err = compare_denoise(&p, x, rows, &sigmas[s], 1, 0);
             printf("%s fashion-mnist sigma %-6g rel L2 error %.2e (tol %.0e)\n", p.label, sigmas[s],
                    err, TOL_EMPIRICAL);
             assert_true(err < TOL_EMPIRICAL);
         }
-        for (int64_t e = 0; e < rows * d; e++) x[e] = queries.x[e] + 0.002 * noise[e];
+        for (int64_t e = 0; e < rows * d; e++) x[e] = q[e] + 0.002 * noise[e];
         check_nearest(&p, x, rows);
         unbind_pair(&p, "");
     }
-    free(x), free(noise);
+    free(x), free(noise), free(q);
     ds_data_free(&queries);
     ds_model_free(&m);
     END_BACKENDS();
@@ -975,7 +978,7 @@ static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = "heun";
-    ds_solver_ctx ctx = {b, bm, 0, NULL, NULL};
+    ds_solver_ctx ctx = {.b = b, .model = bm};
     if (ds_solve(&ctx, &o, s, 7, x)) fail_msg("%s heun: %s", name, ds_error());
     assert_int_equal(ctx.nfe, 12);
     b->download(b, x, out);

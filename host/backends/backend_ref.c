@@ -5,10 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_backend.h"
+#include "backend_common.h"
 #include "ds_error.h"
 #include "ds_philox.h"
-#include "model_check.h"
 
 struct ds_bound_model {
     const ds_model *m;
@@ -18,7 +17,7 @@ struct ds_bound_model {
 
 static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     (void)b;
-    if (ds_backend_check_model("ref bind", m)) return NULL;
+    if (ds_backend_check_bind("ref backend", m)) return NULL;
     ds_bound_model *bm = ds_alloc(1, sizeof *bm);
     bm->m = m;
     if (m->kind != DS_MODEL_EMPIRICAL) return bm;
@@ -28,7 +27,7 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double v = (double)m->data.x[i * d + j] - m->mean[j];
+            double v = ds_data_value(&m->data, i, j) - m->mean[j];
             bm->centred[i * d + j] = v;
             s += v * v;
         }

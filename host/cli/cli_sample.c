@@ -20,6 +20,7 @@ typedef struct {
     const char *max_memory;
     uint64_t max_memory_bytes;
     int resume, quiet, no_npy;
+    int batches; // batches the solver keeps (from the plan), for the memory plan
     ds_sample_config cfg;
 } sample_args;
 
@@ -59,6 +60,7 @@ static int plan(sample_args *a) {
                        "(leave out --resume)");
     ds_sample_plan p; // with GITS, only the names: the schedule needs the model
     DS_TRY(ds_sample_plan_make(c, NULL, 0, &p));
+    a->batches = p.batches;
     ds_sample_plan_free(&p);
     return 0;
 }
@@ -337,7 +339,7 @@ int cli_sample(int argc, char **argv) {
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
     t.load = ds_seconds() - t0;
     char config[16384];
-    if (!rc) rc = sample_plan_memory(&model, b, a.max_memory_bytes, &a.cfg.batch);
+    if (!rc) rc = sample_plan_memory(&model, b, a.batches, a.max_memory_bytes, &a.cfg.batch);
     if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
     // The trajectory is written after the run and cannot be resumed: its folder first.
     if (!rc && a.trajectory) rc = ds_mkdirs_parent(a.trajectory);

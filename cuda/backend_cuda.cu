@@ -191,7 +191,7 @@ static int flow_blocks(ds_bound_model *bm, const ds_batch *x, double sigma_from,
     for (int64_t r0 = 0; r0 < x->rows; r0 += bm->ws.rows) {
         int64_t rows = x->rows - r0 < bm->ws.rows ? x->rows - r0 : bm->ws.rows;
         DS_TRY(ds_cuda_gmm_apply(bm, (const float *)x->data + r0 * d, rows, map,
-                                   (float *)out->data + r0 * d));
+                                 (float *)out->data + r0 * d));
     }
     return 0;
 }

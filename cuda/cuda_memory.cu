@@ -34,3 +34,9 @@ int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_
     CUDA_TRY(cudaMemcpy(dst, h, count * sizeof(float), cudaMemcpyHostToDevice));
     return 0;
 }
+
+int ds_cuda_upload_doubles(double **dst, const double *src, size_t count, const char *what) {
+    DS_TRY(ds_cuda_alloc((void **)dst, sizeof(double) * count, what));
+    CUDA_TRY(cudaMemcpy(*dst, src, sizeof(double) * count, cudaMemcpyHostToDevice));
+    return 0;
+}

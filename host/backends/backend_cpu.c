@@ -139,13 +139,15 @@ static int cpu_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *
     return 0;
 }
 
-// The model's denoiser, which works on blocks of at most CPU_ROW_BLOCK rows.
+// The model's denoiser, which works on blocks of at most CPU_ROW_BLOCK rows; an empirical
+// model's data set in its own dtype shares the host memory with the float copy.
 static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
     (void)b;
     int64_t block = rows < CPU_ROW_BLOCK ? rows : CPU_ROW_BLOCK;
-    if (m->kind == DS_MODEL_EMPIRICAL)
+    if (m->kind == DS_MODEL_EMPIRICAL) {
         cpu_empirical_memory(m, block, &out->model_bytes, &out->batch_bytes);
-    else
+        out->model_bytes += (uint64_t)ds_data_value_bytes(&m->data);
+    } else
         cpu_gmm_memory(m, block, &out->model_bytes, &out->batch_bytes);
     out->available = ds_host_memory_available();
     out->available_what = "the available host memory";

@@ -28,7 +28,7 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double v = (double)m->data.x[i * d + j] - m->mean[j];
+            double v = ds_data_value(&m->data, i, j) - m->mean[j];
             bm->centred[i * d + j] = v;
             s += v * v;
         }
@@ -185,12 +185,14 @@ static int64_t ref_work_len(const ds_model *m) {
     return m->kind == DS_MODEL_EMPIRICAL ? m->data.n : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
 }
 
-// The centred training rows and their norms (doubles); a mixture is used where it lies.
-// Each denoise thread has one work row, whatever the batch.
+// The centred training rows and their norms (doubles), beside the data set in its own
+// dtype, which shares the host memory; a mixture is used where it lies. Each denoise
+// thread has one work row, whatever the batch.
 static void ref_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
     (void)b, (void)rows;
     uint64_t n = m->kind == DS_MODEL_EMPIRICAL ? (uint64_t)m->data.n : 0;
     out->model_bytes = sizeof(double) * n * ((uint64_t)m->d + 1);
+    if (n) out->model_bytes += (uint64_t)ds_data_value_bytes(&m->data);
     out->batch_bytes = sizeof(double) * (uint64_t)omp_get_max_threads() * (uint64_t)ref_work_len(m);
     out->available = ds_host_memory_available();
     out->available_what = "the available host memory";

@@ -64,11 +64,13 @@ int ds_schedule_check(const double *s, int n, const char *what) {
     return 0;
 }
 
-// Parses one line: 1 with *v set, 0 for a blank or comment line, -1 on bad text.
+// Parses one line: 1 with *v set, 0 for a blank or comment line, -1 on bad text. A '#'
+// starts a comment, at the start of a line or after the number (as in model.txt).
 static int parse_line(char *line, double *v) {
-    char *p = line;
+    char *p = line, *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
     while (*p == ' ' || *p == '\t') p++;
-    if (*p == '\0' || *p == '\n' || *p == '\r' || *p == '#') return 0;
+    if (*p == '\0' || *p == '\n' || *p == '\r') return 0;
     char *end;
     *v = strtod(p, &end); // out of the double range: +-HUGE_VAL or 0, refused by the check
     if (end == p) return -1;
@@ -79,12 +81,14 @@ static int parse_line(char *line, double *v) {
 int ds_schedule_read(const char *path, double **sigmas, int *n) {
     *sigmas = NULL;
     *n = 0;
+    DS_TRY(ds_check_regular(path, "a sigma list, one number per line", NULL));
     FILE *f = fopen(path, "r");
     if (!f) return ds_fail("%s: cannot open the sigma list (%s)", path, strerror(errno));
     int cap = 64, count = 0, line_no = 0, rc = 0;
     double *s = ds_alloc((size_t)cap, sizeof(double));
-    char line[512];
-    while (!rc && fgets(line, sizeof line, f)) {
+    char *line = NULL; // getline: lines of any length, never split
+    size_t line_cap = 0;
+    while (!rc && getline(&line, &line_cap, f) >= 0) {
         line_no++;
         double v;
         int got = parse_line(line, &v);
@@ -96,6 +100,7 @@ int ds_schedule_read(const char *path, double **sigmas, int *n) {
     }
     if (!rc && ferror(f))
         rc = ds_fail("%s: cannot read the sigma list (%s)", path, strerror(errno));
+    free(line);
     fclose(f);
     if (!rc) rc = ds_schedule_check(s, count, path);
     if (rc) {

@@ -258,13 +258,14 @@ int cli_sample(int argc, char **argv) {
     a.gits_teacher = a.cfg.schedule.gits.teacher_steps, a.gits_warmup = a.cfg.schedule.gits.warmup;
     ds_solver_opts *so = &a.cfg.solver;
     ds_schedule_opts *sc = &a.cfg.schedule;
+    char samplers[256];
+    ds_solver_names(samplers, sizeof samplers, ", ");
     cli_opt opts[] = {
         {"model-dir", CLI_STR, &a.model_dir, "model folder (from diffsamp prepare)"},
         {"data", CLI_STR, &a.data_path, "data set to fit the model to (without --model-dir)"},
         {"model", CLI_STR, &a.model_kind, "model kind to fit: empirical, gaussian or gmm"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
-        {"sampler", CLI_STR, &so->solver,
-         "euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v, deis, lms, adaptive"},
+        {"sampler", CLI_STR, &so->solver, samplers},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},
         {"lower-order-final", CLI_INT, &a.lower_order_final,
          "multistep solvers: lower the order on the final steps (1) or not (0)"},

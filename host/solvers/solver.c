@@ -38,16 +38,21 @@ int ds_solver_known(const char *name) {
     return find_solver(name) != NULL;
 }
 
+void ds_solver_names(char *buf, size_t size, const char *last) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_SOLVERS && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s",
+                                i == 0               ? ""
+                                : i + 1 == N_SOLVERS ? last
+                                                     : ", ",
+                                solvers[i].name);
+}
+
 int ds_solver_check_name(const char *name) {
     if (find_solver(name)) return 0;
     char list[256];
-    size_t len = 0;
-    for (size_t i = 0; i < N_SOLVERS; i++)
-        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
-                                i == 0               ? ""
-                                : i + 1 == N_SOLVERS ? " or "
-                                                     : ", ",
-                                solvers[i].name);
+    ds_solver_names(list, sizeof list, " or ");
     return ds_fail("unknown sampler '%s' (expected %s)", name, list);
 }
 

@@ -706,7 +706,7 @@ static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = "heun";
-    ds_solver_ctx ctx = {b, bm, 0, NULL, NULL};
+    ds_solver_ctx ctx = {.b = b, .model = bm};
     if (ds_solve(&ctx, &o, sigmas, 7, x)) fail_msg("%s heun: %s", name, ds_error());
     assert_int_equal(ctx.nfe, 12);
     b->download(b, x, out);

@@ -74,8 +74,10 @@ static void counted_free(ds_backend *b, ds_batch *v) {
     c->ref->batch_free(c->ref, v);
 }
 
-int ds_solver_count(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe,
-                    int *batches) {
+// Runs the solver on the one-dimensional standard Gaussian and counts its evaluations,
+// draws and batches.
+static int count_on_gaussian(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe,
+                             int64_t *draws, int *batches) {
     // The one-dimensional standard Gaussian: D(x; s) = x / (1 + s^2).
     double zero = 0, one = 1;
     ds_model m = {.kind = DS_MODEL_GAUSSIAN, .d = 1, .k = 1, .r = 1, .mean = &zero};
@@ -91,11 +93,25 @@ int ds_solver_count(const ds_solver_opts *o, const double *sigmas, int n, int64_
     b->batch_free(b, x);
     b->unbind(b, ctx.model);
     ds_backend_free(cb.ref);
-    *nfe = strcmp(o->solver, "adaptive") ? ctx.nfe : -1;
-    if (batches) *batches = cb.peak;
+    *nfe = ctx.nfe, *draws = ctx.draws, *batches = cb.peak;
+    return rc;
+}
+
+int ds_solver_count(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe,
+                    int *batches) {
+    int64_t draws;
+    int rc = count_on_gaussian(o, sigmas, n, nfe, &draws, batches);
+    if (!strcmp(o->solver, "adaptive")) *nfe = -1;
     return rc;
 }
 
 int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe) {
-    return ds_solver_count(o, sigmas, n, nfe, NULL);
+    int batches;
+    return ds_solver_count(o, sigmas, n, nfe, &batches);
+}
+
+int ds_solver_count_draws(const ds_solver_opts *o, const double *sigmas, int n, int64_t *draws) {
+    int64_t nfe;
+    int batches;
+    return count_on_gaussian(o, sigmas, n, &nfe, draws, &batches);
 }

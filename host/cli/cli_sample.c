@@ -22,6 +22,7 @@ typedef struct {
     const char *max_memory;
     uint64_t max_memory_bytes;
     int resume, force, quiet, no_npy, no_png, flat_npy;
+    int batches; // batches the solver keeps (from the plan), for the memory plan
     ds_sample_config cfg;
 } sample_args;
 
@@ -61,6 +62,7 @@ static int plan(sample_args *a) {
                        "(leave out --resume)");
     ds_sample_plan p; // with GITS, only the names: the schedule needs the model
     DS_TRY(ds_sample_plan_make(c, NULL, 0, &p));
+    a->batches = p.batches;
     ds_sample_plan_free(&p);
     return 0;
 }
@@ -284,15 +286,14 @@ int cli_sample(int argc, char **argv) {
     a.gits_teacher = a.cfg.schedule.gits.teacher_steps, a.gits_warmup = a.cfg.schedule.gits.warmup;
     ds_solver_opts *so = &a.cfg.solver;
     ds_schedule_opts *sc = &a.cfg.schedule;
+    char samplers[256];
+    ds_solver_names(samplers, sizeof samplers, ", ");
     cli_opt opts[] = {
         {"model-dir", CLI_STR, &a.model_dir, "model folder (from diffsamp prepare)"},
         {"data", CLI_STR, &a.data_path, "data set to fit the model to (without --model-dir)"},
         {"model", CLI_STR, &a.model_kind, "model kind to fit: empirical, gaussian or gmm"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
-        {"sampler", CLI_STR, &so->solver,
-         "euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v, deis, lms, adaptive; "
-         "stochastic: euler_ancestral, dpmpp_sde, dpmpp2m_sde, dpmpp3m_sde (and euler, heun with "
-         "--s-churn)"},
+        {"sampler", CLI_STR, &so->solver, samplers},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},
         {"lower-order-final", CLI_INT, &a.lower_order_final,
          "multistep solvers: lower the order on the final steps (1) or not (0)"},
@@ -391,7 +392,7 @@ int cli_sample(int argc, char **argv) {
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
     t.load = ds_seconds() - t0;
     char config[16384];
-    if (!rc) rc = sample_plan_memory(&model, b, a.max_memory_bytes, &a.cfg.batch);
+    if (!rc) rc = sample_plan_memory(&model, b, a.batches, a.max_memory_bytes, &a.cfg.batch);
     if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
     cli_replace replace = {0};
     if (!rc) rc = cli_replace_check("sample", a.out, a.force, a.resume);

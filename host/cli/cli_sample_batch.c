@@ -12,26 +12,17 @@
 #include "ds_error.h"
 #include "mem_plan.h"
 
-// Batch-sized vectors a solver keeps at once (the multistep solvers' history included).
-#define SOLVER_BUFFERS 8
-
-int sample_plan_memory(const ds_model *m, const ds_backend *b, uint64_t max_memory,
+int sample_plan_memory(const ds_model *m, ds_backend *b, int batches, uint64_t max_memory,
                        int64_t *batch) {
-    ds_mem_request req = {.batch = *batch,
-                          .elem_bytes = b->f64 ? 8 : 4,
-                          .with_source_rows = strcmp(b->name, "cuda") != 0,
-                          .batch_buffers = SOLVER_BUFFERS,
-                          .limit = max_memory,
-                          .limit_what = "--max-memory"};
-    if (!max_memory && strcmp(b->name, "cuda") != 0)
-        req.limit = ds_host_memory_available(), req.limit_what = "the available host memory";
+    ds_mem_request req = {
+        .batch = *batch, .batches = batches, .limit = max_memory, .limit_what = "--max-memory"};
     ds_mem_plan p;
-    DS_TRY(ds_mem_plan_make(m, &req, &p));
+    DS_TRY(ds_mem_plan_make(b, m, &req, &p));
     if (p.batch < *batch) {
         char total[32];
         ds_format_bytes(p.total_bytes, total, sizeof total);
         printf("memory: batch %lld -> %lld rows to fit %s (%s planned)\n", (long long)*batch,
-               (long long)p.batch, req.limit_what, total);
+               (long long)p.batch, p.limit_what, total);
     }
     *batch = p.batch;
     return 0;

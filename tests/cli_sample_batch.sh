@@ -81,30 +81,18 @@ ok = (r["command"] == "sample" and r["backend"] == "ref" and r["samples"] == 50 
 sys.exit(0 if ok else 1)
 PY
 
-<<<<<<< HEAD
-# Memory: 200 x 65 + 64 doubles for the model and 8 x 64 + 200 per batch row (the
-# float32 data set itself is a memory-mapped .npy, page cache, not counted): a limit of
-# the model and 3 rows (104512 + 3 x 5696 bytes) plans batches of 3 (same output); 1K
-# is refused.
-run e --batch 8 --max-memory 121600 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
-=======
 # Memory on ref (its memory entry): 200 x 65 doubles for the centred rows and their
-# norms, the float32 data set (200 x 64 x 4 bytes), 200 doubles of logits per denoise
-# thread (2 here), and Heun's 4 batches of 64 doubles per row: 104000 + 51200 + 3200 +
-# 2048 x rows bytes. 165000 fits 3 rows (164544), not 4 (166592): batches of 3 (same
-# output); 1K is refused.
+# norms, 200 doubles of logits per denoise thread (2 here), and Heun's 4 batches of 64
+# doubles per row (the float32 data set itself is a memory-mapped .npy, page cache, not
+# counted): 104000 + 3200 + 2048 x rows bytes. 114000 fits 3 rows (113344), not 4
+# (115392): batches of 3 (same output); 1K is refused.
 export OMP_NUM_THREADS=2
-run e --batch 8 --max-memory 165000 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
->>>>>>> arch
+run e --batch 8 --max-memory 114000 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
 grep -q "memory: batch 8 -> 3 rows" "$T/e.log" || fail "batch not planned down: $(cat "$T/e.log")"
 same a e
 # A planned-down run killed and resumed without the limit keeps its batches of 3; resumed
 # with --batch 2 it is refused (its shards hold 3 rows each).
-<<<<<<< HEAD
-DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 121600 --quiet >/dev/null 2>&1 &&
-=======
-DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 165000 --quiet >/dev/null 2>&1 &&
->>>>>>> arch
+DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 114000 --quiet >/dev/null 2>&1 &&
     fail "run e2 was not killed"
 run e2 --batch 2 --resume --quiet >/dev/null 2>"$T/e2.err" && fail "resume with smaller batches accepted"
 grep -q "used batches of 3 rows" "$T/e2.err" || fail "resume batch message: $(cat "$T/e2.err")"

@@ -32,7 +32,6 @@ static void test_parse_bytes(void **state) {
     }
 }
 
-<<<<<<< HEAD
 // Files take whole blocks: the disk pre-check of sample counts these, not bytes.
 static void test_disk_bytes(void **state) {
     (void)state;
@@ -48,7 +47,8 @@ static void test_disk_bytes(void **state) {
         uint64_t disk = ds_disk_bytes(bytes, block);
         assert_true(disk % block == 0 && disk >= bytes && disk - bytes < block);
     }
-=======
+}
+
 // The bytes of a run of `rows` rows as the planner must count them: the backend's memory
 // entry plus `batches` solver batches of rows x d values.
 static uint64_t run_bytes(ds_backend *b, const ds_model *m, int batches, int64_t rows) {
@@ -56,7 +56,6 @@ static uint64_t run_bytes(ds_backend *b, const ds_model *m, int batches, int64_t
     b->memory(b, m, rows, &mem);
     return mem.model_bytes + mem.batch_bytes +
            (uint64_t)batches * (uint64_t)rows * (uint64_t)m->d * (b->f64 ? 8u : 4u);
->>>>>>> arch
 }
 
 static void test_plan_is_largest_fitting_batch(void **state) {

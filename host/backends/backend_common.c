@@ -14,6 +14,10 @@ static int check_shapes(const char *who, const ds_model *m, const ds_batch *x,
     return 0;
 }
 
+uint64_t ds_backend_source_bytes(const ds_data *d) {
+    return d->map_base ? 0 : (uint64_t)ds_data_value_bytes(d);
+}
+
 int ds_backend_check_bind(const char *who, const ds_model *m) {
     if (m->kind == DS_MODEL_CALLBACK)
         return ds_fail("%s: a callback model needs the callback backend (ds_backend_callback_new)",

@@ -27,6 +27,10 @@ int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x,
 // eigenvectors, residuals), else 0.
 int ds_backend_check_bind(const char *who, const ds_model *m);
 
+// The bytes of a model's data set in its own dtype that share the host memory with a host
+// backend's copy: 0 for a memory-mapped .npy (page cache, which the kernel reclaims).
+uint64_t ds_backend_source_bytes(const ds_data *d);
+
 // Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
 ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);
 void ds_host_batch_free(ds_backend *b, ds_batch *v);

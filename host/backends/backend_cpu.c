@@ -147,7 +147,7 @@ static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backen
     int64_t block = rows < CPU_ROW_BLOCK ? rows : CPU_ROW_BLOCK;
     if (m->kind == DS_MODEL_EMPIRICAL) {
         cpu_empirical_memory(m, block, &out->model_bytes, &out->batch_bytes);
-        out->model_bytes += (uint64_t)ds_data_value_bytes(&m->data);
+        out->model_bytes += ds_backend_source_bytes(&m->data);
     } else
         cpu_gmm_memory(m, block, &out->model_bytes, &out->batch_bytes);
     out->available = ds_host_memory_available();

@@ -193,7 +193,7 @@ static void ref_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backen
     (void)b, (void)rows;
     uint64_t n = m->kind == DS_MODEL_EMPIRICAL ? (uint64_t)m->data.n : 0;
     out->model_bytes = sizeof(double) * n * ((uint64_t)m->d + 1);
-    if (n) out->model_bytes += (uint64_t)ds_data_value_bytes(&m->data);
+    if (n) out->model_bytes += ds_backend_source_bytes(&m->data);
     out->batch_bytes = sizeof(double) * (uint64_t)omp_get_max_threads() * (uint64_t)ref_work_len(m);
     out->available = ds_host_memory_available();
     out->available_what = "the available host memory";

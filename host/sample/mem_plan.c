@@ -16,19 +16,11 @@ static uint64_t need(ds_backend *b, const ds_model *m, const ds_mem_request *req
 int ds_mem_plan_make(ds_backend *b, const ds_model *m, const ds_mem_request *req,
                      ds_mem_plan *plan) {
     if (req->batch < 1) return ds_fail("batch size %lld (expected >= 1)", (long long)req->batch);
-<<<<<<< HEAD
-    plan->model_bytes = model_values(m) * (uint64_t)req->elem_bytes;
-    // A memory-mapped .npy is page cache, which the kernel reclaims under pressure.
-    if (req->with_source_rows && m->kind == DS_MODEL_EMPIRICAL && !m->data.map_base)
-        plan->model_bytes += (uint64_t)ds_data_value_bytes(&m->data);
-    plan->per_row_bytes = row_values(m, req->batch_buffers) * (uint64_t)req->elem_bytes;
-=======
     ds_backend_memory mem;
     uint64_t one = need(b, m, req, 1, &mem);
     plan->model_bytes = mem.model_bytes;
     plan->limit = req->limit ? req->limit : mem.available;
     plan->limit_what = req->limit ? req->limit_what : mem.available_what;
->>>>>>> arch
     plan->batch = req->batch;
     if (plan->limit && one > plan->limit) {
         char a[32], c[32], d[32];

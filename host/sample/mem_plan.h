@@ -18,16 +18,8 @@ extern "C" {
 
 typedef struct {
     int64_t batch;          // rows per batch asked for
-<<<<<<< HEAD
-    int elem_bytes;         // bytes per stored value: 4 (cpu, cuda) or 8 (ref)
-    int with_source_rows;   // the data set in its own dtype shares the memory (host
-                            // backends; not counted when memory-mapped)
-    int batch_buffers;      // batch-sized vectors the solver keeps at once
-    uint64_t limit;         // bytes available; 0: no limit
-=======
     int batches;            // batches the solver keeps at once (ds_sample_plan.batches)
     uint64_t limit;         // bytes available; 0: what the backend has (its memory entry)
->>>>>>> arch
     const char *limit_what; // where the limit comes from, for messages
 } ds_mem_request;
 

@@ -1,5 +1,6 @@
 // The analytic models: empirical (the training set itself), Gaussian and Gaussian
-// mixture. The Gaussian model is stored as a mixture with one component.
+// mixture, and the local models that generalise (pca_locality). The Gaussian model is
+// stored as a mixture with one component.
 #ifndef DS_MODEL_H
 #define DS_MODEL_H
 
@@ -10,7 +11,13 @@
 extern "C" {
 #endif
 
-typedef enum { DS_MODEL_EMPIRICAL = 0, DS_MODEL_GAUSSIAN = 1, DS_MODEL_GMM = 2 } ds_model_kind;
+typedef enum {
+    DS_MODEL_EMPIRICAL = 0,
+    DS_MODEL_GAUSSIAN = 1,
+    DS_MODEL_GMM = 2,
+    DS_MODEL_PCA_LOCALITY = 3, // Lukoianov et al.: a softmax per output pixel, Wiener mask
+} ds_model_kind;
+#define DS_MODEL_KINDS 4
 
 typedef struct {
     ds_model_kind kind;
@@ -18,7 +25,7 @@ typedef struct {
     int channels, height, width; // image shape, or 0s
     double sigma_data;           // root-mean-square deviation of the data from its mean
 
-    // Empirical: the training rows (uncentred) and their mean.
+    // Empirical and pca_locality: the training rows (uncentred) and their mean.
     ds_data data;
     double *mean; // d; for every kind, the mean of the training data
 
@@ -34,6 +41,13 @@ typedef struct {
     double *eigvecs;
     double *residual;
 
+    // pca_locality (README, section Models): the Wiener filter of the data is the
+    // one-component, full-rank Gaussian above (covariance normalised by N - 1); its
+    // logits are divided by temperature, and its mask is binarised at mask_threshold
+    // times the largest |entry| (0: the normalised mask itself, not binarised).
+    double temperature;
+    double mask_threshold;
+
     // Provenance of the training data (empirical: required to match at load).
     char data_path[DS_PATH_MAX];
     int64_t data_bytes;
@@ -41,17 +55,21 @@ typedef struct {
 } ds_model;
 
 typedef struct {
-    int64_t k;        // mixture components (gmm), default 10
-    int64_t rank;     // 0: full rank d
-    uint64_t seed;    // k-means++ seed
-    int from_labels;  // gmm: one component per class label
-    int kmeans_iters; // Lloyd iterations, default 50
-    double var_floor; // floor on component eigenvalues, default 1e-4
+    int64_t k;             // mixture components (gmm), default 10
+    int64_t rank;          // 0: full rank d
+    uint64_t seed;         // k-means++ seed
+    int from_labels;       // gmm: one component per class label
+    int kmeans_iters;      // Lloyd iterations, default 50
+    double var_floor;      // floor on component eigenvalues, default 1e-4
+    double temperature;    // pca_locality, default 1
+    double mask_threshold; // pca_locality, in [0, 1], default 0.02 (the studio's)
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
 const char *ds_model_kind_name(ds_model_kind k);
 int ds_model_kind_parse(const char *name, ds_model_kind *out);
+// 1 for the kinds that keep the training rows (empirical, pca_locality).
+int ds_model_holds_rows(ds_model_kind k);
 
 // Fits a model of the given kind to data (the empirical model copies the rows).
 int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, ds_model *out);

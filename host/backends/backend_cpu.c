@@ -1,6 +1,6 @@
 // The cpu backend: float32 batches, OpenBLAS SGEMM and OpenMP threads. This file holds
-// the function table and the batch primitives; the denoisers live in cpu_empirical.c
-// and cpu_gmm.c.
+// the function table and the batch primitives; the denoisers live in cpu_empirical.c,
+// cpu_gmm.c and cpu_local.c.
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "cpu_models.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "local_mask.h"
 
 // Rows of a batch handed to a denoiser at once: bounds the workspaces (a few MB per
 // 1,024 rows) while keeping the GEMMs large.
@@ -27,6 +28,7 @@ struct ds_bound_model {
     const ds_model *m;
     cpu_empirical *empirical;
     cpu_gmm *gmm;
+    cpu_local *local;
 };
 
 static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
@@ -36,9 +38,11 @@ static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     bm->m = m;
     if (m->kind == DS_MODEL_EMPIRICAL)
         bm->empirical = cpu_empirical_new(m);
+    else if (ds_model_is_local(m->kind))
+        bm->local = cpu_local_new(m);
     else
         bm->gmm = cpu_gmm_new(m);
-    if (bm->empirical || bm->gmm) return bm;
+    if (bm->empirical || bm->gmm || bm->local) return bm;
     free(bm);
     return NULL;
 }
@@ -48,6 +52,7 @@ static void cpu_unbind(ds_backend *b, ds_bound_model *bm) {
     if (!bm) return;
     cpu_empirical_free(bm->empirical);
     cpu_gmm_free(bm->gmm);
+    cpu_local_free(bm->local);
     free(bm);
 }
 
@@ -127,6 +132,8 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                                     diag->entropy ? diag->entropy + start : NULL};
             DS_TRY(cpu_empirical_denoise(bm->empirical, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob,
                                          diag ? &shifted : NULL));
+        } else if (bm->local) {
+            DS_TRY(cpu_local_denoise(bm->local, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
         } else {
             DS_TRY(cpu_gmm_denoise(bm->gmm, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
         }

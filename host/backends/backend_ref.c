@@ -8,18 +8,19 @@
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "local_mask.h"
 
 struct ds_bound_model {
     const ds_model *m;
-    double *centred; // empirical: n x d training rows minus the mean
-    double *half_sq; // empirical: |y_i - mean|^2 / 2
+    double *centred; // empirical, local: n x d training rows minus the mean
+    double *half_sq; // empirical, local: |y_i - mean|^2 / 2
 };
 
 static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     (void)b;
     ds_bound_model *bm = ds_alloc(1, sizeof *bm);
     bm->m = m;
-    if (m->kind != DS_MODEL_EMPIRICAL) return bm;
+    if (!ds_model_holds_rows(m->kind)) return bm;
     int64_t n = m->data.n, d = m->d;
     bm->centred = ds_alloc((size_t)(n * d), sizeof(double));
     bm->half_sq = ds_alloc((size_t)n, sizeof(double));
@@ -177,11 +178,68 @@ static void gmm_row(const ds_model *m, const double *x, double sigma, double *ou
     }
 }
 
+// One row of a local model: output pixel j is the softmax-weighted mean of pixel j of
+// the training rows, with logits -sum_n mask[n, j] (x_n - y_in)^2 / (2 sigma^2 T)
+// (centred x and y: the differences are the same).
+static void local_row(const ds_bound_model *bm, const ds_local_mask *mask, const double *x,
+                      double sigma, double *out, double *logits) {
+    const ds_model *m = bm->m;
+    int64_t n = m->data.n, d = m->d;
+    double scale = 1.0 / (2.0 * sigma * sigma * m->temperature);
+    for (int64_t j = 0; j < d; j++) {
+        double max = -DBL_MAX;
+        for (int64_t i = 0; i < n; i++) {
+            const double *y = bm->centred + i * d;
+            double dist = 0;
+            for (int64_t e = mask->start[j]; e < mask->start[j + 1]; e++) {
+                int64_t p = mask->row[e];
+                double diff = (x[p] - m->mean[p]) - y[p];
+                dist += mask->weight[e] * diff * diff;
+            }
+            logits[i] = -dist * scale;
+            if (logits[i] > max) max = logits[i];
+        }
+        double z = 0, sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double w = exp(logits[i] - max);
+            z += w;
+            sum += w * bm->centred[i * d + j];
+        }
+        out[j] = sum / z + m->mean[j];
+    }
+}
+
+// Local models: rows that share a sigma share one mask, built once for the run.
+static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                         int64_t n_sigma, ds_batch *out) {
+    int64_t d = bm->m->d, rows = x->rows;
+    for (int64_t first = 0; first < rows;) {
+        double s = sigma[n_sigma == 1 ? 0 : first];
+        int64_t end = first + 1;
+        while (end < rows && (n_sigma == 1 || sigma[end] == s)) end++;
+        ds_local_mask mask;
+        DS_TRY(ds_local_mask_build(bm->m, s, &mask));
+#pragma omp parallel
+        {
+            double *logits = ds_alloc((size_t)bm->m->data.n, sizeof(double));
+#pragma omp for schedule(dynamic)
+            for (int64_t i = first; i < end; i++)
+                local_row(bm, &mask, (const double *)x->data + i * d, s,
+                          (double *)out->data + i * d, logits);
+            free(logits);
+        }
+        ds_local_mask_free(&mask);
+        first = end;
+    }
+    return 0;
+}
+
 static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
     const ds_model *m = bm->m;
     DS_TRY(ds_backend_check_denoise("ref denoise", m, x, sigma, n_sigma, out));
+    if (ds_model_is_local(m->kind)) return local_denoise(bm, x, sigma, n_sigma, out);
     int64_t d = m->d, rows = x->rows;
     int64_t work_len =
         m->kind == DS_MODEL_EMPIRICAL ? m->data.n : 2 * d + 2 * m->r + d * m->k + m->k;

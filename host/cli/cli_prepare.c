@@ -1,5 +1,6 @@
-// diffsamp prepare: fit a model (empirical, gaussian, gmm) to a data set and write its
-// model folder.
+// diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality) to a data set
+// and write its model folder.
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -11,7 +12,7 @@
 
 // Checks the options that do not need the data (K and rank are checked by the fit).
 static int check_options(const char *kind_name, const char *out, ds_model_kind *kind,
-                         int from_labels, int64_t iters, int64_t seed) {
+                         int from_labels, int64_t iters, int64_t seed, const ds_fit_opts *o) {
     if (!kind_name || !out)
         return ds_fail("prepare: --model and --out are required (see diffsamp prepare --help)");
     DS_TRY(ds_model_kind_parse(kind_name, kind));
@@ -20,6 +21,10 @@ static int check_options(const char *kind_name, const char *out, ds_model_kind *
     if (iters < 1 || iters > 1000000)
         return ds_fail("prepare: --kmeans-iters %lld is out of range (expected 1 .. 1000000)",
                        (long long)iters);
+    DS_TRY(cli_check_real("prepare", "mask-threshold", o->mask_threshold, 0, 1));
+    if (!(o->temperature > 0) || !isfinite(o->temperature))
+        return ds_fail("prepare: --temperature %g is invalid (expected a finite value > 0)",
+                       o->temperature);
     return cli_check_int("prepare", "seed", seed, 0, INT64_MAX);
 }
 
@@ -31,7 +36,8 @@ int cli_prepare(int argc, char **argv) {
     ds_fit_opts_default(&o);
     cli_opt opts[] = {
         {"data", CLI_STR, &data_path, "data set (.npy, IDX[.gz], CIFAR-10 .bin, PNG folder)"},
-        {"model", CLI_STR, &kind_name, "model kind: empirical, gaussian or gmm (required)"},
+        {"model", CLI_STR, &kind_name,
+         "model kind: empirical, gaussian, gmm or pca_locality (required)"},
         {"out", CLI_STR, &out, "model folder to write (required)"},
         {"k", CLI_INT, &o.k, "gmm components (ignored with --gmm-from-labels: one per class)"},
         {"rank", CLI_INT, &o.rank, "eigenpairs kept per component (0: full rank d)"},
@@ -40,6 +46,10 @@ int cli_prepare(int argc, char **argv) {
         {"kmeans-iters", CLI_INT, &iters, "gmm: at most this many Lloyd iterations"},
         {"var-floor", CLI_REAL, &o.var_floor,
          "gmm: eigenvalue floor of components with fewer than rank + 1 rows"},
+        {"temperature", CLI_REAL, &o.temperature, "pca_locality: the logits are divided by it"},
+        {"mask-threshold", CLI_REAL, &o.mask_threshold,
+         "pca_locality: binarise the mask at this fraction of its largest |entry|, in [0, 1] "
+         "(0: the soft mask)"},
     };
     int rc = cli_parse("prepare",
                        "Fit a model to a data set and write its model folder (model.txt and .npy "
@@ -47,7 +57,7 @@ int cli_prepare(int argc, char **argv) {
                        argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc) return rc > 0 ? 0 : cli_fail(2);
     ds_model_kind kind;
-    if (check_options(kind_name, out, &kind, from_labels, iters, seed) != 0) return cli_fail(2);
+    if (check_options(kind_name, out, &kind, from_labels, iters, seed, &o) != 0) return cli_fail(2);
     o.seed = (uint64_t)seed;
     o.from_labels = from_labels;
     o.kmeans_iters = (int)iters;
@@ -60,7 +70,10 @@ int cli_prepare(int argc, char **argv) {
     if (!rc) {
         rc = ds_model_save(&m, out);
         char shape[96] = "";
-        if (kind != DS_MODEL_EMPIRICAL)
+        if (kind == DS_MODEL_PCA_LOCALITY)
+            snprintf(shape, sizeof shape, ", temperature = %g, mask threshold = %g", m.temperature,
+                     m.mask_threshold);
+        else if (kind != DS_MODEL_EMPIRICAL)
             snprintf(shape, sizeof shape, ", k = %lld, rank = %lld", (long long)m.k,
                      (long long)m.r);
         if (!rc)

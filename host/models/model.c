@@ -20,21 +20,28 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->seed = 0;
     o->kmeans_iters = 50;
     o->var_floor = 1e-4;
+    o->temperature = 1.0;
+    o->mask_threshold = 0.02;
 }
 
-static const char *kind_names[] = {"empirical", "gaussian", "gmm"};
+static const char *kind_names[DS_MODEL_KINDS] = {"empirical", "gaussian", "gmm", "pca_locality"};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
 }
 
 int ds_model_kind_parse(const char *name, ds_model_kind *out) {
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < DS_MODEL_KINDS; k++)
         if (!strcmp(name, kind_names[k])) {
             *out = (ds_model_kind)k;
             return 0;
         }
-    return ds_fail("unknown model kind '%s' (expected empirical, gaussian or gmm)", name);
+    return ds_fail("unknown model kind '%s' (expected empirical, gaussian, gmm or pca_locality)",
+                   name);
+}
+
+int ds_model_holds_rows(ds_model_kind k) {
+    return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY;
 }
 
 void ds_model_free(ds_model *m) {
@@ -115,10 +122,26 @@ int ds_data_fingerprint(const char *path, char *abs_path, int64_t *bytes, uint64
     return 0;
 }
 
+static int check_pca_locality_opts(const ds_data *data, const ds_fit_opts *o) {
+    if (data->n < 2)
+        return ds_fail("pca_locality: %lld training row(s); the unbiased covariance needs at "
+                       "least 2",
+                       (long long)data->n);
+    if (!(o->temperature > 0) || !isfinite(o->temperature))
+        return ds_fail("pca_locality: temperature %g is invalid (expected a finite value > 0)",
+                       o->temperature);
+    if (!(o->mask_threshold >= 0 && o->mask_threshold <= 1))
+        return ds_fail("pca_locality: mask threshold %g is outside [0, 1] (a fraction of the "
+                       "mask's largest |entry|)",
+                       o->mask_threshold);
+    return 0;
+}
+
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
     if (data->n < 1 || data->d < 1 || !data->x)
         return ds_fail("%s: no training rows to fit", data->path);
     if (kind == DS_MODEL_EMPIRICAL) return 0;
+    if (kind == DS_MODEL_PCA_LOCALITY) return check_pca_locality_opts(data, o);
     if (o->rank < 0 || o->rank > data->d)
         return ds_fail("%s model: rank %lld is out of range (expected 1 .. d = %lld, or 0 for "
                        "full rank)",
@@ -159,9 +182,14 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
     int rc = 0;
     if (data->path[0])
         rc = ds_data_fingerprint(data->path, out->data_path, &out->data_bytes, &out->data_checksum);
-    if (!rc && kind == DS_MODEL_EMPIRICAL) copy_rows(data, out);
+    if (!rc && ds_model_holds_rows(kind)) copy_rows(data, out);
     if (!rc && kind == DS_MODEL_GAUSSIAN) rc = fit_gaussian(data, o, out);
     if (!rc && kind == DS_MODEL_GMM) rc = fit_gmm(data, o, out);
+    if (!rc && kind == DS_MODEL_PCA_LOCALITY) {
+        out->temperature = o->temperature;
+        out->mask_threshold = o->mask_threshold;
+        rc = fit_wiener(data, out);
+    }
     if (rc) ds_model_free(out);
     return rc;
 }

@@ -48,7 +48,7 @@ static int put(const char *dir, const char *name, const double *x, int lead, int
 
 static int write_arrays(const ds_model *m, const char *dir) {
     if (m->kind == DS_MODEL_EMPIRICAL) return 0;
-    int lead = m->kind == DS_MODEL_GAUSSIAN;
+    int lead = m->kind != DS_MODEL_GMM; // one component: Gaussian, pca_locality's Wiener filter
     int64_t k = m->k, d = m->d, r = m->r;
     int64_t kd[2] = {k, d}, kr[2] = {k, r}, kdr[3] = {k, d, r};
     if (!lead) DS_TRY(put(dir, "weights.npy", m->weights, 0, 1, kd));
@@ -61,7 +61,7 @@ static int write_arrays(const ds_model *m, const char *dir) {
 static int writes_array(const ds_model *m, const char *name) {
     if (m->kind == DS_MODEL_EMPIRICAL || strstr(name, "cov")) return 0;
     if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
-    if (!strcmp(name, "mean.npy")) return m->kind == DS_MODEL_GAUSSIAN;
+    if (!strcmp(name, "mean.npy")) return m->kind != DS_MODEL_GMM;
     return 1;
 }
 
@@ -77,8 +77,10 @@ static int write_manifest(const ds_model *m, const char *dir) {
     fprintf(f, "sigma_data = %.17g\n", m->sigma_data);
     if (m->kind != DS_MODEL_EMPIRICAL)
         fprintf(f, "k = %lld\nrank = %lld\n", (long long)m->k, (long long)m->r);
-    else
-        fprintf(f, "n = %lld\n", (long long)m->data.n);
+    if (ds_model_holds_rows(m->kind)) fprintf(f, "n = %lld\n", (long long)m->data.n);
+    if (m->kind == DS_MODEL_PCA_LOCALITY)
+        fprintf(f, "temperature = %.17g\nmask_threshold = %.17g\n", m->temperature,
+                m->mask_threshold);
     if (m->data_path[0])
         fprintf(f, "data = %s\ndata_bytes = %lld\ndata_checksum = 0x%016" PRIx64 "\n", m->data_path,
                 (long long)m->data_bytes, m->data_checksum);
@@ -86,10 +88,10 @@ static int write_manifest(const ds_model *m, const char *dir) {
 }
 
 int ds_model_save(const ds_model *m, const char *dir) {
-    if (m->kind == DS_MODEL_EMPIRICAL && !m->data_path[0])
-        return ds_fail("%s: an empirical model refers to its data file, but this one has none "
+    if (ds_model_holds_rows(m->kind) && !m->data_path[0])
+        return ds_fail("%s: a%s %s model refers to its data file, but this one has none "
                        "(fit it to data loaded from a file)",
-                       dir);
+                       dir, m->kind == DS_MODEL_EMPIRICAL ? "n" : "", ds_model_kind_name(m->kind));
     int existed = access(dir, F_OK) == 0;
     DS_TRY(ds_mkdirs(dir));
     remove_in(dir, "model.txt"); // from here until the end the folder is no model
@@ -107,6 +109,7 @@ typedef struct {
     const char *dir;
     int line;
     int has_kind, has_d, has_sigma, has_k, has_rank, has_n, has_bytes, has_checksum;
+    int has_temperature, has_threshold;
     int64_t k, rank, n;
 } manifest;
 
@@ -135,8 +138,8 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
     if (!strcmp(key, "kind")) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
-        return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian "
-                       "or gmm)",
+        return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
+                       "gmm or pca_locality)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -160,6 +163,15 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         if (end != v && !*end && !errno && isfinite(m->sigma_data) && m->sigma_data >= 0) return 0;
         return ds_fail("%s/model.txt: line %d: sigma_data = '%s' (expected a number >= 0)", mf->dir,
                        mf->line, v);
+    }
+    if (!strcmp(key, "temperature") || !strcmp(key, "mask_threshold")) {
+        int t = key[0] == 't';
+        double x = strtod(v, &end);
+        *(t ? &m->temperature : &m->mask_threshold) = x;
+        *(t ? &mf->has_temperature : &mf->has_threshold) = 1;
+        if (end != v && !*end && !errno && (t ? x > 0 && isfinite(x) : x >= 0 && x <= 1)) return 0;
+        return ds_fail("%s/model.txt: line %d: %s = '%s' (expected %s)", mf->dir, mf->line, key, v,
+                       t ? "a finite number > 0" : "a number in [0, 1]");
     }
     if (!strcmp(key, "data_checksum")) {
         m->data_checksum = strtoull(v, &end, 16);
@@ -423,9 +435,8 @@ static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
 
 static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
     if (!m->data_path[0] || !mf->has_bytes || !mf->has_checksum)
-        return ds_fail("%s/model.txt: an empirical model needs data, data_bytes and "
-                       "data_checksum",
-                       dir);
+        return ds_fail("%s/model.txt: a %s model needs data, data_bytes and data_checksum", dir,
+                       ds_model_kind_name(m->kind));
     char abs[DS_PATH_MAX], why[1024];
     int64_t bytes;
     uint64_t sum;
@@ -451,13 +462,32 @@ static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
     return 0;
 }
 
+// pca_locality: the training rows as for the empirical model, and the full-rank Wiener
+// filter as a Gaussian folder holds it.
+static int load_pca_locality(const char *dir, const manifest *mf, ds_model *m) {
+    if (!mf->has_temperature || !mf->has_threshold)
+        return ds_fail("%s/model.txt: a pca_locality model needs temperature and mask_threshold",
+                       dir);
+    m->k = 1;
+    m->weights = ds_alloc(1, sizeof(double));
+    m->weights[0] = 1;
+    int64_t kd[2] = {1, m->d};
+    DS_TRY(read_array(dir, "mean.npy", "pca_locality", 1, 2, kd, &m->means));
+    DS_TRY(read_eigen(dir, "pca_locality", 1, m));
+    if (m->r != m->d)
+        return ds_fail("%s/eigvals.npy: %lld eigenvalues (pca_locality needs all d = %lld)", dir,
+                       (long long)m->r, (long long)m->d);
+    return load_empirical(dir, mf, m);
+}
+
 int ds_model_load(const char *dir, ds_model *out) {
     memset(out, 0, sizeof *out);
     manifest mf = {.dir = dir};
     int rc = read_manifest(dir, &mf, out);
     if (!rc)
-        rc = out->kind == DS_MODEL_EMPIRICAL ? load_empirical(dir, &mf, out)
-                                             : load_mixture(dir, &mf, out);
+        rc = out->kind == DS_MODEL_EMPIRICAL      ? load_empirical(dir, &mf, out)
+             : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
+                                                  : load_mixture(dir, &mf, out);
     if (rc) ds_model_free(out);
     return rc;
 }

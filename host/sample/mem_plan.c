@@ -6,19 +6,22 @@
 #include "mem_plan.h"
 
 // Values resident for the model: the empirical model keeps the N x d rows and their
-// norms; a mixture keeps per component a mean, eigenvalues and d x r eigenvectors.
+// norms; a local model the rows and a d x d mask; a mixture keeps per component a mean,
+// eigenvalues and d x r eigenvectors.
 static uint64_t model_values(const ds_model *m) {
     uint64_t d = (uint64_t)m->d;
     if (m->kind == DS_MODEL_EMPIRICAL) return (uint64_t)m->data.n * (d + 1) + d;
+    if (ds_model_holds_rows(m->kind)) return (uint64_t)m->data.n * (d + 1) + d * (d + 1);
     uint64_t r = (uint64_t)m->r;
     return (uint64_t)m->k * (d * r + d + r + 2);
 }
 
 // Values per batch row: the solver's buffers, and the denoiser's workspace (a row of
-// N logits for the empirical model; projections and log densities for a mixture).
+// N logits for the empirical and local models; projections and log densities for a
+// mixture).
 static uint64_t row_values(const ds_model *m, int batch_buffers) {
     uint64_t work =
-        m->kind == DS_MODEL_EMPIRICAL ? (uint64_t)m->data.n : (uint64_t)m->k * ((uint64_t)m->r + 2);
+        ds_model_holds_rows(m->kind) ? (uint64_t)m->data.n : (uint64_t)m->k * ((uint64_t)m->r + 2);
     return (uint64_t)batch_buffers * (uint64_t)m->d + work;
 }
 

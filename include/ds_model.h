@@ -1,5 +1,5 @@
 // The analytic models: empirical (the training set itself), Gaussian and Gaussian
-// mixture, and the local models that generalise (pca_locality). The Gaussian model is
+// mixture, and the local models that generalise (pca_locality, ls). The Gaussian model is
 // stored as a mixture with one component.
 #ifndef DS_MODEL_H
 #define DS_MODEL_H
@@ -16,8 +16,9 @@ typedef enum {
     DS_MODEL_GAUSSIAN = 1,
     DS_MODEL_GMM = 2,
     DS_MODEL_PCA_LOCALITY = 3, // Lukoianov et al.: a softmax per output pixel, Wiener mask
+    DS_MODEL_LS = 4,           // Kamb & Ganguli's local score machine: a patch per pixel
 } ds_model_kind;
-#define DS_MODEL_KINDS 4
+#define DS_MODEL_KINDS 5
 
 typedef struct {
     ds_model_kind kind;
@@ -25,7 +26,7 @@ typedef struct {
     int channels, height, width; // image shape, or 0s
     double sigma_data;           // root-mean-square deviation of the data from its mean
 
-    // Empirical and pca_locality: the training rows (uncentred) and their mean.
+    // Empirical and the local models: the training rows (uncentred) and their mean.
     ds_data data;
     double *mean; // d; for every kind, the mean of the training data
 
@@ -47,6 +48,8 @@ typedef struct {
     // times the largest |entry| (0: the normalised mask itself, not binarised).
     double temperature;
     double mask_threshold;
+    // ls: the side of the square patch (odd; all channels) centred on each output pixel.
+    int patch_size;
 
     // Provenance of the training data (empirical: required to match at load).
     char data_path[DS_PATH_MAX];
@@ -63,12 +66,15 @@ typedef struct {
     double var_floor;      // floor on component eigenvalues, default 1e-4
     double temperature;    // pca_locality, default 1
     double mask_threshold; // pca_locality, in [0, 1], default 0.02 (the studio's)
+    int64_t patch_size;    // ls: odd, 1 .. 2 max(height, width) - 1, default 3
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
 const char *ds_model_kind_name(ds_model_kind k);
 int ds_model_kind_parse(const char *name, ds_model_kind *out);
-// 1 for the kinds that keep the training rows (empirical, pca_locality).
+// Checks a patch size for images of that shape (ls): 0, or -1 naming who.
+int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width);
+// 1 for the kinds that keep the training rows (empirical, pca_locality, ls).
 int ds_model_holds_rows(ds_model_kind k);
 
 // Fits a model of the given kind to data (the empirical model copies the rows).

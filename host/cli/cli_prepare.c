@@ -1,5 +1,5 @@
-// diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality) to a data set
-// and write its model folder.
+// diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality, ls) to a data
+// set and write its model folder.
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
@@ -37,7 +37,7 @@ int cli_prepare(int argc, char **argv) {
     cli_opt opts[] = {
         {"data", CLI_STR, &data_path, "data set (.npy, IDX[.gz], CIFAR-10 .bin, PNG folder)"},
         {"model", CLI_STR, &kind_name,
-         "model kind: empirical, gaussian, gmm or pca_locality (required)"},
+         "model kind: empirical, gaussian, gmm, pca_locality or ls (required)"},
         {"out", CLI_STR, &out, "model folder to write (required)"},
         {"k", CLI_INT, &o.k, "gmm components (ignored with --gmm-from-labels: one per class)"},
         {"rank", CLI_INT, &o.rank, "eigenpairs kept per component (0: full rank d)"},
@@ -50,6 +50,8 @@ int cli_prepare(int argc, char **argv) {
         {"mask-threshold", CLI_REAL, &o.mask_threshold,
          "pca_locality: binarise the mask at this fraction of its largest |entry|, in [0, 1] "
          "(0: the soft mask)"},
+        {"patch-size", CLI_INT, &o.patch_size,
+         "ls: side of the square patch around each pixel (odd, at most 2 max(H, W) - 1)"},
     };
     int rc = cli_parse("prepare",
                        "Fit a model to a data set and write its model folder (model.txt and .npy "
@@ -70,10 +72,12 @@ int cli_prepare(int argc, char **argv) {
     if (!rc) {
         rc = ds_model_save(&m, out);
         char shape[96] = "";
-        if (kind == DS_MODEL_PCA_LOCALITY)
+        if (kind == DS_MODEL_LS)
+            snprintf(shape, sizeof shape, ", patch size = %d", m.patch_size);
+        else if (kind == DS_MODEL_PCA_LOCALITY)
             snprintf(shape, sizeof shape, ", temperature = %g, mask threshold = %g", m.temperature,
                      m.mask_threshold);
-        else if (kind != DS_MODEL_EMPIRICAL)
+        else if (!ds_model_holds_rows(kind))
             snprintf(shape, sizeof shape, ", k = %lld, rank = %lld", (long long)m.k,
                      (long long)m.r);
         if (!rc)

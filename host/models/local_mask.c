@@ -1,5 +1,6 @@
-// The local models' masks: pca_locality's binarised Wiener filter (Lukoianov et al.,
-// as analytic-diffusion-studio computes it), kept by columns.
+// The local models' masks, kept by columns: pca_locality's binarised Wiener filter
+// (Lukoianov et al., as analytic-diffusion-studio computes it) and ls's patches (Kamb &
+// Ganguli).
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "local_mask.h"
 
 int ds_model_is_local(ds_model_kind k) {
-    return k == DS_MODEL_PCA_LOCALITY;
+    return k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_LS;
 }
 
 void ds_local_mask_free(ds_local_mask *mask) {
@@ -67,8 +68,40 @@ static int compress(const double *dense, int64_t d, double cut, int binarise, ds
     return 0;
 }
 
+// The patch mask: column (c, i, j) holds every channel of the pixels within patch / 2
+// of (i, j) in both directions.
+static int patch_mask(const ds_model *m, ds_local_mask *out) {
+    int64_t c = m->channels, h = m->height, w = m->width, half = m->patch_size / 2;
+    int64_t side_h = 2 * half + 1 < h ? 2 * half + 1 : h,
+            side_w = 2 * half + 1 < w ? 2 * half + 1 : w;
+    int64_t most = m->d * c * side_h * side_w;
+    out->d = m->d;
+    out->start = ds_try_alloc((size_t)(m->d + 1), sizeof(int64_t), "ls mask");
+    out->row = ds_try_alloc((size_t)most, sizeof(int32_t), "ls mask");
+    out->weight = ds_try_alloc((size_t)most, sizeof(double), "ls mask");
+    if (!out->start || !out->row || !out->weight) {
+        ds_local_mask_free(out);
+        return -1;
+    }
+    int64_t at = 0;
+    for (int64_t col = 0; col < m->d; col++) {
+        int64_t i = col / w % h, j = col % w;
+        out->start[col] = at;
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t a = i - half; a <= i + half; a++)
+                for (int64_t b = j - half; b <= j + half; b++) {
+                    if (a < 0 || a >= h || b < 0 || b >= w) continue;
+                    out->row[at] = (int32_t)((ch * h + a) * w + b);
+                    out->weight[at++] = 1.0;
+                }
+    }
+    out->start[m->d] = at;
+    return 0;
+}
+
 int ds_local_mask_build(const ds_model *m, double sigma, ds_local_mask *out) {
     memset(out, 0, sizeof *out);
+    if (m->kind == DS_MODEL_LS) return patch_mask(m, out);
     if (m->kind != DS_MODEL_PCA_LOCALITY || m->k != 1)
         return ds_fail("local mask: a %s model has none", ds_model_kind_name(m->kind));
     int64_t d = m->d;

@@ -19,7 +19,9 @@ typedef struct {
 // The mask of model m at noise level sigma. pca_locality, as the studio computes it:
 // LLt = U diag(lambda / (lambda + sigma^2)) U^T, row n divided by LLt[n, n] (1 when
 // |LLt[n, n]| < 1e-6), then binarised: 1 where |entry| >= mask_threshold * max |entry|,
-// 0 elsewhere (mask_threshold 0: not binarised).
+// 0 elsewhere (mask_threshold 0: not binarised). ls, as Kamb & Ganguli's code: 1 on
+// every channel of the patch_size x patch_size window centred on the pixel, clipped at
+// the image's edges (their zero padding of the squared differences).
 int ds_local_mask_build(const ds_model *m, double sigma, ds_local_mask *out);
 void ds_local_mask_free(ds_local_mask *mask);
 // 1 for the kinds denoised through a local mask.

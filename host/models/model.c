@@ -22,9 +22,11 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->var_floor = 1e-4;
     o->temperature = 1.0;
     o->mask_threshold = 0.02;
+    o->patch_size = 3;
 }
 
-static const char *kind_names[DS_MODEL_KINDS] = {"empirical", "gaussian", "gmm", "pca_locality"};
+static const char *kind_names[DS_MODEL_KINDS] = {"empirical", "gaussian", "gmm", "pca_locality",
+                                                 "ls"};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
@@ -36,12 +38,12 @@ int ds_model_kind_parse(const char *name, ds_model_kind *out) {
             *out = (ds_model_kind)k;
             return 0;
         }
-    return ds_fail("unknown model kind '%s' (expected empirical, gaussian, gmm or pca_locality)",
-                   name);
+    return ds_fail(
+        "unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality or ls)", name);
 }
 
 int ds_model_holds_rows(ds_model_kind k) {
-    return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY;
+    return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_LS;
 }
 
 void ds_model_free(ds_model *m) {
@@ -137,11 +139,24 @@ static int check_pca_locality_opts(const ds_data *data, const ds_fit_opts *o) {
     return 0;
 }
 
+int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width) {
+    if (!channels || !height || !width)
+        return ds_fail("%s: a patch model needs images (this data has no image shape)", who);
+    int64_t most = 2 * (int64_t)(height > width ? height : width) - 1;
+    if (patch < 1 || patch % 2 == 0 || patch > most)
+        return ds_fail("%s: patch size %lld (expected odd, 1 .. %lld: a %dx%d image is covered "
+                       "from every pixel at %lld)",
+                       who, (long long)patch, (long long)most, height, width, (long long)most);
+    return 0;
+}
+
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
     if (data->n < 1 || data->d < 1 || !data->x)
         return ds_fail("%s: no training rows to fit", data->path);
     if (kind == DS_MODEL_EMPIRICAL) return 0;
     if (kind == DS_MODEL_PCA_LOCALITY) return check_pca_locality_opts(data, o);
+    if (kind == DS_MODEL_LS)
+        return ds_check_patch_size("ls", o->patch_size, data->channels, data->height, data->width);
     if (o->rank < 0 || o->rank > data->d)
         return ds_fail("%s model: rank %lld is out of range (expected 1 .. d = %lld, or 0 for "
                        "full rank)",
@@ -190,6 +205,7 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
         out->mask_threshold = o->mask_threshold;
         rc = fit_wiener(data, out);
     }
+    if (kind == DS_MODEL_LS) out->temperature = 1, out->patch_size = (int)o->patch_size;
     if (rc) ds_model_free(out);
     return rc;
 }

@@ -47,7 +47,7 @@ static int put(const char *dir, const char *name, const double *x, int lead, int
 }
 
 static int write_arrays(const ds_model *m, const char *dir) {
-    if (m->kind == DS_MODEL_EMPIRICAL) return 0;
+    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_LS) return 0;
     int lead = m->kind != DS_MODEL_GMM; // one component: Gaussian, pca_locality's Wiener filter
     int64_t k = m->k, d = m->d, r = m->r;
     int64_t kd[2] = {k, d}, kr[2] = {k, r}, kdr[3] = {k, d, r};
@@ -59,7 +59,7 @@ static int write_arrays(const ds_model *m, const char *dir) {
 }
 
 static int writes_array(const ds_model *m, const char *name) {
-    if (m->kind == DS_MODEL_EMPIRICAL || strstr(name, "cov")) return 0;
+    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_LS || strstr(name, "cov")) return 0;
     if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
     if (!strcmp(name, "mean.npy")) return m->kind != DS_MODEL_GMM;
     return 1;
@@ -75,9 +75,10 @@ static int write_manifest(const ds_model *m, const char *dir) {
     fprintf(f, "kind = %s\nd = %lld\n", ds_model_kind_name(m->kind), (long long)m->d);
     fprintf(f, "channels = %d\nheight = %d\nwidth = %d\n", m->channels, m->height, m->width);
     fprintf(f, "sigma_data = %.17g\n", m->sigma_data);
-    if (m->kind != DS_MODEL_EMPIRICAL)
+    if (!ds_model_holds_rows(m->kind) || m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "k = %lld\nrank = %lld\n", (long long)m->k, (long long)m->r);
     if (ds_model_holds_rows(m->kind)) fprintf(f, "n = %lld\n", (long long)m->data.n);
+    if (m->kind == DS_MODEL_LS) fprintf(f, "patch_size = %d\n", m->patch_size);
     if (m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "temperature = %.17g\nmask_threshold = %.17g\n", m->temperature,
                 m->mask_threshold);
@@ -109,7 +110,7 @@ typedef struct {
     const char *dir;
     int line;
     int has_kind, has_d, has_sigma, has_k, has_rank, has_n, has_bytes, has_checksum;
-    int has_temperature, has_threshold;
+    int has_temperature, has_threshold, has_patch;
     int64_t k, rank, n;
 } manifest;
 
@@ -139,7 +140,7 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
         return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
-                       "gmm or pca_locality)",
+                       "gmm, pca_locality or ls)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -149,6 +150,7 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
     if (!strcmp(key, "k")) return mf->has_k = 1, parse_int(mf, key, v, &mf->k);
     if (!strcmp(key, "rank")) return mf->has_rank = 1, parse_int(mf, key, v, &mf->rank);
     if (!strcmp(key, "n")) return mf->has_n = 1, parse_int(mf, key, v, &mf->n);
+    if (!strcmp(key, "patch_size")) return mf->has_patch = 1, parse_dim(mf, key, v, &m->patch_size);
     if (!strcmp(key, "data_bytes")) return mf->has_bytes = 1, parse_int(mf, key, v, &m->data_bytes);
     if (!strcmp(key, "data")) {
         snprintf(m->data_path, sizeof m->data_path, "%s", v);
@@ -480,6 +482,16 @@ static int load_pca_locality(const char *dir, const manifest *mf, ds_model *m) {
     return load_empirical(dir, mf, m);
 }
 
+// ls: the training rows as for the empirical model, and a patch size for its images.
+static int load_ls(const char *dir, const manifest *mf, ds_model *m) {
+    char who[DS_PATH_MAX + 16];
+    snprintf(who, sizeof who, "%s/model.txt", dir);
+    if (!mf->has_patch) return ds_fail("%s: an ls model needs patch_size", who);
+    DS_TRY(ds_check_patch_size(who, m->patch_size, m->channels, m->height, m->width));
+    m->temperature = 1;
+    return load_empirical(dir, mf, m);
+}
+
 int ds_model_load(const char *dir, ds_model *out) {
     memset(out, 0, sizeof *out);
     manifest mf = {.dir = dir};
@@ -487,6 +499,7 @@ int ds_model_load(const char *dir, ds_model *out) {
     if (!rc)
         rc = out->kind == DS_MODEL_EMPIRICAL      ? load_empirical(dir, &mf, out)
              : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
+             : out->kind == DS_MODEL_LS           ? load_ls(dir, &mf, out)
                                                   : load_mixture(dir, &mf, out);
     if (rc) ds_model_free(out);
     return rc;

@@ -1,8 +1,9 @@
 #!/bin/sh
-# diffsamp prepare --model pca_locality: its options are refused out of range with one
-# line and no folder; a prepared folder samples on cpu and ref with every solver family
-# (the solvers only call denoise), both backends drawing the same samples (float32 vs
-# float64: close, not equal); the cuda backend refuses the kind with one line.
+# diffsamp prepare --model pca_locality / ls: their options are refused out of range
+# with one line and no folder (ls also on data without an image shape); a prepared
+# folder samples on cpu and ref with every solver family (the solvers only call
+# denoise), both backends drawing the same samples (float32 vs float64: close, not
+# equal); the cuda backend refuses the kinds with one line.
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
@@ -12,32 +13,43 @@ P="prepare --data $T/img.npy --model pca_locality"
 
 expect_error "mask-threshold must be between 0 and 1" $P --out "$T/m" --mask-threshold 1.5
 expect_error "temperature -1 is invalid" $P --out "$T/m" --temperature -1
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.load(sys.argv[2]).reshape(120, 16))" "$T/flat.npy" "$T/img.npy"
+L="prepare --data $T/img.npy --model ls"
+expect_error "patch size 9 (expected odd, 1 .. 7" $L --out "$T/m" --patch-size 9
+expect_error "patch size 2 (expected odd" $L --out "$T/m" --patch-size 2
+expect_error "needs images" prepare --data "$T/flat.npy" --model ls --out "$T/m"
 [ -e "$T/m" ] && fail "a refused prepare created its folder"
 
 "$BIN" $P --out "$T/m" --temperature 0.9 --mask-threshold 0.05 >"$T/p.log" 2>&1 || fail "prepare: $(cat "$T/p.log")"
 grep -q "pca_locality model, N = 120, d = 16, temperature = 0.9, mask threshold = 0.05" "$T/p.log" \
     || fail "prepare line: $(cat "$T/p.log")"
 grep -q "^kind = pca_locality" "$T/m/model.txt" || fail "model.txt: $(cat "$T/m/model.txt")"
+"$BIN" $L --out "$T/ls" --patch-size 3 >"$T/p.log" 2>&1 || fail "prepare ls: $(cat "$T/p.log")"
+grep -q "ls model, N = 120, d = 16, patch size = 3" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 
 for sampler in heun dpmpp2m unipc ipndm; do
+  for model in m ls; do
     for be in cpu ref; do
-        "$BIN" sample --model-dir "$T/m" --sampler $sampler --steps 6 --n 4 --backend $be --quiet \
-            --out "$T/s_${sampler}_$be" >"$T/s.log" 2>&1 || fail "$sampler on $be: $(cat "$T/s.log")"
+        "$BIN" sample --model-dir "$T/$model" --sampler $sampler --steps 6 --n 4 --backend $be --quiet \
+            --out "$T/s_${model}_${sampler}_$be" >"$T/s.log" 2>&1 || fail "$sampler on $be: $(cat "$T/s.log")"
     done
     # float32 against float64 along a 6-step run (measured 1e-7 .. 1.1e-4 relative; the
     # last steps at small sigma amplify the float32 rounding). The denoiser itself is
     # judged against ref to its derived tolerance in test_pca_locality; this checks that
     # the solvers run it on both backends to the same samples.
-    $PY - "$T/s_${sampler}_cpu/samples.npy" "$T/s_${sampler}_ref/samples.npy" <<'PYEOF' || fail "$sampler: cpu and ref samples differ"
+    $PY - "$T/s_${model}_${sampler}_cpu/samples.npy" "$T/s_${model}_${sampler}_ref/samples.npy" <<'PYEOF' || fail "$model, $sampler: cpu and ref samples differ"
 import sys, numpy as np
 a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
 err = np.linalg.norm(a - b) / np.linalg.norm(b)
 print(f"cpu vs ref samples: {err:.2e}")
 sys.exit(0 if np.isfinite(a).all() and err < 1e-3 else 1)
 PYEOF
+  done
 done
 if "$BIN" info 2>/dev/null | grep -q "cuda: yes"; then
     expect_error "pca_locality model has no CUDA path yet" sample --model-dir "$T/m" --n 2 \
+        --steps 2 --backend cuda --out "$T/c"
+    expect_error "ls model has no CUDA path yet" sample --model-dir "$T/ls" --n 2 \
         --steps 2 --backend cuda --out "$T/c"
 fi
 exit 0

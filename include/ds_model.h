@@ -1,5 +1,6 @@
 // The analytic models: empirical (the training set itself), Gaussian and Gaussian
-// mixture, and the local models that generalise (pca_locality, ls). The Gaussian model is
+// mixture, the local models that generalise (pca_locality, ls), and the nearest training
+// row (a baseline). The Gaussian model is
 // stored as a mixture with one component.
 #ifndef DS_MODEL_H
 #define DS_MODEL_H
@@ -17,8 +18,9 @@ typedef enum {
     DS_MODEL_GMM = 2,
     DS_MODEL_PCA_LOCALITY = 3, // Lukoianov et al.: a softmax per output pixel, Wiener mask
     DS_MODEL_LS = 4,           // Kamb & Ganguli's local score machine: a patch per pixel
+    DS_MODEL_NEAREST = 5,      // baseline: the nearest training row, at every sigma
 } ds_model_kind;
-#define DS_MODEL_KINDS 5
+#define DS_MODEL_KINDS 6
 
 typedef struct {
     ds_model_kind kind;
@@ -74,7 +76,7 @@ const char *ds_model_kind_name(ds_model_kind k);
 int ds_model_kind_parse(const char *name, ds_model_kind *out);
 // Checks a patch size for images of that shape (ls): 0, or -1 naming who.
 int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width);
-// 1 for the kinds that keep the training rows (empirical, pca_locality, ls).
+// 1 for the kinds that keep the training rows (empirical, pca_locality, ls, nearest).
 int ds_model_holds_rows(ds_model_kind k);
 
 // Fits a model of the given kind to data (the empirical model copies the rows).

@@ -1,5 +1,5 @@
 #!/bin/sh
-# diffsamp prepare --model pca_locality / ls: their options are refused out of range
+# diffsamp prepare --model pca_locality / ls (and the nearest baseline): their options are refused out of range
 # with one line and no folder (ls also on data without an image shape); a prepared
 # folder samples on cpu and ref with every solver family (the solvers only call
 # denoise), both backends drawing the same samples (float32 vs float64: close, not
@@ -26,9 +26,10 @@ grep -q "pca_locality model, N = 120, d = 16, temperature = 0.9, mask threshold 
 grep -q "^kind = pca_locality" "$T/m/model.txt" || fail "model.txt: $(cat "$T/m/model.txt")"
 "$BIN" $L --out "$T/ls" --patch-size 3 >"$T/p.log" 2>&1 || fail "prepare ls: $(cat "$T/p.log")"
 grep -q "ls model, N = 120, d = 16, patch size = 3" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
+"$BIN" prepare --data "$T/img.npy" --model nearest --out "$T/nn" >"$T/p.log" 2>&1 || fail "prepare nearest: $(cat "$T/p.log")"
 
 for sampler in heun dpmpp2m unipc ipndm; do
-  for model in m ls; do
+  for model in m ls nn; do
     for be in cpu ref; do
         "$BIN" sample --model-dir "$T/$model" --sampler $sampler --steps 6 --n 4 --backend $be --quiet \
             --out "$T/s_${model}_${sampler}_$be" >"$T/s.log" 2>&1 || fail "$sampler on $be: $(cat "$T/s.log")"
@@ -50,6 +51,8 @@ if "$BIN" info 2>/dev/null | grep -q "cuda: yes"; then
     expect_error "pca_locality model has no CUDA path yet" sample --model-dir "$T/m" --n 2 \
         --steps 2 --backend cuda --out "$T/c"
     expect_error "ls model has no CUDA path yet" sample --model-dir "$T/ls" --n 2 \
+        --steps 2 --backend cuda --out "$T/c"
+    expect_error "nearest model has no CUDA path yet" sample --model-dir "$T/nn" --n 2 \
         --steps 2 --backend cuda --out "$T/c"
 fi
 exit 0

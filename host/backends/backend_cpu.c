@@ -36,7 +36,7 @@ static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     ds_bound_model *bm = ds_try_alloc(1, sizeof *bm, "cpu backend");
     if (!bm) return NULL;
     bm->m = m;
-    if (m->kind == DS_MODEL_EMPIRICAL)
+    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_NEAREST)
         bm->empirical = cpu_empirical_new(m);
     else if (ds_model_is_local(m->kind))
         bm->local = cpu_local_new(m);
@@ -113,6 +113,22 @@ static void cpu_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first
             o[i * cols + j] = (float)ds_philox_normal(seed, first_row + i, j);
 }
 
+// The nearest training row: the top row of the empirical softmax, which does not depend
+// on sigma; at a small sigma the empirical path recomputes the products near the
+// maximum in double, so the choice carries no SGEMM error.
+static int nearest_rows(const ds_bound_model *bm, const float *x, int64_t rows, float *out) {
+    const ds_model *m = bm->m;
+    int64_t *top = ds_try_alloc((size_t)rows, sizeof(int64_t), "cpu nearest row");
+    if (!top) return -1;
+    ds_diag diag = {.top_index = top};
+    double sigma = 1e-3;
+    int rc = cpu_empirical_denoise(bm->empirical, x, rows, &sigma, 1, out, &diag);
+    for (int64_t i = 0; i < rows && !rc; i++)
+        memcpy(out + i * m->d, m->data.x + top[i] * m->d, sizeof(float) * (size_t)m->d);
+    free(top);
+    return rc;
+}
+
 static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
@@ -124,7 +140,9 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
         const float *xb = (const float *)x->data + start * d;
         float *ob = (float *)out->data + start * d;
         const double *sb = n_sigma == 1 ? sigma : sigma + start;
-        if (bm->empirical) {
+        if (m->kind == DS_MODEL_NEAREST) {
+            DS_TRY(nearest_rows(bm, xb, rows, ob));
+        } else if (bm->empirical) {
             ds_diag shifted = {0};
             if (diag)
                 shifted = (ds_diag){diag->top_index ? diag->top_index + start : NULL,

@@ -209,6 +209,22 @@ static void local_row(const ds_bound_model *bm, const ds_local_mask *mask, const
     }
 }
 
+// The nearest training row (float64 squared distances; the first of equals).
+static void nearest_row(const ds_bound_model *bm, const double *x, double *out) {
+    const ds_model *m = bm->m;
+    int64_t n = m->data.n, d = m->d, best = 0;
+    double best_sq = DBL_MAX;
+    for (int64_t i = 0; i < n; i++) {
+        double sq = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double diff = x[j] - m->mean[j] - bm->centred[i * d + j];
+            sq += diff * diff;
+        }
+        if (sq < best_sq) best_sq = sq, best = i;
+    }
+    for (int64_t j = 0; j < d; j++) out[j] = m->data.x[best * d + j];
+}
+
 // Local models: rows that share a sigma share one mask, built once for the run.
 static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const double *sigma,
                          int64_t n_sigma, ds_batch *out) {
@@ -252,6 +268,8 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
             double *oi = (double *)out->data + i * d, s = sigma[n_sigma == 1 ? 0 : i];
             if (m->kind == DS_MODEL_EMPIRICAL)
                 empirical_row(bm, xi, s, oi, work, diag, i);
+            else if (m->kind == DS_MODEL_NEAREST)
+                nearest_row(bm, xi, oi);
             else
                 gmm_row(m, xi, s, oi, work);
         }

@@ -1,4 +1,4 @@
-// diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality, ls) to a data
+// diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality, ls, nearest) to a data
 // set and write its model folder.
 #include <math.h>
 #include <stdio.h>
@@ -37,7 +37,7 @@ int cli_prepare(int argc, char **argv) {
     cli_opt opts[] = {
         {"data", CLI_STR, &data_path, "data set (.npy, IDX[.gz], CIFAR-10 .bin, PNG folder)"},
         {"model", CLI_STR, &kind_name,
-         "model kind: empirical, gaussian, gmm, pca_locality or ls (required)"},
+         "model kind: empirical, gaussian, gmm, pca_locality, ls or nearest (required)"},
         {"out", CLI_STR, &out, "model folder to write (required)"},
         {"k", CLI_INT, &o.k, "gmm components (ignored with --gmm-from-labels: one per class)"},
         {"rank", CLI_INT, &o.rank, "eigenpairs kept per component (0: full rank d)"},

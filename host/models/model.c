@@ -25,8 +25,8 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->patch_size = 3;
 }
 
-static const char *kind_names[DS_MODEL_KINDS] = {"empirical", "gaussian", "gmm", "pca_locality",
-                                                 "ls"};
+static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",
+                                                 "pca_locality", "ls",       "nearest"};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
@@ -39,11 +39,14 @@ int ds_model_kind_parse(const char *name, ds_model_kind *out) {
             return 0;
         }
     return ds_fail(
-        "unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality or ls)", name);
+        "unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality, ls or "
+        "nearest)",
+        name);
 }
 
 int ds_model_holds_rows(ds_model_kind k) {
-    return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_LS;
+    return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_LS ||
+           k == DS_MODEL_NEAREST;
 }
 
 void ds_model_free(ds_model *m) {
@@ -153,7 +156,7 @@ int ds_check_patch_size(const char *who, int64_t patch, int channels, int height
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
     if (data->n < 1 || data->d < 1 || !data->x)
         return ds_fail("%s: no training rows to fit", data->path);
-    if (kind == DS_MODEL_EMPIRICAL) return 0;
+    if (kind == DS_MODEL_EMPIRICAL || kind == DS_MODEL_NEAREST) return 0;
     if (kind == DS_MODEL_PCA_LOCALITY) return check_pca_locality_opts(data, o);
     if (kind == DS_MODEL_LS)
         return ds_check_patch_size("ls", o->patch_size, data->channels, data->height, data->width);

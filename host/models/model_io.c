@@ -47,7 +47,8 @@ static int put(const char *dir, const char *name, const double *x, int lead, int
 }
 
 static int write_arrays(const ds_model *m, const char *dir) {
-    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_LS) return 0;
+    if (m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM && m->kind != DS_MODEL_PCA_LOCALITY)
+        return 0;
     int lead = m->kind != DS_MODEL_GMM; // one component: Gaussian, pca_locality's Wiener filter
     int64_t k = m->k, d = m->d, r = m->r;
     int64_t kd[2] = {k, d}, kr[2] = {k, r}, kdr[3] = {k, d, r};
@@ -59,7 +60,9 @@ static int write_arrays(const ds_model *m, const char *dir) {
 }
 
 static int writes_array(const ds_model *m, const char *name) {
-    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_LS || strstr(name, "cov")) return 0;
+    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_LS || m->kind == DS_MODEL_NEAREST ||
+        strstr(name, "cov"))
+        return 0;
     if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
     if (!strcmp(name, "mean.npy")) return m->kind != DS_MODEL_GMM;
     return 1;
@@ -140,7 +143,7 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
         return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
-                       "gmm, pca_locality or ls)",
+                       "gmm, pca_locality, ls or nearest)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -497,7 +500,8 @@ int ds_model_load(const char *dir, ds_model *out) {
     manifest mf = {.dir = dir};
     int rc = read_manifest(dir, &mf, out);
     if (!rc)
-        rc = out->kind == DS_MODEL_EMPIRICAL      ? load_empirical(dir, &mf, out)
+        rc = out->kind == DS_MODEL_EMPIRICAL || out->kind == DS_MODEL_NEAREST
+                 ? load_empirical(dir, &mf, out)
              : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
              : out->kind == DS_MODEL_LS           ? load_ls(dir, &mf, out)
                                                   : load_mixture(dir, &mf, out);

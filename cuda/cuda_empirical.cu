@@ -206,8 +206,7 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
     if (piece > INT_MAX / d) piece = INT_MAX / d; // cuBLAS sizes are int
     bm->piece_rows = piece < 1 ? 1 : piece > n ? n : piece;
     bm->n_pieces = (n + bm->piece_rows - 1) / bm->piece_rows;
-    DS_TRY(ds_cuda_alloc((void **)&bm->mean, sizeof(float) * (size_t)d, "the data mean"));
-    DS_TRY(ds_cuda_upload_floats(bm->ctx, bm->mean, m->mean, (size_t)d));
+    DS_TRY(ds_cuda_upload_doubles(&bm->mean, m->mean, (size_t)d, "the data mean"));
     DS_TRY(upload_training_set(bm));
     int64_t fused = env_int("DIFFSAMP_CUDA_FUSED", -1); // 0 / 1 force a path
     if (fused == 1 && d > DS_FUSED_MAX_D)

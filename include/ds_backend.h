@@ -69,18 +69,6 @@ struct ds_backend {
 ds_backend *ds_backend_new(const char *name);
 void ds_backend_free(ds_backend *b);
 
-// Argument checks every backend runs first (0, or -1 with the message recorded, naming
-// the backend `who`): batch shapes against the model, one sigma or one per row, each
-// finite and > 0 (denoise), finite and >= 0 (flow), and a one-component model (flow).
-int ds_backend_check_denoise(const char *who, const ds_model *m, const ds_batch *x,
-                             const double *sigma, int64_t n_sigma, const ds_batch *out);
-int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x, double sigma_from,
-                          double sigma_to, const ds_batch *out);
-
-// Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
-ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);
-void ds_host_batch_free(ds_backend *b, ds_batch *v);
-
 ds_backend *ds_backend_ref_new(void);
 ds_backend *ds_backend_cpu_new(void);
 #ifdef DIFFSAMP_HAVE_CUDA

@@ -246,6 +246,29 @@ static void test_png_16bit_and_palette(void **state) {
     ds_data_free(&d);
 }
 
+// A palette PNG with a tRNS chunk (palette alpha) reads back as its palette's RGB, the
+// alpha dropped as for RGBA images (it was refused as "4 channels").
+static void test_png_palette_with_transparency(void **state) {
+    (void)state;
+    enum { H = 4, W = 3, ENTRIES = 5 };
+    unsigned char index[H * W], colours[ENTRIES * 4];
+    df_random_bytes(index, sizeof index, tu_seed() + 12, 0, ENTRIES - 1);
+    df_random_bytes(colours, sizeof colours, tu_seed() + 13, 0, 255);
+    for (int e = 0; e < ENTRIES; e++) colours[4 * e + 3] = (unsigned char)(40 * e + 1); // alpha
+    const char *dir = tu_tmpdir();
+    png_image pal = {.version = PNG_IMAGE_VERSION, .width = W, .height = H};
+    pal.format = PNG_FORMAT_RGBA_COLORMAP;
+    pal.colormap_entries = ENTRIES;
+    assert_true(png_image_write_to_file(&pal, df_path(dir, "t.png"), 0, index, 0, colours));
+    ds_data d;
+    load_ok(dir, &d);
+    assert_shape(&d, 1, 3, H, W);
+    for (int ch = 0; ch < 3; ch++)
+        for (int p = 0; p < H * W; p++)
+            assert_true(d.x[ch * H * W + p] == unit_of(colours[index[p] * 4 + ch]));
+    ds_data_free(&d);
+}
+
 // An interlaced (Adam7) RGB PNG, written here with libpng, reads back exactly.
 static void test_png_interlaced(void **state) {
     (void)state;
@@ -383,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_png_grid),
         cmocka_unit_test(test_png_alpha_dropped),
         cmocka_unit_test(test_png_16bit_and_palette),
+        cmocka_unit_test(test_png_palette_with_transparency),
         cmocka_unit_test(test_png_interlaced),
         cmocka_unit_test(test_idx_raw_and_gz),
         cmocka_unit_test(test_idx_rows_without_labels),

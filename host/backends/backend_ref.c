@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_backend.h"
+#include "backend_common.h"
 #include "ds_error.h"
 #include "ds_philox.h"
 #include "local_mask.h"

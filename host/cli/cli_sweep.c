@@ -288,8 +288,7 @@ static int parse_lists(char text[4][256], sweep_lists *l) {
     DS_TRY(split(text[2], "nfe", nf, &l->n_nfe));
     DS_TRY(split(text[3], "teleport", tp, &l->n_teleport));
     for (int i = 0; i < l->n_solver; i++) {
-        if (!ds_solver_known(l->solver[i]))
-            return ds_fail("sweep: unknown solver '%s'", l->solver[i]);
+        DS_TRY(ds_solver_check_name(l->solver[i]));
         if (!strcmp(l->solver[i], "adaptive"))
             return ds_fail("sweep: adaptive is the ground truth, not a configuration to sweep");
     }

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "data_readers.h"
+#include "data_rows.h"
 #include "ds_error.h"
 
 #define CIFAR_PIXELS (3 * 32 * 32)
@@ -31,17 +31,13 @@ static int split_paths(const char *paths, char *buf, size_t size, char **names, 
 }
 
 static int count_records(const char *path, int64_t *records) {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return ds_fail("%s: cannot open: %s (expected a CIFAR-10 .bin file)", path,
-                       strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return ds_fail("%s: is a folder (expected a CIFAR-10 .bin file)", path);
-    if (st.st_size == 0 || st.st_size % CIFAR_RECORD != 0)
+    int64_t size;
+    DS_TRY(ds_check_regular(path, "a CIFAR-10 .bin file", &size));
+    if (size == 0 || size % CIFAR_RECORD != 0)
         return ds_fail("%s: size %lld bytes is not a multiple of the %d-byte CIFAR-10 record "
                        "(expected 1 label byte + 3x32x32 pixels per image)",
-                       path, (long long)st.st_size, CIFAR_RECORD);
-    *records = st.st_size / CIFAR_RECORD;
+                       path, (long long)size, CIFAR_RECORD);
+    *records = size / CIFAR_RECORD;
     return 0;
 }
 

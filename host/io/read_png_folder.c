@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "data_readers.h"
+#include "data_rows.h"
 #include "ds_error.h"
 
 static int compare_names(const void *a, const void *b) {

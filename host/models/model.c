@@ -66,18 +66,27 @@ static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n) {
     return h;
 }
 
+// A regular file's bytes, at most the size stat gave (a file growing meanwhile is not
+// followed without end).
 static int hash_file(const char *path, int64_t *bytes, uint64_t *h) {
+    int64_t size;
+    DS_TRY(ds_check_regular(path, "a data file or a folder of PNGs", &size));
     FILE *f = fopen(path, "rb");
     if (!f) return ds_fail("%s: cannot open: %s", path, strerror(errno));
     unsigned char buf[1 << 16];
     size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+    int64_t left = size;
+    while (left > 0 &&
+           (got = fread(buf, 1, left < (int64_t)sizeof buf ? (size_t)left : sizeof buf, f)) > 0) {
         *h = fnv1a(*h, buf, got);
         *bytes += (int64_t)got;
+        left -= (int64_t)got;
     }
     int bad = ferror(f);
     fclose(f);
-    return bad ? ds_fail("%s: read failed", path) : 0;
+    if (bad) return ds_fail("%s: read failed: %s", path, strerror(errno));
+    if (left) return ds_fail("%s: file shrank while it was read", path);
+    return 0;
 }
 
 // A file, or a folder's files in name order (names hashed too), recursively; names

@@ -69,6 +69,12 @@ struct ds_backend {
 ds_backend *ds_backend_new(const char *name);
 void ds_backend_free(ds_backend *b);
 
+// Wraps a backend so that it also evaluates callback models (DS_MODEL_CALLBACK): their
+// denoiser downloads x, calls the caller's function and uploads the result; every other
+// model and primitive is the inner backend's. Takes ownership of inner (freed with the
+// wrapper); NULL inner returns NULL (the inner backend's error stays recorded).
+ds_backend *ds_backend_callback_new(ds_backend *inner);
+
 ds_backend *ds_backend_ref_new(void);
 ds_backend *ds_backend_cpu_new(void);
 #ifdef DIFFSAMP_HAVE_CUDA

@@ -16,11 +16,18 @@ typedef enum {
     DS_MODEL_EMPIRICAL = 0,
     DS_MODEL_GAUSSIAN = 1,
     DS_MODEL_GMM = 2,
-    DS_MODEL_PCA_LOCALITY = 3, // Lukoianov et al.: a softmax per output pixel, Wiener mask
-    DS_MODEL_LS = 4,           // Kamb & Ganguli's local score machine: a patch per pixel
-    DS_MODEL_NEAREST = 5,      // baseline: the nearest training row, at every sigma
+    DS_MODEL_CALLBACK = 3,     // the caller's own denoiser (ds_model_callback)
+    DS_MODEL_PCA_LOCALITY = 4, // Lukoianov et al.: a softmax per output pixel, Wiener mask
+    DS_MODEL_LS = 5,           // Kamb & Ganguli's local score machine: a patch per pixel
+    DS_MODEL_NEAREST = 6,      // baseline: the nearest training row, at every sigma
 } ds_model_kind;
-#define DS_MODEL_KINDS 6
+#define DS_MODEL_KINDS 7
+
+// A caller's denoiser: out (rows x d) = D(x; sigma) for x (rows x d) and one sigma per
+// row, all host doubles, row-major. Returns 0, or -1 after recording a message with
+// ds_fail (the run stops with that error).
+typedef int (*ds_denoise_fn)(void *user, const double *x, const double *sigma, int64_t rows,
+                             int64_t d, double *out);
 
 typedef struct {
     ds_model_kind kind;
@@ -53,6 +60,10 @@ typedef struct {
     // ls: the side of the square patch (odd; all channels) centred on each output pixel.
     int patch_size;
 
+    // Callback: the caller's denoiser and its argument.
+    ds_denoise_fn callback;
+    void *callback_user;
+
     // Provenance of the training data (empirical: required to match at load).
     char data_path[DS_PATH_MAX];
     int64_t data_bytes;
@@ -72,6 +83,10 @@ typedef struct {
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
+// A model of dimension d whose denoiser is fn(user, ...) (kind DS_MODEL_CALLBACK; mean
+// zero, sigma_data 0 unless the caller sets them). Backends evaluate it through
+// ds_backend_callback_new; it cannot be saved.
+int ds_model_callback(int64_t d, ds_denoise_fn fn, void *user, ds_model *out);
 const char *ds_model_kind_name(ds_model_kind k);
 int ds_model_kind_parse(const char *name, ds_model_kind *out);
 // Checks a patch size for images of that shape (ls): 0, or -1 naming who.

@@ -68,6 +68,8 @@ typedef struct {
     const double *noise;   // n x d standard normal rows instead of Philox noise, or NULL
     int record_trajectory; // fill ds_sample_result.trajectory
     const uint8_t *skip;   // per batch: 1 to skip it (done before a resume), or NULL
+    ds_cancel_fn cancel;   // polled before every denoiser call (GITS included), or NULL
+    void *cancel_user;
 } ds_sample_config;
 
 void ds_sample_config_default(ds_sample_config *c);

@@ -30,12 +30,14 @@ typedef struct {
 } ds_gits_opts;
 
 typedef struct {
-    const char *kind; // edm, logsnr, vp, file, gits
+    const char *kind; // edm, logsnr, vp, file, list, gits
     int64_t steps;    // N >= 1 (unused by "file")
     double sigma_min, sigma_max;
-    double rho;        // edm: polynomial exponent (default 7)
-    int final_zero;    // append sigma = 0 (default 1)
-    const char *path;  // file: one sigma per line
+    double rho;         // edm: polynomial exponent (default 7)
+    int final_zero;     // append sigma = 0 (default 1)
+    const char *path;   // file: one sigma per line
+    const double *list; // list: the caller's sigmas, checked as a file's (n_list of them)
+    int n_list;
     ds_gits_opts gits; // gits
 } ds_schedule_opts;
 

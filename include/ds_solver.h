@@ -35,12 +35,18 @@ typedef struct {
 typedef void (*ds_step_hook)(void *user, int index, double sigma, const ds_batch *x,
                              const ds_batch *denoised);
 
+// Polled before every denoiser evaluation: non-zero stops the run with the error
+// "interrupted" (Ctrl-C in a notebook, a deadline).
+typedef int (*ds_cancel_fn)(void *user);
+
 typedef struct {
     ds_backend *b;
     ds_bound_model *model;
     int64_t nfe; // denoiser evaluations made so far
     ds_step_hook on_step;
     void *user;
+    ds_cancel_fn cancel; // or NULL
+    void *cancel_user;
 } ds_solver_ctx;
 
 void ds_solver_opts_default(ds_solver_opts *o);

@@ -84,7 +84,7 @@ static void run_recorded(const ds_model *m, const char *solver, int64_t rows, co
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = solver;
-    ds_solver_ctx ctx = {b, bm, 0, record_step, r};
+    ds_solver_ctx ctx = {.b = b, .model = bm, .on_step = record_step, .user = r};
     assert_int_equal(ds_solve(&ctx, &o, sigmas, n_sigmas, x), 0);
     assert_int_equal(r->n_points, n_sigmas);
     b->batch_free(b, x);
@@ -228,7 +228,7 @@ static void test_nearest2_vs_brute_force(void **state) {
     tu_empirical_model(&m, y, n, d);
     for (int64_t q = 0; q < b; q += 2)
         for (int64_t j = 0; j < d; j++)
-            x[q * d + j] = m.data.x[(q * 13) * d + j] + 1e-3 * x[q * d + j];
+            x[q * d + j] = ds_data_value(&m.data, q * 13, j) + 1e-3 * x[q * d + j];
     int64_t *idx = malloc(sizeof(int64_t) * b);
     double *d1 = malloc(sizeof(double) * b), *d2 = malloc(sizeof(double) * b);
     assert_int_equal(ds_nearest2(&m.data, x, b, idx, d1, d2), 0);
@@ -244,7 +244,7 @@ static void test_nearest2_vs_brute_force(void **state) {
         for (int64_t i = 0; i < n; i++) {
             double s = 0;
             for (int64_t j = 0; j < d; j++) {
-                double e = (double)m.data.x[i * d + j] - x[q * d + j];
+                double e = ds_data_value(&m.data, i, j) - x[q * d + j];
                 s += e * e;
             }
             s = sqrt(s);

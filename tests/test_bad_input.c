@@ -21,7 +21,7 @@ static void expect_fail(const char *path, const char *who, const char *what) {
     assert_null(strchr(msg, '\n'));
     if (!strstr(msg, who)) fail_msg("message does not name '%s': %s", who, msg);
     if (!strstr(msg, what)) fail_msg("message does not say '%s': %s", what, msg);
-    assert_null(d.x);
+    assert_null(d.values);
     assert_null(d.labels);
     assert_int_equal(d.n, 0);
 }

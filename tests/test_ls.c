@@ -19,8 +19,9 @@ static ds_data make_images(int64_t n, int c, int h, int w, uint64_t seed, const 
     ds_data data = {.n = n, .d = d, .channels = c, .height = h, .width = w};
     double *rows = malloc(sizeof(double) * (size_t)(n * d));
     tu_fill_uniform(rows, n * d, seed, -1, 1);
-    data.x = malloc(sizeof(float) * (size_t)(n * d));
-    for (int64_t e = 0; e < n * d; e++) data.x[e] = (float)rows[e], rows[e] = data.x[e];
+    float *values = malloc(sizeof(float) * (size_t)(n * d));
+    data.values = values, data.dtype = DS_F32;
+    for (int64_t e = 0; e < n * d; e++) values[e] = (float)rows[e], rows[e] = values[e];
     if (dir) {
         int64_t shape[4] = {n, c, h, w};
         snprintf(data.path, sizeof data.path, "%s/data.npy", dir);
@@ -61,7 +62,7 @@ static void direct_ls(const ds_data *data, int patch, const double *x, double si
     for (int64_t k = 0; k < n; k++)
         for (int64_t ch = 0; ch < c; ch++)
             for (int64_t p = 0; p < h * w; p++) {
-                double diff = x[ch * h * w + p] - data->x[k * data->d + ch * h * w + p];
+                double diff = x[ch * h * w + p] - ds_data_value(data, k, ch * h * w + p);
                 q[k * h * w + p] += diff * diff;
             }
     for (int64_t i = 0; i < h; i++)
@@ -81,7 +82,7 @@ static void direct_ls(const ds_data *data, int patch, const double *x, double si
                 for (int64_t k = 0; k < n; k++) {
                     double e = exp(logit[k] - top);
                     z += e;
-                    sum += e * data->x[k * data->d + (ch * h + i) * w + j];
+                    sum += e * ds_data_value(data, k, (ch * h + i) * w + j);
                 }
                 out[(ch * h + i) * w + j] = sum / z;
             }

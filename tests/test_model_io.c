@@ -60,7 +60,8 @@ static void assert_models_equal(const ds_model *a, const ds_model *b) {
     assert_true(a->data_checksum == b->data_checksum);
     if (a->kind == DS_MODEL_EMPIRICAL) {
         assert_int_equal(a->data.n, b->data.n);
-        assert_memory_equal(a->data.x, b->data.x, sizeof(float) * (size_t)(a->data.n * a->d));
+        assert_int_equal(a->data.dtype, b->data.dtype);
+        assert_memory_equal(a->data.values, b->data.values, (size_t)ds_data_value_bytes(&a->data));
         return;
     }
     assert_int_equal(a->k, b->k);
@@ -396,7 +397,7 @@ static void test_empirical_data_changed(void **state) {
     assert_int_equal(ds_model_load(folder, &back), 0);
     ds_model_free(&back);
     double *x = malloc(sizeof(double) * 100 * 16);
-    for (int64_t i = 0; i < 100 * 16; i++) x[i] = m.data.x[i];
+    ds_data_rows_f64(&m.data, 0, 100, x);
     x[777] += 0.5;
     int64_t same[2] = {100, 16}, fewer[2] = {99, 16};
     assert_int_equal(ds_npy_write_f64(data, x, 2, same, DS_F32), 0);

@@ -22,12 +22,13 @@ static ds_data make_data(int64_t n, int h, int w, uint64_t seed, const char *dir
     tu_fill_normal(z, n * d, seed);
     tu_fill_uniform(a, d * d, seed + 1, -0.5, 0.5);
     double *rows = malloc(sizeof(double) * (size_t)(n * d));
-    data.x = malloc(sizeof(float) * (size_t)(n * d));
+    float *values = malloc(sizeof(float) * (size_t)(n * d));
+    data.values = values, data.dtype = DS_F32;
     for (int64_t s = 0; s < n; s++)
         for (int64_t i = 0; i < d; i++) {
             double v = 0.2 + 0.05 * (double)i + z[s * d + i];
             for (int64_t j = 0; j < d; j++) v += z[s * d + j] * a[j * d + i];
-            data.x[s * d + i] = (float)v;
+            values[s * d + i] = (float)v;
             rows[s * d + i] = (float)v;
         }
     if (dir) { // a data file, for the model folder
@@ -74,13 +75,13 @@ static void direct_mask(const ds_data *data, double sigma, double *mask) {
     double *mean = calloc((size_t)d, sizeof(double)), *a = malloc(sizeof(double) * d * d);
     lapack_int *piv = malloc(sizeof(lapack_int) * (size_t)d);
     for (int64_t s = 0; s < n; s++)
-        for (int64_t j = 0; j < d; j++) mean[j] += data->x[s * d + j] / (double)n;
+        for (int64_t j = 0; j < d; j++) mean[j] += ds_data_value(data, s, j) / (double)n;
     for (int64_t i = 0; i < d; i++)
         for (int64_t j = 0; j < d; j++) {
             long double c = 0;
             for (int64_t s = 0; s < n; s++)
-                c += ((long double)data->x[s * d + i] - mean[i]) *
-                     ((long double)data->x[s * d + j] - mean[j]);
+                c += ((long double)ds_data_value(data, s, i) - mean[i]) *
+                     ((long double)ds_data_value(data, s, j) - mean[j]);
             mask[i * d + j] = (double)(c / (n - 1));
             a[i * d + j] = mask[i * d + j] + (i == j ? sigma * sigma : 0);
         }
@@ -113,7 +114,7 @@ static void direct_denoise(const ds_data *data, const double *mask, double t, co
         for (int64_t k = 0; k < n; k++) {
             double dist = 0;
             for (int64_t p = 0; p < d; p++) {
-                double diff = x[p] - data->x[k * d + p];
+                double diff = x[p] - ds_data_value(data, k, p);
                 dist += mask[p * d + j] * diff * diff;
             }
             logits[k] = -dist / (2 * sigma * sigma * t);
@@ -121,7 +122,7 @@ static void direct_denoise(const ds_data *data, const double *mask, double t, co
         }
         for (int64_t k = 0; k < n; k++) {
             z += exp(logits[k] - top);
-            sum += exp(logits[k] - top) * data->x[k * d + j];
+            sum += exp(logits[k] - top) * ds_data_value(data, k, j);
         }
         out[j] = sum / z;
     }
@@ -220,9 +221,9 @@ static void test_small_and_large_sigma(void **state) {
         for (int64_t j = 0; j < d; j++) {
             double first = INFINITY, second = INFINITY, best = 0;
             for (int64_t k = 0; k < n; k++) {
-                double q = pow(x[i * d + j] - data.x[k * d + j], 2);
+                double q = pow(x[i * d + j] - ds_data_value(&data, k, j), 2);
                 if (q < first)
-                    second = first, first = q, best = data.x[k * d + j];
+                    second = first, first = q, best = ds_data_value(&data, k, j);
                 else if (q < second)
                     second = q;
             }
@@ -257,7 +258,7 @@ static void test_cpu_matches_ref(void **state) {
     for (int64_t i = 0; i < rows * d; i++) x[i] = 0.4 + 1.2 * x[i], xf[i] = (float)x[i];
     for (int64_t k = 0; k < n; k++)
         for (int64_t j = 0; j < rows * d; j++)
-            r = fmax(r, fmax(fabs(x[j] - data.x[k * d + j % d]), fabs(x[j])));
+            r = fmax(r, fmax(fabs(x[j] - ds_data_value(&data, k, j % d)), fabs(x[j])));
     for (int a = 0; a < 2; a++) {
         ds_model m;
         fit(&data, DS_MODEL_PCA_LOCALITY, t, thresholds[a], &m);

@@ -23,6 +23,7 @@ struct ds_bound_model {
 
 static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     (void)b;
+    if (ds_backend_check_bind("cpu backend", m)) return NULL;
     ds_bound_model *bm = ds_try_alloc(1, sizeof *bm, "cpu backend");
     if (!bm) return NULL;
     bm->m = m;
@@ -113,8 +114,7 @@ static int nearest_rows(const ds_bound_model *bm, const float *x, int64_t rows, 
     ds_diag diag = {.top_index = top};
     double sigma = 1e-3;
     int rc = cpu_empirical_denoise(bm->empirical, x, rows, &sigma, 1, out, &diag);
-    for (int64_t i = 0; i < rows && !rc; i++)
-        memcpy(out + i * m->d, m->data.x + top[i] * m->d, sizeof(float) * (size_t)m->d);
+    for (int64_t i = 0; i < rows && !rc; i++) ds_data_rows_f32(&m->data, top[i], 1, out + i * m->d);
     free(top);
     return rc;
 }

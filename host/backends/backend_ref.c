@@ -18,6 +18,7 @@ struct ds_bound_model {
 
 static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     (void)b;
+    if (ds_backend_check_bind("ref backend", m)) return NULL;
     ds_bound_model *bm = ds_alloc(1, sizeof *bm);
     bm->m = m;
     if (!ds_model_holds_rows(m->kind)) return bm;
@@ -27,7 +28,7 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double v = (double)m->data.x[i * d + j] - m->mean[j];
+            double v = ds_data_value(&m->data, i, j) - m->mean[j];
             bm->centred[i * d + j] = v;
             s += v * v;
         }
@@ -222,7 +223,7 @@ static void nearest_row(const ds_bound_model *bm, const double *x, double *out) 
         }
         if (sq < best_sq) best_sq = sq, best = i;
     }
-    for (int64_t j = 0; j < d; j++) out[j] = m->data.x[best * d + j];
+    ds_data_rows_f64(&m->data, best, 1, out);
 }
 
 // Local models: rows that share a sigma share one mask, built once for the run.

@@ -17,19 +17,28 @@
 
 struct cpu_local {
     const ds_model *m;
+    float *y;     // n x d training rows, each value rounded once to float32
     double sigma; // of the cached mask, 0: none yet
     ds_local_mask mask;
 };
 
 cpu_local *cpu_local_new(const ds_model *m) {
     cpu_local *l = ds_try_alloc(1, sizeof *l, "cpu local model");
-    if (l) l->m = m;
+    if (!l) return NULL;
+    l->m = m;
+    l->y = ds_try_alloc((size_t)(m->data.n * m->d), sizeof(float), "cpu local model: rows");
+    if (!l->y) {
+        free(l);
+        return NULL;
+    }
+    ds_data_rows_f32(&m->data, 0, m->data.n, l->y);
     return l;
 }
 
 void cpu_local_free(cpu_local *l) {
     if (!l) return;
     ds_local_mask_free(&l->mask);
+    free(l->y);
     free(l);
 }
 
@@ -55,7 +64,7 @@ static void fold_chunk(const cpu_local *l, const float *x, int64_t first, int64_
     const ds_local_mask *mask = &l->mask;
     int64_t d = m->d;
     for (int64_t c = 0; c < count; c++) {
-        const float *y = m->data.x + (first + c) * d;
+        const float *y = l->y + (first + c) * d;
         for (int64_t p = 0; p < d; p++) {
             double diff = (double)x[p] - (double)y[p];
             w->sq[p] = diff * diff;
@@ -78,7 +87,7 @@ static void fold_chunk(const cpu_local *l, const float *x, int64_t first, int64_
         for (int64_t c = 0; c < count; c++) {
             double p = exp(w->logits[c * d + j] - top);
             w->z[j] += p;
-            w->acc[j] += p * m->data.x[(first + c) * d + j];
+            w->acc[j] += p * l->y[(first + c) * d + j];
         }
     }
 }

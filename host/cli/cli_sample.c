@@ -89,7 +89,7 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
         return 0;
     }
     if (model->kind == DS_MODEL_GAUSSIAN) return 0;
-    const ds_data *src = data->x ? data : model->data.x ? &model->data : NULL;
+    const ds_data *src = data->values ? data : model->data.values ? &model->data : NULL;
     if (!src)
         return ds_fail(
             "teleport: this model folder holds no training rows; give --teleport-model DIR "

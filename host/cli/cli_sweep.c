@@ -253,7 +253,7 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
                                       o->heldout, (long long)test.d, (long long)s->d);
     if (!rc) {
         double *rows = ds_alloc((size_t)(test.n * test.d), sizeof(double));
-        for (int64_t i = 0; i < test.n * test.d; i++) rows[i] = test.x[i];
+        ds_data_rows_f64(&test, 0, test.n, rows);
         s->n_heldout = test.n;
         s->z_heldout = ds_alloc((size_t)(test.n * s->pca.k), sizeof(double));
         ds_pca_project(&s->pca, rows, test.n, s->z_heldout);

@@ -17,7 +17,7 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 // Rows of an array: (N, d...) flattened to N x prod(d...); (N,H,W) and (N,C,H,W)
-// keep their image shape. uint8 maps to [-1, 1]; float32 data is taken over as is.
+// keep their image shape. The values are taken over as stored, in their dtype.
 static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     if (a->ndim < 1) return ds_fail("%s: array is a scalar (expected N rows)", path);
     int64_t n = a->shape[0], d = 1;
@@ -34,17 +34,12 @@ static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     if (a->ndim == 4)
         out->channels = (int)a->shape[1], out->height = (int)a->shape[2],
         out->width = (int)a->shape[3];
-    if (a->dtype == DS_F32 && n >= 1 && d >= 1) {
-        out->n = n, out->d = d;
-        out->x = a->data;
-        a->data = NULL;
-        return 0;
-    }
-    DS_TRY(ds_data_alloc_rows(out, path, n, d));
-    if (a->dtype == DS_U8)
-        ds_u8_to_unit(a->data, 1, out->x, n * d);
-    else
-        for (int64_t i = 0; i < n * d; i++) out->x[i] = (float)((const double *)a->data)[i];
+    if (n < 1 || d < 1)
+        return ds_fail("%s: data set has no data (%lld rows of %lld values; expected at least 1)",
+                       path, (long long)n, (long long)d);
+    out->n = n, out->d = d, out->dtype = a->dtype;
+    out->values = a->data;
+    a->data = NULL;
     return 0;
 }
 
@@ -126,9 +121,9 @@ int ds_data_load(const char *path, ds_data *out) {
 }
 
 void ds_data_free(ds_data *d) {
-    free(d->x);
+    free(d->values);
     free(d->labels);
-    d->x = NULL;
+    d->values = NULL;
     d->labels = NULL;
     d->n = d->d = 0;
     d->channels = d->height = d->width = 0;

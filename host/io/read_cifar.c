@@ -56,7 +56,8 @@ static int read_file(const char *path, int64_t first, int64_t records, ds_data *
                          (long long)i, rec[0]);
         else {
             out->labels[first + i] = rec[0];
-            ds_u8_to_unit(rec + 1, 1, out->x + (first + i) * CIFAR_PIXELS, CIFAR_PIXELS);
+            ds_u8_gather(rec + 1, 1, (unsigned char *)out->values + (first + i) * CIFAR_PIXELS,
+                         CIFAR_PIXELS);
         }
     }
     fclose(f);
@@ -73,7 +74,7 @@ int ds_read_cifar(const char *paths, ds_data *out) {
         DS_TRY(count_records(names[i], &records[i]));
         total += records[i];
     }
-    DS_TRY(ds_data_alloc_rows(out, paths, total, CIFAR_PIXELS));
+    DS_TRY(ds_data_alloc_rows(out, paths, total, CIFAR_PIXELS, DS_U8));
     if (!(out->labels = ds_try_alloc((size_t)total, sizeof(int32_t), paths))) return -1;
     out->channels = 3, out->height = 32, out->width = 32;
     for (int64_t i = 0, first = 0; i < count; first += records[i++])

@@ -141,9 +141,9 @@ int ds_read_idx(const char *path, ds_data *out) {
         rc = ds_fail("%s: IDX file has %d dimension(s) (expected images (N,H,W) or rows (N,d); "
                      "a labels file is read next to its images)",
                      path, a.ndim);
-    if (!rc) rc = ds_data_alloc_rows(out, path, a.dims[0], a.count / a.dims[0]);
+    if (!rc) rc = ds_data_alloc_rows(out, path, a.dims[0], a.count / a.dims[0], DS_U8);
     if (!rc) {
-        ds_u8_to_unit(a.data, 1, out->x, a.count);
+        ds_u8_gather(a.data, 1, out->values, a.count);
         if (a.ndim == 3)
             out->channels = 1, out->height = (int)a.dims[1], out->width = (int)a.dims[2];
     }

@@ -25,7 +25,7 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->patch_size = 3;
 }
 
-static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",
+static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",    "callback",
                                                  "pca_locality", "ls",       "nearest"};
 
 const char *ds_model_kind_name(ds_model_kind k) {
@@ -34,7 +34,7 @@ const char *ds_model_kind_name(ds_model_kind k) {
 
 int ds_model_kind_parse(const char *name, ds_model_kind *out) {
     for (int k = 0; k < DS_MODEL_KINDS; k++)
-        if (!strcmp(name, kind_names[k])) {
+        if (k != DS_MODEL_CALLBACK && !strcmp(name, kind_names[k])) {
             *out = (ds_model_kind)k;
             return 0;
         }
@@ -163,7 +163,9 @@ int ds_check_patch_size(const char *who, int64_t patch, int channels, int height
 }
 
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
-    if (data->n < 1 || data->d < 1 || !data->x)
+    if (kind == DS_MODEL_CALLBACK)
+        return ds_fail("callback model: not fitted to data (use ds_model_callback)");
+    if (data->n < 1 || data->d < 1 || !data->values)
         return ds_fail("%s: no training rows to fit", data->path);
     if (kind == DS_MODEL_EMPIRICAL || kind == DS_MODEL_NEAREST) return 0;
     if (kind == DS_MODEL_PCA_LOCALITY) return check_pca_locality_opts(data, o);
@@ -186,18 +188,6 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
     return 0;
 }
 
-// The empirical model keeps its own copy of the training rows and labels.
-static void copy_rows(const ds_data *data, ds_model *m) {
-    size_t count = (size_t)(data->n * data->d);
-    m->data = *data;
-    m->data.x = ds_alloc(count, sizeof(float));
-    memcpy(m->data.x, data->x, count * sizeof(float));
-    if (data->labels) {
-        m->data.labels = ds_alloc((size_t)data->n, sizeof(int32_t));
-        memcpy(m->data.labels, data->labels, (size_t)data->n * sizeof(int32_t));
-    }
-}
-
 int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, ds_model *out) {
     memset(out, 0, sizeof *out);
     DS_TRY(check_fit_opts(data, kind, o));
@@ -209,7 +199,8 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
     int rc = 0;
     if (data->path[0])
         rc = ds_data_fingerprint(data->path, out->data_path, &out->data_bytes, &out->data_checksum);
-    if (!rc && ds_model_holds_rows(kind)) copy_rows(data, out);
+    // The models that hold rows keep their own copy of the training rows and labels.
+    if (!rc && ds_model_holds_rows(kind)) rc = ds_data_copy(data, &out->data);
     if (!rc && kind == DS_MODEL_GAUSSIAN) rc = fit_gaussian(data, o, out);
     if (!rc && kind == DS_MODEL_GMM) rc = fit_gmm(data, o, out);
     if (!rc && kind == DS_MODEL_PCA_LOCALITY) {

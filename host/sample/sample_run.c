@@ -101,7 +101,11 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     int teleporting = c->teleport.sigma > 0 || c->teleport.fraction > 0;
     DS_TRY(check_config(model, gauss, c, teleporting));
     double t0 = ds_seconds();
-    run_state st = {.ctx = {.b = b, .model = b->bind(b, model)}, .d = model->d};
+    run_state st = {.ctx = {.b = b,
+                            .model = b->bind(b, model),
+                            .cancel = c->cancel,
+                            .cancel_user = c->cancel_user},
+                    .d = model->d};
     if (!st.ctx.model) return -1;
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
     for (int64_t first = 0; !rc && first < c->n; first += c->batch)

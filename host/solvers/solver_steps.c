@@ -1,8 +1,10 @@
 // The steps every solver is written over: denoise (counting NFE), the trajectory hook,
 // linear combinations, the Euler step and scratch batches.
+#include "ds_error.h"
 #include "solver.h"
 
 int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out) {
+    if (c->cancel && c->cancel(c->cancel_user)) return ds_fail("interrupted");
     c->nfe++;
     return c->b->denoise(c->b, c->model, x, &sigma, 1, out, NULL);
 }

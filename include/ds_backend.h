@@ -12,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // A rows x cols batch stored by the backend (double on ref, float on cpu, device
 // float on cuda). Only the backend touches data.
@@ -83,6 +84,7 @@ ds_backend *ds_backend_cuda_new(void);
 // Number of CUDA devices usable by this build (0 without CUDA or without a GPU).
 int ds_cuda_device_count(void);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

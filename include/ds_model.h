@@ -11,6 +11,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 typedef enum {
     DS_MODEL_EMPIRICAL = 0,
@@ -104,6 +105,7 @@ void ds_model_free(ds_model *m);
 // 64-bit FNV-1a checksum of its bytes (a folder: its files in name order, recursively).
 int ds_data_fingerprint(const char *path, char *abs_path, int64_t *bytes, uint64_t *checksum);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

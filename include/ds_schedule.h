@@ -15,6 +15,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // GITS (Chen et al., "On the Trajectory Regularity of ODE-based Diffusion Sampling"):
 // dynamic programming over a fine teacher grid of the chosen model.
@@ -72,6 +73,7 @@ int ds_schedule_write(const char *path, const double *sigmas, int n);
 int ds_schedule_gits(ds_solver_ctx *ctx, const ds_solver_opts *solver, const ds_gits_opts *g,
                      const ds_schedule_opts *o, double **sigmas, int *n);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

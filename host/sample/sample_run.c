@@ -62,7 +62,8 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
     start_noise(b, c, first, x, r->sigmas[0]);
     int rc = 0;
     if (st->gauss) rc = b->gaussian_flow(b, st->gauss, x, r->sigmas[0], st->run[0], x);
-    st->ctx.nfe = 0;
+    st->ctx.nfe = 0, st->ctx.draws = 0;
+    st->ctx.first_row = c->first_row + first; // the step noise of row i: (seed, draw, i)
     r->trajectory.first_row = first;
     if (!rc) rc = ds_solve(&st->ctx, &c->solver, st->run, st->n_run, x);
     if (!rc) {
@@ -104,10 +105,16 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     run_state st = {.ctx = {.b = b,
                             .model = b->bind(b, model),
                             .cancel = c->cancel,
-                            .cancel_user = c->cancel_user},
+                            .cancel_user = c->cancel_user,
+                            .seed = c->seed},
                     .d = model->d};
+    int64_t draws = 0;
+    ds_step_noise step_noise = {c->step_noise, 0, c->n, model->d, c->first_row};
+    if (c->step_noise) st.ctx.step_noise = &step_noise;
     if (!st.ctx.model) return -1;
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
+    if (!rc && c->step_noise) rc = ds_solver_count_draws(&c->solver, st.run, st.n_run, &draws);
+    step_noise.draws = draws;
     for (int64_t first = 0; !rc && first < c->n; first += c->batch)
         if (!c->skip || !c->skip[first / c->batch])
             rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done,

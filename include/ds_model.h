@@ -21,8 +21,9 @@ typedef enum {
     DS_MODEL_PCA_LOCALITY = 4, // Lukoianov et al.: a softmax per output pixel, Wiener mask
     DS_MODEL_LS = 5,           // Kamb & Ganguli's local score machine: a patch per pixel
     DS_MODEL_NEAREST = 6,      // baseline: the nearest training row, at every sigma
+    DS_MODEL_SMOOTHED = 7,     // the empirical denoiser averaged over perturbed queries
 } ds_model_kind;
-#define DS_MODEL_KINDS 7
+#define DS_MODEL_KINDS 8
 
 // A caller's denoiser: out (rows x d) = D(x; sigma) for x (rows x d) and one sigma per
 // row, all host doubles, row-major. Returns 0, or -1 after recording a message with
@@ -60,6 +61,12 @@ typedef struct {
     double mask_threshold;
     // ls: the side of the square patch (odd; all channels) centred on each output pixel.
     int patch_size;
+    // smoothed (README, section Models): the empirical denoiser averaged over
+    // smoothing_samples queries x + smoothing sqrt(1 + sigma^2) eps_c, eps_c the fixed
+    // Philox normals of (smoothing_seed, c).
+    double smoothing;
+    int64_t smoothing_samples;
+    uint64_t smoothing_seed;
 
     // Callback: the caller's denoiser and its argument.
     ds_denoise_fn callback;
@@ -72,15 +79,17 @@ typedef struct {
 } ds_model;
 
 typedef struct {
-    int64_t k;             // mixture components (gmm), default 10
-    int64_t rank;          // 0: full rank d
-    uint64_t seed;         // k-means++ seed
-    int from_labels;       // gmm: one component per class label
-    int kmeans_iters;      // Lloyd iterations, default 50
-    double var_floor;      // floor on component eigenvalues, default 1e-4
-    double temperature;    // pca_locality, default 1
-    double mask_threshold; // pca_locality, in [0, 1], default 0.02 (the studio's)
-    int64_t patch_size;    // ls: odd, 1 .. 2 max(height, width) - 1, default 3
+    int64_t k;                 // mixture components (gmm), default 10
+    int64_t rank;              // 0: full rank d
+    uint64_t seed;             // k-means++ seed
+    int from_labels;           // gmm: one component per class label
+    int kmeans_iters;          // Lloyd iterations, default 50
+    double var_floor;          // floor on component eigenvalues, default 1e-4
+    double temperature;        // pca_locality, default 1
+    double mask_threshold;     // pca_locality, in [0, 1], default 0.02 (the studio's)
+    int64_t patch_size;        // ls: odd, 1 .. 2 max(height, width) - 1, default 3
+    double smoothing;          // smoothed: >= 0 (the studio's smoothing_std), default 0
+    int64_t smoothing_samples; // smoothed: >= 1 (the studio's num_noise), default 1
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
@@ -90,9 +99,14 @@ void ds_fit_opts_default(ds_fit_opts *o);
 int ds_model_callback(int64_t d, ds_denoise_fn fn, void *user, ds_model *out);
 const char *ds_model_kind_name(ds_model_kind k);
 int ds_model_kind_parse(const char *name, ds_model_kind *out);
+// smoothed: eps (smoothing_samples x d) = the fixed Philox normals, and the factor
+// smoothing sqrt(1 + sigma^2) of the perturbations at sigma.
+void ds_smoothed_noise(const ds_model *m, double *eps);
+double ds_smoothed_scale(const ds_model *m, double sigma);
 // Checks a patch size for images of that shape (ls): 0, or -1 naming who.
 int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width);
-// 1 for the kinds that keep the training rows (empirical, pca_locality, ls, nearest).
+// 1 for the kinds that keep the training rows (empirical, pca_locality, ls, nearest,
+// smoothed).
 int ds_model_holds_rows(ds_model_kind k);
 
 // Fits a model of the given kind to data (the empirical model copies the rows).

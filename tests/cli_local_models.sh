@@ -1,5 +1,5 @@
 #!/bin/sh
-# diffsamp prepare --model pca_locality / ls (and the nearest baseline): their options are refused out of range
+# diffsamp prepare --model pca_locality / ls / smoothed (and the nearest baseline): their options are refused out of range
 # with one line and no folder (ls also on data without an image shape); a prepared
 # folder samples on cpu and ref with every solver family (the solvers only call
 # denoise), both backends drawing the same samples (float32 vs float64: close, not
@@ -18,6 +18,8 @@ L="prepare --data $T/img.npy --model ls"
 expect_error "patch size 9 (expected odd, 1 .. 7" $L --out "$T/m" --patch-size 9
 expect_error "patch size 2 (expected odd" $L --out "$T/m" --patch-size 2
 expect_error "needs images" prepare --data "$T/flat.npy" --model ls --out "$T/m"
+expect_error "smoothing -1 is invalid" prepare --data "$T/flat.npy" --model smoothed --smoothing -1 --out "$T/m"
+expect_error "0 smoothing samples" prepare --data "$T/flat.npy" --model smoothed --smoothing-samples 0 --out "$T/m"
 [ -e "$T/m" ] && fail "a refused prepare created its folder"
 
 "$BIN" $P --out "$T/m" --temperature 0.9 --mask-threshold 0.05 >"$T/p.log" 2>&1 || fail "prepare: $(cat "$T/p.log")"
@@ -27,9 +29,11 @@ grep -q "^kind = pca_locality" "$T/m/model.txt" || fail "model.txt: $(cat "$T/m/
 "$BIN" $L --out "$T/ls" --patch-size 3 >"$T/p.log" 2>&1 || fail "prepare ls: $(cat "$T/p.log")"
 grep -q "ls model, N = 120, d = 16, patch size = 3" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 "$BIN" prepare --data "$T/img.npy" --model nearest --out "$T/nn" >"$T/p.log" 2>&1 || fail "prepare nearest: $(cat "$T/p.log")"
+"$BIN" prepare --data "$T/flat.npy" --model smoothed --smoothing 0.05 --smoothing-samples 4 --out "$T/sm" >"$T/p.log" 2>&1 || fail "prepare smoothed: $(cat "$T/p.log")"
+grep -q "smoothed model, N = 120, d = 16, smoothing = 0.05, 4 samples" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 
 for sampler in heun dpmpp2m unipc ipndm; do
-  for model in m ls nn; do
+  for model in m ls nn sm; do
     for be in cpu ref; do
         "$BIN" sample --model-dir "$T/$model" --sampler $sampler --steps 6 --n 4 --backend $be --quiet \
             --out "$T/s_${model}_${sampler}_$be" >"$T/s.log" 2>&1 || fail "$sampler on $be: $(cat "$T/s.log")"

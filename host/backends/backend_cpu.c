@@ -27,7 +27,8 @@ static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     ds_bound_model *bm = ds_try_alloc(1, sizeof *bm, "cpu backend");
     if (!bm) return NULL;
     bm->m = m;
-    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_NEAREST)
+    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_NEAREST ||
+        m->kind == DS_MODEL_SMOOTHED)
         bm->empirical = cpu_empirical_new(m);
     else if (ds_model_is_local(m->kind))
         bm->local = cpu_local_new(m);
@@ -119,6 +120,42 @@ static int nearest_rows(const ds_bound_model *bm, const float *x, int64_t rows, 
     return rc;
 }
 
+// The smoothed model: the empirical denoiser on rows x smoothing_samples perturbed
+// queries x + a eps_c (a = smoothing sqrt(1 + sigma^2), per row), averaged in double.
+static int smoothed_rows(const ds_bound_model *bm, const float *x, int64_t rows,
+                         const double *sigma, int64_t n_sigma, float *out) {
+    const ds_model *m = bm->m;
+    int64_t d = m->d, samples = m->smoothing_samples, count = rows * samples;
+    double *eps = ds_try_alloc((size_t)(samples * d), sizeof(double), "cpu smoothed");
+    double *s_all = eps ? ds_try_alloc((size_t)count, sizeof(double), "cpu smoothed") : NULL;
+    float *q = s_all ? ds_try_alloc((size_t)(count * d), sizeof(float), "cpu smoothed") : NULL;
+    float *dq = q ? ds_try_alloc((size_t)(count * d), sizeof(float), "cpu smoothed") : NULL;
+    int rc = dq ? 0 : -1;
+    if (!rc) {
+        ds_smoothed_noise(m, eps);
+        for (int64_t i = 0; i < rows; i++) {
+            double s = sigma[n_sigma == 1 ? 0 : i], a = ds_smoothed_scale(m, s);
+            for (int64_t c = 0; c < samples; c++) {
+                s_all[i * samples + c] = s;
+                for (int64_t j = 0; j < d; j++)
+                    q[(i * samples + c) * d + j] = (float)(x[i * d + j] + a * eps[c * d + j]);
+            }
+        }
+        rc = cpu_empirical_denoise(bm->empirical, q, count, s_all, count, dq, NULL);
+    }
+    for (int64_t i = 0; i < rows && !rc; i++)
+        for (int64_t j = 0; j < d; j++) {
+            double sum = 0;
+            for (int64_t c = 0; c < samples; c++) sum += dq[(i * samples + c) * d + j];
+            out[i * d + j] = (float)(sum / (double)samples);
+        }
+    free(eps);
+    free(s_all);
+    free(q);
+    free(dq);
+    return rc;
+}
+
 static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
@@ -132,6 +169,8 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
         const double *sb = n_sigma == 1 ? sigma : sigma + start;
         if (m->kind == DS_MODEL_NEAREST) {
             DS_TRY(nearest_rows(bm, xb, rows, ob));
+        } else if (m->kind == DS_MODEL_SMOOTHED) {
+            DS_TRY(smoothed_rows(bm, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
         } else if (bm->empirical) {
             ds_diag shifted = {0};
             if (diag)

@@ -12,6 +12,7 @@
 
 struct ds_bound_model {
     const ds_model *m;
+    double *eps;     // smoothed: the smoothing_samples x d perturbation directions
     double *centred; // empirical, local: n x d training rows minus the mean
     double *half_sq; // empirical, local: |y_i - mean|^2 / 2
 };
@@ -22,6 +23,10 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     ds_bound_model *bm = ds_alloc(1, sizeof *bm);
     bm->m = m;
     if (!ds_model_holds_rows(m->kind)) return bm;
+    if (m->kind == DS_MODEL_SMOOTHED) {
+        bm->eps = ds_alloc((size_t)(m->smoothing_samples * m->d), sizeof(double));
+        ds_smoothed_noise(m, bm->eps);
+    }
     int64_t n = m->data.n, d = m->d;
     bm->centred = ds_alloc((size_t)(n * d), sizeof(double));
     bm->half_sq = ds_alloc((size_t)n, sizeof(double));
@@ -42,6 +47,7 @@ static void ref_unbind(ds_backend *b, ds_bound_model *bm) {
     if (!bm) return;
     free(bm->centred);
     free(bm->half_sq);
+    free(bm->eps);
     free(bm);
 }
 
@@ -210,6 +216,21 @@ static void local_row(const ds_bound_model *bm, const ds_local_mask *mask, const
     }
 }
 
+// One row of the smoothed model: the mean of the empirical denoiser over the queries
+// x + a eps_c, a = smoothing sqrt(1 + sigma^2); work holds n + 2 d values.
+static void smoothed_row(const ds_bound_model *bm, const double *x, double sigma, double *out,
+                         double *work) {
+    const ds_model *m = bm->m;
+    int64_t d = m->d, samples = m->smoothing_samples;
+    double a = ds_smoothed_scale(m, sigma), *query = work + m->data.n, *d_c = query + d;
+    for (int64_t j = 0; j < d; j++) out[j] = 0;
+    for (int64_t c = 0; c < samples; c++) {
+        for (int64_t j = 0; j < d; j++) query[j] = x[j] + a * bm->eps[c * d + j];
+        empirical_row(bm, query, sigma, d_c, work, NULL, 0);
+        for (int64_t j = 0; j < d; j++) out[j] += d_c[j] / (double)samples;
+    }
+}
+
 // The nearest training row (float64 squared distances; the first of equals).
 static void nearest_row(const ds_bound_model *bm, const double *x, double *out) {
     const ds_model *m = bm->m;
@@ -259,7 +280,7 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
     if (ds_model_is_local(m->kind)) return local_denoise(bm, x, sigma, n_sigma, out);
     int64_t d = m->d, rows = x->rows;
     int64_t work_len =
-        m->kind == DS_MODEL_EMPIRICAL ? m->data.n : 2 * d + 2 * m->r + d * m->k + m->k;
+        ds_model_holds_rows(m->kind) ? m->data.n + 2 * d : 2 * d + 2 * m->r + d * m->k + m->k;
 #pragma omp parallel
     {
         double *work = ds_alloc((size_t)work_len, sizeof(double));
@@ -271,6 +292,8 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                 empirical_row(bm, xi, s, oi, work, diag, i);
             else if (m->kind == DS_MODEL_NEAREST)
                 nearest_row(bm, xi, oi);
+            else if (m->kind == DS_MODEL_SMOOTHED)
+                smoothed_row(bm, xi, s, oi, work);
             else
                 gmm_row(m, xi, s, oi, work);
         }

@@ -37,13 +37,15 @@ int cli_prepare(int argc, char **argv) {
     cli_opt opts[] = {
         {"data", CLI_STR, &data_path, "data set (.npy, IDX[.gz], CIFAR-10 .bin, PNG folder)"},
         {"model", CLI_STR, &kind_name,
-         "model kind: empirical, gaussian, gmm, pca_locality, ls or nearest (required)"},
+         "model kind: empirical, gaussian, gmm, pca_locality, ls, nearest or smoothed "
+         "(required)"},
         {"out", CLI_STR, &out, "model folder to write (required)"},
         {"force", CLI_FLAG, &force,
          "replace what --out holds (the old folder goes once the new model is written)"},
         {"k", CLI_INT, &o.k, "gmm components (ignored with --gmm-from-labels: one per class)"},
         {"rank", CLI_INT, &o.rank, "eigenpairs kept per component (0: full rank d)"},
-        {"seed", CLI_INT, &seed, "k-means++ seed"},
+        {"seed", CLI_INT, &seed,
+         "k-means++ seed; smoothed: the Philox stream of its perturbations"},
         {"gmm-from-labels", CLI_FLAG, &from_labels, "gmm: one component per class label"},
         {"kmeans-iters", CLI_INT, &iters, "gmm: at most this many Lloyd iterations"},
         {"var-floor", CLI_REAL, &o.var_floor,
@@ -52,6 +54,11 @@ int cli_prepare(int argc, char **argv) {
         {"mask-threshold", CLI_REAL, &o.mask_threshold,
          "pca_locality: binarise the mask at this fraction of its largest |entry|, in [0, 1] "
          "(0: the soft mask)"},
+        {"smoothing", CLI_REAL, &o.smoothing,
+         "smoothed: std of the query perturbations in DDPM latent units (the studio's "
+         "smoothing_std; >= 0)"},
+        {"smoothing-samples", CLI_INT, &o.smoothing_samples,
+         "smoothed: perturbed copies averaged (the studio's num_noise; 1 .. 4096)"},
         {"patch-size", CLI_INT, &o.patch_size,
          "ls: side of the square patch around each pixel (odd, at most 2 max(H, W) - 1)"},
     };
@@ -79,7 +86,10 @@ int cli_prepare(int argc, char **argv) {
         if (!rc) rc = ds_model_save(&m, out);
         cli_replace_end(&replace, rc != 0);
         char shape[96] = "";
-        if (kind == DS_MODEL_LS)
+        if (kind == DS_MODEL_SMOOTHED)
+            snprintf(shape, sizeof shape, ", smoothing = %g, %lld samples", m.smoothing,
+                     (long long)m.smoothing_samples);
+        else if (kind == DS_MODEL_LS)
             snprintf(shape, sizeof shape, ", patch size = %d", m.patch_size);
         else if (kind == DS_MODEL_PCA_LOCALITY)
             snprintf(shape, sizeof shape, ", temperature = %g, mask threshold = %g", m.temperature,

@@ -263,7 +263,7 @@ int cli_sample(int argc, char **argv) {
         {"model-dir", CLI_STR, &a.model_dir, "model folder (from diffsamp prepare)"},
         {"data", CLI_STR, &a.data_path, "data set to fit the model to (without --model-dir)"},
         {"model", CLI_STR, &a.model_kind,
-         "model kind to fit: empirical, gaussian, gmm, pca_locality, ls or nearest"},
+         "model kind to fit: empirical, gaussian, gmm, pca_locality, ls, nearest or smoothed"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
         {"sampler", CLI_STR, &so->solver,
          "euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v, deis, lms, adaptive"},

@@ -11,6 +11,7 @@
 
 #include "ds_error.h"
 #include "ds_model.h"
+#include "ds_philox.h"
 #include "fit_common.h"
 
 void ds_fit_opts_default(ds_fit_opts *o) {
@@ -23,10 +24,12 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->temperature = 1.0;
     o->mask_threshold = 0.02;
     o->patch_size = 3;
+    o->smoothing = 0;
+    o->smoothing_samples = 1;
 }
 
-static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",    "callback",
-                                                 "pca_locality", "ls",       "nearest"};
+static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",     "callback",
+                                                 "pca_locality", "ls",       "nearest", "smoothed"};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
@@ -38,15 +41,14 @@ int ds_model_kind_parse(const char *name, ds_model_kind *out) {
             *out = (ds_model_kind)k;
             return 0;
         }
-    return ds_fail(
-        "unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality, ls or "
-        "nearest)",
-        name);
+    return ds_fail("unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality, ls, "
+                   "nearest or smoothed)",
+                   name);
 }
 
 int ds_model_holds_rows(ds_model_kind k) {
     return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_LS ||
-           k == DS_MODEL_NEAREST;
+           k == DS_MODEL_NEAREST || k == DS_MODEL_SMOOTHED;
 }
 
 void ds_model_free(ds_model *m) {
@@ -169,6 +171,13 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
         return ds_fail("%s: no training rows to fit", data->path);
     if (kind == DS_MODEL_EMPIRICAL || kind == DS_MODEL_NEAREST) return 0;
     if (kind == DS_MODEL_PCA_LOCALITY) return check_pca_locality_opts(data, o);
+    if (kind == DS_MODEL_SMOOTHED && (!(o->smoothing >= 0) || !isfinite(o->smoothing)))
+        return ds_fail("smoothed: smoothing %g is invalid (expected a finite value >= 0)",
+                       o->smoothing);
+    if (kind == DS_MODEL_SMOOTHED && (o->smoothing_samples < 1 || o->smoothing_samples > 4096))
+        return ds_fail("smoothed: %lld smoothing samples (expected 1 .. 4096)",
+                       (long long)o->smoothing_samples);
+    if (kind == DS_MODEL_SMOOTHED) return 0;
     if (kind == DS_MODEL_LS)
         return ds_check_patch_size("ls", o->patch_size, data->channels, data->height, data->width);
     if (o->rank < 0 || o->rank > data->d)
@@ -209,6 +218,23 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
         rc = fit_wiener(data, out);
     }
     if (kind == DS_MODEL_LS) out->temperature = 1, out->patch_size = (int)o->patch_size;
+    if (kind == DS_MODEL_SMOOTHED) {
+        out->smoothing = o->smoothing;
+        out->smoothing_samples = o->smoothing_samples;
+        out->smoothing_seed = o->seed;
+    }
     if (rc) ds_model_free(out);
     return rc;
+}
+
+void ds_smoothed_noise(const ds_model *m, double *eps) {
+    for (int64_t c = 0; c < m->smoothing_samples; c++)
+        for (int64_t j = 0; j < m->d; j++)
+            eps[c * m->d + j] = ds_philox_normal(m->smoothing_seed, c, j);
+}
+
+// The studio perturbs DDPM latents x_VP = sqrt(alpha_bar) x by smoothing_std; in sigma
+// form that is smoothing / sqrt(alpha_bar) = smoothing sqrt(1 + sigma^2).
+double ds_smoothed_scale(const ds_model *m, double sigma) {
+    return m->smoothing * sqrt(1.0 + sigma * sigma);
 }

@@ -60,9 +60,8 @@ static int write_arrays(const ds_model *m, const char *dir) {
 }
 
 static int writes_array(const ds_model *m, const char *name) {
-    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_LS || m->kind == DS_MODEL_NEAREST ||
-        strstr(name, "cov"))
-        return 0;
+    if (ds_model_holds_rows(m->kind) && m->kind != DS_MODEL_PCA_LOCALITY) return 0;
+    if (strstr(name, "cov")) return 0;
     if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
     if (!strcmp(name, "mean.npy")) return m->kind != DS_MODEL_GMM;
     return 1;
@@ -82,6 +81,10 @@ static int write_manifest(const ds_model *m, const char *dir) {
         fprintf(f, "k = %lld\nrank = %lld\n", (long long)m->k, (long long)m->r);
     if (ds_model_holds_rows(m->kind)) fprintf(f, "n = %lld\n", (long long)m->data.n);
     if (m->kind == DS_MODEL_LS) fprintf(f, "patch_size = %d\n", m->patch_size);
+    if (m->kind == DS_MODEL_SMOOTHED)
+        fprintf(f, "smoothing = %.17g\nsmoothing_samples = %lld\nsmoothing_seed = %llu\n",
+                m->smoothing, (long long)m->smoothing_samples,
+                (unsigned long long)m->smoothing_seed);
     if (m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "temperature = %.17g\nmask_threshold = %.17g\n", m->temperature,
                 m->mask_threshold);
@@ -115,7 +118,7 @@ typedef struct {
     const char *dir;
     int line;
     int has_kind, has_d, has_sigma, has_k, has_rank, has_n, has_bytes, has_checksum;
-    int has_temperature, has_threshold, has_patch;
+    int has_temperature, has_threshold, has_patch, has_smoothing;
     int64_t k, rank, n;
 } manifest;
 
@@ -145,7 +148,7 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
         return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
-                       "gmm, pca_locality, ls or nearest)",
+                       "gmm, pca_locality, ls, nearest or smoothed)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -155,6 +158,18 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
     if (!strcmp(key, "k")) return mf->has_k = 1, parse_int(mf, key, v, &mf->k);
     if (!strcmp(key, "rank")) return mf->has_rank = 1, parse_int(mf, key, v, &mf->rank);
     if (!strcmp(key, "n")) return mf->has_n = 1, parse_int(mf, key, v, &mf->n);
+    if (!strcmp(key, "smoothing_samples")) {
+        DS_TRY(parse_int(mf, key, v, &m->smoothing_samples));
+        if (m->smoothing_samples >= 1 && m->smoothing_samples <= 4096) return 0;
+        return ds_fail("%s/model.txt: line %d: smoothing_samples = %s (expected 1 .. 4096)",
+                       mf->dir, mf->line, v);
+    }
+    if (!strcmp(key, "smoothing_seed")) {
+        int64_t seed = 0;
+        DS_TRY(parse_int(mf, key, v, &seed));
+        m->smoothing_seed = (uint64_t)seed;
+        return 0;
+    }
     if (!strcmp(key, "patch_size")) return mf->has_patch = 1, parse_dim(mf, key, v, &m->patch_size);
     if (!strcmp(key, "data_bytes")) return mf->has_bytes = 1, parse_int(mf, key, v, &m->data_bytes);
     if (!strcmp(key, "data")) {
@@ -172,6 +187,13 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         if (end != v && !*end && !errno && isfinite(m->sigma_data) && m->sigma_data >= 0) return 0;
         return ds_fail("%s/model.txt: line %d: sigma_data = '%s' (expected a number >= 0)", mf->dir,
                        mf->line, v);
+    }
+    if (!strcmp(key, "smoothing")) {
+        m->smoothing = strtod(v, &end);
+        mf->has_smoothing = 1;
+        if (end != v && !*end && !errno && m->smoothing >= 0 && isfinite(m->smoothing)) return 0;
+        return ds_fail("%s/model.txt: line %d: smoothing = '%s' (expected a finite number >= 0)",
+                       mf->dir, mf->line, v);
     }
     if (!strcmp(key, "temperature") || !strcmp(key, "mask_threshold")) {
         int t = key[0] == 't';
@@ -503,6 +525,13 @@ static int load_ls(const char *dir, const manifest *mf, ds_model *m) {
     return load_empirical(dir, mf, m);
 }
 
+// smoothed: the training rows as for the empirical model, and its smoothing.
+static int load_smoothed(const char *dir, const manifest *mf, ds_model *m) {
+    if (!mf->has_smoothing || !m->smoothing_samples)
+        return ds_fail("%s/model.txt: a smoothed model needs smoothing and smoothing_samples", dir);
+    return load_empirical(dir, mf, m);
+}
+
 int ds_model_load(const char *dir, ds_model *out) {
     memset(out, 0, sizeof *out);
     manifest mf = {.dir = dir};
@@ -510,6 +539,7 @@ int ds_model_load(const char *dir, ds_model *out) {
     if (!rc)
         rc = out->kind == DS_MODEL_EMPIRICAL || out->kind == DS_MODEL_NEAREST
                  ? load_empirical(dir, &mf, out)
+             : out->kind == DS_MODEL_SMOOTHED     ? load_smoothed(dir, &mf, out)
              : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
              : out->kind == DS_MODEL_LS           ? load_ls(dir, &mf, out)
                                                   : load_mixture(dir, &mf, out);

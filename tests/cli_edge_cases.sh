@@ -27,7 +27,7 @@ expect_error "must lie in \[1e-10, 1e+10\]" $S --out "$T/o" --sigma-max 1e40
 expect_error "must lie in \[1e-10, 1e+10\]" $S --out "$T/o" --sigma-min 1e-12
 printf '80\n1e-320\n' >"$T/under.txt"
 expect_error "sigma 1 is .* (expected 1e-10 to 1e+10" $S --out "$T/o" --sigmas "$T/under.txt"
-expect_error "cannot read the sigma list" $S --out "$T/o" --sigmas "$T"
+expect_error "is a folder (expected a sigma list" $S --out "$T/o" --sigmas "$T"
 expect_error "sigma must be between" denoise --data "$T/small.npy" --model empirical \
     --x "$T/small.npy" --out "$T/o.npy" --sigma 1e-200
 [ -e "$T/o" ] || [ -e "$T/o.npy" ] && fail "a refused run wrote output"

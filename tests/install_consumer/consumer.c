@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
         rows[i] = (float)((double)(seed >> 11) / 9007199254740992.0 * 4.0 - 1.0 + i % d);
         want[i % d] += rows[i];
     }
-    ds_data data = {.n = n, .d = d, .x = rows};
+    ds_data data = {.n = n, .d = d, .dtype = DS_F32, .values = rows};
     ds_fit_opts opts;
     ds_fit_opts_default(&opts);
     ds_model model;

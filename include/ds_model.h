@@ -59,8 +59,13 @@ typedef struct {
     // times the largest |entry| (0: the normalised mask itself, not binarised).
     double temperature;
     double mask_threshold;
-    // ls: the side of the square patch (odd; all channels) centred on each output pixel.
+    // ls: the side of the square patch (odd; all channels) centred on each output pixel;
+    // with a schedule (patch_steps > 0) the patch at sigma is patch_schedule[2 k + 1] of
+    // the first k with sigma <= patch_schedule[2 k] (sigmas increasing; the last entry's
+    // patch above them all).
     int patch_size;
+    int64_t patch_steps;
+    double *patch_schedule; // patch_steps x 2: sigma, patch
     // smoothed (README, section Models): the empirical denoiser averaged over
     // smoothing_samples queries x + smoothing sqrt(1 + sigma^2) eps_c, eps_c the fixed
     // Philox normals of (smoothing_seed, c).
@@ -79,17 +84,19 @@ typedef struct {
 } ds_model;
 
 typedef struct {
-    int64_t k;                 // mixture components (gmm), default 10
-    int64_t rank;              // 0: full rank d
-    uint64_t seed;             // k-means++ seed
-    int from_labels;           // gmm: one component per class label
-    int kmeans_iters;          // Lloyd iterations, default 50
-    double var_floor;          // floor on component eigenvalues, default 1e-4
-    double temperature;        // pca_locality, default 1
-    double mask_threshold;     // pca_locality, in [0, 1], default 0.02 (the studio's)
-    int64_t patch_size;        // ls: odd, 1 .. 2 max(height, width) - 1, default 3
-    double smoothing;          // smoothed: >= 0 (the studio's smoothing_std), default 0
-    int64_t smoothing_samples; // smoothed: >= 1 (the studio's num_noise), default 1
+    int64_t k;                    // mixture components (gmm), default 10
+    int64_t rank;                 // 0: full rank d
+    uint64_t seed;                // k-means++ seed
+    int from_labels;              // gmm: one component per class label
+    int kmeans_iters;             // Lloyd iterations, default 50
+    double var_floor;             // floor on component eigenvalues, default 1e-4
+    double temperature;           // pca_locality, default 1
+    double mask_threshold;        // pca_locality, in [0, 1], default 0.02 (the studio's)
+    int64_t patch_size;           // ls: odd, 1 .. 2 max(height, width) - 1, default 3
+    int64_t patch_steps;          // ls: entries of patch_schedule (0: patch_size at every sigma)
+    const double *patch_schedule; // ls: patch_steps x 2 (sigma, patch), sigmas increasing
+    double smoothing;             // smoothed: >= 0 (the studio's smoothing_std), default 0
+    int64_t smoothing_samples;    // smoothed: >= 1 (the studio's num_noise), default 1
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
@@ -105,6 +112,12 @@ void ds_smoothed_noise(const ds_model *m, double *eps);
 double ds_smoothed_scale(const ds_model *m, double sigma);
 // Checks a patch size for images of that shape (ls): 0, or -1 naming who.
 int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width);
+// Checks a patch schedule (steps x 2: sigma, patch): sigmas finite, > 0 and increasing,
+// each patch an integer that ds_check_patch_size accepts.
+int ds_check_patch_schedule(const char *who, const double *schedule, int64_t steps, int channels,
+                            int height, int width);
+// The ls patch at sigma (the schedule's, or patch_size).
+int ds_ls_patch_at(const ds_model *m, double sigma);
 // 1 for the kinds that keep the training rows (empirical, pca_locality, ls, nearest,
 // smoothed).
 int ds_model_holds_rows(ds_model_kind k);

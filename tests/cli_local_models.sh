@@ -1,8 +1,8 @@
 #!/bin/sh
 # diffsamp prepare --model pca_locality / ls / smoothed (and the nearest baseline): their options are refused out of range
 # with one line and no folder (ls also on data without an image shape); a prepared
-# folder samples on cpu and ref with every solver family (the solvers only call
-# denoise), both backends drawing the same samples (float32 vs float64: close, not
+# folder samples on cpu and ref with a one-step and a multistep solver (the solvers only
+# call denoise), both backends drawing the same samples (float32 vs float64: close, not
 # equal); the cuda backend refuses the kinds with one line.
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
@@ -28,12 +28,19 @@ grep -q "pca_locality model, N = 120, d = 16, temperature = 0.9, mask threshold 
 grep -q "^kind = pca_locality" "$T/m/model.txt" || fail "model.txt: $(cat "$T/m/model.txt")"
 "$BIN" $L --out "$T/ls" --patch-size 3 >"$T/p.log" 2>&1 || fail "prepare ls: $(cat "$T/p.log")"
 grep -q "ls model, N = 120, d = 16, patch size = 3" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
+printf '# sigma patch\n0.5 1\n5 3\n' >"$T/sched.txt"
+"$BIN" $L --out "$T/lss" --patch-schedule "$T/sched.txt" >"$T/p.log" 2>&1 || fail "prepare ls schedule: $(cat "$T/p.log")"
+[ -e "$T/lss/patch_schedule.npy" ] || fail "ls with a schedule: no patch_schedule.npy"
+printf '5 3\n0.5 1\n' >"$T/bad.txt"
+expect_error "entry 2: sigma 0.5" $L --out "$T/refused" --patch-schedule "$T/bad.txt"
+expect_error "applies to --model ls only" $P --out "$T/refused" --patch-schedule "$T/sched.txt"
+[ -e "$T/refused" ] && fail "a refused prepare created its folder"
 "$BIN" prepare --data "$T/img.npy" --model nearest --out "$T/nn" >"$T/p.log" 2>&1 || fail "prepare nearest: $(cat "$T/p.log")"
 "$BIN" prepare --data "$T/flat.npy" --model smoothed --smoothing 0.05 --smoothing-samples 4 --out "$T/sm" >"$T/p.log" 2>&1 || fail "prepare smoothed: $(cat "$T/p.log")"
 grep -q "smoothed model, N = 120, d = 16, smoothing = 0.05, 4 samples" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 
-for sampler in heun dpmpp2m unipc ipndm; do
-  for model in m ls nn sm; do
+for sampler in heun ipndm; do
+  for model in m ls lss nn sm; do
     for be in cpu ref; do
         "$BIN" sample --model-dir "$T/$model" --sampler $sampler --steps 6 --n 4 --backend $be --quiet \
             --out "$T/s_${model}_${sampler}_$be" >"$T/s.log" 2>&1 || fail "$sampler on $be: $(cat "$T/s.log")"

@@ -3,7 +3,8 @@
 // over the patch with zero padding, a softmax over training images per spatial position
 // weighting every channel), grey and RGB; a patch covering the image from every pixel
 // gives the empirical denoiser; sigma -> infinity the mean; cpu against ref; bad patch
-// sizes and data without an image shape are refused; the model folder round trip.
+// sizes and data without an image shape are refused; the model folder round trip; a
+// patch schedule (a patch per noise level).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,12 +217,58 @@ static void test_bad_patches_and_folder(void **state) {
     ds_data_free(&data);
 }
 
+// A schedule picks, at sigma, the patch of the first entry with sigma <= its sigma (the
+// last entry's beyond them): the outputs equal those of the fixed-patch model with that
+// patch, exactly (the same mask, the same arithmetic). Saved and loaded, it is the same
+// schedule; a decreasing sigma or an even patch is refused.
+static void test_patch_schedule(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const int64_t rows = 3, d = 30;
+    ds_data data = make_images(40, 1, 5, 6, tu_seed() + 50, dir);
+    const double schedule[6] = {0.5, 1, 2.0, 3, 10.0, 5};
+    const double sigmas[6] = {0.3, 0.5, 1.0, 2.0, 5.0, 50.0};
+    const int64_t want_patch[6] = {1, 1, 3, 3, 5, 5};
+    ds_fit_opts o;
+    ds_fit_opts_default(&o);
+    o.patch_steps = 3, o.patch_schedule = schedule;
+    ds_model m, back, fixed[3];
+    assert_int_equal(ds_model_fit(&data, DS_MODEL_LS, &o, &m), 0);
+    for (int p = 0; p < 3; p++) fit(&data, DS_MODEL_LS, 2 * p + 1, &fixed[p]);
+    char folder[700];
+    snprintf(folder, sizeof folder, "%s/scheduled", dir);
+    assert_int_equal(ds_model_save(&m, folder), 0);
+    assert_int_equal(ds_model_load(folder, &back), 0);
+    assert_int_equal(back.patch_steps, 3);
+    double x[90], out[90], want[90];
+    tu_fill_uniform(x, rows * d, tu_seed() + 51, -1, 1);
+    for (int s = 0; s < 6; s++) {
+        assert_int_equal(ds_ls_patch_at(&back, sigmas[s]), want_patch[s]);
+        denoise("ref", &back, x, rows, sigmas[s], out);
+        denoise("ref", &fixed[want_patch[s] / 2], x, rows, sigmas[s], want);
+        assert_true(tu_max_abs_diff(out, want, rows * d) == 0);
+    }
+    const double decreasing[4] = {2.0, 3, 1.0, 5}, even[2] = {1.0, 4};
+    o.patch_steps = 2, o.patch_schedule = decreasing;
+    ds_model bad;
+    assert_int_equal(ds_model_fit(&data, DS_MODEL_LS, &o, &bad), -1);
+    assert_non_null(strstr(ds_error(), "entry 2: sigma 1"));
+    o.patch_steps = 1, o.patch_schedule = even;
+    assert_int_equal(ds_model_fit(&data, DS_MODEL_LS, &o, &bad), -1);
+    assert_non_null(strstr(ds_error(), "patch size 4"));
+    for (int p = 0; p < 3; p++) ds_model_free(&fixed[p]);
+    ds_model_free(&m);
+    ds_model_free(&back);
+    ds_data_free(&data);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ref_matches_direct_formula),
         cmocka_unit_test(test_whole_image_patch_and_large_sigma),
         cmocka_unit_test(test_cpu_matches_ref),
         cmocka_unit_test(test_bad_patches_and_folder),
+        cmocka_unit_test(test_patch_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,10 @@
 // diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality, ls, nearest) to a data
 // set and write its model folder.
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -28,8 +31,47 @@ static int check_options(const char *kind_name, const char *out, ds_model_kind *
     return cli_check_int("prepare", "seed", seed, 0, INT64_MAX);
 }
 
+// A patch schedule file: one "sigma patch" pair per line, sigmas increasing ('#' starts a
+// comment); the pairs go to *out (steps x 2, to free).
+static int read_patch_schedule(const char *path, double **out, int64_t *steps) {
+    FILE *f = fopen(path, "r");
+    if (!f) return ds_fail("%s: cannot open the patch schedule: %s", path, strerror(errno));
+    char line[256];
+    int64_t count = 0, cap = 16, at = 0;
+    double *pairs = ds_alloc((size_t)(2 * cap), sizeof(double));
+    int rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        at++;
+        char *hash = strchr(line, '#'), *end;
+        if (hash) *hash = '\0';
+        if (strspn(line, " \t\r\n") == strlen(line)) continue;
+        double sigma = strtod(line, &end), patch = strtod(end, &end);
+        if (strspn(end, " \t\r\n") != strlen(end) || end == line) {
+            rc = ds_fail("%s: line %lld: expected 'sigma patch'", path, (long long)at);
+            break;
+        }
+        if (count == cap) {
+            double *grown = realloc(pairs, sizeof(double) * (size_t)(4 * cap));
+            if (!grown) {
+                rc = ds_fail("%s: out of memory reading the patch schedule", path);
+                break;
+            }
+            pairs = grown, cap *= 2;
+        }
+        pairs[2 * count] = sigma, pairs[2 * count + 1] = patch, count++;
+    }
+    fclose(f);
+    if (!rc && !count) rc = ds_fail("%s: the patch schedule has no entries", path);
+    if (rc) {
+        free(pairs);
+        return rc;
+    }
+    *out = pairs, *steps = count;
+    return 0;
+}
+
 int cli_prepare(int argc, char **argv) {
-    const char *data_path = DS_DEFAULT_DATA, *kind_name = NULL, *out = NULL;
+    const char *data_path = DS_DEFAULT_DATA, *kind_name = NULL, *out = NULL, *schedule = NULL;
     int64_t seed = 0, iters = 50;
     int from_labels = 0, force = 0;
     ds_fit_opts o;
@@ -54,6 +96,9 @@ int cli_prepare(int argc, char **argv) {
         {"mask-threshold", CLI_REAL, &o.mask_threshold,
          "pca_locality: binarise the mask at this fraction of its largest |entry|, in [0, 1] "
          "(0: the soft mask)"},
+        {"patch-schedule", CLI_STR, &schedule,
+         "ls: file of 'sigma patch' lines, sigmas increasing: the patch of the first sigma >= "
+         "the noise level (the last one's above them)"},
         {"smoothing", CLI_REAL, &o.smoothing,
          "smoothed: std of the query perturbations in DDPM latent units (the studio's "
          "smoothing_std; >= 0)"},
@@ -75,9 +120,19 @@ int cli_prepare(int argc, char **argv) {
     o.from_labels = from_labels;
     o.kmeans_iters = (int)iters;
 
+    double *pairs = NULL;
+    if (schedule && kind != DS_MODEL_LS) {
+        ds_fail("prepare: --patch-schedule applies to --model ls only");
+        return cli_fail(2);
+    }
+    if (schedule && read_patch_schedule(schedule, &pairs, &o.patch_steps) != 0) return cli_fail(2);
+    o.patch_schedule = pairs;
     double start = ds_seconds();
     ds_data data;
-    if (cli_data_load("prepare", data_path, &data) != 0) return cli_fail(1);
+    if (cli_data_load("prepare", data_path, &data) != 0) {
+        free(pairs);
+        return cli_fail(1);
+    }
     ds_model m;
     rc = ds_model_fit(&data, kind, &o, &m);
     if (!rc) {
@@ -104,5 +159,6 @@ int cli_prepare(int argc, char **argv) {
         ds_model_free(&m);
     }
     ds_data_free(&data);
+    free(pairs);
     return rc ? cli_fail(1) : 0;
 }

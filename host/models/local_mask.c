@@ -70,8 +70,8 @@ static int compress(const double *dense, int64_t d, double cut, int binarise, ds
 
 // The patch mask: column (c, i, j) holds every channel of the pixels within patch / 2
 // of (i, j) in both directions.
-static int patch_mask(const ds_model *m, ds_local_mask *out) {
-    int64_t c = m->channels, h = m->height, w = m->width, half = m->patch_size / 2;
+static int patch_mask(const ds_model *m, int patch, ds_local_mask *out) {
+    int64_t c = m->channels, h = m->height, w = m->width, half = patch / 2;
     int64_t side_h = 2 * half + 1 < h ? 2 * half + 1 : h,
             side_w = 2 * half + 1 < w ? 2 * half + 1 : w;
     int64_t most = m->d * c * side_h * side_w;
@@ -101,7 +101,7 @@ static int patch_mask(const ds_model *m, ds_local_mask *out) {
 
 int ds_local_mask_build(const ds_model *m, double sigma, ds_local_mask *out) {
     memset(out, 0, sizeof *out);
-    if (m->kind == DS_MODEL_LS) return patch_mask(m, out);
+    if (m->kind == DS_MODEL_LS) return patch_mask(m, ds_ls_patch_at(m, sigma), out);
     if (m->kind != DS_MODEL_PCA_LOCALITY || m->k != 1)
         return ds_fail("local mask: a %s model has none", ds_model_kind_name(m->kind));
     int64_t d = m->d;

@@ -59,6 +59,7 @@ void ds_model_free(ds_model *m) {
     free(m->eigvals);
     free(m->eigvecs);
     free(m->residual);
+    free(m->patch_schedule);
     memset(m, 0, sizeof *m);
 }
 
@@ -164,6 +165,29 @@ int ds_check_patch_size(const char *who, int64_t patch, int channels, int height
     return 0;
 }
 
+int ds_check_patch_schedule(const char *who, const double *schedule, int64_t steps, int channels,
+                            int height, int width) {
+    for (int64_t k = 0; k < steps; k++) {
+        double sigma = schedule[2 * k], patch = schedule[2 * k + 1];
+        if (!(sigma > 0) || !isfinite(sigma) || (k && !(sigma > schedule[2 * k - 2])))
+            return ds_fail("%s: patch schedule entry %lld: sigma %g (expected finite, > 0 and "
+                           "above the previous entry's)",
+                           who, (long long)k + 1, sigma);
+        if (patch != floor(patch) || fabs(patch) > 1e9)
+            return ds_fail("%s: patch schedule entry %lld: patch %g is not an integer", who,
+                           (long long)k + 1, patch);
+        DS_TRY(ds_check_patch_size(who, (int64_t)patch, channels, height, width));
+    }
+    return 0;
+}
+
+int ds_ls_patch_at(const ds_model *m, double sigma) {
+    if (!m->patch_steps) return m->patch_size;
+    int64_t k = 0;
+    while (k + 1 < m->patch_steps && sigma > m->patch_schedule[2 * k]) k++;
+    return (int)m->patch_schedule[2 * k + 1];
+}
+
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
     if (kind == DS_MODEL_CALLBACK)
         return ds_fail("callback model: not fitted to data (use ds_model_callback)");
@@ -178,8 +202,11 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
         return ds_fail("smoothed: %lld smoothing samples (expected 1 .. 4096)",
                        (long long)o->smoothing_samples);
     if (kind == DS_MODEL_SMOOTHED) return 0;
-    if (kind == DS_MODEL_LS)
-        return ds_check_patch_size("ls", o->patch_size, data->channels, data->height, data->width);
+    if (kind == DS_MODEL_LS) {
+        DS_TRY(ds_check_patch_size("ls", o->patch_size, data->channels, data->height, data->width));
+        return ds_check_patch_schedule("ls", o->patch_schedule, o->patch_steps, data->channels,
+                                       data->height, data->width);
+    }
     if (o->rank < 0 || o->rank > data->d)
         return ds_fail("%s model: rank %lld is out of range (expected 1 .. d = %lld, or 0 for "
                        "full rank)",
@@ -217,7 +244,13 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
         out->mask_threshold = o->mask_threshold;
         rc = fit_wiener(data, out);
     }
-    if (kind == DS_MODEL_LS) out->temperature = 1, out->patch_size = (int)o->patch_size;
+    if (!rc && kind == DS_MODEL_LS) {
+        out->temperature = 1, out->patch_size = (int)o->patch_size;
+        out->patch_steps = o->patch_steps;
+        size_t bytes = sizeof(double) * (size_t)(2 * o->patch_steps);
+        out->patch_schedule = o->patch_steps ? ds_alloc(1, bytes) : NULL;
+        if (o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
+    }
     if (kind == DS_MODEL_SMOOTHED) {
         out->smoothing = o->smoothing;
         out->smoothing_samples = o->smoothing_samples;

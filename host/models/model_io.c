@@ -15,8 +15,9 @@
 #include "ds_model.h"
 #include "fit_common.h"
 
-static const char *array_names[] = {"mean.npy",    "means.npy", "weights.npy", "eigvals.npy",
-                                    "eigvecs.npy", "cov.npy",   "covs.npy",    "residual.npy"};
+static const char *array_names[] = {"mean.npy",    "means.npy",    "weights.npy",
+                                    "eigvals.npy", "eigvecs.npy",  "cov.npy",
+                                    "covs.npy",    "residual.npy", "patch_schedule.npy"};
 #define N_ARRAY_NAMES (sizeof array_names / sizeof array_names[0])
 
 static void join(char *out, const char *dir, const char *name) {
@@ -47,6 +48,8 @@ static int put(const char *dir, const char *name, const double *x, int lead, int
 }
 
 static int write_arrays(const ds_model *m, const char *dir) {
+    int64_t steps[2] = {m->patch_steps, 2};
+    if (m->patch_steps) return put(dir, "patch_schedule.npy", m->patch_schedule, 0, 2, steps);
     if (m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM && m->kind != DS_MODEL_PCA_LOCALITY)
         return 0;
     int lead = m->kind != DS_MODEL_GMM; // one component: Gaussian, pca_locality's Wiener filter
@@ -60,6 +63,7 @@ static int write_arrays(const ds_model *m, const char *dir) {
 }
 
 static int writes_array(const ds_model *m, const char *name) {
+    if (!strcmp(name, "patch_schedule.npy")) return m->patch_steps > 0;
     if (ds_model_holds_rows(m->kind) && m->kind != DS_MODEL_PCA_LOCALITY) return 0;
     if (strstr(name, "cov")) return 0;
     if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
@@ -522,6 +526,13 @@ static int load_ls(const char *dir, const manifest *mf, ds_model *m) {
     if (!mf->has_patch) return ds_fail("%s: an ls model needs patch_size", who);
     DS_TRY(ds_check_patch_size(who, m->patch_size, m->channels, m->height, m->width));
     m->temperature = 1;
+    if (exists(dir, "patch_schedule.npy")) {
+        int64_t dims[2] = {-1, 2};
+        DS_TRY(read_array(dir, "patch_schedule.npy", "ls", 0, 2, dims, &m->patch_schedule));
+        m->patch_steps = dims[0];
+        DS_TRY(ds_check_patch_schedule(who, m->patch_schedule, m->patch_steps, m->channels,
+                                       m->height, m->width));
+    }
     return load_empirical(dir, mf, m);
 }
 

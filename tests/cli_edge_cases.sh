@@ -156,9 +156,9 @@ expect_error "exists and is not a folder" $S --out "$T/t" --trajectory "$T/small
 expect_error "small.npy: exists and is not a folder" $S --out "$T/small.npy"
 expect_error "small.npy: exists and is not a folder" $S --out "$T/small.npy/run"
 
-# The default --pca-k (64) on data of d = 16 names the option to change.
+# A --pca-k above the data's dimension (16) names the option to change.
 expect_error "(--pca-k) of 200 rows of dimension 16" analyze fid --samples "$T/small.npy" \
-    --data "$T/small.npy" --heldout "$T/small.npy" --out "$T/an"
+    --data "$T/small.npy" --heldout "$T/small.npy" --out "$T/an" --pca-k 64
 
 # --resume with the same --noise file name but other rows in it is refused (the rows
 # already made came from the old noise).

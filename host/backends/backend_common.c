@@ -22,12 +22,14 @@ int ds_backend_check_bind(const char *who, const ds_model *m) {
     if (m->kind == DS_MODEL_CALLBACK)
         return ds_fail("%s: a callback model needs the callback backend (ds_backend_callback_new)",
                        who);
-    if (m->kind == DS_MODEL_EMPIRICAL) {
+    if (ds_model_holds_rows(m->kind)) {
         if (m->data.n < 1 || m->d < 1 || m->data.d != m->d || !m->data.values || !m->mean)
-            return ds_fail("%s: empirical model lacks its training rows or their mean (got %lld "
-                           "rows of %lld for d = %lld; expected n >= 1 rows of d and the mean)",
-                           who, (long long)m->data.n, (long long)m->data.d, (long long)m->d);
-        return 0;
+            return ds_fail("%s: %s model lacks its training rows or their mean (got %lld rows "
+                           "of %lld for d = %lld; expected n >= 1 rows of d and the mean)",
+                           who, ds_model_kind_name(m->kind), (long long)m->data.n,
+                           (long long)m->data.d, (long long)m->d);
+        // pca_locality also keeps its Wiener filter, a one-component Gaussian (below)
+        if (m->kind != DS_MODEL_PCA_LOCALITY) return 0;
     }
     if (m->k < 1 || m->r < 1 || m->r > m->d || !m->weights || !m->means || !m->eigvals ||
         !m->eigvecs || !m->residual)

@@ -37,4 +37,6 @@ def test_ctrl_c_builtin_model(seed):
         ds.sample(m, n=64, steps=400, backend="ref")  # ~800 calls: many seconds
     elapsed = time.perf_counter() - t0
     timer.cancel()
-    assert elapsed < 5.0
+    # the full run takes minutes; a stop within one call leaves it far below that, even on
+    # a loaded machine (the bound only has to tell "stopped early" from "ran to the end")
+    assert elapsed < 30.0

@@ -313,7 +313,7 @@ static int full_run(ds_backend *b, const bench_plan *plan, int64_t samples) {
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = "heun";
-    ds_solver_ctx ctx = {b, bm, 0, NULL, NULL};
+    ds_solver_ctx ctx = {.b = b, .model = bm};
     if (ds_solve(&ctx, &o, sigmas, 19, x)) ds_die("%s", ds_error());
     double *out = ds_alloc((size_t)(samples * d), sizeof(double));
     b->download(b, x, out);

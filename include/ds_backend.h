@@ -46,6 +46,12 @@ struct ds_backend {
     void (*upload)(ds_backend *b, ds_batch *dst, const double *src);
     void (*download)(ds_backend *b, const ds_batch *src, double *dst);
     void (*copy)(ds_backend *b, ds_batch *dst, const ds_batch *src);
+    // Row k of dst_rows <- row k of src_rows for k < n: dst row dst_rows[k] = src row
+    // src_rows[k] (host index arrays; NULL means row k). dst and src are distinct
+    // batches of the same width; what gathers live rows into a compact batch and
+    // scatters them back (certified landing).
+    void (*move_rows)(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                      const int64_t *src_rows, int64_t n);
     // out = sum_i coef[i] * v[i], n <= DS_LINCOMB_MAX; out may alias any v[i].
     void (*lincomb)(ds_backend *b, ds_batch *out, int n, const double *coef,
                     const ds_batch *const *v);
@@ -80,6 +86,13 @@ int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x,
 // Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
 ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);
 void ds_host_batch_free(ds_backend *b, ds_batch *v);
+// move_rows of the host backends (elements of 8 bytes when b->f64, else 4).
+void ds_host_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                       const int64_t *src_rows, int64_t n);
+// Dies with a message unless the n row indices (NULL: 0 .. n-1) lie in [0, rows) and
+// dst and src are distinct batches of the same width (a programming error).
+void ds_check_move_rows(const char *who, const ds_batch *dst, const int64_t *dst_rows,
+                        const ds_batch *src, const int64_t *src_rows, int64_t n);
 
 ds_backend *ds_backend_ref_new(void);
 ds_backend *ds_backend_cpu_new(void);

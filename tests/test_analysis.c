@@ -84,7 +84,7 @@ static void run_recorded(const ds_model *m, const char *solver, int64_t rows, co
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = solver;
-    ds_solver_ctx ctx = {b, bm, 0, record_step, r};
+    ds_solver_ctx ctx = {.b = b, .model = bm, .on_step = record_step, .user = r};
     assert_int_equal(ds_solve(&ctx, &o, sigmas, n_sigmas, x), 0);
     assert_int_equal(r->n_points, n_sigmas);
     b->batch_free(b, x);

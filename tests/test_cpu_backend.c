@@ -488,6 +488,16 @@ static void test_lincomb_and_randn(void **state) {
     ds_backend_free(ref);
 }
 
+static void test_move_rows(void **state) {
+    (void)state;
+    static const char *const names[] = {"ref", "cpu"};
+    for (int k = 0; k < 2; k++) {
+        ds_backend *b = ds_backend_new(names[k]);
+        tu_check_move_rows(b, seed_for(30 + (uint64_t)k));
+        ds_backend_free(b);
+    }
+}
+
 // Both host backends refuse bad arguments with a message naming the backend: sigma 0,
 // negative, NaN or infinite; a sigma count that is neither 1 nor the rows; a batch of
 // another width; the flow with negative sigma or on an empirical model.
@@ -587,6 +597,7 @@ int main(void) {
         cmocka_unit_test(test_flow_vs_ref),
         cmocka_unit_test(test_batches_over_a_row_block),
         cmocka_unit_test(test_lincomb_and_randn),
+        cmocka_unit_test(test_move_rows),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_fashion_mnist_subset),
     };

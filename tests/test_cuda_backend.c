@@ -533,6 +533,24 @@ static void test_many_components(void **state) {
     check_mixture(66000, 3, 2, 8, 1e-5, tu_seed() + 45);
 }
 
+// Certified landing on cuda (compaction with move_rows on the device) against the dense
+// ref run: float32 rounding as for cpu (2e-6 relative after 18 steps) plus the bound of
+// host/solvers/landing.c.
+static void test_landing_vs_dense_ref(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    tu_check_landing("cuda", "heun", 1, 2e-6);
+    tu_check_landing("cuda", "dpmpp2m", 0, 2e-6);
+}
+
+static void test_move_rows(void **state) {
+    (void)state;
+    TU_SKIP_WITHOUT_CUDA();
+    ds_backend *c = backend("cuda");
+    tu_check_move_rows(c, tu_seed() + 90);
+    ds_backend_free(c);
+}
+
 // n = 1 .. DS_LINCOMB_MAX inputs, into a fresh (poisoned) output and in place over the
 // first and over the last input.
 static void test_lincomb(void **state) {
@@ -703,7 +721,7 @@ static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = "heun";
-    ds_solver_ctx ctx = {b, bm, 0, NULL, NULL};
+    ds_solver_ctx ctx = {.b = b, .model = bm};
     if (ds_solve(&ctx, &o, sigmas, 7, x)) fail_msg("%s heun: %s", name, ds_error());
     assert_int_equal(ctx.nfe, 12);
     b->download(b, x, out);
@@ -747,6 +765,8 @@ int main(void) {
     if (filter) cmocka_set_test_filter(filter);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lincomb),
+        cmocka_unit_test(test_move_rows),
+        cmocka_unit_test(test_landing_vs_dense_ref),
         cmocka_unit_test(test_copy),
         cmocka_unit_test(test_randn_matches_ref),
         cmocka_unit_test(test_empirical_gemm_path),

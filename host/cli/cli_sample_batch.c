@@ -12,12 +12,16 @@
 
 // Batch-sized vectors a solver keeps at once (the multistep solvers' history included).
 #define SOLVER_BUFFERS 8
+// Certified landing's compact batches (live queries, their denoised rows, the landed
+// rows' training rows): the empirical model lands unless --no-landing.
+#define LANDING_BUFFERS 3
 
 int sample_plan_memory(const ds_model *m, const ds_backend *b, uint64_t max_memory,
                        int64_t *batch) {
     ds_mem_request req = {.batch = *batch,
                           .elem_bytes = b->f64 ? 8 : 4,
-                          .batch_buffers = SOLVER_BUFFERS,
+                          .batch_buffers = SOLVER_BUFFERS +
+                                           (m->kind == DS_MODEL_EMPIRICAL ? LANDING_BUFFERS : 0),
                           .limit = max_memory,
                           .limit_what = "--max-memory"};
     if (!max_memory && strcmp(b->name, "cuda") != 0)

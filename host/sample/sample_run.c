@@ -14,6 +14,7 @@ void ds_sample_config_default(ds_sample_config *c) {
     ds_schedule_opts_default(&c->schedule);
     c->n = 16;
     c->batch = 256;
+    c->landing_eps = 1e-8; // derivation in host/solvers/landing.c
 }
 
 static int check_config(const ds_model *model, const ds_model *gauss, const ds_sample_config *c,
@@ -21,6 +22,8 @@ static int check_config(const ds_model *model, const ds_model *gauss, const ds_s
     if (c->n < 1) return ds_fail("sample: --n must be >= 1 (got %lld)", (long long)c->n);
     if (c->batch < 1)
         return ds_fail("sample: --batch must be >= 1 (got %lld)", (long long)c->batch);
+    if (!(c->landing_eps > 0 && c->landing_eps <= 1e-3))
+        return ds_fail("sample: the landing eps %g is outside (0, 1e-3]", c->landing_eps);
     if (c->first_row < 0) return ds_fail("sample: the first row must be >= 0");
     if (!ds_solver_known(c->solver.solver))
         return ds_fail("unknown sampler '%s' (expected euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, "
@@ -55,7 +58,17 @@ typedef struct {
     int n_run;
     int64_t d;
     double *host;
+    ds_landing landing;
 } run_state;
+
+// Per-sample landing results of the batch whose rows start at first.
+static void record_landing(const ds_landing *l, int64_t first, ds_sample_result *r) {
+    for (int64_t i = 0; i < l->rows; i++) {
+        r->landing_sigma[first + i] = l->sigma[i];
+        r->landed_on[first + i] = l->top[i];
+        r->sample_nfe[first + i] = l->nfe[i];
+    }
+}
 
 // One batch of rows [first, first + rows): noise, the jump, the solver, the callback.
 static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, int64_t rows,
@@ -68,8 +81,13 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
     if (st->gauss) rc = b->gaussian_flow(b, st->gauss, x, r->sigmas[0], st->run[0], x);
     st->ctx.nfe = 0;
     r->trajectory.first_row = first;
+    if (st->ctx.landing) ds_landing_reset(st->ctx.landing, rows);
     if (!rc) rc = ds_solve(&st->ctx, &c->solver, st->run, st->n_run, x);
     if (!rc) {
+        if (st->ctx.landing)
+            record_landing(st->ctx.landing, first, r);
+        else
+            for (int64_t i = 0; i < rows; i++) r->sample_nfe[first + i] = st->ctx.nfe;
         r->nfe = st->ctx.nfe > r->nfe ? st->ctx.nfe : r->nfe;
         r->batch_calls += st->ctx.nfe;
         b->download(b, x, st->host);
@@ -95,9 +113,35 @@ static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config 
         DS_TRY(ds_trajectory_init(&r->trajectory, b, st->run, st->n_run, c->n, st->d));
         st->ctx.on_step = ds_trajectory_hook, st->ctx.user = &r->trajectory;
     }
-    st->host =
-        ds_alloc((size_t)(c->batch < c->n ? c->batch : c->n) * (size_t)st->d, sizeof(double));
+    int64_t cap = c->batch < c->n ? c->batch : c->n;
+    st->host = ds_alloc((size_t)cap * (size_t)st->d, sizeof(double));
+    r->n_samples = c->n;
+    r->landing_sigma = ds_alloc((size_t)c->n, sizeof(double));
+    r->landed_on = ds_alloc((size_t)c->n, sizeof(int64_t));
+    r->sample_nfe = ds_alloc((size_t)c->n, sizeof(int64_t));
+    for (int64_t i = 0; i < c->n; i++) r->landed_on[i] = -1, r->sample_nfe[i] = -1;
     return 0;
+}
+
+// Landing is on for the empirical model unless turned off; other models ignore it.
+static int prepare_landing(run_state *st, const ds_model *model, const ds_sample_config *c,
+                           ds_sample_result *r) {
+    if (c->no_landing || model->kind != DS_MODEL_EMPIRICAL) return 0;
+    int64_t cap = c->batch < c->n ? c->batch : c->n;
+    DS_TRY(ds_landing_init(&st->landing, st->ctx.b, model, cap, c->landing_eps));
+    st->ctx.landing = &st->landing;
+    r->landing = 1;
+    return 0;
+}
+
+static void summarise_nfe(const ds_sample_config *c, ds_sample_result *r) {
+    int64_t runs = 0, total = 0;
+    for (int64_t i = 0; i < c->n; i++) {
+        if (r->sample_nfe[i] < 0) continue;
+        runs++, total += r->sample_nfe[i];
+        r->landed += r->landing_sigma[i] > 0;
+    }
+    r->nfe_mean = runs ? (double)total / (double)runs : 0;
 }
 
 int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
@@ -109,11 +153,14 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     run_state st = {.ctx = {.b = b, .model = b->bind(b, model)}, .d = model->d};
     if (!st.ctx.model) return -1;
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
+    if (!rc) rc = prepare_landing(&st, model, c, r);
     for (int64_t first = 0; !rc && first < c->n; first += c->batch)
         if (!c->skip || !c->skip[first / c->batch])
             rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done,
                            user, r);
     r->seconds = ds_seconds() - t0;
+    if (!rc) summarise_nfe(c, r);
+    ds_landing_free(&st.landing);
     free(st.host);
     free(st.run);
     if (st.gauss) b->unbind(b, st.gauss);
@@ -123,6 +170,9 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
 
 void ds_sample_result_free(ds_sample_result *r) {
     free(r->sigmas);
+    free(r->landing_sigma);
+    free(r->landed_on);
+    free(r->sample_nfe);
     ds_trajectory_free(&r->trajectory);
     memset(r, 0, sizeof *r);
 }

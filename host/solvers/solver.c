@@ -48,11 +48,6 @@ int ds_solve(ds_solver_ctx *ctx, const ds_solver_opts *o, const double *sigmas, 
     return s->run(ctx, o, sigmas, n_sigmas, x);
 }
 
-int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out) {
-    c->nfe++;
-    return c->b->denoise(c->b, c->model, x, &sigma, 1, out, NULL);
-}
-
 void solver_record(ds_solver_ctx *c, int i, double sigma, const ds_batch *x,
                    const ds_batch *denoised) {
     if (c->on_step) c->on_step(c->user, i, sigma, x, denoised);

@@ -8,8 +8,11 @@
 typedef int (*solver_fn)(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                          ds_batch *x);
 
-// out = D(x; sigma) on the batch; counts one NFE.
+// out = D(x; sigma) on the batch; counts one NFE (none when every row has landed).
 int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out);
+// The same at the solver's state x (not an intermediate point): with landing, rows
+// certified one-hot here land (host/solvers/landing.c).
+int solver_denoise_state(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out);
 // Reports point i of the trajectory to the hook, if any.
 void solver_record(ds_solver_ctx *c, int i, double sigma, const ds_batch *x,
                    const ds_batch *denoised);

@@ -37,16 +37,17 @@ static const char *load_rows(const char *path, ds_model *m) {
     if (ds_data_load(path, &m->data) != 0) {
         fprintf(stderr, "bench: %s; using random rows\n", ds_error());
         int64_t n = 60000, d = 784;
-        m->data = (ds_data){.n = n, .d = d, .x = ds_alloc((size_t)(n * d), sizeof(float))};
+        float *y = ds_alloc((size_t)(n * d), sizeof(float));
+        m->data = (ds_data){.n = n, .d = d, .dtype = DS_F32, .values = y};
         for (int64_t e = 0; e < n * d; e++)
-            m->data.x[e] = (float)(2.0 * ds_philox_normal(7, e / d, e % d) / 6.0);
+            y[e] = (float)(2.0 * ds_philox_normal(7, e / d, e % d) / 6.0);
         path = "random";
     }
     m->kind = DS_MODEL_EMPIRICAL;
     m->d = m->data.d;
     m->mean = ds_alloc((size_t)m->d, sizeof(double));
     for (int64_t i = 0; i < m->data.n; i++)
-        for (int64_t j = 0; j < m->d; j++) m->mean[j] += m->data.x[i * m->d + j];
+        for (int64_t j = 0; j < m->d; j++) m->mean[j] += ds_data_value(&m->data, i, j);
     for (int64_t j = 0; j < m->d; j++) m->mean[j] /= (double)m->data.n;
     return path;
 }
@@ -64,7 +65,8 @@ int main(int argc, char **argv) {
     double *x = ds_alloc((size_t)(b * d), sizeof(double));
     for (int64_t i = 0; i < b; i++)
         for (int64_t j = 0; j < d; j++)
-            x[i * d + j] = m.data.x[(i * 233) % n * d + j] + sigma * ds_philox_normal(1, i, j);
+            x[i * d + j] =
+                ds_data_value(&m.data, (i * 233) % n, j) + sigma * ds_philox_normal(1, i, j);
     ds_backend *be = ds_backend_new("cpu");
     ds_bound_model *bm = be->bind(be, &m);
     if (!bm) ds_die("%s", ds_error());
@@ -80,7 +82,9 @@ int main(int argc, char **argv) {
     double denoise_ms = median(t, repeats);
 
     // The roofline: one SGEMM B x N x d, the shape of X Y^T.
-    float *yf = m.data.x, *xf = xb->data, *c = ds_alloc((size_t)(b * n), sizeof(float));
+    float *yf = ds_alloc((size_t)(n * d), sizeof(float)), *xf = xb->data;
+    float *c = ds_alloc((size_t)(b * n), sizeof(float));
+    ds_data_rows_f32(&m.data, 0, n, yf);
     for (int r = -1; r < repeats; r++) {
         double t0 = now_ms();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)n, (int)d, 1.0f, xf,
@@ -97,6 +101,7 @@ int main(int argc, char **argv) {
     printf("cpu_denoise_pct_of_sgemm %.1f\n", 100.0 * denoise_gflops / sgemm_gflops);
 
     free(c);
+    free(yf);
     free(t);
     free(x);
     be->batch_free(be, xb);

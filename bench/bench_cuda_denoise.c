@@ -92,11 +92,12 @@ static void make_empirical(ds_model *m, int64_t n, int64_t d, uint64_t seed) {
     m->kind = DS_MODEL_EMPIRICAL;
     m->d = m->data.d = d;
     m->data.n = n;
-    m->data.x = ds_alloc((size_t)(n * d), sizeof(float));
+    float *y = ds_alloc((size_t)(n * d), sizeof(float));
+    m->data.dtype = DS_F32, m->data.values = y;
     m->mean = ds_alloc((size_t)d, sizeof(double));
-    fill_uniform(m->data.x, n * d, seed);
+    fill_uniform(y, n * d, seed);
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) m->mean[j] += m->data.x[i * d + j];
+        for (int64_t j = 0; j < d; j++) m->mean[j] += y[i * d + j];
     for (int64_t j = 0; j < d; j++) m->mean[j] /= (double)n;
 }
 
@@ -256,7 +257,8 @@ static int bench_shape(ds_backend *b, const bench_plan *plan, shape s, const cha
     for (size_t i = 0; i < sizeof plan->batches / sizeof plan->batches[0]; i++) {
         int64_t rows = plan->batches[i];
         double *x = ds_alloc((size_t)(rows * s.d), sizeof(double));
-        for (int64_t e = 0; e < rows * s.d; e++) x[e] = m.data.x[e] + 0.5 * sin((double)e);
+        const float *y = m.data.values;
+        for (int64_t e = 0; e < rows * s.d; e++) x[e] = y[e] + 0.5 * sin((double)e);
         if (i == 0) { // x's first rows are the same at every B
             printf("\n");
             failed = check_against_ref(b, bm, &m, x);
@@ -265,7 +267,7 @@ static int bench_shape(ds_backend *b, const bench_plan *plan, shape s, const cha
         }
         denoise_args a = {b, bm, b->batch_new(b, rows, s.d), b->batch_new(b, rows, s.d)};
         b->upload(b, a.x, x);
-        double ms = time_ms(run_denoise, &a, reps), gemm = sgemm_ms(m.data.x, s.n, s.d, rows, reps);
+        double ms = time_ms(run_denoise, &a, reps), gemm = sgemm_ms(y, s.n, s.d, rows, reps);
         double tflops = 4.0 * (double)rows * (double)s.n * (double)s.d / (ms * 1e-3) / 1e12;
         double pt = torch_ms(torch, s.n, s.d, rows);
         char pt_text[64] = "not measured", ratio[64] = "-";

@@ -72,9 +72,9 @@ static void load(const bench_opts *o, ds_data *data) {
         return;
     }
     int64_t n = 60000, d = o->random_d;
-    *data = (ds_data){.n = n, .d = d, .x = ds_alloc((size_t)(n * d), sizeof(float))};
-    for (int64_t e = 0; e < n * d; e++)
-        data->x[e] = (float)(ds_philox_normal(11, e / d, e % d) / 3.0);
+    float *x = ds_alloc((size_t)(n * d), sizeof(float));
+    for (int64_t e = 0; e < n * d; e++) x[e] = (float)(ds_philox_normal(11, e / d, e % d) / 3.0);
+    *data = (ds_data){.n = n, .d = d, .dtype = DS_F32, .values = x};
 }
 
 static int keep(void *user, int64_t first, int64_t rows, const double *x) {
@@ -115,8 +115,10 @@ static int64_t nearest(const ds_data *y, const double *q) {
     double best_d = INFINITY;
     for (int64_t i = 0; i < y->n; i++) {
         double s = 0;
-        const float *r = y->x + i * y->d;
-        for (int64_t j = 0; j < y->d && s < best_d; j++) s += (q[j] - r[j]) * (q[j] - r[j]);
+        for (int64_t j = 0; j < y->d && s < best_d; j++) {
+            double v = q[j] - ds_data_value(y, i, j);
+            s += v * v;
+        }
         if (s < best_d) best_d = s, best = i;
     }
     return best;

@@ -7,41 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_common.h"
 #include "cuda_check.h"
 #include "cuda_internal.h"
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b) {
     return (ds_cuda_ctx *)b->impl;
-}
-
-int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n) {
-    if (ctx->poison) CUDA_TRY(cudaMemset(p, 0xFF, n)); // all-ones floats are NaN
-    return 0;
-}
-
-int ds_cuda_alloc(void **p, size_t bytes, const char *what) {
-    cudaError_t err = cudaMalloc(p, bytes);
-    if (err == cudaSuccess) return 0;
-    *p = NULL;
-    cudaGetLastError(); // clear the error so later calls are not affected
-    return ds_fail("cuda: cannot allocate %.1f MiB of device memory for %s: %s",
-                   (double)bytes / (1 << 20), what, cudaGetErrorString(err));
-}
-
-static float *staging(ds_cuda_ctx *ctx, size_t count) {
-    if (ctx->staging_len < count) {
-        free(ctx->staging);
-        ctx->staging = (float *)ds_alloc(count, sizeof(float));
-        ctx->staging_len = count;
-    }
-    return ctx->staging;
-}
-
-int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_t count) {
-    float *h = staging(ctx, count);
-    for (size_t i = 0; i < count; i++) h[i] = (float)src[i];
-    CUDA_TRY(cudaMemcpy(dst, h, count * sizeof(float), cudaMemcpyHostToDevice));
-    return 0;
 }
 
 static size_t batch_count(const ds_batch *v) {
@@ -81,7 +52,7 @@ static void cuda_upload(ds_backend *b, ds_batch *dst, const double *src) {
 static void cuda_download(ds_backend *b, const ds_batch *src, double *dst) {
     nvtxRangePushA("download");
     size_t count = batch_count(src);
-    float *h = staging(ds_cuda_ctx_of(b), count);
+    float *h = ds_cuda_staging(ds_cuda_ctx_of(b), count);
     CUDA_CHECK(cudaMemcpy(h, src->data, count * sizeof(float), cudaMemcpyDeviceToHost));
     for (size_t i = 0; i < count; i++) dst[i] = h[i];
     nvtxRangePop();

@@ -37,7 +37,7 @@ static int upload_rows(ds_bound_model *bm, float *y, double *half_sq, int64_t fi
     for (int64_t i = 0; i < rows; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            float v = (float)((double)m->data.x[(first + i) * d + j] - m->mean[j]);
+            float v = (float)(ds_data_value(&m->data, first + i, j) - m->mean[j]);
             hy[i * d + j] = v;
             s += (double)v * v;
         }
@@ -176,14 +176,17 @@ static int time_path(ds_bound_model *bm, const float *x, int64_t rows, float *ou
 static int choose_path(ds_bound_model *bm) {
     const ds_model *m = bm->m;
     int64_t rows = m->data.n < 1024 ? m->data.n : 1024, d = m->d;
-    size_t bytes = sizeof(float) * (size_t)(rows * d);
     DS_TRY(ds_cuda_workspace_reserve(bm, rows));
     rows = rows < bm->ws.rows ? rows : bm->ws.rows;
+    size_t bytes = sizeof(float) * (size_t)(rows * d);
     float *x = NULL, *out = NULL, ms[2] = {0, 0};
-    int rc = ds_cuda_alloc((void **)&x, bytes, "path timing queries");
+    float *hx = (float *)ds_try_alloc((size_t)(rows * d), sizeof(float), "path timing queries");
+    int rc = hx ? ds_cuda_alloc((void **)&x, bytes, "path timing queries") : -1;
     if (rc == 0) rc = ds_cuda_alloc((void **)&out, bytes, "path timing output");
-    if (rc == 0 && cudaMemcpy(x, m->data.x, bytes, cudaMemcpyHostToDevice) != cudaSuccess)
+    if (rc == 0) ds_data_rows_f32(&m->data, 0, rows, hx);
+    if (rc == 0 && cudaMemcpy(x, hx, bytes, cudaMemcpyHostToDevice) != cudaSuccess)
         rc = ds_fail("cuda: uploading the path timing queries failed");
+    free(hx);
     for (int fused = 0; rc == 0 && fused < 2; fused++) {
         bm->fused = fused;
         rc = time_path(bm, x, rows, out, &ms[fused]);
@@ -206,8 +209,7 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
     if (piece > INT_MAX / d) piece = INT_MAX / d; // cuBLAS sizes are int
     bm->piece_rows = piece < 1 ? 1 : piece > n ? n : piece;
     bm->n_pieces = (n + bm->piece_rows - 1) / bm->piece_rows;
-    DS_TRY(ds_cuda_alloc((void **)&bm->mean, sizeof(float) * (size_t)d, "the data mean"));
-    DS_TRY(ds_cuda_upload_floats(bm->ctx, bm->mean, m->mean, (size_t)d));
+    DS_TRY(ds_cuda_upload_doubles(&bm->mean, m->mean, (size_t)d, "the data mean"));
     DS_TRY(upload_training_set(bm));
     int64_t fused = env_int("DIFFSAMP_CUDA_FUSED", -1); // 0 / 1 force a path
     if (fused == 1 && d > DS_FUSED_MAX_D)

@@ -9,12 +9,6 @@
 #include "cuda_check.h"
 #include "cuda_internal.h"
 
-static int upload_doubles(double **dst, const double *src, size_t count, const char *what) {
-    DS_TRY(ds_cuda_alloc((void **)dst, sizeof(double) * count, what));
-    CUDA_TRY(cudaMemcpy(*dst, src, sizeof(double) * count, cudaMemcpyHostToDevice));
-    return 0;
-}
-
 static int upload_float_copy(ds_bound_model *bm, float **dst, const double *src, size_t count,
                              const char *what) {
     DS_TRY(ds_cuda_alloc((void **)dst, sizeof(float) * count, what));
@@ -36,7 +30,7 @@ static int upload_factors(ds_bound_model *bm, const double *centre) {
                 offset[c * r + j] += u * (m->means[c * d + i] - centre[i]);
             }
     int rc = upload_float_copy(bm, &bm->ucat, ucat, (size_t)(d * kr), "eigenvectors");
-    if (rc == 0) rc = upload_float_copy(bm, &bm->offset, offset, (size_t)kr, "projection offsets");
+    if (rc == 0) rc = ds_cuda_upload_doubles(&bm->offset, offset, (size_t)kr, "projection offsets");
     free(ucat);
     free(offset);
     return rc;
@@ -54,13 +48,13 @@ int ds_cuda_gmm_bind(ds_bound_model *bm) {
     const double *centre = m->mean ? m->mean : m->means;
     double *log_w = (double *)ds_alloc((size_t)k, sizeof(double));
     for (int64_t c = 0; c < k; c++) log_w[c] = log(m->weights[c]);
-    int rc = upload_doubles(&bm->log_weights, log_w, (size_t)k, "component weights");
+    int rc = ds_cuda_upload_doubles(&bm->log_weights, log_w, (size_t)k, "component weights");
     free(log_w);
     DS_TRY(rc);
-    DS_TRY(upload_float_copy(bm, &bm->mean, centre, (size_t)d, "the data mean"));
+    DS_TRY(ds_cuda_upload_doubles(&bm->mean, centre, (size_t)d, "the data mean"));
     DS_TRY(upload_float_copy(bm, &bm->means, m->means, (size_t)(k * d), "component means"));
-    DS_TRY(upload_doubles(&bm->eigvals, m->eigvals, (size_t)(k * r), "eigenvalues"));
-    DS_TRY(upload_doubles(&bm->residual, m->residual, (size_t)k, "residual variances"));
+    DS_TRY(ds_cuda_upload_doubles(&bm->eigvals, m->eigvals, (size_t)(k * r), "eigenvalues"));
+    DS_TRY(ds_cuda_upload_doubles(&bm->residual, m->residual, (size_t)k, "residual variances"));
     return upload_factors(bm, centre);
 }
 
@@ -73,7 +67,7 @@ void ds_cuda_gmm_unbind(ds_bound_model *bm) {
 // P (rows x kr) = Xc Ucat is, column-major, P^T = Ucat^T (Ucat read as kr x d) times
 // Xc^T; out^T += Ucat (transposed back to d x kr) times P^T.
 int ds_cuda_gmm_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gauss_map map,
-                        float *out) {
+                      float *out) {
     const ds_model *m = bm->m;
     const ds_cuda_ctx *ctx = bm->ctx;
     ds_cuda_workspace *ws = &bm->ws;

@@ -38,7 +38,7 @@ typedef struct {
 struct ds_bound_model {
     const ds_model *m;
     ds_cuda_ctx *ctx;
-    float *mean; // d: data mean
+    double *mean; // d: data mean (double: queries are centred as the training rows are)
     // Empirical: centred training rows in n_pieces separate allocations of piece_rows
     // rows (the last may be shorter), |y|^2 / 2 per row in double, and max |y|.
     int64_t n_pieces, piece_rows;
@@ -48,18 +48,23 @@ struct ds_bound_model {
     int fused; // use the fused small-d kernel
     // Gaussian / mixture: Ucat = [U_1 ... U_k] (d x k r), offset = U_c^T (mu_c - mean),
     // component means (k x d), eigenvalues (k x r), residuals, log weights.
-    float *ucat, *offset, *means;
-    double *eigvals, *residual, *log_weights;
+    float *ucat, *means;
+    double *offset, *eigvals, *residual, *log_weights;
     ds_cuda_workspace ws;
 };
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b);
+// cuda/cuda_memory.cu:
 // Fills n bytes of device memory with NaN when poisoning is on (a test aid).
 int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n);
 // cudaMalloc with a clear message naming what was being allocated.
 int ds_cuda_alloc(void **p, size_t bytes, const char *what);
+// The context's host staging buffer, grown to at least count floats.
+float *ds_cuda_staging(ds_cuda_ctx *ctx, size_t count);
 // Copies count host doubles to device floats through the context's staging buffer.
 int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_t count);
+// Allocates *dst (count doubles, named what in errors) and copies src into it.
+int ds_cuda_upload_doubles(double **dst, const double *src, size_t count, const char *what);
 
 // Workspace for at least min(rows, what memory allows) query rows.
 int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows);

@@ -10,16 +10,36 @@
 extern "C" {
 #endif
 
-// N rows of dimension d, row-major float32. uint8 pixels are mapped to [-1, 1]
-// (v / 127.5 - 1); float data is taken as is. When the rows are images, channels *
-// height * width == d (C-H-W order inside a row); otherwise all three are 0.
+// N rows of dimension d, row-major, in the data's own precision: dtype DS_U8 holds
+// pixels v that stand for v / 127.5 - 1 in [-1, 1]; DS_F32 and DS_F64 hold the values
+// as given. Read them through the accessors below, which give every dtype in double
+// (exact for all three) or rows rounded once to float. When the rows are images,
+// channels * height * width == d (C-H-W order inside a row); otherwise all three are 0.
 typedef struct {
     int64_t n, d;
     int channels, height, width;
-    float *x;
+    ds_dtype dtype;
+    void *values;    // n x d of dtype
     int32_t *labels; // n class labels, or NULL
     char path[DS_PATH_MAX];
 } ds_data;
+
+// Value (i, j) in double: uint8 as v / 127.5 - 1 computed in double.
+static inline double ds_data_value(const ds_data *data, int64_t i, int64_t j) {
+    int64_t e = i * data->d + j;
+    if (data->dtype == DS_U8) return ((const unsigned char *)data->values)[e] / 127.5 - 1.0;
+    if (data->dtype == DS_F32) return ((const float *)data->values)[e];
+    return ((const double *)data->values)[e];
+}
+// count rows from first as count x d doubles.
+void ds_data_rows_f64(const ds_data *data, int64_t first, int64_t count, double *out);
+// count rows from first as count x d floats, each rounded once from its double value
+// (the float backends' copies, built chunk by chunk).
+void ds_data_rows_f32(const ds_data *data, int64_t first, int64_t count, float *out);
+// Bytes the values take in memory: n * d * the dtype's size.
+int64_t ds_data_value_bytes(const ds_data *data);
+// A deep copy (values and labels); returns -1 with the error set if memory runs out.
+int ds_data_copy(const ds_data *src, ds_data *dst);
 
 // Loads a data set, choosing the reader from the path: a folder of PNGs, a .npy file,
 // an IDX file (raw or .gz), or CIFAR-10 binary batches (a .bin file, or several

@@ -26,6 +26,10 @@ int64_t ds_array_count(const ds_array *a);
 size_t ds_dtype_size(ds_dtype t);
 void ds_array_free(ds_array *a);
 
+// 0 when path is a regular file (its size in *size when size is not NULL); else one line
+// naming the path, what it is (missing, a folder, a device...) and `expected`.
+int ds_check_regular(const char *path, const char *expected, int64_t *size);
+
 // Reads a .npy file (versions 1.0, 2.0, 3.0; little-endian f4, f8, u1; C order).
 // Float data containing NaN or Inf is rejected.
 int ds_npy_read(const char *path, ds_array *out);

@@ -74,6 +74,26 @@ typedef struct {
 
 void ds_sample_config_default(ds_sample_config *c);
 
+// A run planned before any sample is drawn.
+typedef struct {
+    double *sigmas; // the schedule built (NULL: a GITS schedule planned without the model)
+    int n_sigmas;
+    double *run; // the schedule the solver walks after the jump (= sigmas without one)
+    int n_run;
+    int64_t nfe;      // NFE per sample on run (-1: adaptive, not predictable)
+    int64_t nfe_full; // NFE without the jump (-1 likewise)
+} ds_sample_plan;
+
+// Plans the run of c, with every check that needs no samples: the solver, schedule and
+// GITS teacher names, the schedule, the teleport (a fraction must skip at least one
+// step), and the NFE with and without the jump (counting them runs the solver on a
+// one-dimensional Gaussian, which also checks its options). A GITS schedule is built
+// from the model: with ctx NULL only its names are checked and p->sigmas stays NULL.
+// d is the data dimension (GITS draws its teacher's batches of d values).
+int ds_sample_plan_make(const ds_sample_config *c, ds_solver_ctx *ctx, int64_t d,
+                        ds_sample_plan *p);
+void ds_sample_plan_free(ds_sample_plan *p);
+
 typedef struct {
     double *sigmas; // the schedule built (before teleporting)
     int n_sigmas;

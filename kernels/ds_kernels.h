@@ -61,8 +61,9 @@ cudaError_t ds_launch_randn(float *out, int64_t rows, int64_t cols, uint64_t see
 cudaError_t ds_launch_philox_raw(uint32_t *out, int64_t rows, int64_t cols, uint64_t seed,
                                  int64_t first_row);
 
-// out[i * cols + j] = x[i * cols + j] - v[j] (out may alias x).
-cudaError_t ds_launch_centre_rows(float *out, const float *x, const float *v, int64_t rows,
+// out[i * cols + j] = (float)(x[i * cols + j] - v[j]), the difference in double (out
+// may alias x).
+cudaError_t ds_launch_centre_rows(float *out, const float *x, const double *v, int64_t rows,
                                   int64_t cols);
 
 // The rows of a chunk whose products x.y the GEMM path recomputes in double, per query
@@ -99,8 +100,8 @@ cudaError_t ds_launch_softmax_merge(float *dot, int64_t rows, int64_t n, const d
                                     const double *chunk_max, const int64_t *chunk_arg,
                                     ds_refine_buf rb, int64_t first, ds_sigma2 s2,
                                     ds_softmax_state st, int64_t d);
-// out[i][j] = acc[i][j] / sum[i] + mean[j].
-cudaError_t ds_launch_empirical_finish(float *out, ds_softmax_state st, const float *mean,
+// out[i][j] = acc[i][j] / sum[i] + mean[j] (in double, rounded once).
+cudaError_t ds_launch_empirical_finish(float *out, ds_softmax_state st, const double *mean,
                                        int64_t rows, int64_t d);
 
 // Fused small-d path (kernels/empirical_fused.cu): one pass over a chunk of n centred

@@ -53,11 +53,11 @@ __global__ void softmax_merge_kernel(float *dots, int64_t n, const double *half_
     }
 }
 
-__global__ void empirical_finish_kernel(float *out, ds_softmax_state st, const float *mean,
+__global__ void empirical_finish_kernel(float *out, ds_softmax_state st, const double *mean,
                                         int64_t rows, int64_t d) {
     DS_GRID_STRIDE(e, rows * d) {
         int64_t i = e / d, j = e % d;
-        out[e] = (float)(st.acc[e] / st.sum[i]) + mean[j];
+        out[e] = (float)((double)st.acc[e] / st.sum[i] + mean[j]);
     }
 }
 
@@ -77,7 +77,7 @@ extern "C" cudaError_t ds_launch_softmax_merge(float *dot, int64_t rows, int64_t
 }
 
 extern "C" cudaError_t ds_launch_empirical_finish(float *out, ds_softmax_state st,
-                                                  const float *mean, int64_t rows, int64_t d) {
+                                                  const double *mean, int64_t rows, int64_t d) {
     empirical_finish_kernel<<<ds_blocks_for(rows * d), DS_THREADS>>>(out, st, mean, rows, d);
     return cudaGetLastError();
 }

@@ -228,7 +228,7 @@ static void test_nearest2_vs_brute_force(void **state) {
     tu_empirical_model(&m, y, n, d);
     for (int64_t q = 0; q < b; q += 2)
         for (int64_t j = 0; j < d; j++)
-            x[q * d + j] = m.data.x[(q * 13) * d + j] + 1e-3 * x[q * d + j];
+            x[q * d + j] = ds_data_value(&m.data, q * 13, j) + 1e-3 * x[q * d + j];
     int64_t *idx = malloc(sizeof(int64_t) * b);
     double *d1 = malloc(sizeof(double) * b), *d2 = malloc(sizeof(double) * b);
     assert_int_equal(ds_nearest2(&m.data, x, b, idx, d1, d2), 0);
@@ -244,7 +244,7 @@ static void test_nearest2_vs_brute_force(void **state) {
         for (int64_t i = 0; i < n; i++) {
             double s = 0;
             for (int64_t j = 0; j < d; j++) {
-                double e = (double)m.data.x[i * d + j] - x[q * d + j];
+                double e = ds_data_value(&m.data, i, j) - x[q * d + j];
                 s += e * e;
             }
             s = sqrt(s);

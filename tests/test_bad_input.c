@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "data_files.h"
+#include "png_chunks.h"
 #include "ds_data.h"
 #include "ds_error.h"
 
@@ -20,7 +21,7 @@ static void expect_fail(const char *path, const char *who, const char *what) {
     assert_null(strchr(msg, '\n'));
     if (!strstr(msg, who)) fail_msg("message does not name '%s': %s", who, msg);
     if (!strstr(msg, what)) fail_msg("message does not say '%s': %s", what, msg);
-    assert_null(d.x);
+    assert_null(d.values);
     assert_null(d.labels);
     assert_int_equal(d.n, 0);
 }
@@ -68,6 +69,15 @@ static void test_npy_shape_overflow(void **state) {
                     "'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, "
                     "16), ",
                     finite4x4, sizeof finite4x4, "overflow");
+}
+
+// Zero rows leave the element count at 0, so only the row width can overflow.
+static void test_npy_zero_rows_huge_width(void **state) {
+    (void)state;
+    expect_npy_fail(1,
+                    "'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, "
+                    "4), ",
+                    finite4x4, 0, "overflows");
 }
 
 static void test_npy_unsupported_dtype(void **state) {
@@ -234,6 +244,30 @@ static void test_png_not_a_png(void **state) {
     expect_fail(dir, df_path(dir, "a.png"), "not a PNG file");
 }
 
+// A 1-byte IDAT under a header of 100000 x 80000 grey pixels (8 GB): refused from the
+// header and the file size, before anything is allocated.
+static void test_png_header_larger_than_file(void **state) {
+    (void)state;
+    unsigned char idat[64];
+    uLongf zlen = sizeof idat;
+    assert_int_equal(compress(idat, &zlen, (const Bytef *)"\0", 1), Z_OK);
+    unsigned char png[128] = {0x89, 'P', 'N',  'G',  '\r', '\n', 0x1a, '\n', 0,    0,
+                              0,    13,  'I',  'H',  'D',  'R',  0,    1,    0x86, 0xa0,
+                              0,    1,   0x38, 0x80, 8,    0,    0,    0,    0};
+    size_t n = 8 + 12 + 13;
+    unsigned char *c = png + n;
+    c[0] = c[1] = c[2] = 0, c[3] = (unsigned char)zlen;
+    memcpy(c + 4, "IDAT", 4);
+    memcpy(c + 8, idat, zlen);
+    n += 12 + zlen;
+    memcpy(png + n, "\0\0\0\0IEND\0\0\0\0", 12);
+    n += 12;
+    png_fix_crcs(png, n);
+    const char *dir = tu_tmpdir();
+    df_write(df_path(dir, "a.png"), png, n);
+    expect_fail(dir, df_path(dir, "a.png"), "more than a");
+}
+
 static void test_png_truncated(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
@@ -257,6 +291,19 @@ static void test_folder_where_file_expected(void **state) {
     const char *path = df_path(tu_tmpdir(), "train.npy");
     assert_int_equal(mkdir(path, 0777), 0);
     expect_fail(path, path, "is a folder (expected a file");
+}
+
+// Devices and FIFOs are refused before they are opened: reading /dev/zero would not end
+// and opening a FIFO with no writer would block.
+static void test_not_a_regular_file(void **state) {
+    (void)state;
+    expect_fail("/dev/zero", "/dev/zero", "is not a regular file");
+    const char *fifo = df_path(tu_tmpdir(), "pipe.npy");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_fail(fifo, fifo, "is not a regular file");
+    const char *dir = tu_tmpdir();
+    assert_int_equal(mkfifo(df_path(dir, "a.png"), 0600), 0);
+    expect_fail(dir, df_path(dir, "a.png"), "is not a regular file");
 }
 
 static void test_unrecognised_format(void **state) {
@@ -321,6 +368,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_npy_truncated_preamble),
         cmocka_unit_test(test_npy_wrong_magic),
+        cmocka_unit_test(test_npy_zero_rows_huge_width),
         cmocka_unit_test(test_npy_data_shorter_than_header),
         cmocka_unit_test(test_npy_data_longer_than_header),
         cmocka_unit_test(test_npy_shape_overflow),
@@ -344,8 +392,10 @@ int main(void) {
         cmocka_unit_test(test_png_mixed_channels),
         cmocka_unit_test(test_png_not_a_png),
         cmocka_unit_test(test_png_truncated),
+        cmocka_unit_test(test_png_header_larger_than_file),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_folder_where_file_expected),
+        cmocka_unit_test(test_not_a_regular_file),
         cmocka_unit_test(test_unrecognised_format),
         cmocka_unit_test(test_png_write_under_a_file),
         cmocka_unit_test(test_cli_bad_data),

@@ -90,7 +90,7 @@ static double *make_queries(const ds_model *m, int64_t b, double sigma_noise, ui
     for (int64_t i = 0; i < b; i++)
         for (int64_t j = 0; j < d; j++) {
             double centre = m->kind == DS_MODEL_EMPIRICAL
-                                ? m->data.x[(i % m->data.n) * d + j] + 0.3 * base[i * d + j]
+                                ? ds_data_value(&m->data, i % m->data.n, j) + 0.3 * base[i * d + j]
                                 : m->means[(i % m->k) * d + j] + base[i * d + j];
             x[i * d + j] = centre + sigma_noise * x[i * d + j];
         }
@@ -555,16 +555,19 @@ static void test_fashion_mnist_subset(void **state) {
     m.d = m.data.d;
     m.mean = calloc((size_t)m.d, sizeof(double));
     for (int64_t i = 0; i < m.data.n; i++)
-        for (int64_t j = 0; j < m.d; j++) m.mean[j] += m.data.x[i * m.d + j] / (double)m.data.n;
+        for (int64_t j = 0; j < m.d; j++)
+            m.mean[j] += ds_data_value(&m.data, i, j) / (double)m.data.n;
     const int64_t b = queries.n, d = m.d;
     runner cpu, ref;
     runner_open(&cpu, "cpu", &m, b);
     runner_open(&ref, "ref", &m, b);
     double *x = malloc(sizeof(double) * (size_t)(b * d)), *noise = random_matrix(b, d, 42);
+    double *q = malloc(sizeof(double) * (size_t)(b * d));
+    ds_data_rows_f64(&queries, 0, b, q);
     double *got = malloc(sizeof(double) * (size_t)(b * d)),
            *want = malloc(sizeof(double) * (size_t)(b * d));
     for (int s = 0; s < N_SIGMAS; s++) {
-        for (int64_t e = 0; e < b * d; e++) x[e] = queries.x[e] + sigmas[s] * noise[e];
+        for (int64_t e = 0; e < b * d; e++) x[e] = q[e] + sigmas[s] * noise[e];
         denoise(&cpu, x, &sigmas[s], 1, got, NULL);
         denoise(&ref, x, &sigmas[s], 1, want, NULL);
         double err = tu_rel_l2(got, want, b * d);
@@ -572,7 +575,7 @@ static void test_fashion_mnist_subset(void **state) {
                TOL_EMPIRICAL);
         assert_true(err < TOL_EMPIRICAL);
     }
-    for (int64_t e = 0; e < b * d; e++) x[e] = queries.x[e] + 0.002 * noise[e];
+    for (int64_t e = 0; e < b * d; e++) x[e] = q[e] + 0.002 * noise[e];
     check_nearest_rows(&m, x, b, "fashion-mnist");
     runner_close(&cpu);
     runner_close(&ref);
@@ -581,6 +584,7 @@ static void test_fashion_mnist_subset(void **state) {
     free(got);
     free(want);
     ds_data_free(&queries);
+    free(q);
     ds_model_free(&m);
 }
 

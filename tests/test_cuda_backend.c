@@ -161,10 +161,10 @@ static void noisy_queries(const ds_model *m, double *x, int64_t rows, double sig
     tu_fill_uniform(pick, 2 * rows, seed, 0, (double)m->data.n);
     tu_fill_normal(x, rows * d, seed + 1);
     for (int64_t i = 0; i < rows; i++) {
-        const float *a = m->data.x + (int64_t)pick[i] * d;
-        const float *b = between ? m->data.x + (int64_t)pick[rows + i] * d : a;
+        int64_t a = (int64_t)pick[i], b = between ? (int64_t)pick[rows + i] : a;
         for (int64_t j = 0; j < d; j++)
-            x[i * d + j] = 0.5 * ((double)a[j] + b[j]) + sigma * x[i * d + j];
+            x[i * d + j] = 0.5 * (ds_data_value(&m->data, a, j) + ds_data_value(&m->data, b, j)) +
+                           sigma * x[i * d + j];
     }
     round_to_grid(x, rows * d, 0x1p-20);
     free(pick);
@@ -416,13 +416,15 @@ static void test_fashion_mnist_subset(void **state) {
     m.d = m.data.d;
     m.mean = new_doubles(m.d);
     for (int64_t i = 0; i < m.data.n; i++)
-        for (int64_t j = 0; j < m.d; j++) m.mean[j] += m.data.x[i * m.d + j] / (double)m.data.n;
+        for (int64_t j = 0; j < m.d; j++)
+            m.mean[j] += ds_data_value(&m.data, i, j) / (double)m.data.n;
     int64_t rows = queries.n, d = m.d;
     pair p = bind_pair(&m);
-    double *x = new_doubles(rows * d), *noise = new_doubles(rows * d);
+    double *x = new_doubles(rows * d), *noise = new_doubles(rows * d), *q = new_doubles(rows * d);
     tu_fill_normal(noise, rows * d, tu_seed() + 82);
+    ds_data_rows_f64(&queries, 0, rows, q);
     for (int s = 0; s < N_TEST_SIGMAS; s++) {
-        for (int64_t e = 0; e < rows * d; e++) x[e] = queries.x[e] + test_sigmas[s] * noise[e];
+        for (int64_t e = 0; e < rows * d; e++) x[e] = q[e] + test_sigmas[s] * noise[e];
         round_to_float(x, rows * d);
         double err = compare_denoise(&p, x, rows, d, &test_sigmas[s], 1, 1, 0);
         printf("fashion-mnist: sigma %g: relative error %.2e\n", test_sigmas[s], err);
@@ -431,6 +433,7 @@ static void test_fashion_mnist_subset(void **state) {
     free(x), free(noise);
     unbind_pair(&p);
     ds_data_free(&queries);
+    free(q);
     ds_model_free(&m);
 }
 

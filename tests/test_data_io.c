@@ -3,6 +3,7 @@
 // Every comparison is exact: the readers map uint8 v to (float)(v / 127.5 - 1) and
 // take float data as is, and the writers map x = v / 127.5 - 1 back to v (EDM's
 // floor(x * 127.5 + 128) lands on v + 0.5), so any difference is a bug.
+#include <math.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,14 @@
 #include "ds_data.h"
 #include "ds_error.h"
 
-static float unit_of(unsigned char v) {
-    return (float)(v / 127.5 - 1.0);
+// A pixel as the data set gives it: v / 127.5 - 1 in double.
+static double unit_of(unsigned char v) {
+    return v / 127.5 - 1.0;
+}
+
+// Value e of the data set in row-major order, in double.
+static double value_at(const ds_data *d, int64_t e) {
+    return ds_data_value(d, e / d->d, e % d->d);
 }
 
 static void load_ok(const char *path, ds_data *d) {
@@ -27,7 +34,8 @@ static void assert_shape(const ds_data *d, int64_t n, int c, int h, int w) {
 }
 
 static void assert_rows_u8(const ds_data *d, const unsigned char *want) {
-    for (int64_t i = 0; i < d->n * d->d; i++) assert_true(d->x[i] == unit_of(want[i]));
+    assert_int_equal(d->dtype, DS_U8); // kept 8-bit, as stored
+    for (int64_t i = 0; i < d->n * d->d; i++) assert_true(value_at(d, i) == unit_of(want[i]));
 }
 
 // ---- .npy ----
@@ -44,7 +52,9 @@ static void npy_through_data(ds_dtype dtype, int ndim, const int64_t *shape, int
     assert_shape(&d, shape[0], c, h, w);
     assert_int_equal(d.d, count / shape[0]);
     assert_null(d.labels);
-    for (int64_t i = 0; i < count; i++) assert_true(d.x[i] == (float)x[i]);
+    assert_int_equal(d.dtype, dtype); // kept in its own precision
+    for (int64_t i = 0; i < count; i++)
+        assert_true(value_at(&d, i) == (dtype == DS_F64 ? x[i] : (float)x[i]));
     ds_data_free(&d);
     free(x);
 }
@@ -108,7 +118,8 @@ static void test_npy_versions_2_and_3(void **state) {
         assert_int_equal(a.d, 6);
         assert_int_equal(b.n, 4);
         assert_int_equal(b.d, 6);
-        for (int i = 0; i < 24; i++) assert_true(a.x[i] == x32[i] && b.x[i] == x32[i]);
+        for (int i = 0; i < 24; i++)
+            assert_true(value_at(&a, i) == x32[i] && value_at(&b, i) == x[i]);
         ds_data_free(&a);
         ds_data_free(&b);
     }
@@ -179,7 +190,7 @@ static void test_png_grid(void **state) {
                 int k = row * COLS + col;
                 int inside = y >= 2 && i >= 2 && yy < H && xx < W && k < COUNT;
                 unsigned char want = inside ? pixels[((k * C + ch) * H + yy) * W + xx] : 255;
-                assert_true(g.x[((int64_t)ch * gh + y) * gw + i] == unit_of(want));
+                assert_true(value_at(&g, ((int64_t)ch * gh + y) * gw + i) == unit_of(want));
             }
     ds_data_free(&g);
 }
@@ -208,7 +219,7 @@ static void test_png_alpha_dropped(void **state) {
         int stride = cases[k].c + 1;
         for (int ch = 0; ch < cases[k].c; ch++)
             for (int p = 0; p < H * W; p++)
-                assert_true(d.x[ch * H * W + p] == unit_of(cases[k].pix[p * stride + ch]));
+                assert_true(value_at(&d, ch * H * W + p) == unit_of(cases[k].pix[p * stride + ch]));
         ds_data_free(&d);
     }
 }
@@ -242,7 +253,30 @@ static void test_png_16bit_and_palette(void **state) {
     assert_shape(&d, 1, 3, H, W);
     for (int ch = 0; ch < 3; ch++)
         for (int p = 0; p < H * W; p++)
-            assert_true(d.x[ch * H * W + p] == unit_of(colours[index[p] * 3 + ch]));
+            assert_true(value_at(&d, ch * H * W + p) == unit_of(colours[index[p] * 3 + ch]));
+    ds_data_free(&d);
+}
+
+// A palette PNG with a tRNS chunk (palette alpha) reads back as its palette's RGB, the
+// alpha dropped as for RGBA images (it was refused as "4 channels").
+static void test_png_palette_with_transparency(void **state) {
+    (void)state;
+    enum { H = 4, W = 3, ENTRIES = 5 };
+    unsigned char index[H * W], colours[ENTRIES * 4];
+    df_random_bytes(index, sizeof index, tu_seed() + 12, 0, ENTRIES - 1);
+    df_random_bytes(colours, sizeof colours, tu_seed() + 13, 0, 255);
+    for (int e = 0; e < ENTRIES; e++) colours[4 * e + 3] = (unsigned char)(40 * e + 1); // alpha
+    const char *dir = tu_tmpdir();
+    png_image pal = {.version = PNG_IMAGE_VERSION, .width = W, .height = H};
+    pal.format = PNG_FORMAT_RGBA_COLORMAP;
+    pal.colormap_entries = ENTRIES;
+    assert_true(png_image_write_to_file(&pal, df_path(dir, "t.png"), 0, index, 0, colours));
+    ds_data d;
+    load_ok(dir, &d);
+    assert_shape(&d, 1, 3, H, W);
+    for (int ch = 0; ch < 3; ch++)
+        for (int p = 0; p < H * W; p++)
+            assert_true(value_at(&d, ch * H * W + p) == unit_of(colours[index[p] * 4 + ch]));
     ds_data_free(&d);
 }
 
@@ -272,7 +306,7 @@ static void test_png_interlaced(void **state) {
     assert_shape(&d, 1, 3, H, W);
     for (int ch = 0; ch < 3; ch++)
         for (int p = 0; p < H * W; p++)
-            assert_true(d.x[ch * H * W + p] == unit_of(rgb[p * 3 + ch]));
+            assert_true(value_at(&d, ch * H * W + p) == unit_of(rgb[p * 3 + ch]));
     ds_data_free(&d);
 }
 
@@ -339,7 +373,7 @@ static void test_cifar_two_files(void **state) {
     for (int i = 0; i < NA + NB; i++) {
         assert_int_equal(d.labels[i], bytes[i * REC]);
         for (int j = 0; j < 3072; j++)
-            assert_true(d.x[i * 3072 + j] == unit_of(bytes[i * REC + 1 + j]));
+            assert_true(value_at(&d, i * 3072 + j) == unit_of(bytes[i * REC + 1 + j]));
     }
     ds_data_free(&d);
     load_ok(df_path(dir, "b.bin"), &d); // a single batch
@@ -366,10 +400,10 @@ static void test_fashion_mnist(void **state) {
     int64_t counts[10] = {0};
     for (int64_t i = 0; i < d.n; i++) counts[d.labels[i]]++;
     for (int k = 0; k < 10; k++) assert_int_equal(counts[k], 6000); // balanced classes
-    float lo = 1, hi = -1;
+    double lo = 1, hi = -1;
     for (int64_t i = 0; i < d.n * d.d; i++)
-        lo = d.x[i] < lo ? d.x[i] : lo, hi = d.x[i] > hi ? d.x[i] : hi;
-    assert_true(lo == -1.0f && hi == 1.0f);
+        lo = fmin(lo, value_at(&d, i)), hi = fmax(hi, value_at(&d, i));
+    assert_true(lo == -1.0 && hi == 1.0);
     ds_data_free(&d);
 }
 
@@ -383,6 +417,7 @@ int main(void) {
         cmocka_unit_test(test_png_grid),
         cmocka_unit_test(test_png_alpha_dropped),
         cmocka_unit_test(test_png_16bit_and_palette),
+        cmocka_unit_test(test_png_palette_with_transparency),
         cmocka_unit_test(test_png_interlaced),
         cmocka_unit_test(test_idx_raw_and_gz),
         cmocka_unit_test(test_idx_rows_without_labels),

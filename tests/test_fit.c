@@ -12,11 +12,11 @@
 #include "ds_model.h"
 #include "testutil.h"
 
-// An in-memory data set (no file, so no provenance) from float64 rows.
+// An in-memory data set (no file, so no provenance) of float64 rows, kept as given.
 static ds_data make_data(const double *x, int64_t n, int64_t d) {
-    ds_data data = {.n = n, .d = d};
-    data.x = malloc(sizeof(float) * (size_t)(n * d));
-    for (int64_t i = 0; i < n * d; i++) data.x[i] = (float)x[i];
+    ds_data data = {.n = n, .d = d, .dtype = DS_F64};
+    data.values = malloc(sizeof(double) * (size_t)(n * d));
+    memcpy(data.values, x, sizeof(double) * (size_t)(n * d));
     return data;
 }
 
@@ -156,7 +156,7 @@ static void test_kmeans_deterministic_and_separated(void **state) {
     ds_data data = make_data(x, n, d);
     double true_mean[40] = {0};
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) true_mean[truth[i] * d + j] += data.x[i * d + j];
+        for (int64_t j = 0; j < d; j++) true_mean[truth[i] * d + j] += ds_data_value(&data, i, j);
     ds_fit_opts o;
     ds_fit_opts_default(&o);
     o.k = k;
@@ -216,7 +216,7 @@ static void test_gmm_from_labels(void **state) {
         int64_t s = 0;
         for (int64_t i = 0; i < n; i++) {
             if (data.labels[i] != label) continue;
-            for (int64_t j = 0; j < d; j++) rows[s * d + j] = data.x[i * d + j];
+            for (int64_t j = 0; j < d; j++) rows[s * d + j] = ds_data_value(&data, i, j);
             s++;
         }
         ds_data part = make_data(rows, count, d);

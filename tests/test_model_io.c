@@ -60,7 +60,8 @@ static void assert_models_equal(const ds_model *a, const ds_model *b) {
     assert_true(a->data_checksum == b->data_checksum);
     if (a->kind == DS_MODEL_EMPIRICAL) {
         assert_int_equal(a->data.n, b->data.n);
-        assert_memory_equal(a->data.x, b->data.x, sizeof(float) * (size_t)(a->data.n * a->d));
+        assert_int_equal(a->data.dtype, b->data.dtype);
+        assert_memory_equal(a->data.values, b->data.values, (size_t)ds_data_value_bytes(&a->data));
         return;
     }
     assert_int_equal(a->k, b->k);
@@ -316,6 +317,32 @@ static const bad_case bad_cases[] = {
     {"covariance not symmetric", "covs.npy: component 1: not symmetric"},
 };
 
+// A comment longer than any line buffer stays a comment: its tail ("sigma_data = 7") is
+// not parsed as a key (fgets with a 4,160-byte buffer split it).
+static void test_long_comment_line(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char data[600], folder[700];
+    write_data(data, dir, 100, tu_seed() + 12);
+    ds_model m, back;
+    fit_file(data, DS_MODEL_GAUSSIAN, 0, 4, &m);
+    snprintf(folder, sizeof folder, "%s/model", dir);
+    assert_int_equal(ds_model_save(&m, folder), 0);
+    size_t pad = 5000;
+    char *text = malloc(pad + 128);
+    assert_non_null(text);
+    int at = snprintf(text, 128, "kind = gaussian\nd = 16\n#");
+    memset(text + at, ' ', pad);
+    snprintf(text + at + pad, 128, "sigma_data = 7\n");
+    write_text(folder, "model.txt", text);
+    free(text);
+    assert_int_equal(ds_model_load(folder, &back), 0);
+    assert_true(back.sigma_data != 7);
+    assert_true(fabs(back.sigma_data - m.sigma_data) <= 1e-12 * m.sigma_data);
+    ds_model_free(&back);
+    ds_model_free(&m);
+}
+
 static void test_bad_folders_refused(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
@@ -370,7 +397,7 @@ static void test_empirical_data_changed(void **state) {
     assert_int_equal(ds_model_load(folder, &back), 0);
     ds_model_free(&back);
     double *x = malloc(sizeof(double) * 100 * 16);
-    for (int64_t i = 0; i < 100 * 16; i++) x[i] = m.data.x[i];
+    ds_data_rows_f64(&m.data, 0, 100, x);
     x[777] += 0.5;
     int64_t same[2] = {100, 16}, fewer[2] = {99, 16};
     assert_int_equal(ds_npy_write_f64(data, x, 2, same, DS_F32), 0);
@@ -382,6 +409,10 @@ static void test_empirical_data_changed(void **state) {
     unlink(data);
     assert_int_equal(ds_model_load(folder, &back), -1);
     assert_non_null(strstr(ds_error(), "cannot read the model's data"));
+    // A device as data is refused, not read without end.
+    assert_int_equal(symlink("/dev/zero", data), 0);
+    assert_int_equal(ds_model_load(folder, &back), -1);
+    assert_non_null(strstr(ds_error(), "is not a regular file"));
     free(x);
     ds_model_free(&m);
 }
@@ -430,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_cov_route),
         cmocka_unit_test(test_ascending_eigenvalues_sorted),
         cmocka_unit_test(test_bad_folders_refused),
+        cmocka_unit_test(test_long_comment_line),
         cmocka_unit_test(test_weights_renormalised),
         cmocka_unit_test(test_empirical_data_changed),
         cmocka_unit_test(test_prepare_cli),

@@ -14,16 +14,17 @@
 
 // n rows of dimension d: normal, mixed by a random matrix, with a non-zero mean.
 static ds_data make_data(int64_t n, int64_t d, uint64_t seed) {
-    ds_data data = {.n = n, .d = d};
+    ds_data data = {.n = n, .d = d, .dtype = DS_F64};
     double *z = malloc(sizeof(double) * (size_t)(n * d)), *a = malloc(sizeof(double) * d * d);
     tu_fill_normal(z, n * d, seed);
     tu_fill_uniform(a, d * d, seed + 1, -1, 1);
-    data.x = malloc(sizeof(float) * (size_t)(n * d));
+    double *x = malloc(sizeof(double) * (size_t)(n * d));
+    data.values = x;
     for (int64_t s = 0; s < n; s++)
         for (int64_t i = 0; i < d; i++) {
             double v = 1 + 0.3 * (double)i;
             for (int64_t j = 0; j < d; j++) v += z[s * d + j] * a[j * d + i];
-            data.x[s * d + i] = (float)v;
+            x[s * d + i] = v;
         }
     free(z);
     free(a);
@@ -54,7 +55,7 @@ static void denoise(const ds_model *m, const double *x, int64_t rows, const doub
     ds_backend_free(b);
 }
 
-static double sq_dist(const float *y, const double *x, int64_t d) {
+static double sq_dist(const double *y, const double *x, int64_t d) {
     double s = 0;
     for (int64_t j = 0; j < d; j++) s += (x[j] - y[j]) * (x[j] - y[j]);
     return s;
@@ -68,6 +69,7 @@ static void test_small_sigma_returns_nearest_row(void **state) {
     (void)state;
     const int64_t n = 64, d = 8, rows = 32;
     ds_data data = make_data(n, d, tu_seed());
+    const double *y = data.values;
     ds_model m;
     fit(&data, DS_MODEL_EMPIRICAL, 0, 0, &m);
     double x[256], out[256], noise[256], top_weight[32], sigma = 1e-4;
@@ -75,8 +77,8 @@ static void test_small_sigma_returns_nearest_row(void **state) {
     tu_fill_normal(noise, rows * d, tu_seed() + 1);
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < d; j++)
-            x[i * d + j] = i % 2 ? data.x[(i * 7 % n) * d + j] + 0.05 * noise[i * d + j]
-                                 : 1 + 2 * noise[i * d + j];
+            x[i * d + j] =
+                i % 2 ? y[(i * 7 % n) * d + j] + 0.05 * noise[i * d + j] : 1 + 2 * noise[i * d + j];
     ds_diag diag = {.top_index = top, .top_weight = top_weight};
     denoise(&m, x, rows, &sigma, 1, out, &diag);
     int checked = 0;
@@ -84,7 +86,7 @@ static void test_small_sigma_returns_nearest_row(void **state) {
         int64_t best = 0;
         double first = INFINITY, second = INFINITY;
         for (int64_t s = 0; s < n; s++) {
-            double q = sq_dist(data.x + s * d, x + i * d, d);
+            double q = sq_dist(y + s * d, x + i * d, d);
             if (q < first)
                 second = first, first = q, best = s;
             else if (q < second)
@@ -95,8 +97,8 @@ static void test_small_sigma_returns_nearest_row(void **state) {
         assert_int_equal(top[i], best);
         assert_true(top_weight[i] > 1 - 1e-12);
         for (int64_t j = 0; j < d; j++)
-            assert_true(fabs(out[i * d + j] - data.x[best * d + j]) <=
-                        1e-12 * (1 + fabs(data.x[best * d + j])));
+            assert_true(fabs(out[i * d + j] - y[best * d + j]) <=
+                        1e-12 * (1 + fabs(y[best * d + j])));
     }
     assert_true(checked >= rows / 2);
     ds_model_free(&m);
@@ -111,9 +113,10 @@ static void test_large_sigma_returns_mean(void **state) {
     (void)state;
     const int64_t n = 200, d = 8, rows = 16;
     ds_data data = make_data(n, d, tu_seed() + 10);
+    const double *y = data.values;
     double mean[8] = {0}, x[128], out[128], sigma = 1e6;
     for (int64_t s = 0; s < n; s++)
-        for (int64_t j = 0; j < d; j++) mean[j] += data.x[s * d + j] / (double)n;
+        for (int64_t j = 0; j < d; j++) mean[j] += y[s * d + j] / (double)n;
     tu_fill_normal(x, rows * d, tu_seed() + 11);
     for (int64_t i = 0; i < rows * d; i++) x[i] = mean[i % d] + 3 * x[i];
     for (int kind = 0; kind < 3; kind++) {
@@ -166,13 +169,14 @@ static void test_gaussian_denoiser_closed_form(void **state) {
     (void)state;
     const int64_t n = 300, d = 10, rows = 16;
     ds_data data = make_data(n, d, tu_seed() + 30);
+    const double *y = data.values;
     double x[160], out[160], want[160], sigma[16], mu[10] = {0}, cov[100] = {0};
     for (int64_t s = 0; s < n; s++)
-        for (int64_t j = 0; j < d; j++) mu[j] += data.x[s * d + j] / (double)n;
+        for (int64_t j = 0; j < d; j++) mu[j] += y[s * d + j] / (double)n;
     for (int64_t s = 0; s < n; s++)
         for (int64_t i = 0; i < d; i++)
             for (int64_t j = 0; j < d; j++)
-                cov[i * d + j] += (data.x[s * d + i] - mu[i]) * (data.x[s * d + j] - mu[j]) / n;
+                cov[i * d + j] += (y[s * d + i] - mu[i]) * (y[s * d + j] - mu[j]) / n;
     tu_fill_normal(x, rows * d, tu_seed() + 31);
     for (int64_t i = 0; i < rows * d; i++) x[i] = mu[i % d] + 2 * x[i];
     sigma_ladder(sigma, rows);

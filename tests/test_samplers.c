@@ -235,7 +235,7 @@ static void test_empirical_lands_on_training_image(void **state) {
     m.data.n = n;
     m.mean = ds_alloc((size_t)d, sizeof(double));
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) m.mean[j] += full.x[i * d + j] / (double)n;
+        for (int64_t j = 0; j < d; j++) m.mean[j] += ds_data_value(&full, i, j) / (double)n;
     ds_backend *b = ds_backend_ref_new();
     ds_sample_config c;
     ds_sample_config_default(&c);
@@ -250,7 +250,7 @@ static void test_empirical_lands_on_training_image(void **state) {
         for (int64_t i = 0; i < n; i++) {
             double dist = 0;
             for (int64_t j = 0; j < d; j++) {
-                double v = x[s * d + j] - full.x[i * d + j];
+                double v = x[s * d + j] - ds_data_value(&full, i, j);
                 dist += v * v;
             }
             if (dist < best) best = dist;

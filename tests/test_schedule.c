@@ -133,6 +133,31 @@ static void test_file(void **state) {
     assert_int_equal(ds_schedule_read("/nonexistent/sigmas.txt", &s, &n), -1);
 }
 
+// Lines of any length are read whole: "80" after 510 spaces is one number (fgets with
+// a 512-byte buffer split it into 8 and 0); a 600-character comment is one line, so an
+// error after it names the right line; inline comments are accepted.
+static void test_file_long_lines(void **state) {
+    (void)state;
+    char text[2048];
+    int at = snprintf(text, sizeof text, "100\n%510s80\n#", "");
+    memset(text + at, 'c', 600);
+    at += 600;
+    snprintf(text + at, sizeof text - (size_t)at, "\n1.25 # inline comment\n0\n");
+    double *s;
+    int n;
+    const char *p = write_text("long.txt", text);
+    assert_int_equal(ds_schedule_read(p, &s, &n), 0);
+    assert_int_equal(n, 4);
+    assert_true(s[0] == 100 && s[1] == 80 && s[2] == 1.25 && s[3] == 0);
+    free(s);
+    at = snprintf(text, sizeof text, "80\n#");
+    memset(text + at, 'c', 600);
+    snprintf(text + at + 600, sizeof text - (size_t)at - 600, "\nten\n0\n");
+    p = write_text("long_bad.txt", text);
+    assert_int_equal(ds_schedule_read(p, &s, &n), -1);
+    assert_non_null(strstr(ds_error(), "long_bad.txt:3:"));
+}
+
 // A built schedule written out reads back bit for bit (17 significant digits).
 static void test_write_read(void **state) {
     (void)state;
@@ -157,7 +182,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_closed_forms), cmocka_unit_test(test_edm_figures),
         cmocka_unit_test(test_bad_options),  cmocka_unit_test(test_file),
-        cmocka_unit_test(test_write_read),
+        cmocka_unit_test(test_write_read),   cmocka_unit_test(test_file_long_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

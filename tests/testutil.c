@@ -90,12 +90,13 @@ void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d) {
     m->d = d;
     m->data.n = n;
     m->data.d = d;
-    m->data.x = malloc(sizeof(float) * (size_t)(n * d));
+    m->data.dtype = DS_F64;
+    m->data.values = malloc(sizeof(double) * (size_t)(n * d));
     m->mean = calloc((size_t)d, sizeof(double));
-    assert_true(m->data.x && m->mean);
-    for (int64_t i = 0; i < n * d; i++) m->data.x[i] = (float)x[i];
+    assert_true(m->data.values && m->mean);
+    memcpy(m->data.values, x, sizeof(double) * (size_t)(n * d));
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) m->mean[j] += (double)m->data.x[i * d + j] / (double)n;
+        for (int64_t j = 0; j < d; j++) m->mean[j] += x[i * d + j] / (double)n;
 }
 
 int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out) {
@@ -104,13 +105,15 @@ int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out)
     *out = all;
     out->n = count;
     out->labels = NULL;
-    out->x = malloc(sizeof(float) * (size_t)(count * all.d));
+    size_t row_bytes = ds_dtype_size(all.dtype) * (size_t)all.d;
+    out->values = malloc(row_bytes * (size_t)count);
     double *u = malloc(sizeof(double) * (size_t)count);
-    assert_true(out->x && u);
+    assert_true(out->values && u);
     tu_fill_uniform(u, count, seed, 0, 1);
     for (int64_t i = 0; i < count; i++) {
         int64_t k = (int64_t)(u[i] * (double)all.n);
-        memcpy(out->x + i * all.d, all.x + k * all.d, sizeof(float) * (size_t)all.d);
+        memcpy((char *)out->values + i * row_bytes, (const char *)all.values + k * row_bytes,
+               row_bytes);
     }
     free(u);
     ds_data_free(&all);
@@ -123,7 +126,7 @@ int64_t tu_nearest_row(const ds_data *data, const double *q, double *best, doubl
     for (int64_t k = 0; k < data->n; k++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double t = q[j] - data->x[k * d + j];
+            double t = q[j] - ds_data_value(data, k, j);
             s += t * t;
         }
         if (s < *best)
@@ -293,7 +296,7 @@ double tu_landing_model(ds_model *m, uint64_t seed) {
         for (int j = 0; j < i; j++) {
             double s = 0;
             for (int k = 0; k < LAND_D; k++) {
-                double v = (double)m->data.x[i * LAND_D + k] - m->data.x[j * LAND_D + k];
+                double v = ds_data_value(&m->data, i, k) - ds_data_value(&m->data, j, k);
                 s += v * v;
             }
             r = fmax(r, sqrt(s));
@@ -354,8 +357,8 @@ void tu_check_landing(const char *backend, const char *solver, int final_zero, d
         if (final_zero) { // a last step to 0 ends on the training row itself
             double y_err = 0;
             for (int k = 0; k < LAND_D; k++)
-                y_err = fmax(y_err,
-                             fabs(landed[s * LAND_D + k] - m.data.x[rl.landed_on[s] * LAND_D + k]));
+                y_err = fmax(y_err, fabs(landed[s * LAND_D + k] -
+                                         ds_data_value(&m.data, rl.landed_on[s], k)));
             assert_true(y_err <= rounding * 10);
         }
     }

@@ -26,7 +26,7 @@ double tu_max_abs_diff(const double *a, const double *b, int64_t n);
 // Orthonormal columns of a d x r row-major matrix: Gram-Schmidt (twice, for accuracy)
 // on standard normal columns from seed.
 void tu_orthonormal_columns(double *u, int64_t d, int64_t r, uint64_t seed);
-// An empirical model over n rows of dimension d (stored as floats, as a data set is),
+// An empirical model over n rows of dimension d (stored as given, in float64),
 // with their mean; free with ds_model_free.
 void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d);
 // count rows of the data set at path, drawn at random (with repetition) by seed, without

@@ -28,9 +28,12 @@ static void top2_push(top2 *t, double dist2, int64_t index) {
     }
 }
 
-static double row_dist(const float *y, const double *x, int64_t d) {
+static double row_dist(const ds_data *train, int64_t row, const double *x) {
     double s = 0;
-    for (int64_t j = 0; j < d; j++) s += ((double)y[j] - x[j]) * ((double)y[j] - x[j]);
+    for (int64_t j = 0; j < train->d; j++) {
+        double v = ds_data_value(train, row, j) - x[j];
+        s += v * v;
+    }
     return sqrt(s);
 }
 
@@ -42,7 +45,7 @@ static void centre_chunk(const ds_data *train, const double *mean, int64_t first
     for (int64_t i = 0; i < m; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double v = (double)train->x[(first + i) * d + j] - mean[j];
+            double v = ds_data_value(train, first + i, j) - mean[j];
             yc[i * d + j] = v;
             s += v * v;
         }
@@ -83,7 +86,7 @@ int ds_nearest2(const ds_data *train, const double *x, int64_t b, int64_t *neare
     int rc = (mean && xc && yc && dots && best) ? 0 : -1;
     if (rc == 0) {
         for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < d; j++) mean[j] += train->x[i * d + j];
+            for (int64_t j = 0; j < d; j++) mean[j] += ds_data_value(train, i, j);
         for (int64_t j = 0; j < d; j++) mean[j] /= (double)n;
         double *xsq = xc + b * d, *ysq = yc + chunk * d;
         for (int64_t q = 0; q < b; q++) {
@@ -103,8 +106,8 @@ int ds_nearest2(const ds_data *train, const double *x, int64_t b, int64_t *neare
         }
         // The GEMM form loses digits to cancellation near 0: recompute both directly.
         for (int64_t q = 0; q < b; q++) {
-            double a = row_dist(train->x + best[q].index[0] * d, x + q * d, d);
-            double c = row_dist(train->x + best[q].index[1] * d, x + q * d, d);
+            double a = row_dist(train, best[q].index[0], x + q * d);
+            double c = row_dist(train, best[q].index[1], x + q * d);
             int swap = c < a;
             nearest[q] = best[q].index[swap];
             d1[q] = swap ? c : a;

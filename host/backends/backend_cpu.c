@@ -1,10 +1,10 @@
 // The cpu backend: float32 batches, OpenBLAS SGEMM and OpenMP threads. This file holds
 // the function table and the batch primitives; the denoisers live in cpu_empirical.c
 // and cpu_gmm.c.
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_common.h"
 #include "cpu_models.h"
 #include "ds_error.h"
 #include "ds_philox.h"
@@ -12,16 +12,6 @@
 // Rows of a batch handed to a denoiser at once: bounds the workspaces (a few MB per
 // 1,024 rows) while keeping the GEMMs large.
 #define CPU_ROW_BLOCK 1024
-
-int cpu_blas_serial_begin(void) {
-    int saved = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    return saved;
-}
-
-void cpu_blas_serial_end(int saved) {
-    openblas_set_num_threads(saved);
-}
 
 struct ds_bound_model {
     const ds_model *m;

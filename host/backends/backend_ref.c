@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ds_backend.h"
+#include "backend_common.h"
 #include "ds_error.h"
 #include "ds_philox.h"
 
@@ -26,7 +26,7 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double v = (double)m->data.x[i * d + j] - m->mean[j];
+            double v = ds_data_value(&m->data, i, j) - m->mean[j];
             bm->centred[i * d + j] = v;
             s += v * v;
         }

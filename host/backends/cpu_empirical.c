@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_blas.h"
 #include "cpu_models.h"
 #include "ds_error.h"
 #include "empirical_refine.h"
@@ -62,7 +63,7 @@ cpu_empirical *cpu_empirical_new(const ds_model *m) {
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            float v = (float)((double)m->data.x[i * d + j] - m->mean[j]);
+            float v = (float)(ds_data_value(&m->data, i, j) - m->mean[j]);
             e->y[i * d + j] = v;
             s += (double)v * v;
         }

@@ -8,12 +8,6 @@
 
 #include "ds_backend.h"
 
-// Makes OpenBLAS run single-threaded in the calling thread (for SGEMMs issued from
-// inside an OpenMP region); returns the previous thread count for cpu_blas_serial_end.
-// The setting is process-wide: the cpu backend expects one host thread calling it.
-int cpu_blas_serial_begin(void);
-void cpu_blas_serial_end(int saved);
-
 typedef struct cpu_empirical cpu_empirical;
 typedef struct cpu_gmm cpu_gmm;
 

@@ -57,7 +57,7 @@ static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_
 // The data set rows as doubles (for sets compared with generated samples).
 static double *data_as_f64(const ds_data *data) {
     double *x = ds_alloc((size_t)(data->n * data->d), sizeof(double));
-    for (int64_t i = 0; i < data->n * data->d; i++) x[i] = data->x[i];
+    ds_data_rows_f64(data, 0, data->n, x);
     return x;
 }
 
@@ -417,10 +417,7 @@ static const char *point_sets[2] = {"train", "heldout"};
 // n rows spread evenly over the data set, as doubles.
 static double *spread_rows(const ds_data *data, int64_t n) {
     double *y = ds_alloc((size_t)(n * data->d), sizeof(double));
-    for (int64_t i = 0; i < n; i++) {
-        const float *row = data->x + (i * data->n / n) * data->d;
-        for (int64_t j = 0; j < data->d; j++) y[i * data->d + j] = row[j];
-    }
+    for (int64_t i = 0; i < n; i++) ds_data_rows_f64(data, i * data->n / n, 1, y + i * data->d);
     return y;
 }
 

@@ -30,7 +30,7 @@ int cli_grid(int argc, char **argv) {
     }
     if (count > data.n) count = data.n;
     double *rows = ds_alloc((size_t)(count * data.d), sizeof(double));
-    for (int64_t i = 0; i < count * data.d; i++) rows[i] = data.x[i];
+    ds_data_rows_f64(&data, 0, count, rows);
     rc = ds_png_write_grid(out, rows, count, (int)cols, data.channels, data.height, data.width);
     if (rc == 0)
         printf("grid: %lld images of %dx%dx%d from %s (%lld rows) -> %s\n", (long long)count,

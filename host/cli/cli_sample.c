@@ -23,8 +23,8 @@ typedef struct {
     ds_sample_config cfg;
 } sample_args;
 
-// The config from the parsed options, and the checks that need no data: the schedule,
-// the teleport plan and the solver's options (run on a one-dimensional Gaussian).
+// The config from the parsed options, the options' own checks, and the plan of the run
+// (ds_sample_plan_make: every check that needs no data).
 static int plan(sample_args *a) {
     ds_sample_config *c = &a->cfg;
     // The ranges of the options narrowed to int below, and of the seed.
@@ -45,15 +45,6 @@ static int plan(sample_args *a) {
     if (a->sigmas_file) c->schedule.kind = "file", c->schedule.path = a->sigmas_file;
     c->n = a->n, c->batch = a->batch, c->seed = (uint64_t)a->seed;
     c->record_trajectory = a->trajectory != NULL;
-    if (!ds_solver_known(c->solver.solver))
-        return ds_fail("unknown sampler '%s' (expected euler, heun, dpm2, dpmpp2m, dpmpp3m, "
-                       "unipc, ipndm, ipndm_v, deis, lms or adaptive)",
-                       c->solver.solver);
-    if (!ds_schedule_known(c->schedule.kind))
-        return ds_fail("unknown schedule '%s' (expected edm, logsnr, vp, gits, or --sigmas FILE)",
-                       c->schedule.kind);
-    if (!(c->landing_eps > 0 && c->landing_eps <= 1e-3))
-        return ds_fail("sample: --landing-eps %g is outside (0, 1e-3]", c->landing_eps);
     if (a->n < 0 || a->batch < 1)
         return ds_fail("sample: --n must be >= 0 and --batch >= 1 (got %lld, %lld)",
                        (long long)a->n, (long long)a->batch);
@@ -66,30 +57,10 @@ static int plan(sample_args *a) {
     if (a->resume && a->trajectory)
         return ds_fail("sample: --trajectory keeps every row in memory and cannot be resumed "
                        "(leave out --resume)");
-    if (!strcmp(c->schedule.kind, "gits")) { // the schedule needs the model
-        const char *t = c->schedule.gits.teacher;
-        if (t && !ds_solver_known(t))
-            return ds_fail("unknown --gits-teacher '%s' (expected a sampler name, see --sampler)",
-                           t);
-        return 0;
-    }
-    double *s, *run;
-    int n, n_run;
-    int64_t nfe;
-    DS_TRY(ds_schedule_build(&c->schedule, NULL, NULL, &s, &n));
-    int rc = ds_teleport_schedule(s, n, &c->teleport, &run, &n_run);
-    if (!rc && c->teleport.fraction > 0 && n_run == n) {
-        free(run);
-        rc = ds_fail("teleport: --teleport-fraction %g skips none of the %d steps (expected at "
-                     "least %.3g to skip one)",
-                     c->teleport.fraction, n - 1, 0.5 / (n - 1));
-    }
-    if (!rc) {
-        rc = ds_solver_count_nfe(&c->solver, run, n_run, &nfe);
-        free(run);
-    }
-    free(s);
-    return rc;
+    ds_sample_plan p; // with GITS, only the names: the schedule needs the model
+    DS_TRY(ds_sample_plan_make(c, NULL, 0, &p));
+    ds_sample_plan_free(&p);
+    return 0;
 }
 
 // The model to sample and, when teleporting, the Gaussian to jump with: a model folder,
@@ -118,7 +89,7 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
         return 0;
     }
     if (model->kind == DS_MODEL_GAUSSIAN) return 0;
-    const ds_data *src = data->x ? data : model->data.x ? &model->data : NULL;
+    const ds_data *src = data->values ? data : model->data.values ? &model->data : NULL;
     if (!src)
         return ds_fail(
             "teleport: this model folder holds no training rows; give --teleport-model DIR "

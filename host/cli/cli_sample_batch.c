@@ -20,6 +20,7 @@ int sample_plan_memory(const ds_model *m, const ds_backend *b, uint64_t max_memo
                        int64_t *batch) {
     ds_mem_request req = {.batch = *batch,
                           .elem_bytes = b->f64 ? 8 : 4,
+                          .with_source_rows = strcmp(b->name, "cuda") != 0,
                           .batch_buffers = SOLVER_BUFFERS +
                                            (m->kind == DS_MODEL_EMPIRICAL ? LANDING_BUFFERS : 0),
                           .limit = max_memory,

@@ -253,7 +253,7 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
                                       o->heldout, (long long)test.d, (long long)s->d);
     if (!rc) {
         double *rows = ds_alloc((size_t)(test.n * test.d), sizeof(double));
-        for (int64_t i = 0; i < test.n * test.d; i++) rows[i] = test.x[i];
+        ds_data_rows_f64(&test, 0, test.n, rows);
         s->n_heldout = test.n;
         s->z_heldout = ds_alloc((size_t)(test.n * s->pca.k), sizeof(double));
         ds_pca_project(&s->pca, rows, test.n, s->z_heldout);
@@ -288,8 +288,7 @@ static int parse_lists(char text[4][256], sweep_lists *l) {
     DS_TRY(split(text[2], "nfe", nf, &l->n_nfe));
     DS_TRY(split(text[3], "teleport", tp, &l->n_teleport));
     for (int i = 0; i < l->n_solver; i++) {
-        if (!ds_solver_known(l->solver[i]))
-            return ds_fail("sweep: unknown solver '%s'", l->solver[i]);
+        DS_TRY(ds_solver_check_name(l->solver[i]));
         if (!strcmp(l->solver[i], "adaptive"))
             return ds_fail("sweep: adaptive is the ground truth, not a configuration to sweep");
     }

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "data_readers.h"
+#include "data_rows.h"
 #include "ds_data.h"
 #include "ds_error.h"
 
@@ -16,51 +16,30 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-int ds_data_alloc_rows(ds_data *out, const char *what, int64_t n, int64_t d) {
-    if (n < 1 || d < 1)
-        return ds_fail("%s: data set has no data (%lld rows of %lld values; expected at least 1)",
-                       what, (long long)n, (long long)d);
-    if (n > INT64_MAX / (int64_t)sizeof(float) / d)
-        return ds_fail("%s: %lld rows of %lld values overflow the size of an array", what,
-                       (long long)n, (long long)d);
-    double need = (double)n * (double)d * sizeof(float);
-    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
-    if (have > 0 && need > have)
-        return ds_fail("%s: %lld rows of %lld values need %.1f GiB but this machine has %.1f GiB "
-                       "of memory",
-                       what, (long long)n, (long long)d, need / 1073741824.0, have / 1073741824.0);
-    if (!(out->x = ds_try_alloc((size_t)(n * d), sizeof(float), what))) return -1;
-    out->n = n;
-    out->d = d;
-    return 0;
-}
-
-void ds_u8_to_unit(const unsigned char *src, int64_t stride, float *dst, int64_t count) {
-    for (int64_t i = 0; i < count; i++) dst[i] = (float)(src[i * stride] / 127.5 - 1.0);
-}
-
 // Rows of an array: (N, d...) flattened to N x prod(d...); (N,H,W) and (N,C,H,W)
-// keep their image shape. uint8 maps to [-1, 1]; float32 data is taken over as is.
+// keep their image shape. The values are taken over as stored, in their dtype.
 static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     if (a->ndim < 1) return ds_fail("%s: array is a scalar (expected N rows)", path);
     int64_t n = a->shape[0], d = 1;
-    for (int i = 1; i < a->ndim; i++) d *= a->shape[i];
+    // Bounded here too: with zero rows the element count is 0 whatever the row width.
+    for (int i = 1; i < a->ndim; i++) {
+        if (a->shape[i] > 0 && d > INT64_MAX / (int64_t)sizeof(double) / a->shape[i])
+            return ds_fail("%s: dimension %d of the npy shape is %lld: the row width overflows "
+                           "(expected rows that fit in memory)",
+                           path, i, (long long)a->shape[i]);
+        d *= a->shape[i];
+    }
     if (a->ndim == 3)
         out->channels = 1, out->height = (int)a->shape[1], out->width = (int)a->shape[2];
     if (a->ndim == 4)
         out->channels = (int)a->shape[1], out->height = (int)a->shape[2],
         out->width = (int)a->shape[3];
-    if (a->dtype == DS_F32 && n >= 1 && d >= 1) {
-        out->n = n, out->d = d;
-        out->x = a->data;
-        a->data = NULL;
-        return 0;
-    }
-    DS_TRY(ds_data_alloc_rows(out, path, n, d));
-    if (a->dtype == DS_U8)
-        ds_u8_to_unit(a->data, 1, out->x, n * d);
-    else
-        for (int64_t i = 0; i < n * d; i++) out->x[i] = (float)((const double *)a->data)[i];
+    if (n < 1 || d < 1)
+        return ds_fail("%s: data set has no data (%lld rows of %lld values; expected at least 1)",
+                       path, (long long)n, (long long)d);
+    out->n = n, out->d = d, out->dtype = a->dtype;
+    out->values = a->data;
+    a->data = NULL;
     return 0;
 }
 
@@ -118,6 +97,7 @@ static int load_path(const char *path, ds_data *out) {
             return ds_fail("%s: is a folder (expected a file, as its name says)", path);
         return ds_read_png_folder(path, out);
     }
+    if (!S_ISREG(st.st_mode)) return ds_check_regular(path, "a data file", NULL);
     switch (file_format(path)) {
     case FMT_NPY:
         return load_npy(path, out);
@@ -141,9 +121,9 @@ int ds_data_load(const char *path, ds_data *out) {
 }
 
 void ds_data_free(ds_data *d) {
-    free(d->x);
+    free(d->values);
     free(d->labels);
-    d->x = NULL;
+    d->values = NULL;
     d->labels = NULL;
     d->n = d->d = 0;
     d->channels = d->height = d->width = 0;

@@ -1,4 +1,5 @@
-// The readers behind ds_data_load, and the steps they share (library-internal).
+// The readers behind ds_data_load (library-internal); the row steps they share are in
+// data_rows.h.
 #ifndef DS_DATA_READERS_H
 #define DS_DATA_READERS_H
 
@@ -13,12 +14,6 @@ int ds_read_idx(const char *path, ds_data *out);
 int ds_read_cifar(const char *paths, ds_data *out);
 // A folder of PNG files, sorted by name.
 int ds_read_png_folder(const char *dir, ds_data *out);
-
-// Allocates out->x for n rows of d floats, after checking n * d for overflow and
-// against the machine's memory; what names the source in the error.
-int ds_data_alloc_rows(ds_data *out, const char *what, int64_t n, int64_t d);
-// count uint8 pixels, stride bytes apart, to [-1, 1]: v / 127.5 - 1.
-void ds_u8_to_unit(const unsigned char *src, int64_t stride, float *dst, int64_t count);
 
 // An 8-bit image as PNG stores it: h rows of w pixels of c interleaved channels.
 typedef struct {

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ds_error.h"
 #include "ds_io.h"
@@ -133,10 +132,8 @@ static int read_header(const char *path, FILE *f, ds_array *a, long *data_offset
 
 int ds_npy_read(const char *path, ds_array *out) {
     memset(out, 0, sizeof *out);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return ds_fail("%s: cannot open: %s (expected an .npy file)", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return ds_fail("%s: is a folder (expected an .npy file)", path);
+    int64_t size;
+    DS_TRY(ds_check_regular(path, "an .npy file", &size));
     FILE *f = fopen(path, "rb");
     if (!f) return ds_fail("%s: cannot open: %s", path, strerror(errno));
     ds_array a = {0};
@@ -145,10 +142,10 @@ int ds_npy_read(const char *path, ds_array *out) {
     if (!rc) {
         int64_t count = ds_array_count(&a);
         int64_t bytes = count * (int64_t)ds_dtype_size(a.dtype);
-        if ((int64_t)st.st_size != offset + bytes)
+        if (size != offset + bytes)
             rc = ds_fail("%s: file has %lld bytes of data but its header says %lld (truncated or "
                          "corrupt npy)",
-                         path, (long long)(st.st_size - offset), (long long)bytes);
+                         path, (long long)(size - offset), (long long)bytes);
         else if (!(a.data = ds_try_alloc((size_t)count, ds_dtype_size(a.dtype), path)))
             rc = -1;
         else if (fread(a.data, 1, (size_t)bytes, f) != (size_t)bytes)

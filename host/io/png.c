@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "data_readers.h"
 #include "ds_data.h"
 #include "ds_error.h"
@@ -13,6 +14,7 @@
 #define GRID_BORDER 2
 #define GRID_BORDER_PIXEL 255
 #define SAMPLES_PER_FOLDER 1000
+#define DEFLATE_MAX_RATIO 1032
 
 // libpng reports errors to these handlers, which record them and jump back to the
 // setjmp of the caller. The error pointer is the file's path.
@@ -33,15 +35,37 @@ static void png_warning_handler(png_structp png, png_const_charp msg) {
 
 // ---- reading ----
 
+// Refuses a header whose pixels the file cannot hold or this machine cannot store, before
+// anything is allocated: the filtered image (a filter byte and the raw row per row) is
+// deflated, and deflate compresses at most about 1032:1.
+static int check_size(const char *path, png_structp png, png_infop info, int64_t file_size) {
+    double h = png_get_image_height(png, info), row = (double)png_get_rowbytes(png, info) + 1;
+    double raw = h * row, memory = (double)ds_host_memory_available();
+    if (raw / DEFLATE_MAX_RATIO > (double)file_size)
+        return ds_fail("%s: PNG header says %ux%u pixels, more than a %lld-byte file can hold "
+                       "(corrupt header; expected at most about %d bytes of pixels per byte)",
+                       path, png_get_image_width(png, info), png_get_image_height(png, info),
+                       (long long)file_size, DEFLATE_MAX_RATIO);
+    if (memory > 0 && raw > memory)
+        return ds_fail("%s: a %ux%u PNG needs %.1f GiB and %.1f GiB of memory is available", path,
+                       png_get_image_width(png, info), png_get_image_height(png, info),
+                       raw / 1073741824.0, memory / 1073741824.0);
+    return 0;
+}
+
 // Everything between png_read_info and png_read_end; libpng errors longjmp out of it.
-static int read_body(png_structp png, png_infop info, FILE *f, const char *path, ds_image_u8 *img) {
+static int read_body(png_structp png, png_infop info, FILE *f, const char *path, int64_t file_size,
+                     ds_image_u8 *img) {
     png_init_io(png, f);
     png_read_info(png, info);
+    DS_TRY(check_size(path, png, info, file_size));
     int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16) png_set_scale_16(png);
-    if (type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    // A palette's tRNS chunk becomes an alpha channel when the palette is expanded.
+    int palette_alpha = type == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS);
+    if ((type & PNG_COLOR_MASK_ALPHA) || palette_alpha) png_set_strip_alpha(png);
     int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
     img->c = png_get_channels(png, info);
@@ -60,6 +84,8 @@ static int read_body(png_structp png, png_infop info, FILE *f, const char *path,
 
 int ds_png_read(const char *path, ds_image_u8 *img) {
     memset(img, 0, sizeof *img);
+    int64_t file_size;
+    DS_TRY(ds_check_regular(path, "a PNG file", &file_size));
     FILE *f = fopen(path, "rb");
     if (!f) return ds_fail("%s: cannot open: %s (expected a PNG file)", path, strerror(errno));
     unsigned char sig[8];
@@ -75,7 +101,7 @@ int ds_png_read(const char *path, ds_image_u8 *img) {
         ds_fail("%s: cannot initialise libpng", path);
     } else if (setjmp(png_jmpbuf(png)) == 0) {
         png_set_sig_bytes(png, 8);
-        rc = read_body(png, info, f, path, img);
+        rc = read_body(png, info, f, path, file_size, img);
     }
     png_destroy_read_struct(&png, &info, NULL);
     fclose(f);

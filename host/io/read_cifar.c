@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "data_readers.h"
+#include "data_rows.h"
 #include "ds_error.h"
 
 #define CIFAR_PIXELS (3 * 32 * 32)
@@ -31,17 +31,13 @@ static int split_paths(const char *paths, char *buf, size_t size, char **names, 
 }
 
 static int count_records(const char *path, int64_t *records) {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return ds_fail("%s: cannot open: %s (expected a CIFAR-10 .bin file)", path,
-                       strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return ds_fail("%s: is a folder (expected a CIFAR-10 .bin file)", path);
-    if (st.st_size == 0 || st.st_size % CIFAR_RECORD != 0)
+    int64_t size;
+    DS_TRY(ds_check_regular(path, "a CIFAR-10 .bin file", &size));
+    if (size == 0 || size % CIFAR_RECORD != 0)
         return ds_fail("%s: size %lld bytes is not a multiple of the %d-byte CIFAR-10 record "
                        "(expected 1 label byte + 3x32x32 pixels per image)",
-                       path, (long long)st.st_size, CIFAR_RECORD);
-    *records = st.st_size / CIFAR_RECORD;
+                       path, (long long)size, CIFAR_RECORD);
+    *records = size / CIFAR_RECORD;
     return 0;
 }
 
@@ -60,7 +56,8 @@ static int read_file(const char *path, int64_t first, int64_t records, ds_data *
                          (long long)i, rec[0]);
         else {
             out->labels[first + i] = rec[0];
-            ds_u8_to_unit(rec + 1, 1, out->x + (first + i) * CIFAR_PIXELS, CIFAR_PIXELS);
+            ds_u8_gather(rec + 1, 1, (unsigned char *)out->values + (first + i) * CIFAR_PIXELS,
+                         CIFAR_PIXELS);
         }
     }
     fclose(f);
@@ -77,7 +74,7 @@ int ds_read_cifar(const char *paths, ds_data *out) {
         DS_TRY(count_records(names[i], &records[i]));
         total += records[i];
     }
-    DS_TRY(ds_data_alloc_rows(out, paths, total, CIFAR_PIXELS));
+    DS_TRY(ds_data_alloc_rows(out, paths, total, CIFAR_PIXELS, DS_U8));
     if (!(out->labels = ds_try_alloc((size_t)total, sizeof(int32_t), paths))) return -1;
     out->channels = 3, out->height = 32, out->width = 32;
     for (int64_t i = 0, first = 0; i < count; first += records[i++])

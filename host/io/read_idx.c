@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "data_readers.h"
+#include "data_rows.h"
 #include "ds_error.h"
 
 // deflate compresses at most about 1032:1, so a .gz file of s bytes holds less than this.
@@ -77,14 +78,12 @@ static int read_header(const char *path, gzFile f, int64_t file_size, idx_array 
 // Reads a whole IDX file of unsigned bytes, checking that nothing follows the data.
 static int idx_read(const char *path, idx_array *a) {
     memset(a, 0, sizeof *a);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return ds_fail("%s: cannot open: %s (expected an IDX file)", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return ds_fail("%s: is a folder (expected an IDX file)", path);
+    int64_t size;
+    DS_TRY(ds_check_regular(path, "an IDX file", &size));
     gzFile f = gzopen(path, "rb");
     if (!f) return ds_fail("%s: cannot open: %s", path, strerror(errno));
     gzbuffer(f, 1 << 18);
-    int rc = read_header(path, f, (int64_t)st.st_size, a);
+    int rc = read_header(path, f, size, a);
     if (!rc && !(a->data = ds_try_alloc((size_t)a->count, 1, path))) rc = -1;
     if (!rc) rc = read_exact(path, f, a->data, a->count, "data");
     unsigned char extra;
@@ -142,9 +141,9 @@ int ds_read_idx(const char *path, ds_data *out) {
         rc = ds_fail("%s: IDX file has %d dimension(s) (expected images (N,H,W) or rows (N,d); "
                      "a labels file is read next to its images)",
                      path, a.ndim);
-    if (!rc) rc = ds_data_alloc_rows(out, path, a.dims[0], a.count / a.dims[0]);
+    if (!rc) rc = ds_data_alloc_rows(out, path, a.dims[0], a.count / a.dims[0], DS_U8);
     if (!rc) {
-        ds_u8_to_unit(a.data, 1, out->x, a.count);
+        ds_u8_gather(a.data, 1, out->values, a.count);
         if (a.ndim == 3)
             out->channels = 1, out->height = (int)a.dims[1], out->width = (int)a.dims[2];
     }

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "data_readers.h"
+#include "data_rows.h"
 #include "ds_error.h"
 
 static int compare_names(const void *a, const void *b) {
@@ -56,11 +57,11 @@ static int list_pngs(const char *dir, char ***names_out, int64_t *count_out) {
     return 0;
 }
 
-// Image i of the folder into row i (H-W-C bytes to C-H-W floats in [-1, 1]).
-static void store_row(const ds_image_u8 *img, float *row) {
+// Image i of the folder into row i (H-W-C bytes to C-H-W bytes).
+static void store_row(const ds_image_u8 *img, unsigned char *row) {
     int64_t plane = (int64_t)img->h * img->w;
     for (int ch = 0; ch < img->c; ch++)
-        ds_u8_to_unit(img->pixels + ch, img->c, row + ch * plane, plane);
+        ds_u8_gather(img->pixels + ch, img->c, row + ch * plane, plane);
 }
 
 static int read_all(const char *dir, char **names, int64_t count, ds_data *out) {
@@ -71,7 +72,7 @@ static int read_all(const char *dir, char **names, int64_t count, ds_data *out) 
         DS_TRY(ds_png_read(path, &img));
         int rc = 0;
         if (i == 0) {
-            rc = ds_data_alloc_rows(out, dir, count, (int64_t)img.c * img.h * img.w);
+            rc = ds_data_alloc_rows(out, dir, count, (int64_t)img.c * img.h * img.w, DS_U8);
             out->channels = img.c, out->height = img.h, out->width = img.w;
         } else if (img.c != out->channels || img.h != out->height || img.w != out->width) {
             rc = ds_fail("%s: image is %dx%dx%d (CxHxW) but %s/%s is %dx%dx%d (expected all PNGs "
@@ -79,7 +80,7 @@ static int read_all(const char *dir, char **names, int64_t count, ds_data *out) 
                          path, img.c, img.h, img.w, dir, names[0], out->channels, out->height,
                          out->width);
         }
-        if (!rc) store_row(&img, out->x + i * out->d);
+        if (!rc) store_row(&img, (unsigned char *)out->values + i * out->d);
         free(img.pixels);
         DS_TRY(rc);
     }

@@ -18,29 +18,33 @@ void fit_rows_f64(const ds_data *data, const int64_t *idx, int64_t first, int64_
     int64_t d = data->d;
     for (int64_t i = 0; i < count; i++) {
         int64_t row = idx ? idx[first + i] : first + i;
-        const float *x = data->x + row * d;
         double *o = out + i * d;
-        for (int64_t j = 0; j < d; j++) o[j] = (double)x[j] - (shift ? shift[j] : 0.0);
+        for (int64_t j = 0; j < d; j++)
+            o[j] = ds_data_value(data, row, j) - (shift ? shift[j] : 0.0);
     }
 }
 
+// The mean as the first row plus the mean deviation from it: exact when all rows are
+// equal (so that their covariance is exactly 0), and less cancellation otherwise.
 static void rows_mean(const ds_data *data, const int64_t *idx, int64_t n, double *mean) {
-    int64_t d = data->d;
+    int64_t d = data->d, first = idx ? idx[0] : 0;
     memset(mean, 0, sizeof(double) * (size_t)d);
     for (int64_t i = 0; i < n; i++) {
-        const float *x = data->x + (idx ? idx[i] : i) * d;
-        for (int64_t j = 0; j < d; j++) mean[j] += x[j];
+        int64_t row = idx ? idx[i] : i;
+        for (int64_t j = 0; j < d; j++)
+            mean[j] += ds_data_value(data, row, j) - ds_data_value(data, first, j);
     }
-    for (int64_t j = 0; j < d; j++) mean[j] /= (double)n;
+    for (int64_t j = 0; j < d; j++) mean[j] = ds_data_value(data, first, j) + mean[j] / (double)n;
 }
 
 void fit_mean_rms(const ds_data *data, double *mean, double *sigma_data) {
     rows_mean(data, NULL, data->n, mean);
     double s = 0;
-    for (int64_t i = 0; i < data->n * data->d; i++) {
-        double v = data->x[i] - mean[i % data->d];
-        s += v * v;
-    }
+    for (int64_t i = 0; i < data->n; i++)
+        for (int64_t j = 0; j < data->d; j++) {
+            double v = ds_data_value(data, i, j) - mean[j];
+            s += v * v;
+        }
     *sigma_data = sqrt(s / (double)(data->n * data->d));
 }
 

@@ -48,9 +48,11 @@ static void kmeanspp_init(const ds_data *data, int64_t k, uint64_t seed, double 
         fit_rows_f64(data, NULL, pick, 1, NULL, centre);
 #pragma omp parallel for
         for (int64_t i = 0; i < n; i++) {
-            const float *x = data->x + i * d;
             double s = 0;
-            for (int64_t j = 0; j < d; j++) s += (x[j] - centre[j]) * (x[j] - centre[j]);
+            for (int64_t j = 0; j < d; j++) {
+                double v = ds_data_value(data, i, j) - centre[j];
+                s += v * v;
+            }
             nearest[i] = c == 0 ? s : fmin(nearest[i], s);
         }
     }
@@ -122,8 +124,7 @@ static void update_centres(const ds_data *data, int64_t k, kmeans_work *w, const
     memset(w->centres, 0, sizeof(double) * (size_t)(k * d));
     for (int64_t i = 0; i < n; i++) {
         double *c = w->centres + assign[i] * d;
-        const float *x = data->x + i * d;
-        for (int64_t j = 0; j < d; j++) c[j] += x[j];
+        for (int64_t j = 0; j < d; j++) c[j] += ds_data_value(data, i, j);
     }
     for (int64_t c = 0; c < k; c++)
         for (int64_t j = 0; j < d; j++) w->centres[c * d + j] /= (double)w->counts[c];

@@ -54,18 +54,27 @@ static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n) {
     return h;
 }
 
+// A regular file's bytes, at most the size stat gave (a file growing meanwhile is not
+// followed without end).
 static int hash_file(const char *path, int64_t *bytes, uint64_t *h) {
+    int64_t size;
+    DS_TRY(ds_check_regular(path, "a data file or a folder of PNGs", &size));
     FILE *f = fopen(path, "rb");
     if (!f) return ds_fail("%s: cannot open: %s", path, strerror(errno));
     unsigned char buf[1 << 16];
     size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+    int64_t left = size;
+    while (left > 0 &&
+           (got = fread(buf, 1, left < (int64_t)sizeof buf ? (size_t)left : sizeof buf, f)) > 0) {
         *h = fnv1a(*h, buf, got);
         *bytes += (int64_t)got;
+        left -= (int64_t)got;
     }
     int bad = ferror(f);
     fclose(f);
-    return bad ? ds_fail("%s: read failed", path) : 0;
+    if (bad) return ds_fail("%s: read failed: %s", path, strerror(errno));
+    if (left) return ds_fail("%s: file shrank while it was read", path);
+    return 0;
 }
 
 // A file, or a folder's files in name order (names hashed too), recursively; names
@@ -116,7 +125,7 @@ int ds_data_fingerprint(const char *path, char *abs_path, int64_t *bytes, uint64
 }
 
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
-    if (data->n < 1 || data->d < 1 || !data->x)
+    if (data->n < 1 || data->d < 1 || !data->values)
         return ds_fail("%s: no training rows to fit", data->path);
     if (kind == DS_MODEL_EMPIRICAL) return 0;
     if (o->rank < 0 || o->rank > data->d)
@@ -136,18 +145,6 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
     return 0;
 }
 
-// The empirical model keeps its own copy of the training rows and labels.
-static void copy_rows(const ds_data *data, ds_model *m) {
-    size_t count = (size_t)(data->n * data->d);
-    m->data = *data;
-    m->data.x = ds_alloc(count, sizeof(float));
-    memcpy(m->data.x, data->x, count * sizeof(float));
-    if (data->labels) {
-        m->data.labels = ds_alloc((size_t)data->n, sizeof(int32_t));
-        memcpy(m->data.labels, data->labels, (size_t)data->n * sizeof(int32_t));
-    }
-}
-
 int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, ds_model *out) {
     memset(out, 0, sizeof *out);
     DS_TRY(check_fit_opts(data, kind, o));
@@ -159,7 +156,8 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
     int rc = 0;
     if (data->path[0])
         rc = ds_data_fingerprint(data->path, out->data_path, &out->data_bytes, &out->data_checksum);
-    if (!rc && kind == DS_MODEL_EMPIRICAL) copy_rows(data, out);
+    // The empirical model keeps its own copy of the training rows and labels.
+    if (!rc && kind == DS_MODEL_EMPIRICAL) rc = ds_data_copy(data, &out->data);
     if (!rc && kind == DS_MODEL_GAUSSIAN) rc = fit_gaussian(data, o, out);
     if (!rc && kind == DS_MODEL_GMM) rc = fit_gmm(data, o, out);
     if (rc) ds_model_free(out);

@@ -148,8 +148,10 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
     if (!strcmp(key, "n")) return mf->has_n = 1, parse_int(mf, key, v, &mf->n);
     if (!strcmp(key, "data_bytes")) return mf->has_bytes = 1, parse_int(mf, key, v, &m->data_bytes);
     if (!strcmp(key, "data")) {
-        snprintf(m->data_path, sizeof m->data_path, "%s", v);
-        return 0;
+        if (snprintf(m->data_path, sizeof m->data_path, "%s", v) < (int)sizeof m->data_path)
+            return 0;
+        return ds_fail("%s/model.txt: line %d: data path is %zu bytes long (expected under %d)",
+                       mf->dir, mf->line, strlen(v), DS_PATH_MAX);
     }
     char *end;
     errno = 0;
@@ -180,15 +182,17 @@ static char *trim(char *s) {
 }
 
 static int read_manifest(const char *dir, manifest *mf, ds_model *m) {
-    char path[DS_PATH_MAX], line[DS_PATH_MAX + 64];
+    char path[DS_PATH_MAX], *line = NULL; // getline: lines of any length, never split
+    size_t line_cap = 0;
     join(path, dir, "model.txt");
+    if (exists(dir, "model.txt")) DS_TRY(ds_check_regular(path, "a model.txt manifest", NULL));
     FILE *f = fopen(path, "r");
     if (!f)
         return ds_fail("%s: not a model folder (no model.txt: %s; write one with diffsamp "
                        "prepare)",
                        dir, strerror(errno));
     int rc = 0;
-    while (!rc && fgets(line, sizeof line, f)) {
+    while (!rc && getline(&line, &line_cap, f) >= 0) {
         mf->line++;
         char *hash = strchr(line, '#'), *s, *eq;
         if (hash) *hash = '\0';
@@ -198,6 +202,8 @@ static int read_manifest(const char *dir, manifest *mf, ds_model *m) {
         else
             *eq = '\0', rc = set_key(mf, trim(s), trim(eq + 1), m);
     }
+    if (!rc && ferror(f)) rc = ds_fail("%s: cannot read: %s", path, strerror(errno));
+    free(line);
     fclose(f);
     if (rc) return rc;
     if (!mf->has_kind || !mf->has_d || m->d < 1)

@@ -25,6 +25,8 @@ static uint64_t row_values(const ds_model *m, int batch_buffers) {
 int ds_mem_plan_make(const ds_model *m, const ds_mem_request *req, ds_mem_plan *plan) {
     if (req->batch < 1) return ds_fail("batch size %lld (expected >= 1)", (long long)req->batch);
     plan->model_bytes = model_values(m) * (uint64_t)req->elem_bytes;
+    if (req->with_source_rows && m->kind == DS_MODEL_EMPIRICAL)
+        plan->model_bytes += (uint64_t)ds_data_value_bytes(&m->data);
     plan->per_row_bytes = row_values(m, req->batch_buffers) * (uint64_t)req->elem_bytes;
     plan->batch = req->batch;
     if (req->limit) {

@@ -18,6 +18,7 @@ extern "C" {
 typedef struct {
     int64_t batch;          // rows per batch asked for
     int elem_bytes;         // bytes per stored value: 4 (cpu, cuda) or 8 (ref)
+    int with_source_rows;   // the data set in its own dtype shares the memory (host backends)
     int batch_buffers;      // batch-sized vectors the solver keeps at once
     uint64_t limit;         // bytes available; 0: no limit
     const char *limit_what; // where the limit comes from, for messages
@@ -25,7 +26,8 @@ typedef struct {
 
 typedef struct {
     int64_t batch;          // rows per batch planned (<= requested)
-    uint64_t model_bytes;   // resident model: training rows or mixture factors
+    uint64_t model_bytes;   // resident model: training rows or mixture factors (and the
+                            // data set's own values, 1, 4 or 8 bytes each, if with_source_rows)
     uint64_t per_row_bytes; // solver buffers and workspace per batch row
     uint64_t total_bytes;   // model_bytes + batch * per_row_bytes
 } ds_mem_plan;

@@ -22,13 +22,7 @@ static int check_config(const ds_model *model, const ds_model *gauss, const ds_s
     if (c->n < 1) return ds_fail("sample: --n must be >= 1 (got %lld)", (long long)c->n);
     if (c->batch < 1)
         return ds_fail("sample: --batch must be >= 1 (got %lld)", (long long)c->batch);
-    if (!(c->landing_eps > 0 && c->landing_eps <= 1e-3))
-        return ds_fail("sample: the landing eps %g is outside (0, 1e-3]", c->landing_eps);
     if (c->first_row < 0) return ds_fail("sample: the first row must be >= 0");
-    if (!ds_solver_known(c->solver.solver))
-        return ds_fail("unknown sampler '%s' (expected euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, "
-                       "ipndm, ipndm_v, deis, lms or adaptive)",
-                       c->solver.solver);
     if (!teleporting) return 0;
     if (!gauss || gauss->kind != DS_MODEL_GAUSSIAN || gauss->k != 1)
         return ds_fail("teleport: needs a Gaussian model (one component)");
@@ -97,16 +91,15 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
     return rc;
 }
 
-// The schedule, the NFE without a jump, the schedule after it, the bound Gaussian and
-// the trajectory buffers.
+// The plan (the schedule, the schedule after the jump, the NFE without it), the bound
+// Gaussian and the trajectory buffers.
 static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config *c,
                    ds_sample_result *r) {
     ds_backend *b = st->ctx.b;
-    ds_schedule_opts schedule = c->schedule;
-    schedule.gits.dim = st->d; // GITS allocates the teacher's batches
-    DS_TRY(ds_schedule_build(&schedule, &st->ctx, &c->solver, &r->sigmas, &r->n_sigmas));
-    DS_TRY(ds_solver_count_nfe(&c->solver, r->sigmas, r->n_sigmas, &r->nfe_full));
-    DS_TRY(ds_teleport_schedule(r->sigmas, r->n_sigmas, &c->teleport, &st->run, &st->n_run));
+    ds_sample_plan plan;
+    DS_TRY(ds_sample_plan_make(c, &st->ctx, st->d, &plan));
+    r->sigmas = plan.sigmas, r->n_sigmas = plan.n_sigmas, r->nfe_full = plan.nfe_full;
+    st->run = plan.run, st->n_run = plan.n_run;
     r->sigma_start = st->run[0];
     if (gauss && !(st->gauss = b->bind(b, gauss))) return -1;
     if (c->record_trajectory) {

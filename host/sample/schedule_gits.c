@@ -5,6 +5,7 @@
 #include "ds_error.h"
 #include "ds_schedule.h"
 #include "gits.h"
+#include "schedule_formula.h"
 
 // The paper's code (zju-pi/diff-sampler gits-main): 61 teacher time points, 256
 // warm-up samples, coefficient 1.15, the "dev" metric.
@@ -46,7 +47,7 @@ int ds_schedule_gits(ds_solver_ctx *ctx, const ds_solver_opts *solver, const ds_
     fine.final_zero = 0;
     double *grid = NULL;
     int points = 0;
-    DS_TRY(ds_schedule_build(&fine, NULL, NULL, &grid, &points));
+    DS_TRY(ds_schedule_formula(&fine, &grid, &points));
     double *cost = ds_alloc((size_t)points * (size_t)points, sizeof(double));
     int *path = ds_alloc((size_t)steps + 1, sizeof(int));
     int rc =

@@ -50,7 +50,7 @@ int ds_landing_init(ds_landing *l, ds_backend *b, const ds_model *m, int64_t cap
         return ds_fail("landing: needs the empirical model (got %s)", ds_model_kind_name(m->kind));
     if (!(eps > 0 && eps <= 1e-3))
         return ds_fail("landing: --landing-eps %g is outside (0, 1e-3]", eps);
-    if (!m->data.x || m->data.n < 1 || m->data.d != m->d)
+    if (!m->data.values || m->data.n < 1 || m->data.d != m->d)
         return ds_fail("landing: the model's training rows are not on the host, so a landed "
                        "row cannot be given its training row");
     if (cap < 1) return ds_fail("landing: a batch of %lld rows", (long long)cap);
@@ -108,8 +108,7 @@ static void land_certified(ds_landing *l, double s) {
         int64_t t = l->top_index[k];
         l->top[i] = t, l->sigma[i] = s;
         l->landed_rows[landed++] = i;
-        const float *y = l->m->data.x + t * d;
-        for (int64_t j = 0; j < d; j++) l->y_host[i * d + j] = y[j];
+        ds_data_rows_f64(&l->m->data, t, 1, l->y_host + i * d);
     }
     if (kept == l->live) return;
     l->live = kept;

@@ -1,5 +1,6 @@
 // Internal interface of the solvers: each solver is one function over the shared
-// steps below.
+// steps below (host/solvers/solver_steps.c, the Runge-Kutta warm-up
+// solver_warmup.c; the dispatch by name is solver.c).
 #ifndef DS_SOLVER_INTERNAL_H
 #define DS_SOLVER_INTERNAL_H
 

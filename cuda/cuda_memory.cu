@@ -1,0 +1,42 @@
+// Device memory for the cuda backend's files: allocation with a clear message, NaN
+// poisoning (a test aid) and the host staging buffer of float conversions.
+#include <stdlib.h>
+
+#include "cuda_check.h"
+#include "cuda_internal.h"
+
+int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n) {
+    if (ctx->poison) CUDA_TRY(cudaMemset(p, 0xFF, n)); // all-ones floats are NaN
+    return 0;
+}
+
+int ds_cuda_alloc(void **p, size_t bytes, const char *what) {
+    cudaError_t err = cudaMalloc(p, bytes);
+    if (err == cudaSuccess) return 0;
+    *p = NULL;
+    cudaGetLastError(); // clear the error so later calls are not affected
+    return ds_fail("cuda: cannot allocate %.1f MiB of device memory for %s: %s",
+                   (double)bytes / (1 << 20), what, cudaGetErrorString(err));
+}
+
+float *ds_cuda_staging(ds_cuda_ctx *ctx, size_t count) {
+    if (ctx->staging_len < count) {
+        free(ctx->staging);
+        ctx->staging = (float *)ds_alloc(count, sizeof(float));
+        ctx->staging_len = count;
+    }
+    return ctx->staging;
+}
+
+int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_t count) {
+    float *h = ds_cuda_staging(ctx, count);
+    for (size_t i = 0; i < count; i++) h[i] = (float)src[i];
+    CUDA_TRY(cudaMemcpy(dst, h, count * sizeof(float), cudaMemcpyHostToDevice));
+    return 0;
+}
+
+int ds_cuda_upload_doubles(double **dst, const double *src, size_t count, const char *what) {
+    DS_TRY(ds_cuda_alloc((void **)dst, sizeof(double) * count, what));
+    CUDA_TRY(cudaMemcpy(*dst, src, sizeof(double) * count, cudaMemcpyHostToDevice));
+    return 0;
+}

@@ -11,6 +11,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // ---- summary statistics ----
 
@@ -141,6 +142,7 @@ void ds_table_print(const ds_table *t, FILE *f);
 int ds_table_write_csv(const ds_table *t, const char *path);
 void ds_table_free(ds_table *t);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

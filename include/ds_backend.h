@@ -12,6 +12,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // A rows x cols batch stored by the backend (double on ref, float on cpu, device
 // float on cuda). Only the backend touches data.
@@ -75,6 +76,12 @@ struct ds_backend {
 ds_backend *ds_backend_new(const char *name);
 void ds_backend_free(ds_backend *b);
 
+// Wraps a backend so that it also evaluates callback models (DS_MODEL_CALLBACK): their
+// denoiser downloads x, calls the caller's function and uploads the result; every other
+// model and primitive is the inner backend's. Takes ownership of inner (freed with the
+// wrapper); NULL inner returns NULL (the inner backend's error stays recorded).
+ds_backend *ds_backend_callback_new(ds_backend *inner);
+
 ds_backend *ds_backend_ref_new(void);
 ds_backend *ds_backend_cpu_new(void);
 #ifdef DIFFSAMP_HAVE_CUDA
@@ -83,6 +90,7 @@ ds_backend *ds_backend_cuda_new(void);
 // Number of CUDA devices usable by this build (0 without CUDA or without a GPU).
 int ds_cuda_device_count(void);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // N rows of dimension d, row-major, in the data's own precision: dtype DS_U8 holds
 // pixels v that stand for v / 127.5 - 1 in [-1, 1]; DS_F32 and DS_F64 hold the values
@@ -18,6 +19,7 @@ extern "C" {
 typedef struct {
     int64_t n, d;
     int channels, height, width;
+    int channels_last; // 1: read from an (N, H, W, C) array, rows reordered to C-H-W
     ds_dtype dtype;
     void *values;    // n x d of dtype
     int32_t *labels; // n class labels, or NULL
@@ -71,6 +73,7 @@ static inline unsigned char ds_to_pixel(double x) {
     return (unsigned char)v;
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // Records a printf-style message as the current error and returns -1.
 int ds_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -25,6 +26,7 @@ void *ds_try_alloc(size_t count, size_t size, const char *what);
         if ((call) != 0) return -1;                                                                \
     } while (0)
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

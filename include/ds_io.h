@@ -8,6 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 #define DS_MAX_DIMS 8
 #define DS_PATH_MAX 4096
@@ -60,6 +61,7 @@ int ds_mkdirs(const char *path);
 // Creates the folder part of a file's path and its parents (nothing for a bare name).
 int ds_mkdirs_parent(const char *path);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -9,8 +9,20 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
-typedef enum { DS_MODEL_EMPIRICAL = 0, DS_MODEL_GAUSSIAN = 1, DS_MODEL_GMM = 2 } ds_model_kind;
+typedef enum {
+    DS_MODEL_EMPIRICAL = 0,
+    DS_MODEL_GAUSSIAN = 1,
+    DS_MODEL_GMM = 2,
+    DS_MODEL_CALLBACK = 3 // the caller's own denoiser (ds_model_callback)
+} ds_model_kind;
+
+// A caller's denoiser: out (rows x d) = D(x; sigma) for x (rows x d) and one sigma per
+// row, all host doubles, row-major. Returns 0, or -1 after recording a message with
+// ds_fail (the run stops with that error).
+typedef int (*ds_denoise_fn)(void *user, const double *x, const double *sigma, int64_t rows,
+                             int64_t d, double *out);
 
 typedef struct {
     ds_model_kind kind;
@@ -34,6 +46,10 @@ typedef struct {
     double *eigvecs;
     double *residual;
 
+    // Callback: the caller's denoiser and its argument.
+    ds_denoise_fn callback;
+    void *callback_user;
+
     // Provenance of the training data (empirical: required to match at load).
     char data_path[DS_PATH_MAX];
     int64_t data_bytes;
@@ -50,6 +66,10 @@ typedef struct {
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
+// A model of dimension d whose denoiser is fn(user, ...) (kind DS_MODEL_CALLBACK; mean
+// zero, sigma_data 0 unless the caller sets them). Backends evaluate it through
+// ds_backend_callback_new; it cannot be saved.
+int ds_model_callback(int64_t d, ds_denoise_fn fn, void *user, ds_model *out);
 const char *ds_model_kind_name(ds_model_kind k);
 int ds_model_kind_parse(const char *name, ds_model_kind *out);
 
@@ -63,6 +83,7 @@ void ds_model_free(ds_model *m);
 // 64-bit FNV-1a checksum of its bytes (a folder: its files in name order, recursively).
 int ds_data_fingerprint(const char *path, char *abs_path, int64_t *bytes, uint64_t *checksum);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

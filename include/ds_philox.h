@@ -59,4 +59,14 @@ DS_HOSTDEV double ds_philox_normal(uint64_t seed, int64_t row, int64_t col) {
     return (lane & 1) ? radius * sin(angle) : radius * cos(angle);
 }
 
+// The key of draw j of a stochastic sampler's step noise (draw j of row i is the normals
+// of (ds_philox_draw_key(seed, j), i)): splitmix64 of the seed and j + 1, so no draw
+// reuses the starting noise's key, `seed` itself, except by a 2^-64 coincidence.
+DS_HOSTDEV uint64_t ds_philox_draw_key(uint64_t seed, int64_t j) {
+    uint64_t z = seed + ((uint64_t)j + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 #endif

@@ -10,6 +10,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // Analytical teleportation (Wang & Vastola): jump from sigmas[0] with the exact flow of
 // a Gaussian model, then solve from there. Give at most one of the two.
@@ -34,6 +35,9 @@ int ds_teleport_schedule(const double *sigmas, int n, const ds_teleport_opts *t,
 // Gaussian (exact for every fixed-step solver; -1 for "adaptive", whose count depends on
 // the model). Also a cheap check of the options: returns -1 where the solver fails.
 int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe);
+// Noise draws the solver makes per row on this schedule (0 for the ODE solvers), counted
+// the same way: the first axis of a --step-noise array.
+int ds_solver_count_draws(const ds_solver_opts *o, const double *sigmas, int n, int64_t *draws);
 
 // Trajectory recorder: x_i at every point of the schedule and D(x_i; sigma_i) at every
 // point but the last, for rows [0, rows) of a run, on the host in double.
@@ -61,15 +65,19 @@ typedef struct {
     ds_solver_opts solver;
     ds_schedule_opts schedule;
     ds_teleport_opts teleport;
-    int64_t n;             // samples
-    int64_t batch;         // rows per batch
-    int64_t first_row;     // index of the first sample (noise row first_row + i)
-    uint64_t seed;         // Philox noise seed
-    const double *noise;   // n x d standard normal rows instead of Philox noise, or NULL
-    int record_trajectory; // fill ds_sample_result.trajectory
-    const uint8_t *skip;   // per batch: 1 to skip it (done before a resume), or NULL
-    int no_landing;        // 1: no certified landing (the empirical model lands by default)
-    double landing_eps;    // landing certificate: mass off the top row <= eps, in (0, 1e-3]
+    int64_t n;                // samples
+    int64_t batch;            // rows per batch
+    int64_t first_row;        // index of the first sample (noise row first_row + i)
+    uint64_t seed;            // Philox noise seed
+    const double *noise;      // n x d standard normal rows instead of Philox noise, or NULL
+    const double *step_noise; // stochastic samplers: draws x n x d standard normals instead
+                              // of Philox step noise (draws: ds_solver_count_draws), or NULL
+    int record_trajectory;    // fill ds_sample_result.trajectory
+    const uint8_t *skip;      // per batch: 1 to skip it (done before a resume), or NULL
+    ds_cancel_fn cancel;      // polled before every denoiser call (GITS included), or NULL
+    void *cancel_user;
+    int no_landing;     // 1: no certified landing (the empirical model lands by default)
+    double landing_eps; // landing certificate: mass off the top row <= eps, in (0, 1e-3]
 } ds_sample_config;
 
 void ds_sample_config_default(ds_sample_config *c);
@@ -126,6 +134,7 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
                   const ds_sample_config *c, ds_batch_done done, void *user, ds_sample_result *r);
 void ds_sample_result_free(ds_sample_result *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 // GITS (Chen et al., "On the Trajectory Regularity of ODE-based Diffusion Sampling"):
 // dynamic programming over a fine teacher grid of the chosen model.
@@ -30,12 +31,14 @@ typedef struct {
 } ds_gits_opts;
 
 typedef struct {
-    const char *kind; // edm, logsnr, vp, file, gits
+    const char *kind; // edm, logsnr, vp, file, list, gits
     int64_t steps;    // N >= 1 (unused by "file")
     double sigma_min, sigma_max;
-    double rho;        // edm: polynomial exponent (default 7)
-    int final_zero;    // append sigma = 0 (default 1)
-    const char *path;  // file: one sigma per line
+    double rho;         // edm: polynomial exponent (default 7)
+    int final_zero;     // append sigma = 0 (default 1)
+    const char *path;   // file: one sigma per line
+    const double *list; // list: the caller's sigmas, checked as a file's (n_list of them)
+    int n_list;
     ds_gits_opts gits; // gits
 } ds_schedule_opts;
 
@@ -70,6 +73,7 @@ int ds_schedule_write(const char *path, const double *sigmas, int n);
 int ds_schedule_gits(ds_solver_ctx *ctx, const ds_solver_opts *solver, const ds_gits_opts *g,
                      const ds_schedule_opts *o, double **sigmas, int *n);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
-// Solvers of the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma, written
-// once over the backend primitives (denoise and lincomb), so they run on every backend.
+// Solvers of the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma and the
+// stochastic samplers (EDM's churn, ancestral and SDE solvers), written once over the
+// backend primitives (denoise, lincomb and randn), so they run on every backend.
 #ifndef DS_SOLVER_H
 #define DS_SOLVER_H
 
@@ -9,13 +10,16 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 typedef struct {
     const char *solver;    // euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v,
-                           // deis, lms, adaptive
+                           // deis, lms, adaptive; stochastic: euler_ancestral, dpmpp_sde,
+                           // dpmpp2m_sde, dpmpp3m_sde (and euler, heun with s_churn > 0)
     int order;             // 0: the solver's default order
     int lower_order_final; // multistep solvers: lower the order on the final steps
-    const char *variant;   // solver-specific variant (unipc: "bh1" or "bh2")
+    const char *variant;   // solver-specific variant (unipc: "bh1" or "bh2"; dpmpp2m_sde:
+                           // "midpoint" or "heun", what the default bh2 selects: midpoint)
     double rtol, atol;     // adaptive: error control
     int full_order;        // dpmpp3m, lms: keep the nominal order (Runge-Kutta warm-up
                            // steps, no lower-order final steps); see README
@@ -27,7 +31,21 @@ typedef struct {
                            // of |D|), D <- clamp(D, -s, s) / s
     int deis_riemann;      // deis: 0 integrates the tAB coefficients accurately; N > 0 uses
                            // diff-sampler's N-point Riemann sum (10000 reproduces it)
+    // Stochastic samplers, with k-diffusion's names and defaults (docs/compat.md):
+    double s_churn, s_tmin, s_tmax; // euler, heun: EDM's churn (0, 0, inf)
+    double s_noise;                 // churn and ancestral/SDE noise scale (1)
+    double eta;                     // euler_ancestral, dpmpp_sde, dpmpp2m_sde, dpmpp3m_sde (1)
+    double sde_r;                   // dpmpp_sde: the substep's fraction of the step (0.5)
 } ds_solver_opts;
+
+// Noise drawn by the stochastic samplers in place of Philox: draws x rows x cols
+// standard normals in host memory; draw j of noise row i is v[(j * rows + i) * cols ..],
+// and noise row i belongs to row first_row + i of the run.
+typedef struct {
+    const double *v;
+    int64_t draws, rows, cols;
+    int64_t first_row;
+} ds_step_noise;
 
 // Called at every point of the schedule with x_i and D(x_i; sigma_i) (denoised is NULL
 // at the final point, where no evaluation is made): the sampling and denoising
@@ -56,6 +74,9 @@ typedef struct {
     const ds_model *m;
     ds_backend *b;
 } ds_landing;
+// Polled before every denoiser evaluation: non-zero stops the run with the error
+// "interrupted" (Ctrl-C in a notebook, a deadline).
+typedef int (*ds_cancel_fn)(void *user);
 
 typedef struct {
     ds_backend *b;
@@ -64,6 +85,14 @@ typedef struct {
     ds_step_hook on_step;
     void *user;
     ds_landing *landing; // NULL: every row is evaluated at every step
+    ds_cancel_fn cancel; // or NULL
+    void *cancel_user;
+    // Stochastic samplers: draw j of batch row i is the Philox normals of row
+    // first_row + i under the key ds_philox_draw_key(seed, j), or slice j of step_noise.
+    uint64_t seed;
+    int64_t first_row;
+    const ds_step_noise *step_noise;
+    int64_t draws; // noise draws made so far
 } ds_solver_ctx;
 
 // Prepares landing for batches of up to cap rows of the empirical model m on b. Errors
@@ -84,7 +113,10 @@ int ds_solver_known(const char *name);
 // 0 for a known solver name, else -1 with "unknown sampler 'NAME' (expected ...)", the
 // list of every known name, recorded.
 int ds_solver_check_name(const char *name);
+// 1 if these options draw noise (a stochastic sampler, or euler/heun with churn).
+int ds_solver_stochastic(const ds_solver_opts *o);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) // the public API: exported from the shared library
 
 const char *ds_version(void);
 const char *ds_git_revision(void);
@@ -15,6 +16,7 @@ int ds_cuda_built(void);
 // Prints one line per CUDA device (name, memory); nothing without CUDA.
 void ds_cuda_print_devices(FILE *f);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

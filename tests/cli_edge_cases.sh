@@ -27,7 +27,7 @@ expect_error "must lie in \[1e-10, 1e+10\]" $S --out "$T/o" --sigma-max 1e40
 expect_error "must lie in \[1e-10, 1e+10\]" $S --out "$T/o" --sigma-min 1e-12
 printf '80\n1e-320\n' >"$T/under.txt"
 expect_error "sigma 1 is .* (expected 1e-10 to 1e+10" $S --out "$T/o" --sigmas "$T/under.txt"
-expect_error "cannot read the sigma list" $S --out "$T/o" --sigmas "$T"
+expect_error "is a folder (expected a sigma list" $S --out "$T/o" --sigmas "$T"
 expect_error "sigma must be between" denoise --data "$T/small.npy" --model empirical \
     --x "$T/small.npy" --out "$T/o.npy" --sigma 1e-200
 [ -e "$T/o" ] || [ -e "$T/o.npy" ] && fail "a refused run wrote output"
@@ -104,10 +104,10 @@ expect_error "holds no rows" analyze memorization --samples "$T/empty.npy" --dat
 # A run that fails before its first batch leaves no run behind (the folder blocked the
 # corrected command: "holds a diffsamp run already", and --resume then refused it as
 # different); a refused --resume keeps the run that is there.
-"$BIN" prepare --data "$T/small.npy" --model gmm --k 2 --out "$T/gmm" >/dev/null 2>&1 || fail "prepare gmm"
+"$BIN" prepare --data "$T/small.npy" --model gmm --k 2 --out "$T/gmm-model" >/dev/null 2>&1 || fail "prepare gmm"
 "$BIN" prepare --data "$T/small.npy" --model empirical --out "$T/emp" >/dev/null || fail "prepare empirical"
 expect_error "expected a Gaussian model folder" sample --model-dir "$T/emp" --out "$T/f" --quiet \
-    --teleport-fraction 0.2 --teleport-model "$T/gmm"
+    --teleport-fraction 0.2 --teleport-model "$T/gmm-model"
 expect_error "unknown --gits-teacher" sample --model-dir "$T/emp" --out "$T/f" --schedule gits \
     --gits-teacher magic
 [ -e "$T/f" ] && fail "a refused run left its folder"
@@ -180,7 +180,7 @@ expect_error "sigmas-identity" sample --model-dir "$T/emp" --out "$T/sl" --n 4 -
 "$BIN" prepare --data "$T/small.npy" --model gmm --k 2 --seed 1 --out "$T/gmm2" >/dev/null 2>&1 || fail "prepare gmm2"
 DIFFSAMP_TEST_DIE_AFTER_BATCH=0 "$BIN" sample --model-dir "$T/gmm2" --out "$T/mg" --n 4 --batch 2 \
     --steps 3 --quiet >/dev/null 2>&1 && fail "the gmm run was not killed"
-"$BIN" prepare --data "$T/small.npy" --model gmm --k 2 --seed 2 --out "$T/gmm2" >/dev/null 2>&1 || fail "prepare gmm2 again"
+"$BIN" prepare --data "$T/small.npy" --model gmm --k 2 --seed 2 --out "$T/gmm2" --force >/dev/null 2>&1 || fail "prepare gmm2 again"
 expect_error "model-dir-identity" sample --model-dir "$T/gmm2" --out "$T/mg" --n 4 --batch 2 \
     --steps 3 --quiet --resume
 

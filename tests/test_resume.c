@@ -81,7 +81,7 @@ static void test_resume_skips_committed_batches(void **state) {
     assert_int_equal(ds_resume_gather(&r, 7, &head), 0);
     char npy[800];
     snprintf(npy, sizeof npy, "%s/samples.npy", dir);
-    assert_int_equal(ds_resume_write_npy(&r, npy), 0);
+    assert_int_equal(ds_resume_write_npy(&r, npy, 0, NULL), 0);
     assert_int_equal(ds_npy_read(npy, &streamed), 0);
     assert_int_equal(ds_resume_finish(&r), 0);
     ds_resume_close(&r);

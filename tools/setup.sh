@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config libpng-dev zlib1g-dev libopenblas-dev \
-liblapacke-dev libcmocka-dev dataset-fashion-mnist python3-numpy python3-matplotlib"
+liblapacke-dev libcmocka-dev dataset-fashion-mnist python3-numpy python3-matplotlib python3-dev python3-venv"
 
 missing=""
 for p in $PACKAGES; do

@@ -15,6 +15,13 @@ static int check_shapes(const char *who, const ds_model *m, const ds_batch *x,
     return 0;
 }
 
+int ds_backend_check_bind(const char *who, const ds_model *m) {
+    if (m->kind == DS_MODEL_CALLBACK)
+        return ds_fail("%s: a callback model needs the callback backend (ds_backend_callback_new)",
+                       who);
+    return 0;
+}
+
 int ds_backend_check_denoise(const char *who, const ds_model *m, const ds_batch *x,
                              const double *sigma, int64_t n_sigma, const ds_batch *out) {
     DS_TRY(check_shapes(who, m, x, out));

@@ -20,6 +20,10 @@ int ds_backend_check_denoise(const char *who, const ds_model *m, const ds_batch 
 int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x, double sigma_from,
                           double sigma_to, const ds_batch *out);
 
+// A model kind the backends' own bind does not evaluate (DS_MODEL_CALLBACK): -1 with
+// a message naming `who`, else 0.
+int ds_backend_check_bind(const char *who, const ds_model *m);
+
 // Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
 ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);
 void ds_host_batch_free(ds_backend *b, ds_batch *v);

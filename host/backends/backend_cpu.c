@@ -21,6 +21,7 @@ struct ds_bound_model {
 
 static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     (void)b;
+    if (ds_backend_check_bind("cpu backend", m)) return NULL;
     ds_bound_model *bm = ds_try_alloc(1, sizeof *bm, "cpu backend");
     if (!bm) return NULL;
     bm->m = m;

@@ -17,6 +17,7 @@ struct ds_bound_model {
 
 static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     (void)b;
+    if (ds_backend_check_bind("ref backend", m)) return NULL;
     ds_bound_model *bm = ds_alloc(1, sizeof *bm);
     bm->m = m;
     if (m->kind != DS_MODEL_EMPIRICAL) return bm;

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ds_data.h"
+#include "ds_io.h"
+
 typedef enum { CLI_STR, CLI_INT, CLI_REAL, CLI_FLAG } cli_type;
 
 typedef struct {
@@ -35,6 +38,24 @@ typedef struct {
 } cli_out_dir;
 int cli_out_dir_make(cli_out_dir *o, const char *path);
 void cli_out_dir_abandon(const cli_out_dir *o);
+
+// --force / --resume for the --out folder of prepare and sample (cli_replace.c).
+// cli_replace_check, before the work: a folder that holds a sample run or a model is
+// refused unless --force is given (or --resume, for a sample run there). cli_replace_begin, once
+// everything the command needs is loaded, moves the old folder aside under --force; cli_replace_end
+// removes it when the command succeeded, or puts it back when it failed.
+typedef struct {
+    const char *out;
+    char aside[DS_PATH_MAX + 32];
+    int moved;
+} cli_replace;
+int cli_replace_check(const char *command, const char *out, int force, int resume);
+int cli_replace_begin(cli_replace *r, const char *out, int force);
+void cli_replace_end(cli_replace *r, int failed);
+
+// ds_data_load for a command, saying on stderr when an (N, H, W, C) array was read
+// channels last (cli_data.c).
+int cli_data_load(const char *command, const char *path, ds_data *out);
 
 // Subcommands: each returns the process exit status.
 int cli_grid(int argc, char **argv);

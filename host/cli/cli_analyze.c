@@ -267,7 +267,7 @@ static int analyze_memorization(int argc, char **argv) {
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
     DS_TRY(need("analyze memorization", "samples", samples));
     ds_data train;
-    DS_TRY(ds_data_load(data_path, &train));
+    DS_TRY(cli_data_load("analyze", data_path, &train));
     double *x = NULL, fraction = 0;
     int64_t n = 0;
     ds_table per_sample = {0}, summary = {0};
@@ -312,11 +312,11 @@ static int analyze_fid(int argc, char **argv) {
     DS_TRY(need("analyze fid", "samples", samples));
     DS_TRY(need("analyze fid", "heldout", heldout));
     ds_data train, test = {0};
-    DS_TRY(ds_data_load(data_path, &train));
+    DS_TRY(cli_data_load("analyze", data_path, &train));
     ds_pca p = {0};
     double *x = NULL, *y = NULL, *base = NULL, fd = NAN, fd_base = NAN;
     int64_t n = 0;
-    rc = ds_data_load(heldout, &test);
+    rc = cli_data_load("analyze", heldout, &test);
     if (!rc && test.d != train.d)
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
                      (long long)test.d, data_path, (long long)train.d);
@@ -569,8 +569,8 @@ static int analyze_denoisers(int argc, char **argv) {
         r.ev[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
     }
     ds_data train = {0}, test = {0};
-    rc = ds_data_load(data_path, &train);
-    if (!rc) rc = ds_data_load(heldout, &test);
+    rc = cli_data_load("analyze", data_path, &train);
+    if (!rc) rc = cli_data_load("analyze", heldout, &test);
     if (!rc && test.d != train.d)
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
                      (long long)test.d, data_path, (long long)train.d);

@@ -30,7 +30,7 @@ static int check_options(const char *model_dir, const char *data, const char *ki
 static int load_model(const char *model_dir, const char *data_path, ds_model *m) {
     if (model_dir) return ds_model_load(model_dir, m);
     ds_data data;
-    DS_TRY(ds_data_load(data_path, &data));
+    DS_TRY(cli_data_load("denoise", data_path, &data));
     ds_fit_opts o;
     ds_fit_opts_default(&o);
     int rc = ds_model_fit(&data, DS_MODEL_EMPIRICAL, &o, m);

@@ -22,7 +22,7 @@ int cli_grid(int argc, char **argv) {
         cli_check_int("grid", "cols", cols, 1, 1000))
         return cli_fail(2);
     ds_data data;
-    if (ds_data_load(data_path, &data) != 0) return cli_fail(1);
+    if (cli_data_load("grid", data_path, &data) != 0) return cli_fail(1);
     if (!data.height) {
         fprintf(stderr, "diffsamp: %s: rows are not images (no image shape)\n", data_path);
         ds_data_free(&data);

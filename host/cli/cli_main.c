@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ds_version.h"
 
 typedef struct {
     const char *name;
@@ -25,13 +26,18 @@ static void usage(FILE *f) {
     fprintf(f, "usage: diffsamp COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'diffsamp COMMAND --help' lists a command's options and defaults.\n");
+    fprintf(f, "\n'diffsamp COMMAND --help' lists a command's options and defaults;\n"
+               "'diffsamp --version' prints the version and git revision.\n");
 }
 
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("diffsamp %s (git %s)\n", ds_version(), ds_git_revision());
+        return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);

@@ -26,13 +26,15 @@ static int check_options(const char *kind_name, const char *out, ds_model_kind *
 int cli_prepare(int argc, char **argv) {
     const char *data_path = DS_DEFAULT_DATA, *kind_name = NULL, *out = NULL;
     int64_t seed = 0, iters = 50;
-    int from_labels = 0;
+    int from_labels = 0, force = 0;
     ds_fit_opts o;
     ds_fit_opts_default(&o);
     cli_opt opts[] = {
         {"data", CLI_STR, &data_path, "data set (.npy, IDX[.gz], CIFAR-10 .bin, PNG folder)"},
         {"model", CLI_STR, &kind_name, "model kind: empirical, gaussian or gmm (required)"},
         {"out", CLI_STR, &out, "model folder to write (required)"},
+        {"force", CLI_FLAG, &force,
+         "replace what --out holds (the old folder goes once the new model is written)"},
         {"k", CLI_INT, &o.k, "gmm components (ignored with --gmm-from-labels: one per class)"},
         {"rank", CLI_INT, &o.rank, "eigenpairs kept per component (0: full rank d)"},
         {"seed", CLI_INT, &seed, "k-means++ seed"},
@@ -47,18 +49,23 @@ int cli_prepare(int argc, char **argv) {
                        argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc) return rc > 0 ? 0 : cli_fail(2);
     ds_model_kind kind;
-    if (check_options(kind_name, out, &kind, from_labels, iters, seed) != 0) return cli_fail(2);
+    if (check_options(kind_name, out, &kind, from_labels, iters, seed) != 0 ||
+        cli_replace_check("prepare", out, force, 0) != 0)
+        return cli_fail(2);
     o.seed = (uint64_t)seed;
     o.from_labels = from_labels;
     o.kmeans_iters = (int)iters;
 
     double start = ds_seconds();
     ds_data data;
-    if (ds_data_load(data_path, &data) != 0) return cli_fail(1);
+    if (cli_data_load("prepare", data_path, &data) != 0) return cli_fail(1);
     ds_model m;
     rc = ds_model_fit(&data, kind, &o, &m);
     if (!rc) {
-        rc = ds_model_save(&m, out);
+        cli_replace replace;
+        rc = cli_replace_begin(&replace, out, force);
+        if (!rc) rc = ds_model_save(&m, out);
+        cli_replace_end(&replace, rc != 0);
         char shape[96] = "";
         if (kind != DS_MODEL_EMPIRICAL)
             snprintf(shape, sizeof shape, ", k = %lld, rank = %lld", (long long)m.k,

@@ -19,7 +19,7 @@ typedef struct {
     int no_final_zero, full_order, afs, dynamic_threshold;
     const char *max_memory;
     uint64_t max_memory_bytes;
-    int resume, quiet, no_npy;
+    int resume, force, quiet, no_npy, no_png, flat_npy;
     ds_sample_config cfg;
 } sample_args;
 
@@ -76,7 +76,7 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
     } else {
         ds_model_kind kind;
         DS_TRY(ds_model_kind_parse(a->model_kind, &kind));
-        DS_TRY(ds_data_load(a->data_path, data));
+        DS_TRY(cli_data_load("sample", a->data_path, data));
         DS_TRY(ds_model_fit(data, kind, &fo, model));
     }
     if (!teleporting) return 0;
@@ -128,7 +128,7 @@ static int write_outputs(const sample_args *a, const ds_model *m, sample_output 
     int64_t n = a->cfg.n, count = n < 64 ? n : 64;
     DS_TRY(ds_resume_gather(&o->res, count, &head));
     int rc = 0;
-    if (m->height) {
+    if (o->png) {
         double *x = sample_output_rows(&head, count);
         snprintf(path, sizeof path, "%s/grid.png", a->out);
         rc = ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
@@ -139,7 +139,10 @@ static int write_outputs(const sample_args *a, const ds_model *m, sample_output 
     snprintf(path, sizeof path, "%s/sigmas.txt", a->out);
     if (!rc) rc = ds_schedule_write(path, r->sigmas, r->n_sigmas);
     snprintf(path, sizeof path, "%s/samples.npy", a->out);
-    if (!rc && !a->no_npy) rc = ds_resume_write_npy(&o->res, path);
+    // Image rows keep their shape, (n, C, H, W), unless --flat-npy.
+    int64_t image[3] = {m->channels, m->height, m->width};
+    int image_dims = m->height && !a->flat_npy ? 3 : 0;
+    if (!rc && !a->no_npy) rc = ds_resume_write_npy(&o->res, path, image_dims, image);
     ds_array_free(&head);
     return rc;
 }
@@ -173,8 +176,8 @@ static int resume_batch(const char *out, int64_t *batch) {
 // and how to run, plus the batch planned, the backend that runs and the model's identity.
 static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, const ds_model *m,
                          const ds_backend *b, char *buf, size_t size) {
-    static const char *const skip[] = {"out",   "resume",  "quiet", "max-memory",
-                                       "batch", "backend", NULL};
+    static const char *const skip[] = {"out",        "resume", "force",   "quiet",
+                                       "max-memory", "batch",  "backend", NULL};
     buf[0] = '\0';
     DS_TRY(ds_config_text(opts, n_opts, skip, buf, size));
     DS_TRY(ds_config_add(buf, size, "batch-planned", "%lld", (long long)a->cfg.batch));
@@ -345,8 +348,13 @@ int cli_sample(int argc, char **argv) {
         {"backend", CLI_STR, &a.backend, "ref, cpu, cuda or auto"},
         {"out", CLI_STR, &a.out, "output folder (samples.npy, sigmas.txt, run.json, PNGs)"},
         {"no-npy", CLI_FLAG, &a.no_npy, "do not write samples.npy"},
+        {"flat-npy", CLI_FLAG, &a.flat_npy,
+         "samples.npy of images as (n, d) rows (otherwise their shape, (n, C, H, W))"},
+        {"no-png", CLI_FLAG, &a.no_png, "no PNGs (per sample and grid.png) for image data"},
         {"resume", CLI_FLAG, &a.resume,
          "continue the interrupted run in --out (same options): finished batches are kept"},
+        {"force", CLI_FLAG, &a.force,
+         "replace what --out holds (the old folder goes once the new run is complete)"},
         {"quiet", CLI_FLAG, &a.quiet,
          "no progress on stderr (batches done, samples/s, NFE/s = denoiser calls on a batch per "
          "second, ETA)"},
@@ -378,9 +386,13 @@ int cli_sample(int argc, char **argv) {
     char config[16384];
     if (!rc) rc = sample_plan_memory(&model, b, a.max_memory_bytes, &a.cfg.batch);
     if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
+    cli_replace replace = {0};
+    if (!rc) rc = cli_replace_check("sample", a.out, a.force, a.resume);
+    if (!rc) rc = cli_replace_begin(&replace, a.out, a.force);
     // The trajectory is written after the run and cannot be resumed: its folder first.
     if (!rc && a.trajectory) rc = ds_mkdirs_parent(a.trajectory);
     if (!rc) rc = output_config(&a, opts, n_opts, &model, b, config, sizeof config);
+    o.png = model.height && !a.no_png;
     if (!rc)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
                                 a.quiet, !a.no_npy);
@@ -403,6 +415,7 @@ int cli_sample(int argc, char **argv) {
     if (run && !rc) report(&a, &r, o.res.samples_done);
     int status = rc ? cli_fail(1) : 0;
     sample_output_close(&o, rc != 0);
+    cli_replace_end(&replace, rc != 0);
     ds_sample_result_free(&r);
     free(noise);
     ds_backend_free(b);

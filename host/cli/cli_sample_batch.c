@@ -59,17 +59,17 @@ static double disk_free(const char *path) {
 // rows still to do, samples.npy of all n, and the PNGs at most their raw pixels plus 1 KiB
 // each.
 static int check_disk(const char *out, const ds_model *m, int elem_bytes, int64_t todo, int64_t n,
-                      int with_npy) {
+                      int with_npy, int with_png) {
     double avail = disk_free(out), row = (double)m->d * elem_bytes;
     double need = (double)todo * row + (with_npy ? (double)n * row : 0) +
-                  (m->height ? (double)todo * ((double)m->d + 1024) : 0);
+                  (with_png ? (double)todo * ((double)m->d + 1024) : 0);
     if (avail < 0 || need <= avail) return 0;
     char a[32], b[32];
     ds_format_bytes((uint64_t)fmin(need, 1e19), a, sizeof a);
     ds_format_bytes((uint64_t)avail, b, sizeof b);
-    return ds_fail("%s: the run needs about %s of disk and %s is free (lower --n, add --no-npy or "
+    return ds_fail("%s: the run needs about %s of disk and %s is free (lower --n, %s%sor "
                    "choose another --out)",
-                   out, a, b);
+                   out, a, b, with_npy ? "add --no-npy, " : "", with_png ? "add --no-png, " : "");
 }
 
 int sample_output_open(sample_output *o, const char *out, const char *config, const ds_model *m,
@@ -77,11 +77,11 @@ int sample_output_open(sample_output *o, const char *out, const char *config, co
                        int with_npy) {
     int elem = b->f64 ? 8 : 4;
     // A new run is checked before its folder exists; a resumed one for what is left.
-    if (!resume) DS_TRY(check_disk(out, m, elem, n, n, with_npy));
+    if (!resume) DS_TRY(check_disk(out, m, elem, n, n, with_npy, o->png));
     o->out = out, o->m = m, o->open = 1;
     DS_TRY(ds_resume_open(&o->res, out, config, n, batch, m->d, b->f64 ? DS_F64 : DS_F32, resume));
     if (resume && !o->res.complete)
-        DS_TRY(check_disk(out, m, elem, n - o->res.samples_done, n, with_npy));
+        DS_TRY(check_disk(out, m, elem, n - o->res.samples_done, n, with_npy, o->png));
     ds_progress_start(&o->prog, stderr, "sample", n, o->res.n_batches, quiet);
     ds_progress_skip(&o->prog, o->res.samples_done, o->res.batches_done);
     if (o->res.batches_done && !o->res.complete)
@@ -95,7 +95,7 @@ int sample_output_batch(void *user, int64_t first_row, int64_t rows, const doubl
     sample_output *o = user;
     const ds_model *m = o->m;
     double t = ds_seconds();
-    if (m->height)
+    if (o->png)
         DS_TRY(ds_png_write_samples(o->out, x, rows, first_row, m->channels, m->height, m->width));
     DS_TRY(ds_resume_commit(&o->res, first_row / o->res.batch, x));
     o->write_seconds += ds_seconds() - t;

@@ -17,6 +17,7 @@ typedef struct {
     const ds_sample_result *r; // the run's result: denoiser calls so far
     int64_t calls_seen;
     double write_seconds; // spent writing batches
+    int png;              // write a PNG per sample (image data without --no-png)
     int open;
 } sample_output;
 
@@ -25,7 +26,8 @@ typedef struct {
 // bytes needed when not even one row fits.
 int sample_plan_memory(const ds_model *m, const ds_backend *b, uint64_t max_memory, int64_t *batch);
 // Opens the output folder for n samples in batches of `batch` (see ds_resume_open); a
-// run whose outputs would not fit on that disk is refused with the bytes it needs.
+// run whose outputs would not fit on that disk is refused with the bytes it needs. Set
+// o->png before.
 int sample_output_open(sample_output *o, const char *out, const char *config, const ds_model *m,
                        const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet,
                        int with_npy);

@@ -222,7 +222,7 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     s->n = o->n;
     ds_model_kind kind;
     DS_TRY(ds_model_kind_parse(o->kind, &kind));
-    DS_TRY(ds_data_load(o->data_path, &s->train));
+    DS_TRY(cli_data_load("sweep", o->data_path, &s->train));
     s->d = s->train.d;
     // The ground truth, a run's result and its copy on the backend: n x d doubles each.
     double need = 3.0 * (double)s->n * (double)s->d * sizeof(double);
@@ -247,7 +247,7 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     s->truth_nearest = ds_alloc((size_t)s->n, sizeof(int64_t));
     if (!o->heldout) return 0;
     ds_data test;
-    DS_TRY(ds_data_load(o->heldout, &test));
+    DS_TRY(cli_data_load("sweep", o->heldout, &test));
     int rc = test.d == s->d ? ds_pca_fit(&s->train, o->pca_k, &s->pca)
                             : ds_fail("%s: rows of dimension %lld, but the training data has %lld",
                                       o->heldout, (long long)test.d, (long long)s->d);

@@ -16,8 +16,32 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+static int is_channel_count(int64_t c) {
+    return c == 1 || c == 3 || c == 4;
+}
+
+// Reorders each of n rows from H-W-C to C-H-W (in place, through one row's buffer), for
+// values of any dtype.
+static int rows_to_chw(ds_data *out, const char *path) {
+    int64_t c = out->channels, hw = (int64_t)out->height * out->width;
+    size_t size = ds_dtype_size(out->dtype), row_bytes = (size_t)out->d * size;
+    unsigned char *row = ds_try_alloc(row_bytes, 1, path);
+    if (!row) return -1;
+    for (int64_t i = 0; i < out->n; i++) {
+        unsigned char *x = (unsigned char *)out->values + (size_t)i * row_bytes;
+        for (int64_t p = 0; p < hw; p++)
+            for (int64_t k = 0; k < c; k++)
+                memcpy(row + (size_t)(k * hw + p) * size, x + (size_t)(p * c + k) * size, size);
+        memcpy(x, row, row_bytes);
+    }
+    free(row);
+    return 0;
+}
+
 // Rows of an array: (N, d...) flattened to N x prod(d...); (N,H,W) and (N,C,H,W)
-// keep their image shape. The values are taken over as stored, in their dtype.
+// keep their image shape. A 4-D array whose last axis is 1, 3 or 4 and whose second is
+// not is numpy's usual (N,H,W,C): its rows are reordered to C-H-W and channels_last set.
+// The values are taken over as stored, in their dtype.
 static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     if (a->ndim < 1) return ds_fail("%s: array is a scalar (expected N rows)", path);
     int64_t n = a->shape[0], d = 1;
@@ -31,16 +55,19 @@ static int data_from_array(const char *path, ds_array *a, ds_data *out) {
     }
     if (a->ndim == 3)
         out->channels = 1, out->height = (int)a->shape[1], out->width = (int)a->shape[2];
-    if (a->ndim == 4)
-        out->channels = (int)a->shape[1], out->height = (int)a->shape[2],
-        out->width = (int)a->shape[3];
+    if (a->ndim == 4) {
+        out->channels_last = is_channel_count(a->shape[3]) && !is_channel_count(a->shape[1]);
+        int c = out->channels_last ? 3 : 1, h = out->channels_last ? 1 : 2;
+        out->channels = (int)a->shape[c], out->height = (int)a->shape[h],
+        out->width = (int)a->shape[h + 1];
+    }
     if (n < 1 || d < 1)
         return ds_fail("%s: data set has no data (%lld rows of %lld values; expected at least 1)",
                        path, (long long)n, (long long)d);
     out->n = n, out->d = d, out->dtype = a->dtype;
     out->values = a->data;
     a->data = NULL;
-    return 0;
+    return out->channels_last ? rows_to_chw(out, path) : 0;
 }
 
 static int load_npy(const char *path, ds_data *out) {
@@ -126,5 +153,5 @@ void ds_data_free(ds_data *d) {
     d->values = NULL;
     d->labels = NULL;
     d->n = d->d = 0;
-    d->channels = d->height = d->width = 0;
+    d->channels = d->height = d->width = d->channels_last = 0;
 }

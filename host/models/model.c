@@ -22,7 +22,7 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->var_floor = 1e-4;
 }
 
-static const char *kind_names[] = {"empirical", "gaussian", "gmm"};
+static const char *kind_names[] = {"empirical", "gaussian", "gmm", "callback"};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
@@ -125,6 +125,8 @@ int ds_data_fingerprint(const char *path, char *abs_path, int64_t *bytes, uint64
 }
 
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
+    if (kind == DS_MODEL_CALLBACK)
+        return ds_fail("callback model: not fitted to data (use ds_model_callback)");
     if (data->n < 1 || data->d < 1 || !data->values)
         return ds_fail("%s: no training rows to fit", data->path);
     if (kind == DS_MODEL_EMPIRICAL) return 0;

@@ -86,6 +86,8 @@ static int write_manifest(const ds_model *m, const char *dir) {
 }
 
 int ds_model_save(const ds_model *m, const char *dir) {
+    if (m->kind == DS_MODEL_CALLBACK)
+        return ds_fail("%s: a callback model is a function and cannot be saved", dir);
     if (m->kind == DS_MODEL_EMPIRICAL && !m->data_path[0])
         return ds_fail("%s: an empirical model refers to its data file, but this one has none "
                        "(fit it to data loaded from a file)",

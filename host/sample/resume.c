@@ -159,8 +159,8 @@ static int check_or_write_config(ds_resume *r, const char *config, int resume) {
     }
     int rc = 0;
     if (!resume)
-        rc = ds_fail("%s: holds a diffsamp run already; add --resume to continue it, or choose "
-                     "another --out",
+        rc = ds_fail("%s: holds a diffsamp run already; add --resume to continue it, --force "
+                     "to replace it, or choose another --out",
                      r->dir);
     else if (strcmp(old, config) != 0)
         rc = refuse_different(r->dir, old, config);
@@ -265,11 +265,21 @@ int ds_resume_gather(const ds_resume *r, int64_t rows, ds_array *out) {
     return 0;
 }
 
-int ds_resume_write_npy(const ds_resume *r, const char *path) {
+int ds_resume_write_npy(const ds_resume *r, const char *path, int row_ndim,
+                        const int64_t *row_shape) {
     DS_TRY(check_all_done(r));
+    ds_array all = {.dtype = r->dtype, .ndim = 2, .shape = {r->n, r->d}};
+    if (row_ndim > 0) {
+        int64_t count = 1;
+        if (row_ndim >= DS_MAX_DIMS) return ds_fail("%s: too many dimensions", path);
+        all.ndim = 1 + row_ndim;
+        for (int i = 0; i < row_ndim; i++) count *= all.shape[1 + i] = row_shape[i];
+        if (count != r->d)
+            return ds_fail("%s: a row shape of %lld values for rows of %lld", path,
+                           (long long)count, (long long)r->d);
+    }
     ds_atomic_file af;
     DS_TRY(ds_atomic_open(&af, path));
-    ds_array all = {.dtype = r->dtype, .ndim = 2, .shape = {r->n, r->d}};
     int rc = ds_npy_write_header(af.f, path, &all);
     for (int64_t j = 0; !rc && j < r->n_batches; j++) {
         ds_array shard;

@@ -44,8 +44,10 @@ int ds_resume_commit(ds_resume *r, int64_t j, const double *x);
 // must be done.
 int ds_resume_gather(const ds_resume *r, int64_t rows, ds_array *out);
 // Writes every row of the run to the .npy at path atomically, one shard at a time (the
-// memory of one batch, whatever n). Every batch must be done.
-int ds_resume_write_npy(const ds_resume *r, const char *path);
+// memory of one batch, whatever n), of shape (n, row_shape...) (row_ndim 0: (n, d)).
+// Every batch must be done.
+int ds_resume_write_npy(const ds_resume *r, const char *path, int row_ndim,
+                        const int64_t *row_shape);
 // Marks the run complete and removes the shards: call after every output is written.
 int ds_resume_finish(ds_resume *r);
 void ds_resume_close(ds_resume *r);

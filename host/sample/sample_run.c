@@ -73,7 +73,8 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
     start_noise(b, c, first, x, r->sigmas[0]);
     int rc = 0;
     if (st->gauss) rc = b->gaussian_flow(b, st->gauss, x, r->sigmas[0], st->run[0], x);
-    st->ctx.nfe = 0;
+    st->ctx.nfe = 0, st->ctx.draws = 0;
+    st->ctx.first_row = c->first_row + first; // the step noise of row i: (seed, draw, i)
     r->trajectory.first_row = first;
     if (st->ctx.landing) ds_landing_reset(st->ctx.landing, rows);
     if (!rc) rc = ds_solve(&st->ctx, &c->solver, st->run, st->n_run, x);
@@ -116,10 +117,13 @@ static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config 
     return 0;
 }
 
-// Landing is on for the empirical model unless turned off; other models ignore it.
+// Landing is on for the empirical model with a deterministic solver unless turned off;
+// other models and the stochastic samplers (whose noise leaves the certified line) run
+// without it.
 static int prepare_landing(run_state *st, const ds_model *model, const ds_sample_config *c,
                            ds_sample_result *r) {
-    if (c->no_landing || model->kind != DS_MODEL_EMPIRICAL) return 0;
+    if (c->no_landing || model->kind != DS_MODEL_EMPIRICAL || ds_solver_stochastic(&c->solver))
+        return 0;
     int64_t cap = c->batch < c->n ? c->batch : c->n;
     DS_TRY(ds_landing_init(&st->landing, st->ctx.b, model, cap, c->landing_eps));
     st->ctx.landing = &st->landing;
@@ -143,10 +147,20 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     int teleporting = c->teleport.sigma > 0 || c->teleport.fraction > 0;
     DS_TRY(check_config(model, gauss, c, teleporting));
     double t0 = ds_seconds();
-    run_state st = {.ctx = {.b = b, .model = b->bind(b, model)}, .d = model->d};
+    run_state st = {.ctx = {.b = b,
+                            .model = b->bind(b, model),
+                            .cancel = c->cancel,
+                            .cancel_user = c->cancel_user,
+                            .seed = c->seed},
+                    .d = model->d};
+    int64_t draws = 0;
+    ds_step_noise step_noise = {c->step_noise, 0, c->n, model->d, c->first_row};
+    if (c->step_noise) st.ctx.step_noise = &step_noise;
     if (!st.ctx.model) return -1;
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
     if (!rc) rc = prepare_landing(&st, model, c, r);
+    if (!rc && c->step_noise) rc = ds_solver_count_draws(&c->solver, st.run, st.n_run, &draws);
+    step_noise.draws = draws;
     for (int64_t first = 0; !rc && first < c->n; first += c->batch)
         if (!c->skip || !c->skip[first / c->batch])
             rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done,

@@ -22,7 +22,7 @@ void ds_schedule_opts_default(ds_schedule_opts *o) {
     ds_gits_opts_default(&o->gits);
 }
 
-static const char *kinds[] = {"edm", "logsnr", "vp", "file", "gits"};
+static const char *kinds[] = {"edm", "logsnr", "vp", "file", "list", "gits"};
 
 int ds_schedule_known(const char *kind) {
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
@@ -40,13 +40,22 @@ int ds_schedule_build(const ds_schedule_opts *o, ds_solver_ctx *ctx, const ds_so
         if (!o->path) return ds_fail("schedule file: no path given (--sigmas FILE)");
         return ds_schedule_read(o->path, sigmas, n);
     }
+    if (!strcmp(o->kind, "list")) {
+        if (!o->list) return ds_fail("schedule list: no sigmas given");
+        DS_TRY(ds_schedule_check(o->list, o->n_list, "schedule list"));
+        *sigmas = ds_try_alloc((size_t)o->n_list, sizeof(double), "schedule list");
+        if (!*sigmas) return -1;
+        memcpy(*sigmas, o->list, (size_t)o->n_list * sizeof(double));
+        *n = o->n_list;
+        return 0;
+    }
     if (!strcmp(o->kind, "gits")) {
         DS_TRY(ds_schedule_check_range(o));
         if (!ctx || !solver) return ds_fail("schedule gits needs a model and a solver");
         DS_TRY(ds_schedule_gits(ctx, solver, &o->gits, o, sigmas, n));
         return ds_schedule_check(*sigmas, *n, "schedule gits");
     }
-    return ds_fail("unknown schedule '%s' (expected edm, logsnr, vp, file or gits)", o->kind);
+    return ds_fail("unknown schedule '%s' (expected edm, logsnr, vp, file, list or gits)", o->kind);
 }
 
 int ds_schedule_check(const double *s, int n, const char *what) {

@@ -41,6 +41,10 @@ int ds_schedule_gits(ds_solver_ctx *ctx, const ds_solver_opts *solver, const ds_
         ds_solver_opts_default(&teacher);
         teacher.solver = g->teacher;
     }
+    if (ds_solver_stochastic(&teacher))
+        return ds_fail("schedule gits: the teacher %s draws noise, but the cost of a step needs "
+                       "an ODE teacher (give --gits-teacher, e.g. ipndm)",
+                       teacher.solver);
     ds_schedule_opts fine = *o;
     fine.kind = "edm";
     fine.steps = g->teacher_steps;

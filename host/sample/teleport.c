@@ -53,7 +53,10 @@ int ds_teleport_schedule(const double *sigmas, int n, const ds_teleport_opts *t,
     return 0;
 }
 
-int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe) {
+// Runs the solver on the one-dimensional standard Gaussian and counts its evaluations
+// and draws.
+static int count_on_gaussian(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe,
+                             int64_t *draws) {
     // The one-dimensional standard Gaussian: D(x; s) = x / (1 + s^2).
     double zero = 0, one = 1;
     ds_model m = {.kind = DS_MODEL_GAUSSIAN, .d = 1, .k = 1, .r = 1, .mean = &zero};
@@ -66,6 +69,18 @@ int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, in
     b->batch_free(b, x);
     b->unbind(b, ctx.model);
     ds_backend_free(b);
-    *nfe = strcmp(o->solver, "adaptive") ? ctx.nfe : -1;
+    *nfe = ctx.nfe, *draws = ctx.draws;
     return rc;
+}
+
+int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe) {
+    int64_t draws;
+    int rc = count_on_gaussian(o, sigmas, n, nfe, &draws);
+    if (!strcmp(o->solver, "adaptive")) *nfe = -1;
+    return rc;
+}
+
+int ds_solver_count_draws(const ds_solver_opts *o, const double *sigmas, int n, int64_t *draws) {
+    int64_t nfe;
+    return count_on_gaussian(o, sigmas, n, &nfe, draws);
 }

@@ -34,6 +34,9 @@
 // the bound C eps R / |y| is 1e-7, float rounding; a run ending at 0 returns y in both
 // runs, since there the dense posterior is one-hot to double precision.
 //
+// Stochastic samplers (churn, ancestral, SDE) never land (ds_sample_run leaves landing
+// off for them): the noise they add moves a row off the line, so nothing certifies it.
+//
 // Only evaluations at the solver's state certify (solver_denoise_state): an
 // intermediate point (Heun's predictor, a Runge-Kutta stage, UniPC's predictor) is not
 // where the solver's next state lies, so a certificate there would not hold for it.
@@ -145,13 +148,18 @@ static int landing_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds
     return 0;
 }
 
-int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out) {
-    if (c->landing) return landing_denoise(c, x, sigma, out, 0);
+// Every evaluation: the cancel hook first, then dense or with landing.
+static int denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out, int at_state) {
+    if (c->cancel && c->cancel(c->cancel_user)) return ds_fail("interrupted");
+    if (c->landing) return landing_denoise(c, x, sigma, out, at_state);
     c->nfe++;
     return c->b->denoise(c->b, c->model, x, &sigma, 1, out, NULL);
 }
 
+int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out) {
+    return denoise(c, x, sigma, out, 0);
+}
+
 int solver_denoise_state(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out) {
-    if (c->landing) return landing_denoise(c, x, sigma, out, 1);
-    return solver_denoise(c, x, sigma, out);
+    return denoise(c, x, sigma, out, 1);
 }

@@ -1,21 +1,39 @@
-// Solver dispatch by name (the steps the solvers share are in solver_steps.c).
+// Solver dispatch by name and the checks of the stochastic options (the steps the
+// solvers share are in solver_steps.c).
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ds_error.h"
+#include "ds_philox.h"
 #include "solver.h"
+
+// Which of the stochastic options a solver reads; any other one set is refused.
+enum { USES_CHURN = 1, USES_ETA = 2, USES_R = 4 };
 
 typedef struct {
     const char *name;
     solver_fn run;
+    int uses;
 } solver_entry;
 
 // The known solvers, in the order the error message lists them.
 static const solver_entry solvers[] = {
-    {"euler", solver_euler},     {"heun", solver_heun},         {"dpm2", solver_dpm2},
-    {"dpmpp2m", solver_dpmpp2m}, {"dpmpp3m", solver_dpmpp3m},   {"unipc", solver_unipc},
-    {"ipndm", solver_ipndm},     {"ipndm_v", solver_ipndm_v},   {"deis", solver_deis},
-    {"lms", solver_lms},         {"adaptive", solver_adaptive},
+    {"euler", solver_euler, USES_CHURN},
+    {"heun", solver_heun, USES_CHURN},
+    {"dpm2", solver_dpm2, 0},
+    {"dpmpp2m", solver_dpmpp2m, 0},
+    {"dpmpp3m", solver_dpmpp3m, 0},
+    {"lms", solver_lms, 0},
+    {"adaptive", solver_adaptive, 0},
+    {"unipc", solver_unipc, 0},
+    {"ipndm", solver_ipndm, 0},
+    {"ipndm_v", solver_ipndm_v, 0},
+    {"deis", solver_deis, 0},
+    {"euler_ancestral", solver_euler_ancestral, USES_ETA},
+    {"dpmpp_sde", solver_dpmpp_sde, USES_ETA | USES_R},
+    {"dpmpp2m_sde", solver_dpmpp2m_sde, USES_ETA},
+    {"dpmpp3m_sde", solver_dpmpp3m_sde, USES_ETA},
 };
 #define N_SOLVERS (sizeof solvers / sizeof solvers[0])
 
@@ -26,6 +44,10 @@ void ds_solver_opts_default(ds_solver_opts *o) {
     o->variant = "bh2";
     o->rtol = 1e-5;
     o->atol = 1e-5;
+    o->s_tmax = INFINITY;
+    o->s_noise = 1;
+    o->eta = 1;
+    o->sde_r = 0.5;
 }
 
 static const solver_entry *find_solver(const char *name) {
@@ -51,6 +73,44 @@ int ds_solver_check_name(const char *name) {
     return ds_fail("unknown sampler '%s' (expected %s)", name, list);
 }
 
+int ds_solver_stochastic(const ds_solver_opts *o) {
+    const solver_entry *s = find_solver(o->solver);
+    return s && ((s->uses & USES_ETA) || ((s->uses & USES_CHURN) && o->s_churn > 0));
+}
+
+// The stochastic options: in range, and set only for a solver that reads them.
+static int check_stochastic(const solver_entry *s, const ds_solver_opts *o) {
+    ds_solver_opts def;
+    ds_solver_opts_default(&def);
+    const char *n = s->name;
+    if (!(s->uses & USES_CHURN) &&
+        (o->s_churn != def.s_churn || o->s_tmin != def.s_tmin || o->s_tmax != def.s_tmax))
+        return ds_fail("solver %s has no churn (s_churn, s_tmin, s_tmax are for euler and heun)",
+                       n);
+    if (!(s->uses & (USES_CHURN | USES_ETA)) && o->s_noise != def.s_noise)
+        return ds_fail("solver %s draws no noise (s_noise is for euler and heun with churn and "
+                       "the ancestral and SDE samplers)",
+                       n);
+    if (!(s->uses & USES_ETA) && o->eta != def.eta)
+        return ds_fail("solver %s has no eta (eta is for euler_ancestral, dpmpp_sde, dpmpp2m_sde "
+                       "and dpmpp3m_sde)",
+                       n);
+    if (!(s->uses & USES_R) && o->sde_r != def.sde_r)
+        return ds_fail("solver %s has no r (r is for dpmpp_sde)", n);
+    if (!(o->s_churn >= 0) || !isfinite(o->s_churn))
+        return ds_fail("solver %s: s_churn must be finite and >= 0 (got %g)", n, o->s_churn);
+    if (!(o->s_tmin >= 0) || !(o->s_tmin <= o->s_tmax))
+        return ds_fail("solver %s: need 0 <= s_tmin <= s_tmax (got s_tmin %g, s_tmax %g)", n,
+                       o->s_tmin, o->s_tmax);
+    if (!(o->s_noise >= 0) || !isfinite(o->s_noise))
+        return ds_fail("solver %s: s_noise must be finite and >= 0 (got %g)", n, o->s_noise);
+    if (!(o->eta >= 0) || !isfinite(o->eta))
+        return ds_fail("solver %s: eta must be finite and >= 0 (got %g)", n, o->eta);
+    if (!(o->sde_r > 0 && o->sde_r < 1))
+        return ds_fail("solver %s: r must lie in (0, 1) (got %g)", n, o->sde_r);
+    return 0;
+}
+
 int ds_solve(ds_solver_ctx *ctx, const ds_solver_opts *o, const double *sigmas, int n_sigmas,
              ds_batch *x) {
     DS_TRY(ds_solver_check_name(o->solver));
@@ -61,5 +121,6 @@ int ds_solve(ds_solver_ctx *ctx, const ds_solver_opts *o, const double *sigmas, 
             return ds_fail("sigmas must decrease strictly and stay >= 0 (sigma[%d] = %g, "
                            "sigma[%d] = %g)",
                            i, sigmas[i], i + 1, sigmas[i + 1]);
+    DS_TRY(check_stochastic(s, o));
     return s->run(ctx, o, sigmas, n_sigmas, x);
 }

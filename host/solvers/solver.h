@@ -14,6 +14,12 @@ int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *
 // The same at the solver's state x (not an intermediate point): with landing, rows
 // certified one-hot here land (host/solvers/landing.c).
 int solver_denoise_state(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out);
+// out = the next noise draw (standard normals): Philox under ds_philox_draw_key(seed,
+// draws), or the next slice of the injected step noise; counts one draw.
+int solver_draw(ds_solver_ctx *c, ds_batch *out);
+// k-diffusion's get_ancestral_step: the sigma to step down to deterministically and the
+// noise to add, sigma_down^2 + sigma_up^2 = to^2; eta = 0 gives (to, 0).
+void solver_ancestral_step(double from, double to, double eta, double *down, double *up);
 // Reports point i of the trajectory to the hook, if any.
 void solver_record(ds_solver_ctx *c, int i, double sigma, const ds_batch *x,
                    const ds_batch *denoised);
@@ -52,5 +58,13 @@ int solver_ipndm_v(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigm
                    ds_batch *x);
 int solver_deis(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                 ds_batch *x);
+int solver_euler_ancestral(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                           ds_batch *x);
+int solver_dpmpp_sde(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                     ds_batch *x);
+int solver_dpmpp2m_sde(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                       ds_batch *x);
+int solver_dpmpp3m_sde(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
+                       ds_batch *x);
 
 #endif

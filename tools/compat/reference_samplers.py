@@ -5,7 +5,10 @@ reproduce (requirement 6), with the closed-form Gaussian denoiser in place of a 
 torch is not available here, so this is a line-by-line transcription of the reference
 code, not the reference code itself:
   k-diffusion (crowsonkb/k-diffusion, k_diffusion/sampling.py): sample_euler,
-      sample_heun, sample_dpm_2, sample_lms, sample_dpmpp_2m (churn 0);
+      sample_heun (with EDM's churn), sample_dpm_2, sample_lms, sample_dpmpp_2m, and the
+      stochastic sample_euler_ancestral, sample_dpmpp_sde, sample_dpmpp_2m_sde and
+      sample_dpmpp_3m_sde, whose noise is read from DIR/step_noise.npy (draws x B x d) in the
+      order k-diffusion draws it;
   diff-sampler (zju-pi/diff-sampler, diff-solvers-main/solvers.py and solver_utils.py):
       euler, heun, dpm_2, ipndm, ipndm_v, deis (tab), dpm_pp, unipc (predict_x0=True).
 The network call net(x, t) becomes the Gaussian denoiser D, and every call is counted.
@@ -15,9 +18,10 @@ Usage: reference_samplers.py DIR IMPL SAMPLER [key=value ...]
 DIR holds mean.npy (d), eigvecs.npy (d x d, columns), eigvals.npy (d), noise.npy (B x d)
 and sigmas.npy. One run writes DIR/out.npy and prints "nfe N". With --cases, each line
 "ID N IMPL SAMPLER [key=value ...]" runs on the first N sigmas, writes DIR/out_ID.npy and
-prints "ID nfe N".
+prints "ID nfe N draws K".
 Keys (diff-sampler): max_order, afs, denoise_to_zero, lower_order_final, variant;
-(k-diffusion lms): order.
+(k-diffusion lms): order; (k-diffusion stochastic): s_churn, s_tmin, s_tmax,
+s_noise, eta, r, solver_type.
 """
 import math
 import sys
@@ -46,9 +50,37 @@ def to_d(x, sigma, denoised):
     return (x - denoised) / sigma
 
 
-def kd_sample_euler(model, x, sigmas):
+class InjectedNoise:
+    """k-diffusion's torch.randn_like / noise_sampler(sigma, sigma_next), fed the slices of
+    DIR/step_noise.npy (draws x B x d) in order; counts the draws."""
+
+    def __init__(self, folder):
+        self.folder, self.v, self.draws = folder, None, 0
+
+    def __call__(self, *sigmas):
+        if self.v is None:
+            self.v = np.load(f'{self.folder}/step_noise.npy').astype(np.float64)
+        self.draws += 1
+        return self.v[self.draws - 1]
+
+
+def kd_churn(x, sigmas, i, noise, s_churn, s_tmin, s_tmax, s_noise):
+    """EDM's churn at the top of step i of sample_euler / sample_heun. k-diffusion draws eps
+    at every step, also at s_churn = 0 where it is unused; the transcription draws only
+    when s_churn > 0 (diffsamp then is the ODE solver and draws nothing)."""
+    gamma = min(s_churn / (len(sigmas) - 1), 2**0.5 - 1) if s_tmin <= sigmas[i] <= s_tmax else 0.
+    sigma_hat = sigmas[i] * (gamma + 1)
+    if s_churn > 0:
+        eps = noise() * s_noise
+        if gamma > 0:
+            x = x + eps * (sigma_hat**2 - sigmas[i]**2) ** 0.5
+    return x, sigma_hat
+
+
+def kd_sample_euler(model, x, sigmas, noise=None, s_churn=0., s_tmin=0., s_tmax=math.inf,
+                    s_noise=1.):
     for i in range(len(sigmas) - 1):
-        sigma_hat = sigmas[i]
+        x, sigma_hat = kd_churn(x, sigmas, i, noise, s_churn, s_tmin, s_tmax, s_noise)
         denoised = model(x, sigma_hat)
         d = to_d(x, sigma_hat, denoised)
         dt = sigmas[i + 1] - sigma_hat
@@ -56,9 +88,10 @@ def kd_sample_euler(model, x, sigmas):
     return x
 
 
-def kd_sample_heun(model, x, sigmas):
+def kd_sample_heun(model, x, sigmas, noise=None, s_churn=0., s_tmin=0., s_tmax=math.inf,
+                   s_noise=1.):
     for i in range(len(sigmas) - 1):
-        sigma_hat = sigmas[i]
+        x, sigma_hat = kd_churn(x, sigmas, i, noise, s_churn, s_tmin, s_tmax, s_noise)
         denoised = model(x, sigma_hat)
         d = to_d(x, sigma_hat, denoised)
         dt = sigmas[i + 1] - sigma_hat
@@ -70,6 +103,114 @@ def kd_sample_heun(model, x, sigmas):
             d_2 = to_d(x_2, sigmas[i + 1], denoised_2)
             d_prime = (d + d_2) / 2
             x = x + d_prime * dt
+    return x
+
+
+def kd_get_ancestral_step(sigma_from, sigma_to, eta=1.):
+    if not eta:
+        return sigma_to, 0.
+    sigma_up = min(sigma_to, eta * (sigma_to**2 * (sigma_from**2 - sigma_to**2) / sigma_from**2) ** 0.5)
+    sigma_down = (sigma_to**2 - sigma_up**2) ** 0.5
+    return sigma_down, sigma_up
+
+
+def kd_sample_euler_ancestral(model, x, sigmas, noise=None, eta=1., s_noise=1.):
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        sigma_down, sigma_up = kd_get_ancestral_step(sigmas[i], sigmas[i + 1], eta=eta)
+        d = to_d(x, sigmas[i], denoised)
+        dt = sigma_down - sigmas[i]
+        x = x + d * dt
+        if sigmas[i + 1] > 0:
+            x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+    return x
+
+
+def kd_sample_dpmpp_sde(model, x, sigmas, noise=None, eta=1., s_noise=1., r=1 / 2):
+    """k-diffusion draws from a Brownian tree by default; here `noise` is the injected one."""
+    sigma_fn = lambda t: math.exp(-t)
+    t_fn = lambda sigma: -math.log(sigma) if sigma > 0 else math.inf
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        if sigmas[i + 1] == 0:
+            d = to_d(x, sigmas[i], denoised)
+            dt = sigmas[i + 1] - sigmas[i]
+            x = x + d * dt
+        else:
+            t, t_next = t_fn(sigmas[i]), t_fn(sigmas[i + 1])
+            h = t_next - t
+            s = t + h * r
+            fac = 1 / (2 * r)
+            sd, su = kd_get_ancestral_step(sigma_fn(t), sigma_fn(s), eta)
+            s_ = t_fn(sd)
+            x_2 = (sigma_fn(s_) / sigma_fn(t)) * x - math.expm1(t - s_) * denoised
+            x_2 = x_2 + noise(sigma_fn(t), sigma_fn(s)) * s_noise * su
+            denoised_2 = model(x_2, sigma_fn(s))
+            sd, su = kd_get_ancestral_step(sigma_fn(t), sigma_fn(t_next), eta)
+            t_next_ = t_fn(sd)
+            denoised_d = (1 - fac) * denoised + fac * denoised_2
+            x = (sigma_fn(t_next_) / sigma_fn(t)) * x - math.expm1(t - t_next_) * denoised_d
+            x = x + noise(sigma_fn(t), sigma_fn(t_next)) * s_noise * su
+    return x
+
+
+def kd_sample_dpmpp_2m_sde(model, x, sigmas, noise=None, eta=1., s_noise=1.,
+                           solver_type='midpoint'):
+    old_denoised = None
+    h_last = None
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            t, s = -math.log(sigmas[i]), -math.log(sigmas[i + 1])
+            h = s - t
+            eta_h = eta * h
+            x = sigmas[i + 1] / sigmas[i] * math.exp(-eta_h) * x + -math.expm1(-h - eta_h) * denoised
+            if old_denoised is not None:
+                r = h_last / h
+                if solver_type == 'heun':
+                    x = x + (-math.expm1(-h - eta_h) / (-h - eta_h) + 1) * (1 / r) * (denoised - old_denoised)
+                elif solver_type == 'midpoint':
+                    x = x + 0.5 * -math.expm1(-h - eta_h) * (1 / r) * (denoised - old_denoised)
+            if eta:
+                x = x + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1] * math.sqrt(-math.expm1(-2 * eta_h)) * s_noise
+        old_denoised = denoised
+        h_last = h
+    return x
+
+
+def kd_sample_dpmpp_3m_sde(model, x, sigmas, noise=None, eta=1., s_noise=1.):
+    denoised_1, denoised_2 = None, None
+    h, h_1, h_2 = None, None, None
+    for i in range(len(sigmas) - 1):
+        denoised = model(x, sigmas[i])
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            t, s = -math.log(sigmas[i]), -math.log(sigmas[i + 1])
+            h = s - t
+            h_eta = h * (eta + 1)
+            x = math.exp(-h_eta) * x + -math.expm1(-h_eta) * denoised
+            if h_2 is not None:
+                r0 = h_1 / h
+                r1 = h_2 / h
+                d1_0 = (denoised - denoised_1) / r0
+                d1_1 = (denoised_1 - denoised_2) / r1
+                d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
+                d2 = (d1_0 - d1_1) / (r0 + r1)
+                phi_2 = math.expm1(-h_eta) / h_eta + 1
+                phi_3 = phi_2 / h_eta - 0.5
+                x = x + phi_2 * d1 - phi_3 * d2
+            elif h_1 is not None:
+                r = h_1 / h
+                d = (denoised - denoised_1) / r
+                phi_2 = math.expm1(-h_eta) / h_eta + 1
+                x = x + phi_2 * d
+            if eta:
+                x = x + noise(sigmas[i], sigmas[i + 1]) * sigmas[i + 1] * math.sqrt(-math.expm1(-2 * h * eta)) * s_noise
+        denoised_1, denoised_2 = denoised, denoised_1
+        h_1, h_2 = h, h_1
     return x
 
 
@@ -517,7 +658,10 @@ def ds_unipc(net, latents, t_steps, afs=False, denoise_to_zero=False, max_order=
 
 
 KDIFFUSION = {'euler': kd_sample_euler, 'heun': kd_sample_heun, 'dpm_2': kd_sample_dpm_2,
-              'lms': kd_sample_lms, 'dpmpp_2m': kd_sample_dpmpp_2m}
+              'lms': kd_sample_lms, 'dpmpp_2m': kd_sample_dpmpp_2m,
+              'euler_ancestral': kd_sample_euler_ancestral, 'dpmpp_sde': kd_sample_dpmpp_sde,
+              'dpmpp_2m_sde': kd_sample_dpmpp_2m_sde, 'dpmpp_3m_sde': kd_sample_dpmpp_3m_sde}
+STOCHASTIC = {'euler', 'heun', 'euler_ancestral', 'dpmpp_sde', 'dpmpp_2m_sde', 'dpmpp_3m_sde'}
 DIFFSAMPLER = {'euler': ds_euler, 'heun': ds_heun, 'dpm_2': ds_dpm_2, 'ipndm': ds_ipndm,
                'ipndm_v': ds_ipndm_v, 'deis': ds_deis, 'dpm_pp': ds_dpm_pp, 'unipc': ds_unipc}
 
@@ -537,13 +681,16 @@ def run(folder, impl, name, args, count=None):
     net = Gaussian(load('mean'), load('eigvecs'), load('eigvals'))
     noise, sigmas = load('noise'), [float(s) for s in load('sigmas')]
     sigmas = sigmas[:count] if count else sigmas
+    steps = InjectedNoise(folder)
     if impl == 'k-diffusion':
+        if name in STOCHASTIC:
+            kw['noise'] = steps
         out = KDIFFUSION[name](net, noise * sigmas[0], sigmas, **kw)
     elif impl == 'diff-sampler':
         out = DIFFSAMPLER[name](net, noise, sigmas, **kw)
     else:
         sys.exit(f'unknown implementation {impl}')
-    return out, net.nfe
+    return out, net.nfe, steps.draws
 
 
 def main(argv):
@@ -551,15 +698,15 @@ def main(argv):
         with open(argv[3]) as f:
             for line in f:
                 ident, count, impl, name, *args = line.split()
-                out, nfe = run(argv[1], impl, name, args, int(count))
+                out, nfe, draws = run(argv[1], impl, name, args, int(count))
                 np.save(f'{argv[1]}/out_{ident}.npy', out)
-                print(f'{ident} nfe {nfe}')
+                print(f'{ident} nfe {nfe} draws {draws}')
         return
     if len(argv) < 4:
         sys.exit(__doc__)
-    out, nfe = run(argv[1], argv[2], argv[3], argv[4:])
+    out, nfe, draws = run(argv[1], argv[2], argv[3], argv[4:])
     np.save(f'{argv[1]}/out.npy', out)
-    print(f'nfe {nfe}')
+    print(f'nfe {nfe} draws {draws}')
 
 
 if __name__ == '__main__':

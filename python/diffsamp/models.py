@@ -1,0 +1,218 @@
+"""Models: the analytic ones (empirical, Gaussian, mixture) fitted to data or loaded from
+a model folder, and ``Model.from_denoiser``, which runs your own denoiser inside
+diffsamp's solvers (a callback model in the C library)."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from ._arrays import image_shape, load_data, rows_f32, rows_f64
+
+
+def _training(data, labels=None):
+    """(rows, labels, path, shape) from an array or a data set path."""
+    path = None
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        data, file_labels = load_data(path)
+        labels = file_labels if labels is None else labels
+    shape = image_shape(data)
+    x = rows_f32(data)
+    if labels is not None:
+        labels = np.ascontiguousarray(labels, dtype=np.int32)
+    return x, labels, path, shape
+
+
+def _numpy_adapter(fn: Callable) -> Callable:
+    """The C callback: views x, sigma (read-only) and out, calls fn(x, sigma) and writes
+    its result into out. torch tensors returned are moved to the host."""
+
+    def call(xm, sm, om, rows, d):
+        x = np.frombuffer(xm, dtype=np.float64).reshape(rows, d)
+        sigma = np.frombuffer(sm, dtype=np.float64)
+        out = np.frombuffer(om, dtype=np.float64).reshape(rows, d)
+        r = fn(x, sigma)
+        if hasattr(r, "detach"):  # a torch tensor
+            r = r.detach().to("cpu").double().numpy()
+        r = np.asarray(r)
+        if r.size != rows * d:
+            raise ValueError(
+                f"denoiser returned shape {r.shape} for x of shape ({rows}, {d})"
+                " (expected the shape of x)"
+            )
+        out[...] = r.reshape(rows, d)
+
+    return call
+
+
+def torch_denoiser(module, device=None, dtype=None) -> Callable:
+    """Adapts a torch module (or function) ``D(x, sigma)`` on torch tensors to the numpy
+    callable ``Model.from_denoiser`` takes. x arrives as a (rows, d) float64 host array
+    and goes to ``device`` (default: the module's, else CPU) as ``dtype`` (default: the
+    module's parameter dtype, else float32) through ``torch.from_numpy`` (no host copy)."""
+    import torch
+
+    params = list(module.parameters()) if hasattr(module, "parameters") else []
+    dev = torch.device(device) if device else (params[0].device if params else torch.device("cpu"))
+    dt = dtype or (params[0].dtype if params else torch.float32)
+
+    def call(x, sigma):
+        with torch.no_grad():
+            tx = torch.from_numpy(x).to(dev, dt)
+            ts = torch.from_numpy(sigma).to(dev, dt)
+            return module(tx, ts)
+
+    return call
+
+
+class Model:
+    """A model diffsamp samples from. Build one with ``Model.empirical``,
+    ``Model.gaussian``, ``Model.gmm``, ``Model.load`` or ``Model.from_denoiser``."""
+
+    def __init__(self, core, train=None, gaussian: Optional["Model"] = None):
+        self._core = core
+        self._info = core.info()
+        self._train = train  # (rows, labels, path, shape) for a teleport Gaussian fit
+        self._gaussian = gaussian
+
+    # ---- construction ----
+
+    @classmethod
+    def _fit(cls, kind, data, labels=None, **opts) -> "Model":
+        x, labels, path, shape = _training(data, labels)
+        core = _core.fit(
+            x, x.shape[0], x.shape[1], kind, labels=labels, path=path, shape=shape, **opts
+        )
+        return cls(core, train=(x, labels, path, shape))
+
+    @classmethod
+    def empirical(cls, Y, labels=None) -> "Model":
+        """The empirical model: the training set itself (the exact score of its
+        Gaussian-smoothed distribution). Y: N x d (or N x C x H x W) array, or a data
+        set path (then ``save`` can refer to the file)."""
+        return cls._fit("empirical", Y, labels)
+
+    @classmethod
+    def gaussian(cls, Y, rank: Optional[int] = None) -> "Model":
+        """A Gaussian fitted to Y (mean and covariance; ``rank`` keeps the top-rank
+        eigenvectors plus an isotropic residual, None: full rank)."""
+        return cls._fit("gaussian", Y, rank=int(rank or 0))
+
+    @classmethod
+    def gmm(
+        cls,
+        Y,
+        k: int = 10,
+        seed: int = 0,
+        rank: Optional[int] = None,
+        labels=None,
+        from_labels: bool = False,
+        kmeans_iters: int = 50,
+        var_floor: float = 1e-4,
+    ) -> "Model":
+        """A Gaussian mixture of k components (k-means++ with ``seed``, then one
+        Gaussian per cluster; ``from_labels``: one component per class label)."""
+        return cls._fit(
+            "gmm",
+            Y,
+            labels,
+            k=int(k),
+            seed=int(seed),
+            rank=int(rank or 0),
+            from_labels=bool(from_labels),
+            kmeans_iters=int(kmeans_iters),
+            var_floor=float(var_floor),
+        )
+
+    @classmethod
+    def load(cls, dir) -> "Model":
+        """Reads a model folder written by ``save`` or ``diffsamp prepare``."""
+        return cls(_core.load_model(os.fspath(dir)))
+
+    @classmethod
+    def from_denoiser(
+        cls,
+        D: Callable,
+        dim: int,
+        shape: Optional[Tuple[int, int, int]] = None,
+        gaussian: Optional["Model"] = None,
+    ) -> "Model":
+        """Your own denoiser as a model for every solver, schedule, GITS and teleport.
+
+        D(x, sigma) -> array: x is rows x dim (float64), sigma one value per row; it
+        returns D(x; sigma) of x's shape (numpy, or torch tensors, see
+        ``torch_denoiser`` for a torch module). ``shape`` (C, H, W) makes samples
+        images; ``gaussian`` is the Gaussian model teleporting jumps with.
+        """
+        if shape is not None and int(np.prod(shape)) != dim:
+            raise ValueError(f"from_denoiser: shape {shape} does not hold dim = {dim} values")
+        core = _core.callback_model(int(dim), _numpy_adapter(D))
+        m = cls(core, gaussian=gaussian)
+        m._shape = tuple(shape) if shape else (0, 0, 0)
+        return m
+
+    def save(self, dir) -> None:
+        """Writes the model folder (model.txt and .npy arrays), as ``diffsamp prepare``."""
+        self._core.save(os.fspath(dir))
+
+    # ---- properties ----
+
+    @property
+    def kind(self) -> str:
+        """"empirical", "gaussian", "gmm" or "callback"."""
+        return self._info["kind"]
+
+    @property
+    def d(self) -> int:
+        """Data dimension."""
+        return self._info["d"]
+
+    @property
+    def shape(self) -> Optional[Tuple[int, int, int]]:
+        """(C, H, W) of image models, else None."""
+        s = getattr(self, "_shape", None) or self._info["shape"]
+        return tuple(s) if s[0] > 0 else None
+
+    @property
+    def sigma_data(self) -> float:
+        """Root-mean-square deviation of the training data from its mean."""
+        return self._info["sigma_data"]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean of the training data (d,)."""
+        return np.frombuffer(self._core.mean(), dtype=np.float64)
+
+    def __repr__(self) -> str:
+        shape = f", shape={self.shape}" if self.shape else ""
+        return f"Model(kind={self.kind!r}, d={self.d}{shape})"
+
+    # ---- evaluation ----
+
+    def denoise(self, x, sigma, backend: str = "auto") -> np.ndarray:
+        """D(x; sigma) for rows x (rows x d, or images); sigma: one value or one per
+        row. Returns float64 of x's shape. float64 C-ordered x is read in place."""
+        from .sampling import denoise
+
+        return denoise(self, x, sigma, backend=backend)
+
+    def teleport_gaussian(self) -> "Model":
+        """The Gaussian teleporting jumps with: the one given to ``from_denoiser``, the
+        model itself when Gaussian, else one fitted to its training data (as the CLI)."""
+        if self._gaussian is not None:
+            return self._gaussian
+        if self.kind == "gaussian":
+            return self
+        if self._train is None:
+            raise ValueError(
+                "teleport: this model holds no training data; pass teleport_model= "
+                "(a Gaussian Model)"
+            )
+        x, _, path, shape = self._train
+        core = _core.fit(x, x.shape[0], x.shape[1], "gaussian", path=path, shape=shape)
+        self._gaussian = Model(core)
+        return self._gaussian

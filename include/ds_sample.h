@@ -71,7 +71,9 @@ typedef struct {
     uint64_t seed;            // Philox noise seed
     const double *noise;      // n x d standard normal rows instead of Philox noise, or NULL
     const double *step_noise; // stochastic samplers: draws x n x d standard normals instead
-                              // of Philox step noise (draws: ds_solver_count_draws), or NULL
+                              // of Philox step noise, or NULL
+    int64_t step_noise_draws; // its first axis: must be the draws the sampler makes per row
+                              // on the schedule solved (ds_solver_count_draws)
     int record_trajectory;    // fill ds_sample_result.trajectory
     const uint8_t *skip;      // per batch: 1 to skip it (done before a resume), or NULL
     ds_cancel_fn cancel;      // polled before every denoiser call (GITS included), or NULL

@@ -1,5 +1,6 @@
 // diffsamp sample: options, the models, a pre-flight check of the plan, the run
 // (ds_sample_run) and the outputs.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 
 typedef struct {
     const char *model_dir, *data_path, *model_kind, *teleport_model;
-    const char *noise_path, *trajectory, *backend, *out, *sigmas_file;
+    const char *noise_path, *step_noise_path, *trajectory, *backend, *out, *sigmas_file;
     int64_t k, order, lower_order_final, steps, n, batch, seed;
     int64_t gits_teacher, gits_warmup, deis_riemann;
     int no_final_zero, full_order, afs, dynamic_threshold;
@@ -119,6 +120,29 @@ static int load_noise(const char *path, int64_t *n, int64_t d, double **out) {
     return rc;
 }
 
+// The stochastic samplers' draws from a .npy file: draws x n x d finite standard normals
+// (the draw count is checked against the sampler by ds_sample_run).
+static int load_step_noise(const char *path, int64_t n, int64_t d, double **out, int64_t *draws) {
+    ds_array a;
+    DS_TRY(ds_npy_read(path, &a));
+    int rc = 0;
+    if (a.dtype == DS_U8 || a.ndim != 3 || a.shape[1] != n || a.shape[2] != d || a.shape[0] < 1)
+        rc = ds_fail("%s: step noise must be a float array of shape (draws, %lld, %lld): one "
+                     "slice of n x d standard normals per draw",
+                     path, (long long)n, (long long)d);
+    int64_t count = rc ? 0 : ds_array_count(&a);
+    if (!rc) *out = ds_alloc((size_t)count, sizeof(double));
+    for (int64_t i = 0; !rc && i < count; i++) {
+        (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
+        if (!isfinite((*out)[i]))
+            rc = ds_fail("%s: step noise value %lld is %g (expected finite normals)", path,
+                         (long long)i, (*out)[i]);
+    }
+    if (!rc) *draws = a.shape[0];
+    ds_array_free(&a);
+    return rc;
+}
+
 // The outputs of the whole run, from the batches written: the grid of the first 64
 // samples, the trajectory, sigmas.txt and samples.npy.
 static int write_outputs(const sample_args *a, const ds_model *m, sample_output *o,
@@ -184,6 +208,7 @@ static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, 
     DS_TRY(ds_config_add(buf, size, "backend-used", "%s", b->name));
     DS_TRY(add_file_identity(buf, size, "model-dir-identity", a->model_dir));
     DS_TRY(add_file_identity(buf, size, "noise-identity", a->noise_path));
+    DS_TRY(add_file_identity(buf, size, "step-noise-identity", a->step_noise_path));
     DS_TRY(add_file_identity(buf, size, "sigmas-identity", a->sigmas_file));
     DS_TRY(add_file_identity(buf, size, "teleport-model-identity", a->teleport_model));
     return ds_config_add(buf, size, "model-identity", "%s d=%lld k=%lld r=%lld data=%016llx",
@@ -300,7 +325,9 @@ int cli_sample(int argc, char **argv) {
         {"model", CLI_STR, &a.model_kind, "model kind to fit: empirical, gaussian or gmm"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
         {"sampler", CLI_STR, &so->solver,
-         "euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v, deis, lms, adaptive"},
+         "euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v, deis, lms, adaptive; "
+         "stochastic: euler_ancestral, dpmpp_sde, dpmpp2m_sde, dpmpp3m_sde (and euler, heun with "
+         "--s-churn)"},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},
         {"lower-order-final", CLI_INT, &a.lower_order_final,
          "multistep solvers: lower the order on the final steps (1) or not (0)"},
@@ -308,7 +335,7 @@ int cli_sample(int argc, char **argv) {
          "dpmpp3m, lms: the corrected variant that keeps the nominal order (see README)"},
         {"variant", CLI_STR, &so->variant,
          "unipc: bh1 or bh2; ipndm_v: diff-sampler (what bh2 selects there) or exact "
-         "(docs/compat.md)"},
+         "(docs/compat.md); dpmpp2m_sde: midpoint (what bh2 selects there) or heun"},
         {"no-landing", CLI_FLAG, &a.cfg.no_landing,
          "empirical model: evaluate every row at every step (no certified landing)"},
         {"landing-eps", CLI_REAL, &a.cfg.landing_eps,
@@ -337,6 +364,17 @@ int cli_sample(int argc, char **argv) {
         {"batch", CLI_INT, &a.batch, "rows per batch"},
         {"seed", CLI_INT, &a.seed, "noise seed (sample i uses noise row i of the seed)"},
         {"noise", CLI_STR, &a.noise_path, "standard normal rows (.npy, N x d) instead of Philox"},
+        {"s-churn", CLI_REAL, &so->s_churn, "euler, heun: EDM's churn S_churn (0: the ODE)"},
+        {"s-tmin", CLI_REAL, &so->s_tmin, "euler, heun: churn only where sigma >= S_tmin"},
+        {"s-tmax", CLI_REAL, &so->s_tmax, "euler, heun: churn only where sigma <= S_tmax"},
+        {"s-noise", CLI_REAL, &so->s_noise,
+         "churn, ancestral and SDE samplers: scale of the noise added"},
+        {"eta", CLI_REAL, &so->eta,
+         "euler_ancestral, dpmpp_sde, dpmpp2m_sde, dpmpp3m_sde: noise fraction (0: the ODE)"},
+        {"r", CLI_REAL, &so->sde_r, "dpmpp_sde: the substep's fraction of the step"},
+        {"step-noise", CLI_STR, &a.step_noise_path,
+         "stochastic samplers: draws x N x d standard normals (.npy) instead of Philox, in "
+         "k-diffusion's order (docs/compat.md)"},
         {"teleport-sigma", CLI_REAL, &a.cfg.teleport.sigma,
          "jump from sigma-max to this sigma with the Gaussian flow"},
         {"teleport-fraction", CLI_REAL, &a.cfg.teleport.fraction,
@@ -363,8 +401,9 @@ int cli_sample(int argc, char **argv) {
          "cpu and ref); a smaller batch is planned to fit"},
     };
     const int n_opts = sizeof opts / sizeof opts[0];
-    int rc = cli_parse("sample", "Sample with a solver of the probability-flow ODE.", argc, argv,
-                       opts, n_opts);
+    int rc = cli_parse("sample",
+                       "Sample with a solver of the probability-flow ODE or a stochastic sampler.",
+                       argc, argv, opts, n_opts);
     if (rc) return rc > 0 ? 0 : cli_fail(2);
     if (plan(&a)) return cli_fail(2);
     int teleporting = a.cfg.teleport.sigma > 0 || a.cfg.teleport.fraction > 0;
@@ -373,12 +412,16 @@ int cli_sample(int argc, char **argv) {
     ds_data data = {0};
     ds_model model = {0}, gauss = {0};
     ds_backend *b = NULL;
-    double *noise = NULL;
+    double *noise = NULL, *step_noise = NULL;
     ds_sample_result r = {0};
     sample_output o = {.r = &r};
     rc = load_models(&a, &data, &model, &gauss, teleporting);
     if (!rc && a.noise_path) rc = load_noise(a.noise_path, &a.cfg.n, model.d, &noise);
     if (!rc && a.cfg.n == 0) a.cfg.n = 16;
+    if (!rc && a.step_noise_path)
+        rc = load_step_noise(a.step_noise_path, a.cfg.n, model.d, &step_noise,
+                             &a.cfg.step_noise_draws);
+    a.cfg.step_noise = step_noise;
     if (a.cfg.batch > a.cfg.n) a.cfg.batch = a.cfg.n; // plan memory for the rows there are
     a.cfg.noise = noise;
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
@@ -418,6 +461,7 @@ int cli_sample(int argc, char **argv) {
     cli_replace_end(&replace, rc != 0);
     ds_sample_result_free(&r);
     free(noise);
+    free(step_noise);
     ds_backend_free(b);
     ds_model_free(&gauss);
     ds_model_free(&model);

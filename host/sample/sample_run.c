@@ -160,6 +160,11 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
     if (!rc) rc = prepare_landing(&st, model, c, r);
     if (!rc && c->step_noise) rc = ds_solver_count_draws(&c->solver, st.run, st.n_run, &draws);
+    if (!rc && c->step_noise && draws != c->step_noise_draws)
+        rc = ds_fail("step noise: %lld draws per row given, but sampler %s makes %lld on this "
+                     "schedule (expected an array of %lld x %lld x %lld)",
+                     (long long)c->step_noise_draws, c->solver.solver, (long long)draws,
+                     (long long)draws, (long long)c->n, (long long)model->d);
     step_noise.draws = draws;
     for (int64_t first = 0; !rc && first < c->n; first += c->batch)
         if (!c->skip || !c->skip[first / c->batch])

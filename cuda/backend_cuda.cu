@@ -234,6 +234,23 @@ static int cuda_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch 
     return rc;
 }
 
+// The model on the device and the per-row workspace; without a limit the workspace is
+// fitted to the device's free memory at bind time (available = 0).
+static void cuda_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
+    (void)b;
+    uint64_t d = (uint64_t)m->d, k = (uint64_t)m->k, r = (uint64_t)m->r;
+    int empirical = m->kind == DS_MODEL_EMPIRICAL;
+    if (empirical)
+        out->model_bytes =
+            (uint64_t)m->data.n * (sizeof(float) * d + sizeof(double)) + sizeof(float) * d;
+    else
+        out->model_bytes =
+            sizeof(float) * (d * k * r + k * r + k * d + d) + sizeof(double) * (k * r + 2 * k);
+    out->batch_bytes = (uint64_t)rows * ds_cuda_row_bytes(m, empirical ? ds_cuda_piece_rows(m) : 0);
+    out->available = 0;
+    out->available_what = "the device";
+}
+
 static void cuda_destroy(ds_backend *b) {
     ds_cuda_ctx *ctx = ds_cuda_ctx_of(b);
     CUBLAS_CHECK(cublasDestroy(ctx->blas));
@@ -277,6 +294,7 @@ extern "C" ds_backend *ds_backend_cuda_new(void) {
     b->randn = cuda_randn;
     b->denoise = cuda_denoise;
     b->gaussian_flow = cuda_gaussian_flow;
+    b->memory = cuda_memory;
     b->destroy = cuda_destroy;
     return b;
 }

@@ -197,6 +197,14 @@ static int choose_path(ds_bound_model *bm) {
     return rc;
 }
 
+int64_t ds_cuda_piece_rows(const ds_model *m) {
+    int64_t n = m->data.n, d = m->d;
+    int64_t piece = env_int("DIFFSAMP_CUDA_CHUNK", 0); // rows per piece; unset or < 1: 1 GiB
+    if (piece < 1) piece = DS_CUDA_PIECE_BYTES / (int64_t)(sizeof(float) * d);
+    if (piece > INT_MAX / d) piece = INT_MAX / d; // cuBLAS sizes are int
+    return piece < 1 ? 1 : piece > n ? n : piece;
+}
+
 int ds_cuda_empirical_bind(ds_bound_model *bm) {
     const ds_model *m = bm->m;
     int64_t n = m->data.n, d = m->d;
@@ -204,10 +212,7 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
         return ds_fail("cuda: empirical model needs training rows of dimension d and their mean "
                        "(got %lld rows of %lld for d = %lld)",
                        (long long)n, (long long)m->data.d, (long long)d);
-    int64_t piece = env_int("DIFFSAMP_CUDA_CHUNK", 0); // rows per piece; unset or < 1: 1 GiB
-    if (piece < 1) piece = DS_CUDA_PIECE_BYTES / (int64_t)(sizeof(float) * d);
-    if (piece > INT_MAX / d) piece = INT_MAX / d; // cuBLAS sizes are int
-    bm->piece_rows = piece < 1 ? 1 : piece > n ? n : piece;
+    bm->piece_rows = ds_cuda_piece_rows(m);
     bm->n_pieces = (n + bm->piece_rows - 1) / bm->piece_rows;
     DS_TRY(ds_cuda_upload_doubles(&bm->mean, m->mean, (size_t)d, "the data mean"));
     DS_TRY(upload_training_set(bm));

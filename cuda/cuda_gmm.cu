@@ -39,10 +39,10 @@ static int upload_factors(ds_bound_model *bm, const double *centre) {
 int ds_cuda_gmm_bind(ds_bound_model *bm) {
     const ds_model *m = bm->m;
     int64_t d = m->d, k = m->k, r = m->r;
-    if (k < 1 || r < 1 || r > d || d * k * r > INT_MAX || !m->weights || !m->means || !m->eigvals ||
-        !m->eigvecs || !m->residual)
-        return ds_fail("cuda: %s model with k = %lld, r = %lld, d = %lld lacks its factors "
-                       "(expected k >= 1, 1 <= r <= d, d k r < 2^31)",
+    // The factors are checked by cuda_bind (ds_backend_check_bind); cuBLAS sizes are int.
+    if (d * k * r > INT_MAX)
+        return ds_fail("cuda: %s model with k = %lld, r = %lld, d = %lld is too large for "
+                       "cuBLAS (expected d k r < 2^31)",
                        ds_model_kind_name(m->kind), (long long)k, (long long)r, (long long)d);
     // Centring on the data mean (component 0's mean if absent) keeps the projections small.
     const double *centre = m->mean ? m->mean : m->means;

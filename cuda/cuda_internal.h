@@ -66,12 +66,17 @@ int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_
 // Allocates *dst (count doubles, named what in errors) and copies src into it.
 int ds_cuda_upload_doubles(double **dst, const double *src, size_t count, const char *what);
 
+// Workspace bytes per query row (cuda/cuda_workspace.cu); piece_rows: the empirical
+// model's training rows per piece.
+size_t ds_cuda_row_bytes(const ds_model *m, int64_t piece_rows);
 // Workspace for at least min(rows, what memory allows) query rows.
 int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows);
 void ds_cuda_workspace_free(ds_cuda_workspace *ws);
 
 // Empirical model (cuda/cuda_empirical.cu).
 int ds_cuda_empirical_bind(ds_bound_model *bm);
+// Training rows per device piece ($DIFFSAMP_CUDA_CHUNK, else 1 GiB of floats).
+int64_t ds_cuda_piece_rows(const ds_model *m);
 void ds_cuda_empirical_unbind(ds_bound_model *bm);
 // Denoises rows query rows of x into out (device pointers) with the workspace.
 int ds_cuda_empirical_denoise(ds_bound_model *bm, const float *x, int64_t rows, ds_sigma2 s2,

@@ -17,12 +17,11 @@ static int64_t env_rows(const char *name) {
     return s ? strtoll(s, NULL, 10) : 0;
 }
 
-static size_t bytes_per_row(const ds_bound_model *bm) {
-    const ds_model *m = bm->m;
+size_t ds_cuda_row_bytes(const ds_model *m, int64_t piece_rows) {
     size_t d = (size_t)m->d, common = sizeof(float) * d + sizeof(double);
     // logits, chunk max and arg, refinement candidates, state (max, arg, sum, zl, acc)
     if (m->kind == DS_MODEL_EMPIRICAL)
-        return common + sizeof(float) * (size_t)bm->piece_rows + sizeof(double) + sizeof(int64_t) +
+        return common + sizeof(float) * (size_t)piece_rows + sizeof(double) + sizeof(int64_t) +
                sizeof(int) + DS_REFINE_MAX * (sizeof(int) + sizeof(float) + sizeof(double)) +
                sizeof(double) * 3 + sizeof(int64_t) + sizeof(float) * d;
     return common + sizeof(float) * (size_t)(m->k * m->r + m->k) + sizeof(double) * (size_t)m->k;
@@ -108,7 +107,7 @@ int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
     ds_cuda_workspace_free(ws);
     size_t free_bytes, total_bytes;
     CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
-    size_t per_row = bytes_per_row(bm);
+    size_t per_row = ds_cuda_row_bytes(bm->m, bm->piece_rows);
     size_t usable = free_bytes > DS_CUDA_RESERVE_BYTES ? free_bytes - DS_CUDA_RESERVE_BYTES : 0;
     int64_t fit = (int64_t)(usable / per_row), int_fit = INT_MAX / widest_row(bm);
     if (fit > int_fit) fit = int_fit;

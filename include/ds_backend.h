@@ -30,6 +30,15 @@ typedef struct {
     double *entropy;
 } ds_diag;
 
+// The memory a model needs on a backend, in bytes (the table's memory entry).
+typedef struct {
+    uint64_t model_bytes; // while the model is bound: its rows or factors as the backend keeps them
+    uint64_t batch_bytes; // the denoiser's workspace for a batch of the rows asked
+    uint64_t available;   // what the backend may use when the caller sets no limit; 0: the
+                          // backend fits its workspace to its memory itself (cuda)
+    const char *available_what; // where `available` comes from, for messages
+} ds_backend_memory;
+
 typedef struct ds_backend ds_backend;
 // A model made resident on a backend (training rows, factors, workspace).
 typedef struct ds_bound_model ds_bound_model;
@@ -66,6 +75,9 @@ struct ds_backend {
     // (out may alias x).
     int (*gaussian_flow)(ds_backend *b, ds_bound_model *bm, const ds_batch *x, double sigma_from,
                          double sigma_to, ds_batch *out);
+    // The memory model m needs on this backend for batches of `rows` rows (the solver's
+    // own batches are the caller's to count: rows x d values each).
+    void (*memory)(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out);
     void (*destroy)(ds_backend *b);
 };
 
@@ -74,6 +86,8 @@ struct ds_backend {
 // Creates a backend by name: "ref", "cpu", "cuda", or "auto" (cuda when a device is
 // present, else cpu). Returns NULL and records an error if it is unavailable.
 ds_backend *ds_backend_new(const char *name);
+// 0 when name is one of ref, cpu, cuda, auto; else -1 with the error recorded.
+int ds_backend_name_check(const char *name);
 void ds_backend_free(ds_backend *b);
 
 // Wraps a backend so that it also evaluates callback models (DS_MODEL_CALLBACK): their

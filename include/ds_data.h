@@ -21,7 +21,9 @@ typedef struct {
     int channels, height, width;
     int channels_last; // 1: read from an (N, H, W, C) array, rows reordered to C-H-W
     ds_dtype dtype;
-    void *values;    // n x d of dtype
+    void *values;   // n x d of dtype
+    void *map_base; // non-NULL: values lie in this memory-mapped .npy (see ds_npy_map)
+    size_t map_bytes;
     int32_t *labels; // n class labels, or NULL
     char path[DS_PATH_MAX];
 } ds_data;
@@ -40,7 +42,8 @@ void ds_data_rows_f64(const ds_data *data, int64_t first, int64_t count, double 
 void ds_data_rows_f32(const ds_data *data, int64_t first, int64_t count, float *out);
 // Bytes the values take in memory: n * d * the dtype's size.
 int64_t ds_data_value_bytes(const ds_data *data);
-// A deep copy (values and labels); returns -1 with the error set if memory runs out.
+// A deep copy (values and labels, in memory even if src is mapped); returns -1 with the
+// error set if memory runs out.
 int ds_data_copy(const ds_data *src, ds_data *dst);
 
 // Loads a data set, choosing the reader from the path: a folder of PNGs, a .npy file,

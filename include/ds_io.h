@@ -15,17 +15,22 @@ extern "C" {
 
 typedef enum { DS_F32 = 0, DS_F64 = 1, DS_U8 = 2 } ds_dtype;
 
-// A dense C-order array as stored in a .npy file.
+// A dense C-order array as stored in a .npy file. A memory-mapped array's data lies
+// inside map_base (map_bytes long, a private copy-on-write mapping of the whole file).
 typedef struct {
     ds_dtype dtype;
     int ndim;
     int64_t shape[DS_MAX_DIMS];
     void *data;
+    void *map_base; // NULL: data is malloc'ed
+    size_t map_bytes;
 } ds_array;
 
 int64_t ds_array_count(const ds_array *a);
 size_t ds_dtype_size(ds_dtype t);
 void ds_array_free(ds_array *a);
+// Frees malloc'ed data or unmaps a mapping.
+void ds_array_release(void *data, void *map_base, size_t map_bytes);
 
 // 0 when path is a regular file (its size in *size when size is not NULL); else one line
 // naming the path, what it is (missing, a folder, a device...) and `expected`.
@@ -34,6 +39,11 @@ int ds_check_regular(const char *path, const char *expected, int64_t *size);
 // Reads a .npy file (versions 1.0, 2.0, 3.0; little-endian f4, f8, u1; C order).
 // Float data containing NaN or Inf is rejected.
 int ds_npy_read(const char *path, ds_array *out);
+// The same checks, but the data is memory-mapped rather than read: pages are read from
+// the file as they are used and the kernel may drop them again, so a data set larger
+// than memory can be used. Falls back to reading where the data is not aligned.
+int ds_npy_map(const char *path, ds_array *out);
+// Frees (or unmaps) data and clears the array.
 // Writes a float32 or float64 array atomically.
 int ds_npy_write(const char *path, const ds_array *a);
 // Writes the .npy preamble and header for a's dtype and shape to f (a->data is not

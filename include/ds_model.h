@@ -79,6 +79,9 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
 int ds_model_save(const ds_model *m, const char *dir);
 int ds_model_load(const char *dir, ds_model *out);
 void ds_model_free(ds_model *m);
+// The training data a model folder `dir` (loaded as m) was fitted to, as model.txt
+// records it; refused when the file's size or checksum changed since.
+int ds_model_data_load(const char *dir, const ds_model *m, ds_data *out);
 // The training data's absolute path (comma-joined for several files), total size and
 // 64-bit FNV-1a checksum of its bytes (a folder: its files in name order, recursively).
 int ds_data_fingerprint(const char *path, char *abs_path, int64_t *bytes, uint64_t *checksum);

@@ -35,6 +35,10 @@ int ds_teleport_schedule(const double *sigmas, int n, const ds_teleport_opts *t,
 // Gaussian (exact for every fixed-step solver; -1 for "adaptive", whose count depends on
 // the model). Also a cheap check of the options: returns -1 where the solver fails.
 int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe);
+// The same, and *batches: the most batches of the run's shape live at once (the run's x
+// included), which the memory plan multiplies by the batch size.
+int ds_solver_count(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe,
+                    int *batches);
 // Noise draws the solver makes per row on this schedule (0 for the ODE solvers), counted
 // the same way: the first axis of a --step-noise array.
 int ds_solver_count_draws(const ds_solver_opts *o, const double *sigmas, int n, int64_t *draws);
@@ -92,13 +96,15 @@ typedef struct {
     int n_run;
     int64_t nfe;      // NFE per sample on run (-1: adaptive, not predictable)
     int64_t nfe_full; // NFE without the jump (-1 likewise)
+    int batches;      // batches of the run's shape the solver keeps at once (x included)
 } ds_sample_plan;
 
 // Plans the run of c, with every check that needs no samples: the solver, schedule and
 // GITS teacher names, the schedule, the teleport (a fraction must skip at least one
 // step), and the NFE with and without the jump (counting them runs the solver on a
 // one-dimensional Gaussian, which also checks its options). A GITS schedule is built
-// from the model: with ctx NULL only its names are checked and p->sigmas stays NULL.
+// from the model: with ctx NULL only its names are checked, p->sigmas stays NULL and
+// p->batches is counted on an EDM schedule of as many steps.
 // d is the data dimension (GITS draws its teacher's batches of d values).
 int ds_sample_plan_make(const ds_sample_config *c, ds_solver_ctx *ctx, int64_t d,
                         ds_sample_plan *p);
@@ -135,6 +141,9 @@ typedef int (*ds_batch_done)(void *user, int64_t first_row, int64_t rows, const 
 int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
                   const ds_sample_config *c, ds_batch_done done, void *user, ds_sample_result *r);
 void ds_sample_result_free(ds_sample_result *r);
+// Batches of the run's shape that certified landing adds (its compact batches): 3 when
+// the run lands (empirical model, a deterministic solver, landing not turned off), else 0.
+int ds_sample_landing_batches(const ds_model *model, const ds_sample_config *c);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

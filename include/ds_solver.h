@@ -110,6 +110,8 @@ int ds_solve(ds_solver_ctx *ctx, const ds_solver_opts *o, const double *sigmas, 
              ds_batch *x);
 // 1 if the name is a known solver.
 int ds_solver_known(const char *name);
+// The known solver names, separated by ", " and `last` before the final one.
+void ds_solver_names(char *buf, size_t size, const char *last);
 // 0 for a known solver name, else -1 with "unknown sampler 'NAME' (expected ...)", the
 // list of every known name, recorded.
 int ds_solver_check_name(const char *name);

@@ -19,8 +19,10 @@ check_command() {
         return
     fi
     grep -q "^usage: diffsamp $*" "$T/help" || fail "diffsamp $* --help: no usage line"
-    # Every option but --help states its default.
-    grep '^  --' "$T/help" | grep -v '^  --help' | grep -v '(default: ' && fail "diffsamp $*: option without a default"
+    # Every option but --help states its default, or that it is required (and then no
+    # default: "default: none" hid that).
+    grep '^  --' "$T/help" | grep -v '^  --help' | grep -v '(default: \|(required)$' && fail "diffsamp $*: option without a default"
+    grep '(required) (default' "$T/help" && fail "diffsamp $*: a required option shows a default"
     expect_error "unknown option" "$@" --no-such-option
     "$BIN" "$@" --no-such-option >/dev/null 2>&1
     [ $? -eq 2 ] || fail "diffsamp $* --no-such-option: exit status is not 2"
@@ -34,6 +36,12 @@ check_command() {
     for o in $(sed -n 's/^  --\([a-z0-9-]*\) VALUE .*/\1/p' "$T/help"); do
         expect_error "needs a non-empty value" "$@" "--$o" ""
     done
+    # An unknown backend is a refused command line too: exit status 2 (it was 1).
+    if grep -q '^  --backend VALUE' "$T/help"; then
+        expect_error "unknown backend 'gpu'" "$@" --backend gpu
+        "$BIN" "$@" --backend gpu >/dev/null 2>&1
+        [ $? -eq 2 ] || fail "diffsamp $* --backend gpu: exit status is not 2"
+    fi
     # Integer and real options reject text.
     for o in $(sed -n 's/^  --\([a-z0-9-]*\) [NX] .*/\1/p' "$T/help"); do
         expect_error "expects" "$@" "--$o" abc

@@ -84,16 +84,18 @@ ok = (r["command"] == "sample" and r["backend"] == "ref" and r["samples"] == 50 
 sys.exit(0 if ok else 1)
 PY
 
-# Memory: 200 x 65 + 64 doubles for the model, its float32 data set (200 x 64 x 4
-# bytes) and 11 x 64 + 200 doubles per batch row (8 solver and 3 landing buffers): a
-# limit of the model and 3 rows (104512 + 51200 + 3 x 7232 = 177408 bytes; 4 rows:
-# 184640) plans batches of 3 (same output); 1K is refused.
-run e --batch 8 --max-memory 180000 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
+# Memory on ref (its memory entry): 200 x 65 doubles for the centred rows and their
+# norms, 200 doubles of logits per denoise thread (2 here), and Heun's 4 batches of 64
+# doubles per row, plus landing's 3 (the float32 data set itself is a memory-mapped .npy,
+# page cache, not counted): 104000 + 3200 + 3584 x rows bytes. 119000 fits 3 rows
+# (117952), not 4 (121536): batches of 3 (same output); 1K is refused.
+export OMP_NUM_THREADS=2
+run e --batch 8 --max-memory 119000 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
 grep -q "memory: batch 8 -> 3 rows" "$T/e.log" || fail "batch not planned down: $(cat "$T/e.log")"
 same a e
 # A planned-down run killed and resumed without the limit keeps its batches of 3; resumed
 # with --batch 2 it is refused (its shards hold 3 rows each).
-DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 180000 --quiet >/dev/null 2>&1 &&
+DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 119000 --quiet >/dev/null 2>&1 &&
     fail "run e2 was not killed"
 run e2 --batch 2 --resume --quiet >/dev/null 2>"$T/e2.err" && fail "resume with smaller batches accepted"
 grep -q "used batches of 3 rows" "$T/e2.err" || fail "resume batch message: $(cat "$T/e2.err")"

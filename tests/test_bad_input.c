@@ -86,6 +86,13 @@ static void test_npy_unsupported_dtype(void **state) {
                     sizeof finite4x4, "unsupported npy dtype '<i4'");
 }
 
+// The dtype is quoted in the message, which must stay one line (found by fuzzing).
+static void test_npy_dtype_with_newline(void **state) {
+    (void)state;
+    expect_npy_fail(1, "'descr': '<f\n4', 'fortran_order': False, 'shape': (4, 4), ", finite4x4,
+                    sizeof finite4x4, "unsupported npy dtype '<f?4'");
+}
+
 static void test_npy_big_endian(void **state) {
     (void)state;
     expect_npy_fail(3, "'descr': '>f4', 'fortran_order': False, 'shape': (4, 4), ", finite4x4,
@@ -112,6 +119,14 @@ static void test_npy_inf(void **state) {
     double x[6] = {1, 2, 3, -INFINITY, 5, 6};
     expect_npy_fail(1, "'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), ", x, sizeof x,
                     "element 3 is Inf");
+}
+
+// Finite in float64 but Inf as float32 (found by fuzzing: the rows held Inf).
+static void test_npy_beyond_float_range(void **state) {
+    (void)state;
+    double x[6] = {1, 2, 3, 4, -1e300, 6};
+    expect_npy_fail(1, "'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), ", x, sizeof x,
+                    "element 4 is -1e+300, outside the float32 range");
 }
 
 static void test_npy_empty(void **state) {
@@ -374,9 +389,11 @@ int main(void) {
         cmocka_unit_test(test_npy_shape_overflow),
         cmocka_unit_test(test_npy_unsupported_dtype),
         cmocka_unit_test(test_npy_big_endian),
+        cmocka_unit_test(test_npy_dtype_with_newline),
         cmocka_unit_test(test_npy_fortran_order),
         cmocka_unit_test(test_npy_nan),
         cmocka_unit_test(test_npy_inf),
+        cmocka_unit_test(test_npy_beyond_float_range),
         cmocka_unit_test(test_npy_empty),
         cmocka_unit_test(test_idx_truncated_raw),
         cmocka_unit_test(test_idx_truncated_gz),

@@ -83,7 +83,7 @@ static void test_data_route_ref_and_cpu(void **state) {
             read_result(name, k ? DS_F32 : DS_F64, got);
             double err = tu_rel_l2(got, want, B * D);
             printf("denoise --backend %s sigma %g: rel L2 error %.2e\n", backend, sigmas[s], err);
-            // ref: float64 throughout (1e-12); cpu: float32, see test_cpu_backend.c (2e-5).
+            // ref: float64 throughout (1e-12); cpu: float32, see test_backend_ops.c (2e-5).
             assert_true(err < (k ? 2e-5 : 1e-12));
         }
     }

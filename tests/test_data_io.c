@@ -55,6 +55,14 @@ static void npy_through_data(ds_dtype dtype, int ndim, const int64_t *shape, int
     assert_int_equal(d.dtype, dtype); // kept in its own precision
     for (int64_t i = 0; i < count; i++)
         assert_true(value_at(&d, i) == (dtype == DS_F64 ? x[i] : (float)x[i]));
+    // Memory-mapped, not copied (the header is padded to 64 bytes, so the data is
+    // aligned); a copy of it lives in memory and holds the same values.
+    assert_non_null(d.map_base);
+    ds_data copy;
+    assert_int_equal(ds_data_copy(&d, &copy), 0);
+    assert_null(copy.map_base);
+    assert_memory_equal(copy.values, d.values, (size_t)ds_data_value_bytes(&d));
+    ds_data_free(&copy);
     ds_data_free(&d);
     free(x);
 }

@@ -290,6 +290,11 @@ static void break_folder(int which, const char *dir, const ds_model *m) {
     case 19:
         write_bad_covs(dir, m, which == 18);
         break;
+    case 20: // finite, but the squares overflow (found by fuzzing: sigma_data was Inf)
+        memcpy(copy, m->means, sizeof(double) * (size_t)(k * d));
+        copy[3] = 1e200;
+        write_array(dir, "means.npy", copy, 2, kd);
+        break;
     }
     free(copy);
 }
@@ -315,6 +320,7 @@ static const bad_case bad_cases[] = {
     {"negative residual", "residual.npy: element 1 is negative"},
     {"covariance not PSD", "covs.npy: component 1: covariance is not positive semi-definite"},
     {"covariance not symmetric", "covs.npy: component 1: not symmetric"},
+    {"variance overflows", "the mixture's variance overflows a double"},
 };
 
 // A comment longer than any line buffer stays a comment: its tail ("sigma_data = 7") is
@@ -338,6 +344,18 @@ static void test_long_comment_line(void **state) {
     free(text);
     assert_int_equal(ds_model_load(folder, &back), 0);
     assert_true(back.sigma_data != 7);
+    ds_model_free(&back);
+    // A NUL byte does not end a value early ("d = 16\0 junk" is refused, not d = 16).
+    char manifest[DS_PATH_MAX + 64];
+    snprintf(manifest, sizeof manifest, "%s/model.txt", folder);
+    FILE *f = fopen(manifest, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite("kind = gaussian\nd = 16\0 junk\n", 1, 30, f), 30);
+    fclose(f);
+    assert_int_equal(ds_model_load(folder, &back), -1);
+    assert_non_null(strstr(ds_error(), "line 2 holds a NUL byte"));
+    write_text(folder, "model.txt", "kind = gaussian\nd = 16\n");
+    assert_int_equal(ds_model_load(folder, &back), 0);
     assert_true(fabs(back.sigma_data - m.sigma_data) <= 1e-12 * m.sigma_data);
     ds_model_free(&back);
     ds_model_free(&m);

@@ -29,9 +29,11 @@ static void test_rates_and_eta(void **state) {
     char line[256], want[256];
     ds_progress_format(&p, p.t_start + 2 * step, line, sizeof line);
     // 2 batches computed in 2 steps; (batches - 4) batches left at the same rate.
-    snprintf(want, sizeof want, "batch 4/%lld, %lld/%lld samples, %.1f samples/s, %.1f NFE/s",
+    // Each of the nfe calls of a batch denoises its batch rows.
+    snprintf(want, sizeof want,
+             "batch 4/%lld, %lld/%lld samples, %.1f samples/s, %.1f denoised rows/s",
              (long long)batches, (long long)(4 * batch), (long long)(batch * batches),
-             (double)batch / step, (double)nfe / step);
+             (double)batch / step, (double)(batch * nfe) / step);
     assert_non_null(strstr(line, want));
     long eta = (long)((double)(batches - 4) * step + 0.5);
     if (eta < 60) {

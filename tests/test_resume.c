@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "ds_error.h"
@@ -21,7 +23,7 @@ static void touch(const char *dir, const char *name) {
 }
 
 static int exists(const char *dir, const char *name) {
-    char path[800];
+    char path[DS_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return tu_file_exists(path);
 }
@@ -125,6 +127,54 @@ static void test_one_writer_at_a_time(void **state) {
     ds_resume_close(&r2);
 }
 
+// A shard that cannot be written says why, as PNG writes do, and leaves no file: here
+// the file size limit (RLIMIT_FSIZE, with SIGXFSZ ignored) makes write() fail with EFBIG.
+static void test_shard_write_failure_reason(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    int64_t n = 4, batch = 2, d = 4096;
+    double *x = calloc((size_t)(n * d), sizeof(double));
+    assert_non_null(x);
+    tu_fill_normal(x, n * d, tu_seed());
+    ds_resume r;
+    assert_int_equal(ds_resume_open(&r, dir, config, n, batch, d, DS_F32, 0), 0);
+    struct rlimit old, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = 4096;
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int rc = ds_resume_commit(&r, 0, x);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    printf("  %s\n", ds_error());
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(ds_error(), "batch-000000.npy: write failed: File too large"));
+    assert_false(exists(r.work, "batch-000000.npy"));
+    assert_int_equal(ds_resume_commit(&r, 0, x), 0); // fine again without the limit
+    ds_resume_close(&r);
+    free(x);
+}
+
+// A config.txt that holds this run's config, a NUL byte and more is another run's
+// (found by fuzzing: the text compared equal up to the NUL).
+static void test_config_with_nul_refused(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ds_resume r;
+    assert_int_equal(ds_resume_open(&r, dir, config, 4, 2, 2, DS_F32, 0), 0);
+    ds_resume_close(&r);
+    char path[DS_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/.diffsamp-run/config.txt", dir);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite("\0steps=99\n", 1, 10, f), 10);
+    fclose(f);
+    assert_int_equal(ds_resume_open(&r, dir, config, 4, 2, 2, DS_F32, 1), -1);
+    printf("  %s\n", ds_error());
+    assert_non_null(strstr(ds_error(), "different options"));
+}
+
 static void test_config_text(void **state) {
     (void)state;
     const char *solver = "heun", *out = "x";
@@ -149,6 +199,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_skips_committed_batches),
         cmocka_unit_test(test_one_writer_at_a_time),
+        cmocka_unit_test(test_shard_write_failure_reason),
+        cmocka_unit_test(test_config_with_nul_refused),
         cmocka_unit_test(test_config_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,6 +156,13 @@ static void test_file_long_lines(void **state) {
     p = write_text("long_bad.txt", text);
     assert_int_equal(ds_schedule_read(p, &s, &n), -1);
     assert_non_null(strstr(ds_error(), "long_bad.txt:3:"));
+    // A NUL byte does not end a line early: "10\0 junk" is no number.
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite("80\n10\0 junk\n0\n", 1, 14, f), 14);
+    fclose(f);
+    assert_int_equal(ds_schedule_read(p, &s, &n), -1);
+    assert_non_null(strstr(ds_error(), "long_bad.txt:2:"));
 }
 
 // A built schedule written out reads back bit for bit (17 significant digits).

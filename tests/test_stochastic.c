@@ -47,14 +47,15 @@ static void stochastic_opts(int which, ds_solver_opts *o) {
 }
 enum { N_CONFIGS = 6 };
 
+// A run of n rows; step_noise (draws x n x d, or NULL) replaces the Philox draws.
 static int run(ds_backend *b, const ds_model *m, const ds_solver_opts *o, int64_t n, int64_t batch,
-               int steps, const double *step_noise, double *out) {
+               int steps, const double *step_noise, int64_t draws, double *out) {
     ds_sample_config c;
     ds_sample_config_default(&c);
     c.solver = *o;
     c.schedule.steps = steps;
     c.n = n, c.batch = batch, c.seed = tu_seed() ^ 0x5eed;
-    c.step_noise = step_noise;
+    c.step_noise = step_noise, c.step_noise_draws = draws;
     collect k = {out, m->d};
     ds_sample_result r;
     int rc = ds_sample_run(b, m, NULL, &c, keep_rows, &k, &r);
@@ -73,8 +74,8 @@ static void test_noise_per_row_and_injected(void **state) {
     for (int w = 0; w < N_CONFIGS; w++) {
         ds_solver_opts o;
         stochastic_opts(w, &o);
-        assert_int_equal(run(p.b, &p.m, &o, ROWS, ROWS, 8, NULL, a), 0);
-        assert_int_equal(run(p.b, &p.m, &o, ROWS, 3, 8, NULL, b3), 0);
+        assert_int_equal(run(p.b, &p.m, &o, ROWS, ROWS, 8, NULL, 0, a), 0);
+        assert_int_equal(run(p.b, &p.m, &o, ROWS, 3, 8, NULL, 0, b3), 0);
         assert_memory_equal(a, b3, sizeof a);
         // The schedule of the run: EDM's 8 steps with a final zero.
         ds_schedule_opts so;
@@ -93,11 +94,11 @@ static void test_noise_per_row_and_injected(void **state) {
             for (int64_t i = 0; i < ROWS * DIM; i++)
                 noise[j * ROWS * DIM + i] =
                     ds_philox_normal(ds_philox_draw_key(seed, j), i / DIM, i % DIM);
-        assert_int_equal(run(p.b, &p.m, &o, ROWS, 4, 8, noise, inj), 0);
+        assert_int_equal(run(p.b, &p.m, &o, ROWS, 4, 8, noise, draws, inj), 0);
         assert_memory_equal(a, inj, sizeof a);
         // Different noise changes the output (the draws are used).
         for (int64_t i = 0; i < draws * ROWS * DIM; i++) noise[i] = -noise[i];
-        assert_int_equal(run(p.b, &p.m, &o, ROWS, 4, 8, noise, inj), 0);
+        assert_int_equal(run(p.b, &p.m, &o, ROWS, 4, 8, noise, draws, inj), 0);
         assert_true(tu_rel_l2(inj, a, ROWS * DIM) > 1e-3);
         free(noise);
     }
@@ -119,8 +120,8 @@ static void test_cpu_matches_ref(void **state) {
     for (int w = 0; w < N_CONFIGS; w++) {
         ds_solver_opts o;
         stochastic_opts(w, &o);
-        assert_int_equal(run(p.b, &p.m, &o, ROWS, 5, 8, NULL, want), 0);
-        assert_int_equal(run(cpu, &p.m, &o, ROWS, 5, 8, NULL, got), 0);
+        assert_int_equal(run(p.b, &p.m, &o, ROWS, 5, 8, NULL, 0, want), 0);
+        assert_int_equal(run(cpu, &p.m, &o, ROWS, 5, 8, NULL, 0, got), 0);
         double err = tu_rel_l2(got, want, ROWS * DIM);
         printf("  %-16s cpu vs ref rel err %.2e\n", o.solver, err);
         assert_true(err <= 2e-5);
@@ -147,7 +148,7 @@ static void test_samples_the_gaussian(void **state) {
     for (int w = 0; w < N_CONFIGS; w++) {
         ds_solver_opts o;
         stochastic_opts(w, &o);
-        assert_int_equal(run(cpu, &p.m, &o, N, 4096, 256, NULL, x), 0);
+        assert_int_equal(run(cpu, &p.m, &o, N, 4096, 256, NULL, 0, x), 0);
         for (int k = 0; k < D; k++) {
             const double lam = p.m.eigvals[k];
             double sum = 0, sq = 0;

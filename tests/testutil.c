@@ -105,6 +105,7 @@ int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out)
     *out = all;
     out->n = count;
     out->labels = NULL;
+    out->map_base = NULL;
     size_t row_bytes = ds_dtype_size(all.dtype) * (size_t)all.d;
     out->values = malloc(row_bytes * (size_t)count);
     double *u = malloc(sizeof(double) * (size_t)count);

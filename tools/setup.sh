@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config libpng-dev zlib1g-dev libopenblas-dev \
-liblapacke-dev libcmocka-dev dataset-fashion-mnist python3-numpy python3-matplotlib python3-dev python3-venv"
+liblapacke-dev libcmocka-dev dataset-fashion-mnist python3-numpy python3-matplotlib python3-dev \
+python3-venv clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do

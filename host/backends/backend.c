@@ -4,7 +4,15 @@
 #include "ds_backend.h"
 #include "ds_error.h"
 
+int ds_backend_name_check(const char *name) {
+    static const char *const names[] = {"ref", "cpu", "cuda", "auto"};
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i])) return 0;
+    return ds_fail("unknown backend '%s' (expected ref, cpu, cuda or auto)", name ? name : "");
+}
+
 ds_backend *ds_backend_new(const char *name) {
+    if (ds_backend_name_check(name) != 0) return NULL;
     if (!strcmp(name, "ref")) return ds_backend_ref_new();
     if (!strcmp(name, "cpu")) return ds_backend_cpu_new();
     if (!strcmp(name, "cuda") || !strcmp(name, "auto")) {
@@ -20,10 +28,8 @@ ds_backend *ds_backend_new(const char *name) {
             return NULL;
         }
 #endif
-        return ds_backend_cpu_new();
     }
-    ds_fail("unknown backend '%s' (expected ref, cpu, cuda or auto)", name);
-    return NULL;
+    return ds_backend_cpu_new();
 }
 
 void ds_backend_free(ds_backend *b) {

@@ -20,9 +20,16 @@ int ds_backend_check_denoise(const char *who, const ds_model *m, const ds_batch 
 int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x, double sigma_from,
                           double sigma_to, const ds_batch *out);
 
-// A model kind the backends' own bind does not evaluate (DS_MODEL_CALLBACK): -1 with
-// a message naming `who`, else 0.
+// The check every backend's bind runs first: -1 with a message naming `who` for a model
+// kind the backends' own bind does not evaluate (DS_MODEL_CALLBACK) or a model that lacks
+// what its kind needs (empirical: n >= 1 training rows of dimension d >= 1 and their
+// mean; Gaussian / mixture: k >= 1, 1 <= r <= d, weights, means, eigenvalues,
+// eigenvectors, residuals), else 0.
 int ds_backend_check_bind(const char *who, const ds_model *m);
+
+// The bytes of a model's data set in its own dtype that share the host memory with a host
+// backend's copy: 0 for a memory-mapped .npy (page cache, which the kernel reclaims).
+uint64_t ds_backend_source_bytes(const ds_data *d);
 
 // Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
 ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);

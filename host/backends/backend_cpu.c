@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend_common.h"
+#include "bytes.h"
 #include "cpu_models.h"
 #include "ds_error.h"
 #include "ds_philox.h"
@@ -139,6 +140,20 @@ static int cpu_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *
     return 0;
 }
 
+// The model's denoiser, which works on blocks of at most CPU_ROW_BLOCK rows; an empirical
+// model's data set in its own dtype shares the host memory with the float copy.
+static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
+    (void)b;
+    int64_t block = rows < CPU_ROW_BLOCK ? rows : CPU_ROW_BLOCK;
+    if (m->kind == DS_MODEL_EMPIRICAL) {
+        cpu_empirical_memory(m, block, &out->model_bytes, &out->batch_bytes);
+        out->model_bytes += ds_backend_source_bytes(&m->data);
+    } else
+        cpu_gmm_memory(m, block, &out->model_bytes, &out->batch_bytes);
+    out->available = ds_host_memory_available();
+    out->available_what = "the available host memory";
+}
+
 static void cpu_destroy(ds_backend *b) {
     free(b);
 }
@@ -159,6 +174,7 @@ ds_backend *ds_backend_cpu_new(void) {
     b->randn = cpu_randn;
     b->denoise = cpu_denoise;
     b->gaussian_flow = cpu_gaussian_flow;
+    b->memory = cpu_memory;
     b->destroy = cpu_destroy;
     return b;
 }

@@ -2,10 +2,12 @@
 // of every fast path.
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend_common.h"
+#include "bytes.h"
 #include "ds_error.h"
 #include "ds_philox.h"
 
@@ -178,14 +180,32 @@ static void gmm_row(const ds_model *m, const double *x, double sigma, double *ou
     }
 }
 
+// Per model row work of one denoise thread (doubles): the empirical model's N logits,
+// or the mixture's projections and component terms.
+static int64_t ref_work_len(const ds_model *m) {
+    return m->kind == DS_MODEL_EMPIRICAL ? m->data.n : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
+}
+
+// The centred training rows and their norms (doubles), beside the data set in its own
+// dtype, which shares the host memory; a mixture is used where it lies. Each denoise
+// thread has one work row, whatever the batch.
+static void ref_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
+    (void)b, (void)rows;
+    uint64_t n = m->kind == DS_MODEL_EMPIRICAL ? (uint64_t)m->data.n : 0;
+    out->model_bytes = sizeof(double) * n * ((uint64_t)m->d + 1);
+    if (n) out->model_bytes += ds_backend_source_bytes(&m->data);
+    out->batch_bytes = sizeof(double) * (uint64_t)omp_get_max_threads() * (uint64_t)ref_work_len(m);
+    out->available = ds_host_memory_available();
+    out->available_what = "the available host memory";
+}
+
 static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
     const ds_model *m = bm->m;
     DS_TRY(ds_backend_check_denoise("ref denoise", m, x, sigma, n_sigma, out));
     int64_t d = m->d, rows = x->rows;
-    int64_t work_len =
-        m->kind == DS_MODEL_EMPIRICAL ? m->data.n : 2 * d + 2 * m->r + d * m->k + m->k;
+    int64_t work_len = ref_work_len(m);
 #pragma omp parallel
     {
         double *work = ds_alloc((size_t)work_len, sizeof(double));
@@ -240,6 +260,7 @@ ds_backend *ds_backend_ref_new(void) {
     b->unbind = ref_unbind;
     b->batch_new = ref_batch_new;
     b->batch_free = ds_host_batch_free;
+    b->memory = ref_memory;
     b->upload = ref_upload;
     b->download = ref_download;
     b->copy = ref_copy;

@@ -44,6 +44,18 @@ struct cpu_empirical {
     double y_norm;   // max_i |y_i|
 };
 
+static int64_t chunk_override(void) {
+    const char *env = getenv("DIFFSAMP_CPU_CHUNK");
+    return env ? atoll(env) : 0;
+}
+
+// Training rows per chunk for a call on `rows` query rows.
+static int64_t chunk_for(int64_t n, int64_t override, int64_t rows) {
+    int64_t c = override > 0 ? override : CHUNK_FLOATS / rows;
+    if (override <= 0) c = c < CHUNK_MIN ? CHUNK_MIN : c > CHUNK_MAX ? CHUNK_MAX : c;
+    return c < n ? c : n;
+}
+
 cpu_empirical *cpu_empirical_new(const ds_model *m) {
     int64_t n = m->data.n, d = m->d;
     cpu_empirical *e = ds_try_alloc(1, sizeof *e, "cpu backend");
@@ -51,8 +63,7 @@ cpu_empirical *cpu_empirical_new(const ds_model *m) {
     e->n = n;
     e->d = d;
     e->mean = m->mean;
-    const char *env = getenv("DIFFSAMP_CPU_CHUNK");
-    e->chunk_override = env ? atoll(env) : 0;
+    e->chunk_override = chunk_override();
     e->y = ds_try_alloc((size_t)(n * d), sizeof(float), "cpu backend: centred training rows");
     e->half_sq = e->y ? ds_try_alloc((size_t)n, sizeof(double), "cpu backend") : NULL;
     if (!e->half_sq) {
@@ -81,9 +92,7 @@ void cpu_empirical_free(cpu_empirical *e) {
 }
 
 static int64_t chunk_rows(const cpu_empirical *e, int64_t rows) {
-    int64_t c = e->chunk_override > 0 ? e->chunk_override : CHUNK_FLOATS / rows;
-    if (e->chunk_override <= 0) c = c < CHUNK_MIN ? CHUNK_MIN : c > CHUNK_MAX ? CHUNK_MAX : c;
-    return c < e->n ? c : e->n;
+    return chunk_for(e->n, e->chunk_override, rows);
 }
 
 static inline float bits_to_float(uint32_t b) {
@@ -286,6 +295,19 @@ static void partial_free(partial *p) {
     free(p->rb.idx);
     free(p->rb.dot);
     free(p->rb.t);
+}
+
+// What partial_new and cpu_empirical_denoise allocate for `rows` query rows.
+void cpu_empirical_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work) {
+    uint64_t n = (uint64_t)m->data.n, d = (uint64_t)m->d;
+    int64_t c = chunk_for(m->data.n, chunk_override(), rows), n_chunks = (m->data.n + c - 1) / c;
+    int64_t threads = omp_get_max_threads() < n_chunks ? omp_get_max_threads() : n_chunks;
+    uint64_t b = (uint64_t)rows, uc = (uint64_t)c;
+    uint64_t part = sizeof(partial) + b * uc * sizeof(float) +
+                    b * d * (sizeof(float) + sizeof(double)) + 2 * b * sizeof(row_state) +
+                    uc * (sizeof(int64_t) + sizeof(float) + sizeof(double));
+    *model = n * d * sizeof(float) + n * sizeof(double);
+    *work = b * d * sizeof(float) + b * (d + 1) * sizeof(double) + (uint64_t)threads * part;
 }
 
 static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c) {

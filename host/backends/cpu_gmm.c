@@ -84,6 +84,14 @@ static void workspace_free(workspace *w) {
     free(w->g);
 }
 
+// What cpu_gmm_new keeps, and what workspace_new allocates for a denoise of `rows` rows.
+void cpu_gmm_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work) {
+    uint64_t d = (uint64_t)m->d, r = (uint64_t)m->r, k = (uint64_t)m->k, b = (uint64_t)rows;
+    *model = k * sizeof(component) + k * (d + d * r) * sizeof(float);
+    *work = b * d * (sizeof(float) * (r < d ? 3 : 2) + sizeof(double)) + b * r * sizeof(float) +
+            4 * b * sizeof(double);
+}
+
 static int workspace_new(workspace *w, int64_t rows, int64_t d, int64_t r, int mixture) {
     const char *what = "cpu gmm workspace";
     size_t bd = (size_t)(rows * d), b = (size_t)rows;

@@ -19,7 +19,13 @@ void cpu_empirical_free(cpu_empirical *e);
 int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
                           int64_t n_sigma, float *out, const ds_diag *diag);
 
+// The bytes the empirical denoiser keeps for model m (*model) and allocates to denoise
+// `rows` rows at once (*work).
+void cpu_empirical_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work);
+
 cpu_gmm *cpu_gmm_new(const ds_model *m);
+// The same for the mixture (and the Gaussian, one component).
+void cpu_gmm_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work);
 void cpu_gmm_free(cpu_gmm *g);
 int cpu_gmm_denoise(const cpu_gmm *g, const float *x, int64_t rows, const double *sigma,
                     int64_t n_sigma, float *out);

@@ -56,6 +56,17 @@ void cli_replace_end(cli_replace *r, int failed);
 // ds_data_load for a command, saying on stderr when an (N, H, W, C) array was read
 // channels last (cli_data.c).
 int cli_data_load(const char *command, const char *path, ds_data *out);
+// --pca-k for a PCA of train: k when given (> 0), else 64, or d when d < 64 (said on
+// stderr).
+int64_t cli_pca_k(const char *command, int64_t k, const ds_data *train);
+
+// SIGINT / SIGTERM during a run (cli_interrupt.c): install records the first signal (a
+// second one ends the process) and remove restores the defaults. cli_interrupted is a
+// ds_cancel_fn: 1 once a signal came; cli_interrupt_signal says which (0: none).
+void cli_interrupt_install(void);
+void cli_interrupt_remove(void);
+int cli_interrupted(void *user);
+int cli_interrupt_signal(void);
 
 // Subcommands: each returns the process exit status.
 int cli_grid(int argc, char **argv);

@@ -181,7 +181,8 @@ static int load_trajectory(const char *prefix, trajectory_files *f, ds_traj_view
 static int analyze_trajectory(int argc, char **argv) {
     const char *prefix = NULL, *out = "analysis";
     const cli_opt opts[] = {
-        {"trajectory", CLI_STR, &prefix, "recorded trajectory: PREFIX_{x,denoised,sigmas}.npy"},
+        {"trajectory", CLI_STR, &prefix,
+         "recorded trajectory: PREFIX_{x,denoised,sigmas}.npy (required)"},
         {"out", CLI_STR, &out, "folder for the CSV files"},
     };
     int rc = cli_parse("analyze trajectory",
@@ -255,7 +256,7 @@ static int memorization_tables(const ds_data *train, const double *x, int64_t b,
 static int analyze_memorization(int argc, char **argv) {
     const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *out = "analysis";
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d)"},
+        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d) (required)"},
         {"data", CLI_STR, &data_path, "training data set"},
         {"out", CLI_STR, &out, "folder for the CSV files"},
     };
@@ -295,12 +296,12 @@ static int analyze_memorization(int argc, char **argv) {
 
 static int analyze_fid(int argc, char **argv) {
     const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *heldout = NULL, *out = "analysis";
-    int64_t k = 64;
+    int64_t k = 0;
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d)"},
+        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d) (required)"},
         {"data", CLI_STR, &data_path, "training data (defines the principal components)"},
-        {"heldout", CLI_STR, &heldout, "held-out data to compare the samples with"},
-        {"pca-k", CLI_INT, &k, "number of principal components"},
+        {"heldout", CLI_STR, &heldout, "held-out data to compare the samples with (required)"},
+        {"pca-k", CLI_INT, &k, "number of principal components (0: 64, or d when d < 64)"},
         {"out", CLI_STR, &out, "folder for the CSV file"},
     };
     int rc = cli_parse("analyze fid",
@@ -321,6 +322,7 @@ static int analyze_fid(int argc, char **argv) {
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
                      (long long)test.d, data_path, (long long)train.d);
     if (!rc) rc = load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) k = cli_pca_k("analyze fid", k, &train);
     if (!rc) rc = ds_pca_fit(&train, k, &p);
     if (!rc) {
         y = data_as_f64(&test);
@@ -366,8 +368,9 @@ static int analyze_fid(int argc, char **argv) {
 static int analyze_error(int argc, char **argv) {
     const char *samples = NULL, *reference = NULL, *out = "analysis";
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "samples of a run (.npy, N x d)"},
-        {"reference", CLI_STR, &reference, "samples of the reference run from the same noise"},
+        {"samples", CLI_STR, &samples, "samples of a run (.npy, N x d) (required)"},
+        {"reference", CLI_STR, &reference,
+         "samples of the reference run from the same noise (required)"},
         {"out", CLI_STR, &out, "folder for the CSV file"},
     };
     int rc = cli_parse("analyze error",
@@ -521,7 +524,7 @@ static int analyze_denoisers(int argc, char **argv) {
     double sigma_min = 0.002, sigma_max = 80, threshold = 0.1;
     const cli_opt opts[] = {
         {"data", CLI_STR, &data_path, "training data (the models are fitted to it)"},
-        {"heldout", CLI_STR, &heldout, "held-out data (second set of points)"},
+        {"heldout", CLI_STR, &heldout, "held-out data (second set of points) (required)"},
         {"models", CLI_STR, &models, "reference model first, then the models compared with it"},
         {"k", CLI_INT, &k, "gmm: mixture components"},
         {"n", CLI_INT, &n, "points taken from each set (spread evenly over it)"},

@@ -6,9 +6,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ds_backend.h"
 #include "ds_error.h"
 
+// The default, or nothing for an option whose help ends "(required)".
 static void print_default(const cli_opt *o) {
+    size_t len = strlen(o->help), tag = strlen("(required)");
+    if (len >= tag && !strcmp(o->help + len - tag, "(required)")) return;
     switch (o->type) {
     case CLI_STR: {
         const char *s = *(const char **)o->value;
@@ -104,6 +108,16 @@ int cli_parse(const char *command, const char *summary, int argc, char **argv, c
             text = argv[++i];
         }
         DS_TRY(set_value(command, o, text));
+    }
+    // A backend name is part of the command line: refused here, with exit status 2, like
+    // every other bad option value.
+    for (int i = 0; i < n_opts; i++) {
+        const char *name = *(const char **)opts[i].value;
+        if (strcmp(opts[i].name, "backend") || opts[i].type != CLI_STR ||
+            !ds_backend_name_check(name))
+            continue;
+        return ds_fail("%s: --backend: unknown backend '%s' (expected ref, cpu, cuda or auto)",
+                       command, name ? name : "");
     }
     return 0;
 }

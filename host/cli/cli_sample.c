@@ -1,6 +1,7 @@
 // diffsamp sample: options, the models, a pre-flight check of the plan, the run
 // (ds_sample_run) and the outputs.
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ typedef struct {
     const char *max_memory;
     uint64_t max_memory_bytes;
     int resume, force, quiet, no_npy, no_png, flat_npy;
+    int batches; // batches the solver keeps (from the plan), for the memory plan
     ds_sample_config cfg;
 } sample_args;
 
@@ -60,6 +62,7 @@ static int plan(sample_args *a) {
                        "(leave out --resume)");
     ds_sample_plan p; // with GITS, only the names: the schedule needs the model
     DS_TRY(ds_sample_plan_make(c, NULL, 0, &p));
+    a->batches = p.batches;
     ds_sample_plan_free(&p);
     return 0;
 }
@@ -90,12 +93,11 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
         return 0;
     }
     if (model->kind == DS_MODEL_GAUSSIAN) return 0;
-    const ds_data *src = data->values ? data : model->data.values ? &model->data : NULL;
-    if (!src)
-        return ds_fail(
-            "teleport: this model folder holds no training rows; give --teleport-model DIR "
-            "(a Gaussian model folder)");
-    return ds_model_fit(src, DS_MODEL_GAUSSIAN, &fo, gauss);
+    // A mixture's folder holds no rows: the Gaussian is fitted to the data model.txt records.
+    if (!data->values && !model->data.values && ds_model_data_load(a->model_dir, model, data))
+        return ds_fail("teleport: %s (give --teleport-model DIR, a Gaussian model folder)",
+                       ds_error());
+    return ds_model_fit(data->values ? data : &model->data, DS_MODEL_GAUSSIAN, &fo, gauss);
 }
 
 // Standard normal rows from a .npy file: at least n rows of d values each.
@@ -319,15 +321,14 @@ int cli_sample(int argc, char **argv) {
     a.gits_teacher = a.cfg.schedule.gits.teacher_steps, a.gits_warmup = a.cfg.schedule.gits.warmup;
     ds_solver_opts *so = &a.cfg.solver;
     ds_schedule_opts *sc = &a.cfg.schedule;
+    char samplers[256];
+    ds_solver_names(samplers, sizeof samplers, ", ");
     cli_opt opts[] = {
         {"model-dir", CLI_STR, &a.model_dir, "model folder (from diffsamp prepare)"},
         {"data", CLI_STR, &a.data_path, "data set to fit the model to (without --model-dir)"},
         {"model", CLI_STR, &a.model_kind, "model kind to fit: empirical, gaussian or gmm"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
-        {"sampler", CLI_STR, &so->solver,
-         "euler, heun, dpm2, dpmpp2m, dpmpp3m, unipc, ipndm, ipndm_v, deis, lms, adaptive; "
-         "stochastic: euler_ancestral, dpmpp_sde, dpmpp2m_sde, dpmpp3m_sde (and euler, heun with "
-         "--s-churn)"},
+        {"sampler", CLI_STR, &so->solver, samplers},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},
         {"lower-order-final", CLI_INT, &a.lower_order_final,
          "multistep solvers: lower the order on the final steps (1) or not (0)"},
@@ -394,7 +395,7 @@ int cli_sample(int argc, char **argv) {
         {"force", CLI_FLAG, &a.force,
          "replace what --out holds (the old folder goes once the new run is complete)"},
         {"quiet", CLI_FLAG, &a.quiet,
-         "no progress on stderr (batches done, samples/s, NFE/s = denoiser calls on a batch per "
+         "no progress on stderr (batches done, samples/s, denoised rows/s = rows x NFE per "
          "second, ETA)"},
         {"max-memory", CLI_STR, &a.max_memory,
          "memory the backend may use, e.g. 512M or 4G (none: the available host memory for "
@@ -406,6 +407,9 @@ int cli_sample(int argc, char **argv) {
                        argc, argv, opts, n_opts);
     if (rc) return rc > 0 ? 0 : cli_fail(2);
     if (plan(&a)) return cli_fail(2);
+    // From here a first SIGINT / SIGTERM stops the run between denoiser calls, never
+    // inside a write: the folder keeps only whole batches (cli_interrupt.c).
+    cli_interrupt_install();
     int teleporting = a.cfg.teleport.sigma > 0 || a.cfg.teleport.fraction > 0;
     double t0 = ds_seconds();
     ds_run_times t = {0};
@@ -427,7 +431,8 @@ int cli_sample(int argc, char **argv) {
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
     t.load = ds_seconds() - t0;
     char config[16384];
-    if (!rc) rc = sample_plan_memory(&model, b, a.max_memory_bytes, &a.cfg.batch);
+    int batches = a.batches + ds_sample_landing_batches(&model, &a.cfg);
+    if (!rc) rc = sample_plan_memory(&model, b, batches, a.max_memory_bytes, &a.cfg.batch);
     if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
     cli_replace replace = {0};
     if (!rc) rc = cli_replace_check("sample", a.out, a.force, a.resume);
@@ -445,6 +450,7 @@ int cli_sample(int argc, char **argv) {
     if (run) {
         const ds_model *g = gauss.d ? &gauss : &model;
         a.cfg.skip = o.res.done;
+        a.cfg.cancel = cli_interrupted;
         rc = ds_sample_run(b, &model, teleporting ? g : NULL, &a.cfg, sample_output_batch, &o, &r);
         ds_progress_finish(&o.prog);
     }
@@ -456,7 +462,16 @@ int cli_sample(int argc, char **argv) {
     if (run && !rc) rc = write_run_json(&a, argc, argv, opts, n_opts, &model, b, &o, &r, t);
     if (run && !rc) rc = ds_resume_finish(&o.res);
     if (run && !rc) report(&a, &r, o.res.samples_done);
-    int status = rc ? cli_fail(1) : 0;
+    int sig = rc ? cli_interrupt_signal() : 0, status = rc && !sig ? cli_fail(1) : 0;
+    if (sig) {
+        fprintf(stderr,
+                "diffsamp: sample stopped by %s after %lld of %lld batches; %s holds no partial "
+                "batch; run the same command with --resume to continue\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM",
+                (long long)(o.res.batches_done + o.res.committed), (long long)o.res.n_batches,
+                a.out);
+        status = 128 + sig;
+    }
     sample_output_close(&o, rc != 0);
     cli_replace_end(&replace, rc != 0);
     ds_sample_result_free(&r);
@@ -466,5 +481,6 @@ int cli_sample(int argc, char **argv) {
     ds_model_free(&gauss);
     ds_model_free(&model);
     ds_data_free(&data);
+    cli_interrupt_remove();
     return status;
 }

@@ -248,9 +248,10 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     if (!o->heldout) return 0;
     ds_data test;
     DS_TRY(cli_data_load("sweep", o->heldout, &test));
-    int rc = test.d == s->d ? ds_pca_fit(&s->train, o->pca_k, &s->pca)
-                            : ds_fail("%s: rows of dimension %lld, but the training data has %lld",
-                                      o->heldout, (long long)test.d, (long long)s->d);
+    int rc = test.d == s->d
+                 ? ds_pca_fit(&s->train, cli_pca_k("sweep", o->pca_k, &s->train), &s->pca)
+                 : ds_fail("%s: rows of dimension %lld, but the training data has %lld", o->heldout,
+                           (long long)test.d, (long long)s->d);
     if (!rc) {
         double *rows = ds_alloc((size_t)(test.n * test.d), sizeof(double));
         ds_data_rows_f64(&test, 0, test.n, rows);
@@ -309,7 +310,7 @@ static int preflight(const sweep_opts *o, const sweep_lists *l) {
     DS_TRY(cli_check_int("sweep", "n", o->n, 2, INT64_MAX));
     DS_TRY(cli_check_int("sweep", "batch", o->batch, 1, INT64_MAX));
     DS_TRY(cli_check_int("sweep", "seed", o->seed, 0, INT64_MAX));
-    DS_TRY(cli_check_int("sweep", "pca-k", o->pca_k, 1, INT64_MAX));
+    DS_TRY(cli_check_int("sweep", "pca-k", o->pca_k, 0, INT64_MAX));
     if (!(o->rtol >= 1e-14)) return ds_fail("sweep: --rtol must be >= 1e-14, got %g", o->rtol);
     sweep_state s = {.o = o, .n = o->n};
     for (int a = 0; a < l->n_solver; a++)
@@ -356,7 +357,7 @@ static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
 
 int cli_sweep(int argc, char **argv) {
     sweep_opts o = {DS_DEFAULT_DATA, NULL,       "empirical", "euler,heun", "edm", "10,20,40", "0",
-                    "auto",          "analysis", 64,          256,          0,     64,         10,
+                    "auto",          "analysis", 64,          256,          0,     0,          10,
                     0.002,           80,         7,           1e-6};
     const cli_opt opts[] = {
         {"data", CLI_STR, &o.data_path, "training data (the model is fitted to it)"},
@@ -374,7 +375,8 @@ int cli_sweep(int argc, char **argv) {
         {"sigma-max", CLI_REAL, &o.sigma_max, "first sigma"},
         {"rho", CLI_REAL, &o.rho, "edm schedule exponent"},
         {"rtol", CLI_REAL, &o.rtol, "ground truth: adaptive rtol = atol"},
-        {"pca-k", CLI_INT, &o.pca_k, "principal components for the Frechet distance"},
+        {"pca-k", CLI_INT, &o.pca_k,
+         "principal components for the Frechet distance (0: 64, or d when d < 64)"},
         {"backend", CLI_STR, &o.backend, "ref, cpu, cuda or auto"},
         {"out", CLI_STR, &o.out, "folder for sweep.csv"},
     };

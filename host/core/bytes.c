@@ -43,6 +43,11 @@ void ds_format_bytes(uint64_t bytes, char *buf, size_t size) {
         snprintf(buf, size, "%.2f %s", v, units[u]);
 }
 
+uint64_t ds_disk_bytes(uint64_t bytes, uint64_t block) {
+    if (block < 1) block = 1;
+    return (bytes / block + (bytes % block != 0)) * block;
+}
+
 uint64_t ds_host_memory_available(void) {
     FILE *f = fopen("/proc/meminfo", "r");
     if (!f) return 0;

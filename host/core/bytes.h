@@ -13,6 +13,9 @@ extern "C" {
 int ds_parse_bytes(const char *text, uint64_t *out);
 // "1.50 GiB"
 void ds_format_bytes(uint64_t bytes, char *buf, size_t size);
+// The disk space a file of `bytes` takes on a file system of `block`-byte blocks: whole
+// blocks (a 1-byte PNG takes 4 KiB on most file systems).
+uint64_t ds_disk_bytes(uint64_t bytes, uint64_t block);
 // MemAvailable of this machine (0 when unknown).
 uint64_t ds_host_memory_available(void);
 

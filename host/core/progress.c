@@ -45,18 +45,19 @@ void ds_progress_format(const ds_progress *p, double now, char *buf, size_t size
     double elapsed = now - p->t_start;
     int64_t computed = p->samples_done - p->samples_skipped;
     double rate = elapsed > 0 ? (double)computed / elapsed : 0;
-    double nfe_rate = elapsed > 0 ? (double)p->nfe_done / elapsed : 0;
+    double eval_rate = elapsed > 0 ? (double)p->row_evals_done / elapsed : 0;
     char eta[32] = "?", spent[32];
     if (p->samples_done >= p->samples_total)
         snprintf(eta, sizeof eta, "0s");
     else if (rate > 0)
         format_duration((double)(p->samples_total - p->samples_done) / rate, eta, sizeof eta);
     format_duration(elapsed, spent, sizeof spent);
-    snprintf(buf, size,
-             "%s: batch %lld/%lld, %lld/%lld samples, %.1f samples/s, %.1f NFE/s, elapsed %s, "
-             "ETA %s",
-             p->label, (long long)p->batches_done, (long long)p->batches_total,
-             (long long)p->samples_done, (long long)p->samples_total, rate, nfe_rate, spent, eta);
+    snprintf(
+        buf, size,
+        "%s: batch %lld/%lld, %lld/%lld samples, %.1f samples/s, %.1f denoised rows/s, elapsed %s, "
+        "ETA %s",
+        p->label, (long long)p->batches_done, (long long)p->batches_total,
+        (long long)p->samples_done, (long long)p->samples_total, rate, eval_rate, spent, eta);
 }
 
 static void print_line(ds_progress *p, double now, int last) {
@@ -73,7 +74,7 @@ static void print_line(ds_progress *p, double now, int last) {
 void ds_progress_batch_at(ds_progress *p, int64_t samples, int64_t nfe, double now) {
     p->samples_done += samples;
     p->batches_done++;
-    p->nfe_done += nfe;
+    p->row_evals_done += samples * nfe; // each of the nfe calls denoises every row
     if (!p->quiet && now - p->t_last_print >= p->interval && p->batches_done < p->batches_total)
         print_line(p, now, 0);
 }

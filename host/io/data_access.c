@@ -23,7 +23,7 @@ int64_t ds_data_value_bytes(const ds_data *data) {
 
 int ds_data_copy(const ds_data *src, ds_data *dst) {
     *dst = *src;
-    dst->values = dst->labels = NULL;
+    dst->values = dst->labels = dst->map_base = NULL;
     size_t bytes = (size_t)ds_data_value_bytes(src);
     if (!(dst->values = ds_try_alloc(bytes, 1, src->path))) return -1;
     memcpy(dst->values, src->values, bytes);

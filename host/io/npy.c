@@ -1,10 +1,12 @@
 // .npy files (NumPy format versions 1.0, 2.0, 3.0), little-endian f4, f8, u1, C order.
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ds_error.h"
 #include "ds_io.h"
@@ -19,8 +21,15 @@ int64_t ds_array_count(const ds_array *a) {
     return n;
 }
 
+void ds_array_release(void *data, void *map_base, size_t map_bytes) {
+    if (map_base)
+        munmap(map_base, map_bytes);
+    else
+        free(data);
+}
+
 void ds_array_free(ds_array *a) {
-    free(a->data);
+    ds_array_release(a->data, a->map_base, a->map_bytes);
     memset(a, 0, sizeof *a);
 }
 
@@ -45,6 +54,8 @@ static int parse_descr(const char *path, const char *header, ds_dtype *dtype) {
     size_t n = strcspn(v + 1, "'\"");
     if (n >= sizeof descr) n = sizeof descr - 1;
     memcpy(descr, v + 1, n);
+    for (size_t i = 0; i < n; i++) // quoted in messages, which are one line (found by fuzzing)
+        if (!isprint((unsigned char)descr[i])) descr[i] = '?';
     if (!strcmp(descr, "<f4"))
         *dtype = DS_F32;
     else if (!strcmp(descr, "<f8"))
@@ -130,7 +141,23 @@ static int read_header(const char *path, FILE *f, ds_array *a, long *data_offset
     return rc;
 }
 
-int ds_npy_read(const char *path, ds_array *out) {
+// Reads the data into memory, or (map) maps the file and points into it.
+static int load_data(const char *path, FILE *f, int map, int64_t size, long offset, ds_array *a) {
+    int64_t count = ds_array_count(a), bytes = count * (int64_t)ds_dtype_size(a->dtype);
+    if (map && bytes > 0 && offset % (long)sizeof(double) == 0) {
+        void *base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), 0);
+        if (base == MAP_FAILED) return ds_fail("%s: cannot map: %s", path, strerror(errno));
+        a->map_base = base, a->map_bytes = (size_t)size;
+        a->data = (unsigned char *)base + offset;
+        return 0;
+    }
+    if (!(a->data = ds_try_alloc((size_t)count, ds_dtype_size(a->dtype), path))) return -1;
+    if (fread(a->data, 1, (size_t)bytes, f) != (size_t)bytes)
+        return ds_fail("%s: read failed (truncated npy data)", path);
+    return 0;
+}
+
+static int npy_open(const char *path, int map, ds_array *out) {
     memset(out, 0, sizeof *out);
     int64_t size;
     DS_TRY(ds_check_regular(path, "an .npy file", &size));
@@ -146,20 +173,24 @@ int ds_npy_read(const char *path, ds_array *out) {
             rc = ds_fail("%s: file has %lld bytes of data but its header says %lld (truncated or "
                          "corrupt npy)",
                          path, (long long)(size - offset), (long long)bytes);
-        else if (!(a.data = ds_try_alloc((size_t)count, ds_dtype_size(a.dtype), path)))
-            rc = -1;
-        else if (fread(a.data, 1, (size_t)bytes, f) != (size_t)bytes)
-            rc = ds_fail("%s: read failed (truncated npy data)", path);
-        else if (a.dtype != DS_U8)
+        else if (!(rc = load_data(path, f, map, size, offset, &a)) && a.dtype != DS_U8)
             rc = check_finite(path, &a);
     }
     fclose(f);
     if (rc) {
-        free(a.data);
+        ds_array_free(&a);
         return rc;
     }
     *out = a;
     return 0;
+}
+
+int ds_npy_read(const char *path, ds_array *out) {
+    return npy_open(path, 0, out);
+}
+
+int ds_npy_map(const char *path, ds_array *out) {
+    return npy_open(path, 1, out);
 }
 
 int ds_npy_write_header(FILE *f, const char *path, const ds_array *a) {
@@ -178,7 +209,7 @@ int ds_npy_write_header(FILE *f, const char *path, const ds_array *a) {
     unsigned char pre[10] = {
         0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
     if (fwrite(pre, 1, 10, f) != 10 || fwrite(header, 1, (size_t)n, f) != (size_t)n)
-        return ds_fail("%s: write failed", path);
+        return ds_fail("%s: write failed: %s", path, strerror(errno));
     return 0;
 }
 
@@ -191,8 +222,9 @@ int ds_npy_write(const char *path, const ds_array *a) {
         return -1;
     }
     if (bytes && fwrite(a->data, 1, bytes, af.f) != bytes) {
+        int saved = errno;
         ds_atomic_abort(&af);
-        return ds_fail("%s: write failed", path);
+        return ds_fail("%s: write failed: %s", path, strerror(saved));
     }
     return ds_atomic_commit(&af);
 }

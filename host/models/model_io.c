@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "ds_error.h"
@@ -194,12 +195,15 @@ static int read_manifest(const char *dir, manifest *mf, ds_model *m) {
                        "prepare)",
                        dir, strerror(errno));
     int rc = 0;
-    while (!rc && getline(&line, &line_cap, f) >= 0) {
+    for (ssize_t len; !rc && (len = getline(&line, &line_cap, f)) >= 0;) {
         mf->line++;
         char *hash = strchr(line, '#'), *s, *eq;
         if (hash) *hash = '\0';
-        if (!*(s = trim(line))) continue;
-        if (!(eq = strchr(s, '=')))
+        if (!hash && memchr(line, '\0', (size_t)len)) // would end the value early
+            rc = ds_fail("%s: line %d holds a NUL byte (expected text)", path, mf->line);
+        else if (!*(s = trim(line)))
+            continue;
+        else if (!(eq = strchr(s, '=')))
             rc = ds_fail("%s: line %d: '%s' (expected key = value)", path, mf->line, s);
         else
             *eq = '\0', rc = set_key(mf, trim(s), trim(eq + 1), m);
@@ -425,15 +429,18 @@ static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
                        (long long)mf->rank, (long long)m->r);
     double sigma_data = m->sigma_data;
     mixture_moments(m);
+    if (!isfinite(m->sigma_data)) // finite parameters whose squares overflow (found by fuzzing)
+        return ds_fail("%s: the mixture's variance overflows a double (values up to about "
+                       "1e154 expected)",
+                       dir);
     if (mf->has_sigma) m->sigma_data = sigma_data;
     return 0;
 }
 
-static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
-    if (!m->data_path[0] || !mf->has_bytes || !mf->has_checksum)
-        return ds_fail("%s/model.txt: an empirical model needs data, data_bytes and "
-                       "data_checksum",
-                       dir);
+int ds_model_data_load(const char *dir, const ds_model *m, ds_data *out) {
+    memset(out, 0, sizeof *out);
+    if (!m->data_path[0])
+        return ds_fail("%s/model.txt: records no training data (data = ...)", dir);
     char abs[DS_PATH_MAX], why[1024];
     int64_t bytes;
     uint64_t sum;
@@ -447,7 +454,19 @@ static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
                        "): run diffsamp prepare again",
                        dir, m->data_path, (long long)m->data_bytes, m->data_checksum,
                        (long long)bytes, sum);
-    DS_TRY(ds_data_load(m->data_path, &m->data));
+    DS_TRY(ds_data_load(m->data_path, out));
+    if (out->d != m->d)
+        return ds_fail("%s: data %s has rows of d = %lld, the model d = %lld", dir, m->data_path,
+                       (long long)out->d, (long long)m->d);
+    return 0;
+}
+
+static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
+    if (!m->data_path[0] || !mf->has_bytes || !mf->has_checksum)
+        return ds_fail("%s/model.txt: an empirical model needs data, data_bytes and "
+                       "data_checksum",
+                       dir);
+    DS_TRY(ds_model_data_load(dir, m, &m->data));
     if (m->data.d != m->d || (mf->has_n && m->data.n != mf->n))
         return ds_fail("%s: data %s has %lld x %lld rows, model.txt says n = %lld, d = %lld", dir,
                        m->data_path, (long long)m->data.n, (long long)m->data.d, (long long)mf->n,

@@ -1,7 +1,7 @@
-// Memory planning of a sampling run: the model resident on the backend, batch-sized
-// solver buffers and the denoiser's workspace, estimated before anything is allocated.
-// A batch that would not fit under the limit is shrunk; a run that cannot fit even one
-// row at a time is refused with a message that says how much it needs.
+// Memory planning of a sampling run, before anything is allocated: what the backend says
+// the model and its denoiser's workspace need (its memory entry), plus the batches the
+// solver keeps. A batch that would not fit under the limit is shrunk; a run that cannot
+// fit even one row at a time is refused with a message that says how much it needs.
 #ifndef DS_MEM_PLAN_H
 #define DS_MEM_PLAN_H
 
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "bytes.h"
+#include "ds_backend.h"
 #include "ds_model.h"
 
 #ifdef __cplusplus
@@ -17,24 +18,23 @@ extern "C" {
 
 typedef struct {
     int64_t batch;          // rows per batch asked for
-    int elem_bytes;         // bytes per stored value: 4 (cpu, cuda) or 8 (ref)
-    int with_source_rows;   // the data set in its own dtype shares the memory (host backends)
-    int batch_buffers;      // batch-sized vectors the solver keeps at once
-    uint64_t limit;         // bytes available; 0: no limit
+    int batches;            // batches the solver keeps at once (ds_sample_plan.batches)
+    uint64_t limit;         // bytes available; 0: what the backend has (its memory entry)
     const char *limit_what; // where the limit comes from, for messages
 } ds_mem_request;
 
 typedef struct {
-    int64_t batch;          // rows per batch planned (<= requested)
-    uint64_t model_bytes;   // resident model: training rows or mixture factors (and the
-                            // data set's own values, 1, 4 or 8 bytes each, if with_source_rows)
-    uint64_t per_row_bytes; // solver buffers and workspace per batch row
-    uint64_t total_bytes;   // model_bytes + batch * per_row_bytes
+    int64_t batch;        // rows per batch planned (<= requested)
+    uint64_t model_bytes; // resident model: training rows or mixture factors
+    uint64_t limit;       // the limit planned under (0: none; the backend fits itself)
+    const char *limit_what;
+    uint64_t total_bytes; // model, workspace and the solver's batches at the planned batch
 } ds_mem_plan;
 
-// Plans a run of model m. Returns -1 (message: bytes needed and the limit) when even a
-// batch of one row does not fit.
-int ds_mem_plan_make(const ds_model *m, const ds_mem_request *req, ds_mem_plan *plan);
+// Plans a run of model m on backend b. Returns -1 (message: bytes needed and the limit)
+// when even a batch of one row does not fit.
+int ds_mem_plan_make(ds_backend *b, const ds_model *m, const ds_mem_request *req,
+                     ds_mem_plan *plan);
 #ifdef __cplusplus
 }
 #endif

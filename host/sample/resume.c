@@ -73,6 +73,10 @@ static char *read_text(const char *path) {
     }
     fclose(f);
     s[len] = '\0';
+    // A NUL byte would end the text early, and a config with anything after one would
+    // compare equal (found by fuzzing): it becomes '?', which no config holds.
+    for (size_t i = 0; i < len; i++)
+        if (!s[i]) s[i] = '?';
     return s;
 }
 
@@ -286,7 +290,8 @@ int ds_resume_write_npy(const ds_resume *r, const char *path, int row_ndim,
         rc = read_shard(r, j, &shard);
         if (rc) break;
         size_t bytes = (size_t)ds_array_count(&shard) * ds_dtype_size(r->dtype);
-        if (fwrite(shard.data, 1, bytes, af.f) != bytes) rc = ds_fail("%s: write failed", path);
+        if (fwrite(shard.data, 1, bytes, af.f) != bytes)
+            rc = ds_fail("%s: write failed: %s", path, strerror(errno));
         ds_array_free(&shard);
     }
     if (rc) {

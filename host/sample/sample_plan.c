@@ -5,6 +5,7 @@
 
 #include "ds_error.h"
 #include "ds_sample.h"
+#include "schedule_formula.h"
 
 // The solver, schedule and GITS teacher names, and the landing eps.
 static int check_names(const ds_sample_config *c) {
@@ -28,8 +29,25 @@ static int plan_schedule(const ds_sample_config *c, ds_sample_plan *p) {
         return ds_fail("teleport: --teleport-fraction %g skips none of the %d steps (expected at "
                        "least %.3g to skip one)",
                        c->teleport.fraction, p->n_sigmas - 1, 0.5 / (p->n_sigmas - 1));
-    DS_TRY(ds_solver_count_nfe(&c->solver, p->run, p->n_run, &p->nfe));
-    return ds_solver_count_nfe(&c->solver, p->sigmas, p->n_sigmas, &p->nfe_full);
+    int with_jump, without;
+    DS_TRY(ds_solver_count(&c->solver, p->run, p->n_run, &p->nfe, &with_jump));
+    DS_TRY(ds_solver_count(&c->solver, p->sigmas, p->n_sigmas, &p->nfe_full, &without));
+    p->batches = with_jump > without ? with_jump : without;
+    return 0;
+}
+
+// The batches of a GITS run counted before its schedule exists: the solver keeps as many
+// on the EDM schedule of the same length (GITS picks as many points from its grid).
+static int count_stand_in(const ds_sample_config *c, ds_sample_plan *p) {
+    ds_schedule_opts edm = c->schedule;
+    edm.kind = "edm";
+    double *s;
+    int n;
+    int64_t nfe;
+    DS_TRY(ds_schedule_formula(&edm, &s, &n));
+    int rc = ds_solver_count(&c->solver, s, n, &nfe, &p->batches);
+    free(s);
+    return rc;
 }
 
 int ds_sample_plan_make(const ds_sample_config *c, ds_solver_ctx *ctx, int64_t d,
@@ -37,7 +55,7 @@ int ds_sample_plan_make(const ds_sample_config *c, ds_solver_ctx *ctx, int64_t d
     memset(p, 0, sizeof *p);
     DS_TRY(check_names(c));
     int gits = !strcmp(c->schedule.kind, "gits");
-    if (gits && !ctx) return 0; // the schedule needs the model
+    if (gits && !ctx) return count_stand_in(c, p); // the schedule needs the model
     ds_schedule_opts schedule = c->schedule;
     schedule.gits.dim = d; // GITS allocates the teacher's batches
     int rc = ds_schedule_build(&schedule, ctx, &c->solver, &p->sigmas, &p->n_sigmas);

@@ -120,10 +120,17 @@ static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config 
 // Landing is on for the empirical model with a deterministic solver unless turned off;
 // other models and the stochastic samplers (whose noise leaves the certified line) run
 // without it.
+static int lands(const ds_model *model, const ds_sample_config *c) {
+    return !c->no_landing && model->kind == DS_MODEL_EMPIRICAL && !ds_solver_stochastic(&c->solver);
+}
+
+int ds_sample_landing_batches(const ds_model *model, const ds_sample_config *c) {
+    return lands(model, c) ? 3 : 0; // x_live, d_live, y_landed
+}
+
 static int prepare_landing(run_state *st, const ds_model *model, const ds_sample_config *c,
                            ds_sample_result *r) {
-    if (c->no_landing || model->kind != DS_MODEL_EMPIRICAL || ds_solver_stochastic(&c->solver))
-        return 0;
+    if (!lands(model, c)) return 0;
     int64_t cap = c->batch < c->n ? c->batch : c->n;
     DS_TRY(ds_landing_init(&st->landing, st->ctx.b, model, cap, c->landing_eps));
     st->ctx.landing = &st->landing;

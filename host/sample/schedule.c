@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "ds_error.h"
 #include "ds_io.h"
@@ -97,10 +98,11 @@ int ds_schedule_read(const char *path, double **sigmas, int *n) {
     double *s = ds_alloc((size_t)cap, sizeof(double));
     char *line = NULL; // getline: lines of any length, never split
     size_t line_cap = 0;
-    while (!rc && getline(&line, &line_cap, f) >= 0) {
+    for (ssize_t len; !rc && (len = getline(&line, &line_cap, f)) >= 0;) {
         line_no++;
         double v;
-        int got = parse_line(line, &v);
+        // A NUL byte would end the line early: "80\0junk" must not read as 80.
+        int got = memchr(line, '\0', (size_t)len) ? -1 : parse_line(line, &v);
         if (got < 0) rc = ds_fail("%s:%d: expected one number per line", path, line_no);
         if (got <= 0) continue;
         if (count == cap) s = realloc(s, sizeof(double) * (size_t)(cap *= 2));

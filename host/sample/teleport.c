@@ -1,5 +1,6 @@
 // Analytical teleportation: where the jump lands on the schedule, the schedule left to
-// solve, and the NFE a solver makes on a schedule (to report the NFE saved).
+// solve, and the NFE a solver makes on a schedule (to report the NFE saved) with the
+// batches it keeps (for the memory plan).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,34 +54,64 @@ int ds_teleport_schedule(const double *sigmas, int n, const ds_teleport_opts *t,
     return 0;
 }
 
-// Runs the solver on the one-dimensional standard Gaussian and counts its evaluations
-// and draws.
+// The ref backend with its batches counted: how many are live at most.
+typedef struct {
+    ds_backend b; // first: the table the solver calls
+    ds_backend *ref;
+    int live, peak;
+} counting_backend;
+
+static ds_batch *counted_new(ds_backend *b, int64_t rows, int64_t cols) {
+    counting_backend *c = (counting_backend *)b;
+    ds_batch *v = c->ref->batch_new(c->ref, rows, cols);
+    if (v && ++c->live > c->peak) c->peak = c->live;
+    return v;
+}
+
+static void counted_free(ds_backend *b, ds_batch *v) {
+    counting_backend *c = (counting_backend *)b;
+    if (v) c->live--;
+    c->ref->batch_free(c->ref, v);
+}
+
+// Runs the solver on the one-dimensional standard Gaussian and counts its evaluations,
+// draws and batches.
 static int count_on_gaussian(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe,
-                             int64_t *draws) {
+                             int64_t *draws, int *batches) {
     // The one-dimensional standard Gaussian: D(x; s) = x / (1 + s^2).
     double zero = 0, one = 1;
     ds_model m = {.kind = DS_MODEL_GAUSSIAN, .d = 1, .k = 1, .r = 1, .mean = &zero};
     m.weights = &one, m.means = &zero, m.eigvals = &one, m.eigvecs = &one, m.residual = &zero;
-    ds_backend *b = ds_backend_ref_new();
+    counting_backend cb = {.ref = ds_backend_ref_new()};
+    cb.b = *cb.ref;
+    cb.b.batch_new = counted_new, cb.b.batch_free = counted_free;
+    ds_backend *b = &cb.b;
     ds_solver_ctx ctx = {.b = b, .model = b->bind(b, &m)};
     ds_batch *x = b->batch_new(b, 1, 1);
     b->upload(b, x, &sigmas[0]);
     int rc = ds_solve(&ctx, o, sigmas, n, x);
     b->batch_free(b, x);
     b->unbind(b, ctx.model);
-    ds_backend_free(b);
-    *nfe = ctx.nfe, *draws = ctx.draws;
+    ds_backend_free(cb.ref);
+    *nfe = ctx.nfe, *draws = ctx.draws, *batches = cb.peak;
     return rc;
 }
 
-int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe) {
+int ds_solver_count(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe,
+                    int *batches) {
     int64_t draws;
-    int rc = count_on_gaussian(o, sigmas, n, nfe, &draws);
+    int rc = count_on_gaussian(o, sigmas, n, nfe, &draws, batches);
     if (!strcmp(o->solver, "adaptive")) *nfe = -1;
     return rc;
 }
 
+int ds_solver_count_nfe(const ds_solver_opts *o, const double *sigmas, int n, int64_t *nfe) {
+    int batches;
+    return ds_solver_count(o, sigmas, n, nfe, &batches);
+}
+
 int ds_solver_count_draws(const ds_solver_opts *o, const double *sigmas, int n, int64_t *draws) {
     int64_t nfe;
-    return count_on_gaussian(o, sigmas, n, &nfe, draws);
+    int batches;
+    return count_on_gaussian(o, sigmas, n, &nfe, draws, &batches);
 }

@@ -24,12 +24,12 @@ static const solver_entry solvers[] = {
     {"dpm2", solver_dpm2, 0},
     {"dpmpp2m", solver_dpmpp2m, 0},
     {"dpmpp3m", solver_dpmpp3m, 0},
-    {"lms", solver_lms, 0},
-    {"adaptive", solver_adaptive, 0},
     {"unipc", solver_unipc, 0},
     {"ipndm", solver_ipndm, 0},
     {"ipndm_v", solver_ipndm_v, 0},
     {"deis", solver_deis, 0},
+    {"lms", solver_lms, 0},
+    {"adaptive", solver_adaptive, 0},
     {"euler_ancestral", solver_euler_ancestral, USES_ETA},
     {"dpmpp_sde", solver_dpmpp_sde, USES_ETA | USES_R},
     {"dpmpp2m_sde", solver_dpmpp2m_sde, USES_ETA},
@@ -60,16 +60,21 @@ int ds_solver_known(const char *name) {
     return find_solver(name) != NULL;
 }
 
+void ds_solver_names(char *buf, size_t size, const char *last) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_SOLVERS && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s",
+                                i == 0               ? ""
+                                : i + 1 == N_SOLVERS ? last
+                                                     : ", ",
+                                solvers[i].name);
+}
+
 int ds_solver_check_name(const char *name) {
     if (find_solver(name)) return 0;
     char list[256];
-    size_t len = 0;
-    for (size_t i = 0; i < N_SOLVERS; i++)
-        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
-                                i == 0               ? ""
-                                : i + 1 == N_SOLVERS ? " or "
-                                                     : ", ",
-                                solvers[i].name);
+    ds_solver_names(list, sizeof list, " or ");
     return ds_fail("unknown sampler '%s' (expected %s)", name, list);
 }
 

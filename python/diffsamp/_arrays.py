@@ -30,11 +30,12 @@ def rows_f64(x, d: Optional[int] = None, what: str = "x") -> np.ndarray:
     return a
 
 
-def rows_f32(x, what: str = "data") -> np.ndarray:
-    """Training rows as a C-ordered float32 (n x d) array (no copy when they are one)."""
+def rows_train(x, what: str = "data") -> np.ndarray:
+    """Training rows as a C-ordered float32 or float64 (n x d) array, kept in their own
+    precision (no copy when they are one of the two; other dtypes become float64)."""
     a = np.asarray(x)
-    if a.dtype != np.float32 or not a.flags.c_contiguous:
-        a = np.ascontiguousarray(a, dtype=np.float32)
+    if a.dtype not in (np.float32, np.float64) or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=a.dtype if a.dtype == np.float32 else np.float64)
     if a.ndim == 1:
         a = a.reshape(-1, 1)
     if a.ndim > 2:

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _core
-from ._arrays import rows_f32, rows_f64
+from ._arrays import rows_train, rows_f64
 from .models import Model
 
 MEMORIZED_RATIO = 1.0 / 3.0
@@ -70,7 +70,7 @@ class MemorizationResult:
 
 def memorization(samples, train) -> MemorizationResult:
     """Nearest training rows of each sample (the 1/3 distance-ratio criterion)."""
-    t = rows_f32(train, "train")
+    t = rows_train(train, "train")
     x = rows_f64(samples, t.shape[1], "samples")
     r = _core.memorization(t, t.shape[0], t.shape[1], x, x.shape[0])
     ratio = np.frombuffer(r["ratio"], dtype=np.float64)
@@ -87,7 +87,7 @@ def memorization(samples, train) -> MemorizationResult:
 def pca_frechet(a, b, train, k: int = 64) -> float:
     """Frechet distance between Gaussians fitted to two sets of rows, in the space of
     the top-k principal components of ``train`` (the CLI's --pca-k 64)."""
-    t = rows_f32(train, "train")
+    t = rows_train(train, "train")
     xa = rows_f64(a, t.shape[1], "a")
     xb = rows_f64(b, t.shape[1], "b")
     return _core.pca_frechet(t, t.shape[0], t.shape[1], int(k), xa, xa.shape[0], xb, xb.shape[0])

@@ -10,21 +10,26 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._arrays import image_shape, load_data, rows_f32, rows_f64
+from ._arrays import image_shape, rows_train
 
 
 def _training(data, labels=None):
-    """(rows, labels, path, shape) from an array or a data set path."""
-    path = None
+    """(rows or path, labels, shape) for a fit: a data set path is read by the library in
+    its own precision (uint8 pixels stay exact, as the CLI's fit); arrays are read in
+    place when C-ordered float32 or float64."""
     if isinstance(data, (str, os.PathLike)):
-        path = os.fspath(data)
-        data, file_labels = load_data(path)
-        labels = file_labels if labels is None else labels
+        return os.fspath(data), labels, (0, 0, 0)
     shape = image_shape(data)
-    x = rows_f32(data)
+    x = rows_train(data)
     if labels is not None:
         labels = np.ascontiguousarray(labels, dtype=np.int32)
-    return x, labels, path, shape
+    return x, labels, shape
+
+
+def _fit_core(kind, x, labels, shape, **opts):
+    if isinstance(x, str):
+        return _core.fit(x, 0, 0, kind, path=x, **opts)
+    return _core.fit(x, x.shape[0], x.shape[1], kind, labels=labels, shape=shape, **opts)
 
 
 def _numpy_adapter(fn: Callable) -> Callable:
@@ -76,18 +81,15 @@ class Model:
     def __init__(self, core, train=None, gaussian: Optional["Model"] = None):
         self._core = core
         self._info = core.info()
-        self._train = train  # (rows, labels, path, shape) for a teleport Gaussian fit
+        self._train = train  # (rows or path, labels, shape) for a teleport Gaussian fit
         self._gaussian = gaussian
 
     # ---- construction ----
 
     @classmethod
     def _fit(cls, kind, data, labels=None, **opts) -> "Model":
-        x, labels, path, shape = _training(data, labels)
-        core = _core.fit(
-            x, x.shape[0], x.shape[1], kind, labels=labels, path=path, shape=shape, **opts
-        )
-        return cls(core, train=(x, labels, path, shape))
+        train = _training(data, labels)
+        return cls(_fit_core(kind, *train, **opts), train=train)
 
     @classmethod
     def empirical(cls, Y, labels=None) -> "Model":
@@ -212,7 +214,6 @@ class Model:
                 "teleport: this model holds no training data; pass teleport_model= "
                 "(a Gaussian Model)"
             )
-        x, _, path, shape = self._train
-        core = _core.fit(x, x.shape[0], x.shape[1], "gaussian", path=path, shape=shape)
-        self._gaussian = Model(core)
+        x, _, shape = self._train
+        self._gaussian = Model(_fit_core("gaussian", x, None, shape))
         return self._gaussian

@@ -50,6 +50,10 @@ static int get_buffer(PyObject *obj, Py_buffer *view, const char *fmt, int writa
     return 0;
 }
 
+static void release(Py_buffer *v) {
+    if (v->obj) PyBuffer_Release(v);
+}
+
 static PyObject *bytes_of(const double *v, int64_t n) {
     return PyByteArray_FromStringAndSize((const char *)v,
                                          (Py_ssize_t)(n * (int64_t)sizeof(double)));
@@ -171,7 +175,7 @@ static ModelObject *as_model(PyObject *o) {
 
 // ---- data ----
 
-// Training rows viewed in place (float32, n x d) as a ds_data, with optional labels.
+// Training rows viewed in place (float32 or float64, n x d) as a ds_data.
 static int data_view(PyObject *x, Py_buffer *xv, int64_t n, int64_t d, ds_data *out) {
     memset(out, 0, sizeof *out);
     if (n < 1 || d < 1) {
@@ -179,8 +183,18 @@ static int data_view(PyObject *x, Py_buffer *xv, int64_t n, int64_t d, ds_data *
                      (long long)n, (long long)d);
         return -1;
     }
-    if (get_buffer(x, xv, "f", 0, (Py_ssize_t)(n * d), "data rows")) return -1;
-    out->n = n, out->d = d, out->x = xv->buf;
+    if (PyObject_GetBuffer(x, xv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return -1;
+    const char *f = xv->format ? xv->format : "B";
+    if (f[0] == '@' || f[0] == '=' || f[0] == '<') f++;
+    int f64 = !strcmp(f, "d");
+    if ((!f64 && strcmp(f, "f") != 0) || xv->len != (Py_ssize_t)(n * d) * (f64 ? 8 : 4)) {
+        PyErr_Format(PyExc_ValueError,
+                     "data rows: expected %lld x %lld C-ordered float32 or float64 values",
+                     (long long)n, (long long)d);
+        PyBuffer_Release(xv);
+        return -1;
+    }
+    out->n = n, out->d = d, out->values = xv->buf, out->dtype = f64 ? DS_F64 : DS_F32;
     return 0;
 }
 
@@ -192,7 +206,8 @@ static PyObject *py_load_data(PyObject *mod, PyObject *args) {
     int rc;
     Py_BEGIN_ALLOW_THREADS rc = ds_data_load(path, &d);
     Py_END_ALLOW_THREADS if (rc) return raise_ds();
-    PyObject *x = PyByteArray_FromStringAndSize((const char *)d.x, (Py_ssize_t)(d.n * d.d * 4));
+    PyObject *x = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(d.n * d.d * 4));
+    if (x) ds_data_rows_f32(&d, 0, d.n, (float *)PyByteArray_AS_STRING(x));
     PyObject *labels =
         d.labels ? PyByteArray_FromStringAndSize((const char *)d.labels, (Py_ssize_t)(d.n * 4))
                  : (Py_INCREF(Py_None), Py_None);
@@ -222,20 +237,29 @@ static PyObject *py_fit(PyObject *mod, PyObject *args, PyObject *kw) {
         return NULL;
     ds_model_kind mk;
     if (ds_model_kind_parse(kind, &mk)) return raise_ds();
-    Py_buffer xv, lv = {0};
-    ds_data data;
-    if (data_view(x, &xv, n, d, &data)) return NULL;
-    if (labels != Py_None) {
+    Py_buffer xv = {0}, lv = {0};
+    ds_data data, file = {0};
+    if (PyUnicode_Check(x)) { // a data set path: its rows in their own precision, as the CLI's
+        int rc;
+        const char *p = PyUnicode_AsUTF8(x);
+        if (!p) return NULL;
+        Py_BEGIN_ALLOW_THREADS rc = ds_data_load(p, &file);
+        Py_END_ALLOW_THREADS if (rc) return raise_ds();
+        data = file;
+        c = file.channels, h = file.height, w = file.width, d = file.d;
+    } else if (data_view(x, &xv, n, d, &data))
+        return NULL;
+    if (labels != Py_None && !file.values) {
         if (PyObject_GetBuffer(labels, &lv, PyBUF_C_CONTIGUOUS) || lv.len != (Py_ssize_t)(4 * n)) {
             if (lv.obj) PyBuffer_Release(&lv);
-            PyBuffer_Release(&xv);
+            release(&xv);
             PyErr_SetString(PyExc_ValueError, "labels: expected one int32 per row");
             return NULL;
         }
         data.labels = lv.buf;
     }
     if ((int64_t)c * h * w == d) data.channels = c, data.height = h, data.width = w;
-    if (path) snprintf(data.path, sizeof data.path, "%s", path);
+    if (path && !file.values) snprintf(data.path, sizeof data.path, "%s", path);
     ds_fit_opts o;
     ds_fit_opts_default(&o);
     o.k = k, o.rank = rank, o.seed = (uint64_t)seed, o.from_labels = from_labels;
@@ -246,7 +270,8 @@ static PyObject *py_fit(PyObject *mod, PyObject *args, PyObject *kw) {
         Py_BEGIN_ALLOW_THREADS rc = ds_model_fit(&data, mk, &o, &m->m);
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&xv);
+    release(&xv);
+    ds_data_free(&file);
     if (lv.obj) PyBuffer_Release(&lv);
     if (!m) return NULL;
     if (rc) {
@@ -359,10 +384,6 @@ static PyObject *py_denoise(PyObject *mod, PyObject *args) {
 static int opt_buffer(PyObject *o, Py_buffer *v, Py_ssize_t count, const char *what) {
     memset(v, 0, sizeof *v);
     return o == Py_None ? 0 : get_buffer(o, v, "d", 0, count, what);
-}
-
-static void release(Py_buffer *v) {
-    if (v->obj) PyBuffer_Release(v);
 }
 
 // Schedule options shared by schedule() and sample(), from a dict of the package's

@@ -39,11 +39,11 @@ def test_callback_equals_gaussian(solver, anisotropic, tmp_path, seed):
 
     calls = []
     cb = ds.Model.from_denoiser(lambda x, s: calls.append(1) or gauss_denoiser(x, s), dim=g.d)
-    for teleport in (None, 3.0):
+    for fraction in (None, 0.25):  # teleport past a quarter of the steps
         a = ds.sample(g, n=6, sampler=solver, steps=12, seed=seed, backend="ref",
-                      teleport=teleport)
+                      teleport_fraction=fraction)
         b = ds.sample(cb, n=6, sampler=solver, steps=12, seed=seed, backend="ref",
-                      teleport=teleport, teleport_model=g)
+                      teleport_fraction=fraction, teleport_model=g)
         assert rel(b.samples, a.samples) < 1e-12
         assert a.nfe == b.nfe
     assert len(calls) > 0
@@ -97,12 +97,14 @@ def test_empirical_denoise(anisotropic, seed):
 
 
 def test_no_copy_and_shapes(anisotropic):
-    from diffsamp._arrays import rows_f64, rows_f32
+    from diffsamp._arrays import rows_f64, rows_train
 
     x = np.random.default_rng(0).standard_normal((4, 12))
     assert np.shares_memory(rows_f64(x, 12), x)
     assert np.shares_memory(rows_f64(x.reshape(4, 3, 4), 12), x)
-    assert np.shares_memory(rows_f32(anisotropic), anisotropic)
+    assert np.shares_memory(rows_train(anisotropic), anisotropic)
+    y64 = anisotropic.astype(np.float64)
+    assert np.shares_memory(rows_train(y64), y64)
     f = np.asfortranarray(x)
     assert not np.shares_memory(rows_f64(f, 12), f)  # Fortran order: one copy
     m = ds.Model.gaussian(anisotropic)
@@ -173,3 +175,24 @@ def test_errors(anisotropic, tmp_path):
         cb.save(tmp_path / "cb")
     with pytest.raises(ValueError, match="teleport"):
         ds.sample(cb, n=2, teleport=5.0)
+
+
+# GITS on a Python denoiser: the teacher runs and the DP see the callback's values,
+# which differ from the built-in Gaussian's by rounding only (as above), so the same
+# grid is chosen and the samples agree to 1e-12.
+def test_gits_on_callback(anisotropic, tmp_path, seed):
+    g = ds.Model.gaussian(anisotropic)
+    mu, lam, u = gaussian_arrays(g, tmp_path)
+    cb = ds.Model.from_denoiser(
+        lambda x, s: mu + ((x - mu) @ u * (lam / (lam + s[:, None] ** 2))) @ u.T, dim=g.d)
+    opts = dict(n=4, steps=5, schedule="gits", seed=seed, backend="ref",
+                gits={"teacher_steps": 40, "warmup": 16})
+    a, b = ds.sample(g, **opts), ds.sample(cb, **opts)
+    assert np.array_equal(a.sigmas, b.sigmas) and len(a.sigmas) == 6
+    assert rel(b.samples, a.samples) < 1e-12
+
+
+def test_progress(anisotropic, capfd):
+    g = ds.Model.gaussian(anisotropic)
+    ds.sample(g, n=5, batch=2, steps=3, progress=True)
+    assert "5 / 5 rows" in capfd.readouterr().err

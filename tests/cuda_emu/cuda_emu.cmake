@@ -39,18 +39,18 @@ target_compile_definitions(diffsamp_emu PUBLIC DIFFSAMP_HAVE_CUDA=1
 target_compile_options(diffsamp_emu PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>)
 target_link_libraries(diffsamp_emu PUBLIC ${DIFFSAMP_HOST_LIBS})
 
-add_executable(test_cuda_emu ${CMAKE_SOURCE_DIR}/tests/test_cuda_backend.c
+add_executable(test_backend_ops_emu ${CMAKE_SOURCE_DIR}/tests/test_backend_ops.c
                ${CMAKE_SOURCE_DIR}/tests/testutil.c)
-set_target_properties(test_cuda_emu PROPERTIES LINKER_LANGUAGE CXX)
-target_include_directories(test_cuda_emu PRIVATE ${DIFFSAMP_HOST_INCLUDE_DIRS} ${CMAKE_SOURCE_DIR}/tests
+set_target_properties(test_backend_ops_emu PROPERTIES LINKER_LANGUAGE CXX)
+target_include_directories(test_backend_ops_emu PRIVATE ${DIFFSAMP_HOST_INCLUDE_DIRS} ${CMAKE_SOURCE_DIR}/tests
                            ${CMOCKA_INCLUDE_DIR} ${CBLAS_INCLUDE_DIR})
-target_link_libraries(test_cuda_emu PRIVATE diffsamp_emu ${CMOCKA_LIB})
+target_link_libraries(test_backend_ops_emu PRIVATE diffsamp_emu ${CMOCKA_LIB})
 
-# One ctest test per cmocka test (they run in parallel), with the threads of each block
-# in order and reversed (a race between threads then changes the results). A skip
-# fails here. test_many_components (66,000 components: 4 million emulated blocks) is
-# left to GPUs.
-file(STRINGS ${CMAKE_SOURCE_DIR}/tests/test_cuda_backend.c EMU_TEST_LINES
+# The backend conformance test on the cuda backend: one ctest test per cmocka test (they
+# run in parallel), with the threads of each block in order and reversed (a race between
+# threads then changes the results). A skip fails here. test_many_components (66,000
+# components: 4 million emulated blocks) is left to GPUs.
+file(STRINGS ${CMAKE_SOURCE_DIR}/tests/test_backend_ops.c EMU_TEST_LINES
      REGEX "cmocka_unit_test\\(test_")
 foreach(line ${EMU_TEST_LINES})
   string(REGEX MATCH "test_[a-z0-9_]+" t "${line}")
@@ -58,9 +58,9 @@ foreach(line ${EMU_TEST_LINES})
     continue()
   endif()
   foreach(order forward reverse)
-    add_test(NAME cuda_emu_${order}_${t} COMMAND test_cuda_emu)
+    add_test(NAME cuda_emu_${order}_${t} COMMAND test_backend_ops_emu)
     set_tests_properties(cuda_emu_${order}_${t} PROPERTIES
-      ENVIRONMENT "DIFFSAMP_TEST_FILTER=${t};DIFFSAMP_EMU_ORDER=${order};OPENBLAS_NUM_THREADS=1;DIFFSAMP_BIN=$<TARGET_FILE:diffsamp>;DIFFSAMP_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+      ENVIRONMENT "DIFFSAMP_TEST_BACKEND=cuda;DIFFSAMP_TEST_FILTER=${t};DIFFSAMP_EMU_ORDER=${order};OPENBLAS_NUM_THREADS=1;DIFFSAMP_BIN=$<TARGET_FILE:diffsamp>;DIFFSAMP_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
       FAIL_REGULAR_EXPRESSION "skipped|SKIPPED|0 test\\(s\\) run"
       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   endforeach()

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Numpy (float64) transcription of the reference sampling loops that diffsamp must
-reproduce (requirement 6), with the closed-form Gaussian denoiser in place of a network.
+reproduce (requirement 6), with the closed-form Gaussian denoiser, or the empirical
+(exact-score) denoiser of a set of training rows, in place of a network.
 
 torch is not available here, so this is a line-by-line transcription of the reference
 code, not the reference code itself:
@@ -11,11 +12,12 @@ code, not the reference code itself:
       order k-diffusion draws it;
   diff-sampler (zju-pi/diff-sampler, diff-solvers-main/solvers.py and solver_utils.py):
       euler, heun, dpm_2, ipndm, ipndm_v, deis (tab), dpm_pp, unipc (predict_x0=True).
-The network call net(x, t) becomes the Gaussian denoiser D, and every call is counted.
+The network call net(x, t) becomes the denoiser D, and every call is counted.
 
 Usage: reference_samplers.py DIR IMPL SAMPLER [key=value ...]
        reference_samplers.py DIR --cases FILE
-DIR holds mean.npy (d), eigvecs.npy (d x d, columns), eigvals.npy (d), noise.npy (B x d)
+DIR holds mean.npy (d), eigvecs.npy (d x d, columns), eigvals.npy (d) for a Gaussian, or
+rows.npy (N x d, float64 training rows) for the empirical denoiser, and noise.npy (B x d)
 and sigmas.npy. One run writes DIR/out.npy and prints "nfe N". With --cases, each line
 "ID N IMPL SAMPLER [key=value ...]" runs on the first N sigmas, writes DIR/out_ID.npy and
 prints "ID nfe N draws K".
@@ -24,6 +26,7 @@ Keys (diff-sampler): max_order, afs, denoise_to_zero, lower_order_final, variant
 s_noise, eta, r, solver_type.
 """
 import math
+import os
 import sys
 
 import numpy as np
@@ -41,6 +44,22 @@ class Gaussian:
         sigma = float(sigma)
         proj = (x - self.mean) @ self.u
         return self.mean + (proj * (self.lam / (self.lam + sigma**2))) @ self.u.T
+
+
+class Empirical:
+    """D(x; sigma) = sum_i softmax_i(-|x - y_i|^2 / (2 sigma^2)) y_i over the rows y_i
+    (the max-shifted softmax); counts evaluations."""
+
+    def __init__(self, rows):
+        self.y = rows
+        self.nfe = 0
+
+    def __call__(self, x, sigma):
+        self.nfe += 1
+        sigma = float(sigma)
+        logits = -((x[:, None, :] - self.y[None, :, :]) ** 2).sum(-1) / (2 * sigma**2)
+        w = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (w @ self.y) / w.sum(axis=1, keepdims=True)
 
 
 # ---------------------------------------------------------------- k-diffusion
@@ -678,7 +697,10 @@ def parse_value(v):
 def run(folder, impl, name, args, count=None):
     kw = {k: parse_value(v) for k, v in (a.split('=', 1) for a in args)}
     load = lambda f: np.load(f'{folder}/{f}.npy').astype(np.float64)
-    net = Gaussian(load('mean'), load('eigvecs'), load('eigvals'))
+    if os.path.exists(f'{folder}/rows.npy'):
+        net = Empirical(load('rows'))
+    else:
+        net = Gaussian(load('mean'), load('eigvecs'), load('eigvals'))
     noise, sigmas = load('noise'), [float(s) for s in load('sigmas')]
     sigmas = sigmas[:count] if count else sigmas
     steps = InjectedNoise(folder)

@@ -115,6 +115,11 @@ static void cuda_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t firs
 
 static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
     if (ds_backend_check_bind("cuda backend", m)) return NULL;
+    if (m->kind != DS_MODEL_EMPIRICAL && m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM) {
+        ds_fail("backend cuda: the %s model has no CUDA path yet (use --backend cpu)",
+                ds_model_kind_name(m->kind));
+        return NULL;
+    }
     ds_bound_model *bm = (ds_bound_model *)ds_alloc(1, sizeof *bm);
     bm->m = m;
     bm->ctx = ds_cuda_ctx_of(b);

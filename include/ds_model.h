@@ -1,5 +1,7 @@
 // The analytic models: empirical (the training set itself), Gaussian and Gaussian
-// mixture. The Gaussian model is stored as a mixture with one component.
+// mixture, the local models that generalise (pca_locality, ls), and the nearest training
+// row (a baseline). The Gaussian model is
+// stored as a mixture with one component.
 #ifndef DS_MODEL_H
 #define DS_MODEL_H
 
@@ -15,8 +17,13 @@ typedef enum {
     DS_MODEL_EMPIRICAL = 0,
     DS_MODEL_GAUSSIAN = 1,
     DS_MODEL_GMM = 2,
-    DS_MODEL_CALLBACK = 3 // the caller's own denoiser (ds_model_callback)
+    DS_MODEL_CALLBACK = 3,     // the caller's own denoiser (ds_model_callback)
+    DS_MODEL_PCA_LOCALITY = 4, // Lukoianov et al.: a softmax per output pixel, Wiener mask
+    DS_MODEL_LS = 5,           // Kamb & Ganguli's local score machine: a patch per pixel
+    DS_MODEL_NEAREST = 6,      // baseline: the nearest training row, at every sigma
+    DS_MODEL_SMOOTHED = 7,     // the empirical denoiser averaged over perturbed queries
 } ds_model_kind;
+#define DS_MODEL_KINDS 8
 
 // A caller's denoiser: out (rows x d) = D(x; sigma) for x (rows x d) and one sigma per
 // row, all host doubles, row-major. Returns 0, or -1 after recording a message with
@@ -30,7 +37,7 @@ typedef struct {
     int channels, height, width; // image shape, or 0s
     double sigma_data;           // root-mean-square deviation of the data from its mean
 
-    // Empirical: the training rows (uncentred) and their mean.
+    // Empirical and the local models: the training rows (uncentred) and their mean.
     ds_data data;
     double *mean; // d; for every kind, the mean of the training data
 
@@ -46,6 +53,26 @@ typedef struct {
     double *eigvecs;
     double *residual;
 
+    // pca_locality (README, section Models): the Wiener filter of the data is the
+    // one-component, full-rank Gaussian above (covariance normalised by N - 1); its
+    // logits are divided by temperature, and its mask is binarised at mask_threshold
+    // times the largest |entry| (0: the normalised mask itself, not binarised).
+    double temperature;
+    double mask_threshold;
+    // ls: the side of the square patch (odd; all channels) centred on each output pixel;
+    // with a schedule (patch_steps > 0) the patch at sigma is patch_schedule[2 k + 1] of
+    // the first k with sigma <= patch_schedule[2 k] (sigmas increasing; the last entry's
+    // patch above them all).
+    int patch_size;
+    int64_t patch_steps;
+    double *patch_schedule; // patch_steps x 2: sigma, patch
+    // smoothed (README, section Models): the empirical denoiser averaged over
+    // smoothing_samples queries x + smoothing sqrt(1 + sigma^2) eps_c, eps_c the fixed
+    // Philox normals of (smoothing_seed, c).
+    double smoothing;
+    int64_t smoothing_samples;
+    uint64_t smoothing_seed;
+
     // Callback: the caller's denoiser and its argument.
     ds_denoise_fn callback;
     void *callback_user;
@@ -57,12 +84,19 @@ typedef struct {
 } ds_model;
 
 typedef struct {
-    int64_t k;        // mixture components (gmm), default 10
-    int64_t rank;     // 0: full rank d
-    uint64_t seed;    // k-means++ seed
-    int from_labels;  // gmm: one component per class label
-    int kmeans_iters; // Lloyd iterations, default 50
-    double var_floor; // floor on component eigenvalues, default 1e-4
+    int64_t k;                    // mixture components (gmm), default 10
+    int64_t rank;                 // 0: full rank d
+    uint64_t seed;                // k-means++ seed
+    int from_labels;              // gmm: one component per class label
+    int kmeans_iters;             // Lloyd iterations, default 50
+    double var_floor;             // floor on component eigenvalues, default 1e-4
+    double temperature;           // pca_locality, default 1
+    double mask_threshold;        // pca_locality, in [0, 1], default 0.02 (the studio's)
+    int64_t patch_size;           // ls: odd, 1 .. 2 max(height, width) - 1, default 3
+    int64_t patch_steps;          // ls: entries of patch_schedule (0: patch_size at every sigma)
+    const double *patch_schedule; // ls: patch_steps x 2 (sigma, patch), sigmas increasing
+    double smoothing;             // smoothed: >= 0 (the studio's smoothing_std), default 0
+    int64_t smoothing_samples;    // smoothed: >= 1 (the studio's num_noise), default 1
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
@@ -72,6 +106,21 @@ void ds_fit_opts_default(ds_fit_opts *o);
 int ds_model_callback(int64_t d, ds_denoise_fn fn, void *user, ds_model *out);
 const char *ds_model_kind_name(ds_model_kind k);
 int ds_model_kind_parse(const char *name, ds_model_kind *out);
+// smoothed: eps (smoothing_samples x d) = the fixed Philox normals, and the factor
+// smoothing sqrt(1 + sigma^2) of the perturbations at sigma.
+void ds_smoothed_noise(const ds_model *m, double *eps);
+double ds_smoothed_scale(const ds_model *m, double sigma);
+// Checks a patch size for images of that shape (ls): 0, or -1 naming who.
+int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width);
+// Checks a patch schedule (steps x 2: sigma, patch): sigmas finite, > 0 and increasing,
+// each patch an integer that ds_check_patch_size accepts.
+int ds_check_patch_schedule(const char *who, const double *schedule, int64_t steps, int channels,
+                            int height, int width);
+// The ls patch at sigma (the schedule's, or patch_size).
+int ds_ls_patch_at(const ds_model *m, double sigma);
+// 1 for the kinds that keep the training rows (empirical, pca_locality, ls, nearest,
+// smoothed).
+int ds_model_holds_rows(ds_model_kind k);
 
 // Fits a model of the given kind to data (the empirical model copies the rows).
 int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, ds_model *out);

@@ -55,7 +55,7 @@ int ds_backend_check_denoise(const char *who, const ds_model *m, const ds_batch 
 
 int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x, double sigma_from,
                           double sigma_to, const ds_batch *out) {
-    if (m->kind == DS_MODEL_EMPIRICAL || m->k != 1)
+    if ((m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM) || m->k != 1)
         return ds_fail("%s: the Gaussian flow needs a Gaussian model (one component)", who);
     DS_TRY(check_shapes(who, m, x, out));
     if (!(sigma_from >= 0) || !(sigma_to >= 0) || !isfinite(sigma_from) || !isfinite(sigma_to))

@@ -1,6 +1,7 @@
 // The cpu backend: float32 batches, OpenBLAS SGEMM and OpenMP threads. This file holds
-// the function table and the batch primitives; the denoisers live in cpu_empirical.c
-// and cpu_gmm.c.
+// the function table and the batch primitives; the denoisers live in cpu_empirical.c,
+// cpu_gmm.c and cpu_local.c.
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "cpu_models.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "local_mask.h"
 
 // Rows of a batch handed to a denoiser at once: bounds the workspaces (a few MB per
 // 1,024 rows) while keeping the GEMMs large.
@@ -18,6 +20,7 @@ struct ds_bound_model {
     const ds_model *m;
     cpu_empirical *empirical;
     cpu_gmm *gmm;
+    cpu_local *local;
 };
 
 static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
@@ -26,11 +29,14 @@ static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     ds_bound_model *bm = ds_try_alloc(1, sizeof *bm, "cpu backend");
     if (!bm) return NULL;
     bm->m = m;
-    if (m->kind == DS_MODEL_EMPIRICAL)
+    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_NEAREST ||
+        m->kind == DS_MODEL_SMOOTHED)
         bm->empirical = cpu_empirical_new(m);
+    else if (ds_model_is_local(m->kind))
+        bm->local = cpu_local_new(m);
     else
         bm->gmm = cpu_gmm_new(m);
-    if (bm->empirical || bm->gmm) return bm;
+    if (bm->empirical || bm->gmm || bm->local) return bm;
     free(bm);
     return NULL;
 }
@@ -40,6 +46,7 @@ static void cpu_unbind(ds_backend *b, ds_bound_model *bm) {
     if (!bm) return;
     cpu_empirical_free(bm->empirical);
     cpu_gmm_free(bm->gmm);
+    cpu_local_free(bm->local);
     free(bm);
 }
 
@@ -100,6 +107,57 @@ static void cpu_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first
             o[i * cols + j] = (float)ds_philox_normal(seed, first_row + i, j);
 }
 
+// The nearest training row: the top row of the empirical softmax, which does not depend
+// on sigma; at a small sigma the empirical path recomputes the products near the
+// maximum in double, so the choice carries no SGEMM error.
+static int nearest_rows(const ds_bound_model *bm, const float *x, int64_t rows, float *out) {
+    const ds_model *m = bm->m;
+    int64_t *top = ds_try_alloc((size_t)rows, sizeof(int64_t), "cpu nearest row");
+    if (!top) return -1;
+    ds_diag diag = {.top_index = top};
+    double sigma = 1e-3;
+    int rc = cpu_empirical_denoise(bm->empirical, x, rows, &sigma, 1, out, &diag);
+    for (int64_t i = 0; i < rows && !rc; i++) ds_data_rows_f32(&m->data, top[i], 1, out + i * m->d);
+    free(top);
+    return rc;
+}
+
+// The smoothed model: the empirical denoiser on rows x smoothing_samples perturbed
+// queries x + a eps_c (a = smoothing sqrt(1 + sigma^2), per row), averaged in double.
+static int smoothed_rows(const ds_bound_model *bm, const float *x, int64_t rows,
+                         const double *sigma, int64_t n_sigma, float *out) {
+    const ds_model *m = bm->m;
+    int64_t d = m->d, samples = m->smoothing_samples, count = rows * samples;
+    double *eps = ds_try_alloc((size_t)(samples * d), sizeof(double), "cpu smoothed");
+    double *s_all = eps ? ds_try_alloc((size_t)count, sizeof(double), "cpu smoothed") : NULL;
+    float *q = s_all ? ds_try_alloc((size_t)(count * d), sizeof(float), "cpu smoothed") : NULL;
+    float *dq = q ? ds_try_alloc((size_t)(count * d), sizeof(float), "cpu smoothed") : NULL;
+    int rc = dq ? 0 : -1;
+    if (!rc) {
+        ds_smoothed_noise(m, eps);
+        for (int64_t i = 0; i < rows; i++) {
+            double s = sigma[n_sigma == 1 ? 0 : i], a = ds_smoothed_scale(m, s);
+            for (int64_t c = 0; c < samples; c++) {
+                s_all[i * samples + c] = s;
+                for (int64_t j = 0; j < d; j++)
+                    q[(i * samples + c) * d + j] = (float)(x[i * d + j] + a * eps[c * d + j]);
+            }
+        }
+        rc = cpu_empirical_denoise(bm->empirical, q, count, s_all, count, dq, NULL);
+    }
+    for (int64_t i = 0; i < rows && !rc; i++)
+        for (int64_t j = 0; j < d; j++) {
+            double sum = 0;
+            for (int64_t c = 0; c < samples; c++) sum += dq[(i * samples + c) * d + j];
+            out[i * d + j] = (float)(sum / (double)samples);
+        }
+    free(eps);
+    free(s_all);
+    free(q);
+    free(dq);
+    return rc;
+}
+
 static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
@@ -111,7 +169,11 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
         const float *xb = (const float *)x->data + start * d;
         float *ob = (float *)out->data + start * d;
         const double *sb = n_sigma == 1 ? sigma : sigma + start;
-        if (bm->empirical) {
+        if (m->kind == DS_MODEL_NEAREST) {
+            DS_TRY(nearest_rows(bm, xb, rows, ob));
+        } else if (m->kind == DS_MODEL_SMOOTHED) {
+            DS_TRY(smoothed_rows(bm, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
+        } else if (bm->empirical) {
             ds_diag shifted = {0};
             if (diag)
                 shifted = (ds_diag){diag->top_index ? diag->top_index + start : NULL,
@@ -119,6 +181,8 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                                     diag->entropy ? diag->entropy + start : NULL};
             DS_TRY(cpu_empirical_denoise(bm->empirical, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob,
                                          diag ? &shifted : NULL));
+        } else if (bm->local) {
+            DS_TRY(cpu_local_denoise(bm->local, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
         } else {
             DS_TRY(cpu_gmm_denoise(bm->gmm, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
         }
@@ -145,11 +209,21 @@ static int cpu_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *
 static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
     (void)b;
     int64_t block = rows < CPU_ROW_BLOCK ? rows : CPU_ROW_BLOCK;
-    if (m->kind == DS_MODEL_EMPIRICAL) {
-        cpu_empirical_memory(m, block, &out->model_bytes, &out->batch_bytes);
-        out->model_bytes += ds_backend_source_bytes(&m->data);
+    if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_NEAREST ||
+        m->kind == DS_MODEL_SMOOTHED) {
+        // smoothed: every row is smoothing_samples queries, with their float copies
+        int64_t copies = m->kind == DS_MODEL_SMOOTHED ? m->smoothing_samples : 1;
+        cpu_empirical_memory(m, block * copies, &out->model_bytes, &out->batch_bytes);
+        if (copies > 1) out->batch_bytes += 2 * sizeof(float) * (uint64_t)(block * copies * m->d);
+    } else if (ds_model_holds_rows(m->kind)) {
+        // the local models (cpu_local.c): float rows and one d x d mask of (index, weight)
+        // entries; per thread (CHUNK + 4) x d doubles of work
+        uint64_t d = (uint64_t)m->d;
+        out->model_bytes = sizeof(float) * (uint64_t)m->data.n * d + 16 * d * d;
+        out->batch_bytes = sizeof(double) * (uint64_t)omp_get_max_threads() * (64 + 4) * d;
     } else
         cpu_gmm_memory(m, block, &out->model_bytes, &out->batch_bytes);
+    if (ds_model_holds_rows(m->kind)) out->model_bytes += ds_backend_source_bytes(&m->data);
     out->available = ds_host_memory_available();
     out->available_what = "the available host memory";
 }

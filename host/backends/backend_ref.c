@@ -10,11 +10,13 @@
 #include "bytes.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "local_mask.h"
 
 struct ds_bound_model {
     const ds_model *m;
-    double *centred; // empirical: n x d training rows minus the mean
-    double *half_sq; // empirical: |y_i - mean|^2 / 2
+    double *eps;     // smoothed: the smoothing_samples x d perturbation directions
+    double *centred; // empirical, local: n x d training rows minus the mean
+    double *half_sq; // empirical, local: |y_i - mean|^2 / 2
 };
 
 static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
@@ -22,7 +24,11 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     if (ds_backend_check_bind("ref backend", m)) return NULL;
     ds_bound_model *bm = ds_alloc(1, sizeof *bm);
     bm->m = m;
-    if (m->kind != DS_MODEL_EMPIRICAL) return bm;
+    if (!ds_model_holds_rows(m->kind)) return bm;
+    if (m->kind == DS_MODEL_SMOOTHED) {
+        bm->eps = ds_alloc((size_t)(m->smoothing_samples * m->d), sizeof(double));
+        ds_smoothed_noise(m, bm->eps);
+    }
     int64_t n = m->data.n, d = m->d;
     bm->centred = ds_alloc((size_t)(n * d), sizeof(double));
     bm->half_sq = ds_alloc((size_t)n, sizeof(double));
@@ -43,6 +49,7 @@ static void ref_unbind(ds_backend *b, ds_bound_model *bm) {
     if (!bm) return;
     free(bm->centred);
     free(bm->half_sq);
+    free(bm->eps);
     free(bm);
 }
 
@@ -180,10 +187,11 @@ static void gmm_row(const ds_model *m, const double *x, double sigma, double *ou
     }
 }
 
-// Per model row work of one denoise thread (doubles): the empirical model's N logits,
-// or the mixture's projections and component terms.
+// Per model row work of one denoise thread (doubles): N logits and two rows for the
+// models that hold the training rows, or the mixture's projections and component terms.
 static int64_t ref_work_len(const ds_model *m) {
-    return m->kind == DS_MODEL_EMPIRICAL ? m->data.n : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
+    return ds_model_holds_rows(m->kind) ? m->data.n + 2 * m->d
+                                        : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
 }
 
 // The centred training rows and their norms (doubles), beside the data set in its own
@@ -191,7 +199,7 @@ static int64_t ref_work_len(const ds_model *m) {
 // thread has one work row, whatever the batch.
 static void ref_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
     (void)b, (void)rows;
-    uint64_t n = m->kind == DS_MODEL_EMPIRICAL ? (uint64_t)m->data.n : 0;
+    uint64_t n = ds_model_holds_rows(m->kind) ? (uint64_t)m->data.n : 0;
     out->model_bytes = sizeof(double) * n * ((uint64_t)m->d + 1);
     if (n) out->model_bytes += ds_backend_source_bytes(&m->data);
     out->batch_bytes = sizeof(double) * (uint64_t)omp_get_max_threads() * (uint64_t)ref_work_len(m);
@@ -199,11 +207,99 @@ static void ref_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backen
     out->available_what = "the available host memory";
 }
 
+// One row of a local model: output pixel j is the softmax-weighted mean of pixel j of
+// the training rows, with logits -sum_n mask[n, j] (x_n - y_in)^2 / (2 sigma^2 T)
+// (centred x and y: the differences are the same).
+static void local_row(const ds_bound_model *bm, const ds_local_mask *mask, const double *x,
+                      double sigma, double *out, double *logits) {
+    const ds_model *m = bm->m;
+    int64_t n = m->data.n, d = m->d;
+    double scale = 1.0 / (2.0 * sigma * sigma * m->temperature);
+    for (int64_t j = 0; j < d; j++) {
+        double max = -DBL_MAX;
+        for (int64_t i = 0; i < n; i++) {
+            const double *y = bm->centred + i * d;
+            double dist = 0;
+            for (int64_t e = mask->start[j]; e < mask->start[j + 1]; e++) {
+                int64_t p = mask->row[e];
+                double diff = (x[p] - m->mean[p]) - y[p];
+                dist += mask->weight[e] * diff * diff;
+            }
+            logits[i] = -dist * scale;
+            if (logits[i] > max) max = logits[i];
+        }
+        double z = 0, sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double w = exp(logits[i] - max);
+            z += w;
+            sum += w * bm->centred[i * d + j];
+        }
+        out[j] = sum / z + m->mean[j];
+    }
+}
+
+// One row of the smoothed model: the mean of the empirical denoiser over the queries
+// x + a eps_c, a = smoothing sqrt(1 + sigma^2); work holds n + 2 d values.
+static void smoothed_row(const ds_bound_model *bm, const double *x, double sigma, double *out,
+                         double *work) {
+    const ds_model *m = bm->m;
+    int64_t d = m->d, samples = m->smoothing_samples;
+    double a = ds_smoothed_scale(m, sigma), *query = work + m->data.n, *d_c = query + d;
+    for (int64_t j = 0; j < d; j++) out[j] = 0;
+    for (int64_t c = 0; c < samples; c++) {
+        for (int64_t j = 0; j < d; j++) query[j] = x[j] + a * bm->eps[c * d + j];
+        empirical_row(bm, query, sigma, d_c, work, NULL, 0);
+        for (int64_t j = 0; j < d; j++) out[j] += d_c[j] / (double)samples;
+    }
+}
+
+// The nearest training row (float64 squared distances; the first of equals).
+static void nearest_row(const ds_bound_model *bm, const double *x, double *out) {
+    const ds_model *m = bm->m;
+    int64_t n = m->data.n, d = m->d, best = 0;
+    double best_sq = DBL_MAX;
+    for (int64_t i = 0; i < n; i++) {
+        double sq = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double diff = x[j] - m->mean[j] - bm->centred[i * d + j];
+            sq += diff * diff;
+        }
+        if (sq < best_sq) best_sq = sq, best = i;
+    }
+    ds_data_rows_f64(&m->data, best, 1, out);
+}
+
+// Local models: rows that share a sigma share one mask, built once for the run.
+static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                         int64_t n_sigma, ds_batch *out) {
+    int64_t d = bm->m->d, rows = x->rows;
+    for (int64_t first = 0; first < rows;) {
+        double s = sigma[n_sigma == 1 ? 0 : first];
+        int64_t end = first + 1;
+        while (end < rows && (n_sigma == 1 || sigma[end] == s)) end++;
+        ds_local_mask mask;
+        DS_TRY(ds_local_mask_build(bm->m, s, &mask));
+#pragma omp parallel
+        {
+            double *logits = ds_alloc((size_t)bm->m->data.n, sizeof(double));
+#pragma omp for schedule(dynamic)
+            for (int64_t i = first; i < end; i++)
+                local_row(bm, &mask, (const double *)x->data + i * d, s,
+                          (double *)out->data + i * d, logits);
+            free(logits);
+        }
+        ds_local_mask_free(&mask);
+        first = end;
+    }
+    return 0;
+}
+
 static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
     const ds_model *m = bm->m;
     DS_TRY(ds_backend_check_denoise("ref denoise", m, x, sigma, n_sigma, out));
+    if (ds_model_is_local(m->kind)) return local_denoise(bm, x, sigma, n_sigma, out);
     int64_t d = m->d, rows = x->rows;
     int64_t work_len = ref_work_len(m);
 #pragma omp parallel
@@ -215,6 +311,10 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
             double *oi = (double *)out->data + i * d, s = sigma[n_sigma == 1 ? 0 : i];
             if (m->kind == DS_MODEL_EMPIRICAL)
                 empirical_row(bm, xi, s, oi, work, diag, i);
+            else if (m->kind == DS_MODEL_NEAREST)
+                nearest_row(bm, xi, oi);
+            else if (m->kind == DS_MODEL_SMOOTHED)
+                smoothed_row(bm, xi, s, oi, work);
             else
                 gmm_row(m, xi, s, oi, work);
         }

@@ -10,6 +10,7 @@
 
 typedef struct cpu_empirical cpu_empirical;
 typedef struct cpu_gmm cpu_gmm;
+typedef struct cpu_local cpu_local;
 
 // Copies the training rows, centred, into float32. NULL (error recorded) on failure.
 cpu_empirical *cpu_empirical_new(const ds_model *m);
@@ -32,5 +33,12 @@ int cpu_gmm_denoise(const cpu_gmm *g, const float *x, int64_t rows, const double
 // The exact probability-flow map of a one-component model from sigma_from to sigma_to.
 int cpu_gmm_flow(const cpu_gmm *g, const float *x, int64_t rows, double sigma_from, double sigma_to,
                  float *out);
+
+// The local models (pca_locality; host/backends/cpu_local.c): keeps the mask of the
+// last sigma, so the handle is not const.
+cpu_local *cpu_local_new(const ds_model *m);
+void cpu_local_free(cpu_local *l);
+int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *sigma,
+                      int64_t n_sigma, float *out);
 
 #endif

@@ -27,5 +27,8 @@ int fit_decompose(const char *what, double *cov, int64_t d, int64_t r, double *e
 // residual of m (m->d and the data mean are already set).
 int fit_gaussian(const ds_data *data, const ds_fit_opts *o, ds_model *m);
 int fit_gmm(const ds_data *data, const ds_fit_opts *o, ds_model *m);
+// The Wiener filter of pca_locality: the full-rank Gaussian with the unbiased covariance
+// (normalised by N - 1, as the studio's code computes it).
+int fit_wiener(const ds_data *data, ds_model *m);
 
 #endif

@@ -109,10 +109,11 @@ int fit_decompose(const char *what, double *cov, int64_t d, int64_t r, double *e
     return rc;
 }
 
-int fit_gaussian(const ds_data *data, const ds_fit_opts *o, ds_model *m) {
+// The one-component fit of rank r; the covariance normalised by n - ddof.
+static int fit_one_gaussian(const ds_data *data, int64_t r, int ddof, ds_model *m) {
     int64_t d = data->d;
     m->k = 1;
-    m->r = o->rank ? o->rank : d;
+    m->r = r;
     m->weights = ds_alloc(1, sizeof(double));
     m->weights[0] = 1.0;
     m->means = ds_alloc((size_t)d, sizeof(double));
@@ -122,7 +123,17 @@ int fit_gaussian(const ds_data *data, const ds_fit_opts *o, ds_model *m) {
     double *cov = ds_try_alloc((size_t)(d * d), sizeof(double), "gaussian covariance");
     if (!cov) return -1;
     int rc = fit_moments(data, NULL, data->n, m->means, cov);
+    double unbias = (double)data->n / (double)(data->n - ddof);
+    for (int64_t i = 0; i < d * d && ddof; i++) cov[i] *= unbias;
     if (!rc) rc = fit_decompose("gaussian", cov, d, m->r, m->eigvals, m->eigvecs, m->residual);
     free(cov);
     return rc;
+}
+
+int fit_gaussian(const ds_data *data, const ds_fit_opts *o, ds_model *m) {
+    return fit_one_gaussian(data, o->rank ? o->rank : data->d, 0, m);
+}
+
+int fit_wiener(const ds_data *data, ds_model *m) {
+    return fit_one_gaussian(data, data->d, 1, m);
 }

@@ -11,6 +11,7 @@
 
 #include "ds_error.h"
 #include "ds_model.h"
+#include "ds_philox.h"
 #include "fit_common.h"
 
 void ds_fit_opts_default(ds_fit_opts *o) {
@@ -20,21 +21,34 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->seed = 0;
     o->kmeans_iters = 50;
     o->var_floor = 1e-4;
+    o->temperature = 1.0;
+    o->mask_threshold = 0.02;
+    o->patch_size = 3;
+    o->smoothing = 0;
+    o->smoothing_samples = 1;
 }
 
-static const char *kind_names[] = {"empirical", "gaussian", "gmm", "callback"};
+static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",     "callback",
+                                                 "pca_locality", "ls",       "nearest", "smoothed"};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
 }
 
 int ds_model_kind_parse(const char *name, ds_model_kind *out) {
-    for (int k = 0; k < 3; k++)
-        if (!strcmp(name, kind_names[k])) {
+    for (int k = 0; k < DS_MODEL_KINDS; k++)
+        if (k != DS_MODEL_CALLBACK && !strcmp(name, kind_names[k])) {
             *out = (ds_model_kind)k;
             return 0;
         }
-    return ds_fail("unknown model kind '%s' (expected empirical, gaussian or gmm)", name);
+    return ds_fail("unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality, ls, "
+                   "nearest or smoothed)",
+                   name);
+}
+
+int ds_model_holds_rows(ds_model_kind k) {
+    return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_LS ||
+           k == DS_MODEL_NEAREST || k == DS_MODEL_SMOOTHED;
 }
 
 void ds_model_free(ds_model *m) {
@@ -45,6 +59,7 @@ void ds_model_free(ds_model *m) {
     free(m->eigvals);
     free(m->eigvecs);
     free(m->residual);
+    free(m->patch_schedule);
     memset(m, 0, sizeof *m);
 }
 
@@ -124,12 +139,74 @@ int ds_data_fingerprint(const char *path, char *abs_path, int64_t *bytes, uint64
     return 0;
 }
 
+static int check_pca_locality_opts(const ds_data *data, const ds_fit_opts *o) {
+    if (data->n < 2)
+        return ds_fail("pca_locality: %lld training row(s); the unbiased covariance needs at "
+                       "least 2",
+                       (long long)data->n);
+    if (!(o->temperature > 0) || !isfinite(o->temperature))
+        return ds_fail("pca_locality: temperature %g is invalid (expected a finite value > 0)",
+                       o->temperature);
+    if (!(o->mask_threshold >= 0 && o->mask_threshold <= 1))
+        return ds_fail("pca_locality: mask threshold %g is outside [0, 1] (a fraction of the "
+                       "mask's largest |entry|)",
+                       o->mask_threshold);
+    return 0;
+}
+
+int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width) {
+    if (!channels || !height || !width)
+        return ds_fail("%s: a patch model needs images (this data has no image shape)", who);
+    int64_t most = 2 * (int64_t)(height > width ? height : width) - 1;
+    if (patch < 1 || patch % 2 == 0 || patch > most)
+        return ds_fail("%s: patch size %lld (expected odd, 1 .. %lld: a %dx%d image is covered "
+                       "from every pixel at %lld)",
+                       who, (long long)patch, (long long)most, height, width, (long long)most);
+    return 0;
+}
+
+int ds_check_patch_schedule(const char *who, const double *schedule, int64_t steps, int channels,
+                            int height, int width) {
+    for (int64_t k = 0; k < steps; k++) {
+        double sigma = schedule[2 * k], patch = schedule[2 * k + 1];
+        if (!(sigma > 0) || !isfinite(sigma) || (k && !(sigma > schedule[2 * k - 2])))
+            return ds_fail("%s: patch schedule entry %lld: sigma %g (expected finite, > 0 and "
+                           "above the previous entry's)",
+                           who, (long long)k + 1, sigma);
+        if (patch != floor(patch) || fabs(patch) > 1e9)
+            return ds_fail("%s: patch schedule entry %lld: patch %g is not an integer", who,
+                           (long long)k + 1, patch);
+        DS_TRY(ds_check_patch_size(who, (int64_t)patch, channels, height, width));
+    }
+    return 0;
+}
+
+int ds_ls_patch_at(const ds_model *m, double sigma) {
+    if (!m->patch_steps) return m->patch_size;
+    int64_t k = 0;
+    while (k + 1 < m->patch_steps && sigma > m->patch_schedule[2 * k]) k++;
+    return (int)m->patch_schedule[2 * k + 1];
+}
+
 static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o) {
     if (kind == DS_MODEL_CALLBACK)
         return ds_fail("callback model: not fitted to data (use ds_model_callback)");
     if (data->n < 1 || data->d < 1 || !data->values)
         return ds_fail("%s: no training rows to fit", data->path);
-    if (kind == DS_MODEL_EMPIRICAL) return 0;
+    if (kind == DS_MODEL_EMPIRICAL || kind == DS_MODEL_NEAREST) return 0;
+    if (kind == DS_MODEL_PCA_LOCALITY) return check_pca_locality_opts(data, o);
+    if (kind == DS_MODEL_SMOOTHED && (!(o->smoothing >= 0) || !isfinite(o->smoothing)))
+        return ds_fail("smoothed: smoothing %g is invalid (expected a finite value >= 0)",
+                       o->smoothing);
+    if (kind == DS_MODEL_SMOOTHED && (o->smoothing_samples < 1 || o->smoothing_samples > 4096))
+        return ds_fail("smoothed: %lld smoothing samples (expected 1 .. 4096)",
+                       (long long)o->smoothing_samples);
+    if (kind == DS_MODEL_SMOOTHED) return 0;
+    if (kind == DS_MODEL_LS) {
+        DS_TRY(ds_check_patch_size("ls", o->patch_size, data->channels, data->height, data->width));
+        return ds_check_patch_schedule("ls", o->patch_schedule, o->patch_steps, data->channels,
+                                       data->height, data->width);
+    }
     if (o->rank < 0 || o->rank > data->d)
         return ds_fail("%s model: rank %lld is out of range (expected 1 .. d = %lld, or 0 for "
                        "full rank)",
@@ -158,10 +235,39 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
     int rc = 0;
     if (data->path[0])
         rc = ds_data_fingerprint(data->path, out->data_path, &out->data_bytes, &out->data_checksum);
-    // The empirical model keeps its own copy of the training rows and labels.
-    if (!rc && kind == DS_MODEL_EMPIRICAL) rc = ds_data_copy(data, &out->data);
+    // The models that hold rows keep their own copy of the training rows and labels.
+    if (!rc && ds_model_holds_rows(kind)) rc = ds_data_copy(data, &out->data);
     if (!rc && kind == DS_MODEL_GAUSSIAN) rc = fit_gaussian(data, o, out);
     if (!rc && kind == DS_MODEL_GMM) rc = fit_gmm(data, o, out);
+    if (!rc && kind == DS_MODEL_PCA_LOCALITY) {
+        out->temperature = o->temperature;
+        out->mask_threshold = o->mask_threshold;
+        rc = fit_wiener(data, out);
+    }
+    if (!rc && kind == DS_MODEL_LS) {
+        out->temperature = 1, out->patch_size = (int)o->patch_size;
+        out->patch_steps = o->patch_steps;
+        size_t bytes = sizeof(double) * (size_t)(2 * o->patch_steps);
+        out->patch_schedule = o->patch_steps ? ds_alloc(1, bytes) : NULL;
+        if (o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
+    }
+    if (kind == DS_MODEL_SMOOTHED) {
+        out->smoothing = o->smoothing;
+        out->smoothing_samples = o->smoothing_samples;
+        out->smoothing_seed = o->seed;
+    }
     if (rc) ds_model_free(out);
     return rc;
+}
+
+void ds_smoothed_noise(const ds_model *m, double *eps) {
+    for (int64_t c = 0; c < m->smoothing_samples; c++)
+        for (int64_t j = 0; j < m->d; j++)
+            eps[c * m->d + j] = ds_philox_normal(m->smoothing_seed, c, j);
+}
+
+// The studio perturbs DDPM latents x_VP = sqrt(alpha_bar) x by smoothing_std; in sigma
+// form that is smoothing / sqrt(alpha_bar) = smoothing sqrt(1 + sigma^2).
+double ds_smoothed_scale(const ds_model *m, double sigma) {
+    return m->smoothing * sqrt(1.0 + sigma * sigma);
 }

@@ -16,8 +16,9 @@
 #include "ds_model.h"
 #include "fit_common.h"
 
-static const char *array_names[] = {"mean.npy",    "means.npy", "weights.npy", "eigvals.npy",
-                                    "eigvecs.npy", "cov.npy",   "covs.npy",    "residual.npy"};
+static const char *array_names[] = {"mean.npy",    "means.npy",    "weights.npy",
+                                    "eigvals.npy", "eigvecs.npy",  "cov.npy",
+                                    "covs.npy",    "residual.npy", "patch_schedule.npy"};
 #define N_ARRAY_NAMES (sizeof array_names / sizeof array_names[0])
 
 static void join(char *out, const char *dir, const char *name) {
@@ -48,8 +49,11 @@ static int put(const char *dir, const char *name, const double *x, int lead, int
 }
 
 static int write_arrays(const ds_model *m, const char *dir) {
-    if (m->kind == DS_MODEL_EMPIRICAL) return 0;
-    int lead = m->kind == DS_MODEL_GAUSSIAN;
+    int64_t steps[2] = {m->patch_steps, 2};
+    if (m->patch_steps) return put(dir, "patch_schedule.npy", m->patch_schedule, 0, 2, steps);
+    if (m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM && m->kind != DS_MODEL_PCA_LOCALITY)
+        return 0;
+    int lead = m->kind != DS_MODEL_GMM; // one component: Gaussian, pca_locality's Wiener filter
     int64_t k = m->k, d = m->d, r = m->r;
     int64_t kd[2] = {k, d}, kr[2] = {k, r}, kdr[3] = {k, d, r};
     if (!lead) DS_TRY(put(dir, "weights.npy", m->weights, 0, 1, kd));
@@ -60,9 +64,11 @@ static int write_arrays(const ds_model *m, const char *dir) {
 }
 
 static int writes_array(const ds_model *m, const char *name) {
-    if (m->kind == DS_MODEL_EMPIRICAL || strstr(name, "cov")) return 0;
+    if (!strcmp(name, "patch_schedule.npy")) return m->patch_steps > 0;
+    if (ds_model_holds_rows(m->kind) && m->kind != DS_MODEL_PCA_LOCALITY) return 0;
+    if (strstr(name, "cov")) return 0;
     if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
-    if (!strcmp(name, "mean.npy")) return m->kind == DS_MODEL_GAUSSIAN;
+    if (!strcmp(name, "mean.npy")) return m->kind != DS_MODEL_GMM;
     return 1;
 }
 
@@ -76,10 +82,17 @@ static int write_manifest(const ds_model *m, const char *dir) {
     fprintf(f, "kind = %s\nd = %lld\n", ds_model_kind_name(m->kind), (long long)m->d);
     fprintf(f, "channels = %d\nheight = %d\nwidth = %d\n", m->channels, m->height, m->width);
     fprintf(f, "sigma_data = %.17g\n", m->sigma_data);
-    if (m->kind != DS_MODEL_EMPIRICAL)
+    if (!ds_model_holds_rows(m->kind) || m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "k = %lld\nrank = %lld\n", (long long)m->k, (long long)m->r);
-    else
-        fprintf(f, "n = %lld\n", (long long)m->data.n);
+    if (ds_model_holds_rows(m->kind)) fprintf(f, "n = %lld\n", (long long)m->data.n);
+    if (m->kind == DS_MODEL_LS) fprintf(f, "patch_size = %d\n", m->patch_size);
+    if (m->kind == DS_MODEL_SMOOTHED)
+        fprintf(f, "smoothing = %.17g\nsmoothing_samples = %lld\nsmoothing_seed = %llu\n",
+                m->smoothing, (long long)m->smoothing_samples,
+                (unsigned long long)m->smoothing_seed);
+    if (m->kind == DS_MODEL_PCA_LOCALITY)
+        fprintf(f, "temperature = %.17g\nmask_threshold = %.17g\n", m->temperature,
+                m->mask_threshold);
     if (m->data_path[0])
         fprintf(f, "data = %s\ndata_bytes = %lld\ndata_checksum = 0x%016" PRIx64 "\n", m->data_path,
                 (long long)m->data_bytes, m->data_checksum);
@@ -89,10 +102,10 @@ static int write_manifest(const ds_model *m, const char *dir) {
 int ds_model_save(const ds_model *m, const char *dir) {
     if (m->kind == DS_MODEL_CALLBACK)
         return ds_fail("%s: a callback model is a function and cannot be saved", dir);
-    if (m->kind == DS_MODEL_EMPIRICAL && !m->data_path[0])
-        return ds_fail("%s: an empirical model refers to its data file, but this one has none "
+    if (ds_model_holds_rows(m->kind) && !m->data_path[0])
+        return ds_fail("%s: a%s %s model refers to its data file, but this one has none "
                        "(fit it to data loaded from a file)",
-                       dir);
+                       dir, m->kind == DS_MODEL_EMPIRICAL ? "n" : "", ds_model_kind_name(m->kind));
     int existed = access(dir, F_OK) == 0;
     DS_TRY(ds_mkdirs(dir));
     remove_in(dir, "model.txt"); // from here until the end the folder is no model
@@ -110,6 +123,7 @@ typedef struct {
     const char *dir;
     int line;
     int has_kind, has_d, has_sigma, has_k, has_rank, has_n, has_bytes, has_checksum;
+    int has_temperature, has_threshold, has_patch, has_smoothing;
     int64_t k, rank, n;
 } manifest;
 
@@ -138,8 +152,8 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
     if (!strcmp(key, "kind")) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
-        return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian "
-                       "or gmm)",
+        return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
+                       "gmm, pca_locality, ls, nearest or smoothed)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -149,6 +163,19 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
     if (!strcmp(key, "k")) return mf->has_k = 1, parse_int(mf, key, v, &mf->k);
     if (!strcmp(key, "rank")) return mf->has_rank = 1, parse_int(mf, key, v, &mf->rank);
     if (!strcmp(key, "n")) return mf->has_n = 1, parse_int(mf, key, v, &mf->n);
+    if (!strcmp(key, "smoothing_samples")) {
+        DS_TRY(parse_int(mf, key, v, &m->smoothing_samples));
+        if (m->smoothing_samples >= 1 && m->smoothing_samples <= 4096) return 0;
+        return ds_fail("%s/model.txt: line %d: smoothing_samples = %s (expected 1 .. 4096)",
+                       mf->dir, mf->line, v);
+    }
+    if (!strcmp(key, "smoothing_seed")) {
+        int64_t seed = 0;
+        DS_TRY(parse_int(mf, key, v, &seed));
+        m->smoothing_seed = (uint64_t)seed;
+        return 0;
+    }
+    if (!strcmp(key, "patch_size")) return mf->has_patch = 1, parse_dim(mf, key, v, &m->patch_size);
     if (!strcmp(key, "data_bytes")) return mf->has_bytes = 1, parse_int(mf, key, v, &m->data_bytes);
     if (!strcmp(key, "data")) {
         if (snprintf(m->data_path, sizeof m->data_path, "%s", v) < (int)sizeof m->data_path)
@@ -165,6 +192,22 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         if (end != v && !*end && !errno && isfinite(m->sigma_data) && m->sigma_data >= 0) return 0;
         return ds_fail("%s/model.txt: line %d: sigma_data = '%s' (expected a number >= 0)", mf->dir,
                        mf->line, v);
+    }
+    if (!strcmp(key, "smoothing")) {
+        m->smoothing = strtod(v, &end);
+        mf->has_smoothing = 1;
+        if (end != v && !*end && !errno && m->smoothing >= 0 && isfinite(m->smoothing)) return 0;
+        return ds_fail("%s/model.txt: line %d: smoothing = '%s' (expected a finite number >= 0)",
+                       mf->dir, mf->line, v);
+    }
+    if (!strcmp(key, "temperature") || !strcmp(key, "mask_threshold")) {
+        int t = key[0] == 't';
+        double x = strtod(v, &end);
+        *(t ? &m->temperature : &m->mask_threshold) = x;
+        *(t ? &mf->has_temperature : &mf->has_threshold) = 1;
+        if (end != v && !*end && !errno && (t ? x > 0 && isfinite(x) : x >= 0 && x <= 1)) return 0;
+        return ds_fail("%s/model.txt: line %d: %s = '%s' (expected %s)", mf->dir, mf->line, key, v,
+                       t ? "a finite number > 0" : "a number in [0, 1]");
     }
     if (!strcmp(key, "data_checksum")) {
         m->data_checksum = strtoull(v, &end, 16);
@@ -463,9 +506,8 @@ int ds_model_data_load(const char *dir, const ds_model *m, ds_data *out) {
 
 static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
     if (!m->data_path[0] || !mf->has_bytes || !mf->has_checksum)
-        return ds_fail("%s/model.txt: an empirical model needs data, data_bytes and "
-                       "data_checksum",
-                       dir);
+        return ds_fail("%s/model.txt: a%s %s model needs data, data_bytes and data_checksum", dir,
+                       m->kind == DS_MODEL_EMPIRICAL ? "n" : "", ds_model_kind_name(m->kind));
     DS_TRY(ds_model_data_load(dir, m, &m->data));
     if (m->data.d != m->d || (mf->has_n && m->data.n != mf->n))
         return ds_fail("%s: data %s has %lld x %lld rows, model.txt says n = %lld, d = %lld", dir,
@@ -478,13 +520,59 @@ static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
     return 0;
 }
 
+// pca_locality: the training rows as for the empirical model, and the full-rank Wiener
+// filter as a Gaussian folder holds it.
+static int load_pca_locality(const char *dir, const manifest *mf, ds_model *m) {
+    if (!mf->has_temperature || !mf->has_threshold)
+        return ds_fail("%s/model.txt: a pca_locality model needs temperature and mask_threshold",
+                       dir);
+    m->k = 1;
+    m->weights = ds_alloc(1, sizeof(double));
+    m->weights[0] = 1;
+    int64_t kd[2] = {1, m->d};
+    DS_TRY(read_array(dir, "mean.npy", "pca_locality", 1, 2, kd, &m->means));
+    DS_TRY(read_eigen(dir, "pca_locality", 1, m));
+    if (m->r != m->d)
+        return ds_fail("%s/eigvals.npy: %lld eigenvalues (pca_locality needs all d = %lld)", dir,
+                       (long long)m->r, (long long)m->d);
+    return load_empirical(dir, mf, m);
+}
+
+// ls: the training rows as for the empirical model, and a patch size for its images.
+static int load_ls(const char *dir, const manifest *mf, ds_model *m) {
+    char who[DS_PATH_MAX + 16];
+    snprintf(who, sizeof who, "%s/model.txt", dir);
+    if (!mf->has_patch) return ds_fail("%s: an ls model needs patch_size", who);
+    DS_TRY(ds_check_patch_size(who, m->patch_size, m->channels, m->height, m->width));
+    m->temperature = 1;
+    if (exists(dir, "patch_schedule.npy")) {
+        int64_t dims[2] = {-1, 2};
+        DS_TRY(read_array(dir, "patch_schedule.npy", "ls", 0, 2, dims, &m->patch_schedule));
+        m->patch_steps = dims[0];
+        DS_TRY(ds_check_patch_schedule(who, m->patch_schedule, m->patch_steps, m->channels,
+                                       m->height, m->width));
+    }
+    return load_empirical(dir, mf, m);
+}
+
+// smoothed: the training rows as for the empirical model, and its smoothing.
+static int load_smoothed(const char *dir, const manifest *mf, ds_model *m) {
+    if (!mf->has_smoothing || !m->smoothing_samples)
+        return ds_fail("%s/model.txt: a smoothed model needs smoothing and smoothing_samples", dir);
+    return load_empirical(dir, mf, m);
+}
+
 int ds_model_load(const char *dir, ds_model *out) {
     memset(out, 0, sizeof *out);
     manifest mf = {.dir = dir};
     int rc = read_manifest(dir, &mf, out);
     if (!rc)
-        rc = out->kind == DS_MODEL_EMPIRICAL ? load_empirical(dir, &mf, out)
-                                             : load_mixture(dir, &mf, out);
+        rc = out->kind == DS_MODEL_EMPIRICAL || out->kind == DS_MODEL_NEAREST
+                 ? load_empirical(dir, &mf, out)
+             : out->kind == DS_MODEL_SMOOTHED     ? load_smoothed(dir, &mf, out)
+             : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
+             : out->kind == DS_MODEL_LS           ? load_ls(dir, &mf, out)
+                                                  : load_mixture(dir, &mf, out);
     if (rc) ds_model_free(out);
     return rc;
 }

@@ -1,0 +1,130 @@
+// The cpu denoiser of the local models (pca_locality): one pass over the float32
+// training rows per query, CHUNK rows at a time, with a streaming log-sum-exp per output
+// pixel (running maximum, rescaled sums), so no N x d array of logits is formed. The
+// squared differences and their masked sums are formed in double from the float32
+// values: the distances are sums of positive terms (no cancellation), and at small sigma
+// the logits' differences matter. Rows of a batch run in parallel; the mask (built in
+// double by host/models/local_mask.c) is kept for the sigma of the previous call.
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "cpu_models.h"
+#include "ds_error.h"
+#include "local_mask.h"
+
+#define CHUNK 64 // training rows whose logits are held at once: CHUNK x d doubles a thread
+
+struct cpu_local {
+    const ds_model *m;
+    float *y;     // n x d training rows, each value rounded once to float32
+    double sigma; // of the cached mask, 0: none yet
+    ds_local_mask mask;
+};
+
+cpu_local *cpu_local_new(const ds_model *m) {
+    cpu_local *l = ds_try_alloc(1, sizeof *l, "cpu local model");
+    if (!l) return NULL;
+    l->m = m;
+    l->y = ds_try_alloc((size_t)(m->data.n * m->d), sizeof(float), "cpu local model: rows");
+    if (!l->y) {
+        free(l);
+        return NULL;
+    }
+    ds_data_rows_f32(&m->data, 0, m->data.n, l->y);
+    return l;
+}
+
+void cpu_local_free(cpu_local *l) {
+    if (!l) return;
+    ds_local_mask_free(&l->mask);
+    free(l->y);
+    free(l);
+}
+
+static int use_mask(cpu_local *l, double sigma) {
+    if (l->sigma == sigma) return 0;
+    ds_local_mask_free(&l->mask);
+    l->sigma = 0;
+    DS_TRY(ds_local_mask_build(l->m, sigma, &l->mask));
+    l->sigma = sigma;
+    return 0;
+}
+
+typedef struct {
+    double *sq;            // d: (x_n - y_n)^2 of one training row
+    double *logits;        // CHUNK x d
+    double *max, *z, *acc; // d each: the streaming softmax of every output pixel
+} row_work;
+
+// Folds training rows first .. first + count into the running softmax of each pixel.
+static void fold_chunk(const cpu_local *l, const float *x, int64_t first, int64_t count,
+                       double scale, row_work *w) {
+    const ds_model *m = l->m;
+    const ds_local_mask *mask = &l->mask;
+    int64_t d = m->d;
+    for (int64_t c = 0; c < count; c++) {
+        const float *y = l->y + (first + c) * d;
+        for (int64_t p = 0; p < d; p++) {
+            double diff = (double)x[p] - (double)y[p];
+            w->sq[p] = diff * diff;
+        }
+        double *lg = w->logits + c * d;
+        for (int64_t j = 0; j < d; j++) {
+            double dist = 0;
+            for (int64_t e = mask->start[j]; e < mask->start[j + 1]; e++)
+                dist += mask->weight[e] * w->sq[mask->row[e]];
+            lg[j] = -dist * scale;
+        }
+    }
+    for (int64_t j = 0; j < d; j++) {
+        double top = w->max[j];
+        for (int64_t c = 0; c < count; c++) top = fmax(top, w->logits[c * d + j]);
+        if (top > w->max[j]) {
+            double shrink = exp(w->max[j] - top);
+            w->z[j] *= shrink, w->acc[j] *= shrink, w->max[j] = top;
+        }
+        for (int64_t c = 0; c < count; c++) {
+            double p = exp(w->logits[c * d + j] - top);
+            w->z[j] += p;
+            w->acc[j] += p * l->y[(first + c) * d + j];
+        }
+    }
+}
+
+static void denoise_row(const cpu_local *l, const float *x, double sigma, float *out, row_work *w) {
+    int64_t n = l->m->data.n, d = l->m->d;
+    double scale = 1.0 / (2.0 * sigma * sigma * l->m->temperature);
+    for (int64_t j = 0; j < d; j++) w->max[j] = -DBL_MAX, w->z[j] = 0, w->acc[j] = 0;
+    for (int64_t first = 0; first < n; first += CHUNK)
+        fold_chunk(l, x, first, n - first < CHUNK ? n - first : CHUNK, scale, w);
+    for (int64_t j = 0; j < d; j++) out[j] = (float)(w->acc[j] / w->z[j]);
+}
+
+int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *sigma,
+                      int64_t n_sigma, float *out) {
+    int64_t d = l->m->d;
+    for (int64_t first = 0; first < rows;) {
+        double s = sigma[n_sigma == 1 ? 0 : first];
+        int64_t end = first + 1;
+        while (end < rows && (n_sigma == 1 || sigma[end] == s)) end++;
+        DS_TRY(use_mask(l, s));
+        int failed = 0;
+#pragma omp parallel reduction(| : failed)
+        {
+            row_work w;
+            w.sq = ds_try_alloc((size_t)((CHUNK + 4) * d), sizeof(double), "cpu local workspace");
+            failed = !w.sq;
+            if (w.sq) {
+                w.logits = w.sq + d, w.max = w.logits + CHUNK * d, w.z = w.max + d;
+                w.acc = w.z + d;
+#pragma omp for schedule(dynamic)
+                for (int64_t i = first; i < end; i++) denoise_row(l, x + i * d, s, out + i * d, &w);
+            }
+            free(w.sq);
+        }
+        if (failed) return -1;
+        first = end;
+    }
+    return 0;
+}

@@ -65,6 +65,32 @@ static void cuda_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
                           cudaMemcpyDeviceToDevice));
 }
 
+// The index lists go to the device in one copy (dst's, then src's, in ctx->rows_dev).
+static void cuda_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows,
+                           const ds_batch *src, const int64_t *src_rows, int64_t n) {
+    ds_check_move_rows("cuda move_rows", dst, dst_rows, src, src_rows, n);
+    if (n < 1) return;
+    ds_cuda_ctx *ctx = ds_cuda_ctx_of(b);
+    size_t need = 2 * (size_t)n;
+    if (ctx->rows_len < need) {
+        CUDA_CHECK(cudaFree(ctx->rows_dev));
+        ctx->rows_len = 0;
+        if (ds_cuda_alloc((void **)&ctx->rows_dev, need * sizeof(int64_t), "row indices"))
+            ds_die("%s", ds_error());
+        ctx->rows_len = need;
+    }
+    int64_t *h = (int64_t *)ds_alloc(need, sizeof(int64_t));
+    for (int64_t k = 0; k < n; k++)
+        h[k] = dst_rows ? dst_rows[k] : k, h[n + k] = src_rows ? src_rows[k] : k;
+    cudaError_t err = cudaMemcpy(ctx->rows_dev, h, need * sizeof(int64_t), cudaMemcpyHostToDevice);
+    free(h);
+    CUDA_CHECK(err);
+    nvtxRangePushA("move_rows");
+    CUDA_CHECK(ds_launch_move_rows((float *)dst->data, ctx->rows_dev, (const float *)src->data,
+                                   ctx->rows_dev + n, n, src->cols));
+    nvtxRangePop();
+}
+
 static void cuda_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
                          const ds_batch *const *v) {
     (void)b;
@@ -233,6 +259,7 @@ static void cuda_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backe
 static void cuda_destroy(ds_backend *b) {
     ds_cuda_ctx *ctx = ds_cuda_ctx_of(b);
     CUBLAS_CHECK(cublasDestroy(ctx->blas));
+    CUDA_CHECK(cudaFree(ctx->rows_dev));
     free(ctx->staging);
     free(ctx);
     free(b);
@@ -267,6 +294,7 @@ extern "C" ds_backend *ds_backend_cuda_new(void) {
     b->upload = cuda_upload;
     b->download = cuda_download;
     b->copy = cuda_copy;
+    b->move_rows = cuda_move_rows;
     b->lincomb = cuda_lincomb;
     b->randn = cuda_randn;
     b->denoise = cuda_denoise;

@@ -13,7 +13,9 @@ typedef struct {
     cublasHandle_t blas;
     float *staging; // host floats for upload/download conversions
     size_t staging_len;
-    int poison; // DIFFSAMP_CUDA_POISON=1: fill every kernel output with NaN first
+    int poison;        // DIFFSAMP_CUDA_POISON=1: fill every kernel output with NaN first
+    int64_t *rows_dev; // move_rows: the two index lists on the device
+    size_t rows_len;   // entries rows_dev holds
 } ds_cuda_ctx;
 
 // Per-query-row buffers, sized for ws_rows rows (the largest batch seen, or fewer

@@ -56,6 +56,12 @@ struct ds_backend {
     void (*upload)(ds_backend *b, ds_batch *dst, const double *src);
     void (*download)(ds_backend *b, const ds_batch *src, double *dst);
     void (*copy)(ds_backend *b, ds_batch *dst, const ds_batch *src);
+    // Row k of dst_rows <- row k of src_rows for k < n: dst row dst_rows[k] = src row
+    // src_rows[k] (host index arrays; NULL means row k). dst and src are distinct
+    // batches of the same width; what gathers live rows into a compact batch and
+    // scatters them back (certified landing).
+    void (*move_rows)(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                      const int64_t *src_rows, int64_t n);
     // out = sum_i coef[i] * v[i], n <= DS_LINCOMB_MAX; out may alias any v[i].
     void (*lincomb)(ds_backend *b, ds_batch *out, int n, const double *coef,
                     const ds_batch *const *v);

@@ -82,6 +82,8 @@ typedef struct {
     const uint8_t *skip;      // per batch: 1 to skip it (done before a resume), or NULL
     ds_cancel_fn cancel;      // polled before every denoiser call (GITS included), or NULL
     void *cancel_user;
+    int no_landing;     // 1: no certified landing (the empirical model lands by default)
+    double landing_eps; // landing certificate: mass off the top row <= eps, in (0, 1e-3]
 } ds_sample_config;
 
 void ds_sample_config_default(ds_sample_config *c);
@@ -116,6 +118,16 @@ typedef struct {
     int64_t nfe_full;    // NFE without teleporting (-1: not predictable, adaptive)
     int64_t batch_calls; // denoiser calls made over all batches
     double seconds;
+    // Certified landing (empirical model, unless no_landing), per sample of the run (n
+    // entries; a batch skipped by a resume: nfe -1): the sigma it landed at (0: it did
+    // not land), the training row it landed on (-1), and its denoiser evaluations.
+    int landing;
+    int64_t n_samples; // entries of the three arrays
+    double *landing_sigma;
+    int64_t *landed_on;
+    int64_t *sample_nfe;
+    double nfe_mean;          // mean of sample_nfe over the samples run
+    int64_t landed;           // samples that landed
     ds_trajectory trajectory; // when record_trajectory
 } ds_sample_result;
 
@@ -129,6 +141,9 @@ typedef int (*ds_batch_done)(void *user, int64_t first_row, int64_t rows, const 
 int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
                   const ds_sample_config *c, ds_batch_done done, void *user, ds_sample_result *r);
 void ds_sample_result_free(ds_sample_result *r);
+// Batches of the run's shape that certified landing adds (its compact batches): 3 when
+// the run lands (empirical model, a deterministic solver, landing not turned off), else 0.
+int ds_sample_landing_batches(const ds_model *model, const ds_sample_config *c);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -53,6 +53,27 @@ typedef struct {
 typedef void (*ds_step_hook)(void *user, int index, double sigma, const ds_batch *x,
                              const ds_batch *denoised);
 
+// Certified landing of the empirical model (DESIGN.md 4b, host/solvers/landing.c): the
+// state of one batch. A row whose softmax mass outside its top training row y is at most
+// eps, at an evaluation at the solver's state, lands: from then on its denoised value is
+// y, taken without an evaluation, and the denoiser runs on the live rows only (gathered
+// into a compact batch with move_rows and scattered back).
+typedef struct {
+    double eps;                           // certificate: mass outside the top row <= eps
+    int64_t cap, rows, d;                 // rows allocated, rows of the current batch, dimension
+    int64_t live;                         // rows not landed: live_rows[0 .. live)
+    int64_t *live_rows;                   // cap
+    int64_t *landed_rows;                 // cap: the rows - live landed rows
+    int64_t *top;                         // per row: the training row it landed on (-1: live)
+    double *sigma;                        // per row: the sigma it landed at (0: did not land)
+    int64_t *nfe;                         // per row: denoiser evaluations it took part in
+    double *top_weight;                   // per live row: scratch for the diagnostics
+    int64_t *top_index;                   // per live row: scratch for the diagnostics
+    double *y_host;                       // cap x d: the landed rows' training rows (host, double)
+    ds_batch *x_live, *d_live, *y_landed; // cap x d backend batches
+    const ds_model *m;
+    ds_backend *b;
+} ds_landing;
 // Polled before every denoiser evaluation: non-zero stops the run with the error
 // "interrupted" (Ctrl-C in a notebook, a deadline).
 typedef int (*ds_cancel_fn)(void *user);
@@ -63,6 +84,7 @@ typedef struct {
     int64_t nfe; // denoiser evaluations made so far
     ds_step_hook on_step;
     void *user;
+    ds_landing *landing; // NULL: every row is evaluated at every step
     ds_cancel_fn cancel; // or NULL
     void *cancel_user;
     // Stochastic samplers: draw j of batch row i is the Philox normals of row
@@ -72,6 +94,14 @@ typedef struct {
     const ds_step_noise *step_noise;
     int64_t draws; // noise draws made so far
 } ds_solver_ctx;
+
+// Prepares landing for batches of up to cap rows of the empirical model m on b. Errors
+// for another model kind, a model without its training rows on the host, or eps outside
+// (0, 1e-3].
+int ds_landing_init(ds_landing *l, ds_backend *b, const ds_model *m, int64_t cap, double eps);
+// Starts a batch of rows <= cap rows, all live.
+void ds_landing_reset(ds_landing *l, int64_t rows);
+void ds_landing_free(ds_landing *l);
 
 void ds_solver_opts_default(ds_solver_opts *o);
 // Integrates from sigmas[0] down to sigmas[n_sigmas - 1] (a final 0 means a last step

@@ -48,6 +48,11 @@ typedef struct {
 cudaError_t ds_launch_lincomb(float *out, int n, const double *coef, const float *const *v,
                               int64_t count);
 
+// Row dst_rows[k] of dst <- row src_rows[k] of src for k < n (device index arrays; NULL
+// means row k); dst and src do not overlap.
+cudaError_t ds_launch_move_rows(float *dst, const int64_t *dst_rows, const float *src,
+                                const int64_t *src_rows, int64_t n, int64_t cols);
+
 // out[i * cols + j] = (float)ds_philox_normal(seed, first_row + i, j).
 cudaError_t ds_launch_randn(float *out, int64_t rows, int64_t cols, uint64_t seed,
                             int64_t first_row);

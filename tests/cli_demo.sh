@@ -22,9 +22,14 @@ for name in empirical empirical-teleport gmm gmm-teleport gaussian gaussian-tele
     [ -s "$T/demo/$name.png" ] || fail "missing $name.png"
 done
 grep -q "fitted" "$T/log" || fail "first run did not fit the models"
-# Heun on 6 points + 0: 11 NFE; teleportation over 2 points: 7 NFE.
-grep -q "empirical .* 11 NFE" "$T/log" || fail "unexpected NFE: $(cat "$T/log")"
-grep -q "empirical-teleport .* 7 NFE" "$T/log" || fail "unexpected NFE with teleportation"
+# Heun on 6 points + 0: 11 NFE; teleportation over 2 points: 7 NFE. The empirical
+# model lands (certified landing), so it takes at most that many.
+nfe_of() { sed -n "s/^demo: $1 .* samples, \([0-9]*\) NFE.*/\1/p" "$T/log"; }
+grep -q "gmm  .* 11 NFE" "$T/log" || fail "unexpected NFE: $(cat "$T/log")"
+grep -q "gmm-teleport .* 7 NFE" "$T/log" || fail "unexpected NFE with teleportation"
+[ "$(nfe_of empirical)" -ge 1 ] && [ "$(nfe_of empirical)" -le 11 ] || fail "empirical NFE: $(cat "$T/log")"
+[ "$(nfe_of empirical-teleport)" -ge 1 ] && [ "$(nfe_of empirical-teleport)" -le 7 ] ||
+    fail "empirical-teleport NFE: $(cat "$T/log")"
 run_demo
 [ "$(grep -c 'model loaded from' "$T/log")" -eq 3 ] || fail "second run did not load the cached models"
 # Another --k refits the mixture only.

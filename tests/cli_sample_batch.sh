@@ -74,7 +74,10 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 ok = (r["command"] == "sample" and r["backend"] == "ref" and r["samples"] == 50 and
       r["batch"] == 8 and r["batches_resumed"] == 3 and r["samples_resumed"] == 24 and
-      r["seed"] == 11 and r["nfe_per_sample"] == 11 and r["config"]["steps"] == 6 and
+      r["seed"] == 11 and 1 <= r["nfe_per_sample"] <= 11 and r["landing"] and
+      len(r["sample_nfe"]) == 50 and r["sample_nfe"][:24] == [-1] * 24 and
+      all(1 <= n <= r["nfe_per_sample"] for n in r["sample_nfe"][24:]) and
+      r["samples_landed"] == sum(s > 0 for s in r["landing_sigma"][24:]) >= 1 and r["config"]["steps"] == 6 and
       r["model"]["kind"] == "empirical" and len(r["model"]["data_checksum"]) == 16 and
       len(r["sigmas"]) == 7 and r["sigmas"][-1] == 0 and r["seconds"]["total"] > 0 and
       r["version"] and r["git_revision"])
@@ -83,16 +86,16 @@ PY
 
 # Memory on ref (its memory entry): 200 x 65 doubles for the centred rows and their
 # norms, 200 + 2 x 64 doubles of work per denoise thread (2 here), and Heun's 4 batches
-# of 64 doubles per row (the float32 data set itself is a memory-mapped .npy, page
-# cache, not counted): 104000 + 5248 + 2048 x rows bytes. 116000 fits 3 rows (115392),
-# not 4 (117440): batches of 3 (same output); 1K is refused.
+# of 64 doubles per row, plus landing's 3 (the float32 data set itself is a memory-mapped
+# .npy, page cache, not counted): 104000 + 5248 + 3584 x rows bytes. 121000 fits 3 rows
+# (119996), not 4 (123584): batches of 3 (same output); 1K is refused.
 export OMP_NUM_THREADS=2
-run e --batch 8 --max-memory 116000 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
+run e --batch 8 --max-memory 121000 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
 grep -q "memory: batch 8 -> 3 rows" "$T/e.log" || fail "batch not planned down: $(cat "$T/e.log")"
 same a e
 # A planned-down run killed and resumed without the limit keeps its batches of 3; resumed
 # with --batch 2 it is refused (its shards hold 3 rows each).
-DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 116000 --quiet >/dev/null 2>&1 &&
+DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 121000 --quiet >/dev/null 2>&1 &&
     fail "run e2 was not killed"
 run e2 --batch 2 --resume --quiet >/dev/null 2>"$T/e2.err" && fail "resume with smaller batches accepted"
 grep -q "used batches of 3 rows" "$T/e2.err" || fail "resume batch message: $(cat "$T/e2.err")"

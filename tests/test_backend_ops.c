@@ -837,6 +837,32 @@ static void test_copy(void **state) {
     END_BACKENDS();
 }
 
+// move_rows against plain indexing (gather, scatter, identity lists): exact copies.
+static void test_move_rows(void **state) {
+    (void)state;
+    int ran_any = 0;
+    FOR_EACH_BACKEND(r) {
+        ds_backend *c = backend(r->name);
+        tu_check_move_rows(c, tu_seed() + 95);
+        ds_backend_free(c);
+    }
+    END_BACKENDS();
+}
+
+// Certified landing (compaction with move_rows, on cuda on the device) against the
+// dense ref run: the bound of host/solvers/landing.c plus each backend's rounding
+// (float32: 2e-6 relative after 18 steps; ref: 1e-12).
+static void test_landing_vs_dense_ref(void **state) {
+    (void)state;
+    int ran_any = 0;
+    FOR_EACH_BACKEND(r) {
+        double rounding = strcmp(r->name, "ref") ? 2e-6 : 1e-12;
+        tu_check_landing(r->name, "heun", 1, rounding);
+        tu_check_landing(r->name, "dpmpp2m", 0, rounding);
+    }
+    END_BACKENDS();
+}
+
 // Rows far from 0 (high counter words) and widths that are not multiples of 4.
 static void test_randn(void **state) {
     (void)state;
@@ -1019,6 +1045,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lincomb),
         cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_move_rows),
+        cmocka_unit_test(test_landing_vs_dense_ref),
         cmocka_unit_test(test_randn),
         cmocka_unit_test(test_empirical_denoiser),
         cmocka_unit_test(test_empirical_tiny_sigma),

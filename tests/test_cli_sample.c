@@ -61,10 +61,10 @@ static int log_has(const char *out, const char *text) {
 
 static void test_outputs_and_reproducibility(void **state) {
     (void)state;
-    assert_int_equal(sample("a", "--n 5 --batch 2 --seed 7"), 0);
+    assert_int_equal(sample("a", "--n 5 --batch 2 --seed 7 --no-landing"), 0);
     assert_true(log_has("a", "NFE: 35 per sample"));
     assert_true(log_has("a", "last step to sigma = 0"));
-    assert_int_equal(sample("b", "--n 5 --batch 5 --seed 7"), 0);
+    assert_int_equal(sample("b", "--n 5 --batch 5 --seed 7 --no-landing"), 0);
     double a[5 * D], b[5 * D], c[5 * D];
     char path[1200];
     snprintf(path, sizeof path, "%s/a", dir);
@@ -80,7 +80,7 @@ static void test_outputs_and_reproducibility(void **state) {
     int64_t shape[2] = {5, D};
     assert_int_equal(ds_npy_write_f64(path, noise, 2, shape, DS_F64), 0);
     char args[1400];
-    snprintf(args, sizeof args, "--noise %s --batch 3", path);
+    snprintf(args, sizeof args, "--noise %s --batch 3 --no-landing", path);
     assert_int_equal(sample("c", args), 0);
     snprintf(path, sizeof path, "%s/c", dir);
     read_samples(path, c, 5 * D);
@@ -93,7 +93,7 @@ static void test_teleport_and_conventions(void **state) {
     (void)state;
     assert_int_equal(sample("t", "--model gaussian --n 3 --teleport-fraction 0.1111"), 0);
     assert_true(log_has("t", "NFE 31 instead of 35 (saved 4)"));
-    assert_int_equal(sample("z", "--n 3 --steps 10 --no-final-zero"), 0);
+    assert_int_equal(sample("z", "--n 3 --steps 10 --no-final-zero --no-landing"), 0);
     assert_true(log_has("z", "NFE: 20 per sample"));
     assert_true(log_has("z", "stopping at the last sigma"));
     char args[1400];

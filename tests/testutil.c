@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ds_error.h"
+#include "ds_sample.h"
+
 #include "ds_backend.h"
 #include "testutil.h"
 
@@ -212,4 +215,157 @@ int tu_have_cuda_or_say_skip(const char *test_name) {
     printf("%s: skipped: no CUDA device\n", test_name);
     fflush(stdout);
     return 0;
+}
+
+// Distinct indices: the first n of a shuffled 0 .. limit-1 (Fisher-Yates).
+static void random_rows(int64_t *rows, int64_t n, int64_t limit, uint64_t seed) {
+    int64_t *all = malloc(sizeof(int64_t) * (size_t)limit);
+    double *u = malloc(sizeof(double) * (size_t)limit);
+    assert_non_null(all);
+    assert_non_null(u);
+    tu_fill_uniform(u, limit, seed, 0, 1);
+    for (int64_t i = 0; i < limit; i++) all[i] = i;
+    for (int64_t i = limit - 1; i > 0; i--) {
+        int64_t j = (int64_t)(u[i] * (double)(i + 1)), t = all[i];
+        if (j > i) j = i;
+        all[i] = all[j], all[j] = t;
+    }
+    for (int64_t k = 0; k < n; k++) rows[k] = all[k];
+    free(all);
+    free(u);
+}
+
+static double *float_exact_normal(int64_t n, uint64_t seed) {
+    double *x = malloc(sizeof(double) * (size_t)n);
+    assert_non_null(x);
+    tu_fill_normal(x, n, seed);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)x[i];
+    return x;
+}
+
+// dst (rows x cols, holding want on entry) <- the moved rows; then compares.
+static void check_move(ds_backend *b, ds_batch *dst, double *want, const int64_t *dst_rows,
+                       const ds_batch *src, const double *src_host, const int64_t *src_rows,
+                       int64_t n) {
+    int64_t cols = src->cols;
+    b->move_rows(b, dst, dst_rows, src, src_rows, n);
+    for (int64_t k = 0; k < n; k++)
+        memcpy(want + (dst_rows ? dst_rows[k] : k) * cols,
+               src_host + (src_rows ? src_rows[k] : k) * cols, sizeof(double) * (size_t)cols);
+    double *got = malloc(sizeof(double) * (size_t)(dst->rows * cols));
+    assert_non_null(got);
+    b->download(b, dst, got);
+    for (int64_t e = 0; e < dst->rows * cols; e++)
+        if (got[e] != want[e])
+            fail_msg("%s move_rows: element %lld is %.9g, expected %.9g", b->name, (long long)e,
+                     got[e], want[e]);
+    free(got);
+}
+
+void tu_check_move_rows(ds_backend *b, uint64_t seed) {
+    const int64_t rows = 41, cols = 67, live = 17;
+    double *full = float_exact_normal(rows * cols, seed),
+           *other = float_exact_normal(rows * cols, seed + 1);
+    double *compact = float_exact_normal(live * cols, seed + 2);
+    int64_t idx[17];
+    random_rows(idx, live, rows, seed + 3);
+    ds_batch *bf = b->batch_new(b, rows, cols), *bo = b->batch_new(b, rows, cols);
+    ds_batch *bc = b->batch_new(b, live, cols);
+    b->upload(b, bf, full);
+    b->upload(b, bo, other);
+    b->upload(b, bc, compact);
+    check_move(b, bc, compact, NULL, bf, full, idx, live);  // gather
+    check_move(b, bo, other, idx, bc, compact, NULL, live); // scatter
+    check_move(b, bf, full, idx, bo, other, idx, live);     // same rows of two batches
+    check_move(b, bf, full, NULL, bo, other, NULL, rows);   // everything, identity lists
+    b->batch_free(b, bf), b->batch_free(b, bo), b->batch_free(b, bc);
+    free(full), free(other), free(compact);
+}
+
+static int keep_landing_samples(void *user, int64_t first, int64_t rows, const double *x) {
+    memcpy((double *)user + first * LAND_D, x, sizeof(double) * (size_t)(rows * LAND_D));
+    return 0;
+}
+
+// Training rows spread like images (unit-variance entries): R = max |y_i - y_j|.
+double tu_landing_model(ds_model *m, uint64_t seed) {
+    double y[LAND_N * LAND_D];
+    tu_fill_normal(y, LAND_N * LAND_D, seed);
+    tu_empirical_model(m, y, LAND_N, LAND_D);
+    double r = 0;
+    for (int i = 0; i < LAND_N; i++)
+        for (int j = 0; j < i; j++) {
+            double s = 0;
+            for (int k = 0; k < LAND_D; k++) {
+                double v = ds_data_value(&m->data, i, k) - ds_data_value(&m->data, j, k);
+                s += v * v;
+            }
+            r = fmax(r, sqrt(s));
+        }
+    return r;
+}
+
+void tu_landing_run(ds_backend *b, const ds_model *m, const char *solver, int final_zero,
+                    int landing, double *x, ds_sample_result *r) {
+    ds_sample_config c;
+    ds_sample_config_default(&c);
+    c.solver.solver = solver;
+    c.schedule.final_zero = final_zero;
+    c.n = LAND_SAMPLES, c.batch = 5; // batches of 5, 5, 2: the last smaller
+    c.seed = tu_seed() + 7;
+    c.no_landing = !landing;
+    if (ds_sample_run(b, m, NULL, &c, keep_landing_samples, x, r)) fail_msg("%s", ds_error());
+}
+
+// The landed run equals the dense one within the bound derived in landing.c:
+// |x_land - x_dense| <= C eps R per sample, C <= 2 for these solvers (the sum of their LAND_D
+// coefficients' magnitudes), taken as 4, plus the backend's own rounding (ref: 1e-12
+// relative; cpu: float32, 2e-6 relative after 18 steps, as test_samplers' cpu bound).
+void tu_check_landing(const char *backend, const char *solver, int final_zero, double rounding) {
+    ds_model m;
+    double radius = tu_landing_model(&m, tu_seed() + 11);
+    ds_backend *ref = ds_backend_new("ref"), *b = ds_backend_new(backend);
+    double dense[LAND_SAMPLES * LAND_D], landed[LAND_SAMPLES * LAND_D];
+    ds_sample_result rd, rl;
+    tu_landing_run(ref, &m, solver, final_zero, 0, dense, &rd);
+    tu_landing_run(b, &m, solver, final_zero, 1, landed, &rl);
+    assert_int_equal(rd.landing, 0);
+    assert_int_equal(rl.landing, 1);
+    // Landing triggers: every sample ends on one training row well before the end.
+    if (rl.landed < LAND_SAMPLES)
+        fail_msg("%s %s: %lld of %d samples landed", backend, solver, (long long)rl.landed,
+                 LAND_SAMPLES);
+    if (!(rl.nfe_mean < (double)rd.nfe))
+        fail_msg("%s %s: landing takes %.2f NFE per sample, dense %lld", backend, solver,
+                 rl.nfe_mean, (long long)rd.nfe);
+    double eps = 1e-8;
+    for (int s = 0; s < LAND_SAMPLES; s++) {
+        double err = 0, norm = 0;
+        for (int k = 0; k < LAND_D; k++) {
+            double v = landed[s * LAND_D + k] - dense[s * LAND_D + k];
+            err += v * v, norm += dense[s * LAND_D + k] * dense[s * LAND_D + k];
+        }
+        err = sqrt(err), norm = sqrt(norm);
+        double bound = 4 * eps * radius + rounding * norm;
+        if (!(err <= bound))
+            fail_msg("%s %s final_zero=%d sample %d: |x_land - x_dense| = %.3e > %.3e "
+                     "(landed at sigma %g, %lld NFE)",
+                     backend, solver, final_zero, s, err, bound, rl.landing_sigma[s],
+                     (long long)rl.sample_nfe[s]);
+        assert_true(rl.landing_sigma[s] > 0);
+        assert_true(rl.landed_on[s] >= 0 && rl.landed_on[s] < LAND_N);
+        assert_true(rl.sample_nfe[s] >= 1 && rl.sample_nfe[s] <= rd.nfe);
+        if (final_zero) { // a last step to 0 ends on the training row itself
+            double y_err = 0;
+            for (int k = 0; k < LAND_D; k++)
+                y_err = fmax(y_err, fabs(landed[s * LAND_D + k] -
+                                         ds_data_value(&m.data, rl.landed_on[s], k)));
+            assert_true(y_err <= rounding * 10);
+        }
+    }
+    ds_sample_result_free(&rd);
+    ds_sample_result_free(&rl);
+    ds_backend_free(ref);
+    ds_backend_free(b);
+    ds_model_free(&m);
 }

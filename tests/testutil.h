@@ -10,7 +10,9 @@
 // cmocka.h needs the three headers above first.
 #include <cmocka.h>
 
+#include "ds_backend.h"
 #include "ds_model.h"
+#include "ds_sample.h"
 
 // The seed of this test run: $DIFFSAMP_TEST_SEED, or fresh from the clock (printed
 // once so that a failure can be replayed).
@@ -45,6 +47,20 @@ int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tu_file_exists(const char *path);
 // Everything written to the (read-write) stream f so far, as a string to free.
 char *tu_slurp(FILE *f);
+// Checks b->move_rows against plain indexing: a gather of scattered rows into a
+// compact batch, a scatter back over other contents, and the identity lists (NULL), on
+// float-exact random rows (a move is a copy, so the results must be equal).
+void tu_check_move_rows(ds_backend *b, uint64_t seed);
+// Certified landing through ds_sample_run on a fresh random empirical model
+// (tu_landing_model: LAND_N rows of LAND_D normal entries; returns the largest distance
+// between two rows): tu_landing_run samples LAND_SAMPLES rows (landing on or off) into x;
+// tu_check_landing compares a landed run on `backend` with the dense ref run, sample by
+// sample, within the bound of host/solvers/landing.c plus `rounding` relative.
+enum { LAND_N = 48, LAND_D = 24, LAND_SAMPLES = 12 };
+double tu_landing_model(ds_model *m, uint64_t seed);
+void tu_landing_run(ds_backend *b, const ds_model *m, const char *solver, int final_zero,
+                    int landing, double *x, ds_sample_result *r);
+void tu_check_landing(const char *backend, const char *solver, int final_zero, double rounding);
 // 1 when a CUDA device is usable; otherwise prints "skipped: no CUDA device".
 int tu_have_cuda_or_say_skip(const char *test_name);
 

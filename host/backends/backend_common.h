@@ -34,6 +34,13 @@ uint64_t ds_backend_source_bytes(const ds_data *d);
 // Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
 ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);
 void ds_host_batch_free(ds_backend *b, ds_batch *v);
+// move_rows of the host backends (elements of 8 bytes when b->f64, else 4).
+void ds_host_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                       const int64_t *src_rows, int64_t n);
+// Dies with a message unless the n row indices (NULL: 0 .. n-1) lie in [0, rows) and
+// dst and src are distinct batches of the same width (a programming error).
+void ds_check_move_rows(const char *who, const ds_batch *dst, const int64_t *dst_rows,
+                        const ds_batch *src, const int64_t *src_rows, int64_t n);
 
 #ifdef __cplusplus
 }

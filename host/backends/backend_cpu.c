@@ -243,6 +243,7 @@ ds_backend *ds_backend_cpu_new(void) {
     b->upload = cpu_upload;
     b->download = cpu_download;
     b->copy = cpu_copy;
+    b->move_rows = ds_host_move_rows;
     b->lincomb = cpu_lincomb;
     b->randn = cpu_randn;
     b->denoise = cpu_denoise;

@@ -364,6 +364,7 @@ ds_backend *ds_backend_ref_new(void) {
     b->upload = ref_upload;
     b->download = ref_download;
     b->copy = ref_copy;
+    b->move_rows = ds_host_move_rows;
     b->lincomb = ref_lincomb;
     b->randn = ref_randn;
     b->denoise = ref_denoise;

@@ -223,6 +223,18 @@ static void run_json_extra(ds_json *j, void *user) {
     ds_json_real(j, "sigma_start", r->sigma_start);
     ds_json_int(j, "nfe_without_teleport", r->nfe_full);
     ds_json_int(j, "denoiser_calls", r->batch_calls);
+    ds_json_bool(j, "landing", r->landing);
+    ds_json_real(j, "nfe_mean_per_sample", r->nfe_mean);
+    ds_json_int(j, "samples_landed", r->landed);
+    ds_json_array(j, "sample_nfe");
+    for (int64_t i = 0; i < r->n_samples; i++) ds_json_int(j, NULL, r->sample_nfe[i]);
+    ds_json_end(j);
+    ds_json_array(j, "landing_sigma"); // 0: did not land
+    for (int64_t i = 0; i < r->n_samples; i++) ds_json_real(j, NULL, r->landing_sigma[i]);
+    ds_json_end(j);
+    ds_json_array(j, "landed_on_training_row"); // -1: did not land
+    for (int64_t i = 0; i < r->n_samples; i++) ds_json_int(j, NULL, r->landed_on[i]);
+    ds_json_end(j);
 }
 
 // run.json: the configuration, the model, the backend and the timings of this run.
@@ -255,6 +267,24 @@ static int write_run_json(const sample_args *a, int argc, char **argv, const cli
     return ds_run_json_write(path, &info);
 }
 
+static int compare_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+// The p-quantile (from the top: 1 is the largest) of the landed samples' sigmas.
+static double landing_quantile(const ds_sample_result *r, double p) {
+    if (r->landed < 1) return 0;
+    double *s = ds_alloc((size_t)r->landed, sizeof(double));
+    int64_t n = 0;
+    for (int64_t i = 0; i < r->n_samples; i++)
+        if (r->landing_sigma[i] > 0) s[n++] = r->landing_sigma[i];
+    qsort(s, (size_t)n, sizeof(double), compare_desc);
+    double q = s[(int64_t)((1.0 - p) * (double)(n - 1) + 0.5)];
+    free(s);
+    return q;
+}
+
 static void report(const sample_args *a, const ds_sample_result *r, int64_t resumed) {
     const ds_sample_config *c = &a->cfg;
     int final_zero = r->sigmas[r->n_sigmas - 1] == 0;
@@ -269,6 +299,11 @@ static void report(const sample_args *a, const ds_sample_result *r, int64_t resu
         else
             printf("NFE saved: not predictable for the adaptive solver\n");
     }
+    if (r->landing)
+        printf("landing: %lld of %lld samples landed (first at sigma %g, median %g); NFE per "
+               "sample %.2f on average, %lld at most\n",
+               (long long)r->landed, (long long)(c->n - resumed), landing_quantile(r, 1.0),
+               landing_quantile(r, 0.5), r->nfe_mean, (long long)r->nfe);
     printf("NFE: %lld per sample; time %.3f s (%.1f samples/s) -> %s\n", (long long)r->nfe,
            r->seconds, (double)(c->n - resumed) / r->seconds, a->out);
 }
@@ -303,6 +338,10 @@ int cli_sample(int argc, char **argv) {
         {"variant", CLI_STR, &so->variant,
          "unipc: bh1 or bh2; ipndm_v: diff-sampler (what bh2 selects there) or exact "
          "(docs/compat.md); dpmpp2m_sde: midpoint (what bh2 selects there) or heun"},
+        {"no-landing", CLI_FLAG, &a.cfg.no_landing,
+         "empirical model: evaluate every row at every step (no certified landing)"},
+        {"landing-eps", CLI_REAL, &a.cfg.landing_eps,
+         "landing certificate: a row lands once its mass off the top training row is <= this"},
         {"afs", CLI_FLAG, &a.afs, "diff-sampler's analytical first step (saves one NFE)"},
         {"dynamic-threshold", CLI_FLAG, &a.dynamic_threshold,
          "diff-sampler's dynamic thresholding of D (dpmpp2m, dpmpp3m, unipc)"},
@@ -393,7 +432,8 @@ int cli_sample(int argc, char **argv) {
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
     t.load = ds_seconds() - t0;
     char config[16384];
-    if (!rc) rc = sample_plan_memory(&model, b, a.batches, a.max_memory_bytes, &a.cfg.batch);
+    int batches = a.batches + ds_sample_landing_batches(&model, &a.cfg);
+    if (!rc) rc = sample_plan_memory(&model, b, batches, a.max_memory_bytes, &a.cfg.batch);
     if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
     cli_replace replace = {0};
     if (!rc) rc = cli_replace_check("sample", a.out, a.force, a.resume);

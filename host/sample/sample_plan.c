@@ -7,7 +7,7 @@
 #include "ds_sample.h"
 #include "schedule_formula.h"
 
-// The solver, schedule and GITS teacher names.
+// The solver, schedule and GITS teacher names, and the landing eps.
 static int check_names(const ds_sample_config *c) {
     DS_TRY(ds_solver_check_name(c->solver.solver));
     if (!ds_schedule_known(c->schedule.kind))
@@ -16,6 +16,9 @@ static int check_names(const ds_sample_config *c) {
     const char *t = c->schedule.gits.teacher;
     if (!strcmp(c->schedule.kind, "gits") && t && !ds_solver_known(t))
         return ds_fail("unknown --gits-teacher '%s' (expected a sampler name, see --sampler)", t);
+    if (!(c->landing_eps > 0 && c->landing_eps <= 1e-3))
+        return ds_fail("sample: --landing-eps %g is outside (0, 1e-3] (the landing eps)",
+                       c->landing_eps);
     return 0;
 }
 

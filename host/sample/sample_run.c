@@ -14,6 +14,7 @@ void ds_sample_config_default(ds_sample_config *c) {
     ds_schedule_opts_default(&c->schedule);
     c->n = 16;
     c->batch = 256;
+    c->landing_eps = 1e-8; // derivation in host/solvers/landing.c
 }
 
 static int check_config(const ds_model *model, const ds_model *gauss, const ds_sample_config *c,
@@ -51,7 +52,17 @@ typedef struct {
     int n_run;
     int64_t d;
     double *host;
+    ds_landing landing;
 } run_state;
+
+// Per-sample landing results of the batch whose rows start at first.
+static void record_landing(const ds_landing *l, int64_t first, ds_sample_result *r) {
+    for (int64_t i = 0; i < l->rows; i++) {
+        r->landing_sigma[first + i] = l->sigma[i];
+        r->landed_on[first + i] = l->top[i];
+        r->sample_nfe[first + i] = l->nfe[i];
+    }
+}
 
 // One batch of rows [first, first + rows): noise, the jump, the solver, the callback.
 static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, int64_t rows,
@@ -65,8 +76,13 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
     st->ctx.nfe = 0, st->ctx.draws = 0;
     st->ctx.first_row = c->first_row + first; // the step noise of row i: (seed, draw, i)
     r->trajectory.first_row = first;
+    if (st->ctx.landing) ds_landing_reset(st->ctx.landing, rows);
     if (!rc) rc = ds_solve(&st->ctx, &c->solver, st->run, st->n_run, x);
     if (!rc) {
+        if (st->ctx.landing)
+            record_landing(st->ctx.landing, first, r);
+        else
+            for (int64_t i = 0; i < rows; i++) r->sample_nfe[first + i] = st->ctx.nfe;
         r->nfe = st->ctx.nfe > r->nfe ? st->ctx.nfe : r->nfe;
         r->batch_calls += st->ctx.nfe;
         b->download(b, x, st->host);
@@ -91,9 +107,45 @@ static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config 
         DS_TRY(ds_trajectory_init(&r->trajectory, b, st->run, st->n_run, c->n, st->d));
         st->ctx.on_step = ds_trajectory_hook, st->ctx.user = &r->trajectory;
     }
-    st->host =
-        ds_alloc((size_t)(c->batch < c->n ? c->batch : c->n) * (size_t)st->d, sizeof(double));
+    int64_t cap = c->batch < c->n ? c->batch : c->n;
+    st->host = ds_alloc((size_t)cap * (size_t)st->d, sizeof(double));
+    r->n_samples = c->n;
+    r->landing_sigma = ds_alloc((size_t)c->n, sizeof(double));
+    r->landed_on = ds_alloc((size_t)c->n, sizeof(int64_t));
+    r->sample_nfe = ds_alloc((size_t)c->n, sizeof(int64_t));
+    for (int64_t i = 0; i < c->n; i++) r->landed_on[i] = -1, r->sample_nfe[i] = -1;
     return 0;
+}
+
+// Landing is on for the empirical model with a deterministic solver unless turned off;
+// other models and the stochastic samplers (whose noise leaves the certified line) run
+// without it.
+static int lands(const ds_model *model, const ds_sample_config *c) {
+    return !c->no_landing && model->kind == DS_MODEL_EMPIRICAL && !ds_solver_stochastic(&c->solver);
+}
+
+int ds_sample_landing_batches(const ds_model *model, const ds_sample_config *c) {
+    return lands(model, c) ? 3 : 0; // x_live, d_live, y_landed
+}
+
+static int prepare_landing(run_state *st, const ds_model *model, const ds_sample_config *c,
+                           ds_sample_result *r) {
+    if (!lands(model, c)) return 0;
+    int64_t cap = c->batch < c->n ? c->batch : c->n;
+    DS_TRY(ds_landing_init(&st->landing, st->ctx.b, model, cap, c->landing_eps));
+    st->ctx.landing = &st->landing;
+    r->landing = 1;
+    return 0;
+}
+
+static void summarise_nfe(const ds_sample_config *c, ds_sample_result *r) {
+    int64_t runs = 0, total = 0;
+    for (int64_t i = 0; i < c->n; i++) {
+        if (r->sample_nfe[i] < 0) continue;
+        runs++, total += r->sample_nfe[i];
+        r->landed += r->landing_sigma[i] > 0;
+    }
+    r->nfe_mean = runs ? (double)total / (double)runs : 0;
 }
 
 int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
@@ -113,6 +165,7 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     if (c->step_noise) st.ctx.step_noise = &step_noise;
     if (!st.ctx.model) return -1;
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
+    if (!rc) rc = prepare_landing(&st, model, c, r);
     if (!rc && c->step_noise) rc = ds_solver_count_draws(&c->solver, st.run, st.n_run, &draws);
     if (!rc && c->step_noise && draws != c->step_noise_draws)
         rc = ds_fail("step noise: %lld draws per row given, but sampler %s makes %lld on this "
@@ -125,6 +178,8 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
             rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done,
                            user, r);
     r->seconds = ds_seconds() - t0;
+    if (!rc) summarise_nfe(c, r);
+    ds_landing_free(&st.landing);
     free(st.host);
     free(st.run);
     if (st.gauss) b->unbind(b, st.gauss);
@@ -134,6 +189,9 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
 
 void ds_sample_result_free(ds_sample_result *r) {
     free(r->sigmas);
+    free(r->landing_sigma);
+    free(r->landed_on);
+    free(r->sample_nfe);
     ds_trajectory_free(&r->trajectory);
     memset(r, 0, sizeof *r);
 }

@@ -43,7 +43,7 @@ int ms_order(const ds_solver_opts *o, int def, int max_order) {
 
 int ms_denoise(ds_solver_ctx *c, const ds_solver_opts *o, int first, const ds_batch *x,
                double sigma, ds_batch *d) {
-    if (!(first && o->afs)) return solver_denoise(c, x, sigma, d);
+    if (!(first && o->afs)) return solver_denoise_state(c, x, sigma, d);
     // AFS takes the slope at sigma_0 to be x / sqrt(1 + sigma_0^2) (data mean 0, unit
     // variance), so D = x - sigma_0 * slope.
     double coef = 1.0 - sigma / sqrt(1.0 + sigma * sigma);

@@ -9,8 +9,11 @@
 typedef int (*solver_fn)(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
                          ds_batch *x);
 
-// out = D(x; sigma) on the batch; counts one NFE.
+// out = D(x; sigma) on the batch; counts one NFE (none when every row has landed).
 int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out);
+// The same at the solver's state x (not an intermediate point): with landing, rows
+// certified one-hot here land (host/solvers/landing.c).
+int solver_denoise_state(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out);
 // out = the next noise draw (standard normals): Philox under ds_philox_draw_key(seed,
 // draws), or the next slice of the injected step noise; counts one draw.
 int solver_draw(ds_solver_ctx *c, ds_batch *out);

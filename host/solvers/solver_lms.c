@@ -43,7 +43,7 @@ int solver_lms(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, 
         ds_batch *oldest = slope[max_order - 1];
         for (int j = max_order - 1; j > 0; j--) slope[j] = slope[j - 1], t[j] = t[j - 1];
         slope[0] = oldest, t[0] = sigmas[i];
-        rc = solver_denoise(c, x, t[0], den);
+        rc = solver_denoise_state(c, x, t[0], den);
         solver_record(c, i, t[0], x, den);
         if (rc) break;
         solver_axpby(c, slope[0], 1 / t[0], x, -1 / t[0], den);

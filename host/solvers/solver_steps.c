@@ -7,12 +7,6 @@
 #include "ds_philox.h"
 #include "solver.h"
 
-int solver_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds_batch *out) {
-    if (c->cancel && c->cancel(c->cancel_user)) return ds_fail("interrupted");
-    c->nfe++;
-    return c->b->denoise(c->b, c->model, x, &sigma, 1, out, NULL);
-}
-
 int solver_draw(ds_solver_ctx *c, ds_batch *out) {
     int64_t j = c->draws++;
     const ds_step_noise *s = c->step_noise;

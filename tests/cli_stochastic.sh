@@ -18,10 +18,13 @@ for s in "euler --s-churn 2 --s-tmin 0.1 --s-tmax 40" "heun --s-churn 3 --s-nois
     cmp -s "$T/$name-a/samples.npy" "$T/$name-c/samples.npy" && fail "$s: seeds 0 and 9 agree"
 done
 
-# Injected step noise: the run is a function of it (the same file twice agrees).
+# Injected step noise with the starting noise given too: the run is a function of the two
+# files, and the Philox seed plays no part.
 $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng(3).standard_normal((10, 5, 8)))" "$T/sn.npy"
-"$BIN" $S --sampler dpmpp_sde --step-noise "$T/sn.npy" --out "$T/i1" >/dev/null || fail "step noise"
-"$BIN" $S --sampler dpmpp_sde --step-noise "$T/sn.npy" --seed 4 --out "$T/i2" >/dev/null || fail "step noise"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng(4).standard_normal((5, 8)))" "$T/x0.npy"
+I="--sampler dpmpp_sde --step-noise $T/sn.npy --noise $T/x0.npy"
+"$BIN" $S $I --out "$T/i1" >/dev/null || fail "step noise"
+"$BIN" $S $I --seed 4 --out "$T/i2" >/dev/null || fail "step noise"
 cmp -s "$T/i1/samples.npy" "$T/i2/samples.npy" || fail "step noise: the Philox seed leaked into the draws"
 
 # Refusals.

@@ -112,12 +112,11 @@ int cli_parse(const char *command, const char *summary, int argc, char **argv, c
     // A backend name is part of the command line: refused here, with exit status 2, like
     // every other bad option value.
     for (int i = 0; i < n_opts; i++) {
-        const char *name = *(const char **)opts[i].value;
-        if (strcmp(opts[i].name, "backend") || opts[i].type != CLI_STR ||
-            !ds_backend_name_check(name))
-            continue;
-        return ds_fail("%s: --backend: unknown backend '%s' (expected ref, cpu, cuda or auto)",
-                       command, name ? name : "");
+        if (strcmp(opts[i].name, "backend") || opts[i].type != CLI_STR) continue;
+        const char *name = *(const char **)opts[i].value; // only a string option's value
+        if (ds_backend_name_check(name))
+            return ds_fail("%s: --backend: unknown backend '%s' (expected ref, cpu, cuda or auto)",
+                           command, name ? name : "");
     }
     return 0;
 }

@@ -220,7 +220,8 @@ SANITIZER=$(find_tool compute-sanitizer /usr/local/cuda/bin/compute-sanitizer \
 no_gpu="skipped: no CUDA device"
 gpu_tests_rc=0
 if ((tests)); then
-    fail_if=$no_gpu stage gpu-tests "$LOGS/gpu-tests.txt" 120 "$BUILD/test_cuda_backend"
+    fail_if=$no_gpu stage gpu-tests "$LOGS/gpu-tests.txt" 120 env DIFFSAMP_TEST_BACKEND=cuda \
+        DIFFSAMP_SOURCE_DIR="$PWD" "$BUILD/test_backend_ops"
     gpu_tests_rc=$?
 else
     skip gpu-tests "no test build"
@@ -247,15 +248,17 @@ else
         # The same tests run 3 to 10 times slower under memcheck: leave the time to the rest.
         skip memcheck "the GPU tests alone ran out of time"
     else
-        fail_if=$no_gpu stage memcheck "$LOGS/memcheck.txt" 180 "$SANITIZER" --tool memcheck \
-            --leak-check full --print-limit 50 --error-exitcode 1 "$BUILD/test_cuda_backend"
+        fail_if=$no_gpu stage memcheck "$LOGS/memcheck.txt" 180 env DIFFSAMP_TEST_BACKEND=cuda \
+            DIFFSAMP_SOURCE_DIR="$PWD" "$SANITIZER" --tool memcheck --leak-check full \
+            --print-limit 50 --error-exitcode 1 "$BUILD/test_backend_ops"
     fi
     # Shared-memory hazards and barriers in divergent code, on the kernels that use them
-    # (the fused path times the GEMM path at bind too).
+    # (the cuda rows of test_empirical_denoiser take the fused and the GEMM paths).
     for tool in racecheck synccheck; do
         fail_if=$no_gpu stage "$tool" "$LOGS/$tool.txt" 90 \
-            env DIFFSAMP_TEST_FILTER=test_empirical_fused_path "$SANITIZER" --tool "$tool" \
-            --print-limit 50 --error-exitcode 1 "$BUILD/test_cuda_backend"
+            env DIFFSAMP_TEST_BACKEND=cuda DIFFSAMP_TEST_FILTER=test_empirical_denoiser \
+            "$SANITIZER" --tool "$tool" --print-limit 50 --error-exitcode 1 \
+            "$BUILD/test_backend_ops"
     done
 fi
 if [ "${BENCH_PROFILE:-1}" = 0 ]; then
@@ -272,7 +275,7 @@ fi
 if ((tests)); then
     # Half the cores: the tests start OpenMP and OpenBLAS threads of their own.
     stage tests "$LOGS/ctest.txt" 150 ctest --test-dir "$BUILD" --output-on-failure \
-        -j $((($(nproc) + 1) / 2)) --timeout 120 -E '^test_cuda_backend$'
+        -j $((($(nproc) + 1) / 2)) --timeout 120 -E '^test_backend_ops_cuda$'
 else
     skip tests "no test build"
 fi

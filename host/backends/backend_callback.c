@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend_common.h"
+#include "bytes.h"
 #include "ds_error.h"
 
 // A model bound through the wrapper: the inner backend's binding, or, for a callback
@@ -100,6 +101,25 @@ static void cb_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
     inner_of(b)->copy(inner_of(b), dst, src);
 }
 
+static void cb_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                         const int64_t *src_rows, int64_t n) {
+    inner_of(b)->move_rows(inner_of(b), dst, dst_rows, src, src_rows, n);
+}
+
+// A callback model keeps nothing on the backend; its denoiser's host buffers (x, sigma
+// and out) grow with the batch. Every other model is the inner backend's.
+static void cb_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
+    ds_backend *in = inner_of(b);
+    if (m->kind != DS_MODEL_CALLBACK) {
+        in->memory(in, m, rows, out);
+        return;
+    }
+    memset(out, 0, sizeof *out);
+    out->batch_bytes = sizeof(double) * (uint64_t)rows * (2 * (uint64_t)m->d + 1);
+    out->available = ds_host_memory_available();
+    out->available_what = "the available host memory";
+}
+
 static void cb_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
                        const ds_batch *const *v) {
     inner_of(b)->lincomb(inner_of(b), out, n, coef, v);
@@ -131,6 +151,8 @@ ds_backend *ds_backend_callback_new(ds_backend *inner) {
     b->upload = cb_upload;
     b->download = cb_download;
     b->copy = cb_copy;
+    b->move_rows = cb_move_rows;
+    b->memory = cb_memory;
     b->lincomb = cb_lincomb;
     b->randn = cb_randn;
     b->denoise = cb_denoise;

@@ -136,7 +136,9 @@ def test_images_and_data(tmp_path, seed):
     r = ds.sample(m, n=2, steps=4, seed=seed, trajectory=True)
     assert r.samples.shape == (2, 1, 4, 4)
     assert r.trajectory.x.shape == (5, 2, 16) and r.trajectory.denoised.shape == (4, 2, 16)
-    assert r.nfe == 7
+    # Heun's 4 steps make 7 NFE; certified landing (on for the empirical model) ends rows
+    # whose posterior is one-hot earlier
+    assert 1 <= r.nfe <= 7
 
 
 def test_noise_from_seed_is_the_clis(anisotropic, seed):

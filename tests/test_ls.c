@@ -39,21 +39,6 @@ static void fit(const ds_data *data, ds_model_kind kind, int64_t patch, ds_model
     assert_int_equal(ds_model_fit(data, kind, &o, m), 0);
 }
 
-static void denoise(const char *backend, const ds_model *m, const double *x, int64_t rows,
-                    double sigma, double *out) {
-    ds_backend *b = ds_backend_new(backend);
-    ds_bound_model *bm = b->bind(b, m);
-    assert_non_null(bm);
-    ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
-    b->upload(b, xb, x);
-    assert_int_equal(b->denoise(b, bm, xb, &sigma, 1, ob, NULL), 0);
-    b->download(b, ob, out);
-    b->batch_free(b, xb);
-    b->batch_free(b, ob);
-    b->unbind(b, bm);
-    ds_backend_free(b);
-}
-
 // The formula as their code computes it: q[k][i][j] = sum_c (x - y_k)^2 at (c, i, j);
 // the logit of image k at (i, j) is -sum of q over the patch (zero outside the image)
 // / (2 sigma^2); the softmax over k at (i, j) weights pixel (c, i, j) of every image.
@@ -112,7 +97,7 @@ static void test_ref_matches_direct_formula(void **state) {
             for (int g = 0; g < 3; g++) {
                 for (int64_t i = 0; i < rows; i++)
                     direct_ls(&data, patches[p], x + i * d, sigmas[g], want + i * d);
-                denoise("ref", &m, x, rows, sigmas[g], out);
+                tu_denoise("ref", &m, x, rows, sigmas[g], out);
                 double err = tu_rel_l2(out, want, rows * d);
                 printf("%dx%dx%d patch %d sigma %.1f: ref vs direct %.2e\n", c, h, w, patches[p],
                        sigmas[g], err);
@@ -140,15 +125,15 @@ static void test_whole_image_patch_and_large_sigma(void **state) {
     fit(&data, DS_MODEL_LS, 9, &m);
     fit(&data, DS_MODEL_EMPIRICAL, 0, &emp);
     for (double sigma = 0.3; sigma < 10; sigma *= 5) {
-        denoise("ref", &m, x, rows, sigma, out);
-        denoise("ref", &emp, x, rows, sigma, want);
+        tu_denoise("ref", &m, x, rows, sigma, out);
+        tu_denoise("ref", &emp, x, rows, sigma, want);
         double err = tu_rel_l2(out, want, rows * d);
         printf("whole-image patch vs empirical at sigma %.1f: %.2e\n", sigma, err);
         assert_true(err < 1e-10);
     }
     ds_model_free(&m);
     fit(&data, DS_MODEL_LS, 3, &m);
-    denoise("ref", &m, x, rows, 1e6, out);
+    tu_denoise("ref", &m, x, rows, 1e6, out);
     for (int64_t e = 0; e < rows * d; e++)
         assert_true(fabs(out[e] - m.mean[e % d]) <= 1e-8 * (1 + fabs(m.mean[e % d])));
     ds_model_free(&m);
@@ -169,8 +154,8 @@ static void test_cpu_matches_ref(void **state) {
         ds_model m;
         fit(&data, DS_MODEL_LS, patch, &m);
         for (double sigma = 0.1; sigma < 50; sigma *= 7) {
-            denoise("ref", &m, x, rows, sigma, want);
-            denoise("cpu", &m, x, rows, sigma, out);
+            tu_denoise("ref", &m, x, rows, sigma, want);
+            tu_denoise("cpu", &m, x, rows, sigma, out);
             double err = tu_rel_l2(out, want, rows * d);
             printf("patch %d sigma %5.1f: cpu vs ref %.2e\n", patch, sigma, err);
             assert_true(err < 2.5e-7);
@@ -209,8 +194,8 @@ static void test_bad_patches_and_folder(void **state) {
     assert_int_equal(back.patch_size, 5);
     double x[48], a[48], b[48];
     tu_fill_uniform(x, 48, tu_seed() + 41, -1, 1);
-    denoise("ref", &m, x, 2, 0.5, a);
-    denoise("ref", &back, x, 2, 0.5, b);
+    tu_denoise("ref", &m, x, 2, 0.5, a);
+    tu_denoise("ref", &back, x, 2, 0.5, b);
     assert_true(tu_max_abs_diff(a, b, 48) <= 1e-12);
     ds_model_free(&m);
     ds_model_free(&back);
@@ -244,8 +229,8 @@ static void test_patch_schedule(void **state) {
     tu_fill_uniform(x, rows * d, tu_seed() + 51, -1, 1);
     for (int s = 0; s < 6; s++) {
         assert_int_equal(ds_ls_patch_at(&back, sigmas[s]), want_patch[s]);
-        denoise("ref", &back, x, rows, sigmas[s], out);
-        denoise("ref", &fixed[want_patch[s] / 2], x, rows, sigmas[s], want);
+        tu_denoise("ref", &back, x, rows, sigmas[s], out);
+        tu_denoise("ref", &fixed[want_patch[s] / 2], x, rows, sigmas[s], want);
         assert_true(tu_max_abs_diff(out, want, rows * d) == 0);
     }
     const double decreasing[4] = {2.0, 3, 1.0, 5}, even[2] = {1.0, 4};

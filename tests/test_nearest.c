@@ -9,21 +9,6 @@
 #include "ds_error.h"
 #include "testutil.h"
 
-static void denoise(const char *backend, const ds_model *m, const double *x, int64_t rows,
-                    double sigma, double *out) {
-    ds_backend *b = ds_backend_new(backend);
-    ds_bound_model *bm = b->bind(b, m);
-    assert_non_null(bm);
-    ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
-    b->upload(b, xb, x);
-    assert_int_equal(b->denoise(b, bm, xb, &sigma, 1, ob, NULL), 0);
-    b->download(b, ob, out);
-    b->batch_free(b, xb);
-    b->batch_free(b, ob);
-    b->unbind(b, bm);
-    ds_backend_free(b);
-}
-
 // Rows whose two smallest squared distances differ by more than 1e-4 relative (well
 // above float32 rounding of the query, 2^-24 relative in each term) must give exactly
 // the nearest row on both backends (the cpu backend's rows are float32 copies).
@@ -43,7 +28,7 @@ static void test_nearest_row_on_ref_and_cpu(void **state) {
     const char *backends[2] = {"ref", "cpu"};
     for (int b = 0; b < 2; b++)
         for (double sigma = 1e-3; sigma < 1e3; sigma *= 100) {
-            denoise(backends[b], &m, x, rows, sigma, out);
+            tu_denoise(backends[b], &m, x, rows, sigma, out);
             int checked = 0;
             for (int64_t i = 0; i < rows; i++) {
                 double best, second;

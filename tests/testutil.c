@@ -369,3 +369,19 @@ void tu_check_landing(const char *backend, const char *solver, int final_zero, d
     ds_backend_free(b);
     ds_model_free(&m);
 }
+
+void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t rows, double sigma,
+                double *out) {
+    ds_backend *b = ds_backend_new(backend);
+    assert_non_null(b);
+    ds_bound_model *bm = b->bind(b, m);
+    assert_non_null(bm);
+    ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
+    b->upload(b, xb, x);
+    assert_int_equal(b->denoise(b, bm, xb, &sigma, 1, ob, NULL), 0);
+    b->download(b, ob, out);
+    b->batch_free(b, xb);
+    b->batch_free(b, ob);
+    b->unbind(b, bm);
+    ds_backend_free(b);
+}

@@ -35,6 +35,9 @@ int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out)
 // The training row nearest to the d-vector q (float64 squared distances): its index,
 // and the smallest and second smallest squared distances in *best, *second.
 int64_t tu_nearest_row(const ds_data *data, const double *q, double *best, double *second);
+// out = D(x; sigma) for `rows` rows of m on a fresh backend of that name (asserts success).
+void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t rows, double sigma,
+                double *out);
 // Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
 void tu_component_cov(const ds_model *m, int64_t c, double *cov);
 // A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit, when the

@@ -15,6 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
+    fuzz_clear(); // a fresh run folder: nothing an earlier input left decides this one
     fuzz_part p[5];
     int n = fuzz_split(data + 1, size - 1, p, 5);
     fuzz_write("run/.diffsamp-run/config.txt", p[0].data, p[0].size);

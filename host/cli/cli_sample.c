@@ -114,8 +114,9 @@ static int load_noise(const char *path, int64_t *n, int64_t d, double **out) {
                      (long long)*n);
     if (!rc) {
         if (*n == 0) *n = rows;
-        *out = ds_alloc((size_t)(*n * d), sizeof(double));
-        for (int64_t i = 0; i < *n * d; i++)
+        *out = ds_try_alloc((size_t)(*n * d), sizeof(double), path);
+        if (!*out) rc = -1;
+        for (int64_t i = 0; !rc && i < *n * d; i++)
             (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
     }
     ds_array_free(&a);
@@ -133,7 +134,7 @@ static int load_step_noise(const char *path, int64_t n, int64_t d, double **out,
                      "slice of n x d standard normals per draw",
                      path, (long long)n, (long long)d);
     int64_t count = rc ? 0 : ds_array_count(&a);
-    if (!rc) *out = ds_alloc((size_t)count, sizeof(double));
+    if (!rc && !(*out = ds_try_alloc((size_t)count, sizeof(double), path))) rc = -1;
     for (int64_t i = 0; !rc && i < count; i++) {
         (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
         if (!isfinite((*out)[i]))
@@ -157,7 +158,7 @@ static int write_outputs(const sample_args *a, const ds_model *m, sample_output 
     if (o->png) {
         double *x = sample_output_rows(&head, count);
         snprintf(path, sizeof path, "%s/grid.png", a->out);
-        rc = ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
+        rc = !x ? -1 : ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
         free(x);
     }
     if (!rc && a->trajectory)
@@ -275,7 +276,8 @@ static int compare_desc(const void *a, const void *b) {
 // The p-quantile (from the top: 1 is the largest) of the landed samples' sigmas.
 static double landing_quantile(const ds_sample_result *r, double p) {
     if (r->landed < 1) return 0;
-    double *s = ds_alloc((size_t)r->landed, sizeof(double));
+    double *s = ds_try_alloc((size_t)r->landed, sizeof(double), "landing report");
+    if (!s) return NAN; // a figure of the report line only
     int64_t n = 0;
     for (int64_t i = 0; i < r->n_samples; i++)
         if (r->landing_sigma[i] > 0) s[n++] = r->landing_sigma[i];

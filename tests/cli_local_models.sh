@@ -48,6 +48,11 @@ printf '0.5 1\n5 2\n80 4\n' >"$T/psched.txt"
 "$BIN" prepare --data "$T/img.npy" --model pspc --patch-schedule "$T/psched.txt" --out "$T/pspc" >"$T/p.log" 2>&1 || fail "prepare pspc: $(cat "$T/p.log")"
 grep -q "pspc model, N = 120, d = 16, patch schedule of 3 entries" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 grep -q "^kind = pspc" "$T/pspc/model.txt" || fail "model.txt: $(cat "$T/pspc/model.txt")"
+# Their CIFAR-10 schedule, as shipped, on 32 x 32 images.
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (4, 3, 32, 32)).astype(np.float32))" "$T/c32.npy"
+"$BIN" prepare --data "$T/c32.npy" --model pspc --patch-schedule "${DIFFSAMP_SOURCE_DIR:-$(dirname "$0")/..}/tools/pspc_cifar10_schedule.txt" \
+    --out "$T/pc" >"$T/p.log" 2>&1 || fail "prepare pspc, CIFAR-10 schedule: $(cat "$T/p.log")"
+grep -q "patch schedule of 7 entries" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 "$BIN" prepare --data "$T/img.npy" --model nearest --out "$T/nn" >"$T/p.log" 2>&1 || fail "prepare nearest: $(cat "$T/p.log")"
 "$BIN" prepare --data "$T/flat.npy" --model smoothed --smoothing 0.05 --smoothing-samples 4 --out "$T/sm" >"$T/p.log" 2>&1 || fail "prepare smoothed: $(cat "$T/p.log")"
 grep -q "smoothed model, N = 120, d = 16, smoothing = 0.05, 4 samples" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"

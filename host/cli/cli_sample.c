@@ -329,7 +329,8 @@ int cli_sample(int argc, char **argv) {
         {"model-dir", CLI_STR, &a.model_dir, "model folder (from diffsamp prepare)"},
         {"data", CLI_STR, &a.data_path, "data set to fit the model to (without --model-dir)"},
         {"model", CLI_STR, &a.model_kind,
-         "model kind to fit: empirical, gaussian, gmm, pca_locality, ls, nearest or smoothed"},
+         "model kind to fit: empirical, gaussian, gmm, pca_locality, ls, els, pspc, nearest or "
+         "smoothed"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
         {"sampler", CLI_STR, &so->solver, samplers},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},

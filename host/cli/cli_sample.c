@@ -321,6 +321,15 @@ static void report(const sample_args *a, const ds_sample_result *r, int64_t resu
            r->seconds, (double)(c->n - resumed) / r->seconds, a->out);
 }
 
+// ds_dist_agree until the ranks have agreed on a failure, which every rank then knows:
+// from there each keeps its message.
+static int agree(int rc, int *stopped) {
+    if (*stopped) return rc;
+    rc = ds_dist_agree(rc);
+    *stopped = rc != 0;
+    return rc;
+}
+
 // The batches this rank runs: those rank 0 found not done, and with sample sharding only
 // every ranks-th of them (batch j on rank j mod ranks). *complete becomes rank 0's.
 static int rank_batches(const sample_args *a, const sample_output *o, int rank, int ranks,
@@ -450,7 +459,8 @@ int cli_sample(int argc, char **argv) {
     // Under mpirun rank 0 reports on stdout; every rank reports its errors on stderr.
     int rank = ds_dist_rank(), ranks = ds_dist_size(), root = rank == 0;
     if (!root && !freopen("/dev/null", "w", stdout)) return cli_fail(1);
-    if (ds_dist_agree(plan(&a))) return cli_fail(2);
+    int stopped = 0;
+    if (agree(plan(&a), &stopped)) return cli_fail(2);
     // From here a first SIGINT / SIGTERM stops the run between denoiser calls, never
     // inside a write: the folder keeps only whole batches (cli_interrupt.c).
     cli_interrupt_install();
@@ -484,7 +494,7 @@ int cli_sample(int argc, char **argv) {
     if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
     // Every rank has loaded and checked its inputs before any output exists; rank 0's
     // batch is every rank's (sample i depends on (seed, i) and on its batch's rows).
-    rc = ds_dist_agree(rc);
+    rc = agree(rc, &stopped);
     if (!rc) rc = ds_dist_bcast(&a.cfg.batch, sizeof a.cfg.batch, 0);
     cli_replace replace = {0};
     if (!rc && root) rc = cli_replace_check("sample", a.out, a.force, a.resume);
@@ -499,11 +509,11 @@ int cli_sample(int argc, char **argv) {
     if (!rc && root)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
                                 a.quiet, !a.no_npy);
-    rc = ds_dist_agree(rc);
+    rc = agree(rc, &stopped);
     if (!rc && o.join)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
                                 a.quiet, !a.no_npy);
-    rc = ds_dist_agree(rc);
+    rc = agree(rc, &stopped);
     uint8_t *skip = NULL;
     int complete = o.res.complete;
     if (!rc) rc = rank_batches(&a, &o, rank, ranks, &complete, &skip);
@@ -517,7 +527,7 @@ int cli_sample(int argc, char **argv) {
         ds_batch_done done = o.open ? sample_output_batch : NULL;
         rc = ds_sample_run(b, &model, teleporting ? g : NULL, &a.cfg, done, &o, &r);
         if (o.open) ds_progress_finish(&o.prog);
-        rc = ds_dist_agree(rc);
+        rc = agree(rc, &stopped);
     }
     int ran = run && !rc; // the same on every rank
     if (ran && ranks > 1 && !a.shard_data) rc = ds_sample_result_merge(&r);
@@ -531,7 +541,7 @@ int cli_sample(int argc, char **argv) {
     if (ran && root && !rc) rc = write_run_json(&a, argc, argv, opts, n_opts, &model, b, &o, &r, t);
     if (ran && root && !rc) rc = ds_resume_finish(&o.res);
     if (ran && root && !rc) report(&a, &r, o.res.samples_done);
-    if (ran) rc = ds_dist_agree(rc);
+    if (ran) rc = agree(rc, &stopped);
     int sig = rc ? cli_interrupt_signal() : 0, status = rc && !sig ? cli_fail(1) : 0;
     if (sig) {
         fprintf(stderr,

@@ -121,26 +121,14 @@ static int steps_for_nfe(const sweep_state *s, const ds_solver_opts *so, int64_t
     return 0;
 }
 
-static int row_finite(const double *x, int64_t d) {
-    for (int64_t j = 0; j < d; j++)
-        if (!isfinite(x[j])) return 0;
-    return 1;
-}
-
 // The rows where the run (and, when it is compared with it, the truth) is finite, copied
 // to the front of xs and ts; idx maps them back. A diverged sample (NaN or Inf) is
 // counted, not measured.
 static int64_t finite_rows(const sweep_state *s, int compared, double *xs, double *ts,
                            int64_t *idx) {
-    int64_t m = 0, d = s->d;
-    for (int64_t i = 0; i < s->n; i++) {
-        if (!row_finite(s->result + i * d, d) || (compared && !row_finite(s->truth + i * d, d)))
-            continue;
-        memcpy(xs + m * d, s->result + i * d, sizeof(double) * (size_t)d);
-        memcpy(ts + m * d, s->truth + i * d, sizeof(double) * (size_t)d);
-        idx[m++] = i;
-    }
-    return m;
+    memcpy(xs, s->result, sizeof(double) * (size_t)(s->n * s->d));
+    memcpy(ts, s->truth, sizeof(double) * (size_t)(s->n * s->d));
+    return ds_finite_rows(xs, compared ? ts : NULL, s->n, s->d, idx);
 }
 
 // PCA-Frechet distances of m rows to the training set and to the held-out set (NaN
@@ -150,9 +138,9 @@ static int frechet_of(const sweep_state *s, const double *x, int64_t m, double *
     *fd_train = *fd_heldout = NAN;
     if (m < 2) return 0;
     int64_t k = s->pca.k;
-    double *z = ds_alloc((size_t)(m * k), sizeof(double));
-    ds_pca_project(&s->pca, x, m, z);
-    int rc = ds_frechet(z, m, s->z_train, s->train.n, k, fd_train);
+    double *z = ds_try_alloc((size_t)(m * k), sizeof(double), "sweep");
+    int rc = z ? ds_pca_project(&s->pca, x, m, z) : -1;
+    if (!rc) rc = ds_frechet(z, m, s->z_train, s->train.n, k, fd_train);
     if (!rc && s->z_heldout) rc = ds_frechet(z, m, s->z_heldout, s->n_heldout, k, fd_heldout);
     free(z);
     return rc;
@@ -167,15 +155,20 @@ static int frechet_of(const sweep_state *s, const double *x, int64_t m, double *
 static int add_measures(sweep_state *s, const ds_sample_config *c, int truth, ds_table *t) {
     int compared = !ds_solver_stochastic(&c->solver);
     size_t rows = (size_t)(s->n * s->d);
-    double *xs = ds_alloc(rows, sizeof(double)), *ts = ds_alloc(rows, sizeof(double));
-    double *err = ds_alloc((size_t)s->n, sizeof(double)), fd = NAN, fd_train = NAN, tv = NAN;
-    int64_t *idx = ds_alloc((size_t)s->n, sizeof(int64_t)), agree = 0;
-    int64_t m = finite_rows(s, compared, xs, ts, idx);
-    ds_rel_error_rows(xs, ts, m, s->d, err);
+    double *xs = ds_try_alloc(rows, sizeof(double), "sweep");
+    double *ts = ds_try_alloc(rows, sizeof(double), "sweep");
+    double *err = ds_try_alloc((size_t)s->n, sizeof(double), "sweep");
+    double fd = NAN, fd_train = NAN, tv = NAN;
+    int64_t *idx = ds_try_alloc((size_t)s->n, sizeof(int64_t), "sweep"), agree = 0, m = 0;
     ds_stats st;
-    ds_stats_of(err, compared ? m : 0, &st);
     ds_memorization mem = {0};
-    int rc = frechet_of(s, xs, m, &fd_train, &fd);
+    int rc = xs && ts && err && idx ? 0 : -1;
+    if (!rc) {
+        m = finite_rows(s, compared, xs, ts, idx);
+        ds_rel_error_rows(xs, ts, compared ? m : 0, s->d, err);
+        rc = ds_stats_of(err, compared ? m : 0, &st);
+    }
+    if (!rc) rc = frechet_of(s, xs, m, &fd_train, &fd);
     if (!rc && m > 0) rc = ds_memorization_compute(&s->train, xs, m, &mem);
     for (int64_t i = 0; !rc && compared && i < m; i++) {
         if (truth) s->truth_nearest[idx[i]] = mem.nearest[i];
@@ -271,28 +264,32 @@ static int ground_truth(sweep_state *s, ds_table *t, ds_table *classes) {
     return run_row(s, &c, label, "-", 1, t, classes);
 }
 
-// rows -> z (rows x pca_k) in the PCA space, a chunk of training rows at a time.
-static void project_data(const ds_pca *p, const ds_data *data, double *z) {
+// The rows of data -> z (n x pca_k) in the PCA space, a chunk of rows at a time.
+static int project_data(const ds_pca *p, const ds_data *data, double *z) {
     enum { CHUNK = 4096 };
-    double *rows = ds_alloc((size_t)(CHUNK * data->d), sizeof(double));
-    for (int64_t first = 0; first < data->n; first += CHUNK) {
+    double *rows = ds_try_alloc((size_t)(CHUNK * data->d), sizeof(double), data->path);
+    int rc = rows ? 0 : -1;
+    for (int64_t first = 0; !rc && first < data->n; first += CHUNK) {
         int64_t m = data->n - first < CHUNK ? data->n - first : CHUNK;
         ds_data_rows_f64(data, first, m, rows);
-        ds_pca_project(p, rows, m, z + first * p->k);
+        rc = ds_pca_project(p, rows, m, z + first * p->k);
     }
     free(rows);
+    return rc;
 }
 
 // The PCA space of the training rows, the training and held-out rows in it, and the
 // training class histogram (when the data has labels).
 static int measure_setup(sweep_state *s, const sweep_opts *o) {
     DS_TRY(ds_pca_fit(&s->train, cli_pca_k("sweep", o->pca_k, &s->train), &s->pca));
-    s->z_train = ds_alloc((size_t)(s->train.n * s->pca.k), sizeof(double));
-    project_data(&s->pca, &s->train, s->z_train);
+    s->z_train = ds_try_alloc((size_t)(s->train.n * s->pca.k), sizeof(double), s->train.path);
+    if (!s->z_train) return -1;
+    DS_TRY(project_data(&s->pca, &s->train, s->z_train));
     if (s->train.labels) {
         DS_TRY(ds_class_count(&s->train, &s->n_classes));
-        s->train_counts = ds_alloc((size_t)s->n_classes, sizeof(int64_t));
-        s->counts = ds_alloc((size_t)s->n_classes, sizeof(int64_t));
+        s->train_counts = ds_try_alloc((size_t)s->n_classes, sizeof(int64_t), "class histogram");
+        s->counts = ds_try_alloc((size_t)s->n_classes, sizeof(int64_t), "class histogram");
+        if (!s->train_counts || !s->counts) return -1;
         ds_class_histogram(&s->train, NULL, s->train.n, s->n_classes, s->train_counts);
     }
     if (!o->heldout) return 0;
@@ -303,8 +300,8 @@ static int measure_setup(sweep_state *s, const sweep_opts *o) {
                                       o->heldout, (long long)test.d, (long long)s->d);
     if (!rc) {
         s->n_heldout = test.n;
-        s->z_heldout = ds_alloc((size_t)(test.n * s->pca.k), sizeof(double));
-        project_data(&s->pca, &test, s->z_heldout);
+        s->z_heldout = ds_try_alloc((size_t)(test.n * s->pca.k), sizeof(double), o->heldout);
+        rc = s->z_heldout ? project_data(&s->pca, &test, s->z_heldout) : -1;
     }
     ds_data_free(&test);
     return rc;
@@ -335,9 +332,10 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     DS_TRY(ds_model_fit(&s->train, kind, &fo, &s->model));
     if (teleporting) DS_TRY(ds_model_fit(&s->train, DS_MODEL_GAUSSIAN, &fo, &s->gauss));
     if (!(s->be = ds_backend_new(o->backend))) return -1;
-    s->truth = ds_alloc((size_t)(s->n * s->d), sizeof(double));
-    s->result = ds_alloc((size_t)(s->n * s->d), sizeof(double));
-    s->truth_nearest = ds_alloc((size_t)s->n, sizeof(int64_t));
+    s->truth = ds_try_alloc((size_t)(s->n * s->d), sizeof(double), "sweep: the ground truth");
+    s->result = ds_try_alloc((size_t)(s->n * s->d), sizeof(double), "sweep");
+    s->truth_nearest = ds_try_alloc((size_t)s->n, sizeof(int64_t), "sweep");
+    if (!s->truth || !s->result || !s->truth_nearest) return -1;
     return measure_setup(s, o);
 }
 
@@ -516,8 +514,8 @@ int cli_sweep(int argc, char **argv) {
     if (!rc) rc = sweep_all(&s, &lists, ode, &t, &classes);
     if (!rc) {
         printf("\n");
-        ds_table_print(&t, stdout);
-        rc = ds_table_write_csv(&t, path);
+        rc = ds_table_print(&t, stdout);
+        if (!rc) rc = ds_table_write_csv(&t, path);
         if (!rc) printf("wrote %s\n", path);
     }
     if (!rc && s.n_classes) {

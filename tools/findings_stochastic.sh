@@ -1,12 +1,12 @@
 #!/bin/sh
 # The README's findings on the stochastic samplers with the exact score (issue 19.5):
-# sweeps of the empirical model of Fashion-MNIST (Debian's dataset-fashion-mnist,
-# labels beside the images), then tables of the memorised fraction, the class histogram's
+# sweeps of the empirical model of the first NTRAIN Fashion-MNIST training images
+# (Debian's dataset-fashion-mnist; copied with their labels as IDX files), then tables of the memorised fraction, the class histogram's
 # total variation distance from the training set's class frequencies, the PCA-Frechet
 # distances, and the class counts at the largest budget.
 #
 #   tools/findings_stochastic.sh [BIN [OUT]]
-#   env: N samples, NFE budgets of the stochastic samplers (Heun ODE: 10,20,40), BACKEND, SWEEPS (the sweeps to run, default all; two
+#   env: NTRAIN (0: all 60,000), N samples, NFE budgets of the stochastic samplers (Heun ODE: 10,20,40), BACKEND, SWEEPS (the sweeps to run, default all; two
 #        instances with disjoint lists share the work)
 #
 # A sweep whose sweep.csv exists is not run again (delete OUT to start afresh); the
@@ -14,6 +14,7 @@
 set -eu
 BIN=${1:-build/diffsamp}
 OUT=${2:-analysis/stochastic}
+NTRAIN=${NTRAIN:-10000}
 N=${N:-256}
 NFE=${NFE:-10,20}
 BACKEND=${BACKEND:-cpu}
@@ -21,7 +22,20 @@ SWEEPS=${SWEEPS:-heun,euler_ancestral,dpmpp2m_sde,dpmpp_sde,dpmpp3m_sde,euler_ch
 FM=/usr/share/datasets/fashion-mnist
 [ -f "$FM/train-labels-idx1-ubyte.gz" ] ||
     { echo "findings_stochastic: $FM lacks the labels (apt-get install dataset-fashion-mnist)"; exit 2; }
-COMMON="--data $FM/train-images-idx3-ubyte.gz --heldout $FM/t10k-images-idx3-ubyte.gz
+DATA=$FM/train-images-idx3-ubyte.gz
+mkdir -p "$OUT"
+if [ "$NTRAIN" -gt 0 ]; then # the subset as IDX images and labels, so the labels come along
+    DATA=$OUT/train-images-idx3-ubyte
+    [ -f "$DATA" ] || /usr/bin/python3 - "$FM" "$NTRAIN" "$OUT" <<'EOF'
+import gzip, struct, sys
+fm, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+img = gzip.open(fm + "/train-images-idx3-ubyte.gz").read()[16:16 + n * 784]
+lab = gzip.open(fm + "/train-labels-idx1-ubyte.gz").read()[8:8 + n]
+open(out + "/train-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + lab)
+open(out + "/train-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 0x803, n, 28, 28) + img)
+EOF
+fi
+COMMON="--data $DATA --heldout $FM/t10k-images-idx3-ubyte.gz
  --model empirical --schedules edm --n $N --backend $BACKEND"
 
 sweep() { # NAME OPTIONS...: one sweep (its own folder, so each finished one is kept)
@@ -60,6 +74,8 @@ def label(r):
     kind = " + churn" if r["noise"].startswith("s_churn") else (" ODE" if r["noise"] == "-" else "")
     return r["solver"] + kind
 
+if not rows:
+    sys.exit("findings_stochastic: no sweep finished yet")
 freq = [float(r["train_fraction"]) for r in classes if r["solver"] == classes[0]["solver"]
         and r["nfe"] == classes[0]["nfe"] and r["sweep"] == classes[0]["sweep"]]
 

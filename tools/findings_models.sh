@@ -14,7 +14,7 @@
 set -eu
 BIN=${1:-build/diffsamp}
 OUT=${2:-analysis/models}
-MODELS=${MODELS:-empirical,gaussian,gmm,pca_locality,ls,smoothed,nearest}
+MODELS=${MODELS:-empirical,gaussian,gmm,pca_locality,ls,els,pspc,smoothed,nearest}
 NTRAIN=${NTRAIN:-2000}
 N=${N:-32}
 STEPS=${STEPS:-10}
@@ -53,13 +53,13 @@ for m in $(echo "$MODELS" | tr , ' '); do
     "$BIN" prepare --data "$TRAIN" --model "$m" $(model_opts "$m") --out "$d/model" --force
     "$BIN" sample --model-dir "$d/model" --sampler heun --steps "$STEPS" --n "$N" --seed 0 \
         --backend "$BACKEND" --no-png --quiet --force --out "$d/run"
-    "$BIN" analyze memorization --samples "$d/run/samples.npy" --data "$TRAIN" --out "$d"
+    "$BIN" analyze memorization --samples "$d/run/samples.npy" --data "$TRAIN" --out "$d/run"
     "$BIN" analyze fid --samples "$d/run/samples.npy" --data "$TRAIN" \
         --heldout "$FM/t10k-images-idx3-ubyte.gz" --pca-k "$PCA_K" --out "$d"
 done
 
 # shellcheck disable=SC2086
-/usr/bin/python3 "$TOOLS/plot_models.py" "$TRAIN" "$FIGURE" $specs
+/usr/bin/python3 "$TOOLS/plot_models.py" "$TRAIN" "$FIGURE" $(echo "$specs" | sed 's|\([^ ]*\)|\1/run|g')
 
 /usr/bin/python3 - "$N" "$NTRAIN" "$PCA_K" $specs <<'EOF'
 import csv, json, sys
@@ -70,7 +70,7 @@ print("|---|---|---|---|---|---|")
 base = None
 for spec in sys.argv[4:]:
     name, d = spec.split("=", 1)
-    mem = {r["metric"]: r for r in csv.DictReader(open(d + "/memorization_summary.csv"))}
+    mem = {r["metric"]: r for r in csv.DictReader(open(d + "/run/memorization_summary.csv"))}
     fid = list(csv.DictReader(open(d + "/fid.csv")))
     base = fid[1]["frechet"]
     run = json.load(open(d + "/run/run.json"))

@@ -23,6 +23,8 @@ typedef struct {
 int cli_parse(const char *command, const char *summary, int argc, char **argv, const cli_opt *opts,
               int n_opts);
 
+// Whether --name was given on a command line that cli_parse accepted with these options.
+int cli_given(int argc, char **argv, const cli_opt *opts, int n_opts, const char *name);
 // Range checks after parsing: 0, or -1 with "command: --name must be ..." recorded.
 int cli_check_int(const char *command, const char *name, int64_t v, int64_t min, int64_t max);
 int cli_check_real(const char *command, const char *name, double v, double min, double max);

@@ -113,8 +113,13 @@ static int emit(const ds_table *t, const char *dir, const char *name) {
 }
 
 #define STATS_HEADER "metric,n,mean,q05,q25,q50,q75,q95,max"
-// What an analysis returns for a command line cli_parse refused (exit status 2).
+// What an analysis returns for a refused command line (exit status 2).
 #define PARSE_ERROR (-2)
+// A check of the command line: its failure refuses it.
+#define REFUSE_UNLESS(call)                                                                        \
+    do {                                                                                           \
+        if ((call) != 0) return PARSE_ERROR;                                                       \
+    } while (0)
 
 static void add_stats_row(ds_table *t, const char *metric, const ds_stats *s) {
     ds_table_add(t, "%s", metric);
@@ -223,7 +228,7 @@ static int analyze_trajectory(int argc, char **argv) {
                        "the distance of x_i and D(x_i) to the final sample.",
                        argc, argv, opts, 2);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze trajectory", "trajectory", prefix));
+    REFUSE_UNLESS(need("analyze trajectory", "trajectory", prefix));
     trajectory_files f;
     ds_traj_view t;
     ds_traj_geometry g = {0};
@@ -302,7 +307,7 @@ static int analyze_memorization(int argc, char **argv) {
                        "below 1/3.",
                        argc, argv, opts, 3);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze memorization", "samples", samples));
+    REFUSE_UNLESS(need("analyze memorization", "samples", samples));
     ds_data train;
     DS_TRY(cli_data_load("analyze", data_path, &train));
     double *x = NULL, fraction = 0;
@@ -347,8 +352,8 @@ static int analyze_fid(int argc, char **argv) {
                        "of the training set, as many as there are samples, give a baseline.",
                        argc, argv, opts, 5);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze fid", "samples", samples));
-    DS_TRY(need("analyze fid", "heldout", heldout));
+    REFUSE_UNLESS(need("analyze fid", "samples", samples));
+    REFUSE_UNLESS(need("analyze fid", "heldout", heldout));
     ds_data train, test = {0};
     DS_TRY(cli_data_load("analyze", data_path, &train));
     ds_pca p = {0};
@@ -416,8 +421,8 @@ static int analyze_error(int argc, char **argv) {
                        "run (e.g. the adaptive solver) from the same noise.",
                        argc, argv, opts, 3);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze error", "samples", samples));
-    DS_TRY(need("analyze error", "reference", reference));
+    REFUSE_UNLESS(need("analyze error", "samples", samples));
+    REFUSE_UNLESS(need("analyze error", "reference", reference));
     double *x = NULL, *ref = NULL, *err = NULL;
     int64_t n = 0, nr = 0, d = 0;
     rc = load_rows(samples, 0, &x, &n, &d);
@@ -589,19 +594,24 @@ static int analyze_denoisers(int argc, char **argv) {
                        "approximates the reference.",
                        argc, argv, opts, 12);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze denoisers", "heldout", heldout));
+    REFUSE_UNLESS(need("analyze denoisers", "heldout", heldout));
     const char *cmd = "analyze denoisers";
-    DS_TRY(cli_check_int(cmd, "n", n, 1, INT64_MAX));
-    DS_TRY(cli_check_int(cmd, "levels", n_sigmas, 2, 10000));
-    DS_TRY(cli_check_int(cmd, "seed", seed, 0, INT64_MAX));
-    DS_TRY(cli_check_real(cmd, "sigma-min", sigma_min, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
-    DS_TRY(cli_check_real(cmd, "sigma-max", sigma_max, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
-    if (!(sigma_max > sigma_min))
-        return ds_fail("%s: --sigma-min must be below --sigma-max (got %g, %g)", cmd, sigma_min,
-                       sigma_max);
-    if (!(threshold > 0)) return ds_fail("%s: --threshold must be > 0, got %g", cmd, threshold);
+    REFUSE_UNLESS(cli_check_int(cmd, "n", n, 1, INT64_MAX));
+    REFUSE_UNLESS(cli_check_int(cmd, "levels", n_sigmas, 2, 10000));
+    REFUSE_UNLESS(cli_check_int(cmd, "seed", seed, 0, INT64_MAX));
+    REFUSE_UNLESS(cli_check_real(cmd, "sigma-min", sigma_min, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
+    REFUSE_UNLESS(cli_check_real(cmd, "sigma-max", sigma_max, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
+    if (!(sigma_max > sigma_min)) {
+        ds_fail("%s: --sigma-min must be below --sigma-max (got %g, %g)", cmd, sigma_min,
+                sigma_max);
+        return PARSE_ERROR;
+    }
+    if (!(threshold > 0)) {
+        ds_fail("%s: --threshold must be > 0, got %g", cmd, threshold);
+        return PARSE_ERROR;
+    }
     denoiser_results r = {0};
-    DS_TRY(parse_kinds(models, &r));
+    REFUSE_UNLESS(parse_kinds(models, &r));
     cli_out_dir out_dir;
     DS_TRY(cli_out_dir_make(&out_dir, out)); // before the minutes of work: fails at once
     ds_fit_opts fo;

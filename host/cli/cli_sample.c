@@ -26,6 +26,57 @@ typedef struct {
     ds_sample_config cfg;
 } sample_args;
 
+// The options that apply to some samplers only (as their help lines say), for the
+// warning that one given does nothing with the chosen sampler.
+static const struct {
+    const char *option, *samplers; // the samplers, comma-separated
+} sampler_options[] = {
+    {"variant", "unipc,ipndm_v,dpmpp2m_sde"},
+    {"rtol", "adaptive"},
+    {"atol", "adaptive"},
+    {"full-order", "dpmpp3m,lms"},
+    {"dynamic-threshold", "dpmpp2m,dpmpp3m,unipc"},
+    {"deis-riemann", "deis"},
+    {"s-churn", "euler,heun"},
+    {"s-tmin", "euler,heun"},
+    {"s-tmax", "euler,heun"},
+    {"eta", "euler_ancestral,dpmpp_sde,dpmpp2m_sde,dpmpp3m_sde"},
+    {"r", "dpmpp_sde"},
+};
+
+static int in_list(const char *list, const char *name) {
+    size_t len = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, name, len) && (p[len] == ',' || !p[len])) return 1;
+    return 0;
+}
+
+// --model names a kind; given with --model-dir, it must be the folder's kind.
+static int check_model_kind(const sample_args *a, int given) {
+    ds_model_kind kind, held;
+    DS_TRY(ds_model_kind_parse(a->model_kind, &kind));
+    if (!a->model_dir || !given) return 0;
+    DS_TRY(ds_model_folder_kind(a->model_dir, &held));
+    if (held != kind)
+        return ds_fail("sample: --model %s contradicts --model-dir %s, which holds a %s model "
+                       "(leave out --model)",
+                       a->model_kind, a->model_dir, ds_model_kind_name(held));
+    return 0;
+}
+
+// One line on stderr for each given option that the sampler does not use.
+static void warn_unused_options(int argc, char **argv, const cli_opt *opts, int n_opts,
+                                const char *sampler) {
+    for (size_t i = 0; i < sizeof sampler_options / sizeof sampler_options[0]; i++) {
+        const char *name = sampler_options[i].option, *list = sampler_options[i].samplers;
+        if (cli_given(argc, argv, opts, n_opts, name) && !in_list(list, sampler))
+            fprintf(stderr,
+                    "diffsamp: warning: sample: --%s applies to %s only; it does "
+                    "nothing with --sampler %s\n",
+                    name, list, sampler);
+    }
+}
+
 // The config from the parsed options, the options' own checks, and the plan of the run
 // (ds_sample_plan_make: every check that needs no data).
 static int plan(sample_args *a) {
@@ -409,7 +460,9 @@ int cli_sample(int argc, char **argv) {
                        "Sample with a solver of the probability-flow ODE or a stochastic sampler.",
                        argc, argv, opts, n_opts);
     if (rc) return rc > 0 ? 0 : cli_fail(2);
-    if (plan(&a)) return cli_fail(2);
+    if (check_model_kind(&a, cli_given(argc, argv, opts, n_opts, "model")) || plan(&a))
+        return cli_fail(2);
+    warn_unused_options(argc, argv, opts, n_opts, so->solver);
     // From here a first SIGINT / SIGTERM stops the run between denoiser calls, never
     // inside a write: the folder keeps only whole batches (cli_interrupt.c).
     cli_interrupt_install();

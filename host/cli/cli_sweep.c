@@ -307,6 +307,8 @@ static int preflight(const sweep_opts *o, const sweep_lists *l) {
     DS_TRY(cli_check_int("sweep", "seed", o->seed, 0, INT64_MAX));
     DS_TRY(cli_check_int("sweep", "pca-k", o->pca_k, 0, INT64_MAX));
     if (!(o->rtol >= 1e-14)) return ds_fail("sweep: --rtol must be >= 1e-14, got %g", o->rtol);
+    ds_model_kind kind;
+    DS_TRY(ds_model_kind_parse(o->kind, &kind));
     sweep_state s = {.o = o, .n = o->n};
     for (int a = 0; a < l->n_solver; a++)
         for (int c = 0; c < l->n_nfe; c++) {
@@ -400,6 +402,10 @@ int cli_sweep(int argc, char **argv) {
     if (!rc) rc = preflight(&o, &lists);
     if (!rc && (size_t)snprintf(path, sizeof path, "%s/sweep.csv", o.out) >= sizeof path)
         rc = ds_fail("%s: path too long", o.out);
+    if (rc) { // a refused command line: nothing was loaded or made
+        ds_table_free(&t);
+        return cli_fail(2);
+    }
     int teleporting = 0;
     for (int i = 0; !rc && i < lists.n_teleport; i++) teleporting |= lists.teleport[i] > 0;
     cli_out_dir out_dir = {0};

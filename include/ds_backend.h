@@ -104,6 +104,9 @@ ds_backend *ds_backend_cuda_new(void);
 #endif
 // Number of CUDA devices usable by this build (0 without CUDA or without a GPU).
 int ds_cuda_device_count(void);
+// Makes CUDA device `index` this thread's for the backends created after (cudaSetDevice);
+// 0, or -1 with the error recorded (always 0 without CUDA).
+int ds_cuda_use_device(int index);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

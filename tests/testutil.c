@@ -390,3 +390,21 @@ void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t
     b->unbind(b, bm);
     ds_backend_free(b);
 }
+
+ds_data tu_images(int64_t n, int c, int h, int w, uint64_t seed, const char *dir) {
+    int64_t d = (int64_t)c * h * w;
+    ds_data data = {.n = n, .d = d, .channels = c, .height = h, .width = w};
+    double *rows = malloc(sizeof(double) * (size_t)(n * d));
+    float *values = malloc(sizeof(float) * (size_t)(n * d));
+    assert_true(rows && values);
+    tu_fill_uniform(rows, n * d, seed, -1, 1);
+    data.values = values, data.dtype = DS_F32;
+    for (int64_t e = 0; e < n * d; e++) values[e] = (float)rows[e], rows[e] = values[e];
+    if (dir) {
+        int64_t shape[4] = {n, c, h, w};
+        snprintf(data.path, sizeof data.path, "%s/data.npy", dir);
+        assert_int_equal(ds_npy_write_f64(data.path, rows, 4, shape, DS_F32), 0);
+    }
+    free(rows);
+    return data;
+}

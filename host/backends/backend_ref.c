@@ -11,6 +11,7 @@
 #include "ds_error.h"
 #include "ds_philox.h"
 #include "local_mask.h"
+#include "ref_patch.h"
 
 struct ds_bound_model {
     const ds_model *m;
@@ -196,7 +197,8 @@ static void gmm_row(const ds_model *m, const double *x, double sigma, double *ou
 }
 
 // Per model row work of one denoise thread (doubles): N logits and two rows for the
-// models that hold the training rows, or the mixture's projections and component terms.
+// models that hold the training rows (pspc: N weights and a count per pixel), or the
+// mixture's projections and component terms.
 static int64_t ref_work_len(const ds_model *m) {
     return ds_model_holds_rows(m->kind) ? m->data.n + 2 * m->d
                                         : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
@@ -334,6 +336,10 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                 nearest_row(bm, xi, oi);
             else if (m->kind == DS_MODEL_SMOOTHED)
                 smoothed_row(bm, xi, s, oi, work);
+            else if (m->kind == DS_MODEL_ELS)
+                ref_els_row(m, xi, s, oi);
+            else if (m->kind == DS_MODEL_PSPC)
+                ref_pspc_row(m, xi, s, oi, work);
             else
                 gmm_row(m, xi, s, oi, work);
         }

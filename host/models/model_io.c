@@ -85,7 +85,7 @@ static int write_manifest(const ds_model *m, const char *dir) {
     if (!ds_model_holds_rows(m->kind) || m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "k = %lld\nrank = %lld\n", (long long)m->k, (long long)m->r);
     if (ds_model_holds_rows(m->kind)) fprintf(f, "n = %lld\n", (long long)m->data.n);
-    if (m->kind == DS_MODEL_LS) fprintf(f, "patch_size = %d\n", m->patch_size);
+    if (ds_model_uses_patches(m->kind)) fprintf(f, "patch_size = %d\n", m->patch_size);
     if (m->kind == DS_MODEL_SMOOTHED)
         fprintf(f, "smoothing = %.17g\nsmoothing_samples = %lld\nsmoothing_seed = %llu\n",
                 m->smoothing, (long long)m->smoothing_samples,
@@ -153,7 +153,7 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
         return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
-                       "gmm, pca_locality, ls, nearest or smoothed)",
+                       "gmm, pca_locality, ls, els, pspc, nearest or smoothed)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -554,18 +554,22 @@ static int load_pca_locality(const char *dir, const manifest *mf, ds_model *m) {
     return load_empirical(dir, mf, m);
 }
 
-// ls: the training rows as for the empirical model, and a patch size for its images.
-static int load_ls(const char *dir, const manifest *mf, ds_model *m) {
+// ls, els, pspc: the training rows as for the empirical model, and a patch size (or a
+// schedule of them) for its images.
+static int load_patch_model(const char *dir, const manifest *mf, ds_model *m) {
     char who[DS_PATH_MAX + 16];
+    const char *kind = ds_model_kind_name(m->kind);
     snprintf(who, sizeof who, "%s/model.txt", dir);
-    if (!mf->has_patch) return ds_fail("%s: an ls model needs patch_size", who);
-    DS_TRY(ds_check_patch_size(who, m->patch_size, m->channels, m->height, m->width));
+    if (!mf->has_patch)
+        return ds_fail("%s: a%s %s model needs patch_size", who, m->kind == DS_MODEL_ELS ? "n" : "",
+                       kind);
+    DS_TRY(ds_check_patch_size(who, m->kind, m->patch_size, m->channels, m->height, m->width));
     m->temperature = 1;
     if (exists(dir, "patch_schedule.npy")) {
         int64_t dims[2] = {-1, 2};
-        DS_TRY(read_array(dir, "patch_schedule.npy", "ls", 0, 2, dims, &m->patch_schedule));
+        DS_TRY(read_array(dir, "patch_schedule.npy", kind, 0, 2, dims, &m->patch_schedule));
         m->patch_steps = dims[0];
-        DS_TRY(ds_check_patch_schedule(who, m->patch_schedule, m->patch_steps, m->channels,
+        DS_TRY(ds_check_patch_schedule(who, m->kind, m->patch_schedule, m->patch_steps, m->channels,
                                        m->height, m->width));
     }
     return load_empirical(dir, mf, m);
@@ -596,7 +600,7 @@ int ds_model_load(const char *dir, ds_model *out) {
                  ? load_empirical(dir, &mf, out)
              : out->kind == DS_MODEL_SMOOTHED     ? load_smoothed(dir, &mf, out)
              : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
-             : out->kind == DS_MODEL_LS           ? load_ls(dir, &mf, out)
+             : ds_model_uses_patches(out->kind)   ? load_patch_model(dir, &mf, out)
                                                   : load_mixture(dir, &mf, out);
     if (rc) ds_model_free(out);
     return rc;

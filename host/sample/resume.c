@@ -179,8 +179,9 @@ static int check_or_write_config(ds_resume *r, const char *config, int resume) {
     return rc;
 }
 
-int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
-                   int64_t d, ds_dtype dtype, int resume) {
+// The run's shape and paths, before its folder is touched.
+static int init_run(ds_resume *r, const char *dir, int64_t n, int64_t batch, int64_t d,
+                    ds_dtype dtype) {
     memset(r, 0, sizeof *r);
     r->lock_fd = -1;
     if (n < 1 || batch < 1 || d < 1)
@@ -191,11 +192,11 @@ int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n,
     snprintf(r->work, sizeof r->work, "%s/.diffsamp-run", dir);
     r->n = n, r->batch = batch, r->d = d, r->dtype = dtype;
     r->n_batches = (n + batch - 1) / batch;
-    DS_TRY(ds_mkdirs(r->work));
-    DS_TRY(lock_run(r));
-    remove_stale_tmp(r->dir, 1);
-    remove_stale_tmp(r->work, 0);
-    DS_TRY(check_or_write_config(r, config, resume));
+    return 0;
+}
+
+// The batches done: all when the run is complete, else those with a shard.
+static int find_done(ds_resume *r) {
     char path[PATH_SIZE];
     work_path(r, path, "complete");
     r->complete = file_exists(path);
@@ -212,6 +213,31 @@ int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n,
         r->samples_done += ds_resume_rows(r, j, &first);
     }
     return 0;
+}
+
+int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
+                   int64_t d, ds_dtype dtype, int resume) {
+    DS_TRY(init_run(r, dir, n, batch, d, dtype));
+    DS_TRY(ds_mkdirs(r->work));
+    DS_TRY(lock_run(r));
+    remove_stale_tmp(r->dir, 1);
+    remove_stale_tmp(r->work, 0);
+    DS_TRY(check_or_write_config(r, config, resume));
+    return find_done(r);
+}
+
+int ds_resume_join(ds_resume *r, const char *dir, int64_t n, int64_t batch, int64_t d,
+                   ds_dtype dtype) {
+    DS_TRY(init_run(r, dir, n, batch, d, dtype));
+    char path[PATH_SIZE];
+    work_path(r, path, "config.txt");
+    if (!file_exists(path)) return ds_fail("%s: no run to join (its config.txt is missing)", dir);
+    r->joined = 1;
+    return find_done(r);
+}
+
+void ds_resume_rescan(ds_resume *r) {
+    if (!r->complete) for_each_shard(r, mark_shard);
 }
 
 int64_t ds_resume_rows(const ds_resume *r, int64_t j, int64_t *first) {
@@ -326,7 +352,7 @@ void ds_resume_close(ds_resume *r) {
 }
 
 void ds_resume_abandon(ds_resume *r) {
-    if (!r->done || r->batches_done || r->committed || r->complete) return;
+    if (!r->done || r->joined || r->batches_done || r->committed || r->complete) return;
     char path[PATH_SIZE];
     work_path(r, path, "config.txt");
     unlink(path);

@@ -4,9 +4,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist.h"
 #include "ds_error.h"
 #include "progress.h"
 #include "ds_sample.h"
+#include "sample_merge.h"
 
 void ds_sample_config_default(ds_sample_config *c) {
     memset(c, 0, sizeof *c);
@@ -139,9 +141,10 @@ static int prepare_landing(run_state *st, const ds_model *model, const ds_sample
     return 0;
 }
 
-static void summarise_nfe(const ds_sample_config *c, ds_sample_result *r) {
+static void summarise_nfe(ds_sample_result *r) {
     int64_t runs = 0, total = 0;
-    for (int64_t i = 0; i < c->n; i++) {
+    r->landed = 0;
+    for (int64_t i = 0; i < r->n_samples; i++) {
         if (r->sample_nfe[i] < 0) continue;
         runs++, total += r->sample_nfe[i];
         r->landed += r->landing_sigma[i] > 0;
@@ -179,13 +182,27 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
             rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done,
                            user, r);
     r->seconds = ds_seconds() - t0;
-    if (!rc) summarise_nfe(c, r);
+    if (!rc) summarise_nfe(r);
     ds_landing_free(&st.landing);
     free(st.host);
     free(st.run);
     if (st.gauss) b->unbind(b, st.gauss);
     b->unbind(b, st.ctx.model);
     return rc;
+}
+
+// Each sample ran on one rank; the others hold the marks of a sample not run (NFE -1,
+// sigma 0, row -1), so the maximum over the ranks is the sample's own result.
+int ds_sample_result_merge(ds_sample_result *r) {
+    int64_t n = r->n_samples, calls = r->batch_calls;
+    DS_TRY(ds_dist_max_i64(r->sample_nfe, n));
+    DS_TRY(ds_dist_max_i64(r->landed_on, n));
+    DS_TRY(ds_dist_max_f64(r->landing_sigma, n));
+    DS_TRY(ds_dist_max_i64(&r->nfe, 1));
+    DS_TRY(ds_dist_sum_i64(&calls, 1));
+    r->batch_calls = calls;
+    summarise_nfe(r);
+    return 0;
 }
 
 void ds_sample_result_free(ds_sample_result *r) {

@@ -66,6 +66,14 @@ int64_t cli_pca_k(const char *command, int64_t k, const ds_data *train);
 // device r mod the device count, so the ranks of a host share its GPUs (cli_ranks.c).
 int cli_pick_gpu(const char *backend);
 
+// A sweep's ground truth kept in OUT/truth under its key (cli_truth_cache.c): load gives 1
+// and the rows (n x d), the NFE and seconds of the run that made them, and the rows' path,
+// when a truth with exactly this key is there, else 0; save stores them.
+int cli_truth_load(const char *out, const char *key, double *rows, int64_t n, int64_t d,
+                   int64_t *nfe, double *seconds, char *path, size_t path_size);
+int cli_truth_save(const char *out, const char *key, const double *rows, int64_t n, int64_t d,
+                   int64_t nfe, double seconds);
+
 // SIGINT / SIGTERM during a run (cli_interrupt.c): install records the first signal (a
 // second one ends the process) and remove restores the defaults. cli_interrupted is a
 // ds_cancel_fn: 1 once a signal came; cli_interrupt_signal says which (0: none).

@@ -37,4 +37,19 @@ grep -q "ground truth of .* from" "$T/err3" && fail "--rtol 1e-5 reused the 1e-6
 "$BIN" sweep --data "$T/x.npy" --model gaussian --model-dir "$T/gmm" --out "$T/c" >/dev/null 2>"$T/err"
 [ $? -eq 2 ] || fail "a contradicting --model was not refused with status 2: $(cat "$T/err")"
 grep -q "contradicts --model-dir" "$T/err" || fail "message: $(cat "$T/err")"
+
+# analyze denoisers: the reference fitted (kept in OUT/models), the folders compared with
+# it; a second run loads the fit instead of fitting again and gives the same table.
+D="analyze denoisers --data $T/x.npy --heldout $T/h.npy --model-dir $T/gmm,$T/gauss --n 8 --levels 4"
+"$BIN" $D --out "$T/d" >"$T/out1" 2>"$T/err" || fail "analyze denoisers --model-dir: $(cat "$T/err")"
+grep -q "empirical model fitted in .* saved to $T/d/models/empirical" "$T/out1" || fail "no fit kept: $(cat "$T/out1")"
+grep -q "^$T/gmm,empirical,heldout," "$T/d/denoisers.csv" || fail "no gmm folder rows: $(head -n 3 "$T/d/denoisers.csv")"
+grep -q "^$T/gauss,empirical,train," "$T/d/denoisers.csv" || fail "no gaussian folder rows"
+cp "$T/d/denoisers.csv" "$T/first.csv"
+"$BIN" $D --out "$T/d" >"$T/out2" 2>"$T/err" || fail "second analyze denoisers: $(cat "$T/err")"
+grep -q "empirical model loaded from $T/d/models/empirical" "$T/out2" || fail "the fit was not reused: $(cat "$T/out2")"
+cmp -s "$T/first.csv" "$T/d/denoisers.csv" || fail "the reused fit gave another table"
+"$BIN" analyze denoisers --data "$T/x.npy" --heldout "$T/h.npy" --models empirical,gmm --k 2 --n 8 \
+    --levels 4 --out "$T/d" >"$T/out3" 2>"$T/err" || fail "gmm k 2: $(cat "$T/err")"
+grep -q "gmm       model fitted" "$T/out3" || fail "a gmm of another k was not fitted anew: $(cat "$T/out3")"
 echo "ok"

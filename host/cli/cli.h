@@ -7,6 +7,7 @@
 
 #include "ds_data.h"
 #include "ds_io.h"
+#include "ds_model.h"
 
 typedef enum { CLI_STR, CLI_INT, CLI_REAL, CLI_FLAG } cli_type;
 
@@ -73,6 +74,17 @@ int cli_truth_load(const char *out, const char *key, double *rows, int64_t n, in
                    int64_t *nfe, double *seconds, char *path, size_t path_size);
 int cli_truth_save(const char *out, const char *key, const double *rows, int64_t n, int64_t d,
                    int64_t nfe, double seconds);
+
+// The size and checksum of a data file (ds_data_fingerprint), read once for its models.
+typedef struct {
+    int64_t bytes;
+    uint64_t checksum;
+} cli_data_id;
+// The model of `kind` fitted to data with fo, from the folder dir when it holds that fit
+// (a data file with id's size and checksum; fo's k for a mixture), else fitted and saved
+// there; one line on stdout says which (cli_model_cache.c).
+int cli_fit_cached(const char *command, const char *dir, const ds_data *data, const cli_data_id *id,
+                   ds_model_kind kind, const ds_fit_opts *fo, ds_model *m);
 
 // SIGINT / SIGTERM during a run (cli_interrupt.c): install records the first signal (a
 // second one ends the process) and remove restores the defaults. cli_interrupted is a

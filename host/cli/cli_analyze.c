@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "ds_analysis.h"
@@ -34,11 +35,29 @@ static int load_f64(const char *path, int finite_only, ds_array *a) {
     return 0;
 }
 
-// Rows of a .npy file (N x prod(other dims)) as doubles, of dimension d (0: any); rows
-// holding NaN or Inf are kept (keep_finite below counts and drops them).
+// The rows of a folder of PNGs (a sample run's folder, or EDM's layout) as doubles in
+// [-1, 1], as a data set's.
+static int load_png_rows(const char *path, ds_array *a) {
+    ds_data data;
+    DS_TRY(cli_data_load("analyze", path, &data));
+    memset(a, 0, sizeof *a);
+    a->dtype = DS_F64, a->ndim = 2, a->shape[0] = data.n, a->shape[1] = data.d;
+    a->data = ds_try_alloc((size_t)(data.n * data.d), sizeof(double), path);
+    if (a->data) ds_data_rows_f64(&data, 0, data.n, a->data);
+    ds_data_free(&data);
+    return a->data ? 0 : -1;
+}
+
+// Rows of a .npy file (N x prod(other dims)) or of a folder of PNGs as doubles, of
+// dimension d (0: any); rows holding NaN or Inf are kept (keep_finite below counts and
+// drops them).
 static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out) {
     ds_array a;
-    DS_TRY(load_f64(path, 0, &a));
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        DS_TRY(load_png_rows(path, &a));
+    else
+        DS_TRY(load_f64(path, 0, &a));
     int64_t cols = 1;
     for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
     int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;
@@ -297,7 +316,8 @@ static int memorization_tables(const ds_data *train, const double *x, int64_t b,
 static int analyze_memorization(int argc, char **argv) {
     const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *out = "analysis";
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d) (required)"},
+        {"samples", CLI_STR, &samples,
+         "generated samples (.npy, N x d, or a folder of PNGs) (required)"},
         {"data", CLI_STR, &data_path, "training data set"},
         {"out", CLI_STR, &out, "folder for the CSV files"},
     };
@@ -340,7 +360,8 @@ static int analyze_fid(int argc, char **argv) {
     const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *heldout = NULL, *out = "analysis";
     int64_t k = 0;
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d) (required)"},
+        {"samples", CLI_STR, &samples,
+         "generated samples (.npy, N x d, or a folder of PNGs) (required)"},
         {"data", CLI_STR, &data_path, "training data (defines the principal components)"},
         {"heldout", CLI_STR, &heldout, "held-out data to compare the samples with (required)"},
         {"pca-k", CLI_INT, &k, "number of principal components (0: 64, or d when d < 64)"},
@@ -411,7 +432,8 @@ static int analyze_fid(int argc, char **argv) {
 static int analyze_error(int argc, char **argv) {
     const char *samples = NULL, *reference = NULL, *out = "analysis";
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "samples of a run (.npy, N x d) (required)"},
+        {"samples", CLI_STR, &samples,
+         "samples of a run (.npy, N x d, or a folder of PNGs) (required)"},
         {"reference", CLI_STR, &reference,
          "samples of the reference run from the same noise (required)"},
         {"out", CLI_STR, &out, "folder for the CSV file"},

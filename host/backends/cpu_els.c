@@ -16,7 +16,7 @@
 
 int64_t cpu_els_work_len(const ds_model *m) {
     int64_t h = m->height, w = m->width, hw = h * w;
-    return 3 * m->d + 9 * hw + (h > w ? h : w) + 1;
+    return 3 * m->d + 9 * hw + ds_box_work_len(h, w);
 }
 
 // sq (hw) = the squares of v (channels x hw) summed over the channels.
@@ -27,22 +27,34 @@ static void channel_squares(const double *v, int64_t channels, int64_t hw, doubl
 }
 
 typedef struct {
+    int64_t channels, hw;
     double *top, *z, *acc; // per pixel: running maximum, sum of weights, weighted values
+    double *e;             // one row of weights
 } softmax_state;
 
-// Folds candidate value column q of y (channels x hw) with logit l into pixel p's softmax.
-static void fold(softmax_state *s, int64_t channels, int64_t hw, int64_t p, double l,
-                 const double *y, int64_t q) {
-    if (l < s->top[p] - DS_PATCH_SKIP) return;
-    if (l > s->top[p]) {
-        double shrink = exp(s->top[p] - l);
-        s->z[p] *= shrink;
-        for (int64_t c = 0; c < channels; c++) s->acc[c * hw + p] *= shrink;
-        s->top[p] = l;
+// Folds candidates into the softmax of the len pixels p0 ..: logit l[j] for pixel p0 + j,
+// with value column p0 + j + shift of y (channels x hw). A new maximum rescales its
+// pixel first (rare after the first images), so the weights loop has no branch.
+static void fold_run(softmax_state *s, int64_t p0, int64_t len, const double *l, const double *y,
+                     int64_t shift) {
+    int64_t hw = s->hw;
+    double *top = s->top + p0, *z = s->z + p0, *e = s->e;
+    for (int64_t j = 0; j < len; j++)
+        if (l[j] > top[j]) {
+            double shrink = ds_exp_neg(top[j] - l[j]);
+            z[j] *= shrink;
+            for (int64_t c = 0; c < s->channels; c++) s->acc[c * hw + p0 + j] *= shrink;
+            top[j] = l[j];
+        }
+    for (int64_t j = 0; j < len; j++) {
+        e[j] = ds_exp_neg(l[j] - top[j]);
+        z[j] += e[j];
     }
-    double e = exp(l - s->top[p]);
-    s->z[p] += e;
-    for (int64_t c = 0; c < channels; c++) s->acc[c * hw + p] += e * y[c * hw + q];
+    for (int64_t c = 0; c < s->channels; c++) {
+        double *acc = s->acc + c * hw + p0;
+        const double *v = y + c * hw + p0 + shift;
+        for (int64_t j = 0; j < len; j++) acc[j] += e[j] * v[j];
+    }
 }
 
 void cpu_els_row(const ds_model *m, const float *y, const float *xf, double sigma, float *out,
@@ -51,9 +63,10 @@ void cpu_els_row(const ds_model *m, const float *y, const float *xf, double sigm
     int64_t patch = ds_patch_at(m, sigma), half = patch / 2;
     double scale = 1.0 / (2.0 * sigma * sigma);
     double *x = work, *yk = x + d, *nx = yk + d, *ny = nx + hw, *sq = ny + hw, *g = sq + hw;
-    double *dots = g + hw, *box = dots + hw;
-    softmax_state s = {box + hw + (h > w ? h : w) + 1, NULL, NULL};
-    s.z = s.top + hw, s.acc = s.z + hw;
+    double *dots = g + hw, *logit = dots + hw;
+    softmax_state s = {ch, hw, logit + hw, NULL, NULL, NULL};
+    s.z = s.top + hw, s.e = s.z + hw, s.acc = s.e + hw;
+    double *box = s.acc + d;
     for (int64_t e = 0; e < d; e++) x[e] = xf[e], s.acc[e] = 0;
     for (int64_t p = 0; p < hw; p++) s.top[p] = -INFINITY, s.z[p] = 0;
     channel_squares(x, ch, hw, sq);
@@ -68,21 +81,20 @@ void cpu_els_row(const ds_model *m, const float *y, const float *xf, double sigm
                 int64_t i0 = di < 0 ? -di : 0, j0 = dj < 0 ? -dj : 0;
                 int64_t hv = h - (di < 0 ? -di : di), wv = w - (dj < 0 ? -dj : dj);
                 int64_t shift = di * w + dj;
-                for (int64_t i = 0; i < hv; i++)
-                    for (int64_t j = 0; j < wv; j++) {
-                        int64_t p = (i0 + i) * w + j0 + j;
-                        double dot = 0;
-                        for (int64_t c = 0; c < ch; c++)
-                            dot += x[c * hw + p] * yk[c * hw + p + shift];
-                        g[i * wv + j] = dot;
-                    }
+                for (int64_t i = 0; i < hv; i++) {
+                    double *gi = g + i * wv;
+                    const double *xi = x + (i0 + i) * w + j0, *yi = yk + (i0 + i) * w + j0 + shift;
+                    for (int64_t j = 0; j < wv; j++) gi[j] = xi[j] * yi[j];
+                    for (int64_t c = 1; c < ch; c++)
+                        for (int64_t j = 0; j < wv; j++) gi[j] += xi[c * hw + j] * yi[c * hw + j];
+                }
                 ds_box_sums(g, hv, wv, -half, patch, hv, wv, dots, box);
-                for (int64_t i = 0; i < hv; i++)
-                    for (int64_t j = 0; j < wv; j++) {
-                        int64_t p = (i0 + i) * w + j0 + j;
-                        double dist = nx[p] + ny[p + shift] - 2 * dots[i * wv + j];
-                        fold(&s, ch, hw, p, -dist * scale, yk, p + shift);
-                    }
+                for (int64_t i = 0; i < hv; i++) {
+                    int64_t p0 = (i0 + i) * w + j0;
+                    for (int64_t j = 0; j < wv; j++)
+                        logit[j] = (2 * dots[i * wv + j] - nx[p0 + j] - ny[p0 + j + shift]) * scale;
+                    fold_run(&s, p0, wv, logit, yk, shift);
+                }
             }
     }
     for (int64_t e = 0; e < d; e++) out[e] = (float)(s.acc[e] / s.z[e % hw]);

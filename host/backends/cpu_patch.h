@@ -6,6 +6,7 @@
 #define DS_CPU_PATCH_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "ds_model.h"
 
@@ -13,6 +14,28 @@
 // e^-50 of the top one: skipped (at most N x positions of them, a relative 1e-13 for
 // 60,000 images of 32 x 32).
 #define DS_PATCH_SKIP 50.0
+
+// e^x for x <= 0 (below -707: e^-707 ~ 1e-307, not 0), branch-free so that loops over
+// it vectorise: x = k ln 2 + r, |r| <= ln 2 / 2 (ln 2 split in two, fdlibm's), e^r by
+// its Taylor series to r^11 (remainder < 7e-15 relative), times 2^k through the
+// exponent bits.
+static inline double ds_exp_neg(double x) {
+    x = x < -707.0 ? -707.0 : x;
+    double kd = x * 0x1.71547652b82fep0 + 0x1.8p52; // round(x / ln 2) in the low bits
+    uint64_t kbits, pbits;
+    memcpy(&kbits, &kd, sizeof kd);
+    kd -= 0x1.8p52;
+    double r = x - kd * 0x1.62e42feep-1 - kd * 0x1.a39ef35793c76p-33;
+    double p = 1.0 / 39916800;
+    const double inv_fact[11] = {1.0 / 3628800, 1.0 / 362880, 1.0 / 40320, 1.0 / 5040,
+                                 1.0 / 720,     1.0 / 120,    1.0 / 24,    1.0 / 6,
+                                 0.5,           1.0,          1.0};
+    for (int t = 0; t < 11; t++) p = p * r + inv_fact[t];
+    memcpy(&pbits, &p, sizeof p);
+    pbits += (kbits - 0x4338000000000000ull) << 52;
+    memcpy(&p, &pbits, sizeof p);
+    return p;
+}
 
 void cpu_els_row(const ds_model *m, const float *y, const float *x, double sigma, float *out,
                  double *work);

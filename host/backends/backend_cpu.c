@@ -235,7 +235,8 @@ static void cpu_destroy(ds_backend *b) {
 }
 
 ds_backend *ds_backend_cpu_new(void) {
-    ds_backend *b = ds_alloc(1, sizeof *b);
+    ds_backend *b = ds_try_alloc(1, sizeof *b, "backend cpu");
+    if (!b) return NULL;
     b->name = "cpu";
     b->f64 = 0;
     b->bind = cpu_bind;

@@ -38,8 +38,8 @@ static int read_patch_schedule(const char *path, double **out, int64_t *steps) {
     if (!f) return ds_fail("%s: cannot open the patch schedule: %s", path, strerror(errno));
     char line[256];
     int64_t count = 0, cap = 16, at = 0;
-    double *pairs = ds_alloc((size_t)(2 * cap), sizeof(double));
-    int rc = 0;
+    double *pairs = ds_try_alloc((size_t)(2 * cap), sizeof(double), path);
+    int rc = pairs ? 0 : -1;
     while (!rc && fgets(line, sizeof line, f)) {
         at++;
         char *hash = strchr(line, '#'), *end;

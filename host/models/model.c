@@ -248,7 +248,8 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
     out->kind = kind;
     out->d = data->d;
     out->channels = data->channels, out->height = data->height, out->width = data->width;
-    out->mean = ds_alloc((size_t)data->d, sizeof(double));
+    out->mean = ds_try_alloc((size_t)data->d, sizeof(double), "fit");
+    if (!out->mean) return -1;
     fit_mean_rms(data, out->mean, &out->sigma_data);
     int rc = 0;
     if (data->path[0])
@@ -266,8 +267,8 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
         out->temperature = 1, out->patch_size = (int)o->patch_size;
         out->patch_steps = o->patch_steps;
         size_t bytes = sizeof(double) * (size_t)(2 * o->patch_steps);
-        out->patch_schedule = o->patch_steps ? ds_alloc(1, bytes) : NULL;
-        if (o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
+        if (o->patch_steps && !(out->patch_schedule = ds_try_alloc(1, bytes, "fit"))) rc = -1;
+        if (!rc && o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
     }
     if (kind == DS_MODEL_SMOOTHED) {
         out->smoothing = o->smoothing;

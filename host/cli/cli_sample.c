@@ -337,7 +337,9 @@ static int agree(int rc, int *stopped) {
 static int rank_batches(const sample_args *a, const sample_output *o, int rank, int ranks,
                         int *complete, uint8_t **skip) {
     int64_t n_batches = (a->cfg.n + a->cfg.batch - 1) / a->cfg.batch;
-    *skip = ds_alloc((size_t)n_batches, 1);
+    *skip = ds_try_alloc((size_t)n_batches, 1, "sample: the batch list");
+    // Every rank learns of a rank's failed allocation before the broadcasts below.
+    DS_TRY(ds_dist_agree(*skip ? 0 : -1));
     if (rank == 0) memcpy(*skip, o->res.done, (size_t)n_batches);
     DS_TRY(ds_dist_bcast(complete, sizeof *complete, 0));
     DS_TRY(ds_dist_bcast(*skip, (size_t)n_batches, 0));

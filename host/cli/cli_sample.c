@@ -121,8 +121,9 @@ static int load_noise(const char *path, int64_t *n, int64_t d, double **out) {
                      (long long)*n);
     if (!rc) {
         if (*n == 0) *n = rows;
-        *out = ds_alloc((size_t)(*n * d), sizeof(double));
-        for (int64_t i = 0; i < *n * d; i++)
+        *out = ds_try_alloc((size_t)(*n * d), sizeof(double), path);
+        if (!*out) rc = -1;
+        for (int64_t i = 0; !rc && i < *n * d; i++)
             (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
     }
     ds_array_free(&a);
@@ -140,7 +141,7 @@ static int load_step_noise(const char *path, int64_t n, int64_t d, double **out,
                      "slice of n x d standard normals per draw",
                      path, (long long)n, (long long)d);
     int64_t count = rc ? 0 : ds_array_count(&a);
-    if (!rc) *out = ds_alloc((size_t)count, sizeof(double));
+    if (!rc && !(*out = ds_try_alloc((size_t)count, sizeof(double), path))) rc = -1;
     for (int64_t i = 0; !rc && i < count; i++) {
         (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
         if (!isfinite((*out)[i]))
@@ -164,7 +165,7 @@ static int write_outputs(const sample_args *a, const ds_model *m, sample_output 
     if (o->png) {
         double *x = sample_output_rows(&head, count);
         snprintf(path, sizeof path, "%s/grid.png", a->out);
-        rc = ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
+        rc = !x ? -1 : ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
         free(x);
     }
     if (!rc && a->trajectory)
@@ -288,7 +289,8 @@ static int compare_desc(const void *a, const void *b) {
 // The p-quantile (from the top: 1 is the largest) of the landed samples' sigmas.
 static double landing_quantile(const ds_sample_result *r, double p) {
     if (r->landed < 1) return 0;
-    double *s = ds_alloc((size_t)r->landed, sizeof(double));
+    double *s = ds_try_alloc((size_t)r->landed, sizeof(double), "landing report");
+    if (!s) return NAN; // a figure of the report line only
     int64_t n = 0;
     for (int64_t i = 0; i < r->n_samples; i++)
         if (r->landing_sigma[i] > 0) s[n++] = r->landing_sigma[i];
@@ -330,17 +332,21 @@ static int agree(int rc, int *stopped) {
     return rc;
 }
 
-// The batches this rank runs: those rank 0 found not done, and with sample sharding only
-// every ranks-th of them (batch j on rank j mod ranks). *complete becomes rank 0's.
+static int64_t batch_count(const sample_args *a) {
+    return (a->cfg.n + a->cfg.batch - 1) / a->cfg.batch;
+}
+
+// Collective: the batches this rank runs (skip: 0), those rank 0 found not done, and with
+// sample sharding only every ranks-th of them (batch j on rank j mod ranks). *complete
+// becomes rank 0's.
 static int rank_batches(const sample_args *a, const sample_output *o, int rank, int ranks,
-                        int *complete, uint8_t **skip) {
-    int64_t n_batches = (a->cfg.n + a->cfg.batch - 1) / a->cfg.batch;
-    *skip = ds_alloc((size_t)n_batches, 1);
-    if (rank == 0) memcpy(*skip, o->res.done, (size_t)n_batches);
+                        int *complete, uint8_t *skip) {
+    int64_t n_batches = batch_count(a);
+    if (rank == 0) memcpy(skip, o->res.done, (size_t)n_batches);
     DS_TRY(ds_dist_bcast(complete, sizeof *complete, 0));
-    DS_TRY(ds_dist_bcast(*skip, (size_t)n_batches, 0));
+    DS_TRY(ds_dist_bcast(skip, (size_t)n_batches, 0));
     for (int64_t j = 0; !a->shard_data && j < n_batches; j++)
-        if (j % ranks != rank) (*skip)[j] = 1;
+        if (j % ranks != rank) skip[j] = 1;
     return 0;
 }
 
@@ -372,7 +378,8 @@ int cli_sample(int argc, char **argv) {
         {"model-dir", CLI_STR, &a.model_dir, "model folder (from diffsamp prepare)"},
         {"data", CLI_STR, &a.data_path, "data set to fit the model to (without --model-dir)"},
         {"model", CLI_STR, &a.model_kind,
-         "model kind to fit: empirical, gaussian, gmm, pca_locality, ls, nearest or smoothed"},
+         "model kind to fit: empirical, gaussian, gmm, pca_locality, ls, els, pspc, nearest or "
+         "smoothed"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
         {"sampler", CLI_STR, &so->solver, samplers},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},
@@ -513,10 +520,11 @@ int cli_sample(int argc, char **argv) {
     if (!rc && o.join)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
                                 a.quiet, !a.no_npy);
+    uint8_t *skip = rc ? NULL : ds_try_alloc((size_t)batch_count(&a), 1, "sample: batches");
+    if (!skip) rc = -1;
     rc = agree(rc, &stopped);
-    uint8_t *skip = NULL;
     int complete = o.res.complete;
-    if (!rc) rc = rank_batches(&a, &o, rank, ranks, &complete, &skip);
+    if (!rc) rc = rank_batches(&a, &o, rank, ranks, &complete, skip);
     t.prepare = ds_seconds() - t0 - t.load;
     int run = !rc && !complete;
     if (!rc && !run) printf("sample: %s holds this run, complete; nothing to do\n", a.out);

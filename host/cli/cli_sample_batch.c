@@ -122,8 +122,8 @@ int sample_output_batch(void *user, int64_t first_row, int64_t rows, const doubl
 
 double *sample_output_rows(const ds_array *all, int64_t count) {
     int64_t values = count * all->shape[1];
-    double *x = ds_alloc((size_t)values, sizeof(double));
-    for (int64_t i = 0; i < values; i++)
+    double *x = ds_try_alloc((size_t)values, sizeof(double), "samples");
+    for (int64_t i = 0; x && i < values; i++)
         x[i] =
             all->dtype == DS_F64 ? ((const double *)all->data)[i] : ((const float *)all->data)[i];
     return x;

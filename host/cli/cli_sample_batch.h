@@ -36,7 +36,8 @@ int sample_output_open(sample_output *o, const char *out, const char *config, co
                        int with_npy);
 // The ds_batch_done callback (user = the sample_output): PNGs, shard, progress.
 int sample_output_batch(void *user, int64_t first_row, int64_t rows, const double *x);
-// The first `count` samples of the finished run as host doubles (count x d), from all.
+// The first `count` samples of the finished run as host doubles (count x d), from all;
+// NULL when memory runs out (recorded).
 double *sample_output_rows(const ds_array *all, int64_t count);
 // Closes the output; after a failure, a run without a finished batch is removed (see
 // ds_resume_abandon).

@@ -78,7 +78,7 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
     st->ctx.nfe = 0, st->ctx.draws = 0;
     st->ctx.first_row = c->first_row + first; // the step noise of row i: (seed, draw, i)
     r->trajectory.first_row = first;
-    if (st->ctx.landing) ds_landing_reset(st->ctx.landing, rows);
+    if (st->ctx.landing && !rc) rc = ds_landing_reset(st->ctx.landing, rows);
     if (!rc) rc = ds_solve(&st->ctx, &c->solver, st->run, st->n_run, x);
     if (!rc) {
         if (st->ctx.landing)
@@ -110,11 +110,12 @@ static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config 
         st->ctx.on_step = ds_trajectory_hook, st->ctx.user = &r->trajectory;
     }
     int64_t cap = c->batch < c->n ? c->batch : c->n;
-    st->host = ds_alloc((size_t)cap * (size_t)st->d, sizeof(double));
+    st->host = ds_try_alloc((size_t)cap * (size_t)st->d, sizeof(double), "sample");
     r->n_samples = c->n;
-    r->landing_sigma = ds_alloc((size_t)c->n, sizeof(double));
-    r->landed_on = ds_alloc((size_t)c->n, sizeof(int64_t));
-    r->sample_nfe = ds_alloc((size_t)c->n, sizeof(int64_t));
+    r->landing_sigma = ds_try_alloc((size_t)c->n, sizeof(double), "sample");
+    r->landed_on = ds_try_alloc((size_t)c->n, sizeof(int64_t), "sample");
+    r->sample_nfe = ds_try_alloc((size_t)c->n, sizeof(int64_t), "sample");
+    if (!st->host || !r->landing_sigma || !r->landed_on || !r->sample_nfe) return -1;
     for (int64_t i = 0; i < c->n; i++) r->landed_on[i] = -1, r->sample_nfe[i] = -1;
     return 0;
 }

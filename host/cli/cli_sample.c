@@ -240,6 +240,7 @@ static void run_json_extra(ds_json *j, void *user) {
     ds_json_int(j, "samples_landed", r->landed);
     ds_json_int(j, "ranks", ds_dist_size());
     ds_json_bool(j, "data_sharding", ds_dist_data_sharding());
+    ds_json_int(j, "mpi_bytes_sent_by_rank_0", (int64_t)ds_dist_bytes_sent());
     ds_json_array(j, "sample_nfe");
     for (int64_t i = 0; i < r->n_samples; i++) ds_json_int(j, NULL, r->sample_nfe[i]);
     ds_json_end(j);

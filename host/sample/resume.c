@@ -195,8 +195,7 @@ static int init_run(ds_resume *r, const char *dir, int64_t n, int64_t batch, int
     return 0;
 }
 
-// The batches done: all when the run is complete, else those with a shard (-1 when
-// memory runs out).
+// The batches done: all when the run is complete, else those with a shard.
 static int find_done(ds_resume *r) {
     char path[PATH_SIZE];
     work_path(r, path, "complete");

@@ -51,9 +51,9 @@
 #include "ds_error.h"
 #include "fit_common.h"
 
-#define PRUNE_K 32          // directions of the bound (at most; d / 8 for small d)
-#define PRUNE_PCA_ROWS 8192 // rows the directions are fitted on (evenly spread)
-#define PRUNE_GATHER_COST 8.0
+#define PRUNE_K 32               // directions of the bound (at most; d / 8 for small d)
+#define PRUNE_PCA_ROWS 8192      // rows the directions are fitted on (evenly spread)
+#define PRUNE_GATHER_COST 24.0   // measured: bench_landing --gather-cost (bench/RESULTS.md)
 #define PRUNE_MAX_SURVIVORS 8192 // bounds the candidate lists (the workspace) for any N
 #define PRUNE_BLOCK 32           // queries per bound SGEMM
 #define PRUNE_CHUNK 1024         // training rows per bound SGEMM
@@ -287,7 +287,6 @@ static void scratch_free(scratch *w) {
     free(w->px), free(w->packed), free(w->g), free(w->idx), free(w->ell), free(w->acc);
 }
 
-// Plain malloc: called inside the parallel region, where the error record is not ours.
 static int scratch_new(const cpu_prune *p, scratch *w) {
     size_t k = (size_t)p->k, c = (size_t)prune_chunk(p->r.n), slot = (size_t)p->cap + c;
     memset(w, 0, sizeof *w);
@@ -402,38 +401,40 @@ static int precheck(const cpu_prune *p, const double *xc, const double *a, doubl
 }
 
 // The bound pass and the pruned evaluations of the queries todo[0..n_todo), in blocks
-// over the threads (single-threaded SGEMMs inside, as in cpu_empirical.c).
+// over the threads (single-threaded SGEMMs inside, as in cpu_empirical.c); each
+// thread's scratch is allocated before the parallel region.
 static int prune_queries(const call *c, const int64_t *todo, int64_t n_todo, float *out,
                          const ds_diag *diag, uint8_t *done, query_out *qo) {
     int64_t blocks = (n_todo + PRUNE_BLOCK - 1) / PRUNE_BLOCK;
-    int threads = omp_get_max_threads(), failed = 0;
+    int threads = omp_get_max_threads(), made = 0;
     if (threads > blocks) threads = (int)blocks;
-    int saved = cpu_blas_serial_begin();
-#pragma omp parallel num_threads(threads)
-    {
-        scratch w;
-        int ok = scratch_new(c->p, &w) == 0;
-        if (!ok) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic)
+    scratch *w = ds_try_alloc((size_t)threads, sizeof(scratch), "cpu pruning");
+    if (!w) return -1;
+    while (made < threads && !scratch_new(c->p, &w[made])) made++;
+    int rc = made == threads ? 0
+                             : ds_fail("cpu pruning: cannot allocate the workspace of %d "
+                                       "threads",
+                                       threads);
+    if (made < threads) scratch_free(&w[made]); // the one that failed part-way
+    if (!rc) {
+        int saved = cpu_blas_serial_begin();
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
         for (int64_t blk = 0; blk < blocks; blk++) {
-            if (!ok) continue;
+            scratch *mine = &w[omp_get_thread_num()];
             int64_t first = blk * PRUNE_BLOCK;
             int nb = (int)(n_todo - first < PRUNE_BLOCK ? n_todo - first : PRUNE_BLOCK);
-            bound_block(c, todo + first, nb, &w, qo);
+            bound_block(c, todo + first, nb, mine, qo);
             for (int b = 0; b < nb; b++) {
-                if (!w.st[b].live) continue;
-                evaluate(c, &w.st[b], w.acc, out, diag, &qo[w.st[b].q]);
-                done[w.st[b].q] = 1;
+                if (!mine->st[b].live) continue;
+                evaluate(c, &mine->st[b], mine->acc, out, diag, &qo[mine->st[b].q]);
+                done[mine->st[b].q] = 1;
             }
         }
-        scratch_free(&w);
+        cpu_blas_serial_end(saved);
     }
-    cpu_blas_serial_end(saved);
-    return failed ? ds_fail("cpu pruning: cannot allocate the workspace of %d threads", threads)
-                  : 0;
+    for (int t = 0; t < made; t++) scratch_free(&w[t]);
+    free(w);
+    return rc;
 }
 
 static void add_counts(const cpu_prune *p, int64_t rows, const uint8_t *done, const query_out *qo) {

@@ -25,6 +25,7 @@
 #include "ds_error.h"
 #include "ds_philox.h"
 #include "ds_sample.h"
+#include "fatal.h"
 #include "progress.h"
 
 typedef struct {
@@ -53,7 +54,7 @@ static void parse(int argc, char **argv, bench_opts *o) {
             o->gather_cost = 1;
             continue;
         }
-        if (!v) ds_die("bench_landing: %s needs a value", a);
+        if (!v) tu_die("bench_landing: %s needs a value", a);
         i++;
         if (!strcmp(a, "--n"))
             o->n = atoll(v);
@@ -74,20 +75,20 @@ static void parse(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "--teleport-fraction"))
             o->teleport = atof(v);
         else
-            ds_die("bench_landing: unknown option %s", a);
+            tu_die("bench_landing: unknown option %s", a);
     }
     if (o->n < 1 || o->batch < 1 || o->steps < 1 || o->random_d < 0)
-        ds_die("bench_landing: --n, --batch and --steps must be >= 1");
+        tu_die("bench_landing: --n, --batch and --steps must be >= 1");
 }
 
 // Fashion-MNIST, or (random_d > 0) 60,000 rows of d normal entries of scale 1/3.
 static void load(const bench_opts *o, ds_data *data) {
     if (!o->random_d) {
-        if (ds_data_load(o->data, data)) ds_die("bench_landing: %s", ds_error());
+        if (ds_data_load(o->data, data)) tu_die("bench_landing: %s", ds_error());
         return;
     }
     int64_t n = 60000, d = o->random_d;
-    float *x = ds_alloc((size_t)(n * d), sizeof(float));
+    float *x = tu_alloc((size_t)(n * d), sizeof(float));
     for (int64_t e = 0; e < n * d; e++) x[e] = (float)(ds_philox_normal(11, e / d, e % d) / 3.0);
     *data = (ds_data){.n = n, .d = d, .dtype = DS_F32, .values = x};
 }
@@ -130,10 +131,10 @@ static void run(ds_backend *b, const ds_model *m, const ds_model *g, const bench
     c.no_landing = !k->landing;
     c.prune = k->prune ? 1 : -1;
     c.teleport.fraction = k->teleport ? o->teleport : 0;
-    out->x = ds_alloc((size_t)(o->n * m->d), sizeof(double));
+    out->x = tu_alloc((size_t)(o->n * m->d), sizeof(double));
     double *user[2] = {out->x, (double *)(size_t)m->d};
     if (ds_sample_run(b, m, k->teleport ? g : NULL, &c, keep, user, &out->r))
-        ds_die("bench_landing: %s", ds_error());
+        tu_die("bench_landing: %s", ds_error());
     out->ran = 1;
     double dense = 4.0 * (double)m->data.n * (double)m->d;
     out->flops = out->r.pruning ? out->r.prune.flops : out->r.nfe_mean * (double)o->n * dense;
@@ -169,7 +170,7 @@ static int wanted(const bench_opts *o, const char *name) {
 // rows survive and the bound pass dominates, so G is read at the larger ones.
 static void gather_cost(ds_backend *b, const ds_model *m, const bench_opts *o) {
     int64_t q = o->n, d = m->d, n = m->data.n;
-    double *x = ds_alloc((size_t)(q * d), sizeof(double)), bound = 32.0 / (2.0 * (double)d);
+    double *x = tu_alloc((size_t)(q * d), sizeof(double)), bound = 32.0 / (2.0 * (double)d);
     ds_batch *bx = b->batch_new(b, q, d), *bo = b->batch_new(b, q, d);
     ds_prune_stats st;
     printf("gather cost: %lld queries (training row + sigma z), N = %lld, d = %lld\n", (long long)q,
@@ -184,13 +185,13 @@ static void gather_cost(ds_backend *b, const ds_model *m, const bench_opts *o) {
                                sigmas[s] * ds_philox_normal(5, i, j);
         b->upload(b, bx, x);
         ds_bound_model *bm = b->bind(b, m);
-        if (!bm || !b->prune) ds_die("bench_landing: --gather-cost needs the cpu backend");
+        if (!bm || !b->prune) tu_die("bench_landing: --gather-cost needs the cpu backend");
         double t[2];
         for (int pruned = 0; pruned < 2; pruned++) {
-            if (pruned && b->prune(b, bm, 1e-12, &st)) ds_die("bench_landing: %s", ds_error());
+            if (pruned && b->prune(b, bm, 1e-12, &st)) tu_die("bench_landing: %s", ds_error());
             double t0 = ds_seconds();
             if (b->denoise(b, bm, bx, &sigmas[s], 1, bo, NULL))
-                ds_die("bench_landing: %s", ds_error());
+                tu_die("bench_landing: %s", ds_error());
             t[pruned] = ds_seconds() - t0;
         }
         b->unbind(b, bm);
@@ -212,9 +213,9 @@ int main(int argc, char **argv) {
     ds_model m, g;
     ds_fit_opts fo;
     ds_fit_opts_default(&fo);
-    if (ds_model_fit(&data, DS_MODEL_EMPIRICAL, &fo, &m)) ds_die("bench_landing: %s", ds_error());
+    if (ds_model_fit(&data, DS_MODEL_EMPIRICAL, &fo, &m)) tu_die("bench_landing: %s", ds_error());
     ds_backend *b = ds_backend_new(o.backend);
-    if (!b) ds_die("bench_landing: %s", ds_error());
+    if (!b) tu_die("bench_landing: %s", ds_error());
     if (o.gather_cost) {
         gather_cost(b, &m, &o);
         ds_backend_free(b), ds_model_free(&m), ds_data_free(&data);
@@ -224,7 +225,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < N_KINDS; k++) teleporting |= kinds[k].teleport && wanted(&o, kinds[k].name);
     memset(&g, 0, sizeof g);
     if (teleporting && ds_model_fit(&data, DS_MODEL_GAUSSIAN, &fo, &g))
-        ds_die("bench_landing: %s", ds_error());
+        tu_die("bench_landing: %s", ds_error());
     bench_run runs[N_KINDS] = {{0}};
     int64_t d = m.d;
     for (int k = 0; k < N_KINDS; k++) {
@@ -233,7 +234,7 @@ int main(int argc, char **argv) {
             int which = pass ? k : kinds[k].base;
             if (runs[which].ran) continue;
             run(b, &m, &g, &o, &kinds[which], &runs[which]);
-            runs[which].top = ds_alloc((size_t)o.n, sizeof(int64_t));
+            runs[which].top = tu_alloc((size_t)o.n, sizeof(int64_t));
             for (int64_t s = 0; s < o.n; s++)
                 runs[which].top[s] = nearest(&data, runs[which].x + s * d);
         }

@@ -193,6 +193,10 @@ static void test_landing_and_pruning_options(void **state) {
                                tu_bin(), data, out, dir),
                      0);
     assert_true(log_has("pc", "pruning: "));
+    assert_int_equal(tu_system("grep -q '\"pruning\": true' %s/run.json && grep -q "
+                               "'\"skipped_mass_bound\"' %s/run.json",
+                               out, out),
+                     0);
 }
 
 int main(void) {

@@ -121,7 +121,7 @@ static void test_certificate_row_by_row(void **state) {
     const double sigmas[] = {0.02, 0.05, 0.1, 0.3, 1, 3, 20};
     for (int e = 0; e < 2; e++) {
         ds_prune_stats st;
-        cpu_prune *p = cpu_prune_new(&m, &f.rows, eps_list[e], &st);
+        cpu_prune *p = cpu_prune_new(&f.rows, eps_list[e], &st);
         if (!p) fail_msg("%s", ds_error());
         for (int s = 0; s < 7; s++) {
             int64_t skipped = 0, pruned = 0;

@@ -197,7 +197,7 @@ static int cpu_prune_on(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_
                        ds_model_kind_name(bm->m->kind));
     if (!(eps > 0 && eps <= 1e-3))
         return ds_fail("cpu backend: the prune eps %g is outside (0, 1e-3]", eps);
-    return cpu_empirical_prune(bm->empirical, bm->m, eps, stats);
+    return cpu_empirical_prune(bm->empirical, eps, stats);
 }
 
 static int cpu_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *x,

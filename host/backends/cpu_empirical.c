@@ -99,14 +99,14 @@ cpu_empirical *cpu_empirical_new(const ds_model *m) {
     return e;
 }
 
-int cpu_empirical_prune(cpu_empirical *e, const ds_model *m, double eps, ds_prune_stats *stats) {
+int cpu_empirical_prune(cpu_empirical *e, double eps, ds_prune_stats *stats) {
     // A rank holds part of the rows and its dense states are merged over the ranks; the
     // pruned path's certificate and output are those of one query over all the rows.
     if (e->sharded)
         return ds_fail("cpu backend: certified pruning is not available with --shard-data "
                        "(each rank holds part of the training rows)");
     cpu_rows rows = {e->n, e->d, e->y, e->half_sq, e->mean, e->y_norm};
-    cpu_prune *p = cpu_prune_new(m, &rows, eps, stats);
+    cpu_prune *p = cpu_prune_new(&rows, eps, stats);
     if (!p) return -1;
     cpu_prune_free(e->prune);
     e->prune = p;

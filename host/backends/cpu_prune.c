@@ -9,8 +9,9 @@
 // computed. The top row is never skipped (L_top <= D_min <= U < U + T).
 //
 // The bound. L_i = |P (x - y_i)|^2 <= |x - y_i|^2 with P the projection on k orthonormal
-// directions: the top principal components of (a subset of) the rows, fitted once when
-// pruning is turned on (any orthonormal basis gives a valid bound; the PCA a tight one).
+// directions near the top principal subspace of (a subset of) the rows, fitted once when
+// pruning is turned on by subspace iteration (any orthonormal basis gives a valid bound;
+// the principal one a tight one).
 // With the projections of the rows stored, it costs 2k flops per pair (an SGEMM of
 // k-vectors) against 4d for the dense evaluation (two d-dimensional products). Float
 // rounding is bounded in bound_init() and skip_threshold(), so what is skipped is
@@ -41,6 +42,7 @@
 // per query: at a large sigma the softmax is broad and every query stays dense, at a
 // small one nearly every row is skipped.
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -49,10 +51,11 @@
 #include "cpu_blas.h"
 #include "cpu_prune.h"
 #include "ds_error.h"
-#include "fit_common.h"
+#include "ds_philox.h"
 
 #define PRUNE_K 32               // directions of the bound (at most; d / 8 for small d)
 #define PRUNE_PCA_ROWS 8192      // rows the directions are fitted on (evenly spread)
+#define PRUNE_PCA_ITERS 4        // subspace iterations
 #define PRUNE_GATHER_COST 24.0   // measured: bench_landing --gather-cost (bench/RESULTS.md)
 #define PRUNE_MAX_SURVIVORS 8192 // bounds the candidate lists (the workspace) for any N
 #define PRUNE_BLOCK 32           // queries per bound SGEMM
@@ -83,19 +86,43 @@ static int64_t prune_chunk(int64_t n) {
     return n < PRUNE_CHUNK ? n : PRUNE_CHUNK;
 }
 
-// The top k principal directions of (up to PRUNE_PCA_ROWS of) the rows, and omega.
-static int fit_basis(const ds_model *m, cpu_prune *p) {
-    int64_t n = p->r.n, d = p->r.d, k = p->k, count = n < PRUNE_PCA_ROWS ? n : PRUNE_PCA_ROWS;
+// k orthonormal directions near the top principal subspace of (up to PRUNE_PCA_ROWS of)
+// the centred rows, by subspace iteration from a fixed random start: Q <- orth(Y^T Y Q),
+// PRUNE_PCA_ITERS times, 4 m d k flops each (SGEMM; the orthonormalisation in double by
+// QR). The covariance and its eigenvectors would cost m d^2 + O(d^3): at d = 3,072 about
+// 90 s on the benchmark machine. Any orthonormal basis gives a valid bound (omega below
+// bounds what rounding leaves of orthonormality); the nearer the top subspace, the
+// tighter.
+static int fit_basis(cpu_prune *p) {
+    int64_t n = p->r.n, d = p->r.d, k = p->k, m = n < PRUNE_PCA_ROWS ? n : PRUNE_PCA_ROWS;
     const char *what = "cpu pruning index";
-    int64_t *idx = ds_try_alloc((size_t)count, sizeof(int64_t), what);
-    double *mean = idx ? ds_try_alloc((size_t)d, sizeof(double), what) : NULL;
-    double *cov = mean ? ds_try_alloc((size_t)(d * d), sizeof(double), what) : NULL;
-    double *vals = cov ? ds_try_alloc((size_t)k, sizeof(double), what) : NULL;
-    int rc = vals ? 0 : -1;
-    for (int64_t i = 0; i < count && !rc; i++) idx[i] = i * n / count;
-    double residual;
-    if (!rc) rc = fit_moments(&m->data, idx, count, mean, cov);
-    if (!rc) rc = fit_decompose("cpu pruning index", cov, d, k, vals, p->basis, &residual);
+    float *ys = ds_try_alloc((size_t)(m * d + d * k + m * k), sizeof(float), what);
+    double *tau = ys ? ds_try_alloc((size_t)k, sizeof(double), what) : NULL;
+    if (!tau) {
+        free(ys);
+        return -1;
+    }
+    float *q = ys + m * d, *t = q + d * k;
+    for (int64_t i = 0; i < m; i++)
+        memcpy(ys + i * d, p->r.y + (i * n / m) * d, sizeof(float) * (size_t)d);
+    for (int64_t e = 0; e < d * k; e++) p->basis[e] = ds_philox_normal(29, e / k, e % k);
+    int rc = 0;
+    for (int it = 0; it <= PRUNE_PCA_ITERS && !rc; it++) {
+        if (it > 0) { // basis <- Y^T (Y basis)
+            for (int64_t e = 0; e < d * k; e++) q[e] = (float)p->basis[e];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)k, (int)d, 1.0f, ys,
+                        (int)d, q, (int)k, 0.0f, t, (int)k);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)k, (int)m, 1.0f, ys,
+                        (int)d, t, (int)k, 0.0f, q, (int)k);
+            for (int64_t e = 0; e < d * k; e++) p->basis[e] = q[e];
+        }
+        lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)d, (lapack_int)k, p->basis,
+                                         (lapack_int)k, tau);
+        if (!info)
+            info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)d, (lapack_int)k, (lapack_int)k,
+                                  p->basis, (lapack_int)k, tau);
+        if (info) rc = ds_fail("cpu pruning index: QR failed (LAPACKE info %d)", (int)info);
+    }
     // Gershgorin on Q^T Q - I bounds its largest eigenvalue, hence |Q^T v|^2 / |v|^2 - 1.
     for (int64_t a = 0; a < k && !rc; a++) {
         double row = 0;
@@ -106,7 +133,7 @@ static int fit_basis(const ds_model *m, cpu_prune *p) {
         }
         p->omega = fmax(p->omega, row + 1e-15 * (double)d);
     }
-    free(idx), free(mean), free(cov), free(vals);
+    free(ys), free(tau);
     return rc;
 }
 
@@ -138,8 +165,7 @@ static int project_rows(cpu_prune *p) {
     return 0;
 }
 
-cpu_prune *cpu_prune_new(const ds_model *m, const cpu_rows *rows, double eps,
-                         ds_prune_stats *stats) {
+cpu_prune *cpu_prune_new(const cpu_rows *rows, double eps, ds_prune_stats *stats) {
     const char *what = "cpu pruning index";
     cpu_prune *p = ds_try_alloc(1, sizeof *p, what);
     if (!p) return NULL;
@@ -151,7 +177,7 @@ cpu_prune *cpu_prune_new(const ds_model *m, const cpu_rows *rows, double eps,
     p->basis = ds_try_alloc((size_t)(d * k), sizeof(double), what);
     p->py = p->basis ? ds_try_alloc((size_t)(n * k), sizeof(float), what) : NULL;
     p->py_sq = p->py ? ds_try_alloc((size_t)n, sizeof(double), what) : NULL;
-    if (!p->py_sq || fit_basis(m, p) || project_rows(p)) {
+    if (!p->py_sq || fit_basis(p) || project_rows(p)) {
         cpu_prune_free(p);
         return NULL;
     }

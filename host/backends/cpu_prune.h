@@ -21,8 +21,7 @@ typedef struct {
 
 // The pruning index of the rows (principal directions, the rows' projections) for the
 // certificate eps in (0, 1e-3]; the counts go to *stats. NULL on failure (error recorded).
-cpu_prune *cpu_prune_new(const ds_model *m, const cpu_rows *rows, double eps,
-                         ds_prune_stats *stats);
+cpu_prune *cpu_prune_new(const cpu_rows *rows, double eps, ds_prune_stats *stats);
 void cpu_prune_free(cpu_prune *p);
 // Bytes of the index (*model) and of a call on `rows` queries (*work) for model m.
 void cpu_prune_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work);

@@ -151,8 +151,9 @@ static int prepare_pruning(run_state *st, const ds_model *model, const ds_sample
     ds_backend *b = st->ctx.b;
     if (c->prune < 0 || model->kind != DS_MODEL_EMPIRICAL) return 0;
     // --shard-data: each rank holds part of the rows, and the cpu backend refuses
-    // pruning there (cpu_empirical.c); by default the run is then dense.
-    if (c->prune == 0 && ds_dist_data_sharding()) return 0;
+    // pruning there (cpu_empirical.c); by default the run is then unpruned.
+    // Streamed rows (data beyond --max-memory) likewise: no float copy to prune with.
+    if (c->prune == 0 && (ds_dist_data_sharding() || model->stream_rows)) return 0;
     if (!b->prune) {
         if (c->prune == 0) return 0;
         return ds_fail("sample: --prune: backend %s evaluates every training row (pruning is "

@@ -127,6 +127,12 @@ int analyze_sample_config(const char *command, const analyze_opts *o, ds_sample_
     DS_TRY(cli_check_int(command, "steps", o->steps, 1, 10000));
     DS_TRY(cli_check_real(command, "sigma-min", o->sigma_min, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
     DS_TRY(cli_check_real(command, "sigma-max", o->sigma_max, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
+    ds_model_kind kind;
+    if (!o->model_dir && ds_model_kind_parse(o->model_kind, &kind)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ds_error());
+        return ds_fail("%s: --model: %s", command, why);
+    }
     if (strcmp(o->schedule, "edm") && strcmp(o->schedule, "logsnr") && strcmp(o->schedule, "vp"))
         return ds_fail("%s: --schedule '%s' (expected edm, logsnr or vp)", command, o->schedule);
     ds_sample_config_default(c);

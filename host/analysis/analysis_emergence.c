@@ -55,12 +55,18 @@ static void ranks(const double *v, int64_t n, keyed *work, double *rank) {
     }
 }
 
-double ds_spearman(const double *a, const double *b, int64_t n) {
-    if (n < 2) return NAN;
+int ds_spearman(const double *a, const double *b, int64_t n, double *rho) {
+    *rho = NAN;
+    if (n < 2) return 0;
     for (int64_t i = 0; i < n; i++)
-        if (isnan(a[i]) || isnan(b[i])) return NAN;
-    keyed *work = ds_alloc((size_t)n, sizeof *work);
-    double *ra = ds_alloc((size_t)(2 * n), sizeof(double)), *rb = ra + n;
+        if (isnan(a[i]) || isnan(b[i])) return 0;
+    keyed *work = ds_try_alloc((size_t)n, sizeof *work, "rank correlation");
+    double *ra = ds_try_alloc((size_t)(2 * n), sizeof(double), "rank correlation"), *rb = ra + n;
+    if (!work || !ra) {
+        free(work);
+        free(ra);
+        return -1;
+    }
     ranks(a, n, work, ra);
     ranks(b, n, work, rb);
     double mean = 0.5 * (double)(n + 1), sab = 0, saa = 0, sbb = 0;
@@ -70,7 +76,8 @@ double ds_spearman(const double *a, const double *b, int64_t n) {
     }
     free(work);
     free(ra);
-    return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : NAN;
+    if (saa > 0 && sbb > 0) *rho = sab / sqrt(saa * sbb);
+    return 0;
 }
 
 // The emergence sigma of one coordinate: dev[0 .. m) its distance to the final value in
@@ -116,20 +123,16 @@ int ds_emergence_compute(const ds_traj_view *t, const double *sigmas, const ds_p
     int64_t m = S;
     double *z = ds_try_alloc((size_t)((nd + 1) * B * k), sizeof(double), "projected trajectory");
     double *dev = ds_try_alloc((size_t)m, sizeof(double), "emergence");
-    if (!z || !dev) {
-        free(z);
-        free(dev);
-        return -1;
-    }
-    ds_pca_project(p, t->denoised, nd * B, z);
-    ds_pca_project(p, t->x + (S - 1) * B * d, B, z + nd * B * k);
-    const double *zf = z + nd * B * k;
     out->b = B, out->k = k;
-    out->sigma = ds_alloc((size_t)(B * k), sizeof(double));
-    out->final = ds_alloc((size_t)(B * k), sizeof(double));
-    out->median = ds_alloc((size_t)(4 * k), sizeof(double));
-    out->q25 = out->median + k, out->q75 = out->q25 + k, out->at_start = out->q75 + k;
-    for (int64_t j = 0; j < k; j++) {
+    out->sigma = ds_try_alloc((size_t)(B * k), sizeof(double), "emergence sigmas");
+    out->final = ds_try_alloc((size_t)(B * k), sizeof(double), "emergence sigmas");
+    out->median = ds_try_alloc((size_t)(4 * k), sizeof(double), "emergence sigmas");
+    int rc = z && dev && out->sigma && out->final && out->median ? 0 : -1;
+    if (!rc) rc = ds_pca_project(p, t->denoised, nd * B, z);
+    if (!rc) rc = ds_pca_project(p, t->x + (S - 1) * B * d, B, z + nd * B * k);
+    const double *zf = z ? z + nd * B * k : NULL;
+    if (!rc) out->q25 = out->median + k, out->q75 = out->q25 + k, out->at_start = out->q75 + k;
+    for (int64_t j = 0; j < k && !rc; j++) {
         double sd = sqrt(p->eigvals[j]);
         int64_t starts = 0;
         for (int64_t i = 0; i < B; i++) {
@@ -142,14 +145,15 @@ int ds_emergence_compute(const ds_traj_view *t, const double *sigmas, const ds_p
             starts += at_start;
         }
         ds_stats st;
-        ds_stats_strided(out->sigma + j, B, k, &st);
+        rc = ds_stats_strided(out->sigma + j, B, k, &st);
         out->median[j] = st.q50, out->q25[j] = st.q25, out->q75[j] = st.q75;
         out->at_start[j] = (double)starts / (double)B;
     }
-    out->spearman = ds_spearman(out->median, p->eigvals, k);
+    if (!rc) rc = ds_spearman(out->median, p->eigvals, k, &out->spearman);
     free(z);
     free(dev);
-    return 0;
+    if (rc) ds_emergence_free(out);
+    return rc;
 }
 
 void ds_emergence_free(ds_emergence *e) {

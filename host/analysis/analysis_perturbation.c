@@ -79,15 +79,18 @@ int ds_perturbation_run(ds_backend *b, const ds_model *m, const ds_sample_config
     int64_t n = c->n, d = m->d, nd = n * d;
     int points = t->points, steps = points - 1;
     out->steps = steps, out->n = n, out->d = d, out->size = size;
-    out->sigmas = ds_alloc((size_t)points, sizeof(double));
-    memcpy(out->sigmas, t->sigmas, sizeof(double) * (size_t)points);
+    out->sigmas = ds_try_alloc((size_t)points, sizeof(double), "perturbation schedule");
     out->base = ds_try_alloc((size_t)nd, sizeof(double), "perturbation finals");
     out->restart = ds_try_alloc((size_t)(steps * nd), sizeof(double), "perturbation finals");
     out->perturbed = ds_try_alloc((size_t)(steps * nd), sizeof(double), "perturbation finals");
-    out->change = ds_alloc((size_t)(steps * n), sizeof(double));
+    out->change = ds_try_alloc((size_t)(steps * n), sizeof(double), "perturbation changes");
     double *noise = ds_try_alloc((size_t)(2 * nd), sizeof(double), "perturbation states");
-    int rc = out->base && out->restart && out->perturbed && noise ? 0 : -1;
-    if (!rc) memcpy(out->base, t->x + (size_t)(points - 1) * (size_t)nd, sizeof(double) * nd);
+    int rc =
+        out->sigmas && out->base && out->restart && out->perturbed && out->change && noise ? 0 : -1;
+    if (!rc) {
+        memcpy(out->sigmas, t->sigmas, sizeof(double) * (size_t)points);
+        memcpy(out->base, t->x + (size_t)(points - 1) * (size_t)nd, sizeof(double) * nd);
+    }
     uint64_t key = ds_philox_draw_key(c->seed, 0); // a stream apart from the starting noise
     for (int k = 0; k < steps && !rc; k++) {
         const double *xk = t->x + (size_t)k * (size_t)nd;

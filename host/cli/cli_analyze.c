@@ -14,26 +14,52 @@
 
 // ---- shared steps ----
 
-// The data set rows as doubles (for sets compared with generated samples).
+// Drops the rows of x (and of ref, when given: a pair is dropped when either row is not
+// finite) that hold NaN or Inf, saying on stderr how many, as sweep counts diverged
+// samples; -1 when no row is left. *n becomes the rows kept.
+static int keep_finite(const char *command, const char *path, double *x, double *ref, int64_t *n,
+                       int64_t d) {
+    int64_t first = -1, all = *n;
+    for (int64_t i = 0; i < all && first < 0; i++)
+        for (int64_t j = 0; j < d; j++)
+            if (!isfinite(x[i * d + j]) || (ref && !isfinite(ref[i * d + j]))) {
+                first = i;
+                break;
+            }
+    if (first < 0) return 0;
+    *n = ds_finite_rows(x, ref, all, d, NULL);
+    fprintf(stderr,
+            "diffsamp: %s: %lld of %lld samples (%s) hold NaN or Inf (the first: row %lld, "
+            "counted from 0); measuring the other %lld\n",
+            command, (long long)(all - *n), (long long)all, path, (long long)first, (long long)*n);
+    if (*n == 0)
+        return ds_fail("%s: %s: no sample is finite (all %lld hold NaN or Inf)", command, path,
+                       (long long)all);
+    return 0;
+}
+
+// The data set rows as doubles (for sets compared with generated samples); NULL when
+// memory runs out (recorded).
 static double *data_as_f64(const ds_data *data) {
-    double *x = ds_alloc((size_t)(data->n * data->d), sizeof(double));
-    ds_data_rows_f64(data, 0, data->n, x);
+    double *x = ds_try_alloc((size_t)(data->n * data->d), sizeof(double), data->path);
+    if (x) ds_data_rows_f64(data, 0, data->n, x);
     return x;
 }
 
 // ---- analyze trajectory ----
 
 // The per-step table: means over samples at every point of the schedule.
-static void trajectory_steps(const ds_traj_geometry *g, const double *sigmas, ds_table *t) {
+static int trajectory_steps(const ds_traj_geometry *g, const double *sigmas, ds_table *t) {
     int64_t S = g->steps, B = g->b, nd = g->n_denoised;
+    int rc = 0;
     ds_table_init(t, "step,sigma,deviation_mean,deviation_q95,angle_mean,dist_x_mean,"
                      "dist_denoised_mean");
     for (int64_t s = 0; s < S; s++) {
         ds_stats dev, ang = {0}, dx, dd = {0};
-        ds_stats_strided(g->deviation + s, B, S, &dev);
-        ds_stats_strided(g->dist_x + s, B, S, &dx);
-        if (s < S - 2) ds_stats_strided(g->angle + s, B, S - 2, &ang);
-        if (s < nd) ds_stats_strided(g->dist_denoised + s, B, nd, &dd);
+        rc |= ds_stats_strided(g->deviation + s, B, S, &dev);
+        rc |= ds_stats_strided(g->dist_x + s, B, S, &dx);
+        if (s < S - 2) rc |= ds_stats_strided(g->angle + s, B, S - 2, &ang);
+        if (s < nd) rc |= ds_stats_strided(g->dist_denoised + s, B, nd, &dd);
         ds_table_add(t, "%lld", (long long)s);
         ds_table_add(t, "%.6g", sigmas[s]);
         ds_table_add(t, "%.6g", dev.mean);
@@ -42,12 +68,15 @@ static void trajectory_steps(const ds_traj_geometry *g, const double *sigmas, ds
         ds_table_add(t, "%.6g", dx.mean);
         ds_table_add(t, s < nd ? "%.6g" : "", dd.mean);
     }
+    return rc;
 }
 
 // Per-sample measures (samples) and their statistics over samples (summary).
-static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_table *summary) {
+static int trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_table *summary) {
     int64_t S = g->steps, B = g->b;
-    double *v = ds_alloc((size_t)(5 * B), sizeof(double));
+    double *v = ds_try_alloc((size_t)(5 * B), sizeof(double), "analyze trajectory");
+    if (!v) return -1;
+    int rc = 0;
     ds_table_init(samples, "sample,max_deviation,mean_angle,pca1,pca2,pca3");
     for (int64_t i = 0; i < B; i++) {
         // NaN (a chord of length 0) stays NaN: fmax would report such a sample as straight.
@@ -56,7 +85,7 @@ static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_
             maxdev = isnan(g->deviation[i * S + s]) ? NAN : fmax(maxdev, g->deviation[i * S + s]);
         if (S > 2) {
             ds_stats a;
-            ds_stats_of(g->angle + i * (S - 2), S - 2, &a);
+            rc |= ds_stats_of(g->angle + i * (S - 2), S - 2, &a);
             angle = a.mean;
         }
         const double row[5] = {maxdev, angle, g->pca_frac[i * 3], g->pca_frac[i * 3 + 1],
@@ -72,10 +101,11 @@ static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_
     ds_table_init(summary, ANALYZE_STATS_HEADER);
     for (int c = 0; c < 5; c++) {
         ds_stats st;
-        ds_stats_of(v + c * B, B, &st);
+        rc |= ds_stats_of(v + c * B, B, &st);
         analyze_add_stats_row(summary, names[c], &st);
     }
     free(v);
+    return rc;
 }
 
 static int analyze_trajectory(int argc, char **argv) {
@@ -101,9 +131,9 @@ static int analyze_trajectory(int argc, char **argv) {
     if (!rc) {
         printf("trajectory %s: %lld points, %lld samples, d = %lld\n\n", prefix, (long long)t.steps,
                (long long)t.b, (long long)t.d);
-        trajectory_steps(&g, f.sigmas.data, &steps);
-        trajectory_samples(&g, &samples, &summary);
-        rc = analyze_emit(&steps, out, "trajectory_steps.csv");
+        rc = trajectory_steps(&g, f.sigmas.data, &steps);
+        if (!rc) rc = trajectory_samples(&g, &samples, &summary);
+        if (!rc) rc = analyze_emit(&steps, out, "trajectory_steps.csv");
         if (!rc) rc = analyze_emit(&summary, out, "trajectory_summary.csv");
         char path[DS_PATH_MAX];
         if (!rc) rc = analyze_out_path(path, sizeof path, out, "trajectory_samples.csv");
@@ -135,13 +165,17 @@ static int memorization_tables(const ds_data *train, const double *x, int64_t b,
         ds_table_add(per_sample, "%d", m.ratio[i] < DS_MEMORIZED_RATIO);
     }
     // The memorised flags (0 or 1) as a third row: its mean is the memorised fraction.
-    double *flags = ds_alloc((size_t)b, sizeof(double));
-    for (int64_t i = 0; i < b; i++) flags[i] = m.ratio[i] < DS_MEMORIZED_RATIO;
+    double *flags = ds_try_alloc((size_t)b, sizeof(double), "analyze memorization");
     ds_stats s1, sr, sm;
-    ds_stats_of(m.d1, b, &s1);
-    ds_stats_of(m.ratio, b, &sr);
-    ds_stats_of(flags, b, &sm);
+    int rc = flags ? 0 : -1;
+    for (int64_t i = 0; i < b && !rc; i++) flags[i] = m.ratio[i] < DS_MEMORIZED_RATIO;
+    if (!rc)
+        rc = ds_stats_of(m.d1, b, &s1) | ds_stats_of(m.ratio, b, &sr) | ds_stats_of(flags, b, &sm);
     free(flags);
+    if (rc) {
+        ds_memorization_free(&m);
+        return -1;
+    }
     ds_table_init(summary, ANALYZE_STATS_HEADER);
     analyze_add_stats_row(summary, "nearest_distance", &s1);
     analyze_add_stats_row(summary, "nearest_ratio", &sr);
@@ -171,6 +205,7 @@ static int analyze_memorization(int argc, char **argv) {
     int64_t n = 0;
     ds_table per_sample = {0}, summary = {0};
     rc = analyze_load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) rc = keep_finite("analyze memorization", samples, x, NULL, &n, train.d);
     if (!rc) rc = memorization_tables(&train, x, n, &per_sample, &summary, &fraction);
     if (!rc) {
         printf("memorisation of %lld samples (%s) against %lld training rows (%s)\n\n",
@@ -220,17 +255,18 @@ static int analyze_fid(int argc, char **argv) {
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
                      (long long)test.d, data_path, (long long)train.d);
     if (!rc) rc = analyze_load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) rc = keep_finite("analyze fid", samples, x, NULL, &n, train.d);
     if (!rc) k = cli_pca_k("analyze fid", k, &train);
     if (!rc) rc = ds_pca_fit(&train, k, &p);
     if (!rc) {
         y = data_as_f64(&test);
-        rc = ds_pca_frechet(&p, x, n, y, test.n, &fd);
+        rc = y ? ds_pca_frechet(&p, x, n, y, test.n, &fd) : -1;
     }
     if (!rc) {
         ds_data first = train;
         first.n = n < train.n ? n : train.n;
         base = data_as_f64(&first);
-        rc = ds_pca_frechet(&p, base, first.n, y, test.n, &fd_base);
+        rc = base ? ds_pca_frechet(&p, base, first.n, y, test.n, &fd_base) : -1;
     }
     if (!rc) {
         double explained = 0;
@@ -285,11 +321,14 @@ static int analyze_error(int argc, char **argv) {
     if (!rc && nr != n)
         rc = ds_fail("%s: %lld rows, but %s has %lld (expected the same run's rows)", reference,
                      (long long)nr, samples, (long long)n);
+    if (!rc) rc = keep_finite("analyze error", "the samples or the reference", x, ref, &n, d);
+    if (!rc && !(err = ds_try_alloc((size_t)n, sizeof(double), "analyze error"))) rc = -1;
+    ds_stats s;
     if (!rc) {
-        err = ds_alloc((size_t)n, sizeof(double));
         ds_rel_error_rows(x, ref, n, d, err);
-        ds_stats s;
-        ds_stats_of(err, n, &s);
+        rc = ds_stats_of(err, n, &s);
+    }
+    if (!rc) {
         ds_table t;
         ds_table_init(&t, ANALYZE_STATS_HEADER);
         analyze_add_stats_row(&t, "relative_l2_error", &s);
@@ -317,8 +356,9 @@ static const char *point_sets[2] = {"train", "heldout"};
 
 // n rows spread evenly over the data set, as doubles.
 static double *spread_rows(const ds_data *data, int64_t n) {
-    double *y = ds_alloc((size_t)(n * data->d), sizeof(double));
-    for (int64_t i = 0; i < n; i++) ds_data_rows_f64(data, i * data->n / n, 1, y + i * data->d);
+    double *y = ds_try_alloc((size_t)(n * data->d), sizeof(double), data->path);
+    for (int64_t i = 0; y && i < n; i++)
+        ds_data_rows_f64(data, i * data->n / n, 1, y + i * data->d);
     return y;
 }
 
@@ -364,8 +404,10 @@ static int compare_models(const ds_data *train, const ds_data *test, const ds_fi
         const ds_data *src = set ? test : train;
         int64_t rows = n < src->n ? n : src->n;
         double *y = spread_rows(src, rows);
-        rc = ds_denoiser_diff(be, bound, r->n_models, y, rows, train->d, r->sigmas, r->n_sigmas,
-                              seed, r->rel[set], r->ev[set]);
+        if (!y) rc = -1;
+        if (!rc)
+            rc = ds_denoiser_diff(be, bound, r->n_models, y, rows, train->d, r->sigmas, r->n_sigmas,
+                                  seed, r->rel[set], r->ev[set]);
         free(y);
     }
     for (int m = 0; m < r->n_models; m++) {
@@ -463,14 +505,17 @@ static int analyze_denoisers(int argc, char **argv) {
     fo.k = k;
     fo.seed = (uint64_t)seed;
     r.n_sigmas = (int)n_sigmas;
-    r.sigmas = ds_alloc((size_t)n_sigmas, sizeof(double));
-    ds_log_grid(sigma_min, sigma_max, (int)n_sigmas, r.sigmas);
+    r.sigmas = ds_try_alloc((size_t)n_sigmas, sizeof(double), cmd);
+    rc = r.sigmas ? 0 : -1;
+    if (!rc) ds_log_grid(sigma_min, sigma_max, (int)n_sigmas, r.sigmas);
     for (int set = 0; set < 2; set++) {
-        r.rel[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
-        r.ev[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
+        size_t cells = (size_t)((r.n_models - 1) * n_sigmas);
+        r.rel[set] = ds_try_alloc(cells, sizeof(double), cmd);
+        r.ev[set] = ds_try_alloc(cells, sizeof(double), cmd);
+        if (!r.rel[set] || !r.ev[set]) rc = -1;
     }
     ds_data train = {0}, test = {0};
-    rc = cli_data_load("analyze", data_path, &train);
+    if (!rc) rc = cli_data_load("analyze", data_path, &train);
     if (!rc) rc = cli_data_load("analyze", heldout, &test);
     if (!rc && test.d != train.d)
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
@@ -483,10 +528,10 @@ static int analyze_denoisers(int argc, char **argv) {
                "points\n\n",
                ds_model_kind_name(r.kinds[0]), (long long)(n < train.n ? n : train.n),
                (long long)(n < test.n ? n : test.n));
-        ds_table_print(&wide, stdout);
-        printf("\n");
         char path[DS_PATH_MAX];
-        rc = analyze_out_path(path, sizeof path, out, "denoisers.csv");
+        rc = ds_table_print(&wide, stdout);
+        printf("\n");
+        if (!rc) rc = analyze_out_path(path, sizeof path, out, "denoisers.csv");
         if (!rc) rc = ds_table_write_csv(&lng, path);
         if (!rc) printf("wrote %s\n\n", path);
         if (!rc) rc = analyze_emit(&cross, out, "denoisers_crossover.csv");

@@ -8,8 +8,8 @@
 #include "ds_error.h"
 #include "ds_schedule.h"
 
-int analyze_load_f64(const char *path, ds_array *a) {
-    DS_TRY(ds_npy_read(path, a));
+int analyze_load_f64(const char *path, int finite_only, ds_array *a) {
+    DS_TRY(finite_only ? ds_npy_read(path, a) : ds_npy_read_any(path, a));
     if (a->dtype == DS_F64) return 0;
     int64_t count = ds_array_count(a);
     double *x = ds_try_alloc((size_t)count, sizeof(double), path);
@@ -28,7 +28,7 @@ int analyze_load_f64(const char *path, ds_array *a) {
 
 int analyze_load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out) {
     ds_array a;
-    DS_TRY(analyze_load_f64(path, &a));
+    DS_TRY(analyze_load_f64(path, 0, &a));
     int64_t cols = 1;
     for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
     int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;
@@ -62,7 +62,7 @@ int analyze_out_path(char *buf, size_t size, const char *dir, const char *name) 
 int analyze_emit(const ds_table *t, const char *dir, const char *name) {
     char path[DS_PATH_MAX];
     DS_TRY(analyze_out_path(path, sizeof path, dir, name));
-    ds_table_print(t, stdout);
+    DS_TRY(ds_table_print(t, stdout));
     DS_TRY(ds_table_write_csv(t, path));
     printf("wrote %s\n\n", path);
     return 0;
@@ -79,11 +79,11 @@ int analyze_load_trajectory(const char *prefix, analyze_trajectory_files *f, ds_
     char path[DS_PATH_MAX];
     memset(f, 0, sizeof *f);
     snprintf(path, sizeof path, "%s_x.npy", prefix);
-    DS_TRY(analyze_load_f64(path, &f->x));
+    DS_TRY(analyze_load_f64(path, 1, &f->x));
     snprintf(path, sizeof path, "%s_denoised.npy", prefix);
-    DS_TRY(analyze_load_f64(path, &f->denoised));
+    DS_TRY(analyze_load_f64(path, 1, &f->denoised));
     snprintf(path, sizeof path, "%s_sigmas.npy", prefix);
-    DS_TRY(analyze_load_f64(path, &f->sigmas));
+    DS_TRY(analyze_load_f64(path, 1, &f->sigmas));
     const ds_array *x = &f->x, *dn = &f->denoised;
     if (x->ndim != 3 || dn->ndim != 3 || dn->shape[1] != x->shape[1] ||
         dn->shape[2] != x->shape[2] || ds_array_count(&f->sigmas) != x->shape[0])

@@ -36,19 +36,22 @@ static int sample_trajectory(const analyze_opts *o, ds_sample_config *c, const d
 }
 
 // Per component: its variance, the emergence sigmas over samples, and the Gaussian's
-// prediction from the variance alone and from each sample's own final coordinate.
-static void component_table(const ds_emergence *e, const ds_pca *p, double tol, double sigma0,
-                            ds_table *t, double *ratio) {
+// prediction from the variance alone and from each sample's own final coordinate;
+// ratio[j]: the measured median over the prediction.
+static int component_table(const ds_emergence *e, const ds_pca *p, double tol, double sigma0,
+                           ds_table *t, double *ratio) {
+    double *own = ds_try_alloc((size_t)e->b, sizeof(double), "emergence predictions");
+    if (!own) return -1;
     ds_table_init(t, "component,variance,sigma_median,sigma_q25,sigma_q75,settled_at_start,"
                      "gaussian_predicted,gaussian_from_finals");
-    double *own = ds_alloc((size_t)e->b, sizeof(double));
-    for (int64_t j = 0; j < e->k; j++) {
-        double lam = p->eigvals[j],
-               pred = ds_emergence_gaussian(lam, tol, DS_HALF_NORMAL_MEDIAN, sigma0);
+    int rc = 0;
+    for (int64_t j = 0; j < e->k && !rc; j++) {
+        double lam = p->eigvals[j];
+        double pred = ds_emergence_gaussian(lam, tol, DS_HALF_NORMAL_MEDIAN, sigma0);
         for (int64_t i = 0; i < e->b; i++)
             own[i] = ds_emergence_gaussian(lam, tol, e->final[i * e->k + j], sigma0);
         ds_stats s;
-        ds_stats_of(own, e->b, &s);
+        rc = ds_stats_of(own, e->b, &s);
         ratio[j] = e->median[j] / pred;
         ds_table_add(t, "%lld", (long long)(j + 1));
         ds_table_add(t, "%.6g", lam);
@@ -60,12 +63,13 @@ static void component_table(const ds_emergence *e, const ds_pca *p, double tol, 
         ds_table_add(t, "%.6g", s.q50);
     }
     free(own);
+    return rc;
 }
 
-static void summary_table(const ds_emergence *e, const char *model, int64_t points, double tol,
-                          const double *ratio, ds_table *t) {
+static int summary_table(const ds_emergence *e, const char *model, int64_t points, double tol,
+                         const double *ratio, ds_table *t) {
     ds_stats r;
-    ds_stats_of(ratio, e->k, &r);
+    DS_TRY(ds_stats_of(ratio, e->k, &r));
     ds_table_init(t, "model,samples,points,pca_k,tolerance,spearman,ratio_to_gaussian_q05,"
                      "ratio_to_gaussian_median,ratio_to_gaussian_q95");
     ds_table_add(t, "%s", model);
@@ -77,6 +81,7 @@ static void summary_table(const ds_emergence *e, const char *model, int64_t poin
     ds_table_add(t, "%.4g", r.q05);
     ds_table_add(t, "%.4g", r.q50);
     ds_table_add(t, "%.4g", r.q95);
+    return 0;
 }
 
 static int emergence_tables(const trajectory_source *src, const ds_data *train, int64_t k,
@@ -86,11 +91,11 @@ static int emergence_tables(const trajectory_source *src, const ds_data *train, 
     ds_emergence e;
     int rc = ds_emergence_compute(&src->view, src->sigmas, &p, tol, &e);
     if (!rc) {
-        double *ratio = ds_alloc((size_t)e.k, sizeof(double));
-        ds_table comp, sum;
-        component_table(&e, &p, tol, src->sigmas[0], &comp, ratio);
-        summary_table(&e, model, src->view.steps, tol, ratio, &sum);
-        rc = analyze_emit(&comp, out, "emergence.csv");
+        double *ratio = ds_try_alloc((size_t)e.k, sizeof(double), "emergence ratios");
+        ds_table comp = {0}, sum = {0};
+        rc = ratio ? component_table(&e, &p, tol, src->sigmas[0], &comp, ratio) : -1;
+        if (!rc) rc = summary_table(&e, model, src->view.steps, tol, ratio, &sum);
+        if (!rc) rc = analyze_emit(&comp, out, "emergence.csv");
         if (!rc) rc = analyze_emit(&sum, out, "emergence_summary.csv");
         ds_table_free(&comp);
         ds_table_free(&sum);

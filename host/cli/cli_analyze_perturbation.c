@@ -24,13 +24,15 @@ static int perturbation_table(const ds_perturbation *p, const ds_data *train, ds
         ds_memorization_free(&base);
         return rc;
     }
-    int *flip = ds_alloc((size_t)(2 * steps * n), sizeof(int)), *changed = flip + steps * n;
-    ds_flips(&base, &pert, flip, changed);
+    int *flip = ds_try_alloc((size_t)(2 * steps * n), sizeof(int), "flips");
+    if (!flip) rc = -1;
+    int *changed = flip ? flip + steps * n : NULL;
+    if (!rc) ds_flips(&base, &pert, flip, changed);
     ds_table_init(t, "step,sigma,change_mean,change_median,change_q95,nearest_changed,flip_rate,"
                      "memorized_restart,memorized_perturbed");
-    for (int64_t k = 0; k < steps; k++) {
+    for (int64_t k = 0; k < steps && !rc; k++) {
         ds_stats s;
-        ds_stats_of(p->change + k * n, n, &s);
+        rc = ds_stats_of(p->change + k * n, n, &s);
         int64_t flips = 0, moved = 0, mem_r = 0, mem_p = 0;
         for (int64_t i = k * n; i < (k + 1) * n; i++) {
             flips += flip[i], moved += changed[i];
@@ -48,7 +50,7 @@ static int perturbation_table(const ds_perturbation *p, const ds_data *train, ds
     free(flip);
     ds_memorization_free(&base);
     ds_memorization_free(&pert);
-    return 0;
+    return rc;
 }
 
 int cli_analyze_perturbation(int argc, char **argv) {

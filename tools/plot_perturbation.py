@@ -33,7 +33,8 @@ def main():
         ax.invert_xaxis()  # the run's order: from sigma_max down
         ax.set_xlabel("sigma of the step perturbed")
         ax.legend(fontsize=7)
-    ax_change.set_yscale("symlog", linthresh=1e-6)
+    ax_change.set_yscale("symlog", linthresh=1e-6)  # a change of exactly 0 stays visible
+    ax_change.set_ylim(bottom=0)
     ax_change.set_ylabel("|x_final' - x_final| / |x_final|")
     ax_change.set_title("change of the final sample")
     ax_flip.set_ylabel("fraction of samples")

@@ -74,7 +74,10 @@ int ds_perturbation_run(ds_backend *b, const ds_model *m, const ds_sample_config
     ds_sample_config full = *c;
     full.record_trajectory = 1;
     ds_sample_result r;
-    DS_TRY(ds_sample_run(b, m, NULL, &full, NULL, NULL, &r));
+    if (ds_sample_run(b, m, NULL, &full, NULL, NULL, &r)) {
+        ds_sample_result_free(&r);
+        return -1;
+    }
     const ds_trajectory *t = &r.trajectory;
     int64_t n = c->n, d = m->d, nd = n * d;
     int points = t->points, steps = points - 1;
@@ -89,7 +92,7 @@ int ds_perturbation_run(ds_backend *b, const ds_model *m, const ds_sample_config
         out->sigmas && out->base && out->restart && out->perturbed && out->change && noise ? 0 : -1;
     if (!rc) {
         memcpy(out->sigmas, t->sigmas, sizeof(double) * (size_t)points);
-        memcpy(out->base, t->x + (size_t)(points - 1) * (size_t)nd, sizeof(double) * nd);
+        memcpy(out->base, t->x + (size_t)(points - 1) * (size_t)nd, sizeof(double) * (size_t)nd);
     }
     uint64_t key = ds_philox_draw_key(c->seed, 0); // a stream apart from the starting noise
     for (int k = 0; k < steps && !rc; k++) {

@@ -83,6 +83,11 @@ typedef struct {
     char data_path[DS_PATH_MAX];
     int64_t data_bytes;
     uint64_t data_checksum;
+
+    // cpu backend, empirical, nearest and smoothed: keep no float32 copy of the training
+    // rows but convert them from the data set (in its own dtype) chunk by chunk at each
+    // call; set by the memory plan when the copy does not fit (same result, slower).
+    int stream_rows;
 } ds_model;
 
 typedef struct {
@@ -133,6 +138,8 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
 // Writes the model folder (model.txt and .npy arrays) / reads one back.
 int ds_model_save(const ds_model *m, const char *dir);
 int ds_model_load(const char *dir, ds_model *out);
+// The kind a model folder holds, from its model.txt alone (nothing else is read).
+int ds_model_folder_kind(const char *dir, ds_model_kind *kind);
 void ds_model_free(ds_model *m);
 // The training data a model folder `dir` (loaded as m) was fitted to, as model.txt
 // records it; refused when the file's size or checksum changed since.

@@ -19,8 +19,8 @@
 // Reads a .npy as doubles (uint8 mapped to [-1, 1] as for data sets); shape in *a.
 // finite_only: NaN or Inf is an error; else such values are kept (diverged samples).
 int analyze_load_f64(const char *path, int finite_only, ds_array *a);
-// Rows of a .npy file (N x prod(other dims)) as doubles, of dimension d (0: any); rows
-// holding NaN or Inf are kept.
+// Rows of a .npy file (N x prod(other dims)) or of a folder of PNGs as doubles, of
+// dimension d (0: any); rows holding NaN or Inf are kept.
 int analyze_load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out);
 // -1 with "command: --option is required" when value is NULL.
 int analyze_need(const char *command, const char *option, const char *value);

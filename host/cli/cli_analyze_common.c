@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_analyze.h"
 #include "ds_error.h"
@@ -26,9 +27,26 @@ int analyze_load_f64(const char *path, int finite_only, ds_array *a) {
     return 0;
 }
 
+// The rows of a folder of PNGs (a sample run's folder, or EDM's layout) as doubles in
+// [-1, 1], as a data set's.
+static int load_png_rows(const char *path, ds_array *a) {
+    ds_data data;
+    DS_TRY(cli_data_load("analyze", path, &data));
+    memset(a, 0, sizeof *a);
+    a->dtype = DS_F64, a->ndim = 2, a->shape[0] = data.n, a->shape[1] = data.d;
+    a->data = ds_try_alloc((size_t)(data.n * data.d), sizeof(double), path);
+    if (a->data) ds_data_rows_f64(&data, 0, data.n, a->data);
+    ds_data_free(&data);
+    return a->data ? 0 : -1;
+}
+
 int analyze_load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out) {
     ds_array a;
-    DS_TRY(analyze_load_f64(path, 0, &a));
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        DS_TRY(load_png_rows(path, &a));
+    else
+        DS_TRY(analyze_load_f64(path, 0, &a));
     int64_t cols = 1;
     for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
     int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;

@@ -130,8 +130,12 @@ static void test_cpu_workspace_is_chunked(void **state) {
     b->memory(b, &m, 1024, &small);
     b->memory(b, &m, 4096, &big);
     b->memory(b, &ten, 1024, &more_rows);
-    assert_true(small.model_bytes == 60000ull * (784 * 4 + 8));
-    assert_true(more_rows.model_bytes == 10 * small.model_bytes);
+    // float rows and |y|^2 / 2; the pruning index: 32 float projections and a norm per
+    // row, 784 x 32 double directions
+    assert_true(small.model_bytes ==
+                60000ull * (784 * 4 + 8) + 60000ull * (32 * 4 + 8) + 784ull * 32 * 8);
+    uint64_t basis = 784ull * 32 * 8; // the same for any N
+    assert_true(more_rows.model_bytes - basis == 10 * (small.model_bytes - basis));
     assert_true(more_rows.batch_bytes == small.batch_bytes);
     assert_true(big.batch_bytes == small.batch_bytes);
     assert_true(small.available > 0);

@@ -25,6 +25,7 @@
 
 #include "cpu_blas.h"
 #include "cpu_models.h"
+#include "cpu_prune.h"
 #include "dist.h"
 #include "ds_error.h"
 #include "empirical_refine.h"
@@ -47,6 +48,7 @@ struct cpu_empirical {
     float *y;            // n x d centred rows; NULL: converted chunk by chunk (m->stream_rows)
     double *half_sq;     // |y_i|^2 / 2 of the stored float rows
     double y_norm;       // max_i |y_i|
+    cpu_prune *prune;    // certified pruning (cpu_prune.c), or NULL: every row evaluated
 };
 
 static int64_t chunk_override(void) {
@@ -117,8 +119,27 @@ cpu_empirical *cpu_empirical_new(const ds_model *m) {
     return e;
 }
 
+int cpu_empirical_prune(cpu_empirical *e, double eps, ds_prune_stats *stats) {
+    // A rank holds part of the rows and its dense states are merged over the ranks; the
+    // pruned path's certificate and output are those of one query over all the rows.
+    if (e->sharded)
+        return ds_fail("cpu backend: certified pruning is not available with --shard-data "
+                       "(each rank holds part of the training rows)");
+    // Its bounds and surviving rows read the float copy, which streamed rows lack.
+    if (!e->y)
+        return ds_fail("cpu backend: certified pruning needs the float32 copy of the rows "
+                       "(not kept when they are streamed to fit --max-memory)");
+    cpu_rows rows = {e->n, e->d, e->y, e->half_sq, e->mean, e->y_norm};
+    cpu_prune *p = cpu_prune_new(&rows, eps, stats);
+    if (!p) return -1;
+    cpu_prune_free(e->prune);
+    e->prune = p;
+    return 0;
+}
+
 void cpu_empirical_free(cpu_empirical *e) {
     if (!e) return;
+    cpu_prune_free(e->prune);
     free(e->y);
     free(e->half_sq);
     free(e);
@@ -347,6 +368,14 @@ void cpu_empirical_memory(const ds_model *m, int64_t rows, uint64_t *model, uint
     *model = (m->stream_rows ? 0 : n * d * sizeof(float)) + n * sizeof(double);
     *work = b * d * sizeof(float) + b * (d + 1) * sizeof(double) + (uint64_t)threads * part;
     if (ds_dist_data_sharding()) *work += b * (DS_LSE_HEAD + d) * sizeof(double); // merge()
+    if (m->kind != DS_MODEL_EMPIRICAL || ds_dist_data_sharding() || m->stream_rows) return;
+    // Certified pruning (on by default when sampling, not with --shard-data): its index
+    // and workspace, and the
+    // compact copies of the queries left to the dense path (x, out, sigma, diag).
+    uint64_t prune_model, prune_work;
+    cpu_prune_memory(m, rows, &prune_model, &prune_work);
+    *model += prune_model;
+    *work += prune_work + b * (2 * d * sizeof(float) + 5 * sizeof(double));
 }
 
 static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c, int stream) {
@@ -484,8 +513,8 @@ static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows,
 // streaming its share with single-threaded SGEMMs, and the partial states are folded at
 // the end. One parallel region per call: alternating OpenMP loops with multithreaded
 // OpenBLAS calls cost 38% here, as each side's idle threads spin while the other runs.
-int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
-                          int64_t n_sigma, float *out, const ds_diag *diag) {
+static int dense_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
+                         int64_t n_sigma, float *out, const ds_diag *diag) {
     int64_t d = e->d, n = e->n, c = chunk_rows(e, rows), n_chunks = (n + c - 1) / c;
     int threads = ds_threads_for(2.0 * (double)rows * (double)n * (double)d);
     if (threads > n_chunks) threads = (int)n_chunks;
@@ -515,5 +544,55 @@ int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, 
     free(parts);
     free(xc);
     free(xc64);
+    return rc;
+}
+
+// The queries the pruned path left (done[i] == 0), gathered into compact arrays, through
+// the dense path, and scattered back.
+static int dense_rest(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
+                      int64_t n_sigma, float *out, const ds_diag *diag, const uint8_t *done) {
+    int64_t d = e->d, rest = 0;
+    for (int64_t i = 0; i < rows; i++) rest += !done[i];
+    if (rest == 0) return 0;
+    if (rest == rows) return dense_denoise(e, x, rows, sigma, n_sigma, out, diag);
+    const char *what = "cpu empirical denoiser";
+    float *xs = ds_try_alloc((size_t)(2 * rest * d), sizeof(float), what);
+    double *ss = xs ? ds_try_alloc((size_t)(3 * rest), sizeof(double), what) : NULL;
+    int64_t *idx = ss ? ds_try_alloc((size_t)(2 * rest), sizeof(int64_t), what) : NULL;
+    if (!idx) {
+        free(xs), free(ss);
+        return -1;
+    }
+    float *os = xs + rest * d;
+    double *weight = ss + rest, *entropy = weight + rest;
+    int64_t *top = idx + rest, r = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        if (done[i]) continue;
+        memcpy(xs + r * d, x + i * d, sizeof(float) * (size_t)d);
+        ss[r] = sigma[n_sigma == 1 ? 0 : i];
+        idx[r++] = i;
+    }
+    ds_diag sub = {top, weight, entropy};
+    int rc = dense_denoise(e, xs, rest, ss, n_sigma == 1 ? 1 : rest, os, diag ? &sub : NULL);
+    for (int64_t k = 0; k < rest && !rc; k++) {
+        int64_t i = idx[k];
+        memcpy(out + i * d, os + k * d, sizeof(float) * (size_t)d);
+        if (!diag) continue;
+        if (diag->top_index) diag->top_index[i] = top[k];
+        if (diag->top_weight) diag->top_weight[i] = weight[k];
+        if (diag->entropy) diag->entropy[i] = entropy[k];
+    }
+    free(xs), free(ss), free(idx);
+    return rc;
+}
+
+int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
+                          int64_t n_sigma, float *out, const ds_diag *diag) {
+    if (!e->prune) return dense_denoise(e, x, rows, sigma, n_sigma, out, diag);
+    uint8_t *done = ds_try_alloc((size_t)rows, 1, "cpu empirical denoiser");
+    if (!done) return -1;
+    int rc = cpu_prune_denoise(e->prune, x, rows, sigma, n_sigma, out, diag, done);
+    if (!rc) rc = dense_rest(e, x, rows, sigma, n_sigma, out, diag, done);
+    free(done);
     return rc;
 }

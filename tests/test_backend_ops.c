@@ -33,7 +33,8 @@
 //   are thus held to 1e-6 whatever sigma; rows balanced between training rows at small
 //   sigma are amplified by the rounding of the inputs for every float32 backend, and the
 //   bound says by how much. Over a batch of queries near the data or at training rows
-//   the relative L2 error must also stay below 5e-6.
+//   the relative L2 error must also stay below 5e-6, or below the bound the rows' own
+//   bounds give the batch where rows balance (compare_denoise).
 //   On Fashion-MNIST (d = 784, |x| ~ 10, y_max ~ 15) B ~ 5e-5: at sigma = 0.01 a row
 //   with w_top = 0.98 may move its top weight by up to 0.02 x 1.0; the 1e-5 that the
 //   earlier cuda test allowed there was below the rounding of its inputs.
@@ -436,8 +437,13 @@ static void denoise_on(ds_backend *b, ds_bound_model *bm, const double *x, int64
 
 // The backend's and ref's outputs for the same queries; the relative L2 error is returned,
 // and for empirical models every row and its diagnostics are held to the per-row bounds.
+// *tol, the caller's batch tolerance, is raised for empirical models to the batch bound
+// those rows' bounds imply, sqrt(sum tol_row^2 / sum |D_row|^2): a query balanced between
+// two training rows at small sigma amplifies its inputs' rounding (q.delta q.spread), and
+// a batch of such queries may exceed a fixed 5e-6 (seed 32914838694: 6.7e-6 at d = 33,
+// sigma 0.002, with every row within its bound).
 static double compare_denoise(pair *p, const double *x, int64_t rows, const double *sigma,
-                              int64_t n_sigma, int in_place) {
+                              int64_t n_sigma, int in_place, double *tol) {
     const ds_model *m = p->m;
     int64_t d = m->d;
     int empirical = m->kind == DS_MODEL_EMPIRICAL;
@@ -447,7 +453,7 @@ static double compare_denoise(pair *p, const double *x, int64_t rows, const doub
     denoise_on(p->ref, p->ref_bm, x, rows, d, sigma, n_sigma, 0, r, empirical ? &dr : NULL);
     double err = tu_rel_l2(a, r, rows * d);
     if (empirical) {
-        double y_max = centred_row_max(m), *w = new_doubles(m->data.n);
+        double y_max = centred_row_max(m), *w = new_doubles(m->data.n), tol_sq = 0, norm_sq = 0;
         for (int64_t i = 0; i < rows; i++) {
             posterior q = posterior_of(m, x + i * d, sigma[n_sigma == 1 ? 0 : i], y_max, w);
             double row_err = 0, row_norm = 0;
@@ -458,6 +464,7 @@ static double compare_denoise(pair *p, const double *x, int64_t rows, const doub
             // Pruning adds at most 2 m R, m <= eps the skipped mass (cpu_prune.c).
             double tol_row =
                 q.delta * q.spread + TOL_EMPIRICAL * sqrt(row_norm) + 2 * p->prune_eps * y_max;
+            tol_sq += tol_row * tol_row, norm_sq += row_norm;
             double tol_w = q.w_top * (1 - q.w_top) * q.delta + 1e-6;
             double tol_h = q.delta * q.entropy + 1e-6;
             if (!(sqrt(row_err) <= tol_row))
@@ -478,6 +485,7 @@ static double compare_denoise(pair *p, const double *x, int64_t rows, const doub
                          da.entropy[i], dr.entropy[i], tol_h);
         }
         free(w);
+        if (norm_sq > 0) *tol = fmax(*tol, sqrt(tol_sq / norm_sq));
     }
     free(a), free(r);
     free_diag(&da), free_diag(&dr);
@@ -493,19 +501,21 @@ static void check_denoiser(pair *p, int64_t rows, double tol, uint64_t salt) {
     for (int kind = 0; kind < kinds; kind++) {
         for (int s = 0; s < N_SIGMAS; s++) {
             double *x = gen_queries(m, rows, kind, &sigmas[s], 1, salt + 10 * (uint64_t)s + kind);
-            double err = compare_denoise(p, x, rows, &sigmas[s], 1, 0);
+            double batch_tol = tol;
+            double err = compare_denoise(p, x, rows, &sigmas[s], 1, 0, &batch_tol);
             printf("%s %s d=%lld %s sigma %-6g rel L2 error %.2e (tol %.1e)\n", p->label,
                    ds_model_kind_name(m->kind), (long long)m->d, query_names[kind], sigmas[s], err,
-                   tol);
-            if (kind != BETWEEN_ROWS) assert_true(err < tol);
+                   batch_tol);
+            if (kind != BETWEEN_ROWS) assert_true(err < batch_tol);
             free(x);
         }
         double *sigma = log_uniform(rows, 0.002, 80, salt + 200 + (uint64_t)kind);
         double *x = gen_queries(m, rows, kind, sigma, rows, salt + 300 + (uint64_t)kind);
-        double err = compare_denoise(p, x, rows, sigma, rows, 1);
-        printf("%s %s %s per-row sigma, in place: rel L2 error %.2e\n", p->label,
-               ds_model_kind_name(m->kind), query_names[kind], err);
-        if (kind != BETWEEN_ROWS) assert_true(err < tol);
+        double batch_tol = tol;
+        double err = compare_denoise(p, x, rows, sigma, rows, 1, &batch_tol);
+        printf("%s %s %s per-row sigma, in place: rel L2 error %.2e (tol %.1e)\n", p->label,
+               ds_model_kind_name(m->kind), query_names[kind], err, batch_tol);
+        if (kind != BETWEEN_ROWS) assert_true(err < batch_tol);
         free(x), free(sigma);
     }
 }
@@ -564,10 +574,11 @@ static void test_empirical_tiny_sigma(void **state) {
         pair p = bind_pair(r, "", &m);
         for (int s = 0; s < 3; s++) {
             double *x = gen_queries(&m, 32, NEAR_DATA, &tiny[s], 1, 51 + (uint64_t)s);
-            double err = compare_denoise(&p, x, 32, &tiny[s], 1, 0);
-            printf("%s empirical sigma %g rel L2 error %.2e (tol %.0e)\n", p.label, tiny[s], err,
-                   TOL_EMPIRICAL);
-            assert_true(err < TOL_EMPIRICAL);
+            double tol = TOL_EMPIRICAL;
+            double err = compare_denoise(&p, x, 32, &tiny[s], 1, 0, &tol);
+            printf("%s empirical sigma %g rel L2 error %.2e (tol %.1e)\n", p.label, tiny[s], err,
+                   tol);
+            assert_true(err < tol);
             free(x);
         }
         unbind_pair(&p, "");
@@ -642,8 +653,8 @@ static void test_batches_over_a_row_block(void **state) {
             pair p = bind_pair(r, "", &m);
             double *sigma = log_uniform(b, 0.05, 3.0, 52);
             double *x = gen_queries(&m, b, NEAR_DATA, sigma, b, 53);
-            double err = compare_denoise(&p, x, b, sigma, b, 0);
             double tol = s ? tol_mixture(m.d) : TOL_EMPIRICAL;
+            double err = compare_denoise(&p, x, b, sigma, b, 0, &tol);
             printf("%s %s %lld rows, per-row sigma: rel L2 error %.2e (tol %.1e)\n", p.label,
                    ds_model_kind_name(m.kind), (long long)b, err, tol);
             assert_true(err < tol);
@@ -685,10 +696,11 @@ static void test_fashion_mnist_subset(void **state) {
         pair p = bind_pair(r, "", &m);
         for (int s = 0; s < N_SIGMAS; s++) {
             for (int64_t e = 0; e < rows * d; e++) x[e] = q[e] + sigmas[s] * noise[e];
-            double err = compare_denoise(&p, x, rows, &sigmas[s], 1, 0);
-            printf("%s fashion-mnist sigma %-6g rel L2 error %.2e (tol %.0e)\n", p.label, sigmas[s],
-                   err, TOL_EMPIRICAL);
-            assert_true(err < TOL_EMPIRICAL);
+            double tol = TOL_EMPIRICAL;
+            double err = compare_denoise(&p, x, rows, &sigmas[s], 1, 0, &tol);
+            printf("%s fashion-mnist sigma %-6g rel L2 error %.2e (tol %.1e)\n", p.label, sigmas[s],
+                   err, tol);
+            assert_true(err < tol);
         }
         for (int64_t e = 0; e < rows * d; e++) x[e] = q[e] + 0.002 * noise[e];
         check_nearest(&p, x, rows);
@@ -743,9 +755,10 @@ static void test_many_components(void **state) {
         gen_model(&m, &spec, 45);
         pair p = bind_pair(r, "", &m);
         double *x = gen_queries(&m, 8, NEAR_DATA, &sigmas[4], 1, 46);
-        double err = compare_denoise(&p, x, 8, &sigmas[4], 1, 0);
-        printf("%s gmm k=66000: rel L2 error %.2e (tol %.1e)\n", p.label, err, tol_mixture(3));
-        assert_true(err < tol_mixture(3));
+        double tol = tol_mixture(3);
+        double err = compare_denoise(&p, x, 8, &sigmas[4], 1, 0, &tol);
+        printf("%s gmm k=66000: rel L2 error %.2e (tol %.1e)\n", p.label, err, tol);
+        assert_true(err < tol);
         free(x);
         unbind_pair(&p, "");
         ds_model_free(&m);

@@ -22,8 +22,9 @@ typedef enum {
     DS_MODEL_LS = 5,           // Kamb & Ganguli's local score machine: a patch per pixel
     DS_MODEL_NEAREST = 6,      // baseline: the nearest training row, at every sigma
     DS_MODEL_SMOOTHED = 7,     // the empirical denoiser averaged over perturbed queries
+    DS_MODEL_VARIANCE = 10,    // Vastola: the empirical denoiser plus a DSM-proxy-variance field
 } ds_model_kind;
-#define DS_MODEL_KINDS 8
+#define DS_MODEL_KINDS 11
 
 // A caller's denoiser: out (rows x d) = D(x; sigma) for x (rows x d) and one sigma per
 // row, all host doubles, row-major. Returns 0, or -1 after recording a message with
@@ -73,6 +74,12 @@ typedef struct {
     int64_t smoothing_samples;
     uint64_t smoothing_seed;
 
+    // variance (README, section Models; host/models/variance.c): the empirical denoiser plus
+    // sqrt(variance) sum_i sqrt(w_i) (y_i - D) z_i(sigma), the z_i the Philox normals of
+    // variance_seed, interpolated over bins in log sigma (ds_variance_z).
+    double variance;
+    uint64_t variance_seed;
+
     // Callback: the caller's denoiser and its argument.
     ds_denoise_fn callback;
     void *callback_user;
@@ -97,6 +104,7 @@ typedef struct {
     const double *patch_schedule; // ls: patch_steps x 2 (sigma, patch), sigmas increasing
     double smoothing;             // smoothed: >= 0 (the studio's smoothing_std), default 0
     int64_t smoothing_samples;    // smoothed: >= 1 (the studio's num_noise), default 1
+    double variance;              // variance: kappa >= 0, the proxy-variance scale, default 1
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
@@ -110,6 +118,8 @@ int ds_model_kind_parse(const char *name, ds_model_kind *out);
 // smoothing sqrt(1 + sigma^2) of the perturbations at sigma.
 void ds_smoothed_noise(const ds_model *m, double *eps);
 double ds_smoothed_scale(const ds_model *m, double sigma);
+// variance: z (n values) = the unit normals z_i(sigma) of the training rows at sigma.
+void ds_variance_z(const ds_model *m, double sigma, double *z);
 // Checks a patch size for images of that shape (ls): 0, or -1 naming who.
 int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width);
 // Checks a patch schedule (steps x 2: sigma, patch): sigmas finite, > 0 and increasing,
@@ -119,7 +129,7 @@ int ds_check_patch_schedule(const char *who, const double *schedule, int64_t ste
 // The ls patch at sigma (the schedule's, or patch_size).
 int ds_ls_patch_at(const ds_model *m, double sigma);
 // 1 for the kinds that keep the training rows (empirical, pca_locality, ls, nearest,
-// smoothed).
+// smoothed, variance).
 int ds_model_holds_rows(ds_model_kind k);
 
 // Fits a model of the given kind to data (the empirical model copies the rows).

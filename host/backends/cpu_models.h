@@ -11,6 +11,7 @@
 typedef struct cpu_empirical cpu_empirical;
 typedef struct cpu_gmm cpu_gmm;
 typedef struct cpu_local cpu_local;
+typedef struct cpu_variance cpu_variance;
 
 // Copies the training rows, centred, into float32. NULL (error recorded) on failure.
 cpu_empirical *cpu_empirical_new(const ds_model *m);
@@ -40,5 +41,12 @@ cpu_local *cpu_local_new(const ds_model *m);
 void cpu_local_free(cpu_local *l);
 int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *sigma,
                       int64_t n_sigma, float *out);
+
+// The variance model (host/backends/cpu_variance.c): centred double rows, DGEMM products.
+cpu_variance *cpu_variance_new(const ds_model *m);
+void cpu_variance_free(cpu_variance *v);
+void cpu_variance_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work);
+int cpu_variance_denoise(const cpu_variance *v, const float *x, int64_t rows, const double *sigma,
+                         int64_t n_sigma, float *out);
 
 #endif

@@ -26,10 +26,21 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->patch_size = 3;
     o->smoothing = 0;
     o->smoothing_samples = 1;
+    o->variance = 1;
 }
 
-static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",     "callback",
-                                                 "pca_locality", "ls",       "nearest", "smoothed"};
+// Kinds without a name here are not (yet) in this build.
+static const char *kind_names[DS_MODEL_KINDS] = {
+    [DS_MODEL_EMPIRICAL] = "empirical",
+    [DS_MODEL_GAUSSIAN] = "gaussian",
+    [DS_MODEL_GMM] = "gmm",
+    [DS_MODEL_CALLBACK] = "callback",
+    [DS_MODEL_PCA_LOCALITY] = "pca_locality",
+    [DS_MODEL_LS] = "ls",
+    [DS_MODEL_NEAREST] = "nearest",
+    [DS_MODEL_SMOOTHED] = "smoothed",
+    [DS_MODEL_VARIANCE] = "variance",
+};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
@@ -37,18 +48,18 @@ const char *ds_model_kind_name(ds_model_kind k) {
 
 int ds_model_kind_parse(const char *name, ds_model_kind *out) {
     for (int k = 0; k < DS_MODEL_KINDS; k++)
-        if (k != DS_MODEL_CALLBACK && !strcmp(name, kind_names[k])) {
+        if (k != DS_MODEL_CALLBACK && kind_names[k] && !strcmp(name, kind_names[k])) {
             *out = (ds_model_kind)k;
             return 0;
         }
     return ds_fail("unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality, ls, "
-                   "nearest or smoothed)",
+                   "nearest, smoothed or variance)",
                    name);
 }
 
 int ds_model_holds_rows(ds_model_kind k) {
     return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_LS ||
-           k == DS_MODEL_NEAREST || k == DS_MODEL_SMOOTHED;
+           k == DS_MODEL_NEAREST || k == DS_MODEL_SMOOTHED || k == DS_MODEL_VARIANCE;
 }
 
 void ds_model_free(ds_model *m) {
@@ -202,6 +213,9 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
         return ds_fail("smoothed: %lld smoothing samples (expected 1 .. 4096)",
                        (long long)o->smoothing_samples);
     if (kind == DS_MODEL_SMOOTHED) return 0;
+    if (kind == DS_MODEL_VARIANCE && (!(o->variance >= 0) || !isfinite(o->variance)))
+        return ds_fail("variance: kappa %g is invalid (expected a finite value >= 0)", o->variance);
+    if (kind == DS_MODEL_VARIANCE) return 0;
     if (kind == DS_MODEL_LS) {
         DS_TRY(ds_check_patch_size("ls", o->patch_size, data->channels, data->height, data->width));
         return ds_check_patch_schedule("ls", o->patch_schedule, o->patch_steps, data->channels,
@@ -251,6 +265,7 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
         out->patch_schedule = o->patch_steps ? ds_alloc(1, bytes) : NULL;
         if (o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
     }
+    if (kind == DS_MODEL_VARIANCE) out->variance = o->variance, out->variance_seed = o->seed;
     if (kind == DS_MODEL_SMOOTHED) {
         out->smoothing = o->smoothing;
         out->smoothing_samples = o->smoothing_samples;

@@ -14,6 +14,7 @@
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "fatal.h"
 
 static double now_ms(void) {
     struct timespec ts;
@@ -37,7 +38,7 @@ static const char *load_rows(const char *path, ds_model *m) {
     if (ds_data_load(path, &m->data) != 0) {
         fprintf(stderr, "bench: %s; using random rows\n", ds_error());
         int64_t n = 60000, d = 784;
-        float *y = ds_alloc((size_t)(n * d), sizeof(float));
+        float *y = tu_alloc((size_t)(n * d), sizeof(float));
         m->data = (ds_data){.n = n, .d = d, .dtype = DS_F32, .values = y};
         for (int64_t e = 0; e < n * d; e++)
             y[e] = (float)(2.0 * ds_philox_normal(7, e / d, e % d) / 6.0);
@@ -45,7 +46,7 @@ static const char *load_rows(const char *path, ds_model *m) {
     }
     m->kind = DS_MODEL_EMPIRICAL;
     m->d = m->data.d;
-    m->mean = ds_alloc((size_t)m->d, sizeof(double));
+    m->mean = tu_alloc((size_t)m->d, sizeof(double));
     for (int64_t i = 0; i < m->data.n; i++)
         for (int64_t j = 0; j < m->d; j++) m->mean[j] += ds_data_value(&m->data, i, j);
     for (int64_t j = 0; j < m->d; j++) m->mean[j] /= (double)m->data.n;
@@ -58,32 +59,32 @@ int main(int argc, char **argv) {
     ds_model m;
     const char *source = load_rows(argc > 3 ? argv[3] : DS_DEFAULT_DATA, &m);
     int64_t n = m.data.n, d = m.d;
-    if (b < 1 || repeats < 1 || b > n) ds_die("bench: bad B or repeats");
+    if (b < 1 || repeats < 1 || b > n) tu_die("bench: bad B or repeats");
 
     // Queries: training rows plus noise at sigma = 1.
     const double sigma = 1.0;
-    double *x = ds_alloc((size_t)(b * d), sizeof(double));
+    double *x = tu_alloc((size_t)(b * d), sizeof(double));
     for (int64_t i = 0; i < b; i++)
         for (int64_t j = 0; j < d; j++)
             x[i * d + j] =
                 ds_data_value(&m.data, (i * 233) % n, j) + sigma * ds_philox_normal(1, i, j);
     ds_backend *be = ds_backend_new("cpu");
     ds_bound_model *bm = be->bind(be, &m);
-    if (!bm) ds_die("%s", ds_error());
+    if (!bm) tu_die("%s", ds_error());
     ds_batch *xb = be->batch_new(be, b, d), *out = be->batch_new(be, b, d);
     be->upload(be, xb, x);
 
-    double *t = ds_alloc((size_t)repeats, sizeof(double));
+    double *t = tu_alloc((size_t)repeats, sizeof(double));
     for (int r = -1; r < repeats; r++) { // r = -1: warm-up
         double t0 = now_ms();
-        if (be->denoise(be, bm, xb, &sigma, 1, out, NULL)) ds_die("%s", ds_error());
+        if (be->denoise(be, bm, xb, &sigma, 1, out, NULL)) tu_die("%s", ds_error());
         if (r >= 0) t[r] = now_ms() - t0;
     }
     double denoise_ms = median(t, repeats);
 
     // The roofline: one SGEMM B x N x d, the shape of X Y^T.
-    float *yf = ds_alloc((size_t)(n * d), sizeof(float)), *xf = xb->data;
-    float *c = ds_alloc((size_t)(b * n), sizeof(float));
+    float *yf = tu_alloc((size_t)(n * d), sizeof(float)), *xf = xb->data;
+    float *c = tu_alloc((size_t)(b * n), sizeof(float));
     ds_data_rows_f32(&m.data, 0, n, yf);
     for (int r = -1; r < repeats; r++) {
         double t0 = now_ms();

@@ -29,6 +29,9 @@ void tu_orthonormal_columns(double *u, int64_t d, int64_t r, uint64_t seed);
 // An empirical model over n rows of dimension d (stored as given, in float64),
 // with their mean; free with ds_model_free.
 void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d);
+// n images c x h x w, uniform in [-1, 1] and rounded to float32 (stored so), saved as
+// dir/data.npy when dir is not NULL; free with ds_data_free.
+ds_data tu_images(int64_t n, int c, int h, int w, uint64_t seed, const char *dir);
 // count rows of the data set at path, drawn at random (with repetition) by seed, without
 // labels; -1 (message in ds_error) when it cannot be read.
 int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out);

@@ -29,9 +29,11 @@
 // central difference of D in sigma.
 //
 // Minimiser: L-BFGS (8 pairs) over the interior nodes with a backtracking Armijo search,
-// from the straight line, preconditioned by the kinetic part of the Hessian (per
-// coordinate the tridiagonal (1 / (2 h)) (1 / q_j-1 + 1 / q_j) on the diagonal,
-// -1 / (2 h q_j) beside it), whose condition number ~K^2 would otherwise set the pace.
+// from the straight line, until |grad S| falls by grad_tol, the search finds no decrease, or
+// S moves by less than 1e-14 of itself five times running (the floor that the
+// difference quotients of D set on |grad S|); preconditioned by the kinetic part of the Hessian
+// (per coordinate the tridiagonal (1 / (2 h)) (1 / q_j-1 + 1 / q_j) on the diagonal, -1 / (2 h q_j)
+// beside it), whose condition number ~K^2 would otherwise set the pace.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +62,13 @@ typedef struct {
     int64_t d, k;
     double h;
     ds_batch *xb, *ob;
-    double *rows, *sig, *den;        // host rows of one denoiser call (at most 2 K)
-    double *f, *r, *jr, *pm, *pp;    // K x d: drift, residual, J_f r; p- and p+ at K + 1 nodes
-    double *sig_mid, *a_mid, *q_mid; // K
+    double *block;                              // every array below, one allocation
+    double *rows, *sig, *den;                   // host rows of one denoiser call (at most 2 K)
+    double *f, *r, *jr, *mid;                   // K x d: drift, residual, J_f r, midpoints
+    double *len;                                // K: |r_k|
+    double *pm, *pp;                            // (K + 1) x d: p- and p+ at the nodes
+    double *sig_mid, *a_mid, *q_mid;            // K
+    double *g, *dir, *xn, *gn, *sv, *yv, *work; // the minimiser's vectors
 } ctx;
 
 static double duration(const ds_noether_opts *o) {
@@ -110,29 +116,36 @@ static int check_opts(int64_t d, const ds_noether_opts *o) {
 static void ctx_free(ctx *c) {
     if (c->xb) c->be->batch_free(c->be, c->xb);
     if (c->ob) c->be->batch_free(c->be, c->ob);
-    free(c->rows), free(c->sig), free(c->den), free(c->f), free(c->r), free(c->jr);
-    free(c->pm), free(c->pp), free(c->sig_mid), free(c->a_mid), free(c->q_mid);
+    free(c->block);
 }
 
-static void ctx_init(ctx *c, ds_backend *be, ds_bound_model *bm, int64_t d,
-                     const ds_noether_opts *o) {
-    int64_t k = o->steps;
+// Carves n doubles off *at.
+static double *take(double **at, int64_t n) {
+    double *p = *at;
+    *at += n;
+    return p;
+}
+
+static int ctx_init(ctx *c, ds_backend *be, ds_bound_model *bm, int64_t d,
+                    const ds_noether_opts *o) {
+    int64_t k = o->steps, n = (k + 1) * d, m = LBFGS_PAIRS;
     *c = (ctx){.be = be, .bm = bm, .o = o, .d = d, .k = k, .h = duration(o) / (double)k};
-    c->rows = ds_alloc((size_t)(2 * k * d), sizeof(double));
-    c->den = ds_alloc((size_t)(2 * k * d), sizeof(double));
-    c->sig = ds_alloc((size_t)(2 * k), sizeof(double));
-    c->f = ds_alloc((size_t)(k * d), sizeof(double));
-    c->r = ds_alloc((size_t)(k * d), sizeof(double));
-    c->jr = ds_alloc((size_t)(k * d), sizeof(double));
-    c->pm = ds_alloc((size_t)((k + 1) * d), sizeof(double));
-    c->pp = ds_alloc((size_t)((k + 1) * d), sizeof(double));
-    c->sig_mid = ds_alloc((size_t)k, sizeof(double));
-    c->a_mid = ds_alloc((size_t)k, sizeof(double));
-    c->q_mid = ds_alloc((size_t)k, sizeof(double));
+    int64_t total = 4 * k * d + 2 * k + 4 * k * d + k + 2 * n + 3 * k + 4 * n + 2 * m * n + 2 * k;
+    c->block = ds_try_alloc((size_t)total, sizeof(double), "noether: path work");
+    if (!c->block) return -1;
+    double *at = c->block;
+    c->rows = take(&at, 2 * k * d), c->den = take(&at, 2 * k * d), c->sig = take(&at, 2 * k);
+    c->f = take(&at, k * d), c->r = take(&at, k * d), c->jr = take(&at, k * d);
+    c->mid = take(&at, k * d), c->len = take(&at, k);
+    c->pm = take(&at, n), c->pp = take(&at, n);
+    c->sig_mid = take(&at, k), c->a_mid = take(&at, k), c->q_mid = take(&at, k);
+    c->g = take(&at, n), c->dir = take(&at, n), c->xn = take(&at, n), c->gn = take(&at, n);
+    c->sv = take(&at, m * n), c->yv = take(&at, m * n), c->work = take(&at, 2 * k);
     for (int64_t i = 0; i < k; i++) {
         double s = sigma_at(o, (i + 0.5) * c->h);
         c->sig_mid[i] = s, c->a_mid[i] = drift_scale(o, s), c->q_mid[i] = diffusion(o, s);
     }
+    return 0;
 }
 
 // den = D(rows; sig) for n rows.
@@ -171,8 +184,7 @@ static int evaluate(ctx *c, const double *x, double *action, double *grad) {
     *action = s;
     if (!grad) return 0;
     // J_D r by a central difference along r: rows i and k + i at x^ +- eps r / |r|
-    double *mid = ds_alloc((size_t)(k * d), sizeof(double)),
-           *len = ds_alloc((size_t)k, sizeof(double));
+    double *mid = c->mid, *len = c->len;
     memcpy(mid, c->rows, sizeof(double) * (size_t)(k * d));
     for (int64_t i = 0; i < k; i++) {
         double rr = 0, eps = c->o->fd_step * c->sig_mid[i];
@@ -194,7 +206,6 @@ static int evaluate(ctx *c, const double *x, double *action, double *grad) {
             c->jr[e] = c->a_mid[i] * (jd - c->r[e]); // J_f r
         }
     }
-    free(len), free(mid);
     if (rc) return rc;
     memset(c->pm, 0, sizeof(double) * (size_t)((k + 1) * d));
     memset(c->pp, 0, sizeof(double) * (size_t)((k + 1) * d));
@@ -240,13 +251,10 @@ static void precondition(const ctx *c, double *v, double *work) {
 // L-BFGS over the whole node array (the ends' gradient is zero, so they stay fixed).
 static int minimise(ctx *c, double *x, ds_noether_path *out) {
     int64_t n = (c->k + 1) * c->d, m = LBFGS_PAIRS;
-    double *g = ds_alloc((size_t)n, sizeof(double)), *dir = ds_alloc((size_t)n, sizeof(double));
-    double *xn = ds_alloc((size_t)n, sizeof(double)), *gn = ds_alloc((size_t)n, sizeof(double));
-    double *sv = ds_alloc((size_t)(m * n), sizeof(double)),
-           *yv = ds_alloc((size_t)(m * n), sizeof(double));
-    double *work = ds_alloc((size_t)(2 * c->k), sizeof(double));
+    double *g = c->g, *dir = c->dir, *xn = c->xn, *gn = c->gn, *sv = c->sv, *yv = c->yv;
+    double *work = c->work;
     double rho[LBFGS_PAIRS], alpha[LBFGS_PAIRS], s_val, sn;
-    int64_t stored = 0, head = 0, it = 0;
+    int64_t stored = 0, head = 0, it = 0, stalls = 0;
     int rc = evaluate(c, x, &s_val, g);
     double g0 = rc ? 0 : sqrt(dot(g, g, n)), gnorm = g0;
     while (!rc && it < c->o->max_iters && gnorm > c->o->grad_tol * g0) {
@@ -281,6 +289,9 @@ static int minimise(ctx *c, double *x, ds_noether_path *out) {
             }
         }
         if (rc || !accepted) break; // no decrease left at this precision
+        // the differences of D set a floor on |grad S|: stop when S stops moving
+        stalls = s_val - sn <= 1e-14 * fabs(s_val) ? stalls + 1 : 0;
+        if (stalls == 5) break;
         for (int64_t e = 0; e < n; e++) {
             sv[head * n + e] = xn[e] - x[e];
             yv[head * n + e] = gn[e] - g[e];
@@ -306,7 +317,6 @@ static int minimise(ctx *c, double *x, ds_noether_path *out) {
         out->grad_rel = g0 > 0 ? gnorm / g0 : 0;
         out->converged = out->grad_rel <= c->o->grad_tol;
     }
-    free(g), free(dir), free(xn), free(gn), free(sv), free(yv), free(work);
     return rc;
 }
 
@@ -354,16 +364,20 @@ static int energy(ctx *c, const double *x, ds_noether_path *out) {
     return 0;
 }
 
-static void alloc_path(ds_noether_path *p, int64_t k, int64_t d) {
+static int alloc_path(ds_noether_path *p, int64_t k, int64_t d) {
     memset(p, 0, sizeof *p);
     p->steps = k, p->d = d;
-    p->t = ds_alloc((size_t)(k + 1), sizeof(double));
-    p->sigma = ds_alloc((size_t)(k + 1), sizeof(double));
-    p->x = ds_alloc((size_t)((k + 1) * d), sizeof(double));
-    p->p = ds_alloc((size_t)((k + 1) * d), sizeof(double));
-    p->angular = ds_alloc((size_t)(k + 1), sizeof(double));
-    p->energy = ds_alloc((size_t)k, sizeof(double));
-    p->dl_dt = ds_alloc((size_t)k, sizeof(double));
+    const char *what = "noether: path";
+    p->t = ds_try_alloc((size_t)(k + 1), sizeof(double), what);
+    p->sigma = ds_try_alloc((size_t)(k + 1), sizeof(double), what);
+    p->x = ds_try_alloc((size_t)((k + 1) * d), sizeof(double), what);
+    p->p = ds_try_alloc((size_t)((k + 1) * d), sizeof(double), what);
+    p->angular = ds_try_alloc((size_t)(k + 1), sizeof(double), what);
+    p->energy = ds_try_alloc((size_t)k, sizeof(double), what);
+    p->dl_dt = ds_try_alloc((size_t)k, sizeof(double), what);
+    if (p->t && p->sigma && p->x && p->p && p->angular && p->energy && p->dl_dt) return 0;
+    ds_noether_path_free(p);
+    return -1;
 }
 
 int ds_noether_path_solve(ds_backend *be, ds_bound_model *bm, int64_t d, const double *x_from,
@@ -375,8 +389,11 @@ int ds_noether_path_solve(ds_backend *be, ds_bound_model *bm, int64_t d, const d
             return ds_fail("noether: the end states must be finite");
     int64_t k = o->steps;
     ctx c;
-    ctx_init(&c, be, bm, d, o);
-    alloc_path(out, k, d);
+    DS_TRY(ctx_init(&c, be, bm, d, o));
+    if (alloc_path(out, k, d)) {
+        ctx_free(&c);
+        return -1;
+    }
     for (int64_t i = 0; i <= k; i++) {
         double u = (double)i / (double)k;
         out->t[i] = i * c.h;
@@ -403,7 +420,7 @@ int ds_noether_action(ds_backend *be, ds_bound_model *bm, int64_t d, const ds_no
                       const double *x, double *action, double *grad) {
     DS_TRY(check_opts(d, o));
     ctx c;
-    ctx_init(&c, be, bm, d, o);
+    DS_TRY(ctx_init(&c, be, bm, d, o));
     int rc = evaluate(&c, x, action, grad);
     ctx_free(&c);
     return rc;

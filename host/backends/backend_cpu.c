@@ -35,7 +35,7 @@ static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
         bm->empirical = cpu_empirical_new(m);
     else if (m->kind == DS_MODEL_VARIANCE)
         bm->variance = cpu_variance_new(m);
-    else if (ds_model_is_local(m->kind))
+    else if (ds_model_holds_rows(m->kind)) // the local models: pca_locality, ls, els, pspc
         bm->local = cpu_local_new(m);
     else
         bm->gmm = cpu_gmm_new(m);
@@ -224,11 +224,13 @@ static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backen
     } else if (m->kind == DS_MODEL_VARIANCE) {
         cpu_variance_memory(m, block, &out->model_bytes, &out->batch_bytes);
     } else if (ds_model_holds_rows(m->kind)) {
-        // the local models (cpu_local.c): float rows and one d x d mask of (index, weight)
-        // entries; per thread (CHUNK + 4) x d doubles of work
+        // the local models (cpu_local.c): float rows and, for a masked model, one d x d
+        // mask of (index, weight) entries; each thread's work
         uint64_t d = (uint64_t)m->d;
-        out->model_bytes = sizeof(float) * (uint64_t)m->data.n * d + 16 * d * d;
-        out->batch_bytes = sizeof(double) * (uint64_t)omp_get_max_threads() * (64 + 4) * d;
+        out->model_bytes = sizeof(float) * (uint64_t)m->data.n * d;
+        if (ds_model_is_local(m->kind)) out->model_bytes += 16 * d * d;
+        out->batch_bytes =
+            sizeof(double) * (uint64_t)omp_get_max_threads() * (uint64_t)cpu_local_work_len(m);
     } else
         cpu_gmm_memory(m, block, &out->model_bytes, &out->batch_bytes);
     if (ds_model_holds_rows(m->kind)) out->model_bytes += ds_backend_source_bytes(&m->data);
@@ -241,7 +243,8 @@ static void cpu_destroy(ds_backend *b) {
 }
 
 ds_backend *ds_backend_cpu_new(void) {
-    ds_backend *b = ds_alloc(1, sizeof *b);
+    ds_backend *b = ds_try_alloc(1, sizeof *b, "backend cpu");
+    if (!b) return NULL;
     b->name = "cpu";
     b->f64 = 0;
     b->bind = cpu_bind;

@@ -1,15 +1,18 @@
-// The cpu denoiser of the local models (pca_locality): one pass over the float32
-// training rows per query, CHUNK rows at a time, with a streaming log-sum-exp per output
-// pixel (running maximum, rescaled sums), so no N x d array of logits is formed. The
-// squared differences and their masked sums are formed in double from the float32
-// values: the distances are sums of positive terms (no cancellation), and at small sigma
-// the logits' differences matter. Rows of a batch run in parallel; the mask (built in
-// double by host/models/local_mask.c) is kept for the sigma of the previous call.
+// The cpu denoiser of the local models: the float32 training rows, the rows of a batch
+// in parallel, and the masked models (pca_locality, ls): one pass over the training rows
+// per query, CHUNK rows at a time, with a streaming log-sum-exp per output pixel (running
+// maximum, rescaled sums), so no N x d array of logits is formed. The squared
+// differences and their masked sums are formed in double from the float32 values: the
+// distances are sums of positive terms (no cancellation), and at small sigma the logits'
+// differences matter. The mask (built in double by host/models/local_mask.c) is kept for
+// the sigma of the previous call. The patch models els and pspc have their own rows
+// (cpu_els.c, cpu_pspc.c).
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "cpu_models.h"
+#include "cpu_patch.h"
 #include "ds_error.h"
 #include "local_mask.h"
 
@@ -43,7 +46,7 @@ void cpu_local_free(cpu_local *l) {
 }
 
 static int use_mask(cpu_local *l, double sigma) {
-    if (l->sigma == sigma) return 0;
+    if (l->sigma == sigma || !ds_model_is_local(l->m->kind)) return 0;
     ds_local_mask_free(&l->mask);
     l->sigma = 0;
     DS_TRY(ds_local_mask_build(l->m, sigma, &l->mask));
@@ -101,9 +104,28 @@ static void denoise_row(const cpu_local *l, const float *x, double sigma, float 
     for (int64_t j = 0; j < d; j++) out[j] = (float)(w->acc[j] / w->z[j]);
 }
 
+int64_t cpu_local_work_len(const ds_model *m) {
+    if (m->kind == DS_MODEL_ELS) return cpu_els_work_len(m);
+    if (m->kind == DS_MODEL_PSPC) return cpu_pspc_work_len(m);
+    return (CHUNK + 4) * m->d;
+}
+
+static void local_row(const cpu_local *l, const float *x, double sigma, float *out, double *work) {
+    const ds_model *m = l->m;
+    int64_t d = m->d;
+    row_work w = {work, work + d, work + (CHUNK + 1) * d, work + (CHUNK + 2) * d,
+                  work + (CHUNK + 3) * d};
+    if (m->kind == DS_MODEL_ELS)
+        cpu_els_row(m, l->y, x, sigma, out, work);
+    else if (m->kind == DS_MODEL_PSPC)
+        cpu_pspc_row(m, l->y, x, sigma, out, work);
+    else
+        denoise_row(l, x, sigma, out, &w);
+}
+
 int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *sigma,
                       int64_t n_sigma, float *out) {
-    int64_t d = l->m->d;
+    int64_t d = l->m->d, work_len = cpu_local_work_len(l->m);
     for (int64_t first = 0; first < rows;) {
         double s = sigma[n_sigma == 1 ? 0 : first];
         int64_t end = first + 1;
@@ -112,16 +134,13 @@ int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *
         int failed = 0;
 #pragma omp parallel reduction(| : failed)
         {
-            row_work w;
-            w.sq = ds_try_alloc((size_t)((CHUNK + 4) * d), sizeof(double), "cpu local workspace");
-            failed = !w.sq;
-            if (w.sq) {
-                w.logits = w.sq + d, w.max = w.logits + CHUNK * d, w.z = w.max + d;
-                w.acc = w.z + d;
+            double *work = ds_try_alloc((size_t)work_len, sizeof(double), "cpu local workspace");
+            failed = !work;
+            if (work) {
 #pragma omp for schedule(dynamic)
-                for (int64_t i = first; i < end; i++) denoise_row(l, x + i * d, s, out + i * d, &w);
+                for (int64_t i = first; i < end; i++) local_row(l, x + i * d, s, out + i * d, work);
             }
-            free(w.sq);
+            free(work);
         }
         if (failed) return -1;
         first = end;

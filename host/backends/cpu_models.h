@@ -35,12 +35,14 @@ int cpu_gmm_denoise(const cpu_gmm *g, const float *x, int64_t rows, const double
 int cpu_gmm_flow(const cpu_gmm *g, const float *x, int64_t rows, double sigma_from, double sigma_to,
                  float *out);
 
-// The local models (pca_locality; host/backends/cpu_local.c): keeps the mask of the
-// last sigma, so the handle is not const.
+// The local models (pca_locality, ls, els, pspc; host/backends/cpu_local.c): keeps the
+// mask of the last sigma, so the handle is not const.
 cpu_local *cpu_local_new(const ds_model *m);
 void cpu_local_free(cpu_local *l);
 int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *sigma,
                       int64_t n_sigma, float *out);
+// The doubles of work one thread of cpu_local_denoise allocates for model m.
+int64_t cpu_local_work_len(const ds_model *m);
 
 // The variance model (host/backends/cpu_variance.c): centred double rows, DGEMM products.
 cpu_variance *cpu_variance_new(const ds_model *m);

@@ -73,7 +73,16 @@ typedef struct {
     double sigma_from, sigma_to, sigma, duration, tol, variance;
 } noether_args;
 
-static int load_model(const noether_args *a, ds_model *m) {
+static const char *vec_header(char *buf, size_t size, const char *name, int64_t d) {
+    buf[0] = '\0';
+    for (int64_t j = 0; j < d; j++)
+        snprintf(buf + strlen(buf), size - strlen(buf), ",%s%lld", name, (long long)j);
+    return buf;
+}
+
+// The model, and the data it was fitted to in *data (n = 0 for a model folder).
+static int load_model(const noether_args *a, ds_model *m, ds_data *data_out) {
+    memset(data_out, 0, sizeof *data_out);
     if (a->model_dir) return ds_model_load(a->model_dir, m);
     ds_data data;
     if (a->data)
@@ -86,15 +95,17 @@ static int load_model(const noether_args *a, ds_model *m) {
     ds_fit_opts_default(&fo);
     fo.k = a->k, fo.seed = (uint64_t)a->seed, fo.variance = a->variance;
     if (!rc) rc = ds_model_fit(&data, kind, &fo, m);
-    ds_data_free(&data);
+    if (rc) ds_data_free(&data);
+    if (!rc) *data_out = data;
     return rc;
 }
 
-static const char *vec_header(char *buf, size_t size, const char *name, int64_t d) {
-    buf[0] = '\0';
-    for (int64_t j = 0; j < d; j++)
-        snprintf(buf + strlen(buf), size - strlen(buf), ",%s%lld", name, (long long)j);
-    return buf;
+// The training rows as noether_data.csv (the plot draws them under the paths).
+static void data_table(const ds_data *data, ds_table *t) {
+    char header[1024];
+    ds_table_init(t, vec_header(header, sizeof header, "x", data->d) + 1);
+    for (int64_t i = 0; i < data->n; i++)
+        for (int64_t j = 0; j < data->d; j++) ds_table_add(t, "%.9g", ds_data_value(data, i, j));
 }
 
 // The paths' nodes, midpoints and one summary row each.
@@ -161,11 +172,12 @@ static void tables(ds_noether_path *paths, int n, int64_t d, const double *centr
 }
 
 static int write_tables(const char *out, const ds_table *nodes, const ds_table *mids,
-                        const ds_table *summary) {
-    const ds_table *t[3] = {nodes, mids, summary};
-    const char *names[3] = {"noether_nodes.csv", "noether_midpoints.csv", "noether_summary.csv"};
+                        const ds_table *summary, const ds_table *data) {
+    const ds_table *t[4] = {nodes, mids, summary, data};
+    const char *names[4] = {"noether_nodes.csv", "noether_midpoints.csv", "noether_summary.csv",
+                            "noether_data.csv"};
     DS_TRY(ds_table_print(summary, stdout));
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < (data ? 4 : 3); i++) {
         char path[DS_PATH_MAX];
         if ((size_t)snprintf(path, sizeof path, "%s/%s", out, names[i]) >= sizeof path)
             return ds_fail("%s/%s: path too long", out, names[i]);
@@ -264,7 +276,8 @@ int cli_analyze_noether(int argc, char **argv) {
     ds_backend *be = ds_backend_new(a.backend);
     if (!be) return CLI_PARSE_ERROR;
     ds_model m;
-    if (load_model(&a, &m)) {
+    ds_data data;
+    if (load_model(&a, &m, &data)) {
         ds_backend_free(be);
         return -1;
     }
@@ -295,16 +308,19 @@ int cli_analyze_noether(int argc, char **argv) {
                "angular momentum about (%g, %g)\n\n",
                ds_model_kind_name(m.kind), (long long)d, be->name, a.process, n_to,
                (long long)o.steps, o.centre[0], o.centre[1]);
-        ds_table nodes, mids, summary;
+        ds_table nodes, mids, summary, rows = {0};
         tables(paths, n_to, d, o.centre, &nodes, &mids, &summary);
-        rc = write_tables(a.out, &nodes, &mids, &summary);
+        if (data.n) data_table(&data, &rows);
+        rc = write_tables(a.out, &nodes, &mids, &summary, data.n ? &rows : NULL);
         ds_table_free(&nodes), ds_table_free(&mids), ds_table_free(&summary);
+        ds_table_free(&rows);
     }
     for (int i = 0; i < solved; i++) ds_noether_path_free(paths + i);
     if (rc && out_dir.path) cli_out_dir_abandon(&out_dir);
     if (bm) be->unbind(be, bm);
     ds_backend_free(be);
     ds_model_free(&m);
+    ds_data_free(&data);
     free(to);
     return rc;
 }

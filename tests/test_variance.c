@@ -169,10 +169,11 @@ static void test_kappa_to_zero_is_empirical(void **state) {
 // Over S seeds, D_var(x) - D(x) is a Gaussian vector of covariance kappa Cov[x0 | x]. The
 // sample covariance's squared Frobenius error has mean ((tr C)^2 + |C|_F^2) / S <= 2 d
 // |C|_F^2 / S (d = 2 here), so its relative error squared has mean <= 4 / S; the bound
-// used, 40 times that mean, is exceeded with probability below P(chi2_1 > 40) ~ 3e-10.
+// used, sqrt(40 x 4 / S) (40 times that mean), is exceeded with probability below P(chi2_1 > 40) ~
+// 3e-10.
 static void test_fluctuation_covariance_is_the_proxy_variance(void **state) {
     (void)state;
-    enum { n = 12, d = 2, S = 20000 };
+    enum { n = 12, d = 2, S = 8000 };
     uint64_t seed = tu_seed() + 31;
     ds_data data = make_data(n, d, seed, NULL);
     ds_model m, emp;

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "cpu_blas.h"
 #include "cpu_models.h"
 #include "cpu_patch.h"
 #include "ds_error.h"
@@ -131,7 +132,7 @@ int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *
         int64_t end = first + 1;
         while (end < rows && (n_sigma == 1 || sigma[end] == s)) end++;
         DS_TRY(use_mask(l, s));
-        int failed = 0;
+        int failed = 0, saved = cpu_blas_serial_begin(); // cpu_els.c's DGEMMs, one per thread
 #pragma omp parallel reduction(| : failed)
         {
             double *work = ds_try_alloc((size_t)work_len, sizeof(double), "cpu local workspace");
@@ -142,6 +143,7 @@ int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *
             }
             free(work);
         }
+        cpu_blas_serial_end(saved);
         if (failed) return -1;
         first = end;
     }

@@ -13,7 +13,7 @@
 
 int64_t cpu_pspc_work_len(const ds_model *m) {
     int64_t h = m->height, w = m->width, hw = h * w;
-    return 3 * m->d + 7 * hw + (h > w ? h : w) + 1;
+    return 3 * m->d + 6 * hw + ds_box_work_len(h, w);
 }
 
 typedef struct {

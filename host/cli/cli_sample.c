@@ -240,6 +240,7 @@ static void run_json_extra(ds_json *j, void *user) {
     ds_json_int(j, "samples_landed", r->landed);
     ds_json_int(j, "ranks", ds_dist_size());
     ds_json_bool(j, "data_sharding", ds_dist_data_sharding());
+    ds_json_int(j, "mpi_bytes_sent_by_rank_0", (int64_t)ds_dist_bytes_sent());
     ds_json_array(j, "sample_nfe");
     for (int64_t i = 0; i < r->n_samples; i++) ds_json_int(j, NULL, r->sample_nfe[i]);
     ds_json_end(j);
@@ -332,18 +333,21 @@ static int agree(int rc, int *stopped) {
     return rc;
 }
 
-// The batches this rank runs: those rank 0 found not done, and with sample sharding only
-// every ranks-th of them (batch j on rank j mod ranks). *complete becomes rank 0's.
+static int64_t batch_count(const sample_args *a) {
+    return (a->cfg.n + a->cfg.batch - 1) / a->cfg.batch;
+}
+
+// Collective: the batches this rank runs (skip: 0), those rank 0 found not done, and with
+// sample sharding only every ranks-th of them (batch j on rank j mod ranks). *complete
+// becomes rank 0's.
 static int rank_batches(const sample_args *a, const sample_output *o, int rank, int ranks,
-                        int *complete, uint8_t **skip) {
-    int64_t n_batches = (a->cfg.n + a->cfg.batch - 1) / a->cfg.batch;
-    *skip = ds_try_alloc((size_t)n_batches, 1, "sample: batch list");
-    if (!*skip) return -1;
-    if (rank == 0) memcpy(*skip, o->res.done, (size_t)n_batches);
+                        int *complete, uint8_t *skip) {
+    int64_t n_batches = batch_count(a);
+    if (rank == 0) memcpy(skip, o->res.done, (size_t)n_batches);
     DS_TRY(ds_dist_bcast(complete, sizeof *complete, 0));
-    DS_TRY(ds_dist_bcast(*skip, (size_t)n_batches, 0));
+    DS_TRY(ds_dist_bcast(skip, (size_t)n_batches, 0));
     for (int64_t j = 0; !a->shard_data && j < n_batches; j++)
-        if (j % ranks != rank) (*skip)[j] = 1;
+        if (j % ranks != rank) skip[j] = 1;
     return 0;
 }
 
@@ -517,10 +521,11 @@ int cli_sample(int argc, char **argv) {
     if (!rc && o.join)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
                                 a.quiet, !a.no_npy);
+    uint8_t *skip = rc ? NULL : ds_try_alloc((size_t)batch_count(&a), 1, "sample: batches");
+    if (!skip) rc = -1;
     rc = agree(rc, &stopped);
-    uint8_t *skip = NULL;
     int complete = o.res.complete;
-    if (!rc) rc = rank_batches(&a, &o, rank, ranks, &complete, &skip);
+    if (!rc) rc = rank_batches(&a, &o, rank, ranks, &complete, skip);
     t.prepare = ds_seconds() - t0 - t.load;
     int run = !rc && !complete;
     if (!rc && !run) printf("sample: %s holds this run, complete; nothing to do\n", a.out);

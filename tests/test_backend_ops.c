@@ -1104,7 +1104,8 @@ static void check_local_model(const backend_row *r, const ds_model *m, uint64_t 
     unbind_pair(&p, "");
 }
 
-// Every local model kind, grey and RGB, fixed patches and a patch schedule.
+// Every model kind that keeps the rows but the empirical one (the local models, nearest,
+// smoothed, variance), grey and RGB, fixed patches and a patch schedule.
 static void test_local_models(void **state) {
     (void)state;
     int ran_any = 0;
@@ -1112,7 +1113,8 @@ static void test_local_models(void **state) {
     const double schedule[6] = {0.1, 1, 2.0, 3, 80.0, 5},
                  pspc_schedule[6] = {0.1, 1, 2.0, 2, 80.0, 4};
     const ds_model_kind kinds[] = {DS_MODEL_PCA_LOCALITY, DS_MODEL_LS,  DS_MODEL_NEAREST,
-                                   DS_MODEL_SMOOTHED,     DS_MODEL_ELS, DS_MODEL_PSPC};
+                                   DS_MODEL_SMOOTHED,     DS_MODEL_ELS, DS_MODEL_PSPC,
+                                   DS_MODEL_VARIANCE};
     const int n_kinds = (int)(sizeof kinds / sizeof kinds[0]);
     FOR_EACH_BACKEND(r) {
         for (int s = 0; s < 2; s++) {

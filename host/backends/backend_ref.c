@@ -13,6 +13,7 @@
 #include "ds_philox.h"
 #include "local_mask.h"
 #include "ref_patch.h"
+#include "threads.h"
 
 struct ds_bound_model {
     const ds_model *m;
@@ -337,6 +338,15 @@ static void nearest_row(const ds_bound_model *bm, const double *x, double *out) 
     ds_data_rows_f64(&m->data, best, 1, out);
 }
 
+// About the operations of one row's denoiser: over the training rows for the models that
+// keep them, over the components' factors for the mixtures.
+static double ref_row_work(const ds_model *m) {
+    if (ds_model_holds_rows(m->kind))
+        return 2.0 * (double)m->data.n * (double)m->d *
+               (m->kind == DS_MODEL_SMOOTHED ? (double)m->smoothing_samples : 1.0);
+    return 2.0 * (double)m->k * (double)m->d * (double)(m->r + 1);
+}
+
 // Local models: rows that share a sigma share one mask, built once for the run.
 static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const double *sigma,
                          int64_t n_sigma, ds_batch *out) {
@@ -348,7 +358,7 @@ static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const doub
         ds_local_mask mask;
         DS_TRY(ds_local_mask_build(bm->m, s, &mask));
         // One logits row per thread, allocated here so that a failure is this thread's error.
-        int threads = omp_get_max_threads();
+        int threads = ds_threads_for(ref_row_work(bm->m) * (double)(end - first));
         size_t n = (size_t)bm->m->data.n;
         double *logits = ds_try_alloc((size_t)threads * n, sizeof(double), "ref denoise");
         if (!logits) {
@@ -404,7 +414,7 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
     if (m->kind == DS_MODEL_EMPIRICAL) return empirical_denoise(bm, x, sigma, n_sigma, out, diag);
     int64_t d = m->d, rows = x->rows;
     size_t work_len = (size_t)ref_work_len(m);
-    int threads = omp_get_max_threads(); // one work row per thread, allocated here
+    int threads = ds_threads_for(ref_row_work(m) * (double)rows); // one work row each, here
     double *works = ds_try_alloc((size_t)threads * work_len, sizeof(double), "ref denoise");
     if (!works) return -1;
 #pragma omp parallel num_threads(threads)
@@ -440,7 +450,7 @@ static int ref_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *
     int64_t d = m->d, r = m->r;
     double a2 = sigma_from * sigma_from, b2 = sigma_to * sigma_to;
     // f, then one row of d + r per thread (allocated here: a failure is this thread's error).
-    int threads = omp_get_max_threads();
+    int threads = ds_threads_for(2.0 * (double)x->rows * (double)d * (double)(r + 1));
     size_t row = (size_t)(d + r);
     double *f = ds_try_alloc((size_t)r + (size_t)threads * row, sizeof(double), "ref flow");
     if (!f) return -1;

@@ -20,10 +20,10 @@
 #include "cpu_patch.h"
 #include "patch_box.h"
 
-// Patches with at most this many values (C P^2) take the DGEMM path: measured on the
-// 2-core shared machine at Fashion-MNIST size (50 images, one thread), per image and
-// query 5.9 / 6.7 / 9.2 / 12.2 ms at P = 1 / 3 / 5 / 7 (grey), the window sums 9.0 -
-// 9.8 ms at every P.
+// Patches with at most this many values (C P^2) take the DGEMM path (timed once on the
+// 2-core shared machine at Fashion-MNIST size, one thread: faster than the window sums
+// up to C P^2 = 9, about equal at 25, slower beyond, where the window sums' cost stays
+// flat).
 #define ELS_GEMM_LEN 16
 
 // The largest C P^2 of the DGEMM path over the model's patches (0: none uses it).

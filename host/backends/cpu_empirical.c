@@ -28,6 +28,7 @@
 #include "dist.h"
 #include "ds_error.h"
 #include "empirical_refine.h"
+#include "threads.h"
 
 // Training rows per chunk: the B x C float logits stay around 4 MB.
 #define CHUNK_FLOATS (1 << 20)
@@ -82,7 +83,7 @@ cpu_empirical *cpu_empirical_new(const ds_model *m) {
         cpu_empirical_free(e);
         return NULL;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ds_threads_for((double)n *(double)d))
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
@@ -460,7 +461,7 @@ static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows,
 int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
                           int64_t n_sigma, float *out, const ds_diag *diag) {
     int64_t d = e->d, n = e->n, c = chunk_rows(e, rows), n_chunks = (n + c - 1) / c;
-    int threads = omp_get_max_threads();
+    int threads = ds_threads_for(2.0 * (double)rows * (double)n * (double)d);
     if (threads > n_chunks) threads = (int)n_chunks;
     const char *what = "cpu empirical denoiser";
     float *xc = ds_try_alloc((size_t)(rows * d), sizeof(float), what);

@@ -16,6 +16,7 @@
 #include "cpu_patch.h"
 #include "ds_error.h"
 #include "local_mask.h"
+#include "threads.h"
 
 #define CHUNK 64 // training rows whose logits are held at once: CHUNK x d doubles a thread
 
@@ -124,6 +125,12 @@ static void local_row(const cpu_local *l, const float *x, double sigma, float *o
         denoise_row(l, x, sigma, out, &w);
 }
 
+// The operations of denoising `rows` rows: each output pixel's softmax over the training
+// rows, with masked distances of about d terms.
+static double local_work(const cpu_local *l, int64_t rows) {
+    return (double)rows * (double)l->m->data.n * (double)l->m->d;
+}
+
 int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *sigma,
                       int64_t n_sigma, float *out) {
     int64_t d = l->m->d, work_len = cpu_local_work_len(l->m);
@@ -133,7 +140,7 @@ int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *
         while (end < rows && (n_sigma == 1 || sigma[end] == s)) end++;
         DS_TRY(use_mask(l, s));
         int failed = 0, saved = cpu_blas_serial_begin(); // cpu_els.c's DGEMMs, one per thread
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed) num_threads(ds_threads_for(local_work(l, end - first)))
         {
             double *work = ds_try_alloc((size_t)work_len, sizeof(double), "cpu local workspace");
             failed = !work;

@@ -10,11 +10,6 @@
 
 #include "ds_model.h"
 
-// A candidate whose logit is this far below its softmax's running maximum weighs under
-// e^-50 of the top one: skipped (at most N x positions of them, a relative 1e-13 for
-// 60,000 images of 32 x 32).
-#define DS_PATCH_SKIP 50.0
-
 // e^x for x in [-707, 0] (callers clamp below: e^-707 ~ 1e-307 stands for 0, in a loop of
 // its own, since a clamp here stops GCC vectorising the loops over this function):
 // branch-free, x = k ln 2 + r, |r| <= ln 2 / 2 (ln 2 split in two, fdlibm's), e^r by

@@ -1,7 +1,7 @@
 // Most likely paths of the diffusion SDE and their Noether quantities (include/ds_noether.h).
 //
 // Lagrangian and quantities (Vastola 2025). For dx = f(x, t) dt + sqrt(2 q(t)) dW the path
-// probability is ~ exp(-S / 1), S = int L dt, L = |xdot - f|^2 / (4 q): the paper's
+// probability density is ~ exp(-S), S = int L dt, L = |xdot - f|^2 / (4 q): the paper's
 // Onsager-Machlup Lagrangian (its small-noise form: the divergence term (1/2) div f of the
 // full Onsager-Machlup functional is left out, as in the paper). Noether's theorem for L:
 // - time translation: E = xdot . dL/dxdot - L = (|xdot|^2 - |f|^2) / (4 q), with
@@ -9,7 +9,7 @@
 // - translation along x_j: p_j = dL/dxdot_j = (xdot - f)_j / (2 q), conserved when L does
 //   not depend on x_j (f independent of x_j);
 // - rotation in the (x_0, x_1) plane about c: J = (x - c)_0 p_1 - (x - c)_1 p_0, conserved
-//   when f(c + R y) = R f(c + R y) for rotations R (a model symmetric about c, isotropic q).
+//   when f(c + R y) = R f(c + y) for rotations R (a model symmetric about c, isotropic q).
 // The processes (ds_noether_process): the reverse SDE f = 2 (D - x) / sigma, q = sigma with
 // sigma = sigma_from - t (explicitly time dependent: E drifts by the balance above), and
 // Langevin dynamics at fixed sigma, f = (D - x) / sigma^2, q = 1 (E conserved).

@@ -97,6 +97,8 @@ run a_err analyze error --samples s_euler/samples.npy --reference s_adaptive/sam
     --out a_err
 run a_den analyze denoisers --data data.npy --heldout heldout.npy --k 3 --n 8 --levels 4 \
     --backend cpu --out a_den
+run a_emer analyze emergence --trajectory traj --data data.npy --pca-k 4 --out a_emer
+run a_pert analyze perturbation --model-dir m_emp --steps 6 --n 6 --backend cpu --out a_pert
 run a_noether analyze noether --toy ring --model gaussian --from 2,0 --to "0,1;-1,0.5" \
     --steps 8 --out a_noether
 run sweep sweep --data data.npy --heldout heldout.npy --model gmm --k 3 --solvers euler,heun \

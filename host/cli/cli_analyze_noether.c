@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cli_noether.h"
+#include "cli_analyze.h"
 #include "ds_analysis.h"
 #include "ds_error.h"
 #include "ds_noether.h"
@@ -270,11 +269,11 @@ int cli_analyze_noether(int argc, char **argv) {
                        "energy, momentum and angular momentum analogues of Noether's theorem "
                        "along them and their drift.",
                        argc, argv, opts, sizeof opts / sizeof opts[0]);
-    if (rc) return rc > 0 ? rc : CLI_PARSE_ERROR;
+    if (rc) return rc > 0 ? rc : ANALYZE_PARSE_ERROR;
     ds_noether_opts o;
-    if (check_args(&a, &o)) return CLI_PARSE_ERROR;
+    if (check_args(&a, &o)) return ANALYZE_PARSE_ERROR;
     ds_backend *be = ds_backend_new(a.backend);
-    if (!be) return CLI_PARSE_ERROR;
+    if (!be) return ANALYZE_PARSE_ERROR;
     ds_model m;
     ds_data data;
     if (load_model(&a, &m, &data)) {
@@ -291,7 +290,7 @@ int cli_analyze_noether(int argc, char **argv) {
                      (long long)d, MAX_DIM);
     if (!rc && (parse_points("from", a.from, d, 1, from, &n_from) ||
                 parse_points("to", a.to, d, MAX_ENDS, to, &n_to)))
-        rc = CLI_PARSE_ERROR; // the end states do not fit the model: a refused command line
+        rc = ANALYZE_PARSE_ERROR; // the end states do not fit the model: a refused command line
     if (!rc && d >= 2) o.centre[0] = m.mean[0], o.centre[1] = m.mean[1];
     o.fd_step = be->f64 ? 1e-4 : 3e-3;
     cli_out_dir out_dir = {0};

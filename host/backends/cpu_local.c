@@ -33,8 +33,11 @@
 #include "empirical_refine.h"
 #include "local_mask.h"
 
-#define QUERY_BLOCK 256        // queries per pass: a thread's states are d x this
-#define CHUNK_FLOATS (1 << 18) // B x C products of one (chunk, pixel): about 1 MB
+#define QUERY_BLOCK 256 // queries per pass: a thread's states are d x this
+#define CHUNK_FLOATS                                                                               \
+    (1 << 18) // B x C products of a (chunk, pixel), C x d rows of a chunk:
+              // about 1 MB each, so that a chunk stays in the core's cache
+              // while its pixels gather from it
 #define CHUNK_MIN 64
 #define CHUNK_MAX 2048
 
@@ -81,8 +84,8 @@ static int use_mask(cpu_local *l, double sigma) {
     return 0;
 }
 
-static int64_t chunk_for(int64_t n, int64_t rows) {
-    int64_t c = CHUNK_FLOATS / rows;
+static int64_t chunk_for(int64_t n, int64_t d, int64_t rows) {
+    int64_t c = CHUNK_FLOATS / (rows > d ? rows : d);
     c = c < CHUNK_MIN ? CHUNK_MIN : c > CHUNK_MAX ? CHUNK_MAX : c;
     return c < n ? c : n;
 }
@@ -154,7 +157,7 @@ typedef struct {
 
 // Packs rows start .. start + len on the support of pixel j (entries e0 .. e0 + s of the
 // mask), the pixel's own value last; returns max_k |y_k on the support|.
-static double pack_rows(const job *jb, int64_t start, int64_t len, int64_t j, work *w) {
+static inline double pack_rows(const job *jb, int64_t start, int64_t len, int64_t j, work *w) {
     const cpu_local *l = jb->l;
     int64_t d = l->d, e0 = l->mask.start[j], s = l->mask.start[j + 1] - e0, ld = s + 1;
     const int32_t *sup = l->mask.row + e0;
@@ -177,7 +180,7 @@ static double pack_rows(const job *jb, int64_t start, int64_t len, int64_t j, wo
 }
 
 // The masked queries of pixel j and their SGEMM error bounds given max |y| on S_j.
-static void mask_queries(const job *jb, int64_t j, double y_norm, work *w) {
+static inline void mask_queries(const job *jb, int64_t j, double y_norm, work *w) {
     const cpu_local *l = jb->l;
     int64_t d = l->d, e0 = l->mask.start[j], s = l->mask.start[j + 1] - e0;
     const int32_t *sup = l->mask.row + e0;
@@ -195,7 +198,7 @@ static void mask_queries(const job *jb, int64_t j, double y_norm, work *w) {
 }
 
 // sum_k wt[k] v[k ld] in double.
-static double weighted_sum(const float *wt, const float *v, int64_t ld, int64_t c) {
+static inline double weighted_sum(const float *wt, const float *v, int64_t ld, int64_t c) {
     double s[4] = {0};
     int64_t k = 0;
     for (; k + 4 <= c; k += 4)
@@ -205,7 +208,8 @@ static double weighted_sum(const float *wt, const float *v, int64_t ld, int64_t 
 }
 
 // Folds training rows start .. start + len into the states of pixel j.
-static void fold_pixel(const job *jb, int64_t start, int64_t len, int64_t j, work *w) {
+CPU_VECTOR_CLONES static void fold_pixel(const job *jb, int64_t start, int64_t len, int64_t j,
+                                         work *w) {
     const cpu_local *l = jb->l;
     int64_t s = l->mask.start[j + 1] - l->mask.start[j], ld = s + 1, b = jb->b;
     double y_norm = pack_rows(jb, start, len, j, w);
@@ -237,7 +241,7 @@ static void run_rows(const job *jb, int64_t first, int64_t last, work *w) {
 // b queries (float and double) at one sigma into out.
 static int denoise_block(const cpu_local *l, const float *x, const double *x64, int64_t b,
                          double sigma, float *out) {
-    int64_t n = l->n, d = l->d, c = chunk_for(n, b), n_chunks = (n + c - 1) / c;
+    int64_t n = l->n, d = l->d, c = chunk_for(n, d, b), n_chunks = (n + c - 1) / c;
     int threads = omp_get_max_threads();
     if (threads > n_chunks) threads = (int)n_chunks;
     work *parts = ds_try_alloc((size_t)threads, sizeof(work), "cpu local denoiser");
@@ -270,7 +274,7 @@ static int denoise_block(const cpu_local *l, const float *x, const double *x64, 
 }
 
 void cpu_local_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work_out) {
-    int64_t d = m->d, b = rows < QUERY_BLOCK ? rows : QUERY_BLOCK, c = chunk_for(m->data.n, b);
+    int64_t d = m->d, b = rows < QUERY_BLOCK ? rows : QUERY_BLOCK, c = chunk_for(m->data.n, d, b);
     int64_t n_chunks = (m->data.n + c - 1) / c, threads = omp_get_max_threads();
     if (threads > n_chunks) threads = n_chunks;
     // the rows, the mask's (row, weight) entries (at most d^2) and column starts

@@ -62,8 +62,8 @@ double cpu_dot_f64(const double *x, const float *y, int64_t k) {
 // of the maximum given the SGEMM error bound; returns their count, or 0 when the error
 // bound is negligible or more than 1/REFINE_SHARE of the rows qualify (the softmax is
 // then broad, the error per logit < 1e-5 on our data, and independent errors average).
-static int64_t refine(const float *dot, int64_t c, const cpu_chunk *ch, const cpu_query *q,
-                      double tmax_f, cpu_refine_buf *rb) {
+static inline int64_t refine(const float *dot, int64_t c, const cpu_chunk *ch, const cpu_query *q,
+                             double tmax_f, cpu_refine_buf *rb) {
     if (q->eps * q->inv_s2 < DS_REFINE_MIN_ERROR) return 0;
     const double *hs = ch->hs;
     double cut = tmax_f - (DS_REFINE_WINDOW / q->inv_s2 + 2 * q->eps);
@@ -79,7 +79,7 @@ static int64_t refine(const float *dot, int64_t c, const cpu_chunk *ch, const cp
 }
 
 // max_j dot[j] - hs[j].
-static double max_t(const float *dot, const double *hs, int64_t c) {
+static inline double max_t(const float *dot, const double *hs, int64_t c) {
     double m[LANES];
     for (int k = 0; k < LANES; k++) m[k] = -INFINITY;
     int64_t j = 0;
@@ -95,8 +95,8 @@ static double max_t(const float *dot, const double *hs, int64_t c) {
 
 // dot[j] <- exp((dot[j] - hs[j] - tmax) inv_s2) in float; returns their sum, and in
 // *suml the sum of w l (for the entropy) when suml is not NULL.
-static double weights(float *dot, const double *hs, int64_t c, double tmax, double inv_s2,
-                      double *suml) {
+static inline double weights(float *dot, const double *hs, int64_t c, double tmax, double inv_s2,
+                             double *suml) {
     double z[LANES] = {0}, zl[LANES] = {0};
     if (suml)
         for (int64_t j = 0; j < c; j++) {
@@ -117,8 +117,9 @@ static double weights(float *dot, const double *hs, int64_t c, double tmax, doub
     return z[0];
 }
 
-cpu_row_state cpu_softmax_chunk(float *dot, int64_t c, const cpu_chunk *ch, const cpu_query *q,
-                                int want_entropy, cpu_refine_buf *rb) {
+CPU_VECTOR_CLONES cpu_row_state cpu_softmax_chunk(float *dot, int64_t c, const cpu_chunk *ch,
+                                                  const cpu_query *q, int want_entropy,
+                                                  cpu_refine_buf *rb) {
     const double *hs = ch->hs;
     double inv_s2 = q->inv_s2, tmax_f = max_t(dot, hs, c);
     cpu_row_state st = {tmax_f, 0, 0, ch->first};

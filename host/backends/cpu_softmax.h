@@ -11,6 +11,15 @@
 
 #include <stdint.h>
 
+// The hot loops are compiled for AVX-512 and AVX2 besides the baseline and picked when the
+// library loads (function multiversioning). The operations and their order are the same
+// (explicit lanes, no contraction under -std=c11), so every version gives the same bits.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CPU_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_VECTOR_CLONES
+#endif
+
 // The log-sum-exp state of one query over a set of training rows, in units of t.
 typedef struct {
     double tmax; // maximum of t (-inf: no rows yet)

@@ -24,6 +24,7 @@
 #include "ds_error.h"
 #include "ds_io.h"
 #include "ds_philox.h"
+#include "fatal.h"
 #include "local_mask.h"
 
 static double now_ms(void) {
@@ -48,7 +49,7 @@ static const char *load_rows(const char *path, ds_model *m) {
     if (ds_data_load(path, &m->data) != 0) {
         fprintf(stderr, "bench: %s; using random rows\n", ds_error());
         int64_t n = 60000, d = 784;
-        float *y = ds_alloc((size_t)(n * d), sizeof(float));
+        float *y = tu_alloc((size_t)(n * d), sizeof(float));
         m->data = (ds_data){.n = n, .d = d, .dtype = DS_F32, .values = y};
         for (int64_t e = 0; e < n * d; e++)
             y[e] = (float)(2.0 * ds_philox_normal(7, e / d, e % d) / 6.0);
@@ -56,7 +57,7 @@ static const char *load_rows(const char *path, ds_model *m) {
     }
     m->kind = DS_MODEL_EMPIRICAL;
     m->d = m->data.d;
-    m->mean = ds_alloc((size_t)m->d, sizeof(double));
+    m->mean = tu_alloc((size_t)m->d, sizeof(double));
     for (int64_t i = 0; i < m->data.n; i++)
         for (int64_t j = 0; j < m->d; j++) m->mean[j] += ds_data_value(&m->data, i, j);
     for (int64_t j = 0; j < m->d; j++) m->mean[j] /= (double)m->data.n;
@@ -67,7 +68,7 @@ static const char *load_rows(const char *path, ds_model *m) {
 // box mean of one more noise plane shared by the channels, scaled to about [-1, 1].
 static void cifar_random(ds_data *data) {
     const int64_t n = 50000, c = 3, h = 32, w = 32, d = c * h * w;
-    float *v = ds_alloc((size_t)(n * d), sizeof(float));
+    float *v = tu_alloc((size_t)(n * d), sizeof(float));
     *data = (ds_data){
         .n = n, .d = d, .channels = 3, .height = 32, .width = 32, .dtype = DS_F32, .values = v};
 #pragma omp parallel for schedule(static)
@@ -87,30 +88,30 @@ static void cifar_random(ds_data *data) {
 }
 
 static int local_main(int argc, char **argv) {
-    if (argc < 7) ds_die("usage: bench_cpu_denoise local KIND B repeats DATA SIGMAS [QUERIES OUT]");
+    if (argc < 7) tu_die("usage: bench_cpu_denoise local KIND B repeats DATA SIGMAS [QUERIES OUT]");
     const char *kind_name = argv[2], *source = argv[5];
     int64_t b = atoll(argv[3]);
     int repeats = atoi(argv[4]);
     ds_model_kind kind = strcmp(kind_name, "ls") == 0 ? DS_MODEL_LS : DS_MODEL_PCA_LOCALITY;
-    if (b < 1 || repeats < 1) ds_die("bench: bad B or repeats");
+    if (b < 1 || repeats < 1) tu_die("bench: bad B or repeats");
     ds_data data;
     if (strcmp(source, "cifar-random") == 0)
         cifar_random(&data);
     else if (ds_data_load(source, &data) != 0)
-        ds_die("%s", ds_error());
+        tu_die("%s", ds_error());
     ds_fit_opts o;
     ds_fit_opts_default(&o);
     ds_model m;
     double t0 = now_ms();
-    if (ds_model_fit(&data, kind, &o, &m) != 0) ds_die("%s", ds_error());
+    if (ds_model_fit(&data, kind, &o, &m) != 0) tu_die("%s", ds_error());
     double fit_ms = now_ms() - t0;
     int64_t n = m.data.n, d = m.d;
-    double *x = ds_alloc((size_t)(b * d), sizeof(double));
+    double *x = tu_alloc((size_t)(b * d), sizeof(double));
     if (argc > 8) {
         ds_data q;
-        if (ds_data_load(argv[7], &q) != 0) ds_die("%s", ds_error());
+        if (ds_data_load(argv[7], &q) != 0) tu_die("%s", ds_error());
         if (q.d != d || q.n < b)
-            ds_die("bench: %s: want %lld rows of %lld", argv[7], (long long)b, (long long)d);
+            tu_die("bench: %s: want %lld rows of %lld", argv[7], (long long)b, (long long)d);
         ds_data_rows_f64(&q, 0, b, x);
         ds_data_free(&q);
     } else
@@ -119,21 +120,21 @@ static int local_main(int argc, char **argv) {
                 x[i * d + j] = ds_data_value(&m.data, (i * 233) % n, j) + ds_philox_normal(1, i, j);
     ds_backend *be = ds_backend_new("cpu");
     ds_bound_model *bm = be->bind(be, &m);
-    if (!bm) ds_die("%s", ds_error());
+    if (!bm) tu_die("%s", ds_error());
     ds_batch *xb = be->batch_new(be, b, d), *out = be->batch_new(be, b, d);
     be->upload(be, xb, x);
     printf("data %s\nmodel %s\nshape B=%lld N=%lld d=%lld\nrepeats %d\nfit_ms %.0f\n", source,
            kind_name, (long long)b, (long long)n, (long long)d, repeats, fit_ms);
-    double *t = ds_alloc((size_t)repeats, sizeof(double));
+    double *t = tu_alloc((size_t)repeats, sizeof(double));
     for (char *tok = strtok(argv[6], ","); tok; tok = strtok(NULL, ",")) {
         double sigma = atof(tok);
         ds_local_mask mask;
-        if (ds_local_mask_build(&m, sigma, &mask)) ds_die("%s", ds_error());
+        if (ds_local_mask_build(&m, sigma, &mask)) tu_die("%s", ds_error());
         double nnz = (double)mask.start[d];
         ds_local_mask_free(&mask);
         for (int r = -1; r < repeats; r++) { // r = -1: the call that builds the mask
             t0 = now_ms();
-            if (be->denoise(be, bm, xb, &sigma, 1, out, NULL)) ds_die("%s", ds_error());
+            if (be->denoise(be, bm, xb, &sigma, 1, out, NULL)) tu_die("%s", ds_error());
             if (r >= 0)
                 t[r] = now_ms() - t0;
             else
@@ -148,10 +149,10 @@ static int local_main(int argc, char **argv) {
         fflush(stdout);
     }
     if (argc > 8) {
-        double *y = ds_alloc((size_t)(b * d), sizeof(double));
+        double *y = tu_alloc((size_t)(b * d), sizeof(double));
         be->download(be, out, y);
         int64_t shape[2] = {b, d};
-        if (ds_npy_write_f64(argv[8], y, 2, shape, DS_F32)) ds_die("%s", ds_error());
+        if (ds_npy_write_f64(argv[8], y, 2, shape, DS_F32)) tu_die("%s", ds_error());
         free(y);
     }
     free(t);
@@ -171,32 +172,32 @@ int main(int argc, char **argv) {
     ds_model m;
     const char *source = load_rows(argc > 3 ? argv[3] : DS_DEFAULT_DATA, &m);
     int64_t n = m.data.n, d = m.d;
-    if (b < 1 || repeats < 1 || b > n) ds_die("bench: bad B or repeats");
+    if (b < 1 || repeats < 1 || b > n) tu_die("bench: bad B or repeats");
 
     // Queries: training rows plus noise at sigma = 1.
     const double sigma = 1.0;
-    double *x = ds_alloc((size_t)(b * d), sizeof(double));
+    double *x = tu_alloc((size_t)(b * d), sizeof(double));
     for (int64_t i = 0; i < b; i++)
         for (int64_t j = 0; j < d; j++)
             x[i * d + j] =
                 ds_data_value(&m.data, (i * 233) % n, j) + sigma * ds_philox_normal(1, i, j);
     ds_backend *be = ds_backend_new("cpu");
     ds_bound_model *bm = be->bind(be, &m);
-    if (!bm) ds_die("%s", ds_error());
+    if (!bm) tu_die("%s", ds_error());
     ds_batch *xb = be->batch_new(be, b, d), *out = be->batch_new(be, b, d);
     be->upload(be, xb, x);
 
-    double *t = ds_alloc((size_t)repeats, sizeof(double));
+    double *t = tu_alloc((size_t)repeats, sizeof(double));
     for (int r = -1; r < repeats; r++) { // r = -1: warm-up
         double t0 = now_ms();
-        if (be->denoise(be, bm, xb, &sigma, 1, out, NULL)) ds_die("%s", ds_error());
+        if (be->denoise(be, bm, xb, &sigma, 1, out, NULL)) tu_die("%s", ds_error());
         if (r >= 0) t[r] = now_ms() - t0;
     }
     double denoise_ms = median(t, repeats);
 
     // The roofline: one SGEMM B x N x d, the shape of X Y^T.
-    float *yf = ds_alloc((size_t)(n * d), sizeof(float)), *xf = xb->data;
-    float *c = ds_alloc((size_t)(b * n), sizeof(float));
+    float *yf = tu_alloc((size_t)(n * d), sizeof(float)), *xf = xb->data;
+    float *c = tu_alloc((size_t)(b * n), sizeof(float));
     ds_data_rows_f32(&m.data, 0, n, yf);
     for (int r = -1; r < repeats; r++) {
         double t0 = now_ms();

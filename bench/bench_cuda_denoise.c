@@ -27,16 +27,17 @@ int main(void) {
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_solver.h"
+#include "fatal.h"
 
 #define CHECK_CUDA(call)                                                                           \
     do {                                                                                           \
         cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) ds_die("%s: %s", #call, cudaGetErrorString(e_));                    \
+        if (e_ != cudaSuccess) tu_die("%s: %s", #call, cudaGetErrorString(e_));                    \
     } while (0)
 #define CHECK_CUBLAS(call)                                                                         \
     do {                                                                                           \
         cublasStatus_t s_ = (call);                                                                \
-        if (s_ != CUBLAS_STATUS_SUCCESS) ds_die("%s: %s", #call, cublasGetStatusString(s_));       \
+        if (s_ != CUBLAS_STATUS_SUCCESS) tu_die("%s: %s", #call, cublasGetStatusString(s_));       \
     } while (0)
 
 static const char usage[] = "usage: bench_cuda_denoise [--torch FILE] [--reps R] [--samples S] "
@@ -92,9 +93,9 @@ static void make_empirical(ds_model *m, int64_t n, int64_t d, uint64_t seed) {
     m->kind = DS_MODEL_EMPIRICAL;
     m->d = m->data.d = d;
     m->data.n = n;
-    float *y = ds_alloc((size_t)(n * d), sizeof(float));
+    float *y = tu_alloc((size_t)(n * d), sizeof(float));
     m->data.dtype = DS_F32, m->data.values = y;
-    m->mean = ds_alloc((size_t)d, sizeof(double));
+    m->mean = tu_alloc((size_t)d, sizeof(double));
     fill_uniform(y, n * d, seed);
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < d; j++) m->mean[j] += y[i * d + j];
@@ -110,7 +111,7 @@ static int compare_float(const void *a, const void *b) {
 // warm-up call (workspace allocation, cuBLAS heuristics).
 static double time_ms(void (*f)(void *), void *arg, int reps) {
     cudaEvent_t start, stop;
-    float *ms = ds_alloc((size_t)reps, sizeof(float));
+    float *ms = tu_alloc((size_t)reps, sizeof(float));
     f(arg);
     CHECK_CUDA(cudaEventCreate(&start));
     CHECK_CUDA(cudaEventCreate(&stop));
@@ -138,7 +139,7 @@ typedef struct {
 static void run_denoise(void *p) {
     denoise_args *a = p;
     double sigma = 1.0;
-    if (a->b->denoise(a->b, a->bm, a->x, &sigma, 1, a->out, NULL)) ds_die("%s", ds_error());
+    if (a->b->denoise(a->b, a->bm, a->x, &sigma, 1, a->out, NULL)) tu_die("%s", ds_error());
 }
 
 // out = D(x; sigma) for rows x d host values, on backend b.
@@ -146,7 +147,7 @@ static void denoise_host(ds_backend *b, ds_bound_model *bm, const double *x, int
                          int64_t d, double sigma, double *out) {
     ds_batch *in = b->batch_new(b, rows, d), *res = b->batch_new(b, rows, d);
     b->upload(b, in, x);
-    if (b->denoise(b, bm, in, &sigma, 1, res, NULL)) ds_die("%s", ds_error());
+    if (b->denoise(b, bm, in, &sigma, 1, res, NULL)) tu_die("%s", ds_error());
     b->download(b, res, out);
     b->batch_free(b, in);
     b->batch_free(b, res);
@@ -158,10 +159,10 @@ static int check_against_ref(ds_backend *cuda, ds_bound_model *bm, const ds_mode
                              const double *x) {
     ds_backend *ref = ds_backend_new("ref");
     ds_bound_model *ref_bm = ref ? ref->bind(ref, m) : NULL;
-    if (!ref_bm) ds_die("%s", ds_error());
+    if (!ref_bm) tu_die("%s", ds_error());
     int64_t count = CHECK_ROWS * m->d;
-    double *got = ds_alloc((size_t)count, sizeof(double));
-    double *want = ds_alloc((size_t)count, sizeof(double));
+    double *got = tu_alloc((size_t)count, sizeof(double));
+    double *want = tu_alloc((size_t)count, sizeof(double));
     int failed = 0;
     for (size_t s = 0; s < sizeof check_sigmas / sizeof check_sigmas[0]; s++) {
         denoise_host(cuda, bm, x, CHECK_ROWS, m->d, check_sigmas[s], got);
@@ -212,7 +213,7 @@ static double sgemm_ms(const float *y, int64_t n, int64_t d, int64_t b, int reps
     float **bufs[] = {&a.y, &a.x, &a.l, &a.out};
     size_t counts[] = {(size_t)(n * d), (size_t)(b * d), (size_t)(b * n), (size_t)(b * d)};
     for (int i = 0; i < 4; i++) CHECK_CUDA(cudaMalloc((void **)bufs[i], counts[i] * sizeof(float)));
-    float *x = ds_alloc(counts[1], sizeof(float));
+    float *x = tu_alloc(counts[1], sizeof(float));
     fill_uniform(x, (int64_t)counts[1], 77);
     CHECK_CUDA(cudaMemcpy(a.y, y, counts[0] * sizeof(float), cudaMemcpyHostToDevice));
     CHECK_CUDA(cudaMemcpy(a.x, x, counts[1] * sizeof(float), cudaMemcpyHostToDevice));
@@ -252,11 +253,11 @@ static int bench_shape(ds_backend *b, const bench_plan *plan, shape s, const cha
     ds_model m;
     make_empirical(&m, s.n, s.d, 1234 + (uint64_t)s.d);
     ds_bound_model *bm = b->bind(b, &m);
-    if (!bm) ds_die("%s", ds_error());
+    if (!bm) tu_die("%s", ds_error());
     int failed = 0;
     for (size_t i = 0; i < sizeof plan->batches / sizeof plan->batches[0]; i++) {
         int64_t rows = plan->batches[i];
-        double *x = ds_alloc((size_t)(rows * s.d), sizeof(double));
+        double *x = tu_alloc((size_t)(rows * s.d), sizeof(double));
         const float *y = m.data.values;
         for (int64_t e = 0; e < rows * s.d; e++) x[e] = y[e] + 0.5 * sin((double)e);
         if (i == 0) { // x's first rows are the same at every B
@@ -305,7 +306,7 @@ static int full_run(ds_backend *b, const bench_plan *plan, int64_t samples) {
     make_empirical(&m, n, d, 99);
     double t0 = now_s();
     ds_bound_model *bm = b->bind(b, &m);
-    if (!bm) ds_die("%s", ds_error());
+    if (!bm) tu_die("%s", ds_error());
     double t1 = now_s();
     ds_batch *x = b->batch_new(b, samples, d);
     b->randn(b, x, 7, 0);
@@ -316,8 +317,8 @@ static int full_run(ds_backend *b, const bench_plan *plan, int64_t samples) {
     ds_solver_opts_default(&o);
     o.solver = "heun";
     ds_solver_ctx ctx = {.b = b, .model = bm};
-    if (ds_solve(&ctx, &o, sigmas, 19, x)) ds_die("%s", ds_error());
-    double *out = ds_alloc((size_t)(samples * d), sizeof(double));
+    if (ds_solve(&ctx, &o, sigmas, 19, x)) tu_die("%s", ds_error());
+    double *out = tu_alloc((size_t)(samples * d), sizeof(double));
     b->download(b, x, out);
     double t2 = now_s();
     int64_t bad = 0;
@@ -341,7 +342,7 @@ static int64_t parse_count(const char *opt, const char *text) {
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (errno || end == text || *end || v < 1 || v > 1000000000)
-        ds_die("bench_cuda_denoise: %s must be a whole number from 1 to 1e9, got '%s'", opt, text);
+        tu_die("bench_cuda_denoise: %s must be a whole number from 1 to 1e9, got '%s'", opt, text);
     return v;
 }
 
@@ -351,8 +352,8 @@ static void require_gpu(void) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess)
-        ds_die("bench_cuda_denoise: no usable GPU: cudaGetDeviceCount: %s", cudaGetErrorString(e));
-    if (count < 1) ds_die("bench_cuda_denoise: no GPU: CUDA sees 0 devices");
+        tu_die("bench_cuda_denoise: no usable GPU: cudaGetDeviceCount: %s", cudaGetErrorString(e));
+    if (count < 1) tu_die("bench_cuda_denoise: no GPU: CUDA sees 0 devices");
 }
 
 int main(int argc, char **argv) {
@@ -378,12 +379,12 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--profile")) {
             full = 2;
         } else {
-            ds_die("bench_cuda_denoise: unknown option or missing value '%s'; %s", argv[i], usage);
+            tu_die("bench_cuda_denoise: unknown option or missing value '%s'; %s", argv[i], usage);
         }
     }
     require_gpu();
     ds_backend *b = ds_backend_new("cuda");
-    if (!b) ds_die("%s", ds_error());
+    if (!b) tu_die("%s", ds_error());
     int failed = 0;
     if (full == 2) {
         failed = full_run(b, plan, 4096);

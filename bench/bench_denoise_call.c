@@ -13,6 +13,7 @@
 
 #include "ds_backend.h"
 #include "ds_error.h"
+#include "fatal.h"
 
 static double now_us(void) {
     struct timespec ts;
@@ -36,15 +37,15 @@ static int via_builtin(void *user, const double *x, const double *sigma, int64_t
 static void gaussian_identity(ds_model *m, int64_t d) {
     memset(m, 0, sizeof *m);
     m->kind = DS_MODEL_GAUSSIAN, m->d = d, m->k = 1, m->r = 1;
-    m->weights = ds_alloc(1, sizeof(double));
+    m->weights = tu_alloc(1, sizeof(double));
     m->weights[0] = 1;
-    m->means = ds_alloc((size_t)d, sizeof(double));
-    m->mean = ds_alloc((size_t)d, sizeof(double));
-    m->eigvals = ds_alloc(1, sizeof(double));
+    m->means = tu_alloc((size_t)d, sizeof(double));
+    m->mean = tu_alloc((size_t)d, sizeof(double));
+    m->eigvals = tu_alloc(1, sizeof(double));
     m->eigvals[0] = 1;
-    m->eigvecs = ds_alloc((size_t)d, sizeof(double));
+    m->eigvecs = tu_alloc((size_t)d, sizeof(double));
     m->eigvecs[0] = 1;
-    m->residual = ds_alloc(1, sizeof(double));
+    m->residual = tu_alloc(1, sizeof(double));
     m->residual[0] = 1; // variance 1 on every other direction too
 }
 
@@ -54,7 +55,7 @@ static double per_call(ds_backend *b, ds_bound_model *bm, ds_batch *x, ds_batch 
     for (int round = 0; round < 5; round++) {
         double t0 = now_us();
         for (int i = 0; i < calls; i++)
-            if (b->denoise(b, bm, x, &sigma, 1, out, NULL)) ds_die("%s", ds_error());
+            if (b->denoise(b, bm, x, &sigma, 1, out, NULL)) tu_die("%s", ds_error());
         double t = (now_us() - t0) / calls;
         best = t < best ? t : best;
     }
@@ -64,15 +65,15 @@ static double per_call(ds_backend *b, ds_bound_model *bm, ds_batch *x, ds_batch 
 int main(int argc, char **argv) {
     int64_t rows = argc > 1 ? atoll(argv[1]) : 1, d = argc > 2 ? atoll(argv[2]) : 4;
     int calls = argc > 3 ? atoi(argv[3]) : 20000;
-    if (rows < 1 || d < 1 || calls < 1) ds_die("usage: bench_denoise_call [rows] [d] [calls]");
+    if (rows < 1 || d < 1 || calls < 1) tu_die("usage: bench_denoise_call [rows] [d] [calls]");
     ds_model gauss, cb;
     gaussian_identity(&gauss, d);
     inner_call inner = {.ref = ds_backend_ref_new()};
     inner.gauss = inner.ref->bind(inner.ref, &gauss);
-    if (ds_model_callback(d, via_builtin, &inner, &cb)) ds_die("%s", ds_error());
+    if (ds_model_callback(d, via_builtin, &inner, &cb)) tu_die("%s", ds_error());
     ds_backend *b = ds_backend_callback_new(ds_backend_ref_new());
     ds_bound_model *bg = b->bind(b, &gauss), *bc = b->bind(b, &cb);
-    if (!inner.gauss || !bg || !bc) ds_die("%s", ds_error());
+    if (!inner.gauss || !bg || !bc) tu_die("%s", ds_error());
     ds_batch *x = b->batch_new(b, rows, d), *out = b->batch_new(b, rows, d);
     b->randn(b, x, 1, 0);
     double tg = per_call(b, bg, x, out, calls), tc = per_call(b, bc, x, out, calls);

@@ -17,6 +17,7 @@
 #include "ds_error.h"
 #include "ds_philox.h"
 #include "ds_sample.h"
+#include "fatal.h"
 
 typedef struct {
     int64_t n, batch, steps, random_d;
@@ -40,7 +41,7 @@ static void parse(int argc, char **argv, bench_opts *o) {
             o->final_zero = 0;
             continue;
         }
-        if (!v) ds_die("bench_landing: %s needs a value", a);
+        if (!v) tu_die("bench_landing: %s needs a value", a);
         i++;
         if (!strcmp(a, "--n"))
             o->n = atoll(v);
@@ -59,20 +60,20 @@ static void parse(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "--teleport-fraction"))
             o->teleport = atof(v);
         else
-            ds_die("bench_landing: unknown option %s", a);
+            tu_die("bench_landing: unknown option %s", a);
     }
     if (o->n < 1 || o->batch < 1 || o->steps < 1 || o->random_d < 0)
-        ds_die("bench_landing: --n, --batch and --steps must be >= 1");
+        tu_die("bench_landing: --n, --batch and --steps must be >= 1");
 }
 
 // Fashion-MNIST, or (random_d > 0) 60,000 rows of d normal entries of scale 1/3.
 static void load(const bench_opts *o, ds_data *data) {
     if (!o->random_d) {
-        if (ds_data_load(o->data, data)) ds_die("bench_landing: %s", ds_error());
+        if (ds_data_load(o->data, data)) tu_die("bench_landing: %s", ds_error());
         return;
     }
     int64_t n = 60000, d = o->random_d;
-    float *x = ds_alloc((size_t)(n * d), sizeof(float));
+    float *x = tu_alloc((size_t)(n * d), sizeof(float));
     for (int64_t e = 0; e < n * d; e++) x[e] = (float)(ds_philox_normal(11, e / d, e % d) / 3.0);
     *data = (ds_data){.n = n, .d = d, .dtype = DS_F32, .values = x};
 }
@@ -101,10 +102,10 @@ static void run(ds_backend *b, const ds_model *m, const ds_model *g, const bench
     c.n = o->n, c.batch = o->batch, c.seed = 1;
     c.no_landing = !landing;
     c.teleport.fraction = teleport;
-    out->x = ds_alloc((size_t)(o->n * m->d), sizeof(double));
+    out->x = tu_alloc((size_t)(o->n * m->d), sizeof(double));
     double *user[2] = {out->x, (double *)(size_t)m->d};
     if (ds_sample_run(b, m, teleport > 0 ? g : NULL, &c, keep, user, &out->r))
-        ds_die("bench_landing: %s", ds_error());
+        tu_die("bench_landing: %s", ds_error());
     out->seconds = out->r.seconds;
     out->nfe_mean = out->r.nfe_mean;
 }
@@ -132,14 +133,14 @@ int main(int argc, char **argv) {
     ds_model m, g;
     ds_fit_opts fo;
     ds_fit_opts_default(&fo);
-    if (ds_model_fit(&data, DS_MODEL_EMPIRICAL, &fo, &m)) ds_die("bench_landing: %s", ds_error());
-    if (ds_model_fit(&data, DS_MODEL_GAUSSIAN, &fo, &g)) ds_die("bench_landing: %s", ds_error());
+    if (ds_model_fit(&data, DS_MODEL_EMPIRICAL, &fo, &m)) tu_die("bench_landing: %s", ds_error());
+    if (ds_model_fit(&data, DS_MODEL_GAUSSIAN, &fo, &g)) tu_die("bench_landing: %s", ds_error());
     ds_backend *b = ds_backend_new(o.backend);
-    if (!b) ds_die("bench_landing: %s", ds_error());
+    if (!b) tu_die("bench_landing: %s", ds_error());
     bench_run runs[4] = {
         {.name = "dense"}, {.name = "landing"}, {.name = "teleport"}, {.name = "teleport+landing"}};
     for (int k = 0; k < 4; k++) run(b, &m, &g, &o, k % 2, k >= 2 ? o.teleport : 0, &runs[k]);
-    int64_t d = m.d, *top = ds_alloc((size_t)(4 * o.n), sizeof(int64_t));
+    int64_t d = m.d, *top = tu_alloc((size_t)(4 * o.n), sizeof(int64_t));
     for (int k = 0; k < 4; k++)
         for (int64_t s = 0; s < o.n; s++) top[k * o.n + s] = nearest(&data, runs[k].x + s * d);
     printf("data %s (N = %lld, d = %lld), backend %s, solver %s, %lld steps %s, %lld samples, "

@@ -7,6 +7,7 @@
 
 #include "ds_data.h"
 #include "ds_error.h"
+#include "fatal.h"
 
 #define RUNS 5
 
@@ -28,7 +29,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < RUNS; r++) {
         ds_data data;
         double t0 = now_ms();
-        if (ds_data_load(path, &data) != 0) ds_die("%s", ds_error());
+        if (ds_data_load(path, &data) != 0) tu_die("%s", ds_error());
         ms[r] = now_ms() - t0;
         n = data.n, d = data.d;
         ds_data_free(&data);

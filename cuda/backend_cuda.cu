@@ -21,17 +21,21 @@ static size_t batch_count(const ds_batch *v) {
 
 static void check_same_shape(const char *what, const ds_batch *a, const ds_batch *b) {
     if (a->rows != b->rows || a->cols != b->cols)
-        ds_die("cuda %s: batches of %lld x %lld and %lld x %lld", what, (long long)a->rows,
-               (long long)a->cols, (long long)b->rows, (long long)b->cols);
+        ds_cuda_die("cuda %s: batches of %lld x %lld and %lld x %lld", what, (long long)a->rows,
+                    (long long)a->cols, (long long)b->rows, (long long)b->cols);
 }
 
 static ds_batch *cuda_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
     (void)b;
-    ds_batch *v = (ds_batch *)ds_alloc(1, sizeof *v);
+    ds_batch *v = (ds_batch *)ds_try_alloc(1, sizeof *v, "a batch");
+    if (!v) return NULL;
     v->rows = rows;
     v->cols = cols;
-    if (ds_cuda_alloc(&v->data, sizeof(float) * (size_t)(rows * cols), "a batch") != 0)
-        ds_die("%s (%lld x %lld)", ds_error(), (long long)rows, (long long)cols);
+    if (ds_cuda_alloc(&v->data, sizeof(float) * (size_t)(rows * cols), "a batch") != 0) {
+        ds_fail("%s (%lld x %lld)", ds_error(), (long long)rows, (long long)cols);
+        free(v);
+        return NULL;
+    }
     return v;
 }
 
@@ -45,7 +49,7 @@ static void cuda_batch_free(ds_backend *b, ds_batch *v) {
 static void cuda_upload(ds_backend *b, ds_batch *dst, const double *src) {
     nvtxRangePushA("upload");
     if (ds_cuda_upload_floats(ds_cuda_ctx_of(b), (float *)dst->data, src, batch_count(dst)))
-        ds_die("%s", ds_error());
+        ds_cuda_die("%s", ds_error());
     nvtxRangePop();
 }
 
@@ -53,6 +57,7 @@ static void cuda_download(ds_backend *b, const ds_batch *src, double *dst) {
     nvtxRangePushA("download");
     size_t count = batch_count(src);
     float *h = ds_cuda_staging(ds_cuda_ctx_of(b), count);
+    if (!h) ds_cuda_die("%s", ds_error());
     CUDA_CHECK(cudaMemcpy(h, src->data, count * sizeof(float), cudaMemcpyDeviceToHost));
     for (size_t i = 0; i < count; i++) dst[i] = h[i];
     nvtxRangePop();
@@ -66,36 +71,38 @@ static void cuda_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
 }
 
 // The index lists go to the device in one copy (dst's, then src's, in ctx->rows_dev).
-static void cuda_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows,
-                           const ds_batch *src, const int64_t *src_rows, int64_t n) {
-    ds_check_move_rows("cuda move_rows", dst, dst_rows, src, src_rows, n);
-    if (n < 1) return;
+static int cuda_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows,
+                          const ds_batch *src, const int64_t *src_rows, int64_t n) {
+    DS_TRY(ds_check_move_rows("cuda move_rows", dst, dst_rows, src, src_rows, n));
+    if (n < 1) return 0;
     ds_cuda_ctx *ctx = ds_cuda_ctx_of(b);
     size_t need = 2 * (size_t)n;
     if (ctx->rows_len < need) {
-        CUDA_CHECK(cudaFree(ctx->rows_dev));
-        ctx->rows_len = 0;
-        if (ds_cuda_alloc((void **)&ctx->rows_dev, need * sizeof(int64_t), "row indices"))
-            ds_die("%s", ds_error());
+        CUDA_TRY(cudaFree(ctx->rows_dev));
+        ctx->rows_dev = NULL, ctx->rows_len = 0;
+        DS_TRY(ds_cuda_alloc((void **)&ctx->rows_dev, need * sizeof(int64_t), "row indices"));
         ctx->rows_len = need;
     }
-    int64_t *h = (int64_t *)ds_alloc(need, sizeof(int64_t));
+    int64_t *h = (int64_t *)ds_try_alloc(need, sizeof(int64_t), "cuda move_rows");
+    if (!h) return -1;
     for (int64_t k = 0; k < n; k++)
         h[k] = dst_rows ? dst_rows[k] : k, h[n + k] = src_rows ? src_rows[k] : k;
     cudaError_t err = cudaMemcpy(ctx->rows_dev, h, need * sizeof(int64_t), cudaMemcpyHostToDevice);
     free(h);
-    CUDA_CHECK(err);
+    CUDA_TRY(err);
     nvtxRangePushA("move_rows");
-    CUDA_CHECK(ds_launch_move_rows((float *)dst->data, ctx->rows_dev, (const float *)src->data,
-                                   ctx->rows_dev + n, n, src->cols));
+    err = ds_launch_move_rows((float *)dst->data, ctx->rows_dev, (const float *)src->data,
+                              ctx->rows_dev + n, n, src->cols);
     nvtxRangePop();
+    CUDA_TRY(err);
+    return 0;
 }
 
 static void cuda_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
                          const ds_batch *const *v) {
     (void)b;
     if (n < 1 || n > DS_LINCOMB_MAX)
-        ds_die("cuda lincomb: %d inputs (expected 1 to %d)", n, DS_LINCOMB_MAX);
+        ds_cuda_die("cuda lincomb: %d inputs (expected 1 to %d)", n, DS_LINCOMB_MAX);
     const float *inputs[DS_LINCOMB_MAX];
     for (int i = 0; i < n; i++) {
         check_same_shape("lincomb", out, v[i]);
@@ -120,7 +127,8 @@ static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
                 ds_model_kind_name(m->kind));
         return NULL;
     }
-    ds_bound_model *bm = (ds_bound_model *)ds_alloc(1, sizeof *bm);
+    ds_bound_model *bm = (ds_bound_model *)ds_try_alloc(1, sizeof *bm, "cuda bind");
+    if (!bm) return NULL;
     bm->m = m;
     bm->ctx = ds_cuda_ctx_of(b);
     nvtxRangePushA("bind: model upload");
@@ -144,7 +152,8 @@ static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
 }
 
 static int upload_sigma2(ds_bound_model *bm, const double *sigma, int64_t rows) {
-    double *s2 = (double *)ds_alloc((size_t)rows, sizeof(double));
+    double *s2 = (double *)ds_try_alloc((size_t)rows, sizeof(double), "cuda denoise");
+    if (!s2) return -1;
     for (int64_t i = 0; i < rows; i++) s2[i] = sigma[i] * sigma[i];
     cudaError_t err =
         cudaMemcpy(bm->ws.s2, s2, sizeof(double) * (size_t)rows, cudaMemcpyHostToDevice);
@@ -163,7 +172,9 @@ static int download_diag(ds_bound_model *bm, ds_diag *diag, int64_t first, int64
         CUDA_TRY(cudaMemcpy(diag->top_index + first, st->arg, sizeof(int64_t) * (size_t)rows,
                             cudaMemcpyDeviceToHost));
     if (!diag->top_weight && !diag->entropy) return 0;
-    double *h = (double *)ds_alloc(2 * (size_t)rows, sizeof(double)), *sum = h, *zl = h + rows;
+    double *h = (double *)ds_try_alloc(2 * (size_t)rows, sizeof(double), "cuda denoise");
+    if (!h) return -1;
+    double *sum = h, *zl = h + rows;
     cudaError_t err =
         cudaMemcpy(sum, st->sum, sizeof(double) * (size_t)rows, cudaMemcpyDeviceToHost);
     if (err == cudaSuccess)
@@ -266,7 +277,8 @@ static void cuda_destroy(ds_backend *b) {
 }
 
 extern "C" ds_backend *ds_backend_cuda_new(void) {
-    ds_cuda_ctx *ctx = (ds_cuda_ctx *)ds_alloc(1, sizeof *ctx);
+    ds_cuda_ctx *ctx = (ds_cuda_ctx *)ds_try_alloc(1, sizeof *ctx, "backend cuda");
+    if (!ctx) return NULL;
     cublasStatus_t st = cublasCreate(&ctx->blas);
     if (st != CUBLAS_STATUS_SUCCESS) {
         ds_fail("backend cuda: cublasCreate failed: %s", cublasGetStatusString(st));
@@ -283,7 +295,12 @@ extern "C" ds_backend *ds_backend_cuda_new(void) {
     }
     const char *poison = getenv("DIFFSAMP_CUDA_POISON");
     ctx->poison = poison && !strcmp(poison, "1");
-    ds_backend *b = (ds_backend *)ds_alloc(1, sizeof *b);
+    ds_backend *b = (ds_backend *)ds_try_alloc(1, sizeof *b, "backend cuda");
+    if (!b) {
+        cublasDestroy(ctx->blas);
+        free(ctx);
+        return NULL;
+    }
     b->name = "cuda";
     b->f64 = 0;
     b->impl = ctx;

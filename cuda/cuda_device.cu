@@ -16,6 +16,11 @@ extern "C" int ds_cuda_device_count(void) {
     return n;
 }
 
+extern "C" int ds_cuda_use_device(int index) {
+    CUDA_TRY(cudaSetDevice(index));
+    return 0;
+}
+
 extern "C" void ds_cuda_print_devices(FILE *f) {
     int n = ds_cuda_device_count();
     for (int i = 0; i < n; i++) {

@@ -75,11 +75,12 @@ static int upload_training_set(ds_bound_model *bm) {
                        "free device memory (use --backend cpu)",
                        (long long)n, (long long)d, need_s, free_s);
     }
-    bm->y = (float **)ds_alloc((size_t)bm->n_pieces, sizeof(float *));
-    bm->half_sq = (double **)ds_alloc((size_t)bm->n_pieces, sizeof(double *));
-    float *hy = (float *)ds_alloc((size_t)(DS_CUDA_UPLOAD_ROWS * d), sizeof(float));
-    double *hs = (double *)ds_alloc(DS_CUDA_UPLOAD_ROWS, sizeof(double));
-    int rc = 0;
+    bm->half_sq = (double **)ds_try_alloc((size_t)bm->n_pieces, sizeof(double *), "cuda bind");
+    bm->y = (float **)ds_try_alloc((size_t)bm->n_pieces, sizeof(float *), "cuda bind");
+    float *hy =
+        (float *)ds_try_alloc((size_t)(DS_CUDA_UPLOAD_ROWS * d), sizeof(float), "cuda bind");
+    double *hs = (double *)ds_try_alloc(DS_CUDA_UPLOAD_ROWS, sizeof(double), "cuda bind");
+    int rc = bm->half_sq && bm->y && hy && hs ? 0 : -1;
     for (int64_t p = 0; rc == 0 && p < bm->n_pieces; p++) rc = upload_piece(bm, p, hy, hs);
     free(hy);
     free(hs);

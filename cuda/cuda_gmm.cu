@@ -20,8 +20,13 @@ static int upload_float_copy(ds_bound_model *bm, float **dst, const double *src,
 static int upload_factors(ds_bound_model *bm, const double *centre) {
     const ds_model *m = bm->m;
     int64_t d = m->d, k = m->k, r = m->r, kr = k * r;
-    double *ucat = (double *)ds_alloc((size_t)(d * kr), sizeof(double));
-    double *offset = (double *)ds_alloc((size_t)kr, sizeof(double));
+    double *ucat = (double *)ds_try_alloc((size_t)(d * kr), sizeof(double), "cuda bind");
+    double *offset = (double *)ds_try_alloc((size_t)kr, sizeof(double), "cuda bind");
+    if (!ucat || !offset) {
+        free(ucat);
+        free(offset);
+        return -1;
+    }
     for (int64_t c = 0; c < k; c++)
         for (int64_t i = 0; i < d; i++)
             for (int64_t j = 0; j < r; j++) {
@@ -46,7 +51,8 @@ int ds_cuda_gmm_bind(ds_bound_model *bm) {
                        ds_model_kind_name(m->kind), (long long)k, (long long)r, (long long)d);
     // Centring on the data mean (component 0's mean if absent) keeps the projections small.
     const double *centre = m->mean ? m->mean : m->means;
-    double *log_w = (double *)ds_alloc((size_t)k, sizeof(double));
+    double *log_w = (double *)ds_try_alloc((size_t)k, sizeof(double), "cuda bind");
+    if (!log_w) return -1;
     for (int64_t c = 0; c < k; c++) log_w[c] = log(m->weights[c]);
     int rc = ds_cuda_upload_doubles(&bm->log_weights, log_w, (size_t)k, "component weights");
     free(log_w);

@@ -60,7 +60,7 @@ int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n);
 // cudaMalloc with a clear message naming what was being allocated.
 int ds_cuda_alloc(void **p, size_t bytes, const char *what);
 // The context's host staging buffer, grown to at least count floats.
-float *ds_cuda_staging(ds_cuda_ctx *ctx, size_t count);
+float *ds_cuda_staging(ds_cuda_ctx *ctx, size_t count); // NULL: out of memory (recorded)
 // Copies count host doubles to device floats through the context's staging buffer.
 int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_t count);
 // Allocates *dst (count doubles, named what in errors) and copies src into it.

@@ -1,5 +1,7 @@
 // Device memory for the cuda backend's files: allocation with a clear message, NaN
 // poisoning (a test aid) and the host staging buffer of float conversions.
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cuda_check.h"
@@ -8,6 +10,16 @@
 int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n) {
     if (ctx->poison) CUDA_TRY(cudaMemset(p, 0xFF, n)); // all-ones floats are NaN
     return 0;
+}
+
+void ds_cuda_die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("diffsamp: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
 }
 
 int ds_cuda_alloc(void **p, size_t bytes, const char *what) {
@@ -22,14 +34,15 @@ int ds_cuda_alloc(void **p, size_t bytes, const char *what) {
 float *ds_cuda_staging(ds_cuda_ctx *ctx, size_t count) {
     if (ctx->staging_len < count) {
         free(ctx->staging);
-        ctx->staging = (float *)ds_alloc(count, sizeof(float));
-        ctx->staging_len = count;
+        ctx->staging = (float *)ds_try_alloc(count, sizeof(float), "cuda staging buffer");
+        ctx->staging_len = ctx->staging ? count : 0;
     }
     return ctx->staging;
 }
 
 int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_t count) {
     float *h = ds_cuda_staging(ctx, count);
+    if (!h) return -1;
     for (size_t i = 0; i < count; i++) h[i] = (float)src[i];
     CUDA_TRY(cudaMemcpy(dst, h, count * sizeof(float), cudaMemcpyHostToDevice));
     return 0;

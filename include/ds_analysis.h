@@ -22,9 +22,15 @@ typedef struct {
     double mean, min, q05, q25, q50, q75, q95, max;
 } ds_stats;
 
-void ds_stats_of(const double *v, int64_t n, ds_stats *out);
+// Moves the rows (n rows of d values) where a and b (b may be NULL) are finite to the
+// front of a and b, keeping their order; idx (may be NULL) receives their original
+// indices. Returns how many there are: a diverged sample (NaN or Inf) is counted, not
+// measured.
+int64_t ds_finite_rows(double *a, double *b, int64_t n, int64_t d, int64_t *idx);
+// 0, or -1 with the error recorded when memory runs out.
+int ds_stats_of(const double *v, int64_t n, ds_stats *out);
 // Strided form: v[0], v[stride], ..., v[(n - 1) * stride].
-void ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out);
+int ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out);
 // n points uniform in log from lo to hi (n >= 2), ascending.
 void ds_log_grid(double lo, double hi, int n, double *out);
 // Relative L2 error of each row against a reference run: |x_i - ref_i| / |ref_i|.
@@ -97,8 +103,8 @@ typedef struct {
 // Top-k principal components of the training rows (covariance in float64).
 int ds_pca_fit(const ds_data *train, int64_t k, ds_pca *out);
 void ds_pca_free(ds_pca *p);
-// z (n x k) = (x - mean) basis.
-void ds_pca_project(const ds_pca *p, const double *x, int64_t n, double *z);
+// z (n x k) = (x - mean) basis; -1 with the error recorded when memory runs out.
+int ds_pca_project(const ds_pca *p, const double *x, int64_t n, double *z);
 // Frechet distance between Gaussians fitted to two sets of k-vectors (unbiased
 // covariances): |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2).
 int ds_frechet(const double *za, int64_t na, const double *zb, int64_t nb, int64_t k, double *fd);
@@ -131,13 +137,15 @@ typedef struct {
     int cols;
     int64_t cells, cap;
     char **cell; // row-major; the first `cols` cells are the header
+    int failed;  // memory ran out while cells were added (the error is recorded)
 } ds_table;
 
 // Starts a table with the given header (column names joined by commas).
 void ds_table_init(ds_table *t, const char *header);
 // Appends one cell (printf-style); rows fill left to right.
 void ds_table_add(ds_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ds_table_print(const ds_table *t, FILE *f);
+// Printing and writing a table that ran out of memory while it was filled fail with -1.
+int ds_table_print(const ds_table *t, FILE *f);
 // Writes the table as CSV, atomically.
 int ds_table_write_csv(const ds_table *t, const char *path);
 void ds_table_free(ds_table *t);

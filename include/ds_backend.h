@@ -51,6 +51,7 @@ struct ds_backend {
     ds_bound_model *(*bind)(ds_backend *b, const ds_model *m);
     void (*unbind)(ds_backend *b, ds_bound_model *bm);
 
+    // NULL with the error recorded when memory runs out.
     ds_batch *(*batch_new)(ds_backend *b, int64_t rows, int64_t cols);
     void (*batch_free)(ds_backend *b, ds_batch *v);
     void (*upload)(ds_backend *b, ds_batch *dst, const double *src);
@@ -59,9 +60,9 @@ struct ds_backend {
     // Row k of dst_rows <- row k of src_rows for k < n: dst row dst_rows[k] = src row
     // src_rows[k] (host index arrays; NULL means row k). dst and src are distinct
     // batches of the same width; what gathers live rows into a compact batch and
-    // scatters them back (certified landing).
-    void (*move_rows)(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
-                      const int64_t *src_rows, int64_t n);
+    // scatters them back (certified landing). 0, or -1 with the error recorded.
+    int (*move_rows)(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                     const int64_t *src_rows, int64_t n);
     // out = sum_i coef[i] * v[i], n <= DS_LINCOMB_MAX; out may alias any v[i].
     void (*lincomb)(ds_backend *b, ds_batch *out, int n, const double *coef,
                     const ds_batch *const *v);
@@ -103,6 +104,9 @@ ds_backend *ds_backend_cuda_new(void);
 #endif
 // Number of CUDA devices usable by this build (0 without CUDA or without a GPU).
 int ds_cuda_device_count(void);
+// Makes CUDA device `index` this thread's for the backends created after (cudaSetDevice);
+// 0, or -1 with the error recorded (always 0 without CUDA).
+int ds_cuda_use_device(int index);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

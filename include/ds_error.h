@@ -14,12 +14,10 @@ extern "C" {
 int ds_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // The last recorded error message of this thread ("" if none).
 const char *ds_error(void);
-// Prints "diffsamp: <message>" to stderr and exits with status 1.
-void ds_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-// Zero-filled allocation; an allocation failure is fatal (clear message, exit 1).
-void *ds_alloc(size_t count, size_t size);
-// Like ds_alloc but returns NULL and records an error instead of exiting.
-void *ds_try_alloc(size_t count, size_t size, const char *what);
+// Zero-filled allocation of count x size bytes. Returns NULL and records
+// "<what>: out of memory allocating N MiB" (or the overflow of count x size) when it fails;
+// the library never exits the process, so every caller checks and passes the error on.
+void *ds_try_alloc(size_t count, size_t size, const char *what) __attribute__((warn_unused_result));
 
 #define DS_TRY(call)                                                                               \
     do {                                                                                           \

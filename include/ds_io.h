@@ -39,6 +39,8 @@ int ds_check_regular(const char *path, const char *expected, int64_t *size);
 // Reads a .npy file (versions 1.0, 2.0, 3.0; little-endian f4, f8, u1; C order).
 // Float data containing NaN or Inf is rejected.
 int ds_npy_read(const char *path, ds_array *out);
+// The same, keeping NaN and Inf values: generated samples, of which some may have diverged.
+int ds_npy_read_any(const char *path, ds_array *out);
 // The same checks, but the data is memory-mapped rather than read: pages are read from
 // the file as they are used and the kernel may drop them again, so a data set larger
 // than memory can be used. Falls back to reading where the data is not aligned.

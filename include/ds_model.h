@@ -1,6 +1,6 @@
 // The analytic models: empirical (the training set itself), Gaussian and Gaussian
-// mixture, the local models that generalise (pca_locality, ls), and the nearest training
-// row (a baseline). The Gaussian model is
+// mixture, the local models that generalise (pca_locality, ls, els, pspc, smoothed), and
+// the nearest training row (a baseline). The Gaussian model is
 // stored as a mixture with one component.
 #ifndef DS_MODEL_H
 #define DS_MODEL_H
@@ -22,8 +22,10 @@ typedef enum {
     DS_MODEL_LS = 5,           // Kamb & Ganguli's local score machine: a patch per pixel
     DS_MODEL_NEAREST = 6,      // baseline: the nearest training row, at every sigma
     DS_MODEL_SMOOTHED = 7,     // the empirical denoiser averaged over perturbed queries
+    DS_MODEL_ELS = 8,          // Kamb & Ganguli's equivariant local score machine
+    DS_MODEL_PSPC = 9,         // Niedoba et al.'s patch-based posterior mean (square patches)
 } ds_model_kind;
-#define DS_MODEL_KINDS 8
+#define DS_MODEL_KINDS 10
 
 // A caller's denoiser: out (rows x d) = D(x; sigma) for x (rows x d) and one sigma per
 // row, all host doubles, row-major. Returns 0, or -1 after recording a message with
@@ -59,10 +61,10 @@ typedef struct {
     // times the largest |entry| (0: the normalised mask itself, not binarised).
     double temperature;
     double mask_threshold;
-    // ls: the side of the square patch (odd; all channels) centred on each output pixel;
-    // with a schedule (patch_steps > 0) the patch at sigma is patch_schedule[2 k + 1] of
-    // the first k with sigma <= patch_schedule[2 k] (sigmas increasing; the last entry's
-    // patch above them all).
+    // ls, els, pspc: the side of the square patch (all channels; ls, els: odd, centred on
+    // each output pixel; pspc: any side that fits in the image); with a schedule (patch_steps > 0)
+    // the patch at sigma is patch_schedule[2 k + 1] of the first k with sigma <= patch_schedule[2
+    // k] (sigmas increasing; the last entry's patch above them all).
     int patch_size;
     int64_t patch_steps;
     double *patch_schedule; // patch_steps x 2: sigma, patch
@@ -92,9 +94,9 @@ typedef struct {
     double var_floor;             // floor on component eigenvalues, default 1e-4
     double temperature;           // pca_locality, default 1
     double mask_threshold;        // pca_locality, in [0, 1], default 0.02 (the studio's)
-    int64_t patch_size;           // ls: odd, 1 .. 2 max(height, width) - 1, default 3
-    int64_t patch_steps;          // ls: entries of patch_schedule (0: patch_size at every sigma)
-    const double *patch_schedule; // ls: patch_steps x 2 (sigma, patch), sigmas increasing
+    int64_t patch_size;           // ls, els: odd, 1 .. 2 max(H, W) - 1; pspc: 1 .. min(H, W); 3
+    int64_t patch_steps;          // patch models: entries of patch_schedule (0: patch_size always)
+    const double *patch_schedule; // patch models: patch_steps x 2 (sigma, patch), sigmas increasing
     double smoothing;             // smoothed: >= 0 (the studio's smoothing_std), default 0
     int64_t smoothing_samples;    // smoothed: >= 1 (the studio's num_noise), default 1
 } ds_fit_opts;
@@ -110,17 +112,21 @@ int ds_model_kind_parse(const char *name, ds_model_kind *out);
 // smoothing sqrt(1 + sigma^2) of the perturbations at sigma.
 void ds_smoothed_noise(const ds_model *m, double *eps);
 double ds_smoothed_scale(const ds_model *m, double sigma);
-// Checks a patch size for images of that shape (ls): 0, or -1 naming who.
-int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width);
+// Checks a patch size of a patch model of that kind for images of that shape: 0, or -1
+// naming who.
+int ds_check_patch_size(const char *who, ds_model_kind kind, int64_t patch, int channels,
+                        int height, int width);
 // Checks a patch schedule (steps x 2: sigma, patch): sigmas finite, > 0 and increasing,
 // each patch an integer that ds_check_patch_size accepts.
-int ds_check_patch_schedule(const char *who, const double *schedule, int64_t steps, int channels,
-                            int height, int width);
-// The ls patch at sigma (the schedule's, or patch_size).
-int ds_ls_patch_at(const ds_model *m, double sigma);
+int ds_check_patch_schedule(const char *who, ds_model_kind kind, const double *schedule,
+                            int64_t steps, int channels, int height, int width);
+// The patch of a patch model at sigma (the schedule's, or patch_size).
+int ds_patch_at(const ds_model *m, double sigma);
 // 1 for the kinds that keep the training rows (empirical, pca_locality, ls, nearest,
-// smoothed).
+// smoothed, els, pspc).
 int ds_model_holds_rows(ds_model_kind k);
+// 1 for the patch models (ls, els, pspc): patch_size or patch_schedule, images only.
+int ds_model_uses_patches(ds_model_kind k);
 
 // Fits a model of the given kind to data (the empirical model copies the rows).
 int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, ds_model *out);

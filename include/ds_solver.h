@@ -99,8 +99,8 @@ typedef struct {
 // for another model kind, a model without its training rows on the host, or eps outside
 // (0, 1e-3].
 int ds_landing_init(ds_landing *l, ds_backend *b, const ds_model *m, int64_t cap, double eps);
-// Starts a batch of rows <= cap rows, all live.
-void ds_landing_reset(ds_landing *l, int64_t rows);
+// Starts a batch of rows <= cap rows, all live (-1 with the error recorded when rows > cap).
+int ds_landing_reset(ds_landing *l, int64_t rows);
 void ds_landing_free(ds_landing *l);
 
 void ds_solver_opts_default(ds_solver_opts *o);

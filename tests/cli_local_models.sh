@@ -1,6 +1,7 @@
 #!/bin/sh
-# diffsamp prepare --model pca_locality / ls / smoothed (and the nearest baseline): their options are refused out of range
-# with one line and no folder (ls also on data without an image shape); a prepared
+# diffsamp prepare --model pca_locality / ls / els / pspc / smoothed (and the nearest
+# baseline): their options are refused out of range with one line and no folder (the
+# patch models also on data without an image shape); a prepared
 # folder samples on cpu and ref with a one-step and a multistep solver (the solvers only
 # call denoise), both backends drawing the same samples (float32 vs float64: close, not
 # equal); the cuda backend refuses the kinds with one line.
@@ -18,6 +19,12 @@ L="prepare --data $T/img.npy --model ls"
 expect_error "patch size 9 (expected odd, 1 .. 7" $L --out "$T/m" --patch-size 9
 expect_error "patch size 2 (expected odd" $L --out "$T/m" --patch-size 2
 expect_error "needs images" prepare --data "$T/flat.npy" --model ls --out "$T/m"
+expect_error "els: patch size 9 (expected odd, 1 .. 7" prepare --data "$T/img.npy" --model els --out "$T/m" --patch-size 9
+expect_error "els: a patch model needs images" prepare --data "$T/flat.npy" --model els --out "$T/m"
+expect_error "pspc: patch size 5 (expected 1 .. 4: a square patch inside a 4x4 image)" prepare --data "$T/img.npy" --model pspc --out "$T/m" --patch-size 5
+expect_error "pspc: a patch model needs images" prepare --data "$T/flat.npy" --model pspc --out "$T/m"
+"$BIN" prepare --help >"$T/help" 2>&1 || fail "prepare --help"
+grep -q "els, pspc" "$T/help" && grep -q "pspc: side of the square patches" "$T/help" || fail "prepare --help: $(cat "$T/help")"
 expect_error "smoothing -1 is invalid" prepare --data "$T/flat.npy" --model smoothed --smoothing -1 --out "$T/m"
 expect_error "0 smoothing samples" prepare --data "$T/flat.npy" --model smoothed --smoothing-samples 0 --out "$T/m"
 [ -e "$T/m" ] && fail "a refused prepare created its folder"
@@ -33,14 +40,25 @@ printf '# sigma patch\n0.5 1\n5 3\n' >"$T/sched.txt"
 [ -e "$T/lss/patch_schedule.npy" ] || fail "ls with a schedule: no patch_schedule.npy"
 printf '5 3\n0.5 1\n' >"$T/bad.txt"
 expect_error "entry 2: sigma 0.5" $L --out "$T/refused" --patch-schedule "$T/bad.txt"
-expect_error "applies to --model ls only" $P --out "$T/refused" --patch-schedule "$T/sched.txt"
+expect_error "applies to --model ls, els or pspc only" $P --out "$T/refused" --patch-schedule "$T/sched.txt"
 [ -e "$T/refused" ] && fail "a refused prepare created its folder"
+"$BIN" prepare --data "$T/img.npy" --model els --patch-size 3 --out "$T/els" >"$T/p.log" 2>&1 || fail "prepare els: $(cat "$T/p.log")"
+grep -q "els model, N = 120, d = 16, patch size = 3" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
+printf '0.5 1\n5 2\n80 4\n' >"$T/psched.txt"
+"$BIN" prepare --data "$T/img.npy" --model pspc --patch-schedule "$T/psched.txt" --out "$T/pspc" >"$T/p.log" 2>&1 || fail "prepare pspc: $(cat "$T/p.log")"
+grep -q "pspc model, N = 120, d = 16, patch schedule of 3 entries" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
+grep -q "^kind = pspc" "$T/pspc/model.txt" || fail "model.txt: $(cat "$T/pspc/model.txt")"
+# Their CIFAR-10 schedule, as shipped, on 32 x 32 images.
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (4, 3, 32, 32)).astype(np.float32))" "$T/c32.npy"
+"$BIN" prepare --data "$T/c32.npy" --model pspc --patch-schedule "${DIFFSAMP_SOURCE_DIR:-$(dirname "$0")/..}/tools/pspc_cifar10_schedule.txt" \
+    --out "$T/pc" >"$T/p.log" 2>&1 || fail "prepare pspc, CIFAR-10 schedule: $(cat "$T/p.log")"
+grep -q "patch schedule of 7 entries" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 "$BIN" prepare --data "$T/img.npy" --model nearest --out "$T/nn" >"$T/p.log" 2>&1 || fail "prepare nearest: $(cat "$T/p.log")"
 "$BIN" prepare --data "$T/flat.npy" --model smoothed --smoothing 0.05 --smoothing-samples 4 --out "$T/sm" >"$T/p.log" 2>&1 || fail "prepare smoothed: $(cat "$T/p.log")"
 grep -q "smoothed model, N = 120, d = 16, smoothing = 0.05, 4 samples" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 
 for sampler in heun ipndm; do
-  for model in m ls lss nn sm; do
+  for model in m ls lss els pspc nn sm; do
     for be in cpu ref; do
         "$BIN" sample --model-dir "$T/$model" --sampler $sampler --steps 6 --n 4 --backend $be --quiet \
             --out "$T/s_${model}_${sampler}_$be" >"$T/s.log" 2>&1 || fail "$sampler on $be: $(cat "$T/s.log")"
@@ -64,6 +82,10 @@ if "$BIN" info 2>/dev/null | grep -q "cuda: yes"; then
     expect_error "ls model has no CUDA path yet" sample --model-dir "$T/ls" --n 2 \
         --steps 2 --backend cuda --out "$T/c"
     expect_error "nearest model has no CUDA path yet" sample --model-dir "$T/nn" --n 2 \
+        --steps 2 --backend cuda --out "$T/c"
+    expect_error "els model has no CUDA path yet" sample --model-dir "$T/els" --n 2 \
+        --steps 2 --backend cuda --out "$T/c"
+    expect_error "pspc model has no CUDA path yet" sample --model-dir "$T/pspc" --n 2 \
         --steps 2 --backend cuda --out "$T/c"
 fi
 exit 0

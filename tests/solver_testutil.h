@@ -14,6 +14,7 @@
 #include "ds_solver.h"
 #include "ds_schedule.h"
 #include "testutil.h"
+#include "fatal.h"
 
 // A full-rank Gaussian N(mu, U diag(lam) U^T) in d dimensions (random orthonormal U,
 // lam log-uniform in [lam_lo, lam_hi]) bound to the ref backend, and `rows` starting
@@ -31,23 +32,23 @@ static inline void stu_problem_init(stu_problem *p, uint64_t seed, int64_t d, in
     memset(p, 0, sizeof *p);
     ds_model *m = &p->m;
     m->kind = DS_MODEL_GAUSSIAN, m->d = d, m->k = 1, m->r = d;
-    m->weights = ds_alloc(1, sizeof(double));
+    m->weights = tu_alloc(1, sizeof(double));
     m->weights[0] = 1;
-    m->means = ds_alloc((size_t)d, sizeof(double));
-    m->mean = ds_alloc((size_t)d, sizeof(double));
+    m->means = tu_alloc((size_t)d, sizeof(double));
+    m->mean = tu_alloc((size_t)d, sizeof(double));
     tu_fill_normal(m->means, d, seed + 1);
     memcpy(m->mean, m->means, sizeof(double) * (size_t)d);
-    m->eigvals = ds_alloc((size_t)d, sizeof(double));
+    m->eigvals = tu_alloc((size_t)d, sizeof(double));
     tu_fill_uniform(m->eigvals, d, seed + 2, log(lam_lo), log(lam_hi));
     for (int64_t j = 0; j < d; j++) m->eigvals[j] = exp(m->eigvals[j]);
     m->eigvals[0] = lam_lo, m->eigvals[d - 1] = lam_hi;
-    m->eigvecs = ds_alloc((size_t)(d * d), sizeof(double));
+    m->eigvecs = tu_alloc((size_t)(d * d), sizeof(double));
     tu_orthonormal_columns(m->eigvecs, d, d, seed + 3);
-    m->residual = ds_alloc(1, sizeof(double));
+    m->residual = tu_alloc(1, sizeof(double));
     p->b = ds_backend_ref_new();
     p->bm = p->b->bind(p->b, m);
     p->rows = rows;
-    p->noise = ds_alloc((size_t)(rows * d), sizeof(double));
+    p->noise = tu_alloc((size_t)(rows * d), sizeof(double));
     tu_fill_normal(p->noise, rows * d, seed + 4);
 }
 
@@ -64,9 +65,9 @@ static inline double stu_solve_error(stu_problem *p, const ds_solver_opts *o, co
                                      int n, int64_t *nfe) {
     ds_backend *b = p->b;
     int64_t d = p->m.d, count = p->rows * d;
-    double *start = ds_alloc((size_t)count, sizeof(double));
-    double *got = ds_alloc((size_t)count, sizeof(double));
-    double *want = ds_alloc((size_t)count, sizeof(double));
+    double *start = tu_alloc((size_t)count, sizeof(double));
+    double *got = tu_alloc((size_t)count, sizeof(double));
+    double *want = tu_alloc((size_t)count, sizeof(double));
     for (int64_t i = 0; i < count; i++) start[i] = sigmas[0] * p->noise[i];
     ds_batch *x = b->batch_new(b, p->rows, d);
     b->upload(b, x, start);

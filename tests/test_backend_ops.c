@@ -1,8 +1,8 @@
 // Backend conformance (in the manner of ggml's test-backend-ops): every primitive of
 // every backend in the table below (batches, copy, lincomb, randn, denoise of each model
-// kind, the Gaussian flow, refusals, a whole Heun run) judged against the float64 ref
-// backend on the same generated models and inputs with the same per-case tolerances.
-// A new backend gets the whole suite by adding one row to `backends`.
+// kind, the local ones included, the Gaussian flow, refusals, a whole Heun run) judged against the
+// float64 ref backend on the same generated models and inputs with the same per-case tolerances. A
+// new backend gets the whole suite by adding one row to `backends`.
 //
 // DIFFSAMP_TEST_BACKEND=name picks one row (ctest: test_backend_ops runs cpu,
 // test_backend_ops_cuda runs cuda and skips visibly without a device, the emulator
@@ -50,6 +50,15 @@
 //   equal. CUDA's double log / sin / cos are within 2 double ulp of glibc's, so a value
 //   may land on the other side of a float rounding boundary (probability ~2^-28): within
 //   1 float ulp (randn_ulps in the table).
+// - The local models (pca_locality, ls, els, pspc) and nearest, on float-exact queries and
+//   rows (the query's own rounding is the input's, judged above for the empirical
+//   model): the float backends form distances, weights and sums in double from the same
+//   float values, losing ~1e-16 of a patch's |.|^2 / (2 sigma^2) in the logits (1e-9 at
+//   sigma 0.002); the float32 output rounds by u: relative L2 error <= 2.5e-7 (measured
+//   <= 3e-8). nearest returns a training row, exactly. smoothed is the empirical
+//   denoiser at the perturbed queries x + a eps_c, which a float backend rounds (fresh
+//   doubles again): each row is held to the mean over its queries of the empirical
+//   per-row bound above.
 // - Heun (6 steps, 12 NFE, sigma 80 -> 0.5): each NFE adds <= ~1e-6 relative,
 //   compounded over 12 with step coefficients <= 2: relative L2 error <= 1e-4.
 #include <math.h>
@@ -989,6 +998,152 @@ static void test_refusals(void **state) {
     END_BACKENDS();
 }
 
+// ---- the local models ----
+
+// els, pspc, nearest: double sums of the float32 rows and queries, the float output's
+// rounding: 2.5e-7. pca_locality and ls form their products by SGEMM with float weights
+// (cpu_local.c): TU_TOL_LOCAL_CPU (testutil.h, derived there).
+#define TOL_LOCAL 2.5e-7
+#define TOL_LOCAL_FOR(kind)                                                                        \
+    ((kind) == DS_MODEL_PCA_LOCALITY || (kind) == DS_MODEL_LS ? TU_TOL_LOCAL_CPU : TOL_LOCAL)
+
+// n images c x h x w around 8 cluster centres (0.4 c + 0.25 z, about pixel-sized),
+// stored as float32 so that ref and the float backends hold the same rows.
+static ds_data local_images(int64_t n, int c, int h, int w, uint64_t salt) {
+    int64_t d = (int64_t)c * h * w;
+    double *centre = random_normal(8 * d, salt), *z = random_normal(n * d, salt + 1);
+    float *v = calloc((size_t)(n * d), sizeof(float));
+    assert_non_null(v);
+    for (int64_t e = 0; e < n * d; e++)
+        v[e] = (float)(0.4 * centre[e / d % 8 * d + e % d] + 0.25 * z[e]);
+    free(centre), free(z);
+    return (ds_data){
+        .n = n, .d = d, .channels = c, .height = h, .width = w, .values = v, .dtype = DS_F32};
+}
+
+// Queries a training row + 0.3 z + sigma n, rounded to float.
+static double *local_queries(const ds_model *m, int64_t rows, const double *sigma, int64_t n_sigma,
+                             uint64_t salt) {
+    int64_t d = m->d;
+    double *x = random_normal(rows * d, salt), *z = random_normal(rows * d, salt + 1), pick[64];
+    assert_true(rows <= 64);
+    tu_fill_uniform(pick, rows, seed_for(salt + 2), 0, (double)m->data.n);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < d; j++) {
+            double v = ds_data_value(&m->data, (int64_t)pick[i], j) + 0.3 * z[i * d + j] +
+                       sigma[n_sigma == 1 ? 0 : i] * x[i * d + j];
+            x[i * d + j] = (float)v;
+        }
+    free(z);
+    return x;
+}
+
+// smoothed: row i's bound, the mean over its perturbed queries of the empirical bound
+// Delta s + TOL_EMPIRICAL |D| (see the top).
+static void check_smoothed_rows(const pair *p, const double *x, int64_t rows, const double *sigma,
+                                int64_t n_sigma, const double *got, const double *want) {
+    const ds_model *m = p->m;
+    int64_t d = m->d, samples = m->smoothing_samples;
+    double *eps = new_doubles(samples * d), *q = new_doubles(d), *w = new_doubles(m->data.n);
+    double y_max = centred_row_max(m);
+    ds_smoothed_noise(m, eps);
+    for (int64_t i = 0; i < rows; i++) {
+        double s = sigma[n_sigma == 1 ? 0 : i], a = ds_smoothed_scale(m, s), tol = 0;
+        double err = 0, norm = 0;
+        for (int64_t c = 0; c < samples; c++) {
+            for (int64_t j = 0; j < d; j++) q[j] = x[i * d + j] + a * eps[c * d + j];
+            posterior post = posterior_of(m, q, s, y_max, w);
+            tol += post.delta * post.spread / (double)samples;
+        }
+        for (int64_t j = 0; j < d; j++) {
+            err += (got[i * d + j] - want[i * d + j]) * (got[i * d + j] - want[i * d + j]);
+            norm += want[i * d + j] * want[i * d + j];
+        }
+        tol += TOL_EMPIRICAL * sqrt(norm);
+        if (!(sqrt(err) <= tol))
+            fail_msg("%s smoothed row %lld sigma %g: |D - ref| = %.3g > %.3g", p->label,
+                     (long long)i, s, sqrt(err), tol);
+    }
+    free(eps), free(q), free(w);
+}
+
+// One local model on one backend: every sigma of the list, then per-row sigmas in place.
+// A backend without a path for the kind must refuse it at bind, with one line.
+static void check_local_model(const backend_row *r, const ds_model *m, uint64_t salt) {
+    const char *kind = ds_model_kind_name(m->kind);
+    ds_backend *probe = backend(r->name);
+    ds_bound_model *bm = probe->bind(probe, m);
+    if (!bm) {
+        if (!strstr(ds_error(), "no CUDA path"))
+            fail_msg("%s bind %s: %s", r->name, kind, ds_error());
+        printf("%s %s: refused at bind (%s): skipped\n", r->name, kind, ds_error());
+        ds_backend_free(probe);
+        return;
+    }
+    probe->unbind(probe, bm);
+    ds_backend_free(probe);
+    pair p = bind_pair(r, "", m);
+    const int64_t rows = 8, d = m->d;
+    double *a = new_doubles(rows * d), *want = new_doubles(rows * d), worst = 0;
+    for (int s = 0; s <= N_SIGMAS; s++) {
+        int per_row = s == N_SIGMAS;
+        double *sigma = per_row ? log_uniform(rows, 0.002, 80, salt + 99) : NULL;
+        const double *sg = per_row ? sigma : &sigmas[s];
+        int64_t n_sigma = per_row ? rows : 1;
+        double *x = local_queries(m, rows, sg, n_sigma, salt + (uint64_t)s);
+        denoise_on(p.be, p.bm, x, rows, d, sg, n_sigma, per_row, a, NULL);
+        denoise_on(p.ref, p.ref_bm, x, rows, d, sg, n_sigma, 0, want, NULL);
+        double err = tu_rel_l2(a, want, rows * d);
+        worst = fmax(worst, err);
+        if (m->kind == DS_MODEL_SMOOTHED)
+            check_smoothed_rows(&p, x, rows, sg, n_sigma, a, want);
+        else if (!(err <= TOL_LOCAL_FOR(m->kind)))
+            fail_msg("%s %s %dx%dx%d patch %d sigma %s: rel L2 error %.3g > %.1g", p.label, kind,
+                     m->channels, m->height, m->width, m->patch_size, per_row ? "per row" : "fixed",
+                     err, TOL_LOCAL_FOR(m->kind));
+        free(x), free(sigma);
+    }
+    printf("%s %s %dx%dx%d%s: worst rel L2 error over the sigmas %.2e\n", p.label, kind,
+           m->channels, m->height, m->width, m->patch_steps ? " (patch schedule)" : "", worst);
+    free(a), free(want);
+    unbind_pair(&p, "");
+}
+
+// Every local model kind, grey and RGB, fixed patches and a patch schedule.
+static void test_local_models(void **state) {
+    (void)state;
+    int ran_any = 0;
+    const int shapes[2][3] = {{1, 6, 6}, {3, 4, 5}};
+    const double schedule[6] = {0.1, 1, 2.0, 3, 80.0, 5},
+                 pspc_schedule[6] = {0.1, 1, 2.0, 2, 80.0, 4};
+    const ds_model_kind kinds[] = {DS_MODEL_PCA_LOCALITY, DS_MODEL_LS,  DS_MODEL_NEAREST,
+                                   DS_MODEL_SMOOTHED,     DS_MODEL_ELS, DS_MODEL_PSPC};
+    const int n_kinds = (int)(sizeof kinds / sizeof kinds[0]);
+    FOR_EACH_BACKEND(r) {
+        for (int s = 0; s < 2; s++) {
+            ds_data data =
+                local_images(60, shapes[s][0], shapes[s][1], shapes[s][2], 130 + (uint64_t)s);
+            for (int k = 0; k < n_kinds; k++)
+                for (int scheduled = 0; scheduled < 1 + ds_model_uses_patches(kinds[k]);
+                     scheduled++) {
+                    ds_fit_opts o;
+                    ds_fit_opts_default(&o);
+                    o.patch_size = 3, o.smoothing = 0.05, o.smoothing_samples = 3, o.seed = 7;
+                    if (scheduled)
+                        o.patch_steps = 3,
+                        o.patch_schedule = kinds[k] == DS_MODEL_PSPC ? pspc_schedule : schedule;
+                    ds_model m;
+                    if (ds_model_fit(&data, kinds[k], &o, &m))
+                        fail_msg("fit %s: %s", ds_model_kind_name(kinds[k]), ds_error());
+                    check_local_model(r, &m, 140 + 20 * (uint64_t)(2 * k + s));
+                    ds_model_free(&m);
+                }
+            ds_data_free(&data);
+        }
+    }
+    END_BACKENDS();
+}
+
 // Heun over an EDM-like schedule 80 -> 0.5 (6 steps, 12 NFE) from the same Philox noise.
 static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t seed,
                      double *out) {
@@ -1056,6 +1211,7 @@ int main(void) {
         cmocka_unit_test(test_mixture_denoisers),
         cmocka_unit_test(test_many_components),
         cmocka_unit_test(test_gaussian_flow),
+        cmocka_unit_test(test_local_models),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_end_to_end_heun),
     };

@@ -9,6 +9,7 @@
 
 #include "ds_io.h"
 #include "multistep_testutil.h"
+#include "fatal.h"
 
 enum { DIM = 16, ROWS = 5, POINTS = 12, DRAWS = 2 * POINTS, TRAIN_ROWS = 64 };
 
@@ -277,13 +278,13 @@ static void test_reference_loops(void **state) {
     // Empirical: 64 training rows drawn at random in float64 (standard normal, so |D|
     // exceeds 1 and the thresholding acts, as on the wide model).
     stu_problem emp = {.rows = ROWS};
-    double *train = ds_alloc(TRAIN_ROWS * DIM, sizeof(double));
+    double *train = tu_alloc(TRAIN_ROWS * DIM, sizeof(double));
     tu_fill_normal(train, TRAIN_ROWS * DIM, seed + 200);
     tu_empirical_model(&emp.m, train, TRAIN_ROWS, DIM);
     free(train);
     emp.b = ds_backend_ref_new();
     emp.bm = emp.b->bind(emp.b, &emp.m);
-    emp.noise = ds_alloc(ROWS * DIM, sizeof(double));
+    emp.noise = tu_alloc(ROWS * DIM, sizeof(double));
     tu_fill_normal(emp.noise, ROWS * DIM, seed + 201);
     int ran = compare_all(&wide, "wide", 1) + compare_all(&narrow, "narrow", 0) +
               compare_all(&emp, "empirical", 1);

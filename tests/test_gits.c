@@ -6,6 +6,7 @@
 #include "ds_schedule.h"
 #include "gits.h"
 #include "multistep_testutil.h"
+#include "fatal.h"
 
 // The DP objective of a path: cost[p0][p1] + coeff (cost[p1][p2] + coeff (...)).
 static double path_cost(const double *cost, int points, const int *path, int steps, double coeff) {
@@ -130,7 +131,7 @@ static void test_schedule_beats_edm_for_euler(void **state) {
     stu_problem_init(&p, seed, DIM, ROWS, 0.01, 2.0);
     int points;
     double *grid = stu_edm(60, &points);
-    double *cost = ds_alloc((size_t)(points * points), sizeof(double));
+    double *cost = tu_alloc((size_t)(points * points), sizeof(double));
     ds_solver_opts teacher, euler;
     ds_solver_opts_default(&teacher);
     teacher.solver = "ipndm";

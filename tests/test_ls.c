@@ -14,24 +14,6 @@
 #include "ds_error.h"
 #include "testutil.h"
 
-// n images c x h x w, uniform in [-1, 1] (pixel-like), saved as dir/data.npy when dir.
-static ds_data make_images(int64_t n, int c, int h, int w, uint64_t seed, const char *dir) {
-    int64_t d = (int64_t)c * h * w;
-    ds_data data = {.n = n, .d = d, .channels = c, .height = h, .width = w};
-    double *rows = malloc(sizeof(double) * (size_t)(n * d));
-    tu_fill_uniform(rows, n * d, seed, -1, 1);
-    float *values = malloc(sizeof(float) * (size_t)(n * d));
-    data.values = values, data.dtype = DS_F32;
-    for (int64_t e = 0; e < n * d; e++) values[e] = (float)rows[e], rows[e] = values[e];
-    if (dir) {
-        int64_t shape[4] = {n, c, h, w};
-        snprintf(data.path, sizeof data.path, "%s/data.npy", dir);
-        assert_int_equal(ds_npy_write_f64(data.path, rows, 4, shape, DS_F32), 0);
-    }
-    free(rows);
-    return data;
-}
-
 static void fit(const ds_data *data, ds_model_kind kind, int64_t patch, ds_model *m) {
     ds_fit_opts o;
     ds_fit_opts_default(&o);
@@ -87,7 +69,7 @@ static void test_ref_matches_direct_formula(void **state) {
     for (int s = 0; s < 2; s++) {
         const int c = shapes[s][0], h = shapes[s][1], w = shapes[s][2];
         const int64_t n = 25, d = (int64_t)c * h * w, rows = 3;
-        ds_data data = make_images(n, c, h, w, tu_seed() + s, NULL);
+        ds_data data = tu_images(n, c, h, w, tu_seed() + s, NULL);
         double *x = malloc(sizeof(double) * (size_t)(rows * d)),
                *out = malloc(sizeof *out * rows * d), *want = malloc(sizeof *want * rows * d);
         tu_fill_uniform(x, rows * d, tu_seed() + 10 + s, -1.5, 1.5);
@@ -118,7 +100,7 @@ static void test_ref_matches_direct_formula(void **state) {
 static void test_whole_image_patch_and_large_sigma(void **state) {
     (void)state;
     const int64_t n = 40, d = 60, rows = 4;
-    ds_data data = make_images(n, 3, 4, 5, tu_seed() + 20, NULL);
+    ds_data data = tu_images(n, 3, 4, 5, tu_seed() + 20, NULL);
     double x[240], out[240], want[240];
     tu_fill_uniform(x, rows * d, tu_seed() + 21, -1.2, 1.2);
     ds_model m, emp;
@@ -145,7 +127,7 @@ static void test_whole_image_patch_and_large_sigma(void **state) {
 static void test_cpu_matches_ref(void **state) {
     (void)state;
     const int64_t n = 200, d = 48, rows = 6;
-    ds_data data = make_images(n, 3, 4, 4, tu_seed() + 30, NULL);
+    ds_data data = tu_images(n, 3, 4, 4, tu_seed() + 30, NULL);
     double x[288], out[288], want[288];
     tu_fill_uniform(x, rows * d, tu_seed() + 31, -1.2, 1.2);
     for (int64_t e = 0; e < rows * d; e++) x[e] = (float)x[e];
@@ -176,7 +158,7 @@ static void expect_refused(const ds_data *data, int64_t patch, const char *want)
 static void test_bad_patches_and_folder(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
-    ds_data data = make_images(20, 1, 4, 6, tu_seed() + 40, dir);
+    ds_data data = tu_images(20, 1, 4, 6, tu_seed() + 40, dir);
     expect_refused(&data, 4, "patch size 4 (expected odd, 1 .. 11");
     expect_refused(&data, 13, "patch size 13");
     expect_refused(&data, 0, "patch size 0");
@@ -209,7 +191,7 @@ static void test_patch_schedule(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
     const int64_t rows = 3, d = 30;
-    ds_data data = make_images(40, 1, 5, 6, tu_seed() + 50, dir);
+    ds_data data = tu_images(40, 1, 5, 6, tu_seed() + 50, dir);
     const double schedule[6] = {0.5, 1, 2.0, 3, 10.0, 5};
     const double sigmas[6] = {0.3, 0.5, 1.0, 2.0, 5.0, 50.0};
     const int64_t want_patch[6] = {1, 1, 3, 3, 5, 5};
@@ -227,7 +209,7 @@ static void test_patch_schedule(void **state) {
     double x[90], out[90], want[90];
     tu_fill_uniform(x, rows * d, tu_seed() + 51, -1, 1);
     for (int s = 0; s < 6; s++) {
-        assert_int_equal(ds_ls_patch_at(&back, sigmas[s]), want_patch[s]);
+        assert_int_equal(ds_patch_at(&back, sigmas[s]), want_patch[s]);
         tu_denoise("ref", &back, x, rows, sigmas[s], out);
         tu_denoise("ref", &fixed[want_patch[s] / 2], x, rows, sigmas[s], want);
         assert_true(tu_max_abs_diff(out, want, rows * d) == 0);

@@ -7,6 +7,7 @@
 #include "ds_philox.h"
 #include "ds_sample.h"
 #include "solver_testutil.h"
+#include "fatal.h"
 
 enum { DIM = 6, ROWS = 11 };
 
@@ -89,7 +90,7 @@ static void test_noise_per_row_and_injected(void **state) {
         free(s);
         assert_true(draws >= 7);
         uint64_t seed = tu_seed() ^ 0x5eed;
-        double *noise = ds_alloc((size_t)(draws * ROWS * DIM), sizeof(double));
+        double *noise = tu_alloc((size_t)(draws * ROWS * DIM), sizeof(double));
         for (int64_t j = 0; j < draws; j++)
             for (int64_t i = 0; i < ROWS * DIM; i++)
                 noise[j * ROWS * DIM + i] =
@@ -144,7 +145,7 @@ static void test_samples_the_gaussian(void **state) {
     stu_problem p;
     stu_problem_init(&p, tu_seed() + 2, D, 1, 0.3, 1.5);
     ds_backend *cpu = ds_backend_cpu_new();
-    double *x = ds_alloc(N * D, sizeof(double));
+    double *x = tu_alloc(N * D, sizeof(double));
     for (int w = 0; w < N_CONFIGS; w++) {
         ds_solver_opts o;
         stochastic_opts(w, &o);

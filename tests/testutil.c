@@ -248,7 +248,7 @@ static void check_move(ds_backend *b, ds_batch *dst, double *want, const int64_t
                        const ds_batch *src, const double *src_host, const int64_t *src_rows,
                        int64_t n) {
     int64_t cols = src->cols;
-    b->move_rows(b, dst, dst_rows, src, src_rows, n);
+    assert_int_equal(b->move_rows(b, dst, dst_rows, src, src_rows, n), 0);
     for (int64_t k = 0; k < n; k++)
         memcpy(want + (dst_rows ? dst_rows[k] : k) * cols,
                src_host + (src_rows ? src_rows[k] : k) * cols, sizeof(double) * (size_t)cols);
@@ -278,6 +278,11 @@ void tu_check_move_rows(ds_backend *b, uint64_t seed) {
     check_move(b, bo, other, idx, bc, compact, NULL, live); // scatter
     check_move(b, bf, full, idx, bo, other, idx, live);     // same rows of two batches
     check_move(b, bf, full, NULL, bo, other, NULL, rows);   // everything, identity lists
+    // A row outside the batch is an error returned to the caller (the library never exits).
+    int64_t bad[1] = {live};
+    assert_int_equal(b->move_rows(b, bo, NULL, bc, bad, 1), -1);
+    assert_non_null(strstr(ds_error(), "row 17 of a source with 17 rows"));
+    assert_int_equal(b->move_rows(b, bf, NULL, bf, NULL, 1), -1);
     b->batch_free(b, bf), b->batch_free(b, bo), b->batch_free(b, bc);
     free(full), free(other), free(compact);
 }
@@ -384,4 +389,22 @@ void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t
     b->batch_free(b, ob);
     b->unbind(b, bm);
     ds_backend_free(b);
+}
+
+ds_data tu_images(int64_t n, int c, int h, int w, uint64_t seed, const char *dir) {
+    int64_t d = (int64_t)c * h * w;
+    ds_data data = {.n = n, .d = d, .channels = c, .height = h, .width = w};
+    double *rows = malloc(sizeof(double) * (size_t)(n * d));
+    float *values = malloc(sizeof(float) * (size_t)(n * d));
+    assert_true(rows && values);
+    tu_fill_uniform(rows, n * d, seed, -1, 1);
+    data.values = values, data.dtype = DS_F32;
+    for (int64_t e = 0; e < n * d; e++) values[e] = (float)rows[e], rows[e] = values[e];
+    if (dir) {
+        int64_t shape[4] = {n, c, h, w};
+        snprintf(data.path, sizeof data.path, "%s/data.npy", dir);
+        assert_int_equal(ds_npy_write_f64(data.path, rows, 4, shape, DS_F32), 0);
+    }
+    free(rows);
+    return data;
 }

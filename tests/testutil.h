@@ -29,6 +29,9 @@ void tu_orthonormal_columns(double *u, int64_t d, int64_t r, uint64_t seed);
 // An empirical model over n rows of dimension d (stored as given, in float64),
 // with their mean; free with ds_model_free.
 void tu_empirical_model(ds_model *m, const double *x, int64_t n, int64_t d);
+// n images c x h x w, uniform in [-1, 1] and rounded to float32 (stored so), saved as
+// dir/data.npy when dir is not NULL; free with ds_data_free.
+ds_data tu_images(int64_t n, int c, int h, int w, uint64_t seed, const char *dir);
 // count rows of the data set at path, drawn at random (with repetition) by seed, without
 // labels; -1 (message in ds_error) when it cannot be read.
 int tu_load_subset(const char *path, int64_t count, uint64_t seed, ds_data *out);
@@ -44,7 +47,8 @@ void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t
 // carry no SGEMM error; what is left is float32 arithmetic as in the empirical denoiser
 // (test_backend_ops.c, TOL_EMPIRICAL): float weights (exp polynomial 2e-7 relative), the
 // float logits of the other rows (< e^-12 of the maximum each), double sums and the
-// float output, a few u relative; measured <= 5e-7 on the local tests: 5e-6.
+// float output, a few u relative; measured <= 7e-7 in these tests and test_backend_ops
+// (sigma 0.002 .. 80): 5e-6.
 #define TU_TOL_LOCAL_CPU 5e-6
 // Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
 void tu_component_cov(const ds_model *m, int64_t c, double *cov);

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config libpng-dev zlib1g-dev libopenblas-dev \
 liblapacke-dev libcmocka-dev dataset-fashion-mnist python3-numpy python3-matplotlib python3-dev \
-python3-venv clang libclang-rt-14-dev valgrind"
+python3-venv clang libclang-rt-14-dev valgrind libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PACKAGES; do

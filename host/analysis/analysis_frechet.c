@@ -23,10 +23,11 @@ int ds_pca_fit(const ds_data *train, int64_t k, ds_pca *out) {
     double residual = 0;
     out->d = d;
     out->k = k;
-    out->mean = ds_alloc((size_t)d, sizeof(double));
-    out->basis = ds_alloc((size_t)(d * k), sizeof(double));
-    out->eigvals = ds_alloc((size_t)k, sizeof(double));
-    int rc = fit_moments(train, NULL, n, out->mean, cov);
+    out->mean = ds_try_alloc((size_t)d, sizeof(double), "PCA");
+    out->basis = ds_try_alloc((size_t)(d * k), sizeof(double), "PCA");
+    out->eigvals = ds_try_alloc((size_t)k, sizeof(double), "PCA");
+    int rc = out->mean && out->basis && out->eigvals ? 0 : -1;
+    if (!rc) rc = fit_moments(train, NULL, n, out->mean, cov);
     if (!rc) rc = fit_decompose("PCA", cov, d, k, out->eigvals, out->basis, &residual);
     // Without variance every direction is a principal one: the basis would be arbitrary.
     if (!rc && !(out->eigvals[0] > 0))
@@ -49,9 +50,10 @@ void ds_pca_free(ds_pca *p) {
     memset(p, 0, sizeof *p);
 }
 
-void ds_pca_project(const ds_pca *p, const double *x, int64_t n, double *z) {
+int ds_pca_project(const ds_pca *p, const double *x, int64_t n, double *z) {
     int64_t d = p->d, k = p->k, chunk = n < CHUNK_ROWS ? n : CHUNK_ROWS;
-    double *c = ds_alloc((size_t)(chunk * d), sizeof(double));
+    double *c = ds_try_alloc((size_t)(chunk * d), sizeof(double), "PCA projection");
+    if (!c) return -1;
     for (int64_t first = 0; first < n; first += chunk) {
         int64_t m = n - first < chunk ? n - first : chunk;
         for (int64_t i = 0; i < m; i++)
@@ -60,11 +62,13 @@ void ds_pca_project(const ds_pca *p, const double *x, int64_t n, double *z) {
                     (int)d, p->basis, (int)k, 0.0, z + first * k, (int)k);
     }
     free(c);
+    return 0;
 }
 
 // Mean and unbiased covariance of n k-vectors.
-static void mean_cov(const double *z, int64_t n, int64_t k, double *mean, double *cov) {
-    double *c = ds_alloc((size_t)(n * k), sizeof(double));
+static int mean_cov(const double *z, int64_t n, int64_t k, double *mean, double *cov) {
+    double *c = ds_try_alloc((size_t)(n * k), sizeof(double), "Frechet distance");
+    if (!c) return -1;
     for (int64_t j = 0; j < k; j++) {
         mean[j] = 0;
         for (int64_t i = 0; i < n; i++) mean[j] += z[i * k + j];
@@ -74,6 +78,7 @@ static void mean_cov(const double *z, int64_t n, int64_t k, double *mean, double
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)k, (int)n,
                 1.0 / (double)(n - 1), c, (int)k, c, (int)k, 0.0, cov, (int)k);
     free(c);
+    return 0;
 }
 
 // a <- V diag(sqrt(w)) V^T, the square root of the symmetric PSD k x k matrix a (destroyed
@@ -104,9 +109,11 @@ int ds_frechet(const double *za, int64_t na, const double *zb, int64_t nb, int64
     if (!buf) return -1;
     double *sa = buf, *sb = sa + kk, *root = sb + kk, *tmp = root + kk, *v = tmp + kk;
     double *ma = v + kk, *mb = ma + k, *w = mb + k;
-    mean_cov(za, na, k, ma, sa);
-    mean_cov(zb, nb, k, mb, sb);
     int rc = -1;
+    if (mean_cov(za, na, k, ma, sa) || mean_cov(zb, nb, k, mb, sb)) {
+        free(buf);
+        return -1;
+    }
     memcpy(root, sa, sizeof(double) * kk);
     if (sqrtm_sym(root, k, v, w) == 0) {
         // tmp = S_a^1/2 S_b S_a^1/2; its square root's trace is sum sqrt(eigenvalues).
@@ -137,11 +144,8 @@ int ds_pca_frechet(const ds_pca *p, const double *a, int64_t na, const double *b
     double *za = ds_try_alloc((size_t)(na * p->k), sizeof(double), "projected samples");
     double *zb = ds_try_alloc((size_t)(nb * p->k), sizeof(double), "projected samples");
     int rc = -1;
-    if (za && zb) {
-        ds_pca_project(p, a, na, za);
-        ds_pca_project(p, b, nb, zb);
+    if (za && zb && !ds_pca_project(p, a, na, za) && !ds_pca_project(p, b, nb, zb))
         rc = ds_frechet(za, na, zb, nb, p->k, fd);
-    }
     free(za);
     free(zb);
     return rc;

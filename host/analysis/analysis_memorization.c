@@ -126,11 +126,12 @@ int ds_memorization_compute(const ds_data *train, const double *x, int64_t b,
                             ds_memorization *out) {
     memset(out, 0, sizeof *out);
     out->b = b;
-    out->nearest = ds_alloc((size_t)b, sizeof(int64_t));
-    out->d1 = ds_alloc((size_t)b, sizeof(double));
-    out->d2 = ds_alloc((size_t)b, sizeof(double));
-    out->ratio = ds_alloc((size_t)b, sizeof(double));
-    if (ds_nearest2(train, x, b, out->nearest, out->d1, out->d2) != 0) {
+    out->nearest = ds_try_alloc((size_t)b, sizeof(int64_t), "memorization");
+    out->d1 = ds_try_alloc((size_t)b, sizeof(double), "memorization");
+    out->d2 = ds_try_alloc((size_t)b, sizeof(double), "memorization");
+    out->ratio = ds_try_alloc((size_t)b, sizeof(double), "memorization");
+    if (!out->nearest || !out->d1 || !out->d2 || !out->ratio ||
+        ds_nearest2(train, x, b, out->nearest, out->d1, out->d2) != 0) {
         ds_memorization_free(out);
         return -1;
     }

@@ -1,6 +1,7 @@
 // Summary statistics, log grids and per-row errors for the analysis commands.
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ds_analysis.h"
 #include "ds_error.h"
@@ -19,8 +20,30 @@ static double quantile(const double *sorted, int64_t n, double q) {
     return sorted[lo] + t * (sorted[lo + 1] - sorted[lo]);
 }
 
-void ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out) {
-    double *s = ds_alloc((size_t)n, sizeof(double));
+static int row_finite(const double *x, int64_t d) {
+    for (int64_t j = 0; j < d; j++)
+        if (!isfinite(x[j])) return 0;
+    return 1;
+}
+
+int64_t ds_finite_rows(double *a, double *b, int64_t n, int64_t d, int64_t *idx) {
+    int64_t m = 0;
+    size_t row = sizeof(double) * (size_t)d;
+    for (int64_t i = 0; i < n; i++) {
+        if (!row_finite(a + i * d, d) || (b && !row_finite(b + i * d, d))) continue;
+        if (m != i) {
+            memcpy(a + m * d, a + i * d, row);
+            if (b) memcpy(b + m * d, b + i * d, row);
+        }
+        if (idx) idx[m] = i;
+        m++;
+    }
+    return m;
+}
+
+int ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out) {
+    double *s = ds_try_alloc((size_t)n, sizeof(double), "statistics");
+    if (!s) return -1;
     int64_t m = 0;
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -46,10 +69,11 @@ void ds_stats_strided(const double *v, int64_t n, int64_t stride, ds_stats *out)
         out->q95 = quantile(s, m, 0.95);
     }
     free(s);
+    return 0;
 }
 
-void ds_stats_of(const double *v, int64_t n, ds_stats *out) {
-    ds_stats_strided(v, n, 1, out);
+int ds_stats_of(const double *v, int64_t n, ds_stats *out) {
+    return ds_stats_strided(v, n, 1, out);
 }
 
 void ds_log_grid(double lo, double hi, int n, double *out) {

@@ -2,6 +2,7 @@
 // variance in the top principal components, and convergence to the final sample.
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,23 +121,32 @@ int ds_traj_geometry_compute(const ds_traj_view *t, ds_traj_geometry *g) {
     g->steps = S;
     g->b = B;
     g->n_denoised = t->n_denoised;
-    g->deviation = ds_alloc((size_t)(B * S), sizeof(double));
-    g->angle = ds_alloc((size_t)(B * (S > 2 ? S - 2 : 1)), sizeof(double));
-    g->pca_frac = ds_alloc((size_t)(B * 3), sizeof(double));
-    g->dist_x = ds_alloc((size_t)(B * S), sizeof(double));
-    g->dist_denoised = ds_alloc((size_t)(B * S), sizeof(double));
+    g->deviation = ds_try_alloc((size_t)(B * S), sizeof(double), "trajectory");
+    g->angle = ds_try_alloc((size_t)(B * (S > 2 ? S - 2 : 1)), sizeof(double), "trajectory");
+    g->pca_frac = ds_try_alloc((size_t)(B * 3), sizeof(double), "trajectory");
+    g->dist_x = ds_try_alloc((size_t)(B * S), sizeof(double), "trajectory");
+    g->dist_denoised = ds_try_alloc((size_t)(B * S), sizeof(double), "trajectory");
+    // One work row per thread, allocated here so that a failure is this thread's error.
+    int threads = omp_get_max_threads();
+    size_t row = (size_t)(S * d + 2 * d + 2 * S * S + S);
+    double *works = ds_try_alloc((size_t)threads * row, sizeof(double), "trajectory");
+    if (!g->deviation || !g->angle || !g->pca_frac || !g->dist_x || !g->dist_denoised || !works) {
+        free(works);
+        ds_traj_geometry_free(g);
+        return -1;
+    }
     int64_t failed = -1; // a failing sample (errors are recorded per thread)
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
     {
-        double *work = ds_alloc((size_t)(S * d + 2 * d + 2 * S * S + S), sizeof(double));
+        double *work = works + (size_t)omp_get_thread_num() * row;
 #pragma omp for schedule(dynamic)
         for (int64_t i = 0; i < B; i++)
             if (sample_geometry(t, g, i, work) != 0) {
 #pragma omp atomic write
                 failed = i;
             }
-        free(work);
     }
+    free(works);
     if (failed < 0) return 0;
     ds_traj_geometry_free(g);
     return ds_fail("trajectory: the eigendecomposition of sample %lld's Gram matrix failed",

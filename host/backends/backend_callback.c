@@ -101,9 +101,9 @@ static void cb_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
     inner_of(b)->copy(inner_of(b), dst, src);
 }
 
-static void cb_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
-                         const int64_t *src_rows, int64_t n) {
-    inner_of(b)->move_rows(inner_of(b), dst, dst_rows, src, src_rows, n);
+static int cb_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                        const int64_t *src_rows, int64_t n) {
+    return inner_of(b)->move_rows(inner_of(b), dst, dst_rows, src, src_rows, n);
 }
 
 // A callback model keeps nothing on the backend; its denoiser's host buffers (x, sigma

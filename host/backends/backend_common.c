@@ -67,10 +67,15 @@ int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x,
 }
 
 ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size) {
-    ds_batch *v = ds_alloc(1, sizeof *v);
+    ds_batch *v = ds_try_alloc(1, sizeof *v, "a batch");
+    if (!v) return NULL;
     v->rows = rows;
     v->cols = cols;
-    v->data = ds_alloc((size_t)(rows * cols), elem_size);
+    v->data = ds_try_alloc((size_t)(rows * cols), elem_size, "a batch");
+    if (!v->data) {
+        free(v);
+        return NULL;
+    }
     return v;
 }
 
@@ -81,30 +86,33 @@ void ds_host_batch_free(ds_backend *b, ds_batch *v) {
     free(v);
 }
 
-static void check_rows(const char *who, const char *what, const int64_t *rows, int64_t n,
-                       int64_t limit) {
+static int check_rows(const char *who, const char *what, const int64_t *rows, int64_t n,
+                      int64_t limit) {
     if (n > limit && !rows)
-        ds_die("%s: %lld rows of a %s with %lld", who, (long long)n, what, (long long)limit);
+        return ds_fail("%s: %lld rows of a %s with %lld", who, (long long)n, what,
+                       (long long)limit);
     for (int64_t k = 0; rows && k < n; k++)
         if (rows[k] < 0 || rows[k] >= limit)
-            ds_die("%s: row %lld of a %s with %lld rows", who, (long long)rows[k], what,
-                   (long long)limit);
+            return ds_fail("%s: row %lld of a %s with %lld rows", who, (long long)rows[k], what,
+                           (long long)limit);
+    return 0;
 }
 
-void ds_check_move_rows(const char *who, const ds_batch *dst, const int64_t *dst_rows,
-                        const ds_batch *src, const int64_t *src_rows, int64_t n) {
+int ds_check_move_rows(const char *who, const ds_batch *dst, const int64_t *dst_rows,
+                       const ds_batch *src, const int64_t *src_rows, int64_t n) {
     if (dst == src || dst->data == src->data || dst->cols != src->cols)
-        ds_die("%s: needs two distinct batches of the same width", who);
-    check_rows(who, "destination", dst_rows, n, dst->rows);
-    check_rows(who, "source", src_rows, n, src->rows);
+        return ds_fail("%s: needs two distinct batches of the same width", who);
+    DS_TRY(check_rows(who, "destination", dst_rows, n, dst->rows));
+    return check_rows(who, "source", src_rows, n, src->rows);
 }
 
-void ds_host_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
-                       const int64_t *src_rows, int64_t n) {
-    ds_check_move_rows(b->name, dst, dst_rows, src, src_rows, n);
+int ds_host_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                      const int64_t *src_rows, int64_t n) {
+    DS_TRY(ds_check_move_rows(b->name, dst, dst_rows, src, src_rows, n));
     size_t row_bytes = (size_t)src->cols * (b->f64 ? sizeof(double) : sizeof(float));
     for (int64_t k = 0; k < n; k++)
         memcpy((char *)dst->data + (size_t)(dst_rows ? dst_rows[k] : k) * row_bytes,
                (const char *)src->data + (size_t)(src_rows ? src_rows[k] : k) * row_bytes,
                row_bytes);
+    return 0;
 }

@@ -31,16 +31,17 @@ int ds_backend_check_bind(const char *who, const ds_model *m);
 // backend's copy: 0 for a memory-mapped .npy (page cache, which the kernel reclaims).
 uint64_t ds_backend_source_bytes(const ds_data *d);
 
-// Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables.
+// Batches in host memory (ref: doubles, cpu: floats), for the host backends' tables (NULL
+// with the error recorded when memory runs out).
 ds_batch *ds_host_batch_new(int64_t rows, int64_t cols, size_t elem_size);
 void ds_host_batch_free(ds_backend *b, ds_batch *v);
 // move_rows of the host backends (elements of 8 bytes when b->f64, else 4).
-void ds_host_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
-                       const int64_t *src_rows, int64_t n);
-// Dies with a message unless the n row indices (NULL: 0 .. n-1) lie in [0, rows) and
-// dst and src are distinct batches of the same width (a programming error).
-void ds_check_move_rows(const char *who, const ds_batch *dst, const int64_t *dst_rows,
-                        const ds_batch *src, const int64_t *src_rows, int64_t n);
+int ds_host_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
+                      const int64_t *src_rows, int64_t n);
+// 0 when the n row indices (NULL: 0 .. n-1) lie in [0, rows) and dst and src are distinct
+// batches of the same width, else -1 with a message (a programming error).
+int ds_check_move_rows(const char *who, const ds_batch *dst, const int64_t *dst_rows,
+                       const ds_batch *src, const int64_t *src_rows, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -31,7 +31,7 @@ static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_NEAREST ||
         m->kind == DS_MODEL_SMOOTHED)
         bm->empirical = cpu_empirical_new(m);
-    else if (ds_model_is_local(m->kind))
+    else if (ds_model_holds_rows(m->kind)) // the local models: pca_locality, ls, els, pspc
         bm->local = cpu_local_new(m);
     else
         bm->gmm = cpu_gmm_new(m);
@@ -215,7 +215,8 @@ static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backen
         cpu_empirical_memory(m, block * copies, &out->model_bytes, &out->batch_bytes);
         if (copies > 1) out->batch_bytes += 2 * sizeof(float) * (uint64_t)(block * copies * m->d);
     } else if (ds_model_holds_rows(m->kind)) {
-        cpu_local_memory(m, rows, &out->model_bytes, &out->batch_bytes);
+        // the local models (cpu_local.c)
+        cpu_local_memory(m, block, &out->model_bytes, &out->batch_bytes);
     } else
         cpu_gmm_memory(m, block, &out->model_bytes, &out->batch_bytes);
     if (ds_model_holds_rows(m->kind)) out->model_bytes += ds_backend_source_bytes(&m->data);
@@ -228,7 +229,8 @@ static void cpu_destroy(ds_backend *b) {
 }
 
 ds_backend *ds_backend_cpu_new(void) {
-    ds_backend *b = ds_alloc(1, sizeof *b);
+    ds_backend *b = ds_try_alloc(1, sizeof *b, "backend cpu");
+    if (!b) return NULL;
     b->name = "cpu";
     b->f64 = 0;
     b->bind = cpu_bind;

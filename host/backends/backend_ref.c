@@ -11,6 +11,7 @@
 #include "ds_error.h"
 #include "ds_philox.h"
 #include "local_mask.h"
+#include "ref_patch.h"
 
 struct ds_bound_model {
     const ds_model *m;
@@ -19,19 +20,36 @@ struct ds_bound_model {
     double *half_sq; // empirical, local: |y_i - mean|^2 / 2
 };
 
-static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
+static void ref_unbind(ds_backend *b, ds_bound_model *bm) {
     (void)b;
+    if (!bm) return;
+    free(bm->centred);
+    free(bm->half_sq);
+    free(bm->eps);
+    free(bm);
+}
+
+static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     if (ds_backend_check_bind("ref backend", m)) return NULL;
-    ds_bound_model *bm = ds_alloc(1, sizeof *bm);
+    ds_bound_model *bm = ds_try_alloc(1, sizeof *bm, "ref bind");
+    if (!bm) return NULL;
     bm->m = m;
     if (!ds_model_holds_rows(m->kind)) return bm;
     if (m->kind == DS_MODEL_SMOOTHED) {
-        bm->eps = ds_alloc((size_t)(m->smoothing_samples * m->d), sizeof(double));
+        bm->eps = ds_try_alloc((size_t)(m->smoothing_samples * m->d), sizeof(double), "ref bind");
+        if (!bm->eps) {
+            ref_unbind(b, bm);
+            return NULL;
+        }
         ds_smoothed_noise(m, bm->eps);
     }
     int64_t n = m->data.n, d = m->d;
-    bm->centred = ds_alloc((size_t)(n * d), sizeof(double));
-    bm->half_sq = ds_alloc((size_t)n, sizeof(double));
+    bm->centred = ds_try_alloc((size_t)(n * d), sizeof(double), "ref bind: the training rows");
+    bm->half_sq = ds_try_alloc((size_t)n, sizeof(double), "ref bind");
+    if (!bm->centred || !bm->half_sq) {
+        ref_unbind(b, bm);
+        return NULL;
+    }
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
@@ -42,15 +60,6 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
         bm->half_sq[i] = 0.5 * s;
     }
     return bm;
-}
-
-static void ref_unbind(ds_backend *b, ds_bound_model *bm) {
-    (void)b;
-    if (!bm) return;
-    free(bm->centred);
-    free(bm->half_sq);
-    free(bm->eps);
-    free(bm);
 }
 
 static ds_batch *ref_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
@@ -188,7 +197,8 @@ static void gmm_row(const ds_model *m, const double *x, double sigma, double *ou
 }
 
 // Per model row work of one denoise thread (doubles): N logits and two rows for the
-// models that hold the training rows, or the mixture's projections and component terms.
+// models that hold the training rows (pspc: N weights and a count per pixel), or the
+// mixture's projections and component terms.
 static int64_t ref_work_len(const ds_model *m) {
     return ds_model_holds_rows(m->kind) ? m->data.n + 2 * m->d
                                         : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
@@ -279,15 +289,23 @@ static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const doub
         while (end < rows && (n_sigma == 1 || sigma[end] == s)) end++;
         ds_local_mask mask;
         DS_TRY(ds_local_mask_build(bm->m, s, &mask));
-#pragma omp parallel
+        // One logits row per thread, allocated here so that a failure is this thread's error.
+        int threads = omp_get_max_threads();
+        size_t n = (size_t)bm->m->data.n;
+        double *logits = ds_try_alloc((size_t)threads * n, sizeof(double), "ref denoise");
+        if (!logits) {
+            ds_local_mask_free(&mask);
+            return -1;
+        }
+#pragma omp parallel num_threads(threads)
         {
-            double *logits = ds_alloc((size_t)bm->m->data.n, sizeof(double));
+            double *mine = logits + (size_t)omp_get_thread_num() * n;
 #pragma omp for schedule(dynamic)
             for (int64_t i = first; i < end; i++)
                 local_row(bm, &mask, (const double *)x->data + i * d, s,
-                          (double *)out->data + i * d, logits);
-            free(logits);
+                          (double *)out->data + i * d, mine);
         }
+        free(logits);
         ds_local_mask_free(&mask);
         first = end;
     }
@@ -301,10 +319,13 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
     DS_TRY(ds_backend_check_denoise("ref denoise", m, x, sigma, n_sigma, out));
     if (ds_model_is_local(m->kind)) return local_denoise(bm, x, sigma, n_sigma, out);
     int64_t d = m->d, rows = x->rows;
-    int64_t work_len = ref_work_len(m);
-#pragma omp parallel
+    size_t work_len = (size_t)ref_work_len(m);
+    int threads = omp_get_max_threads(); // one work row per thread, allocated here
+    double *works = ds_try_alloc((size_t)threads * work_len, sizeof(double), "ref denoise");
+    if (!works) return -1;
+#pragma omp parallel num_threads(threads)
     {
-        double *work = ds_alloc((size_t)work_len, sizeof(double));
+        double *work = works + (size_t)omp_get_thread_num() * work_len;
 #pragma omp for schedule(dynamic)
         for (int64_t i = 0; i < rows; i++) {
             const double *xi = (const double *)x->data + i * d;
@@ -315,11 +336,15 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                 nearest_row(bm, xi, oi);
             else if (m->kind == DS_MODEL_SMOOTHED)
                 smoothed_row(bm, xi, s, oi, work);
+            else if (m->kind == DS_MODEL_ELS)
+                ref_els_row(m, xi, s, oi);
+            else if (m->kind == DS_MODEL_PSPC)
+                ref_pspc_row(m, xi, s, oi, work);
             else
                 gmm_row(m, xi, s, oi, work);
         }
-        free(work);
     }
+    free(works);
     return 0;
 }
 
@@ -330,19 +355,22 @@ static int ref_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *
     DS_TRY(ds_backend_check_flow("ref gaussian flow", m, x, sigma_from, sigma_to, out));
     int64_t d = m->d, r = m->r;
     double a2 = sigma_from * sigma_from, b2 = sigma_to * sigma_to;
-    double *f = ds_alloc((size_t)r, sizeof(double));
+    // f, then one row of d + r per thread (allocated here: a failure is this thread's error).
+    int threads = omp_get_max_threads();
+    size_t row = (size_t)(d + r);
+    double *f = ds_try_alloc((size_t)r + (size_t)threads * row, sizeof(double), "ref flow");
+    if (!f) return -1;
     for (int64_t j = 0; j < r; j++) f[j] = sqrt((m->eigvals[j] + b2) / (m->eigvals[j] + a2));
     double g = sqrt((m->residual[0] + b2) / (m->residual[0] + a2));
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
     {
-        double *dx = ds_alloc((size_t)(d + r), sizeof(double)), *proj = dx + d;
+        double *dx = f + r + (size_t)omp_get_thread_num() * row, *proj = dx + d;
 #pragma omp for
         for (int64_t i = 0; i < x->rows; i++) {
             const double *xi = (const double *)x->data + i * d;
             for (int64_t j = 0; j < d; j++) dx[j] = xi[j] - m->means[j];
             gauss_apply(m, 0, dx, f, g, proj, (double *)out->data + i * d);
         }
-        free(dx);
     }
     free(f);
     return 0;
@@ -353,7 +381,8 @@ static void ref_destroy(ds_backend *b) {
 }
 
 ds_backend *ds_backend_ref_new(void) {
-    ds_backend *b = ds_alloc(1, sizeof *b);
+    ds_backend *b = ds_try_alloc(1, sizeof *b, "backend ref");
+    if (!b) return NULL;
     b->name = "ref";
     b->f64 = 1;
     b->bind = ref_bind;

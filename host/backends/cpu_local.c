@@ -1,5 +1,5 @@
-// The cpu denoiser of the local models (pca_locality, ls): output pixel j of query x is a
-// softmax over the training rows y_k of -sum_{n in S_j} w_nj (x_n - y_kn)^2 / (2 sigma^2 T)
+// The cpu denoiser of the local models. The masked ones (pca_locality, ls): output pixel j of query
+// x is a softmax over the training rows y_k of -sum_{n in S_j} w_nj (x_n - y_kn)^2 / (2 sigma^2 T)
 // (S_j, w: column j of the mask, local_mask.h). Expanded,
 //   -(1/2) sum_n w_nj (x_n - y_kn)^2 = sum_n (w_nj x_n) y_kn - (1/2) sum_n w_nj y_kn^2 + c(x),
 // and c(x) does not change the softmax over k. So with the logit l = t / (sigma^2 T), t is
@@ -19,7 +19,8 @@
 // near each maximum, recomputed in double (those whose logits may lie within
 // DS_REFINE_WINDOW of it given the SGEMM error bound DS_DOT_ERROR_FACTOR |q_j| max_k
 // |y_k on S_j|), are exact for float32 data: the weights that matter carry no SGEMM
-// error, the others (< e^-12 of the maximum each) the bound's.
+// error, the others (< e^-12 of the maximum each) the bound's. The patch models els and
+// pspc share the rows and have their own rows of work (cpu_els.c, cpu_pspc.c).
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -28,6 +29,7 @@
 
 #include "cpu_blas.h"
 #include "cpu_models.h"
+#include "cpu_patch.h"
 #include "cpu_softmax.h"
 #include "ds_error.h"
 #include "empirical_refine.h"
@@ -71,7 +73,7 @@ void cpu_local_free(cpu_local *l) {
 }
 
 static int use_mask(cpu_local *l, double sigma) {
-    if (l->sigma == sigma) return 0;
+    if (l->sigma == sigma || !ds_model_is_local(l->m->kind)) return 0;
     ds_local_mask_free(&l->mask);
     l->sigma = 0;
     DS_TRY(ds_local_mask_build(l->m, sigma, &l->mask));
@@ -273,14 +275,47 @@ static int denoise_block(const cpu_local *l, const float *x, const double *x64, 
     return rc;
 }
 
+// The patch models els and pspc, whose softmax is not one per pixel over the rows: their
+// own rows (cpu_els.c, cpu_pspc.c), the queries in parallel, work_len doubles a thread.
+static int64_t patch_work_len(const ds_model *m) {
+    return m->kind == DS_MODEL_ELS ? cpu_els_work_len(m) : cpu_pspc_work_len(m);
+}
+
+static int patch_denoise(const cpu_local *l, const float *x, int64_t rows, double sigma,
+                         float *out) {
+    const ds_model *m = l->m;
+    int64_t d = l->d, work_len = patch_work_len(m);
+    int failed = 0;
+#pragma omp parallel reduction(| : failed)
+    {
+        double *work = ds_try_alloc((size_t)work_len, sizeof(double), "cpu local workspace");
+        failed = !work;
+        if (work) {
+#pragma omp for schedule(dynamic)
+            for (int64_t i = 0; i < rows; i++) {
+                if (m->kind == DS_MODEL_ELS)
+                    cpu_els_row(m, l->y, x + i * d, sigma, out + i * d, work);
+                else
+                    cpu_pspc_row(m, l->y, x + i * d, sigma, out + i * d, work);
+            }
+        }
+        free(work);
+    }
+    return failed ? -1 : 0;
+}
+
 void cpu_local_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work_out) {
     int64_t d = m->d, b = rows < QUERY_BLOCK ? rows : QUERY_BLOCK, c = chunk_for(m->data.n, d, b);
     int64_t n_chunks = (m->data.n + c - 1) / c, threads = omp_get_max_threads();
+    *model = sizeof(float) * (uint64_t)(m->data.n * d);
+    if (!ds_model_is_local(m->kind)) {
+        *work_out = sizeof(double) * (uint64_t)threads * (uint64_t)patch_work_len(m);
+        return;
+    }
     if (threads > n_chunks) threads = n_chunks;
-    // the rows, the mask's (row, weight) entries (at most d^2) and column starts
-    *model = sizeof(float) * (uint64_t)(m->data.n * d) +
-             (uint64_t)(d * d) * (sizeof(int32_t) + sizeof(double)) +
-             (uint64_t)(d + 1) * sizeof(int64_t);
+    // the mask's (row, weight) entries (at most d^2) and column starts
+    *model += (uint64_t)(d * d) * (sizeof(int32_t) + sizeof(double)) +
+              (uint64_t)(d + 1) * sizeof(int64_t);
     *work_out = (uint64_t)(b * d) * sizeof(double) +
                 (uint64_t)threads * (sizeof(work) + work_bytes(b, c, d, d));
 }
@@ -297,7 +332,10 @@ int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *
         while (end < rows && end - first < QUERY_BLOCK && (n_sigma == 1 || sigma[end] == s)) end++;
         rc = use_mask(l, s);
         for (int64_t e = first * d; e < end * d; e++) x64[e - first * d] = x[e];
-        if (!rc) rc = denoise_block(l, x + first * d, x64, end - first, s, out + first * d);
+        if (!rc && !ds_model_is_local(l->m->kind))
+            rc = patch_denoise(l, x + first * d, end - first, s, out + first * d);
+        else if (!rc)
+            rc = denoise_block(l, x + first * d, x64, end - first, s, out + first * d);
         first = end;
     }
     free(x64);

@@ -34,13 +34,14 @@ int cpu_gmm_denoise(const cpu_gmm *g, const float *x, int64_t rows, const double
 int cpu_gmm_flow(const cpu_gmm *g, const float *x, int64_t rows, double sigma_from, double sigma_to,
                  float *out);
 
-// The local models (pca_locality, ls; host/backends/cpu_local.c): keeps the mask of the
-// last sigma, so the handle is not const.
+// The local models (pca_locality, ls, els, pspc; host/backends/cpu_local.c): keeps the
+// mask of the last sigma, so the handle is not const.
 cpu_local *cpu_local_new(const ds_model *m);
-// The same bytes for a local model.
-void cpu_local_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work);
 void cpu_local_free(cpu_local *l);
 int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *sigma,
                       int64_t n_sigma, float *out);
+// The bytes the local denoiser keeps for model m (*model) and allocates to denoise
+// `rows` rows at once (*work).
+void cpu_local_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work);
 
 #endif

@@ -60,6 +60,10 @@ int cli_data_load(const char *command, const char *path, ds_data *out);
 // stderr).
 int64_t cli_pca_k(const char *command, int64_t k, const ds_data *train);
 
+// Under mpirun with a backend that may be cuda (cuda, auto): the GPU of local rank r is
+// device r mod the device count, so the ranks of a host share its GPUs (cli_ranks.c).
+int cli_pick_gpu(const char *backend);
+
 // SIGINT / SIGTERM during a run (cli_interrupt.c): install records the first signal (a
 // second one ends the process) and remove restores the defaults. cli_interrupted is a
 // ds_cancel_fn: 1 once a signal came; cli_interrupt_signal says which (0: none).

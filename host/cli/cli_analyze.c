@@ -15,8 +15,9 @@
 // ---- shared steps ----
 
 // Reads a .npy as doubles (uint8 mapped to [-1, 1] as for data sets); shape in *a.
-static int load_f64(const char *path, ds_array *a) {
-    DS_TRY(ds_npy_read(path, a));
+// finite_only: NaN or Inf is an error; else such values are kept (diverged samples).
+static int load_f64(const char *path, int finite_only, ds_array *a) {
+    DS_TRY(finite_only ? ds_npy_read(path, a) : ds_npy_read_any(path, a));
     if (a->dtype == DS_F64) return 0;
     int64_t count = ds_array_count(a);
     double *x = ds_try_alloc((size_t)count, sizeof(double), path);
@@ -33,10 +34,11 @@ static int load_f64(const char *path, ds_array *a) {
     return 0;
 }
 
-// Rows of a .npy file (N x prod(other dims)) as doubles, of dimension d (0: any).
+// Rows of a .npy file (N x prod(other dims)) as doubles, of dimension d (0: any); rows
+// holding NaN or Inf are kept (keep_finite below counts and drops them).
 static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out) {
     ds_array a;
-    DS_TRY(load_f64(path, &a));
+    DS_TRY(load_f64(path, 0, &a));
     int64_t cols = 1;
     for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
     int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;
@@ -54,10 +56,35 @@ static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_
     return 0;
 }
 
-// The data set rows as doubles (for sets compared with generated samples).
+// Drops the rows of x (and of ref, when given: a pair is dropped when either row is not
+// finite) that hold NaN or Inf, saying on stderr how many, as sweep counts diverged
+// samples; -1 when no row is left. *n becomes the rows kept.
+static int keep_finite(const char *command, const char *path, double *x, double *ref, int64_t *n,
+                       int64_t d) {
+    int64_t first = -1, all = *n;
+    for (int64_t i = 0; i < all && first < 0; i++)
+        for (int64_t j = 0; j < d; j++)
+            if (!isfinite(x[i * d + j]) || (ref && !isfinite(ref[i * d + j]))) {
+                first = i;
+                break;
+            }
+    if (first < 0) return 0;
+    *n = ds_finite_rows(x, ref, all, d, NULL);
+    fprintf(stderr,
+            "diffsamp: %s: %lld of %lld samples (%s) hold NaN or Inf (the first: row %lld, "
+            "counted from 0); measuring the other %lld\n",
+            command, (long long)(all - *n), (long long)all, path, (long long)first, (long long)*n);
+    if (*n == 0)
+        return ds_fail("%s: %s: no sample is finite (all %lld hold NaN or Inf)", command, path,
+                       (long long)all);
+    return 0;
+}
+
+// The data set rows as doubles (for sets compared with generated samples); NULL when
+// memory runs out (recorded).
 static double *data_as_f64(const ds_data *data) {
-    double *x = ds_alloc((size_t)(data->n * data->d), sizeof(double));
-    ds_data_rows_f64(data, 0, data->n, x);
+    double *x = ds_try_alloc((size_t)(data->n * data->d), sizeof(double), data->path);
+    if (x) ds_data_rows_f64(data, 0, data->n, x);
     return x;
 }
 
@@ -79,7 +106,7 @@ static int out_path(char *buf, size_t size, const char *dir, const char *name) {
 static int emit(const ds_table *t, const char *dir, const char *name) {
     char path[DS_PATH_MAX];
     DS_TRY(out_path(path, sizeof path, dir, name));
-    ds_table_print(t, stdout);
+    DS_TRY(ds_table_print(t, stdout));
     DS_TRY(ds_table_write_csv(t, path));
     printf("wrote %s\n\n", path);
     return 0;
@@ -99,16 +126,17 @@ static void add_stats_row(ds_table *t, const char *metric, const ds_stats *s) {
 // ---- analyze trajectory ----
 
 // The per-step table: means over samples at every point of the schedule.
-static void trajectory_steps(const ds_traj_geometry *g, const double *sigmas, ds_table *t) {
+static int trajectory_steps(const ds_traj_geometry *g, const double *sigmas, ds_table *t) {
     int64_t S = g->steps, B = g->b, nd = g->n_denoised;
+    int rc = 0;
     ds_table_init(t, "step,sigma,deviation_mean,deviation_q95,angle_mean,dist_x_mean,"
                      "dist_denoised_mean");
     for (int64_t s = 0; s < S; s++) {
         ds_stats dev, ang = {0}, dx, dd = {0};
-        ds_stats_strided(g->deviation + s, B, S, &dev);
-        ds_stats_strided(g->dist_x + s, B, S, &dx);
-        if (s < S - 2) ds_stats_strided(g->angle + s, B, S - 2, &ang);
-        if (s < nd) ds_stats_strided(g->dist_denoised + s, B, nd, &dd);
+        rc |= ds_stats_strided(g->deviation + s, B, S, &dev);
+        rc |= ds_stats_strided(g->dist_x + s, B, S, &dx);
+        if (s < S - 2) rc |= ds_stats_strided(g->angle + s, B, S - 2, &ang);
+        if (s < nd) rc |= ds_stats_strided(g->dist_denoised + s, B, nd, &dd);
         ds_table_add(t, "%lld", (long long)s);
         ds_table_add(t, "%.6g", sigmas[s]);
         ds_table_add(t, "%.6g", dev.mean);
@@ -117,12 +145,15 @@ static void trajectory_steps(const ds_traj_geometry *g, const double *sigmas, ds
         ds_table_add(t, "%.6g", dx.mean);
         ds_table_add(t, s < nd ? "%.6g" : "", dd.mean);
     }
+    return rc;
 }
 
 // Per-sample measures (samples) and their statistics over samples (summary).
-static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_table *summary) {
+static int trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_table *summary) {
     int64_t S = g->steps, B = g->b;
-    double *v = ds_alloc((size_t)(5 * B), sizeof(double));
+    double *v = ds_try_alloc((size_t)(5 * B), sizeof(double), "analyze trajectory");
+    if (!v) return -1;
+    int rc = 0;
     ds_table_init(samples, "sample,max_deviation,mean_angle,pca1,pca2,pca3");
     for (int64_t i = 0; i < B; i++) {
         // NaN (a chord of length 0) stays NaN: fmax would report such a sample as straight.
@@ -131,7 +162,7 @@ static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_
             maxdev = isnan(g->deviation[i * S + s]) ? NAN : fmax(maxdev, g->deviation[i * S + s]);
         if (S > 2) {
             ds_stats a;
-            ds_stats_of(g->angle + i * (S - 2), S - 2, &a);
+            rc |= ds_stats_of(g->angle + i * (S - 2), S - 2, &a);
             angle = a.mean;
         }
         const double row[5] = {maxdev, angle, g->pca_frac[i * 3], g->pca_frac[i * 3 + 1],
@@ -147,10 +178,11 @@ static void trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_
     ds_table_init(summary, STATS_HEADER);
     for (int c = 0; c < 5; c++) {
         ds_stats st;
-        ds_stats_of(v + c * B, B, &st);
+        rc |= ds_stats_of(v + c * B, B, &st);
         add_stats_row(summary, names[c], &st);
     }
     free(v);
+    return rc;
 }
 
 // A recorded trajectory: PREFIX_x.npy and PREFIX_denoised.npy (points x samples x d) and
@@ -163,11 +195,11 @@ static int load_trajectory(const char *prefix, trajectory_files *f, ds_traj_view
     char path[DS_PATH_MAX];
     memset(f, 0, sizeof *f);
     snprintf(path, sizeof path, "%s_x.npy", prefix);
-    DS_TRY(load_f64(path, &f->x));
+    DS_TRY(load_f64(path, 1, &f->x));
     snprintf(path, sizeof path, "%s_denoised.npy", prefix);
-    DS_TRY(load_f64(path, &f->denoised));
+    DS_TRY(load_f64(path, 1, &f->denoised));
     snprintf(path, sizeof path, "%s_sigmas.npy", prefix);
-    DS_TRY(load_f64(path, &f->sigmas));
+    DS_TRY(load_f64(path, 1, &f->sigmas));
     const ds_array *x = &f->x, *dn = &f->denoised;
     if (x->ndim != 3 || dn->ndim != 3 || dn->shape[1] != x->shape[1] ||
         dn->shape[2] != x->shape[2] || ds_array_count(&f->sigmas) != x->shape[0])
@@ -201,9 +233,9 @@ static int analyze_trajectory(int argc, char **argv) {
     if (!rc) {
         printf("trajectory %s: %lld points, %lld samples, d = %lld\n\n", prefix, (long long)t.steps,
                (long long)t.b, (long long)t.d);
-        trajectory_steps(&g, f.sigmas.data, &steps);
-        trajectory_samples(&g, &samples, &summary);
-        rc = emit(&steps, out, "trajectory_steps.csv");
+        rc = trajectory_steps(&g, f.sigmas.data, &steps);
+        if (!rc) rc = trajectory_samples(&g, &samples, &summary);
+        if (!rc) rc = emit(&steps, out, "trajectory_steps.csv");
         if (!rc) rc = emit(&summary, out, "trajectory_summary.csv");
         char path[DS_PATH_MAX];
         if (!rc) rc = out_path(path, sizeof path, out, "trajectory_samples.csv");
@@ -237,13 +269,17 @@ static int memorization_tables(const ds_data *train, const double *x, int64_t b,
         ds_table_add(per_sample, "%d", m.ratio[i] < DS_MEMORIZED_RATIO);
     }
     // The memorised flags (0 or 1) as a third row: its mean is the memorised fraction.
-    double *flags = ds_alloc((size_t)b, sizeof(double));
-    for (int64_t i = 0; i < b; i++) flags[i] = m.ratio[i] < DS_MEMORIZED_RATIO;
+    double *flags = ds_try_alloc((size_t)b, sizeof(double), "analyze memorization");
     ds_stats s1, sr, sm;
-    ds_stats_of(m.d1, b, &s1);
-    ds_stats_of(m.ratio, b, &sr);
-    ds_stats_of(flags, b, &sm);
+    int rc = flags ? 0 : -1;
+    for (int64_t i = 0; i < b && !rc; i++) flags[i] = m.ratio[i] < DS_MEMORIZED_RATIO;
+    if (!rc)
+        rc = ds_stats_of(m.d1, b, &s1) | ds_stats_of(m.ratio, b, &sr) | ds_stats_of(flags, b, &sm);
     free(flags);
+    if (rc) {
+        ds_memorization_free(&m);
+        return -1;
+    }
     ds_table_init(summary, STATS_HEADER);
     add_stats_row(summary, "nearest_distance", &s1);
     add_stats_row(summary, "nearest_ratio", &sr);
@@ -273,6 +309,7 @@ static int analyze_memorization(int argc, char **argv) {
     int64_t n = 0;
     ds_table per_sample = {0}, summary = {0};
     rc = load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) rc = keep_finite("analyze memorization", samples, x, NULL, &n, train.d);
     if (!rc) rc = memorization_tables(&train, x, n, &per_sample, &summary, &fraction);
     if (!rc) {
         printf("memorisation of %lld samples (%s) against %lld training rows (%s)\n\n",
@@ -322,17 +359,18 @@ static int analyze_fid(int argc, char **argv) {
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
                      (long long)test.d, data_path, (long long)train.d);
     if (!rc) rc = load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) rc = keep_finite("analyze fid", samples, x, NULL, &n, train.d);
     if (!rc) k = cli_pca_k("analyze fid", k, &train);
     if (!rc) rc = ds_pca_fit(&train, k, &p);
     if (!rc) {
         y = data_as_f64(&test);
-        rc = ds_pca_frechet(&p, x, n, y, test.n, &fd);
+        rc = y ? ds_pca_frechet(&p, x, n, y, test.n, &fd) : -1;
     }
     if (!rc) {
         ds_data first = train;
         first.n = n < train.n ? n : train.n;
         base = data_as_f64(&first);
-        rc = ds_pca_frechet(&p, base, first.n, y, test.n, &fd_base);
+        rc = base ? ds_pca_frechet(&p, base, first.n, y, test.n, &fd_base) : -1;
     }
     if (!rc) {
         double explained = 0;
@@ -387,11 +425,14 @@ static int analyze_error(int argc, char **argv) {
     if (!rc && nr != n)
         rc = ds_fail("%s: %lld rows, but %s has %lld (expected the same run's rows)", reference,
                      (long long)nr, samples, (long long)n);
+    if (!rc) rc = keep_finite("analyze error", "the samples or the reference", x, ref, &n, d);
+    if (!rc && !(err = ds_try_alloc((size_t)n, sizeof(double), "analyze error"))) rc = -1;
+    ds_stats s;
     if (!rc) {
-        err = ds_alloc((size_t)n, sizeof(double));
         ds_rel_error_rows(x, ref, n, d, err);
-        ds_stats s;
-        ds_stats_of(err, n, &s);
+        rc = ds_stats_of(err, n, &s);
+    }
+    if (!rc) {
         ds_table t;
         ds_table_init(&t, STATS_HEADER);
         add_stats_row(&t, "relative_l2_error", &s);
@@ -419,8 +460,9 @@ static const char *point_sets[2] = {"train", "heldout"};
 
 // n rows spread evenly over the data set, as doubles.
 static double *spread_rows(const ds_data *data, int64_t n) {
-    double *y = ds_alloc((size_t)(n * data->d), sizeof(double));
-    for (int64_t i = 0; i < n; i++) ds_data_rows_f64(data, i * data->n / n, 1, y + i * data->d);
+    double *y = ds_try_alloc((size_t)(n * data->d), sizeof(double), data->path);
+    for (int64_t i = 0; y && i < n; i++)
+        ds_data_rows_f64(data, i * data->n / n, 1, y + i * data->d);
     return y;
 }
 
@@ -466,8 +508,10 @@ static int compare_models(const ds_data *train, const ds_data *test, const ds_fi
         const ds_data *src = set ? test : train;
         int64_t rows = n < src->n ? n : src->n;
         double *y = spread_rows(src, rows);
-        rc = ds_denoiser_diff(be, bound, r->n_models, y, rows, train->d, r->sigmas, r->n_sigmas,
-                              seed, r->rel[set], r->ev[set]);
+        if (!y) rc = -1;
+        if (!rc)
+            rc = ds_denoiser_diff(be, bound, r->n_models, y, rows, train->d, r->sigmas, r->n_sigmas,
+                                  seed, r->rel[set], r->ev[set]);
         free(y);
     }
     for (int m = 0; m < r->n_models; m++) {
@@ -565,14 +609,17 @@ static int analyze_denoisers(int argc, char **argv) {
     fo.k = k;
     fo.seed = (uint64_t)seed;
     r.n_sigmas = (int)n_sigmas;
-    r.sigmas = ds_alloc((size_t)n_sigmas, sizeof(double));
-    ds_log_grid(sigma_min, sigma_max, (int)n_sigmas, r.sigmas);
+    r.sigmas = ds_try_alloc((size_t)n_sigmas, sizeof(double), cmd);
+    rc = r.sigmas ? 0 : -1;
+    if (!rc) ds_log_grid(sigma_min, sigma_max, (int)n_sigmas, r.sigmas);
     for (int set = 0; set < 2; set++) {
-        r.rel[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
-        r.ev[set] = ds_alloc((size_t)((r.n_models - 1) * n_sigmas), sizeof(double));
+        size_t cells = (size_t)((r.n_models - 1) * n_sigmas);
+        r.rel[set] = ds_try_alloc(cells, sizeof(double), cmd);
+        r.ev[set] = ds_try_alloc(cells, sizeof(double), cmd);
+        if (!r.rel[set] || !r.ev[set]) rc = -1;
     }
     ds_data train = {0}, test = {0};
-    rc = cli_data_load("analyze", data_path, &train);
+    if (!rc) rc = cli_data_load("analyze", data_path, &train);
     if (!rc) rc = cli_data_load("analyze", heldout, &test);
     if (!rc && test.d != train.d)
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
@@ -585,10 +632,10 @@ static int analyze_denoisers(int argc, char **argv) {
                "points\n\n",
                ds_model_kind_name(r.kinds[0]), (long long)(n < train.n ? n : train.n),
                (long long)(n < test.n ? n : test.n));
-        ds_table_print(&wide, stdout);
-        printf("\n");
         char path[DS_PATH_MAX];
-        rc = out_path(path, sizeof path, out, "denoisers.csv");
+        rc = ds_table_print(&wide, stdout);
+        printf("\n");
+        if (!rc) rc = out_path(path, sizeof path, out, "denoisers.csv");
         if (!rc) rc = ds_table_write_csv(&lng, path);
         if (!rc) printf("wrote %s\n\n", path);
         if (!rc) rc = emit(&cross, out, "denoisers_crossover.csv");

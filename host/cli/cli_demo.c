@@ -99,9 +99,9 @@ static int write_grid(const char *out, const char *name, const double *x, int64_
 static int run_demo(const demo_opts *o, ds_backend *b, ds_model *models) {
     int64_t d = models[0].d, strip = o->n < STRIP ? o->n : STRIP;
     int cols = (int)ceil(sqrt((double)o->n));
-    double *x = ds_alloc((size_t)(o->n * d), sizeof(double));
-    double *side = ds_alloc((size_t)(2 * N_KINDS * strip * d), sizeof(double));
-    int rc = 0;
+    double *x = ds_try_alloc((size_t)(o->n * d), sizeof(double), "demo");
+    double *side = ds_try_alloc((size_t)(2 * N_KINDS * strip * d), sizeof(double), "demo");
+    int rc = x && side ? 0 : -1;
     for (int row = 0; row < 2 * N_KINDS && !rc; row++) {
         int kind = row / 2, teleport = row % 2;
         char name[64];

@@ -29,9 +29,11 @@ int cli_grid(int argc, char **argv) {
         return 1;
     }
     if (count > data.n) count = data.n;
-    double *rows = ds_alloc((size_t)(count * data.d), sizeof(double));
-    ds_data_rows_f64(&data, 0, count, rows);
-    rc = ds_png_write_grid(out, rows, count, (int)cols, data.channels, data.height, data.width);
+    double *rows = ds_try_alloc((size_t)(count * data.d), sizeof(double), "grid");
+    if (rows) ds_data_rows_f64(&data, 0, count, rows);
+    rc = !rows ? -1
+               : ds_png_write_grid(out, rows, count, (int)cols, data.channels, data.height,
+                                   data.width);
     if (rc == 0)
         printf("grid: %lld images of %dx%dx%d from %s (%lld rows) -> %s\n", (long long)count,
                data.channels, data.height, data.width, data_path, (long long)data.n, out);

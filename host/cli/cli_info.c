@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_version.h"
@@ -21,6 +22,10 @@ int cli_info(int argc, char **argv) {
     ds_format_bytes(ds_host_memory_available(), avail, sizeof avail);
     printf("host: %ld cores, %s memory available\n", sysconf(_SC_NPROCESSORS_ONLN), avail);
     printf("cuda: %s\n", ds_cuda_built() ? "built" : "not built (no nvcc at build time)");
+    char mpi[256];
+    ds_dist_describe(mpi, sizeof mpi);
+    printf("mpi: %s\n", mpi);
+    printf("nccl: not built (training-set sharding merges on the host over MPI)\n");
     int n = ds_cuda_device_count();
     printf("cuda devices: %d\n", n);
     ds_cuda_print_devices(stdout);

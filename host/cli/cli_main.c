@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist.h"
+#include "ds_error.h"
 #include "ds_version.h"
 
 typedef struct {
@@ -30,7 +32,7 @@ static void usage(FILE *f) {
                "'diffsamp --version' prints the version and git revision.\n");
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -43,4 +45,16 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "diffsamp: unknown command '%s' (see diffsamp --help)\n", argv[1]);
     return 2;
+}
+
+// Under mpirun every rank runs the same command (host/dist); a rank that cannot join
+// the job says so and stops.
+int main(int argc, char **argv) {
+    if (ds_dist_init(&argc, &argv) != 0) {
+        fprintf(stderr, "diffsamp: %s\n", ds_error());
+        return 1;
+    }
+    int status = run(argc, argv);
+    ds_dist_finalize();
+    return status;
 }

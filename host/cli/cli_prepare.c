@@ -1,5 +1,5 @@
-// diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality, ls, nearest) to a data
-// set and write its model folder.
+// diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality, ls, els, pspc,
+// nearest, smoothed) to a data set and write its model folder.
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -38,8 +38,8 @@ static int read_patch_schedule(const char *path, double **out, int64_t *steps) {
     if (!f) return ds_fail("%s: cannot open the patch schedule: %s", path, strerror(errno));
     char line[256];
     int64_t count = 0, cap = 16, at = 0;
-    double *pairs = ds_alloc((size_t)(2 * cap), sizeof(double));
-    int rc = 0;
+    double *pairs = ds_try_alloc((size_t)(2 * cap), sizeof(double), path);
+    int rc = pairs ? 0 : -1;
     while (!rc && fgets(line, sizeof line, f)) {
         at++;
         char *hash = strchr(line, '#'), *end;
@@ -79,8 +79,8 @@ int cli_prepare(int argc, char **argv) {
     cli_opt opts[] = {
         {"data", CLI_STR, &data_path, "data set (.npy, IDX[.gz], CIFAR-10 .bin, PNG folder)"},
         {"model", CLI_STR, &kind_name,
-         "model kind: empirical, gaussian, gmm, pca_locality, ls, nearest or smoothed "
-         "(required)"},
+         "model kind: empirical, gaussian, gmm, pca_locality, ls, els, pspc, nearest or "
+         "smoothed (required)"},
         {"out", CLI_STR, &out, "model folder to write (required)"},
         {"force", CLI_FLAG, &force,
          "replace what --out holds (the old folder goes once the new model is written)"},
@@ -97,15 +97,16 @@ int cli_prepare(int argc, char **argv) {
          "pca_locality: binarise the mask at this fraction of its largest |entry|, in [0, 1] "
          "(0: the soft mask)"},
         {"patch-schedule", CLI_STR, &schedule,
-         "ls: file of 'sigma patch' lines, sigmas increasing: the patch of the first sigma >= "
-         "the noise level (the last one's above them)"},
+         "ls, els, pspc: file of 'sigma patch' lines, sigmas increasing: the patch of the "
+         "first sigma >= the noise level (the last one's above them)"},
         {"smoothing", CLI_REAL, &o.smoothing,
          "smoothed: std of the query perturbations in DDPM latent units (the studio's "
          "smoothing_std; >= 0)"},
         {"smoothing-samples", CLI_INT, &o.smoothing_samples,
          "smoothed: perturbed copies averaged (the studio's num_noise; 1 .. 4096)"},
         {"patch-size", CLI_INT, &o.patch_size,
-         "ls: side of the square patch around each pixel (odd, at most 2 max(H, W) - 1)"},
+         "ls, els: side of the square patch around each pixel (odd, at most 2 max(H, W) - 1); "
+         "pspc: side of the square patches inside the image (1 .. min(H, W))"},
     };
     int rc = cli_parse("prepare",
                        "Fit a model to a data set and write its model folder (model.txt and .npy "
@@ -121,8 +122,8 @@ int cli_prepare(int argc, char **argv) {
     o.kmeans_iters = (int)iters;
 
     double *pairs = NULL;
-    if (schedule && kind != DS_MODEL_LS) {
-        ds_fail("prepare: --patch-schedule applies to --model ls only");
+    if (schedule && !ds_model_uses_patches(kind)) {
+        ds_fail("prepare: --patch-schedule applies to --model ls, els or pspc only");
         return cli_fail(2);
     }
     if (schedule && read_patch_schedule(schedule, &pairs, &o.patch_steps) != 0) return cli_fail(2);
@@ -144,7 +145,10 @@ int cli_prepare(int argc, char **argv) {
         if (kind == DS_MODEL_SMOOTHED)
             snprintf(shape, sizeof shape, ", smoothing = %g, %lld samples", m.smoothing,
                      (long long)m.smoothing_samples);
-        else if (kind == DS_MODEL_LS)
+        else if (ds_model_uses_patches(kind) && m.patch_steps)
+            snprintf(shape, sizeof shape, ", patch schedule of %lld entries",
+                     (long long)m.patch_steps);
+        else if (ds_model_uses_patches(kind))
             snprintf(shape, sizeof shape, ", patch size = %d", m.patch_size);
         else if (kind == DS_MODEL_PCA_LOCALITY)
             snprintf(shape, sizeof shape, ", temperature = %g, mask threshold = %g", m.temperature,

@@ -8,10 +8,12 @@
 
 #include "cli.h"
 #include "cli_sample_batch.h"
+#include "dist.h"
 #include "ds_error.h"
 #include "ds_sample.h"
 #include "mem_plan.h"
 #include "run_json.h"
+#include "sample_merge.h"
 
 typedef struct {
     const char *model_dir, *data_path, *model_kind, *teleport_model;
@@ -21,7 +23,7 @@ typedef struct {
     int no_final_zero, full_order, afs, dynamic_threshold;
     const char *max_memory;
     uint64_t max_memory_bytes;
-    int resume, force, quiet, no_npy, no_png, flat_npy;
+    int resume, force, quiet, no_npy, no_png, flat_npy, shard_data;
     int batches; // batches the solver keeps (from the plan), for the memory plan
     ds_sample_config cfg;
 } sample_args;
@@ -60,6 +62,11 @@ static int plan(sample_args *a) {
     if (a->resume && a->trajectory)
         return ds_fail("sample: --trajectory keeps every row in memory and cannot be resumed "
                        "(leave out --resume)");
+    if (a->trajectory && ds_dist_size() > 1 && !a->shard_data)
+        return ds_fail("sample: --trajectory keeps every row in one process and is not split "
+                       "over the %d ranks (run it without mpirun, or add --shard-data)",
+                       ds_dist_size());
+    ds_dist_set_data_sharding(a->shard_data);
     ds_sample_plan p; // with GITS, only the names: the schedule needs the model
     DS_TRY(ds_sample_plan_make(c, NULL, 0, &p));
     a->batches = p.batches;
@@ -114,8 +121,9 @@ static int load_noise(const char *path, int64_t *n, int64_t d, double **out) {
                      (long long)*n);
     if (!rc) {
         if (*n == 0) *n = rows;
-        *out = ds_alloc((size_t)(*n * d), sizeof(double));
-        for (int64_t i = 0; i < *n * d; i++)
+        *out = ds_try_alloc((size_t)(*n * d), sizeof(double), path);
+        if (!*out) rc = -1;
+        for (int64_t i = 0; !rc && i < *n * d; i++)
             (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
     }
     ds_array_free(&a);
@@ -133,7 +141,7 @@ static int load_step_noise(const char *path, int64_t n, int64_t d, double **out,
                      "slice of n x d standard normals per draw",
                      path, (long long)n, (long long)d);
     int64_t count = rc ? 0 : ds_array_count(&a);
-    if (!rc) *out = ds_alloc((size_t)count, sizeof(double));
+    if (!rc && !(*out = ds_try_alloc((size_t)count, sizeof(double), path))) rc = -1;
     for (int64_t i = 0; !rc && i < count; i++) {
         (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
         if (!isfinite((*out)[i]))
@@ -157,7 +165,7 @@ static int write_outputs(const sample_args *a, const ds_model *m, sample_output 
     if (o->png) {
         double *x = sample_output_rows(&head, count);
         snprintf(path, sizeof path, "%s/grid.png", a->out);
-        rc = ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
+        rc = !x ? -1 : ds_png_write_grid(path, x, count, 8, m->channels, m->height, m->width);
         free(x);
     }
     if (!rc && a->trajectory)
@@ -202,10 +210,14 @@ static int resume_batch(const char *out, int64_t *batch) {
 // and how to run, plus the batch planned, the backend that runs and the model's identity.
 static int output_config(const sample_args *a, const cli_opt *opts, int n_opts, const ds_model *m,
                          const ds_backend *b, char *buf, size_t size) {
-    static const char *const skip[] = {"out",        "resume", "force",   "quiet",
-                                       "max-memory", "batch",  "backend", NULL};
+    static const char *const skip[] = {"out",   "resume",  "force",      "quiet", "max-memory",
+                                       "batch", "backend", "shard-data", NULL};
     buf[0] = '\0';
     DS_TRY(ds_config_text(opts, n_opts, skip, buf, size));
+    // Sample sharding gives every rank count the same output; data sharding's merge order
+    // depends on the count, so a resume must keep it.
+    if (ds_dist_data_sharding())
+        DS_TRY(ds_config_add(buf, size, "data-shards", "%d", ds_dist_size()));
     DS_TRY(ds_config_add(buf, size, "batch-planned", "%lld", (long long)a->cfg.batch));
     DS_TRY(ds_config_add(buf, size, "backend-used", "%s", b->name));
     DS_TRY(add_file_identity(buf, size, "model-dir-identity", a->model_dir));
@@ -226,6 +238,8 @@ static void run_json_extra(ds_json *j, void *user) {
     ds_json_bool(j, "landing", r->landing);
     ds_json_real(j, "nfe_mean_per_sample", r->nfe_mean);
     ds_json_int(j, "samples_landed", r->landed);
+    ds_json_int(j, "ranks", ds_dist_size());
+    ds_json_bool(j, "data_sharding", ds_dist_data_sharding());
     ds_json_array(j, "sample_nfe");
     for (int64_t i = 0; i < r->n_samples; i++) ds_json_int(j, NULL, r->sample_nfe[i]);
     ds_json_end(j);
@@ -275,7 +289,8 @@ static int compare_desc(const void *a, const void *b) {
 // The p-quantile (from the top: 1 is the largest) of the landed samples' sigmas.
 static double landing_quantile(const ds_sample_result *r, double p) {
     if (r->landed < 1) return 0;
-    double *s = ds_alloc((size_t)r->landed, sizeof(double));
+    double *s = ds_try_alloc((size_t)r->landed, sizeof(double), "landing report");
+    if (!s) return NAN; // a figure of the report line only
     int64_t n = 0;
     for (int64_t i = 0; i < r->n_samples; i++)
         if (r->landing_sigma[i] > 0) s[n++] = r->landing_sigma[i];
@@ -308,6 +323,38 @@ static void report(const sample_args *a, const ds_sample_result *r, int64_t resu
            r->seconds, (double)(c->n - resumed) / r->seconds, a->out);
 }
 
+// ds_dist_agree until the ranks have agreed on a failure, which every rank then knows:
+// from there each keeps its message.
+static int agree(int rc, int *stopped) {
+    if (*stopped) return rc;
+    rc = ds_dist_agree(rc);
+    *stopped = rc != 0;
+    return rc;
+}
+
+// The batches this rank runs: those rank 0 found not done, and with sample sharding only
+// every ranks-th of them (batch j on rank j mod ranks). *complete becomes rank 0's.
+static int rank_batches(const sample_args *a, const sample_output *o, int rank, int ranks,
+                        int *complete, uint8_t **skip) {
+    int64_t n_batches = (a->cfg.n + a->cfg.batch - 1) / a->cfg.batch;
+    *skip = ds_alloc((size_t)n_batches, 1);
+    if (rank == 0) memcpy(*skip, o->res.done, (size_t)n_batches);
+    DS_TRY(ds_dist_bcast(complete, sizeof *complete, 0));
+    DS_TRY(ds_dist_bcast(*skip, (size_t)n_batches, 0));
+    for (int64_t j = 0; !a->shard_data && j < n_batches; j++)
+        if (j % ranks != rank) (*skip)[j] = 1;
+    return 0;
+}
+
+// Collective: rank 0 learns how many batches all ranks committed, which decides whether a
+// failed run's folder is kept (ds_resume_abandon). Returns rc, or -1 when MPI fails.
+static int count_committed(sample_output *o, int rc) {
+    int64_t committed = o->res.committed;
+    int mpi = ds_dist_sum_i64(&committed, 1);
+    if (ds_dist_rank() == 0) o->res.committed = committed;
+    return rc ? rc : mpi;
+}
+
 int cli_sample(int argc, char **argv) {
     sample_args a = {.data_path = DS_DEFAULT_DATA,
                      .model_kind = "empirical",
@@ -327,7 +374,8 @@ int cli_sample(int argc, char **argv) {
         {"model-dir", CLI_STR, &a.model_dir, "model folder (from diffsamp prepare)"},
         {"data", CLI_STR, &a.data_path, "data set to fit the model to (without --model-dir)"},
         {"model", CLI_STR, &a.model_kind,
-         "model kind to fit: empirical, gaussian, gmm, pca_locality, ls, nearest or smoothed"},
+         "model kind to fit: empirical, gaussian, gmm, pca_locality, ls, els, pspc, nearest or "
+         "smoothed"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
         {"sampler", CLI_STR, &so->solver, samplers},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},
@@ -401,13 +449,21 @@ int cli_sample(int argc, char **argv) {
         {"max-memory", CLI_STR, &a.max_memory,
          "memory the backend may use, e.g. 512M or 4G (none: the available host memory for "
          "cpu and ref); a smaller batch is planned to fit"},
+        {"shard-data", CLI_FLAG, &a.shard_data,
+         "under mpirun: split the training rows over the ranks, each sample on every rank "
+         "(empirical, nearest, smoothed on cpu; empirical on ref); without it the batches are "
+         "split"},
     };
     const int n_opts = sizeof opts / sizeof opts[0];
     int rc = cli_parse("sample",
                        "Sample with a solver of the probability-flow ODE or a stochastic sampler.",
                        argc, argv, opts, n_opts);
     if (rc) return rc > 0 ? 0 : cli_fail(2);
-    if (plan(&a)) return cli_fail(2);
+    // Under mpirun rank 0 reports on stdout; every rank reports its errors on stderr.
+    int rank = ds_dist_rank(), ranks = ds_dist_size(), root = rank == 0;
+    if (!root && !freopen("/dev/null", "w", stdout)) return cli_fail(1);
+    int stopped = 0;
+    if (agree(plan(&a), &stopped)) return cli_fail(2);
     // From here a first SIGINT / SIGTERM stops the run between denoiser calls, never
     // inside a write: the folder keeps only whole batches (cli_interrupt.c).
     cli_interrupt_install();
@@ -429,40 +485,66 @@ int cli_sample(int argc, char **argv) {
     a.cfg.step_noise = step_noise;
     if (a.cfg.batch > a.cfg.n) a.cfg.batch = a.cfg.n; // plan memory for the rows there are
     a.cfg.noise = noise;
+    if (!rc && ranks > 1) rc = cli_pick_gpu(a.backend);
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
+    if (!rc && a.shard_data && !strcmp(b->name, "cuda"))
+        rc = ds_fail("sample: --shard-data runs on the cpu and ref backends only (the cuda "
+                     "backend does not split its training rows yet; use --backend cpu)");
     t.load = ds_seconds() - t0;
     char config[16384];
     int batches = a.batches + ds_sample_landing_batches(&model, &a.cfg);
     if (!rc) rc = sample_plan_memory(&model, b, batches, a.max_memory_bytes, &a.cfg.batch);
     if (!rc && a.resume) rc = resume_batch(a.out, &a.cfg.batch);
+    // Every rank has loaded and checked its inputs before any output exists; rank 0's
+    // batch is every rank's (sample i depends on (seed, i) and on its batch's rows).
+    rc = agree(rc, &stopped);
+    if (!rc) rc = ds_dist_bcast(&a.cfg.batch, sizeof a.cfg.batch, 0);
     cli_replace replace = {0};
-    if (!rc) rc = cli_replace_check("sample", a.out, a.force, a.resume);
-    if (!rc) rc = cli_replace_begin(&replace, a.out, a.force);
+    if (!rc && root) rc = cli_replace_check("sample", a.out, a.force, a.resume);
+    if (!rc && root) rc = cli_replace_begin(&replace, a.out, a.force);
     // The trajectory is written after the run and cannot be resumed: its folder first.
-    if (!rc && a.trajectory) rc = ds_mkdirs_parent(a.trajectory);
+    if (!rc && root && a.trajectory) rc = ds_mkdirs_parent(a.trajectory);
     if (!rc) rc = output_config(&a, opts, n_opts, &model, b, config, sizeof config);
     o.png = model.height && !a.no_png;
-    if (!rc)
+    // Rank 0 opens the run; with sample sharding the others join it and write the shards
+    // and PNGs of their batches; with data sharding only rank 0 writes.
+    o.join = !root && !a.shard_data;
+    if (!rc && root)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
                                 a.quiet, !a.no_npy);
+    rc = agree(rc, &stopped);
+    if (!rc && o.join)
+        rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
+                                a.quiet, !a.no_npy);
+    rc = agree(rc, &stopped);
+    uint8_t *skip = NULL;
+    int complete = o.res.complete;
+    if (!rc) rc = rank_batches(&a, &o, rank, ranks, &complete, &skip);
     t.prepare = ds_seconds() - t0 - t.load;
-    int run = !rc && !o.res.complete;
+    int run = !rc && !complete;
     if (!rc && !run) printf("sample: %s holds this run, complete; nothing to do\n", a.out);
     if (run) {
         const ds_model *g = gauss.d ? &gauss : &model;
-        a.cfg.skip = o.res.done;
+        a.cfg.skip = skip;
         a.cfg.cancel = cli_interrupted;
-        rc = ds_sample_run(b, &model, teleporting ? g : NULL, &a.cfg, sample_output_batch, &o, &r);
-        ds_progress_finish(&o.prog);
+        ds_batch_done done = o.open ? sample_output_batch : NULL;
+        rc = ds_sample_run(b, &model, teleporting ? g : NULL, &a.cfg, done, &o, &r);
+        if (o.open) ds_progress_finish(&o.prog);
+        rc = agree(rc, &stopped);
     }
+    int ran = run && !rc; // the same on every rank
+    if (ran && ranks > 1 && !a.shard_data) rc = ds_sample_result_merge(&r);
+    if (run && ranks > 1) rc = count_committed(&o, rc);
     t.sample = r.seconds - o.write_seconds;
     double t_write = ds_seconds();
-    if (run && !rc) rc = write_outputs(&a, &model, &o, &r);
+    if (ran && root) ds_resume_rescan(&o.res); // the other ranks' batches
+    if (ran && root && !rc) rc = write_outputs(&a, &model, &o, &r);
     t.write = o.write_seconds + ds_seconds() - t_write;
     t.total = ds_seconds() - t0;
-    if (run && !rc) rc = write_run_json(&a, argc, argv, opts, n_opts, &model, b, &o, &r, t);
-    if (run && !rc) rc = ds_resume_finish(&o.res);
-    if (run && !rc) report(&a, &r, o.res.samples_done);
+    if (ran && root && !rc) rc = write_run_json(&a, argc, argv, opts, n_opts, &model, b, &o, &r, t);
+    if (ran && root && !rc) rc = ds_resume_finish(&o.res);
+    if (ran && root && !rc) report(&a, &r, o.res.samples_done);
+    if (ran) rc = agree(rc, &stopped);
     int sig = rc ? cli_interrupt_signal() : 0, status = rc && !sig ? cli_fail(1) : 0;
     if (sig) {
         fprintf(stderr,
@@ -475,6 +557,7 @@ int cli_sample(int argc, char **argv) {
     }
     sample_output_close(&o, rc != 0);
     cli_replace_end(&replace, rc != 0);
+    free(skip);
     ds_sample_result_free(&r);
     free(noise);
     free(step_noise);

@@ -81,10 +81,18 @@ int sample_output_open(sample_output *o, const char *out, const char *config, co
                        const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet,
                        int with_npy) {
     int elem = b->f64 ? 8 : 4;
+    ds_dtype dtype = b->f64 ? DS_F64 : DS_F32;
+    o->out = out, o->m = m;
+    if (o->join) {
+        o->open = 1;
+        DS_TRY(ds_resume_join(&o->res, out, n, batch, m->d, dtype));
+        ds_progress_start(&o->prog, stderr, "sample", n, o->res.n_batches, 1);
+        return 0;
+    }
     // A new run is checked before its folder exists; a resumed one for what is left.
     if (!resume) DS_TRY(check_disk(out, m, elem, n, n, batch, with_npy, o->png));
-    o->out = out, o->m = m, o->open = 1;
-    DS_TRY(ds_resume_open(&o->res, out, config, n, batch, m->d, b->f64 ? DS_F64 : DS_F32, resume));
+    o->open = 1;
+    DS_TRY(ds_resume_open(&o->res, out, config, n, batch, m->d, dtype, resume));
     if (resume && !o->res.complete)
         DS_TRY(check_disk(out, m, elem, n - o->res.samples_done, n, batch, with_npy, o->png));
     ds_progress_start(&o->prog, stderr, "sample", n, o->res.n_batches, quiet);
@@ -114,8 +122,8 @@ int sample_output_batch(void *user, int64_t first_row, int64_t rows, const doubl
 
 double *sample_output_rows(const ds_array *all, int64_t count) {
     int64_t values = count * all->shape[1];
-    double *x = ds_alloc((size_t)values, sizeof(double));
-    for (int64_t i = 0; i < values; i++)
+    double *x = ds_try_alloc((size_t)values, sizeof(double), "samples");
+    for (int64_t i = 0; x && i < values; i++)
         x[i] =
             all->dtype == DS_F64 ? ((const double *)all->data)[i] : ((const float *)all->data)[i];
     return x;

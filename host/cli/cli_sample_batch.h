@@ -18,6 +18,7 @@ typedef struct {
     int64_t calls_seen;
     double write_seconds; // spent writing batches
     int png;              // write a PNG per sample (image data without --no-png)
+    int join;             // join the run rank 0 opened (ds_resume_join) instead of opening it
     int open;
 } sample_output;
 
@@ -29,13 +30,14 @@ int sample_plan_memory(const ds_model *m, ds_backend *b, int batches, uint64_t m
                        int64_t *batch);
 // Opens the output folder for n samples in batches of `batch` (see ds_resume_open); a
 // run whose outputs would not fit on that disk is refused with the bytes it needs. Set
-// o->png before.
+// o->png and o->join before; a joining rank checks no disk and shows no progress.
 int sample_output_open(sample_output *o, const char *out, const char *config, const ds_model *m,
                        const ds_backend *b, int64_t n, int64_t batch, int resume, int quiet,
                        int with_npy);
 // The ds_batch_done callback (user = the sample_output): PNGs, shard, progress.
 int sample_output_batch(void *user, int64_t first_row, int64_t rows, const double *x);
-// The first `count` samples of the finished run as host doubles (count x d), from all.
+// The first `count` samples of the finished run as host doubles (count x d), from all;
+// NULL when memory runs out (recorded).
 double *sample_output_rows(const ds_array *all, int64_t count);
 // Closes the output; after a failure, a run without a finished batch is removed (see
 // ds_resume_abandon).

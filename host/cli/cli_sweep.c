@@ -112,32 +112,21 @@ static int steps_for_nfe(const sweep_state *s, const ds_solver_opts *so, int64_t
     return 0;
 }
 
-static int row_finite(const double *x, int64_t d) {
-    for (int64_t j = 0; j < d; j++)
-        if (!isfinite(x[j])) return 0;
-    return 1;
-}
-
 // The rows where both the run and the truth are finite, copied to the front of xs and
 // ts; idx maps them back. A diverged sample (NaN or Inf) is counted, not measured.
 static int64_t finite_rows(const sweep_state *s, double *xs, double *ts, int64_t *idx) {
-    int64_t m = 0, d = s->d;
-    for (int64_t i = 0; i < s->n; i++) {
-        if (!row_finite(s->result + i * d, d) || !row_finite(s->truth + i * d, d)) continue;
-        memcpy(xs + m * d, s->result + i * d, sizeof(double) * (size_t)d);
-        memcpy(ts + m * d, s->truth + i * d, sizeof(double) * (size_t)d);
-        idx[m++] = i;
-    }
-    return m;
+    memcpy(xs, s->result, sizeof(double) * (size_t)(s->n * s->d));
+    memcpy(ts, s->truth, sizeof(double) * (size_t)(s->n * s->d));
+    return ds_finite_rows(xs, ts, s->n, s->d, idx);
 }
 
 // PCA-Frechet distance of m rows to the held-out set (NaN without one).
 static int frechet_of(const sweep_state *s, const double *x, int64_t m, double *fd) {
     *fd = NAN;
     if (!s->z_heldout || m < 2) return 0;
-    double *z = ds_alloc((size_t)(m * s->pca.k), sizeof(double));
-    ds_pca_project(&s->pca, x, m, z);
-    int rc = ds_frechet(z, m, s->z_heldout, s->n_heldout, s->pca.k, fd);
+    double *z = ds_try_alloc((size_t)(m * s->pca.k), sizeof(double), "sweep");
+    int rc = z ? ds_pca_project(&s->pca, x, m, z) : -1;
+    if (!rc) rc = ds_frechet(z, m, s->z_heldout, s->n_heldout, s->pca.k, fd);
     free(z);
     return rc;
 }
@@ -147,15 +136,19 @@ static int frechet_of(const sweep_state *s, const double *x, int64_t m, double *
 // and the number of rows left out (truth: s->result is the truth).
 static int add_measures(sweep_state *s, int truth, ds_table *t) {
     size_t rows = (size_t)(s->n * s->d);
-    double *xs = ds_alloc(rows, sizeof(double)), *ts = ds_alloc(rows, sizeof(double));
-    double *err = ds_alloc((size_t)s->n, sizeof(double)), fd = NAN;
-    int64_t *idx = ds_alloc((size_t)s->n, sizeof(int64_t)), agree = 0;
-    int64_t m = finite_rows(s, xs, ts, idx);
-    ds_rel_error_rows(xs, ts, m, s->d, err);
+    double *xs = ds_try_alloc(rows, sizeof(double), "sweep");
+    double *ts = ds_try_alloc(rows, sizeof(double), "sweep");
+    double *err = ds_try_alloc((size_t)s->n, sizeof(double), "sweep"), fd = NAN;
+    int64_t *idx = ds_try_alloc((size_t)s->n, sizeof(int64_t), "sweep"), agree = 0, m = 0;
     ds_stats st;
-    ds_stats_of(err, m, &st);
     ds_memorization mem = {0};
-    int rc = frechet_of(s, xs, m, &fd);
+    int rc = xs && ts && err && idx ? 0 : -1;
+    if (!rc) {
+        m = finite_rows(s, xs, ts, idx);
+        ds_rel_error_rows(xs, ts, m, s->d, err);
+        rc = ds_stats_of(err, m, &st);
+    }
+    if (!rc) rc = frechet_of(s, xs, m, &fd);
     if (!rc && m > 0) rc = ds_memorization_compute(&s->train, xs, m, &mem);
     for (int64_t i = 0; !rc && i < m; i++) {
         if (truth) s->truth_nearest[idx[i]] = mem.nearest[i];
@@ -242,9 +235,10 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     DS_TRY(ds_model_fit(&s->train, kind, &fo, &s->model));
     if (teleporting) DS_TRY(ds_model_fit(&s->train, DS_MODEL_GAUSSIAN, &fo, &s->gauss));
     if (!(s->be = ds_backend_new(o->backend))) return -1;
-    s->truth = ds_alloc((size_t)(s->n * s->d), sizeof(double));
-    s->result = ds_alloc((size_t)(s->n * s->d), sizeof(double));
-    s->truth_nearest = ds_alloc((size_t)s->n, sizeof(int64_t));
+    s->truth = ds_try_alloc((size_t)(s->n * s->d), sizeof(double), "sweep: the ground truth");
+    s->result = ds_try_alloc((size_t)(s->n * s->d), sizeof(double), "sweep");
+    s->truth_nearest = ds_try_alloc((size_t)s->n, sizeof(int64_t), "sweep");
+    if (!s->truth || !s->result || !s->truth_nearest) return -1;
     if (!o->heldout) return 0;
     ds_data test;
     DS_TRY(cli_data_load("sweep", o->heldout, &test));
@@ -253,11 +247,12 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
                  : ds_fail("%s: rows of dimension %lld, but the training data has %lld", o->heldout,
                            (long long)test.d, (long long)s->d);
     if (!rc) {
-        double *rows = ds_alloc((size_t)(test.n * test.d), sizeof(double));
-        ds_data_rows_f64(&test, 0, test.n, rows);
+        double *rows = ds_try_alloc((size_t)(test.n * test.d), sizeof(double), o->heldout);
         s->n_heldout = test.n;
-        s->z_heldout = ds_alloc((size_t)(test.n * s->pca.k), sizeof(double));
-        ds_pca_project(&s->pca, rows, test.n, s->z_heldout);
+        s->z_heldout = ds_try_alloc((size_t)(test.n * s->pca.k), sizeof(double), o->heldout);
+        rc = rows && s->z_heldout ? 0 : -1;
+        if (!rc) ds_data_rows_f64(&test, 0, test.n, rows);
+        if (!rc) rc = ds_pca_project(&s->pca, rows, test.n, s->z_heldout);
         free(rows);
     }
     ds_data_free(&test);
@@ -413,8 +408,8 @@ int cli_sweep(int argc, char **argv) {
     if (!rc) rc = sweep_all(&s, &lists, &t);
     if (!rc) {
         printf("\n");
-        ds_table_print(&t, stdout);
-        rc = ds_table_write_csv(&t, path);
+        rc = ds_table_print(&t, stdout);
+        if (!rc) rc = ds_table_write_csv(&t, path);
         if (!rc) printf("wrote %s\n", path);
     }
     if (rc) cli_out_dir_abandon(&out_dir);

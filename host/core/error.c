@@ -1,4 +1,4 @@
-// Error messages and checked allocation.
+// Error messages and checked allocation (which records an error, never exits).
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,24 +18,6 @@ int ds_fail(const char *fmt, ...) {
 
 const char *ds_error(void) {
     return last_error;
-}
-
-void ds_die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("diffsamp: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-void *ds_alloc(size_t count, size_t size) {
-    void *p = calloc(count ? count : 1, size ? size : 1);
-    if (!p)
-        ds_die("out of memory: cannot allocate %zu x %zu bytes (%.1f MiB)", count, size,
-               (double)count * (double)size / 1048576.0);
-    return p;
 }
 
 void *ds_try_alloc(size_t count, size_t size, const char *what) {

@@ -23,6 +23,11 @@ int ds_cuda_device_count(void) {
     return 0;
 }
 
+int ds_cuda_use_device(int index) {
+    (void)index;
+    return 0;
+}
+
 void ds_cuda_print_devices(FILE *f) {
     (void)f;
 }

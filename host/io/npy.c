@@ -131,7 +131,8 @@ static int read_header(const char *path, FILE *f, ds_array *a, long *data_offset
         return ds_fail("%s: unsupported npy format version %d (expected 1, 2 or 3)", path, major);
     }
     if (hlen > (1u << 20)) return ds_fail("%s: npy header length %u is implausible", path, hlen);
-    char *header = ds_alloc(hlen + 1, 1);
+    char *header = ds_try_alloc(hlen + 1, 1, path);
+    if (!header) return -1;
     int rc = 0;
     if (fread(header, 1, hlen, f) != hlen) rc = ds_fail("%s: truncated npy header", path);
     if (!rc) rc = parse_descr(path, header, &a->dtype);
@@ -157,7 +158,7 @@ static int load_data(const char *path, FILE *f, int map, int64_t size, long offs
     return 0;
 }
 
-static int npy_open(const char *path, int map, ds_array *out) {
+static int npy_open(const char *path, int map, int finite_only, ds_array *out) {
     memset(out, 0, sizeof *out);
     int64_t size;
     DS_TRY(ds_check_regular(path, "an .npy file", &size));
@@ -173,7 +174,8 @@ static int npy_open(const char *path, int map, ds_array *out) {
             rc = ds_fail("%s: file has %lld bytes of data but its header says %lld (truncated or "
                          "corrupt npy)",
                          path, (long long)(size - offset), (long long)bytes);
-        else if (!(rc = load_data(path, f, map, size, offset, &a)) && a.dtype != DS_U8)
+        else if (!(rc = load_data(path, f, map, size, offset, &a)) && a.dtype != DS_U8 &&
+                 finite_only)
             rc = check_finite(path, &a);
     }
     fclose(f);
@@ -186,11 +188,15 @@ static int npy_open(const char *path, int map, ds_array *out) {
 }
 
 int ds_npy_read(const char *path, ds_array *out) {
-    return npy_open(path, 0, out);
+    return npy_open(path, 0, 1, out);
+}
+
+int ds_npy_read_any(const char *path, ds_array *out) {
+    return npy_open(path, 0, 0, out);
 }
 
 int ds_npy_map(const char *path, ds_array *out) {
-    return npy_open(path, 1, out);
+    return npy_open(path, 1, 1, out);
 }
 
 int ds_npy_write_header(FILE *f, const char *path, const ds_array *a) {
@@ -238,7 +244,8 @@ int ds_npy_write_f64(const char *path, const double *x, int ndim, const int64_t 
         return ds_npy_write(path, &a);
     }
     int64_t count = ds_array_count(&a);
-    float *buf = ds_alloc((size_t)count, sizeof(float));
+    float *buf = ds_try_alloc((size_t)count, sizeof(float), path);
+    if (!buf) return -1;
     for (int64_t i = 0; i < count; i++) buf[i] = (float)x[i];
     a.data = buf;
     int rc = ds_npy_write(path, &a);

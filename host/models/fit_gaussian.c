@@ -114,12 +114,13 @@ static int fit_one_gaussian(const ds_data *data, int64_t r, int ddof, ds_model *
     int64_t d = data->d;
     m->k = 1;
     m->r = r;
-    m->weights = ds_alloc(1, sizeof(double));
+    m->weights = ds_try_alloc(1, sizeof(double), "gaussian");
+    m->means = ds_try_alloc((size_t)d, sizeof(double), "gaussian mean");
+    m->eigvals = ds_try_alloc((size_t)m->r, sizeof(double), "gaussian eigenvalues");
+    m->eigvecs = ds_try_alloc((size_t)(d * m->r), sizeof(double), "gaussian eigenvectors");
+    m->residual = ds_try_alloc(1, sizeof(double), "gaussian");
+    if (!m->weights || !m->means || !m->eigvals || !m->eigvecs || !m->residual) return -1;
     m->weights[0] = 1.0;
-    m->means = ds_alloc((size_t)d, sizeof(double));
-    m->eigvals = ds_alloc((size_t)m->r, sizeof(double));
-    m->eigvecs = ds_alloc((size_t)(d * m->r), sizeof(double));
-    m->residual = ds_alloc(1, sizeof(double));
     double *cov = ds_try_alloc((size_t)(d * d), sizeof(double), "gaussian covariance");
     if (!cov) return -1;
     int rc = fit_moments(data, NULL, data->n, m->means, cov);

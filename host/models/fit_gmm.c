@@ -138,10 +138,10 @@ static int kmeans(const ds_data *data, int64_t k, uint64_t seed, int iters, int6
         .dist = ds_try_alloc((size_t)n, sizeof(double), "k-means distances"),
         .rows = ds_try_alloc((size_t)(ASSIGN_CHUNK * d), sizeof(double), "k-means rows"),
         .gram = ds_try_alloc((size_t)(ASSIGN_CHUNK * k), sizeof(double), "k-means products"),
-        .norms = ds_alloc((size_t)k, sizeof(double)),
-        .counts = ds_alloc((size_t)k, sizeof(int64_t)),
+        .norms = ds_try_alloc((size_t)k, sizeof(double), "k-means norms"),
+        .counts = ds_try_alloc((size_t)k, sizeof(int64_t), "k-means counts"),
     };
-    int rc = w.centres && w.dist && w.rows && w.gram ? 0 : -1;
+    int rc = w.centres && w.dist && w.rows && w.gram && w.norms && w.counts ? 0 : -1;
     if (!rc) kmeanspp_init(data, k, seed, w.centres, w.dist);
     for (int64_t i = 0; i < n; i++) assign[i] = -1;
     for (int it = 0; it < iters && !rc; it++) {
@@ -172,7 +172,8 @@ static int assign_from_labels(const ds_data *data, int64_t *assign, int64_t *k) 
                        "(IDX label files are found next to the images)",
                        data->path);
     int64_t n = data->n, distinct = 0;
-    int32_t *sorted = ds_alloc((size_t)n, sizeof(int32_t));
+    int32_t *sorted = ds_try_alloc((size_t)n, sizeof(int32_t), "gmm labels");
+    if (!sorted) return -1;
     memcpy(sorted, data->labels, sizeof(int32_t) * (size_t)n);
     qsort(sorted, (size_t)n, sizeof(int32_t), compare_i32);
     for (int64_t i = 0; i < n; i++)
@@ -189,15 +190,16 @@ static int assign_from_labels(const ds_data *data, int64_t *assign, int64_t *k) 
 
 // Row indices grouped by component: rows of component c are order[start[c] ..
 // start[c+1]).
-static void group_rows(const int64_t *assign, int64_t n, int64_t k, int64_t *start,
-                       int64_t *order) {
+static int group_rows(const int64_t *assign, int64_t n, int64_t k, int64_t *start, int64_t *order) {
     memset(start, 0, sizeof(int64_t) * (size_t)(k + 1));
     for (int64_t i = 0; i < n; i++) start[assign[i] + 1]++;
     for (int64_t c = 0; c < k; c++) start[c + 1] += start[c];
-    int64_t *next = ds_alloc((size_t)k, sizeof(int64_t));
+    int64_t *next = ds_try_alloc((size_t)k, sizeof(int64_t), "gmm components");
+    if (!next) return -1;
     memcpy(next, start, sizeof(int64_t) * (size_t)k);
     for (int64_t i = 0; i < n; i++) order[next[assign[i]]++] = i;
     free(next);
+    return 0;
 }
 
 // Fits component c to its rows. Fewer than r + 1 rows cannot span r directions (their
@@ -221,12 +223,12 @@ static int fit_component(const ds_data *data, const int64_t *rows, int64_t count
 static int fit_components(const ds_data *data, const ds_fit_opts *o, const int64_t *assign,
                           ds_model *m) {
     int64_t n = data->n, d = data->d, k = m->k, r = m->r;
-    int64_t *start = ds_alloc((size_t)(k + 1), sizeof(int64_t));
-    int64_t *order = ds_alloc((size_t)n, sizeof(int64_t));
+    int64_t *start = ds_try_alloc((size_t)(k + 1), sizeof(int64_t), "gmm components");
+    int64_t *order = ds_try_alloc((size_t)n, sizeof(int64_t), "gmm components");
     double *cov = ds_try_alloc((size_t)(d * d), sizeof(double), "gmm covariance");
-    int rc = cov ? 0 : -1;
+    int rc = start && order && cov ? 0 : -1;
     int64_t floored = 0, smallest = 0;
-    group_rows(assign, n, k, start, order);
+    if (!rc) rc = group_rows(assign, n, k, start, order);
     for (int64_t c = 0; c < k && !rc; c++) {
         int64_t count = start[c + 1] - start[c];
         int f = fit_component(data, order + start[c], count, c, o->var_floor, m, cov);
@@ -256,12 +258,14 @@ int fit_gmm(const ds_data *data, const ds_fit_opts *o, ds_model *m) {
                             : kmeans(data, o->k, o->seed, o->kmeans_iters, assign);
     if (!rc) {
         int64_t k = m->k, r = m->r = o->rank ? o->rank : d;
-        m->weights = ds_alloc((size_t)k, sizeof(double));
-        m->means = ds_alloc((size_t)(k * d), sizeof(double));
-        m->eigvals = ds_alloc((size_t)(k * r), sizeof(double));
+        m->weights = ds_try_alloc((size_t)k, sizeof(double), "gmm weights");
+        m->means = ds_try_alloc((size_t)(k * d), sizeof(double), "gmm means");
+        m->eigvals = ds_try_alloc((size_t)(k * r), sizeof(double), "gmm eigenvalues");
         m->eigvecs = ds_try_alloc((size_t)(k * d * r), sizeof(double), "gmm eigenvectors");
-        m->residual = ds_alloc((size_t)k, sizeof(double));
-        rc = m->eigvecs ? fit_components(data, o, assign, m) : -1;
+        m->residual = ds_try_alloc((size_t)k, sizeof(double), "gmm residuals");
+        rc = m->weights && m->means && m->eigvals && m->eigvecs && m->residual
+                 ? fit_components(data, o, assign, m)
+                 : -1;
     }
     free(assign);
     return rc;

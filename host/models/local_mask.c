@@ -101,7 +101,7 @@ static int patch_mask(const ds_model *m, int patch, ds_local_mask *out) {
 
 int ds_local_mask_build(const ds_model *m, double sigma, ds_local_mask *out) {
     memset(out, 0, sizeof *out);
-    if (m->kind == DS_MODEL_LS) return patch_mask(m, ds_ls_patch_at(m, sigma), out);
+    if (m->kind == DS_MODEL_LS) return patch_mask(m, ds_patch_at(m, sigma), out);
     if (m->kind != DS_MODEL_PCA_LOCALITY || m->k != 1)
         return ds_fail("local mask: a %s model has none", ds_model_kind_name(m->kind));
     int64_t d = m->d;

@@ -29,7 +29,8 @@ void ds_fit_opts_default(ds_fit_opts *o) {
 }
 
 static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",     "callback",
-                                                 "pca_locality", "ls",       "nearest", "smoothed"};
+                                                 "pca_locality", "ls",       "nearest", "smoothed",
+                                                 "els",          "pspc"};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
@@ -42,13 +43,17 @@ int ds_model_kind_parse(const char *name, ds_model_kind *out) {
             return 0;
         }
     return ds_fail("unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality, ls, "
-                   "nearest or smoothed)",
+                   "els, pspc, nearest or smoothed)",
                    name);
 }
 
 int ds_model_holds_rows(ds_model_kind k) {
-    return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_LS ||
-           k == DS_MODEL_NEAREST || k == DS_MODEL_SMOOTHED;
+    return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_NEAREST ||
+           k == DS_MODEL_SMOOTHED || ds_model_uses_patches(k);
+}
+
+int ds_model_uses_patches(ds_model_kind k) {
+    return k == DS_MODEL_LS || k == DS_MODEL_ELS || k == DS_MODEL_PSPC;
 }
 
 void ds_model_free(ds_model *m) {
@@ -154,9 +159,20 @@ static int check_pca_locality_opts(const ds_data *data, const ds_fit_opts *o) {
     return 0;
 }
 
-int ds_check_patch_size(const char *who, int64_t patch, int channels, int height, int width) {
+// ls and els centre an odd patch on every pixel (the patch of 2 max(H, W) - 1 covers the
+// image from every pixel); pspc places whole square patches inside the image.
+int ds_check_patch_size(const char *who, ds_model_kind kind, int64_t patch, int channels,
+                        int height, int width) {
     if (!channels || !height || !width)
         return ds_fail("%s: a patch model needs images (this data has no image shape)", who);
+    if (kind == DS_MODEL_PSPC) {
+        int64_t most = height < width ? height : width;
+        if (patch < 1 || patch > most)
+            return ds_fail("%s: patch size %lld (expected 1 .. %lld: a square patch inside a %dx%d "
+                           "image)",
+                           who, (long long)patch, (long long)most, height, width);
+        return 0;
+    }
     int64_t most = 2 * (int64_t)(height > width ? height : width) - 1;
     if (patch < 1 || patch % 2 == 0 || patch > most)
         return ds_fail("%s: patch size %lld (expected odd, 1 .. %lld: a %dx%d image is covered "
@@ -165,8 +181,8 @@ int ds_check_patch_size(const char *who, int64_t patch, int channels, int height
     return 0;
 }
 
-int ds_check_patch_schedule(const char *who, const double *schedule, int64_t steps, int channels,
-                            int height, int width) {
+int ds_check_patch_schedule(const char *who, ds_model_kind kind, const double *schedule,
+                            int64_t steps, int channels, int height, int width) {
     for (int64_t k = 0; k < steps; k++) {
         double sigma = schedule[2 * k], patch = schedule[2 * k + 1];
         if (!(sigma > 0) || !isfinite(sigma) || (k && !(sigma > schedule[2 * k - 2])))
@@ -176,12 +192,12 @@ int ds_check_patch_schedule(const char *who, const double *schedule, int64_t ste
         if (patch != floor(patch) || fabs(patch) > 1e9)
             return ds_fail("%s: patch schedule entry %lld: patch %g is not an integer", who,
                            (long long)k + 1, patch);
-        DS_TRY(ds_check_patch_size(who, (int64_t)patch, channels, height, width));
+        DS_TRY(ds_check_patch_size(who, kind, (int64_t)patch, channels, height, width));
     }
     return 0;
 }
 
-int ds_ls_patch_at(const ds_model *m, double sigma) {
+int ds_patch_at(const ds_model *m, double sigma) {
     if (!m->patch_steps) return m->patch_size;
     int64_t k = 0;
     while (k + 1 < m->patch_steps && sigma > m->patch_schedule[2 * k]) k++;
@@ -202,10 +218,12 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
         return ds_fail("smoothed: %lld smoothing samples (expected 1 .. 4096)",
                        (long long)o->smoothing_samples);
     if (kind == DS_MODEL_SMOOTHED) return 0;
-    if (kind == DS_MODEL_LS) {
-        DS_TRY(ds_check_patch_size("ls", o->patch_size, data->channels, data->height, data->width));
-        return ds_check_patch_schedule("ls", o->patch_schedule, o->patch_steps, data->channels,
-                                       data->height, data->width);
+    if (ds_model_uses_patches(kind)) {
+        const char *name = ds_model_kind_name(kind);
+        DS_TRY(ds_check_patch_size(name, kind, o->patch_size, data->channels, data->height,
+                                   data->width));
+        return ds_check_patch_schedule(name, kind, o->patch_schedule, o->patch_steps,
+                                       data->channels, data->height, data->width);
     }
     if (o->rank < 0 || o->rank > data->d)
         return ds_fail("%s model: rank %lld is out of range (expected 1 .. d = %lld, or 0 for "
@@ -230,7 +248,8 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
     out->kind = kind;
     out->d = data->d;
     out->channels = data->channels, out->height = data->height, out->width = data->width;
-    out->mean = ds_alloc((size_t)data->d, sizeof(double));
+    out->mean = ds_try_alloc((size_t)data->d, sizeof(double), "fit");
+    if (!out->mean) return -1;
     fit_mean_rms(data, out->mean, &out->sigma_data);
     int rc = 0;
     if (data->path[0])
@@ -244,12 +263,12 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
         out->mask_threshold = o->mask_threshold;
         rc = fit_wiener(data, out);
     }
-    if (!rc && kind == DS_MODEL_LS) {
+    if (!rc && ds_model_uses_patches(kind)) {
         out->temperature = 1, out->patch_size = (int)o->patch_size;
         out->patch_steps = o->patch_steps;
         size_t bytes = sizeof(double) * (size_t)(2 * o->patch_steps);
-        out->patch_schedule = o->patch_steps ? ds_alloc(1, bytes) : NULL;
-        if (o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
+        if (o->patch_steps && !(out->patch_schedule = ds_try_alloc(1, bytes, "fit"))) rc = -1;
+        if (!rc && o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
     }
     if (kind == DS_MODEL_SMOOTHED) {
         out->smoothing = o->smoothing;

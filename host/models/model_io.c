@@ -85,7 +85,7 @@ static int write_manifest(const ds_model *m, const char *dir) {
     if (!ds_model_holds_rows(m->kind) || m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "k = %lld\nrank = %lld\n", (long long)m->k, (long long)m->r);
     if (ds_model_holds_rows(m->kind)) fprintf(f, "n = %lld\n", (long long)m->data.n);
-    if (m->kind == DS_MODEL_LS) fprintf(f, "patch_size = %d\n", m->patch_size);
+    if (ds_model_uses_patches(m->kind)) fprintf(f, "patch_size = %d\n", m->patch_size);
     if (m->kind == DS_MODEL_SMOOTHED)
         fprintf(f, "smoothing = %.17g\nsmoothing_samples = %lld\nsmoothing_seed = %llu\n",
                 m->smoothing, (long long)m->smoothing_samples,
@@ -153,7 +153,7 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
         return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
-                       "gmm, pca_locality, ls, nearest or smoothed)",
+                       "gmm, pca_locality, ls, els, pspc, nearest or smoothed)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -300,7 +300,11 @@ static int read_array(const char *dir, const char *name, const char *kind, int l
     }
     for (int i = 0; i < a.ndim; i++) dims[lead + i] = a.shape[i];
     int64_t count = ds_array_count(&a);
-    *out = ds_alloc((size_t)count, sizeof(double));
+    *out = ds_try_alloc((size_t)count, sizeof(double), path);
+    if (!*out) {
+        ds_array_free(&a);
+        return -1;
+    }
     for (int64_t i = 0; i < count; i++)
         (*out)[i] = a.dtype == DS_F64 ? ((double *)a.data)[i] : ((float *)a.data)[i];
     ds_array_free(&a);
@@ -331,7 +335,8 @@ static int check_weights(const char *dir, double *w, int64_t k) {
 }
 
 static int check_orthonormal(const char *dir, const double *u, int64_t d, int64_t r, int64_t c) {
-    double *g = ds_alloc((size_t)(r * r), sizeof(double)), worst = 0;
+    double *g = ds_try_alloc((size_t)(r * r), sizeof(double), "eigvecs.npy"), worst = 0;
+    if (!g) return -1;
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)r, (int)d, 1.0, u, (int)r, 0.0, g,
                 (int)r);
     for (int64_t i = 0; i < r; i++)
@@ -355,9 +360,14 @@ static int by_value_descending(const void *a, const void *b) {
 }
 
 // Puts eigenvalues (r) in descending order, permuting the columns of u (d x r) alike.
-static void sort_descending(double *lam, double *u, int64_t d, int64_t r) {
-    ranked *order = ds_alloc((size_t)r, sizeof(ranked));
-    double *copy = ds_alloc((size_t)(d * r), sizeof(double));
+static int sort_descending(double *lam, double *u, int64_t d, int64_t r) {
+    ranked *order = ds_try_alloc((size_t)r, sizeof(ranked), "eigvals.npy");
+    double *copy = ds_try_alloc((size_t)(d * r), sizeof(double), "eigvecs.npy");
+    if (!order || !copy) {
+        free(order);
+        free(copy);
+        return -1;
+    }
     for (int64_t j = 0; j < r; j++) order[j] = (ranked){lam[j], j};
     qsort(order, (size_t)r, sizeof(ranked), by_value_descending);
     memcpy(copy, u, sizeof(double) * (size_t)(d * r));
@@ -367,6 +377,7 @@ static void sort_descending(double *lam, double *u, int64_t d, int64_t r) {
     }
     free(order);
     free(copy);
+    return 0;
 }
 
 // eigvals.npy, eigvecs.npy and residual.npy as written by diffsamp prepare.
@@ -385,7 +396,7 @@ static int read_eigen(const char *dir, const char *kind, int lead, ds_model *m) 
     for (int64_t c = 0; c < m->k; c++) {
         double *u = m->eigvecs + c * m->d * m->r;
         DS_TRY(check_orthonormal(dir, u, m->d, m->r, c));
-        sort_descending(m->eigvals + c * m->r, u, m->d, m->r);
+        DS_TRY(sort_descending(m->eigvals + c * m->r, u, m->d, m->r));
     }
     return 0;
 }
@@ -401,10 +412,10 @@ static int read_covariances(const char *dir, const char *kind, int lead, int64_t
                        (long long)d);
     double *covs;
     DS_TRY(read_array(dir, name, kind, lead, 3, kdd, &covs));
-    m->eigvals = ds_alloc((size_t)(m->k * r), sizeof(double));
-    m->eigvecs = ds_alloc((size_t)(m->k * d * r), sizeof(double));
-    m->residual = ds_alloc((size_t)m->k, sizeof(double));
-    int rc = 0;
+    m->eigvals = ds_try_alloc((size_t)(m->k * r), sizeof(double), name);
+    m->eigvecs = ds_try_alloc((size_t)(m->k * d * r), sizeof(double), name);
+    m->residual = ds_try_alloc((size_t)m->k, sizeof(double), name);
+    int rc = m->eigvals && m->eigvecs && m->residual ? 0 : -1;
     for (int64_t c = 0; c < m->k && !rc; c++) {
         double *cov = covs + c * d * d, scale = 0, asym = 0;
         for (int64_t i = 0; i < d; i++)
@@ -426,9 +437,10 @@ static int read_covariances(const char *dir, const char *kind, int lead, int64_t
 
 // The data mean and rms deviation implied by the mixture: mean = sum w mu, and the
 // total variance sum w (trace Sigma + |mu - mean|^2) spread over d coordinates.
-static void mixture_moments(ds_model *m) {
+static int mixture_moments(ds_model *m) {
     int64_t d = m->d, r = m->r;
-    m->mean = ds_alloc((size_t)d, sizeof(double));
+    m->mean = ds_try_alloc((size_t)d, sizeof(double), "mixture mean");
+    if (!m->mean) return -1;
     for (int64_t c = 0; c < m->k; c++)
         for (int64_t j = 0; j < d; j++) m->mean[j] += m->weights[c] * m->means[c * d + j];
     double total = 0;
@@ -442,6 +454,7 @@ static void mixture_moments(ds_model *m) {
         total += m->weights[c] * var;
     }
     m->sigma_data = sqrt(total / (double)d);
+    return 0;
 }
 
 static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
@@ -450,7 +463,8 @@ static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
     int64_t k1[1] = {-1};
     if (lead) {
         m->k = 1;
-        m->weights = ds_alloc(1, sizeof(double));
+        m->weights = ds_try_alloc(1, sizeof(double), "gaussian");
+        if (!m->weights) return -1;
         m->weights[0] = 1;
     } else {
         DS_TRY(read_array(dir, "weights.npy", kind, 0, 1, k1, &m->weights));
@@ -471,7 +485,7 @@ static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
         return ds_fail("%s/model.txt: rank = %lld but eigvals.npy holds %lld eigenvalues", dir,
                        (long long)mf->rank, (long long)m->r);
     double sigma_data = m->sigma_data;
-    mixture_moments(m);
+    DS_TRY(mixture_moments(m));
     if (!isfinite(m->sigma_data)) // finite parameters whose squares overflow (found by fuzzing)
         return ds_fail("%s: the mixture's variance overflows a double (values up to about "
                        "1e154 expected)",
@@ -514,7 +528,8 @@ static int load_empirical(const char *dir, const manifest *mf, ds_model *m) {
                        m->data_path, (long long)m->data.n, (long long)m->data.d, (long long)mf->n,
                        (long long)m->d);
     double sigma_data;
-    m->mean = ds_alloc((size_t)m->d, sizeof(double));
+    m->mean = ds_try_alloc((size_t)m->d, sizeof(double), "model mean");
+    if (!m->mean) return -1;
     fit_mean_rms(&m->data, m->mean, &sigma_data);
     if (!mf->has_sigma) m->sigma_data = sigma_data;
     return 0;
@@ -527,7 +542,8 @@ static int load_pca_locality(const char *dir, const manifest *mf, ds_model *m) {
         return ds_fail("%s/model.txt: a pca_locality model needs temperature and mask_threshold",
                        dir);
     m->k = 1;
-    m->weights = ds_alloc(1, sizeof(double));
+    m->weights = ds_try_alloc(1, sizeof(double), "pca_locality");
+    if (!m->weights) return -1;
     m->weights[0] = 1;
     int64_t kd[2] = {1, m->d};
     DS_TRY(read_array(dir, "mean.npy", "pca_locality", 1, 2, kd, &m->means));
@@ -538,18 +554,22 @@ static int load_pca_locality(const char *dir, const manifest *mf, ds_model *m) {
     return load_empirical(dir, mf, m);
 }
 
-// ls: the training rows as for the empirical model, and a patch size for its images.
-static int load_ls(const char *dir, const manifest *mf, ds_model *m) {
+// ls, els, pspc: the training rows as for the empirical model, and a patch size (or a
+// schedule of them) for its images.
+static int load_patch_model(const char *dir, const manifest *mf, ds_model *m) {
     char who[DS_PATH_MAX + 16];
+    const char *kind = ds_model_kind_name(m->kind);
     snprintf(who, sizeof who, "%s/model.txt", dir);
-    if (!mf->has_patch) return ds_fail("%s: an ls model needs patch_size", who);
-    DS_TRY(ds_check_patch_size(who, m->patch_size, m->channels, m->height, m->width));
+    if (!mf->has_patch)
+        return ds_fail("%s: a%s %s model needs patch_size", who, m->kind == DS_MODEL_ELS ? "n" : "",
+                       kind);
+    DS_TRY(ds_check_patch_size(who, m->kind, m->patch_size, m->channels, m->height, m->width));
     m->temperature = 1;
     if (exists(dir, "patch_schedule.npy")) {
         int64_t dims[2] = {-1, 2};
-        DS_TRY(read_array(dir, "patch_schedule.npy", "ls", 0, 2, dims, &m->patch_schedule));
+        DS_TRY(read_array(dir, "patch_schedule.npy", kind, 0, 2, dims, &m->patch_schedule));
         m->patch_steps = dims[0];
-        DS_TRY(ds_check_patch_schedule(who, m->patch_schedule, m->patch_steps, m->channels,
+        DS_TRY(ds_check_patch_schedule(who, m->kind, m->patch_schedule, m->patch_steps, m->channels,
                                        m->height, m->width));
     }
     return load_empirical(dir, mf, m);
@@ -571,7 +591,7 @@ int ds_model_load(const char *dir, ds_model *out) {
                  ? load_empirical(dir, &mf, out)
              : out->kind == DS_MODEL_SMOOTHED     ? load_smoothed(dir, &mf, out)
              : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
-             : out->kind == DS_MODEL_LS           ? load_ls(dir, &mf, out)
+             : ds_model_uses_patches(out->kind)   ? load_patch_model(dir, &mf, out)
                                                   : load_mixture(dir, &mf, out);
     if (rc) ds_model_free(out);
     return rc;

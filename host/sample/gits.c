@@ -59,10 +59,11 @@ static double one_step_cost(const double *step, const double *xj, const double *
 }
 
 // Adds the chunk's costs, summed over its rows, to cost.
-static void add_chunk_costs(const trajectory *t, int points, int64_t rows, int64_t dim,
-                            gits_metric metric, double *cost) {
-    double *step = ds_alloc((size_t)dim, sizeof(double));
-    double *teacher_dev = ds_alloc((size_t)points, sizeof(double));
+static int add_chunk_costs(const trajectory *t, int points, int64_t rows, int64_t dim,
+                           gits_metric metric, double *cost) {
+    double *step = ds_try_alloc((size_t)dim, sizeof(double), "gits");
+    double *teacher_dev = ds_try_alloc((size_t)points, sizeof(double), "gits");
+    if (!step || !teacher_dev) rows = 0; // nothing added; the error is recorded
     for (int64_t r = 0; r < rows; r++) {
         const double *start = t->x + r * dim, *end = t->x + (points - 1) * t->n + r * dim;
         for (int j = 0; j < points; j++)
@@ -78,8 +79,10 @@ static void add_chunk_costs(const trajectory *t, int points, int64_t rows, int64
             }
         }
     }
+    int rc = step && teacher_dev ? 0 : -1;
     free(step);
     free(teacher_dev);
+    return rc;
 }
 
 int gits_cost_matrix(ds_solver_ctx *ctx, const ds_solver_opts *teacher, const double *grid,
@@ -94,12 +97,16 @@ int gits_cost_matrix(ds_solver_ctx *ctx, const ds_solver_opts *teacher, const do
     memset(cost, 0, sizeof(double) * (size_t)(points * points));
     int64_t rows_max = warmup < chunk ? warmup : chunk;
     trajectory t = {.b = b, .grid = grid};
-    t.x = ds_alloc((size_t)(points * rows_max * dim), sizeof(double));
-    t.slope = ds_alloc((size_t)(points * rows_max * dim), sizeof(double));
-    int rc = 0;
+    t.x = ds_try_alloc((size_t)(points * rows_max * dim), sizeof(double), "gits");
+    t.slope = ds_try_alloc((size_t)(points * rows_max * dim), sizeof(double), "gits");
+    int rc = t.x && t.slope ? 0 : -1;
     for (int64_t first = 0; first < warmup && !rc; first += chunk) {
         int64_t rows = warmup - first < chunk ? warmup - first : chunk;
         ds_batch *x = b->batch_new(b, rows, dim);
+        if (!x) {
+            rc = -1;
+            break;
+        }
         b->randn(b, x, seed, first);
         const double scale = grid[0];
         const ds_batch *in[1] = {x};
@@ -110,7 +117,7 @@ int gits_cost_matrix(ds_solver_ctx *ctx, const ds_solver_opts *teacher, const do
         run.user = &t;
         rc = ds_solve(&run, teacher, grid, points, x);
         ctx->nfe = run.nfe;
-        if (!rc) add_chunk_costs(&t, points, rows, dim, metric, cost);
+        if (!rc) rc = add_chunk_costs(&t, points, rows, dim, metric, cost);
         b->batch_free(b, x);
     }
     for (int e = 0; e < points * points; e++) cost[e] /= (double)warmup;
@@ -126,8 +133,13 @@ int gits_dp(const double *cost, int points, int steps, double coeff, int *path) 
     // v[j * (steps + 1) + k]: the best cost from grid point j to the end in k steps;
     // next[...] the point that follows j on that path.
     size_t cells = (size_t)points * (size_t)(steps + 1);
-    double *v = ds_alloc(cells, sizeof(double));
-    int *next = ds_alloc(cells, sizeof(int));
+    double *v = ds_try_alloc(cells, sizeof(double), "gits");
+    int *next = ds_try_alloc(cells, sizeof(int), "gits");
+    if (!v || !next) {
+        free(v);
+        free(next);
+        return -1;
+    }
     for (size_t e = 0; e < cells; e++) v[e] = INFINITY, next[e] = -1;
     for (int i = 0; i < points; i++) {
         v[i * (steps + 1) + 1] = cost[i * points + points - 1];

@@ -60,24 +60,30 @@ static void remove_stale_tmp(const char *dir, int recurse) {
     closedir(d);
 }
 
-// The whole of a small text file, or NULL when it does not exist.
-static char *read_text(const char *path) {
+// *out: the whole of a small text file, or NULL when it does not exist. -1 when memory
+// runs out (recorded).
+static int read_text(const char *path, char **out) {
+    *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f) return 0;
     size_t cap = 4096, len = 0;
-    char *s = ds_alloc(cap, 1);
-    for (size_t got; (got = fread(s + len, 1, cap - len - 1, f)) > 0;) {
+    char *s = ds_try_alloc(cap, 1, path);
+    for (size_t got; s && (got = fread(s + len, 1, cap - len - 1, f)) > 0;) {
         len += got;
-        if (len + 1 == cap) s = realloc(s, cap *= 2);
-        if (!s) ds_die("out of memory reading %s", path);
+        if (len + 1 < cap) continue;
+        char *grown = realloc(s, cap *= 2);
+        if (!grown) free(s), ds_fail("%s: out of memory reading it", path);
+        s = grown; // NULL ends the loop
     }
     fclose(f);
+    if (!s) return -1;
     s[len] = '\0';
     // A NUL byte would end the text early, and a config with anything after one would
     // compare equal (found by fuzzing): it becomes '?', which no config holds.
     for (size_t i = 0; i < len; i++)
         if (!s[i]) s[i] = '?';
-    return s;
+    *out = s;
+    return 0;
 }
 
 static int write_text(const char *path, const char *text) {
@@ -90,8 +96,8 @@ static int write_text(const char *path, const char *text) {
 int64_t ds_resume_stored_batch(const char *dir) {
     char path[PATH_SIZE];
     snprintf(path, sizeof path, "%s/.diffsamp-run/config.txt", dir);
-    char *text = read_text(path);
-    if (!text) return 0;
+    char *text;
+    if (read_text(path, &text) || !text) return 0; // unreadable: no stored batch
     const char *line = strstr(text, "\nbatch-planned=");
     int64_t batch = line ? strtoll(line + 15, NULL, 10) : 0;
     free(text);
@@ -153,7 +159,8 @@ static int lock_run(ds_resume *r) {
 static int check_or_write_config(ds_resume *r, const char *config, int resume) {
     char path[PATH_SIZE];
     work_path(r, path, "config.txt");
-    char *old = read_text(path);
+    char *old;
+    DS_TRY(read_text(path, &old));
     if (!old) {
         for_each_shard(r, remove_shard); // orphans of an unrecorded run
         work_path(r, path, "complete");
@@ -172,8 +179,9 @@ static int check_or_write_config(ds_resume *r, const char *config, int resume) {
     return rc;
 }
 
-int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
-                   int64_t d, ds_dtype dtype, int resume) {
+// The run's shape and paths, before its folder is touched.
+static int init_run(ds_resume *r, const char *dir, int64_t n, int64_t batch, int64_t d,
+                    ds_dtype dtype) {
     memset(r, 0, sizeof *r);
     r->lock_fd = -1;
     if (n < 1 || batch < 1 || d < 1)
@@ -184,15 +192,16 @@ int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n,
     snprintf(r->work, sizeof r->work, "%s/.diffsamp-run", dir);
     r->n = n, r->batch = batch, r->d = d, r->dtype = dtype;
     r->n_batches = (n + batch - 1) / batch;
-    DS_TRY(ds_mkdirs(r->work));
-    DS_TRY(lock_run(r));
-    remove_stale_tmp(r->dir, 1);
-    remove_stale_tmp(r->work, 0);
-    DS_TRY(check_or_write_config(r, config, resume));
+    return 0;
+}
+
+// The batches done: all when the run is complete, else those with a shard.
+static void find_done(ds_resume *r) {
     char path[PATH_SIZE];
     work_path(r, path, "complete");
     r->complete = file_exists(path);
-    r->done = ds_alloc((size_t)r->n_batches, 1);
+    r->done = ds_try_alloc((size_t)r->n_batches, 1, "resume");
+    if (!r->done) return -1;
     if (r->complete)
         memset(r->done, 1, (size_t)r->n_batches);
     else
@@ -203,7 +212,33 @@ int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n,
         r->batches_done++;
         r->samples_done += ds_resume_rows(r, j, &first);
     }
+}
+
+int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
+                   int64_t d, ds_dtype dtype, int resume) {
+    DS_TRY(init_run(r, dir, n, batch, d, dtype));
+    DS_TRY(ds_mkdirs(r->work));
+    DS_TRY(lock_run(r));
+    remove_stale_tmp(r->dir, 1);
+    remove_stale_tmp(r->work, 0);
+    DS_TRY(check_or_write_config(r, config, resume));
+    find_done(r);
     return 0;
+}
+
+int ds_resume_join(ds_resume *r, const char *dir, int64_t n, int64_t batch, int64_t d,
+                   ds_dtype dtype) {
+    DS_TRY(init_run(r, dir, n, batch, d, dtype));
+    char path[PATH_SIZE];
+    work_path(r, path, "config.txt");
+    if (!file_exists(path)) return ds_fail("%s: no run to join (its config.txt is missing)", dir);
+    r->joined = 1;
+    find_done(r);
+    return 0;
+}
+
+void ds_resume_rescan(ds_resume *r) {
+    if (!r->complete) for_each_shard(r, mark_shard);
 }
 
 int64_t ds_resume_rows(const ds_resume *r, int64_t j, int64_t *first) {
@@ -318,7 +353,7 @@ void ds_resume_close(ds_resume *r) {
 }
 
 void ds_resume_abandon(ds_resume *r) {
-    if (!r->done || r->batches_done || r->committed || r->complete) return;
+    if (!r->done || r->joined || r->batches_done || r->committed || r->complete) return;
     char path[PATH_SIZE];
     work_path(r, path, "config.txt");
     unlink(path);

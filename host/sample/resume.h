@@ -23,6 +23,7 @@ typedef struct {
     int64_t committed;    // batches committed since opened
     int complete;         // the run had finished: nothing left to do
     int lock_fd;          // holds an exclusive lock on the run while open
+    int joined;           // opened by ds_resume_join: another process owns the run
 } ds_resume;
 
 // Opens the run in `dir` for n rows of dimension d in batches of `batch`. config lists
@@ -32,6 +33,13 @@ typedef struct {
 // temporary files (name.tmp.PID) left by a killed run.
 int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
                    int64_t d, ds_dtype dtype, int resume);
+// Joins the run that another rank of the same job opened in `dir` (MPI: rank 0 holds
+// the lock and the config; the others commit their batches' shards beside its own):
+// marks the batches done so far, writes nothing. A joined run is never abandoned.
+int ds_resume_join(ds_resume *r, const char *dir, int64_t n, int64_t batch, int64_t d,
+                   ds_dtype dtype);
+// Marks done the batches whose shards other ranks committed since the run was opened.
+void ds_resume_rescan(ds_resume *r);
 // The batch size recorded by the run in `dir` ("batch-planned" of its config), or 0.
 int64_t ds_resume_stored_batch(const char *dir);
 // Rows of batch j and the index of its first row.

@@ -4,9 +4,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist.h"
 #include "ds_error.h"
 #include "progress.h"
 #include "ds_sample.h"
+#include "sample_merge.h"
 
 void ds_sample_config_default(ds_sample_config *c) {
     memset(c, 0, sizeof *c);
@@ -76,7 +78,7 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
     st->ctx.nfe = 0, st->ctx.draws = 0;
     st->ctx.first_row = c->first_row + first; // the step noise of row i: (seed, draw, i)
     r->trajectory.first_row = first;
-    if (st->ctx.landing) ds_landing_reset(st->ctx.landing, rows);
+    if (st->ctx.landing && !rc) rc = ds_landing_reset(st->ctx.landing, rows);
     if (!rc) rc = ds_solve(&st->ctx, &c->solver, st->run, st->n_run, x);
     if (!rc) {
         if (st->ctx.landing)
@@ -108,11 +110,12 @@ static int prepare(run_state *st, const ds_model *gauss, const ds_sample_config 
         st->ctx.on_step = ds_trajectory_hook, st->ctx.user = &r->trajectory;
     }
     int64_t cap = c->batch < c->n ? c->batch : c->n;
-    st->host = ds_alloc((size_t)cap * (size_t)st->d, sizeof(double));
+    st->host = ds_try_alloc((size_t)cap * (size_t)st->d, sizeof(double), "sample");
     r->n_samples = c->n;
-    r->landing_sigma = ds_alloc((size_t)c->n, sizeof(double));
-    r->landed_on = ds_alloc((size_t)c->n, sizeof(int64_t));
-    r->sample_nfe = ds_alloc((size_t)c->n, sizeof(int64_t));
+    r->landing_sigma = ds_try_alloc((size_t)c->n, sizeof(double), "sample");
+    r->landed_on = ds_try_alloc((size_t)c->n, sizeof(int64_t), "sample");
+    r->sample_nfe = ds_try_alloc((size_t)c->n, sizeof(int64_t), "sample");
+    if (!st->host || !r->landing_sigma || !r->landed_on || !r->sample_nfe) return -1;
     for (int64_t i = 0; i < c->n; i++) r->landed_on[i] = -1, r->sample_nfe[i] = -1;
     return 0;
 }
@@ -138,9 +141,10 @@ static int prepare_landing(run_state *st, const ds_model *model, const ds_sample
     return 0;
 }
 
-static void summarise_nfe(const ds_sample_config *c, ds_sample_result *r) {
+static void summarise_nfe(ds_sample_result *r) {
     int64_t runs = 0, total = 0;
-    for (int64_t i = 0; i < c->n; i++) {
+    r->landed = 0;
+    for (int64_t i = 0; i < r->n_samples; i++) {
         if (r->sample_nfe[i] < 0) continue;
         runs++, total += r->sample_nfe[i];
         r->landed += r->landing_sigma[i] > 0;
@@ -178,13 +182,27 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
             rc = run_batch(&st, c, first, c->n - first < c->batch ? c->n - first : c->batch, done,
                            user, r);
     r->seconds = ds_seconds() - t0;
-    if (!rc) summarise_nfe(c, r);
+    if (!rc) summarise_nfe(r);
     ds_landing_free(&st.landing);
     free(st.host);
     free(st.run);
     if (st.gauss) b->unbind(b, st.gauss);
     b->unbind(b, st.ctx.model);
     return rc;
+}
+
+// Each sample ran on one rank; the others hold the marks of a sample not run (NFE -1,
+// sigma 0, row -1), so the maximum over the ranks is the sample's own result.
+int ds_sample_result_merge(ds_sample_result *r) {
+    int64_t n = r->n_samples, calls = r->batch_calls;
+    DS_TRY(ds_dist_max_i64(r->sample_nfe, n));
+    DS_TRY(ds_dist_max_i64(r->landed_on, n));
+    DS_TRY(ds_dist_max_f64(r->landing_sigma, n));
+    DS_TRY(ds_dist_max_i64(&r->nfe, 1));
+    DS_TRY(ds_dist_sum_i64(&calls, 1));
+    r->batch_calls = calls;
+    summarise_nfe(r);
+    return 0;
 }
 
 void ds_sample_result_free(ds_sample_result *r) {

@@ -95,7 +95,11 @@ int ds_schedule_read(const char *path, double **sigmas, int *n) {
     FILE *f = fopen(path, "r");
     if (!f) return ds_fail("%s: cannot open the sigma list (%s)", path, strerror(errno));
     int cap = 64, count = 0, line_no = 0, rc = 0;
-    double *s = ds_alloc((size_t)cap, sizeof(double));
+    double *s = ds_try_alloc((size_t)cap, sizeof(double), path);
+    if (!s) {
+        fclose(f);
+        return -1;
+    }
     char *line = NULL; // getline: lines of any length, never split
     size_t line_cap = 0;
     for (ssize_t len; !rc && (len = getline(&line, &line_cap, f)) >= 0;) {
@@ -105,8 +109,14 @@ int ds_schedule_read(const char *path, double **sigmas, int *n) {
         int got = memchr(line, '\0', (size_t)len) ? -1 : parse_line(line, &v);
         if (got < 0) rc = ds_fail("%s:%d: expected one number per line", path, line_no);
         if (got <= 0) continue;
-        if (count == cap) s = realloc(s, sizeof(double) * (size_t)(cap *= 2));
-        if (!s) ds_die("out of memory reading %s", path);
+        if (count == cap) {
+            double *grown = realloc(s, sizeof(double) * (size_t)(cap *= 2));
+            if (!grown) {
+                rc = ds_fail("%s: out of memory reading the sigma list", path);
+                continue;
+            }
+            s = grown;
+        }
         s[count++] = v;
     }
     if (!rc && ferror(f))

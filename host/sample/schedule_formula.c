@@ -51,7 +51,8 @@ static int build_formula(const ds_schedule_opts *o,
     DS_TRY(ds_schedule_check_range(o));
     int m = (int)o->steps + (o->final_zero ? 0 : 1);
     *n = m + (o->final_zero ? 1 : 0);
-    double *s = ds_alloc((size_t)*n, sizeof(double));
+    double *s = ds_try_alloc((size_t)*n, sizeof(double), "schedule");
+    if (!s) return -1;
     for (int i = 0; i < m; i++) s[i] = m == 1 ? o->sigma_max : sigma(o, (double)i / (m - 1));
     s[0] = o->sigma_max;
     if (m > 1) s[m - 1] = o->sigma_min;

@@ -52,14 +52,19 @@ int ds_schedule_gits(ds_solver_ctx *ctx, const ds_solver_opts *solver, const ds_
     double *grid = NULL;
     int points = 0;
     DS_TRY(ds_schedule_formula(&fine, &grid, &points));
-    double *cost = ds_alloc((size_t)points * (size_t)points, sizeof(double));
-    int *path = ds_alloc((size_t)steps + 1, sizeof(int));
-    int rc =
-        gits_cost_matrix(ctx, &teacher, grid, points, g->dim, g->warmup, g->seed, metric, cost);
+    double *cost = ds_try_alloc((size_t)points * (size_t)points, sizeof(double), "gits");
+    int *path = ds_try_alloc((size_t)steps + 1, sizeof(int), "gits");
+    int rc = cost && path ? 0 : -1;
+    if (!rc)
+        rc =
+            gits_cost_matrix(ctx, &teacher, grid, points, g->dim, g->warmup, g->seed, metric, cost);
     if (!rc && steps > 0) rc = gits_dp(cost, points, steps, g->coeff, path);
     if (!rc) {
         *n = steps + 1 + (o->final_zero ? 1 : 0);
-        *sigmas = ds_alloc((size_t)*n, sizeof(double));
+        *sigmas = ds_try_alloc((size_t)*n, sizeof(double), "gits");
+        if (!*sigmas) rc = -1;
+    }
+    if (!rc) {
         for (int s = 0; s <= steps; s++) (*sigmas)[s] = steps ? grid[path[s]] : grid[0];
         if (o->final_zero) (*sigmas)[*n - 1] = 0;
     }

@@ -48,7 +48,8 @@ int ds_teleport_schedule(const double *sigmas, int n, const ds_teleport_opts *t,
     int first;
     DS_TRY(ds_teleport_plan(sigmas, n, t, &skip, &first));
     *n_out = 1 + n - first;
-    *out = ds_alloc((size_t)*n_out, sizeof(double));
+    *out = ds_try_alloc((size_t)*n_out, sizeof(double), "teleport schedule");
+    if (!*out) return -1;
     (*out)[0] = skip;
     memcpy(*out + 1, sigmas + first, sizeof(double) * (size_t)(n - first));
     return 0;

@@ -19,7 +19,11 @@ int ds_trajectory_init(ds_trajectory *t, ds_backend *b, const double *sigmas, in
         return -1;
     }
     t->points = points, t->rows = rows, t->d = d, t->b = b;
-    t->sigmas = ds_alloc((size_t)points, sizeof(double));
+    t->sigmas = ds_try_alloc((size_t)points, sizeof(double), "trajectory");
+    if (!t->sigmas) {
+        ds_trajectory_free(t);
+        return -1;
+    }
     memcpy(t->sigmas, sigmas, sizeof(double) * (size_t)points);
     return 0;
 }

@@ -59,24 +59,28 @@ int ds_landing_init(ds_landing *l, ds_backend *b, const ds_model *m, int64_t cap
     if (cap < 1) return ds_fail("landing: a batch of %lld rows", (long long)cap);
     l->eps = eps, l->cap = cap, l->d = m->d, l->m = m, l->b = b;
     size_t n = (size_t)cap;
-    l->live_rows = ds_alloc(n, sizeof(int64_t));
-    l->landed_rows = ds_alloc(n, sizeof(int64_t));
-    l->top = ds_alloc(n, sizeof(int64_t));
-    l->sigma = ds_alloc(n, sizeof(double));
-    l->nfe = ds_alloc(n, sizeof(int64_t));
-    l->top_weight = ds_alloc(n, sizeof(double));
-    l->top_index = ds_alloc(n, sizeof(int64_t));
-    l->y_host = ds_alloc(n * (size_t)m->d, sizeof(double));
+    l->live_rows = ds_try_alloc(n, sizeof(int64_t), "landing");
+    l->landed_rows = ds_try_alloc(n, sizeof(int64_t), "landing");
+    l->top = ds_try_alloc(n, sizeof(int64_t), "landing");
+    l->sigma = ds_try_alloc(n, sizeof(double), "landing");
+    l->nfe = ds_try_alloc(n, sizeof(int64_t), "landing");
+    l->top_weight = ds_try_alloc(n, sizeof(double), "landing");
+    l->top_index = ds_try_alloc(n, sizeof(int64_t), "landing");
+    l->y_host = ds_try_alloc(n * (size_t)m->d, sizeof(double), "landing");
     l->x_live = b->batch_new(b, cap, m->d);
     l->d_live = b->batch_new(b, cap, m->d);
     l->y_landed = b->batch_new(b, cap, m->d);
-    ds_landing_reset(l, cap);
-    return 0;
+    if (!l->live_rows || !l->landed_rows || !l->top || !l->sigma || !l->nfe || !l->top_weight ||
+        !l->top_index || !l->y_host || !l->x_live || !l->d_live || !l->y_landed) {
+        ds_landing_free(l);
+        return -1;
+    }
+    return ds_landing_reset(l, cap);
 }
 
-void ds_landing_reset(ds_landing *l, int64_t rows) {
+int ds_landing_reset(ds_landing *l, int64_t rows) {
     if (rows > l->cap)
-        ds_die("landing: a batch of %lld rows > %lld", (long long)rows, (long long)l->cap);
+        return ds_fail("landing: a batch of %lld rows > %lld", (long long)rows, (long long)l->cap);
     l->rows = l->live = rows;
     for (int64_t i = 0; i < rows; i++) {
         l->live_rows[i] = i;
@@ -84,12 +88,14 @@ void ds_landing_reset(ds_landing *l, int64_t rows) {
         l->sigma[i] = 0;
         l->nfe[i] = 0;
     }
+    return 0;
 }
 
 void ds_landing_free(ds_landing *l) {
     if (!l->b) return;
     ds_batch *batches[3] = {l->x_live, l->d_live, l->y_landed};
     for (int k = 0; k < 3; k++) {
+        if (!batches[k]) continue;
         batches[k]->rows = l->cap; // the compact batches shrink to the live rows
         l->b->batch_free(l->b, batches[k]);
     }
@@ -134,16 +140,17 @@ static int landing_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds
         ds_batch *res = out;
         if (compact) {
             l->x_live->rows = l->d_live->rows = l->live;
-            b->move_rows(b, l->x_live, NULL, x, l->live_rows, l->live);
+            DS_TRY(b->move_rows(b, l->x_live, NULL, x, l->live_rows, l->live));
             in = l->x_live, res = l->d_live;
         }
         ds_diag diag = {l->top_index, l->top_weight, NULL};
         DS_TRY(b->denoise(b, c->model, in, &sigma, 1, res, at_state ? &diag : NULL));
-        if (compact) b->move_rows(b, out, l->live_rows, l->d_live, NULL, l->live);
+        if (compact) DS_TRY(b->move_rows(b, out, l->live_rows, l->d_live, NULL, l->live));
         for (int64_t k = 0; k < l->live; k++) l->nfe[l->live_rows[k]]++;
     }
     if (compact)
-        b->move_rows(b, out, l->landed_rows, l->y_landed, l->landed_rows, l->rows - l->live);
+        DS_TRY(
+            b->move_rows(b, out, l->landed_rows, l->y_landed, l->landed_rows, l->rows - l->live));
     if (at_state && l->live > 0) land_certified(l, sigma);
     return 0;
 }

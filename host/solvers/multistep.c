@@ -5,9 +5,12 @@
 #include "ds_error.h"
 #include "multistep.h"
 
-void ms_history_init(ds_solver_ctx *c, ms_history *h, const ds_batch *like, int cap) {
+int ms_history_init(ds_solver_ctx *c, ms_history *h, const ds_batch *like, int cap) {
     h->cap = cap;
-    for (int k = 0; k < cap; k++) h->v[k] = solver_batch_like(c, like);
+    int rc = 0;
+    for (int k = 0; k < cap; k++)
+        if (!(h->v[k] = solver_batch_like(c, like))) rc = -1;
+    return rc;
 }
 
 ds_batch *ms_history_next_slot(ms_history *h) {
@@ -65,11 +68,16 @@ static double sorted_quantile(const double *a, int64_t n, double p) {
     return a[lo] + (pos - (double)lo) * (a[hi] - a[lo]);
 }
 
-void solver_threshold(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *d) {
-    if (!o->dynamic_threshold) return;
+int solver_threshold(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *d) {
+    if (!o->dynamic_threshold) return 0;
     int64_t rows = d->rows, cols = d->cols;
-    double *v = ds_alloc((size_t)(rows * cols), sizeof(double));
-    double *sorted = ds_alloc((size_t)cols, sizeof(double));
+    double *v = ds_try_alloc((size_t)(rows * cols), sizeof(double), "dynamic thresholding");
+    double *sorted = ds_try_alloc((size_t)cols, sizeof(double), "dynamic thresholding");
+    if (!v || !sorted) {
+        free(v);
+        free(sorted);
+        return -1;
+    }
     c->b->download(c->b, d, v);
     for (int64_t i = 0; i < rows; i++) {
         double *row = v + i * cols;
@@ -81,6 +89,7 @@ void solver_threshold(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *d) {
     c->b->upload(c->b, d, v);
     free(sorted);
     free(v);
+    return 0;
 }
 
 int ms_finish(ds_solver_ctx *c, const double *sigmas, int n, ds_batch *x, ds_batch *scratch) {
@@ -111,9 +120,9 @@ int ms_adams_bashforth(ds_solver_ctx *c, const ds_solver_opts *o, const double *
     if (order < 0) return -1;
     int m = ms_positive_count(sigmas, n);
     ms_history h;
-    ms_history_init(c, &h, x, order);
+    int rc = ms_history_init(c, &h, x, order);
     ds_batch *d = solver_batch_like(c, x);
-    int rc = 0;
+    if (!d) rc = -1;
     for (int i = 0; i + 1 < m && !rc; i++) {
         double s = sigmas[i], w[MS_HISTORY_MAX];
         rc = ms_denoise(c, o, i == 0, x, s, d);

@@ -15,7 +15,7 @@ typedef struct {
     int cap;
 } ms_history;
 
-void ms_history_init(ds_solver_ctx *c, ms_history *h, const ds_batch *like, int cap);
+int ms_history_init(ds_solver_ctx *c, ms_history *h, const ds_batch *like, int cap);
 // Shifts the history and makes v[0] a copy of v (which may be any batch).
 void ms_history_push(ds_solver_ctx *c, ms_history *h, const ds_batch *v, double sigma);
 // The batch that the next push will overwrite (a scratch buffer until then).
@@ -30,7 +30,7 @@ int ms_order(const ds_solver_opts *o, int def, int max_order);
 int ms_denoise(ds_solver_ctx *c, const ds_solver_opts *o, int first, const ds_batch *x,
                double sigma, ds_batch *d);
 // With o->dynamic_threshold: diff-sampler's dynamic thresholding of d, row by row.
-void solver_threshold(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *d);
+int solver_threshold(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *d);
 // Ends a run whose list has a trailing 0: x (at sigmas[n - 2]) <- D(x; sigmas[n - 2]),
 // recorded, then the final point; without a trailing 0 only records the final point.
 int ms_finish(ds_solver_ctx *c, const double *sigmas, int n, ds_batch *x, ds_batch *scratch);

@@ -82,7 +82,11 @@ static int dp_attempt(dp_state *st, const ds_batch *x, double t, double h, doubl
 // Integrates x from t to t_end (< t); *h carries the step size between calls.
 static int dp_integrate(dp_state *st, ds_batch *x, double t, double t_end, double *h) {
     while (t > t_end) {
-        double step = fmax(*h, t_end - t), norm;
+        // A step that would end past t_end, or within rounding of it, is the step to t_end:
+        // else t + step misses t_end by an ulp and the sliver left over is a step below the
+        // underflow limit (h = log(s1 / s0) and log s1 - log s0 differ in the last bit; seen
+        // with --teleport-sigma 3 on EDM-18, whose next point is 1.92334).
+        double rest = t_end - t, step = *h <= rest * (1 - 1e-9) ? rest : *h, norm;
         if (fabs(step) < 1e-14 * fmax(1.0, fabs(t)))
             return ds_fail("solver adaptive: step size underflow at sigma = %g (rtol %g, atol %g)",
                            exp(t), st->o->rtol, st->o->atol);
@@ -92,7 +96,7 @@ static int dp_integrate(dp_state *st, ds_batch *x, double t, double t_end, doubl
             st->c->b->copy(st->c->b, x, st->y);
             ds_batch *k0 = st->k[0];
             st->k[0] = st->k[6], st->k[6] = k0;
-            t = step == t_end - t ? t_end : t + step;
+            t = step == rest ? t_end : t + step;
             if (step == *h) *h = step * fmin(5.0, fmax(0.2, grow));
         } else {
             *h = step * fmin(1.0, fmax(0.2, grow));
@@ -111,12 +115,16 @@ int solver_adaptive(ds_solver_ctx *c, const ds_solver_opts *o, const double *sig
         return ds_fail("solver adaptive: rtol and atol must be >= 1e-14 (got %g, %g)", o->rtol,
                        o->atol);
     dp_state st = {.c = c, .o = o};
-    for (int s = 0; s < 7; s++) st.k[s] = solver_batch_like(c, x);
+    int rc = 0;
+    for (int s = 0; s < 7; s++)
+        if (!(st.k[s] = solver_batch_like(c, x))) rc = -1;
     st.y = solver_batch_like(c, x), st.err = solver_batch_like(c, x);
     size_t count = (size_t)(x->rows * x->cols);
-    st.hx = ds_alloc(3 * count, sizeof(double)), st.hy = st.hx + count, st.herr = st.hy + count;
+    st.hx = ds_try_alloc(3 * count, sizeof(double), "solver adaptive");
+    if (!st.y || !st.err || !st.hx) rc = -1;
+    st.hy = st.hx + count, st.herr = st.hy + count;
     double h = log(sigmas[1] > 0 ? sigmas[1] / sigmas[0] : 0.5);
-    int rc = dp_rhs(&st, x, log(sigmas[0]), st.k[0]);
+    if (!rc) rc = dp_rhs(&st, x, log(sigmas[0]), st.k[0]);
     for (int i = 0; i + 1 < n && !rc; i++) {
         // D(x_i; sigma_i) = x_i - k[0], for the hook and a last step to 0 (y is scratch).
         if (c->on_step || sigmas[i + 1] == 0) solver_axpby(c, st.y, 1, x, -1, st.k[0]);

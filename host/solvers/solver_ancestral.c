@@ -20,7 +20,7 @@ int solver_euler_ancestral(ds_solver_ctx *c, const ds_solver_opts *o, const doub
     if (o->order && o->order != 1)
         return ds_fail("solver euler_ancestral has order 1 only (got %d)", o->order);
     ds_batch *d = solver_batch_like(c, x), *eps = solver_batch_like(c, x);
-    int rc = 0;
+    int rc = d && eps ? 0 : -1;
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1], down, up;
         rc = solver_denoise(c, x, s, d);
@@ -43,7 +43,7 @@ int solver_dpmpp_sde(ds_solver_ctx *c, const ds_solver_opts *o, const double *si
     ds_batch *d = solver_batch_like(c, x), *x2 = solver_batch_like(c, x);
     ds_batch *d2 = solver_batch_like(c, x), *eps = solver_batch_like(c, x);
     const double r = o->sde_r, fac = 1 / (2 * r);
-    int rc = 0;
+    int rc = d && x2 && d2 && eps ? 0 : -1;
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1], down, up;
         rc = solver_denoise(c, x, s, d);

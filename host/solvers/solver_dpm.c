@@ -13,7 +13,7 @@ int solver_dpm2(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas,
     if (o->order && o->order != 2)
         return ds_fail("solver dpm2 has order 2 only (got %d)", o->order);
     ds_batch *d = solver_batch_like(c, x), *x_mid = solver_batch_like(c, x);
-    int rc = 0;
+    int rc = d && x_mid ? 0 : -1;
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1];
         rc = ms_denoise(c, o, i == 0, x, s, d);
@@ -86,15 +86,16 @@ static int dpmpp(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
     if (max_order < 1 || max_order > nominal)
         return ds_fail("solver dpmpp%dm has orders 1 to %d (got %d)", nominal, nominal, o->order);
     ds_batch *hist[3] = {NULL, NULL, NULL}; // D at s[0], s[1], s[2] (newest first)
-    for (int j = 0; j < max_order; j++) hist[j] = solver_batch_like(c, x);
-    double s[3] = {0, 0, 0};
     int rc = 0;
+    for (int j = 0; j < max_order; j++)
+        if (!(hist[j] = solver_batch_like(c, x))) rc = -1;
+    double s[3] = {0, 0, 0};
     for (int i = 0; i + 1 < n && !rc; i++) {
         ds_batch *oldest = hist[max_order - 1];
         for (int j = max_order - 1; j > 0; j--) hist[j] = hist[j - 1], s[j] = s[j - 1];
         hist[0] = oldest, s[0] = sigmas[i];
         rc = ms_denoise(c, o, i == 0, x, s[0], hist[0]);
-        if (!rc) solver_threshold(c, o, hist[0]);
+        if (!rc) rc = solver_threshold(c, o, hist[0]);
         solver_record(c, i, s[0], x, hist[0]);
         if (rc) break;
         int order = dpmpp_step_order(o, max_order, i, n - 1, sigmas[i + 1]);

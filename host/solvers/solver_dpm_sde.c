@@ -52,9 +52,10 @@ static int dpmpp_sde_multistep(ds_solver_ctx *c, const ds_solver_opts *o, const 
         heun = !strcmp(o->variant, "heun");
     }
     ds_batch *hist[3], *eps = solver_batch_like(c, x); // D, D_1, D_2: newest first
-    for (int j = 0; j < 3; j++) hist[j] = solver_batch_like(c, x);
+    int rc = eps ? 0 : -1;
+    for (int j = 0; j < 3; j++)
+        if (!(hist[j] = solver_batch_like(c, x))) rc = -1;
     double h = 0, h_1 = 0, h_2 = 0; // this step and the two before (0: none yet)
-    int rc = 0;
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1];
         ds_batch *oldest = hist[2];

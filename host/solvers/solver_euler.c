@@ -30,7 +30,7 @@ int solver_euler(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
     if (o->order && o->order != 1)
         return ds_fail("solver euler has order 1 only (got %d)", o->order);
     ds_batch *d = solver_batch_like(c, x), *eps = churn_batch(c, o, x);
-    int rc = 0;
+    int rc = d && (eps || o->s_churn <= 0) ? 0 : -1;
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s;
         rc = churn(c, o, x, eps, sigmas[i], n - 1, &s);
@@ -52,7 +52,7 @@ int solver_heun(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas,
         return ds_fail("solver heun has order 2 only (got %d)", o->order);
     ds_batch *d = solver_batch_like(c, x), *x_pred = solver_batch_like(c, x);
     ds_batch *d_pred = solver_batch_like(c, x), *eps = churn_batch(c, o, x);
-    int rc = 0;
+    int rc = d && x_pred && d_pred && (eps || o->s_churn <= 0) ? 0 : -1;
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s, s_next = sigmas[i + 1];
         rc = churn(c, o, x, eps, sigmas[i], n - 1, &s);

@@ -36,9 +36,10 @@ int solver_lms(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, 
     if (max_order < 1 || max_order > 4)
         return ds_fail("solver lms has orders 1 to 4 (got %d)", o->order);
     ds_batch *den = solver_batch_like(c, x), *slope[4] = {NULL, NULL, NULL, NULL};
-    for (int j = 0; j < max_order; j++) slope[j] = solver_batch_like(c, x);
+    int rc = den ? 0 : -1;
+    for (int j = 0; j < max_order; j++)
+        if (!(slope[j] = solver_batch_like(c, x))) rc = -1;
     double t[4] = {0, 0, 0, 0};
-    int rc = 0;
     for (int i = 0; i + 1 < n && !rc; i++) {
         ds_batch *oldest = slope[max_order - 1];
         for (int j = max_order - 1; j > 0; j--) slope[j] = slope[j - 1], t[j] = t[j - 1];

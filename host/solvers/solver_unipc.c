@@ -94,14 +94,15 @@ int solver_unipc(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
     if (strcmp(variant, "bh1") && strcmp(variant, "bh2"))
         return ds_fail("solver unipc: unknown variant '%s' (expected bh1 or bh2)", variant);
     int bh1 = !strcmp(variant, "bh1");
-    int m = ms_positive_count(sigmas, n), steps = m - 1, rc = 0;
+    int m = ms_positive_count(sigmas, n), steps = m - 1;
     ms_history h;
-    ms_history_init(c, &h, x, max_order + 1);
+    int rc = ms_history_init(c, &h, x, max_order + 1);
     ds_batch *mt = solver_batch_like(c, x), *x_pred = solver_batch_like(c, x);
-    if (steps > 0) {
+    if (!mt || !x_pred) rc = -1;
+    if (steps > 0 && !rc) {
         rc = ms_denoise(c, o, 1, x, sigmas[0], mt);
+        if (!rc) rc = solver_threshold(c, o, mt);
         if (!rc) {
-            solver_threshold(c, o, mt);
             solver_record(c, 0, sigmas[0], x, mt);
             ms_history_push(c, &h, mt, sigmas[0]);
         }
@@ -118,8 +119,8 @@ int solver_unipc(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
             break;
         }
         rc = solver_denoise(c, x_pred, t, mt);
+        if (!rc) rc = solver_threshold(c, o, mt);
         if (rc) break;
-        solver_threshold(c, o, mt);
         unipc_apply(c, x, &corr, x, &h, order, mt);
         // The trajectory pairs the corrected x with D taken at the predicted point.
         solver_record(c, i + 1, t, x, mt);

@@ -42,6 +42,10 @@ int solver_rk_warmup_step(ds_solver_ctx *c, ds_batch *x, const ds_batch *d, doub
     int rc = 0;
     for (int i = 1; i < t->stages && !rc; i++) {
         y[i] = solver_batch_like(c, x), den[i] = solver_batch_like(c, x);
+        if (!y[i] || !den[i]) {
+            rc = -1;
+            break;
+        }
         sig[i] = s + t->c[i] * h;
         rk_combine(c, y[i], x, y, den, sig, h, t->a[i], i);
         rc = solver_denoise(c, y[i], sig[i], den[i]);

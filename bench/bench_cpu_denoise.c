@@ -9,7 +9,7 @@
 // is 2 B N d^2) and B N d weights. DATA "cifar-random" is 50,000 random 3 x 32 x 32
 // images with image-like local correlations (a 5 x 5 box blur of Philox noise per
 // channel plus a shared blurred grey component). With QUERIES (a .npy of B x d float32
-// rows, else training rows plus noise) the output of the last call is written to OUT.
+// rows, else training rows plus noise) the output at each sigma is written to OUT.SIGMA.npy.
 //
 // usage: bench_cpu_denoise [B] [repeats] [data path]
 //        bench_cpu_denoise local KIND B repeats DATA SIGMA[,SIGMA...] [QUERIES OUT]
@@ -147,13 +147,15 @@ static int local_main(int argc, char **argv) {
                flops / ms * 1e-6, 2.0 * (double)b * (double)n * (double)d * (double)d * 1e-9,
                (double)b * (double)n * (double)d / ms * 1e3);
         fflush(stdout);
-    }
-    if (argc > 8) {
-        double *y = tu_alloc((size_t)(b * d), sizeof(double));
-        be->download(be, out, y);
-        int64_t shape[2] = {b, d};
-        if (ds_npy_write_f64(argv[8], y, 2, shape, DS_F32)) tu_die("%s", ds_error());
-        free(y);
+        if (argc > 8) { // the output at this sigma: OUT.SIGMA.npy
+            double *y = tu_alloc((size_t)(b * d), sizeof(double));
+            char path[1024];
+            snprintf(path, sizeof path, "%s.%g.npy", argv[8], sigma);
+            be->download(be, out, y);
+            int64_t shape[2] = {b, d};
+            if (ds_npy_write_f64(path, y, 2, shape, DS_F32)) tu_die("%s", ds_error());
+            free(y);
+        }
     }
     free(t);
     free(x);

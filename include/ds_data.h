@@ -45,6 +45,10 @@ int64_t ds_data_value_bytes(const ds_data *data);
 // A deep copy (values and labels, in memory even if src is mapped); returns -1 with the
 // error set if memory runs out.
 int ds_data_copy(const ds_data *src, ds_data *dst);
+// The rows of src whose class label is `label` (in order, in src's dtype, with their
+// labels) as a data set of its own, for the model of one class. Refused when src has no
+// labels or no row has this one.
+int ds_data_select_class(const ds_data *src, int64_t label, ds_data *dst);
 
 // Loads a data set, choosing the reader from the path: a folder of PNGs, a .npy file,
 // an IDX file (raw or .gz), or CIFAR-10 binary batches (a .bin file, or several

@@ -133,6 +133,8 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
 // Writes the model folder (model.txt and .npy arrays) / reads one back.
 int ds_model_save(const ds_model *m, const char *dir);
 int ds_model_load(const char *dir, ds_model *out);
+// The kind a model folder holds, from its model.txt alone (nothing else is read).
+int ds_model_folder_kind(const char *dir, ds_model_kind *kind);
 void ds_model_free(ds_model *m);
 // The training data a model folder `dir` (loaded as m) was fitted to, as model.txt
 // records it; refused when the file's size or checksum changed since.

@@ -26,7 +26,10 @@ grep -q "^memory:" "$T/b.log" && fail "3 samples planned as a huge batch: $(cat 
 expect_error "must lie in \[1e-10, 1e+10\]" $S --out "$T/o" --sigma-max 1e40
 expect_error "must lie in \[1e-10, 1e+10\]" $S --out "$T/o" --sigma-min 1e-12
 printf '80\n1e-320\n' >"$T/under.txt"
-expect_error "sigma 1 is .* (expected 1e-10 to 1e+10" $S --out "$T/o" --sigmas "$T/under.txt"
+expect_error "sigma 2 of 2 is .* (expected 1e-10 to 1e+10" $S --out "$T/o" --sigmas "$T/under.txt"
+# Sigmas are counted from 1, as lines are: the third of "80 / 5 / 9" does not decrease.
+printf '80\n5\n9\n' >"$T/rise.txt"
+expect_error "sigma 3 of 3 = 9 follows 5" $S --out "$T/o" --sigmas "$T/rise.txt"
 expect_error "is a folder (expected a sigma list" $S --out "$T/o" --sigmas "$T"
 expect_error "sigma must be between" denoise --data "$T/small.npy" --model empirical \
     --x "$T/small.npy" --out "$T/o.npy" --sigma 1e-200

@@ -5,14 +5,7 @@
 # every rank with its message and leaves no output.
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
-MPIRUN=${MPIEXEC:-mpirun}
-# CI runs as root; the cpu backend's float sums depend on its thread count, which every
-# run here fixes (mpirun would otherwise bind each rank to one core).
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-mpi() { np=$1; shift; "$MPIRUN" -np "$np" --oversubscribe --bind-to none "$@"; }
-
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (300, 1, 8, 8)).astype(np.float32))" "$T/small.npy"
-"$BIN" prepare --model empirical --data "$T/small.npy" --out "$T/model" >/dev/null || fail "prepare"
+. "$(dirname "$0")/mpi_common.sh"
 
 # 5 batches of 8 (the last one short): batch j runs on rank j mod R.
 ARGS="--model-dir $T/model --n 37 --batch 8 --steps 6 --seed 5 --backend cpu --quiet"

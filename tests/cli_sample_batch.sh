@@ -85,17 +85,18 @@ sys.exit(0 if ok else 1)
 PY
 
 # Memory on ref (its memory entry): 200 x 65 doubles for the centred rows and their
-# norms, 200 + 2 x 64 doubles of work per denoise thread (2 here), and Heun's 4 batches
-# of 64 doubles per row, plus landing's 3 (the float32 data set itself is a memory-mapped
-# .npy, page cache, not counted): 104000 + 5248 + 3584 x rows bytes. 121000 fits 3 rows
-# (119996), not 4 (123584): batches of 3 (same output); 1K is refused.
+# norms, 200 + 4 + 3 x 64 doubles of work per denoise thread (2 here), and per row Heun's
+# 4 batches of 64 doubles, landing's 3 and the softmax state of 4 + 64 doubles (the
+# float32 data set itself is a memory-mapped .npy, page cache, not counted): 104000 +
+# 6336 + 4128 x rows bytes. 124000 fits 3 rows (122720), not 4 (126848): batches of 3
+# (same output); 1K is refused.
 export OMP_NUM_THREADS=2
-run e --batch 8 --max-memory 121000 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
+run e --batch 8 --max-memory 124000 --quiet >"$T/e.log" 2>&1 || fail "run e: $(cat "$T/e.log")"
 grep -q "memory: batch 8 -> 3 rows" "$T/e.log" || fail "batch not planned down: $(cat "$T/e.log")"
 same a e
 # A planned-down run killed and resumed without the limit keeps its batches of 3; resumed
 # with --batch 2 it is refused (its shards hold 3 rows each).
-DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 121000 --quiet >/dev/null 2>&1 &&
+DIFFSAMP_TEST_DIE_AFTER_BATCH=4 run e2 --batch 8 --max-memory 124000 --quiet >/dev/null 2>&1 &&
     fail "run e2 was not killed"
 run e2 --batch 2 --resume --quiet >/dev/null 2>"$T/e2.err" && fail "resume with smaller batches accepted"
 grep -q "used batches of 3 rows" "$T/e2.err" || fail "resume batch message: $(cat "$T/e2.err")"

@@ -7,6 +7,7 @@ logits X Y^T, a row-wise log-sum-exp and P Y, without chunking, on Fashion-MNIST
 usage: /usr/bin/python3 tools/bench_numpy_denoise.py [B] [repeats] [idx.gz path]
 Run it with Debian's python3 (it has python3-numpy), not a pyenv python.
 """
+import python_with_numpy  # noqa: F401 (first: re-runs with a Python that has numpy)
 import gzip
 import os
 import sys

@@ -58,6 +58,11 @@ C="--backend cpu --quiet"
 run prep_emp prepare --data data.npy --model empirical --out m_emp
 run prep_gauss prepare --data data.npy --model gaussian --out m_gauss
 run prep_gmm prepare --data data.npy --model gmm --k 3 --out m_gmm
+for kind in pca_locality ls els pspc nearest smoothed; do # the local models and the baseline
+    run "prep_$kind" prepare --data data.npy --model $kind --smoothing 0.05 --smoothing-samples 2 \
+        --out "m_$kind"
+    run "s_$kind" sample --model-dir "m_$kind" --steps 6 --n 6 $C --out "s_$kind"
+done
 for s in euler heun dpm2 dpmpp2m dpmpp3m unipc ipndm ipndm_v deis lms adaptive; do
     run "s_$s" sample --model-dir m_emp --sampler $s --steps 6 --n 6 --batch 4 $C --out "s_$s"
 done

@@ -1,4 +1,5 @@
-"""Shared helpers for the plot scripts: CSV reading and PNG output (matplotlib, Agg)."""
+"""Shared helpers for the plot scripts (run by a Python with numpy and matplotlib: see
+python_with_numpy.py): CSV reading and PNG output (matplotlib, Agg)."""
 import csv
 import os
 

@@ -4,6 +4,7 @@
 
 usage: tools/plot_denoisers.py denoisers.csv out.png [--threshold 0.1]
 """
+import python_with_numpy  # noqa: F401 (first: re-runs with a Python that has numpy)
 import argparse
 from collections import defaultdict
 

@@ -4,6 +4,7 @@ from the CSV of `diffsamp sweep`.
 
 usage: tools/plot_sweep.py sweep.csv out.png [--metric error_mean] [--where teleport=0 ...]
 """
+import python_with_numpy  # noqa: F401 (first: re-runs with a Python that has numpy)
 import argparse
 from collections import defaultdict
 

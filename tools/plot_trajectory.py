@@ -6,6 +6,7 @@ a 2-D projection of a few trajectories onto each one's top two principal compone
 
 usage: tools/plot_trajectory.py trajectory_steps.csv out.png [--trajectory PREFIX]
 """
+import python_with_numpy  # noqa: F401 (first: re-runs with a Python that has numpy)
 import argparse
 
 import matplotlib.pyplot as plt

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 VENV=${1:-build-venv}
 tools/setup.sh
 [ -x "$VENV/bin/python" ] || "${PYTHON:-python3}" -m venv "$VENV"
+VENV=$(cd "$VENV" && pwd) # absolute: pytest runs from python/tests
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip
 $PIP install -q numpy pytest "scikit-build-core>=0.5"
@@ -15,4 +16,4 @@ $PIP install -q numpy pytest "scikit-build-core>=0.5"
 # system's cmake; the CMake build folder (build-pip/) is kept between runs.
 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) $PIP install -q --no-build-isolation .
 cd python/tests
-OPENBLAS_NUM_THREADS=2 "../../$VENV/bin/python" -m pytest -q -rs
+OPENBLAS_NUM_THREADS=2 "$VENV/bin/python" -m pytest -q -rs

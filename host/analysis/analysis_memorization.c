@@ -8,6 +8,7 @@
 
 #include "ds_analysis.h"
 #include "ds_error.h"
+#include "threads.h"
 
 enum { TRAIN_CHUNK = 2048, QUERY_BLOCK = 256 };
 
@@ -41,7 +42,7 @@ static double row_dist(const ds_data *train, int64_t row, const double *x) {
 static void centre_chunk(const ds_data *train, const double *mean, int64_t first, int64_t m,
                          double *yc, double *ysq) {
     int64_t d = train->d;
-#pragma omp parallel for
+#pragma omp parallel for num_threads(ds_threads_for((double)m *(double)d))
     for (int64_t i = 0; i < m; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
@@ -59,7 +60,7 @@ static void scan_block(const double *xc, const double *xsq, int64_t q0, int64_t 
                        double *dots, top2 *best) {
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qb, (int)m, (int)d, 1.0, xc + q0 * d,
                 (int)d, yc, (int)d, 0.0, dots, (int)m);
-#pragma omp parallel for
+#pragma omp parallel for num_threads(ds_threads_for((double)qb *(double)m))
     for (int64_t q = 0; q < qb; q++) {
         top2 *t = &best[q0 + q];
         for (int64_t i = 0; i < m; i++)

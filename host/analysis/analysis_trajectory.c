@@ -9,6 +9,7 @@
 #include "ds_analysis.h"
 #include "ds_error.h"
 #include "fit_common.h"
+#include "threads.h"
 
 static double dist(const double *a, const double *b, int64_t d) {
     double s = 0;
@@ -127,7 +128,7 @@ int ds_traj_geometry_compute(const ds_traj_view *t, ds_traj_geometry *g) {
     g->dist_x = ds_try_alloc((size_t)(B * S), sizeof(double), "trajectory");
     g->dist_denoised = ds_try_alloc((size_t)(B * S), sizeof(double), "trajectory");
     // One work row per thread, allocated here so that a failure is this thread's error.
-    int threads = omp_get_max_threads();
+    int threads = ds_threads_for((double)B * (double)S * (double)(S + 3) * (double)d);
     size_t row = (size_t)(S * d + 2 * d + 2 * S * S + S);
     double *works = ds_try_alloc((size_t)threads * row, sizeof(double), "trajectory");
     if (!g->deviation || !g->angle || !g->pca_frac || !g->dist_x || !g->dist_denoised || !works) {

@@ -100,7 +100,7 @@ static void cpu_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first
     (void)b;
     float *o = out->data;
     int64_t cols = out->cols;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (out->rows * cols > 65536)
     for (int64_t i = 0; i < out->rows; i++)
         for (int64_t j = 0; j < cols; j++)
             o[i * cols + j] = (float)ds_philox_normal(seed, first_row + i, j);

@@ -8,16 +8,20 @@
 
 #include "backend_common.h"
 #include "bytes.h"
+#include "dist.h"
 #include "ds_error.h"
 #include "ds_philox.h"
 #include "local_mask.h"
 #include "ref_patch.h"
+#include "threads.h"
 
 struct ds_bound_model {
     const ds_model *m;
-    double *eps;     // smoothed: the smoothing_samples x d perturbation directions
-    double *centred; // empirical, local: n x d training rows minus the mean
-    double *half_sq; // empirical, local: |y_i - mean|^2 / 2
+    double *eps;      // smoothed: the smoothing_samples x d perturbation directions
+    double *centred;  // empirical, local: n x d training rows minus the mean
+    double *half_sq;  // empirical, local: |y_i - mean|^2 / 2
+    int64_t first, n; // the training rows held: all, or this rank's under --shard-data
+    int sharded;      // the empirical states are merged over the ranks (host/dist)
 };
 
 static void ref_unbind(ds_backend *b, ds_bound_model *bm) {
@@ -43,7 +47,20 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
         }
         ds_smoothed_noise(m, bm->eps);
     }
-    int64_t n = m->data.n, d = m->d;
+    // Only the empirical denoiser is split over the ranks; the other models keep every row.
+    bm->n = m->data.n;
+    if (m->kind == DS_MODEL_EMPIRICAL) {
+        ds_dist_data_rows(m->data.n, &bm->first, &bm->n);
+        bm->sharded = ds_dist_data_sharding();
+    }
+    if (bm->n < 1) {
+        ds_fail("ref backend: --shard-data over %d ranks needs at least one training row per "
+                "rank (the model has %lld)",
+                ds_dist_size(), (long long)m->data.n);
+        ref_unbind(b, bm);
+        return NULL;
+    }
+    int64_t n = bm->n, d = m->d;
     bm->centred = ds_try_alloc((size_t)(n * d), sizeof(double), "ref bind: the training rows");
     bm->half_sq = ds_try_alloc((size_t)n, sizeof(double), "ref bind");
     if (!bm->centred || !bm->half_sq) {
@@ -53,7 +70,7 @@ static ds_bound_model *ref_bind(ds_backend *b, const ds_model *m) {
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            double v = ds_data_value(&m->data, i, j) - m->mean[j];
+            double v = ds_data_value(&m->data, bm->first + i, j) - m->mean[j];
             bm->centred[i * d + j] = v;
             s += v * v;
         }
@@ -101,15 +118,16 @@ static void ref_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first
             o[i * out->cols + j] = ds_philox_normal(seed, first_row + i, j);
 }
 
-// One row of the empirical denoiser: softmax over the training rows of
-// (x.y_i - |y_i|^2/2) / sigma^2 with centred x and y, then the weighted mean.
-static void empirical_row(const ds_bound_model *bm, const double *x, double sigma, double *out,
-                          double *logits, ds_diag *diag, int64_t row) {
+// The softmax state of one query over the bound training rows, in dist.h's layout: the
+// largest of the logits (x.y_i - |y_i|^2/2) / sigma^2 (centred x and y), the sums of
+// w_i = exp(logit - max) and of w_i (logit - max), the top row, then sum_i w_i y_i.
+static void empirical_state(const ds_bound_model *bm, const double *x, double sigma, double *state,
+                            double *logits) {
     const ds_model *m = bm->m;
-    int64_t n = m->data.n, d = m->d;
+    int64_t n = bm->n, d = m->d;
     double inv_s2 = 1.0 / (sigma * sigma), max = -DBL_MAX;
     int64_t arg = 0;
-    double *xc = out; // reuse out as scratch for the centred query
+    double *acc = state + DS_LSE_HEAD, *xc = acc; // acc holds the centred query at first
     for (int64_t j = 0; j < d; j++) xc[j] = x[j] - m->mean[j];
     for (int64_t i = 0; i < n; i++) {
         const double *y = bm->centred + i * d;
@@ -125,18 +143,33 @@ static void empirical_row(const ds_bound_model *bm, const double *x, double sigm
         zl += w * (logits[i] - max);
         logits[i] = w;
     }
-    for (int64_t j = 0; j < d; j++) out[j] = 0;
+    for (int64_t j = 0; j < d; j++) acc[j] = 0;
     for (int64_t i = 0; i < n; i++) {
         const double *y = bm->centred + i * d;
-        double w = logits[i] / z;
-        if (w == 0) continue;
-        for (int64_t j = 0; j < d; j++) out[j] += w * y[j];
+        if (logits[i] == 0) continue;
+        for (int64_t j = 0; j < d; j++) acc[j] += logits[i] * y[j];
     }
-    for (int64_t j = 0; j < d; j++) out[j] += m->mean[j];
+    state[DS_LSE_LMAX] = max, state[DS_LSE_Z] = z, state[DS_LSE_ZL] = zl;
+    state[DS_LSE_TOP] = (double)(bm->first + arg);
+}
+
+// D(x) = mean + sum_i w_i y_i / z, and the diagnostics of batch row `row`, from a state.
+static void empirical_finish(const ds_model *m, const double *state, double *out, ds_diag *diag,
+                             int64_t row) {
+    double z = state[DS_LSE_Z];
+    for (int64_t j = 0; j < m->d; j++) out[j] = m->mean[j] + state[DS_LSE_HEAD + j] / z;
     if (!diag) return;
-    if (diag->top_index) diag->top_index[row] = arg;
+    if (diag->top_index) diag->top_index[row] = (int64_t)state[DS_LSE_TOP];
     if (diag->top_weight) diag->top_weight[row] = 1.0 / z;
-    if (diag->entropy) diag->entropy[row] = log(z) - zl / z;
+    if (diag->entropy) diag->entropy[row] = log(z) - state[DS_LSE_ZL] / z;
+}
+
+// One row of the empirical denoiser over every training row (work: n + DS_LSE_HEAD + d).
+static void empirical_row(const ds_bound_model *bm, const double *x, double sigma, double *out,
+                          double *work) {
+    double *state = work + bm->n;
+    empirical_state(bm, x, sigma, state, work);
+    empirical_finish(bm->m, state, out, NULL, 0);
 }
 
 // Applies the linear map of Gaussian component c to dx = x - mu_c:
@@ -196,11 +229,11 @@ static void gmm_row(const ds_model *m, const double *x, double sigma, double *ou
     }
 }
 
-// Per model row work of one denoise thread (doubles): N logits and two rows for the
-// models that hold the training rows (pspc: N weights and a count per pixel), or the
+// Per model row work of one denoise thread (doubles): N logits, a state and two rows for
+// the models that hold the training rows (pspc: N weights and a count per pixel), or the
 // mixture's projections and component terms.
 static int64_t ref_work_len(const ds_model *m) {
-    return ds_model_holds_rows(m->kind) ? m->data.n + 2 * m->d
+    return ds_model_holds_rows(m->kind) ? m->data.n + DS_LSE_HEAD + 3 * m->d
                                         : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
 }
 
@@ -208,11 +241,13 @@ static int64_t ref_work_len(const ds_model *m) {
 // dtype, which shares the host memory; a mixture is used where it lies. Each denoise
 // thread has one work row, whatever the batch.
 static void ref_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
-    (void)b, (void)rows;
+    (void)b;
     uint64_t n = ds_model_holds_rows(m->kind) ? (uint64_t)m->data.n : 0;
     out->model_bytes = sizeof(double) * n * ((uint64_t)m->d + 1);
     if (n) out->model_bytes += ds_backend_source_bytes(&m->data);
     out->batch_bytes = sizeof(double) * (uint64_t)omp_get_max_threads() * (uint64_t)ref_work_len(m);
+    if (m->kind == DS_MODEL_EMPIRICAL) // the batch's states (empirical_denoise)
+        out->batch_bytes += sizeof(double) * (uint64_t)rows * (uint64_t)(DS_LSE_HEAD + m->d);
     out->available = ds_host_memory_available();
     out->available_what = "the available host memory";
 }
@@ -254,11 +289,12 @@ static void smoothed_row(const ds_bound_model *bm, const double *x, double sigma
                          double *work) {
     const ds_model *m = bm->m;
     int64_t d = m->d, samples = m->smoothing_samples;
-    double a = ds_smoothed_scale(m, sigma), *query = work + m->data.n, *d_c = query + d;
+    double a = ds_smoothed_scale(m, sigma), *query = work + bm->n + DS_LSE_HEAD + d;
+    double *d_c = query + d;
     for (int64_t j = 0; j < d; j++) out[j] = 0;
     for (int64_t c = 0; c < samples; c++) {
         for (int64_t j = 0; j < d; j++) query[j] = x[j] + a * bm->eps[c * d + j];
-        empirical_row(bm, query, sigma, d_c, work, NULL, 0);
+        empirical_row(bm, query, sigma, d_c, work);
         for (int64_t j = 0; j < d; j++) out[j] += d_c[j] / (double)samples;
     }
 }
@@ -279,6 +315,15 @@ static void nearest_row(const ds_bound_model *bm, const double *x, double *out) 
     ds_data_rows_f64(&m->data, best, 1, out);
 }
 
+// About the operations of one row's denoiser: over the training rows for the models that
+// keep them, over the components' factors for the mixtures.
+static double ref_row_work(const ds_model *m) {
+    if (ds_model_holds_rows(m->kind))
+        return 2.0 * (double)m->data.n * (double)m->d *
+               (m->kind == DS_MODEL_SMOOTHED ? (double)m->smoothing_samples : 1.0);
+    return 2.0 * (double)m->k * (double)m->d * (double)(m->r + 1);
+}
+
 // Local models: rows that share a sigma share one mask, built once for the run.
 static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const double *sigma,
                          int64_t n_sigma, ds_batch *out) {
@@ -290,7 +335,7 @@ static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const doub
         ds_local_mask mask;
         DS_TRY(ds_local_mask_build(bm->m, s, &mask));
         // One logits row per thread, allocated here so that a failure is this thread's error.
-        int threads = omp_get_max_threads();
+        int threads = ds_threads_for(ref_row_work(bm->m) * (double)(end - first));
         size_t n = (size_t)bm->m->data.n;
         double *logits = ds_try_alloc((size_t)threads * n, sizeof(double), "ref denoise");
         if (!logits) {
@@ -312,15 +357,41 @@ static int local_denoise(const ds_bound_model *bm, const ds_batch *x, const doub
     return 0;
 }
 
+// The empirical denoiser of a batch: each row's state over the rows held, merged over the
+// ranks under --shard-data, then D and the diagnostics.
+static int empirical_denoise(const ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                             int64_t n_sigma, ds_batch *out, ds_diag *diag) {
+    const ds_model *m = bm->m;
+    int64_t d = m->d, rows = x->rows, width = DS_LSE_HEAD + d;
+    int threads = omp_get_max_threads(); // the states, then N logits per thread
+    size_t count = (size_t)(rows * width) + (size_t)threads * (size_t)bm->n;
+    double *states = ds_try_alloc(count, sizeof(double), "ref empirical denoiser");
+    if (!states) return -1;
+#pragma omp parallel num_threads(threads)
+    {
+        double *logits = states + rows * width + (size_t)omp_get_thread_num() * (size_t)bm->n;
+#pragma omp for schedule(dynamic)
+        for (int64_t i = 0; i < rows; i++)
+            empirical_state(bm, (const double *)x->data + i * d, sigma[n_sigma == 1 ? 0 : i],
+                            states + i * width, logits);
+    }
+    int rc = bm->sharded ? ds_dist_lse_merge(states, rows, d) : 0;
+    for (int64_t i = 0; !rc && i < rows; i++)
+        empirical_finish(m, states + i * width, (double *)out->data + i * d, diag, i);
+    free(states);
+    return rc;
+}
+
 static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
     const ds_model *m = bm->m;
     DS_TRY(ds_backend_check_denoise("ref denoise", m, x, sigma, n_sigma, out));
     if (ds_model_is_local(m->kind)) return local_denoise(bm, x, sigma, n_sigma, out);
+    if (m->kind == DS_MODEL_EMPIRICAL) return empirical_denoise(bm, x, sigma, n_sigma, out, diag);
     int64_t d = m->d, rows = x->rows;
     size_t work_len = (size_t)ref_work_len(m);
-    int threads = omp_get_max_threads(); // one work row per thread, allocated here
+    int threads = ds_threads_for(ref_row_work(m) * (double)rows); // one work row each, here
     double *works = ds_try_alloc((size_t)threads * work_len, sizeof(double), "ref denoise");
     if (!works) return -1;
 #pragma omp parallel num_threads(threads)
@@ -330,9 +401,7 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
         for (int64_t i = 0; i < rows; i++) {
             const double *xi = (const double *)x->data + i * d;
             double *oi = (double *)out->data + i * d, s = sigma[n_sigma == 1 ? 0 : i];
-            if (m->kind == DS_MODEL_EMPIRICAL)
-                empirical_row(bm, xi, s, oi, work, diag, i);
-            else if (m->kind == DS_MODEL_NEAREST)
+            if (m->kind == DS_MODEL_NEAREST)
                 nearest_row(bm, xi, oi);
             else if (m->kind == DS_MODEL_SMOOTHED)
                 smoothed_row(bm, xi, s, oi, work);
@@ -356,7 +425,7 @@ static int ref_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *
     int64_t d = m->d, r = m->r;
     double a2 = sigma_from * sigma_from, b2 = sigma_to * sigma_to;
     // f, then one row of d + r per thread (allocated here: a failure is this thread's error).
-    int threads = omp_get_max_threads();
+    int threads = ds_threads_for(2.0 * (double)x->rows * (double)d * (double)(r + 1));
     size_t row = (size_t)(d + r);
     double *f = ds_try_alloc((size_t)r + (size_t)threads * row, sizeof(double), "ref flow");
     if (!f) return -1;

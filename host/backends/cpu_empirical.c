@@ -21,12 +21,15 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cpu_blas.h"
 #include "cpu_models.h"
 #include "cpu_softmax.h"
+#include "dist.h"
 #include "ds_error.h"
 #include "empirical_refine.h"
+#include "threads.h"
 
 // Training rows per chunk: the B x C float logits stay around 4 MB.
 #define CHUNK_FLOATS (1 << 20)
@@ -35,6 +38,8 @@
 
 struct cpu_empirical {
     int64_t n, d;
+    int64_t first;          // the first training row held (this rank's under --shard-data)
+    int sharded;            // the states are merged over the ranks (host/dist)
     int64_t chunk_override; // $DIFFSAMP_CPU_CHUNK (tests and benchmarks), or 0
     const double *mean;
     float *y;        // n x d centred rows
@@ -55,10 +60,19 @@ static int64_t chunk_for(int64_t n, int64_t override, int64_t rows) {
 }
 
 cpu_empirical *cpu_empirical_new(const ds_model *m) {
-    int64_t n = m->data.n, d = m->d;
+    int64_t first, n, d = m->d;
+    ds_dist_data_rows(m->data.n, &first, &n);
+    if (n < 1) {
+        ds_fail("cpu backend: --shard-data over %d ranks needs at least one training row per "
+                "rank (the model has %lld)",
+                ds_dist_size(), (long long)m->data.n);
+        return NULL;
+    }
     cpu_empirical *e = ds_try_alloc(1, sizeof *e, "cpu backend");
     if (!e) return NULL;
     e->n = n;
+    e->first = first;
+    e->sharded = ds_dist_data_sharding();
     e->d = d;
     e->mean = m->mean;
     e->chunk_override = chunk_override();
@@ -68,11 +82,11 @@ cpu_empirical *cpu_empirical_new(const ds_model *m) {
         cpu_empirical_free(e);
         return NULL;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ds_threads_for((double)n *(double)d))
     for (int64_t i = 0; i < n; i++) {
         double s = 0;
         for (int64_t j = 0; j < d; j++) {
-            float v = (float)(ds_data_value(&m->data, i, j) - m->mean[j]);
+            float v = (float)(ds_data_value(&m->data, first + i, j) - m->mean[j]);
             e->y[i * d + j] = v;
             s += (double)v * v;
         }
@@ -116,8 +130,10 @@ static void partial_free(partial *p) {
 
 // What partial_new and cpu_empirical_denoise allocate for `rows` query rows.
 void cpu_empirical_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work) {
-    uint64_t n = (uint64_t)m->data.n, d = (uint64_t)m->d;
-    int64_t c = chunk_for(m->data.n, chunk_override(), rows), n_chunks = (m->data.n + c - 1) / c;
+    int64_t first, held;
+    ds_dist_data_rows(m->data.n, &first, &held);
+    uint64_t n = (uint64_t)held, d = (uint64_t)m->d;
+    int64_t c = chunk_for(held, chunk_override(), rows), n_chunks = (held + c - 1) / c;
     int64_t threads = omp_get_max_threads() < n_chunks ? omp_get_max_threads() : n_chunks;
     uint64_t b = (uint64_t)rows, uc = (uint64_t)c;
     uint64_t part = sizeof(partial) + b * uc * sizeof(float) +
@@ -125,6 +141,7 @@ void cpu_empirical_memory(const ds_model *m, int64_t rows, uint64_t *model, uint
                     uc * (sizeof(int64_t) + sizeof(float) + sizeof(double));
     *model = n * d * sizeof(float) + n * sizeof(double);
     *work = b * d * sizeof(float) + b * (d + 1) * sizeof(double) + (uint64_t)threads * part;
+    if (ds_dist_data_sharding()) *work += b * (DS_LSE_HEAD + d) * sizeof(double); // merge()
 }
 
 static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c) {
@@ -201,6 +218,31 @@ static void fold_partial(const job *jb, partial *a, const partial *b) {
     }
 }
 
+// Under --shard-data: the states of this rank's rows (partial p) merged with the other
+// ranks' (dist.h's layout: logits in units of 1/sigma^2, the row numbers global).
+static int merge(const job *jb, partial *p) {
+    int64_t d = jb->e->d, width = DS_LSE_HEAD + d;
+    double *s = ds_try_alloc((size_t)(jb->rows * width), sizeof(double), "cpu empirical merge");
+    if (!s) return -1;
+    for (int64_t i = 0; i < jb->rows; i++) {
+        double *si = s + i * width;
+        const cpu_row_state *st = &p->st[i];
+        si[DS_LSE_LMAX] = st->tmax * row_inv_s2(jb, i), si[DS_LSE_Z] = st->z;
+        si[DS_LSE_ZL] = st->zl, si[DS_LSE_TOP] = (double)(jb->e->first + st->top);
+        memcpy(si + DS_LSE_HEAD, p->acc + i * d, (size_t)d * sizeof(double));
+    }
+    int rc = ds_dist_lse_merge(s, jb->rows, d);
+    for (int64_t i = 0; !rc && i < jb->rows; i++) {
+        const double *si = s + i * width;
+        cpu_row_state *st = &p->st[i];
+        st->z = si[DS_LSE_Z], st->zl = si[DS_LSE_ZL], st->top = (int64_t)si[DS_LSE_TOP];
+        st->tmax = si[DS_LSE_LMAX] / row_inv_s2(jb, i);
+        memcpy(p->acc + i * d, si + DS_LSE_HEAD, (size_t)d * sizeof(double));
+    }
+    free(s);
+    return rc;
+}
+
 static void write_result(const job *jb, const partial *p, float *out, const ds_diag *diag) {
     int64_t d = jb->e->d;
     const double *mean = jb->e->mean;
@@ -238,7 +280,7 @@ static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows,
 int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
                           int64_t n_sigma, float *out, const ds_diag *diag) {
     int64_t d = e->d, n = e->n, c = chunk_rows(e, rows), n_chunks = (n + c - 1) / c;
-    int threads = omp_get_max_threads();
+    int threads = ds_threads_for(2.0 * (double)rows * (double)n * (double)d);
     if (threads > n_chunks) threads = (int)n_chunks;
     const char *what = "cpu empirical denoiser";
     float *xc = ds_try_alloc((size_t)(rows * d), sizeof(float), what);
@@ -259,7 +301,8 @@ int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, 
         }
         cpu_blas_serial_end(saved);
         for (int t = 1; t < threads; t++) fold_partial(&jb, &parts[0], &parts[t]);
-        write_result(&jb, &parts[0], out, diag);
+        if (e->sharded) rc = merge(&jb, &parts[0]);
+        if (!rc) write_result(&jb, &parts[0], out, diag);
     }
     for (int t = 0; parts && t < threads; t++) partial_free(&parts[t]);
     free(parts);

@@ -22,6 +22,7 @@
 #include "cpu_blas.h"
 #include "cpu_models.h"
 #include "ds_error.h"
+#include "threads.h"
 
 typedef struct {
     float *mu_f, *u; // d, d x r
@@ -244,7 +245,10 @@ static void flow_rows(const call *a, int64_t first, int64_t rows, workspace *w) 
 // SGEMMs (see cpu_empirical.c on mixing OpenMP loops with OpenBLAS threads).
 static void for_row_slices(const call *a, int64_t rows, workspace *w,
                            void (*fn)(const call *, int64_t, int64_t, workspace *)) {
-    int threads = omp_get_max_threads() < rows ? omp_get_max_threads() : (int)rows;
+    const cpu_gmm *g = a->g;
+    int threads =
+        ds_threads_for(2.0 * (double)rows * (double)g->k * (double)g->d * (double)(g->r + 1));
+    if (threads > rows) threads = (int)rows;
     int saved = cpu_blas_serial_begin();
 #pragma omp parallel num_threads(threads)
     {

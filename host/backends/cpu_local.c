@@ -34,6 +34,8 @@
 #include "ds_error.h"
 #include "empirical_refine.h"
 #include "local_mask.h"
+#include "threads.h"
+#include "threads.h"
 
 #define QUERY_BLOCK 256 // queries per pass: a thread's states are d x this
 #define CHUNK_FLOATS                                                                               \
@@ -285,8 +287,9 @@ static int patch_denoise(const cpu_local *l, const float *x, int64_t rows, doubl
                          float *out) {
     const ds_model *m = l->m;
     int64_t d = l->d, work_len = patch_work_len(m);
-    int failed = 0;
-#pragma omp parallel reduction(| : failed)
+    double ops = (double)rows * (double)l->n * (double)d; // a softmax per pixel over the rows
+    int failed = 0, saved = cpu_blas_serial_begin();      // cpu_els.c's DGEMMs, one per thread
+#pragma omp parallel reduction(| : failed) num_threads(ds_threads_for(ops))
     {
         double *work = ds_try_alloc((size_t)work_len, sizeof(double), "cpu local workspace");
         failed = !work;
@@ -301,6 +304,7 @@ static int patch_denoise(const cpu_local *l, const float *x, int64_t rows, doubl
         }
         free(work);
     }
+    cpu_blas_serial_end(saved);
     return failed ? -1 : 0;
 }
 

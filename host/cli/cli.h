@@ -7,6 +7,7 @@
 
 #include "ds_data.h"
 #include "ds_io.h"
+#include "ds_model.h"
 
 typedef enum { CLI_STR, CLI_INT, CLI_REAL, CLI_FLAG } cli_type;
 
@@ -23,6 +24,8 @@ typedef struct {
 int cli_parse(const char *command, const char *summary, int argc, char **argv, const cli_opt *opts,
               int n_opts);
 
+// Whether --name was given on a command line that cli_parse accepted with these options.
+int cli_given(int argc, char **argv, const cli_opt *opts, int n_opts, const char *name);
 // Range checks after parsing: 0, or -1 with "command: --name must be ..." recorded.
 int cli_check_int(const char *command, const char *name, int64_t v, int64_t min, int64_t max);
 int cli_check_real(const char *command, const char *name, double v, double min, double max);
@@ -63,6 +66,25 @@ int64_t cli_pca_k(const char *command, int64_t k, const ds_data *train);
 // Under mpirun with a backend that may be cuda (cuda, auto): the GPU of local rank r is
 // device r mod the device count, so the ranks of a host share its GPUs (cli_ranks.c).
 int cli_pick_gpu(const char *backend);
+
+// A sweep's ground truth kept in OUT/truth under its key (cli_truth_cache.c): load gives 1
+// and the rows (n x d), the NFE and seconds of the run that made them, and the rows' path,
+// when a truth with exactly this key is there, else 0; save stores them.
+int cli_truth_load(const char *out, const char *key, double *rows, int64_t n, int64_t d,
+                   int64_t *nfe, double *seconds, char *path, size_t path_size);
+int cli_truth_save(const char *out, const char *key, const double *rows, int64_t n, int64_t d,
+                   int64_t nfe, double seconds);
+
+// The size and checksum of a data file (ds_data_fingerprint), read once for its models.
+typedef struct {
+    int64_t bytes;
+    uint64_t checksum;
+} cli_data_id;
+// The model of `kind` fitted to data with fo, from the folder dir when it holds that fit
+// (a data file with id's size and checksum; fo's k for a mixture), else fitted and saved
+// there; one line on stdout says which (cli_model_cache.c).
+int cli_fit_cached(const char *command, const char *dir, const ds_data *data, const cli_data_id *id,
+                   ds_model_kind kind, const ds_fit_opts *fo, ds_model *m);
 
 // SIGINT / SIGTERM during a run (cli_interrupt.c): install records the first signal (a
 // second one ends the process) and remove restores the defaults. cli_interrupted is a

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "ds_analysis.h"
@@ -34,11 +35,29 @@ static int load_f64(const char *path, int finite_only, ds_array *a) {
     return 0;
 }
 
-// Rows of a .npy file (N x prod(other dims)) as doubles, of dimension d (0: any); rows
-// holding NaN or Inf are kept (keep_finite below counts and drops them).
+// The rows of a folder of PNGs (a sample run's folder, or EDM's layout) as doubles in
+// [-1, 1], as a data set's.
+static int load_png_rows(const char *path, ds_array *a) {
+    ds_data data;
+    DS_TRY(cli_data_load("analyze", path, &data));
+    memset(a, 0, sizeof *a);
+    a->dtype = DS_F64, a->ndim = 2, a->shape[0] = data.n, a->shape[1] = data.d;
+    a->data = ds_try_alloc((size_t)(data.n * data.d), sizeof(double), path);
+    if (a->data) ds_data_rows_f64(&data, 0, data.n, a->data);
+    ds_data_free(&data);
+    return a->data ? 0 : -1;
+}
+
+// Rows of a .npy file (N x prod(other dims)) or of a folder of PNGs as doubles, of
+// dimension d (0: any); rows holding NaN or Inf are kept (keep_finite below counts and
+// drops them).
 static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out) {
     ds_array a;
-    DS_TRY(load_f64(path, 0, &a));
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        DS_TRY(load_png_rows(path, &a));
+    else
+        DS_TRY(load_f64(path, 0, &a));
     int64_t cols = 1;
     for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
     int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;
@@ -113,8 +132,13 @@ static int emit(const ds_table *t, const char *dir, const char *name) {
 }
 
 #define STATS_HEADER "metric,n,mean,q05,q25,q50,q75,q95,max"
-// What an analysis returns for a command line cli_parse refused (exit status 2).
+// What an analysis returns for a refused command line (exit status 2).
 #define PARSE_ERROR (-2)
+// A check of the command line: its failure refuses it.
+#define REFUSE_UNLESS(call)                                                                        \
+    do {                                                                                           \
+        if ((call) != 0) return PARSE_ERROR;                                                       \
+    } while (0)
 
 static void add_stats_row(ds_table *t, const char *metric, const ds_stats *s) {
     ds_table_add(t, "%s", metric);
@@ -223,7 +247,7 @@ static int analyze_trajectory(int argc, char **argv) {
                        "the distance of x_i and D(x_i) to the final sample.",
                        argc, argv, opts, 2);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze trajectory", "trajectory", prefix));
+    REFUSE_UNLESS(need("analyze trajectory", "trajectory", prefix));
     trajectory_files f;
     ds_traj_view t;
     ds_traj_geometry g = {0};
@@ -292,7 +316,8 @@ static int memorization_tables(const ds_data *train, const double *x, int64_t b,
 static int analyze_memorization(int argc, char **argv) {
     const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *out = "analysis";
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d) (required)"},
+        {"samples", CLI_STR, &samples,
+         "generated samples (.npy, N x d, or a folder of PNGs) (required)"},
         {"data", CLI_STR, &data_path, "training data set"},
         {"out", CLI_STR, &out, "folder for the CSV files"},
     };
@@ -302,7 +327,7 @@ static int analyze_memorization(int argc, char **argv) {
                        "below 1/3.",
                        argc, argv, opts, 3);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze memorization", "samples", samples));
+    REFUSE_UNLESS(need("analyze memorization", "samples", samples));
     ds_data train;
     DS_TRY(cli_data_load("analyze", data_path, &train));
     double *x = NULL, fraction = 0;
@@ -335,7 +360,8 @@ static int analyze_fid(int argc, char **argv) {
     const char *samples = NULL, *data_path = DS_DEFAULT_DATA, *heldout = NULL, *out = "analysis";
     int64_t k = 0;
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "generated samples (.npy, N x d) (required)"},
+        {"samples", CLI_STR, &samples,
+         "generated samples (.npy, N x d, or a folder of PNGs) (required)"},
         {"data", CLI_STR, &data_path, "training data (defines the principal components)"},
         {"heldout", CLI_STR, &heldout, "held-out data to compare the samples with (required)"},
         {"pca-k", CLI_INT, &k, "number of principal components (0: 64, or d when d < 64)"},
@@ -347,8 +373,8 @@ static int analyze_fid(int argc, char **argv) {
                        "of the training set, as many as there are samples, give a baseline.",
                        argc, argv, opts, 5);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze fid", "samples", samples));
-    DS_TRY(need("analyze fid", "heldout", heldout));
+    REFUSE_UNLESS(need("analyze fid", "samples", samples));
+    REFUSE_UNLESS(need("analyze fid", "heldout", heldout));
     ds_data train, test = {0};
     DS_TRY(cli_data_load("analyze", data_path, &train));
     ds_pca p = {0};
@@ -406,7 +432,8 @@ static int analyze_fid(int argc, char **argv) {
 static int analyze_error(int argc, char **argv) {
     const char *samples = NULL, *reference = NULL, *out = "analysis";
     const cli_opt opts[] = {
-        {"samples", CLI_STR, &samples, "samples of a run (.npy, N x d) (required)"},
+        {"samples", CLI_STR, &samples,
+         "samples of a run (.npy, N x d, or a folder of PNGs) (required)"},
         {"reference", CLI_STR, &reference,
          "samples of the reference run from the same noise (required)"},
         {"out", CLI_STR, &out, "folder for the CSV file"},
@@ -416,8 +443,8 @@ static int analyze_error(int argc, char **argv) {
                        "run (e.g. the adaptive solver) from the same noise.",
                        argc, argv, opts, 3);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze error", "samples", samples));
-    DS_TRY(need("analyze error", "reference", reference));
+    REFUSE_UNLESS(need("analyze error", "samples", samples));
+    REFUSE_UNLESS(need("analyze error", "reference", reference));
     double *x = NULL, *ref = NULL, *err = NULL;
     int64_t n = 0, nr = 0, d = 0;
     rc = load_rows(samples, 0, &x, &n, &d);
@@ -447,11 +474,14 @@ static int analyze_error(int argc, char **argv) {
 
 // ---- analyze denoisers ----
 
-enum { MAX_MODELS = 3 };
+enum { MAX_MODELS = 8 };
 
 typedef struct {
     int n_models, n_sigmas;
     ds_model_kind kinds[MAX_MODELS];
+    const char *dirs[MAX_MODELS];   // a prepared folder, or NULL: kinds[m] fitted to the data
+    const char *labels[MAX_MODELS]; // the kind's name, or the folder
+    char dir_list[DS_PATH_MAX * 2]; // --model-dir, split in place
     double *sigmas;
     double *rel[2], *ev[2]; // per point set (train, held-out): (model - 1) x sigma
 } denoiser_results;
@@ -466,42 +496,84 @@ static double *spread_rows(const ds_data *data, int64_t n) {
     return y;
 }
 
-static int parse_kinds(const char *list, denoiser_results *r) {
+static int check_list(const char *option, const char *list) {
+    size_t len = strlen(list);
+    if (!len || list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,"))
+        return ds_fail("analyze denoisers: --%s '%s' has an empty item (expected items "
+                       "separated by single commas)",
+                       option, list);
+    return 0;
+}
+
+// The kinds of --models (fitted), then the folders of --model-dir (prepared).
+static int parse_models(const char *list, const char *dirs, denoiser_results *r) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
     r->n_models = 0;
+    DS_TRY(check_list("models", list));
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         if (r->n_models == MAX_MODELS)
-            return ds_fail("analyze denoisers: --models lists more than %d models", MAX_MODELS);
+            return ds_fail("analyze denoisers: more than %d models", MAX_MODELS);
         DS_TRY(ds_model_kind_parse(tok, &r->kinds[r->n_models]));
         for (int m = 0; m < r->n_models; m++)
             if (r->kinds[m] == r->kinds[r->n_models])
                 return ds_fail("analyze denoisers: --models '%s' names %s twice", list, tok);
+        r->labels[r->n_models] = ds_model_kind_name(r->kinds[r->n_models]);
         r->n_models++;
     }
-    size_t len = strlen(list);
-    if (!len || list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,"))
-        return ds_fail("analyze denoisers: --models '%s' has an empty item (expected names "
-                       "separated by single commas)",
-                       list);
+    if (dirs) {
+        DS_TRY(check_list("model-dir", dirs));
+        if ((size_t)snprintf(r->dir_list, sizeof r->dir_list, "%s", dirs) >= sizeof r->dir_list)
+            return ds_fail("analyze denoisers: --model-dir is too long");
+        for (char *save = NULL, *tok = strtok_r(r->dir_list, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            if (r->n_models == MAX_MODELS)
+                return ds_fail("analyze denoisers: more than %d models", MAX_MODELS);
+            DS_TRY(ds_model_folder_kind(tok, &r->kinds[r->n_models]));
+            r->dirs[r->n_models] = r->labels[r->n_models] = tok;
+            r->n_models++;
+        }
+    }
     if (r->n_models < 2)
-        return ds_fail("analyze denoisers: --models '%s' names %d model (expected at least 2: "
-                       "the reference first, then the models compared with it)",
-                       list, r->n_models);
+        return ds_fail("analyze denoisers: %d model (expected at least 2: the reference first, "
+                       "then the models compared with it; --models, then --model-dir)",
+                       r->n_models);
     return 0;
+}
+
+// Model m: its folder, or the fit of its kind, kept in OUT/models for the next command.
+static int get_model(const denoiser_results *r, int m, const ds_data *train, const cli_data_id *id,
+                     const ds_fit_opts *fo, const char *out, ds_model *model) {
+    if (r->dirs[m]) {
+        DS_TRY(ds_model_load(r->dirs[m], model));
+        if (model->d == train->d) return 0;
+        ds_model_free(model);
+        return ds_fail("%s: a model of dimension %lld, but the data %s has %lld", r->dirs[m],
+                       (long long)model->d, train->path, (long long)train->d);
+    }
+    char dir[DS_PATH_MAX + 64];
+    if (r->kinds[m] == DS_MODEL_GMM)
+        snprintf(dir, sizeof dir, "%s/models/gmm-k%lld-seed%llu", out, (long long)fo->k,
+                 (unsigned long long)fo->seed);
+    else
+        snprintf(dir, sizeof dir, "%s/models/%s", out, r->labels[m]);
+    return cli_fit_cached("analyze denoisers", dir, train, id, r->kinds[m], fo, model);
 }
 
 // Fits the models, binds them and compares them on both point sets.
 static int compare_models(const ds_data *train, const ds_data *test, const ds_fit_opts *fo,
-                          const char *backend, int64_t n, uint64_t seed, denoiser_results *r) {
+                          const char *backend, const char *out, int64_t n, uint64_t seed,
+                          denoiser_results *r) {
     ds_backend *be = ds_backend_new(backend);
     if (!be) return -1;
     ds_model models[MAX_MODELS] = {0};
     ds_bound_model *bound[MAX_MODELS] = {0};
-    int rc = 0;
+    cli_data_id id;
+    char abs[DS_PATH_MAX];
+    int rc = ds_data_fingerprint(train->path, abs, &id.bytes, &id.checksum);
     for (int m = 0; m < r->n_models && !rc; m++) {
-        rc = ds_model_fit(train, r->kinds[m], fo, &models[m]);
+        rc = get_model(r, m, train, &id, fo, out, &models[m]);
         if (!rc && !(bound[m] = be->bind(be, &models[m]))) rc = -1;
     }
     for (int set = 0; set < 2 && !rc; set++) {
@@ -526,14 +598,14 @@ static int compare_models(const ds_data *train, const ds_data *test, const ds_fi
 // terminal, and the crossover table.
 static void denoiser_tables(const denoiser_results *r, double threshold, ds_table *lng,
                             ds_table *wide, ds_table *cross) {
-    const char *ref = ds_model_kind_name(r->kinds[0]);
+    const char *ref = r->labels[0];
     ds_table_init(lng, "model,reference,points,sigma,rel_diff,score_ev");
     ds_table_init(cross, "model,reference,points,threshold,crossover_sigma");
     char header[512] = "sigma";
     for (int m = 1; m < r->n_models; m++)
         for (int set = 0; set < 2; set++)
             snprintf(header + strlen(header), sizeof header - strlen(header), ",%s_%s",
-                     ds_model_kind_name(r->kinds[m]), point_sets[set]);
+                     r->labels[m], point_sets[set]);
     ds_table_init(wide, header);
     for (int s = 0; s < r->n_sigmas; s++) {
         ds_table_add(wide, "%.4g", r->sigmas[s]);
@@ -546,14 +618,14 @@ static void denoiser_tables(const denoiser_results *r, double threshold, ds_tabl
             const double *rel = r->rel[set] + (m - 1) * r->n_sigmas;
             const double *ev = r->ev[set] + (m - 1) * r->n_sigmas;
             for (int s = 0; s < r->n_sigmas; s++) {
-                ds_table_add(lng, "%s", ds_model_kind_name(r->kinds[m]));
+                ds_table_add(lng, "%s", r->labels[m]);
                 ds_table_add(lng, "%s", ref);
                 ds_table_add(lng, "%s", point_sets[set]);
                 ds_table_add(lng, "%.6g", r->sigmas[s]);
                 ds_table_add(lng, "%.6g", rel[s]);
                 ds_table_add(lng, "%.6g", ev[s]);
             }
-            ds_table_add(cross, "%s", ds_model_kind_name(r->kinds[m]));
+            ds_table_add(cross, "%s", r->labels[m]);
             ds_table_add(cross, "%s", ref);
             ds_table_add(cross, "%s", point_sets[set]);
             ds_table_add(cross, "%g", threshold);
@@ -563,13 +635,18 @@ static void denoiser_tables(const denoiser_results *r, double threshold, ds_tabl
 
 static int analyze_denoisers(int argc, char **argv) {
     const char *data_path = DS_DEFAULT_DATA, *heldout = NULL, *models = "empirical,gmm,gaussian";
-    const char *backend = "auto", *out = "analysis";
+    const char *backend = "auto", *out = "analysis", *model_dirs = NULL;
     int64_t n = 128, n_sigmas = 25, k = 10, seed = 0;
     double sigma_min = 0.002, sigma_max = 80, threshold = 0.1;
     const cli_opt opts[] = {
-        {"data", CLI_STR, &data_path, "training data (the models are fitted to it)"},
+        {"data", CLI_STR, &data_path,
+         "training data (the models are fitted to it; their fits are kept in OUT/models)"},
         {"heldout", CLI_STR, &heldout, "held-out data (second set of points) (required)"},
-        {"models", CLI_STR, &models, "reference model first, then the models compared with it"},
+        {"models", CLI_STR, &models,
+         "reference model first, then the models compared with it (with --model-dir: "
+         "empirical)"},
+        {"model-dir", CLI_STR, &model_dirs,
+         "prepared model folders, comma-separated, compared after --models"},
         {"k", CLI_INT, &k, "gmm: mixture components"},
         {"n", CLI_INT, &n, "points taken from each set (spread evenly over it)"},
         {"levels", CLI_INT, &n_sigmas, "number of noise levels, uniform in log sigma"},
@@ -580,6 +657,7 @@ static int analyze_denoisers(int argc, char **argv) {
         {"backend", CLI_STR, &backend, "ref, cpu, cuda or auto"},
         {"out", CLI_STR, &out, "folder for the CSV files"},
     };
+    const int n_opts = sizeof opts / sizeof opts[0];
     int rc = cli_parse("analyze denoisers",
                        "Relative L2 difference |D_model - D_ref| / |D_ref| between denoisers "
                        "on noisy training and held-out points y + sigma n, for sigma on a log "
@@ -587,21 +665,28 @@ static int analyze_denoisers(int argc, char **argv) {
                        "is the largest sigma where the difference exceeds the threshold "
                        "(log-log interpolated between grid points): above it the model "
                        "approximates the reference.",
-                       argc, argv, opts, 12);
+                       argc, argv, opts, n_opts);
     if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    DS_TRY(need("analyze denoisers", "heldout", heldout));
+    REFUSE_UNLESS(need("analyze denoisers", "heldout", heldout));
     const char *cmd = "analyze denoisers";
-    DS_TRY(cli_check_int(cmd, "n", n, 1, INT64_MAX));
-    DS_TRY(cli_check_int(cmd, "levels", n_sigmas, 2, 10000));
-    DS_TRY(cli_check_int(cmd, "seed", seed, 0, INT64_MAX));
-    DS_TRY(cli_check_real(cmd, "sigma-min", sigma_min, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
-    DS_TRY(cli_check_real(cmd, "sigma-max", sigma_max, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
-    if (!(sigma_max > sigma_min))
-        return ds_fail("%s: --sigma-min must be below --sigma-max (got %g, %g)", cmd, sigma_min,
-                       sigma_max);
-    if (!(threshold > 0)) return ds_fail("%s: --threshold must be > 0, got %g", cmd, threshold);
+    REFUSE_UNLESS(cli_check_int(cmd, "n", n, 1, INT64_MAX));
+    REFUSE_UNLESS(cli_check_int(cmd, "levels", n_sigmas, 2, 10000));
+    REFUSE_UNLESS(cli_check_int(cmd, "seed", seed, 0, INT64_MAX));
+    REFUSE_UNLESS(cli_check_real(cmd, "sigma-min", sigma_min, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
+    REFUSE_UNLESS(cli_check_real(cmd, "sigma-max", sigma_max, DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST));
+    if (!(sigma_max > sigma_min)) {
+        ds_fail("%s: --sigma-min must be below --sigma-max (got %g, %g)", cmd, sigma_min,
+                sigma_max);
+        return PARSE_ERROR;
+    }
+    if (!(threshold > 0)) {
+        ds_fail("%s: --threshold must be > 0, got %g", cmd, threshold);
+        return PARSE_ERROR;
+    }
     denoiser_results r = {0};
-    DS_TRY(parse_kinds(models, &r));
+    if (model_dirs && !cli_given(argc, argv, opts, n_opts, "models"))
+        models = "empirical"; // the reference, compared with the folders
+    REFUSE_UNLESS(parse_models(models, model_dirs, &r));
     cli_out_dir out_dir;
     DS_TRY(cli_out_dir_make(&out_dir, out)); // before the minutes of work: fails at once
     ds_fit_opts fo;
@@ -624,13 +709,13 @@ static int analyze_denoisers(int argc, char **argv) {
     if (!rc && test.d != train.d)
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
                      (long long)test.d, data_path, (long long)train.d);
-    if (!rc) rc = compare_models(&train, &test, &fo, backend, n, (uint64_t)seed, &r);
+    if (!rc) rc = compare_models(&train, &test, &fo, backend, out, n, (uint64_t)seed, &r);
     if (!rc) {
         ds_table lng, wide, cross;
         denoiser_tables(&r, threshold, &lng, &wide, &cross);
         printf("relative difference to the %s denoiser, %lld training and %lld held-out "
                "points\n\n",
-               ds_model_kind_name(r.kinds[0]), (long long)(n < train.n ? n : train.n),
+               r.labels[0], (long long)(n < train.n ? n : train.n),
                (long long)(n < test.n ? n : test.n));
         char path[DS_PATH_MAX];
         rc = ds_table_print(&wide, stdout);

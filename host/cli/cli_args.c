@@ -140,3 +140,17 @@ int cli_fail(int status) {
     fprintf(stderr, "diffsamp: %s\n", ds_error());
     return status;
 }
+
+int cli_given(int argc, char **argv, const cli_opt *opts, int n_opts, const char *name) {
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0) continue;
+        const char *arg = argv[i] + 2, *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (strlen(name) == len && !strncmp(arg, name, len)) return 1;
+        for (int j = 0; j < n_opts; j++) // a value in the next argument is skipped
+            if (strlen(opts[j].name) == len && !strncmp(opts[j].name, arg, len) && !eq &&
+                opts[j].type != CLI_FLAG)
+                i++;
+    }
+    return 0;
+}

@@ -20,39 +20,17 @@ typedef struct {
     int64_t n, seed, steps, skip, k;
 } demo_opts;
 
-// The data file's size and checksum, read once for all the models.
-typedef struct {
-    int64_t bytes;
-    uint64_t checksum;
-} data_identity;
-
 // The model folder out/models/KIND when it was fitted to this data (and, for the
 // mixture, with this --k), else a new fit saved there.
-static int prepare_model(const demo_opts *o, const ds_data *data, data_identity id,
+static int prepare_model(const demo_opts *o, const ds_data *data, const cli_data_id *id,
                          ds_model_kind kind, ds_model *m) {
     char dir[DS_PATH_MAX + 64];
     snprintf(dir, sizeof dir, "%s/models/%s", o->out, ds_model_kind_name(kind));
-    if (ds_model_load(dir, m) == 0) {
-        int same_k = kind != DS_MODEL_GMM || m->k == o->k;
-        if (m->data_checksum == id.checksum && m->data_bytes == id.bytes && same_k) {
-            printf("demo: %-9s model loaded from %s\n", ds_model_kind_name(kind), dir);
-            return 0;
-        }
-        ds_model_free(m);
-    }
-    double t = ds_seconds();
     ds_fit_opts fo;
     ds_fit_opts_default(&fo);
     fo.k = o->k;
     fo.seed = (uint64_t)o->seed;
-    DS_TRY(ds_model_fit(data, kind, &fo, m));
-    if (ds_model_save(m, dir) != 0) {
-        ds_model_free(m);
-        return -1;
-    }
-    printf("demo: %-9s model fitted in %.1f s, saved to %s\n", ds_model_kind_name(kind),
-           ds_seconds() - t, dir);
-    return 0;
+    return cli_fit_cached("demo", dir, data, id, kind, &fo, m);
 }
 
 // The samples of a run, n x d on the host.
@@ -162,11 +140,11 @@ int cli_demo(int argc, char **argv) {
     ds_model models[N_KINDS];
     int n_models = 0;
     rc = data.height ? 0 : ds_fail("%s: rows are not images (no image shape)", o.data);
-    data_identity id;
+    cli_data_id id;
     char abs_path[DS_PATH_MAX];
     if (!rc) rc = ds_data_fingerprint(o.data, abs_path, &id.bytes, &id.checksum);
     for (; n_models < N_KINDS && !rc; n_models++)
-        if ((rc = prepare_model(&o, &data, id, kinds[n_models], &models[n_models])) != 0) break;
+        if ((rc = prepare_model(&o, &data, &id, kinds[n_models], &models[n_models])) != 0) break;
     if (!rc) rc = run_demo(&o, b, models);
     for (int i = 0; i < n_models; i++) ds_model_free(&models[i]);
     ds_data_free(&data);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "ds_backend.h"
 #include "ds_data.h"
 #include "ds_error.h"
@@ -68,11 +69,15 @@ static int load_queries(const char *path, int64_t d, ds_array *a, double **x, in
 }
 
 // Evaluates D on the rows and writes it with the queries' shape (float64 from the ref
-// backend, float32 otherwise); *ms receives the time of the evaluation itself.
+// backend, float32 otherwise); *ms receives the time of the evaluation itself. Under
+// mpirun every rank evaluates (with --shard-data over its training rows) and rank 0 writes.
 static int run(ds_backend *be, const ds_model *m, const double *x, int64_t rows, double sigma,
                const ds_array *shape, const char *out_path, double *ms) {
     ds_bound_model *bm = be->bind(be, m);
-    if (!bm) return -1;
+    if (ds_dist_agree(bm ? 0 : -1)) {
+        if (bm) be->unbind(be, bm);
+        return -1;
+    }
     ds_batch *xb = be->batch_new(be, rows, m->d), *ob = be->batch_new(be, rows, m->d);
     double *out = ds_try_alloc((size_t)(rows * m->d), sizeof(double), out_path);
     int rc = out ? 0 : -1;
@@ -82,7 +87,7 @@ static int run(ds_backend *be, const ds_model *m, const double *x, int64_t rows,
         rc = be->denoise(be, bm, xb, &sigma, 1, ob, NULL);
         *ms = (ds_seconds() - start) * 1e3;
     }
-    if (!rc) {
+    if (!rc && ds_dist_rank() == 0) {
         be->download(be, ob, out);
         int64_t one_row[1] = {m->d};
         rc = ds_npy_write_f64(out_path, out, shape->ndim ? shape->ndim : 1,
@@ -92,13 +97,14 @@ static int run(ds_backend *be, const ds_model *m, const double *x, int64_t rows,
     be->batch_free(be, xb);
     be->batch_free(be, ob);
     be->unbind(be, bm);
-    return rc;
+    return ds_dist_agree(rc);
 }
 
 int cli_denoise(int argc, char **argv) {
     const char *model_dir = NULL, *data = NULL, *kind = NULL, *x_path = NULL, *out = NULL;
     const char *backend = "auto";
     double sigma = 0;
+    int shard_data = 0;
     cli_opt opts[] = {
         {"model-dir", CLI_STR, &model_dir, "model folder written by diffsamp prepare"},
         {"data", CLI_STR, &data, "data set, instead of --model-dir (with --model empirical)"},
@@ -107,6 +113,9 @@ int cli_denoise(int argc, char **argv) {
         {"sigma", CLI_REAL, &sigma, "noise level sigma, 1e-10 to 1e10 (required)"},
         {"out", CLI_STR, &out, ".npy to write D(x; sigma) to, same shape as --x (required)"},
         {"backend", CLI_STR, &backend, "ref (float64), cpu (float32), cuda or auto"},
+        {"shard-data", CLI_FLAG, &shard_data,
+         "under mpirun: split the training rows over the ranks (empirical, nearest and "
+         "smoothed models on cpu; empirical on ref)"},
     };
     int rc = cli_parse("denoise",
                        "Evaluate a model's denoiser D(x; sigma) = E[x0 | x] on the rows of an "
@@ -115,22 +124,20 @@ int cli_denoise(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : cli_fail(2);
     if (check_options(model_dir, data, kind, x_path, out, sigma) != 0) return cli_fail(2);
 
+    ds_dist_set_data_sharding(shard_data);
     ds_backend *be = ds_backend_new(backend);
-    if (!be) return cli_fail(1);
-    ds_model m;
-    if (load_model(model_dir, data, &m) != 0) {
-        ds_backend_free(be);
-        return cli_fail(1);
-    }
-    ds_array shape;
+    ds_model m = {0};
+    ds_array shape = {0};
     double *x = NULL, ms = 0;
     int64_t rows = 0;
-    rc = load_queries(x_path, m.d, &shape, &x, &rows);
-    if (!rc) {
-        rc = run(be, &m, x, rows, sigma, &shape, out, &ms);
-        ds_array_free(&shape);
-    }
-    if (!rc)
+    rc = be ? 0 : -1;
+    if (!rc) rc = load_model(model_dir, data, &m);
+    if (!rc) rc = load_queries(x_path, m.d, &shape, &x, &rows);
+    // Every rank has its inputs before any evaluates (a rank's failure stops them all).
+    rc = ds_dist_agree(rc);
+    if (!rc) rc = run(be, &m, x, rows, sigma, &shape, out, &ms);
+    ds_array_free(&shape);
+    if (!rc && ds_dist_rank() == 0)
         printf("denoise: %lld rows, d = %lld, sigma = %g, %s model, backend %s, %.1f ms -> %s\n",
                (long long)rows, (long long)m.d, sigma, ds_model_kind_name(m.kind), be->name, ms,
                out);

@@ -25,7 +25,7 @@ int cli_info(int argc, char **argv) {
     char mpi[256];
     ds_dist_describe(mpi, sizeof mpi);
     printf("mpi: %s\n", mpi);
-    printf("nccl: not built (training-set sharding merges on the host over MPI)\n");
+    printf("nccl: not built (--shard-data merges the ranks' states on the host)\n");
     int n = ds_cuda_device_count();
     printf("cuda devices: %d\n", n);
     ds_cuda_print_devices(stdout);

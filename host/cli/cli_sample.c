@@ -18,7 +18,7 @@
 typedef struct {
     const char *model_dir, *data_path, *model_kind, *teleport_model;
     const char *noise_path, *step_noise_path, *trajectory, *backend, *out, *sigmas_file;
-    int64_t k, order, lower_order_final, steps, n, batch, seed;
+    int64_t k, order, lower_order_final, steps, n, batch, seed, class_label;
     int64_t gits_teacher, gits_warmup, deis_riemann;
     int no_final_zero, full_order, afs, dynamic_threshold;
     const char *max_memory;
@@ -27,6 +27,64 @@ typedef struct {
     int batches; // batches the solver keeps (from the plan), for the memory plan
     ds_sample_config cfg;
 } sample_args;
+
+// The options that apply to some samplers only (as their help lines say), for the
+// warning that one given does nothing with the chosen sampler.
+static const struct {
+    const char *option, *samplers; // the samplers, comma-separated
+} sampler_options[] = {
+    {"variant", "unipc,ipndm_v,dpmpp2m_sde"},
+    {"rtol", "adaptive"},
+    {"atol", "adaptive"},
+    {"full-order", "dpmpp3m,lms"},
+    {"dynamic-threshold", "dpmpp2m,dpmpp3m,unipc"},
+    {"deis-riemann", "deis"},
+    {"s-churn", "euler,heun"},
+    {"s-tmin", "euler,heun"},
+    {"s-tmax", "euler,heun"},
+    {"eta", "euler_ancestral,dpmpp_sde,dpmpp2m_sde,dpmpp3m_sde"},
+    {"r", "dpmpp_sde"},
+};
+
+static int in_list(const char *list, const char *name) {
+    size_t len = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, name, len) && (p[len] == ',' || !p[len])) return 1;
+    return 0;
+}
+
+// --model names a kind; given with --model-dir, it must be the folder's kind.
+static int check_model_kind(const sample_args *a, int given) {
+    ds_model_kind kind, held;
+    DS_TRY(ds_model_kind_parse(a->model_kind, &kind));
+    if (a->class_label < -1 || a->class_label > INT32_MAX)
+        return ds_fail("sample: --class must be a label >= 0 (or -1: all rows), got %lld",
+                       (long long)a->class_label);
+    if (a->class_label >= 0 && a->model_dir)
+        return ds_fail("sample: --class chooses the rows a model is fitted to; --model-dir %s "
+                       "holds a fitted one (give --data, or prepare the class's folder)",
+                       a->model_dir);
+    if (!a->model_dir || !given) return 0;
+    DS_TRY(ds_model_folder_kind(a->model_dir, &held));
+    if (held != kind)
+        return ds_fail("sample: --model %s contradicts --model-dir %s, which holds a %s model "
+                       "(leave out --model)",
+                       a->model_kind, a->model_dir, ds_model_kind_name(held));
+    return 0;
+}
+
+// One line on stderr for each given option that the sampler does not use.
+static void warn_unused_options(int argc, char **argv, const cli_opt *opts, int n_opts,
+                                const char *sampler) {
+    for (size_t i = 0; i < sizeof sampler_options / sizeof sampler_options[0]; i++) {
+        const char *name = sampler_options[i].option, *list = sampler_options[i].samplers;
+        if (cli_given(argc, argv, opts, n_opts, name) && !in_list(list, sampler))
+            fprintf(stderr,
+                    "diffsamp: warning: sample: --%s applies to %s only; it does "
+                    "nothing with --sampler %s\n",
+                    name, list, sampler);
+    }
+}
 
 // The config from the parsed options, the options' own checks, and the plan of the run
 // (ds_sample_plan_make: every check that needs no data).
@@ -74,6 +132,18 @@ static int plan(sample_args *a) {
     return 0;
 }
 
+// --class K: the data becomes the rows of class K, so that every model (and the Gaussian
+// to teleport with) is that class's.
+static int select_class(const sample_args *a, ds_data *data) {
+    ds_data rows;
+    DS_TRY(ds_data_select_class(data, a->class_label, &rows));
+    fprintf(stderr, "sample: --class %lld: %lld of the %lld rows of %s\n",
+            (long long)a->class_label, (long long)rows.n, (long long)data->n, a->data_path);
+    ds_data_free(data);
+    *data = rows;
+    return 0;
+}
+
 // The model to sample and, when teleporting, the Gaussian to jump with: a model folder,
 // or a fit to --data; the Gaussian from --teleport-model, the model itself, or a fit to
 // the same data.
@@ -88,6 +158,7 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
         ds_model_kind kind;
         DS_TRY(ds_model_kind_parse(a->model_kind, &kind));
         DS_TRY(cli_data_load("sample", a->data_path, data));
+        if (a->class_label >= 0) DS_TRY(select_class(a, data));
         DS_TRY(ds_model_fit(data, kind, &fo, model));
     }
     if (!teleporting) return 0;
@@ -240,6 +311,7 @@ static void run_json_extra(ds_json *j, void *user) {
     ds_json_int(j, "samples_landed", r->landed);
     ds_json_int(j, "ranks", ds_dist_size());
     ds_json_bool(j, "data_sharding", ds_dist_data_sharding());
+    ds_json_int(j, "mpi_bytes_sent_by_rank_0", (int64_t)ds_dist_bytes_sent());
     ds_json_array(j, "sample_nfe");
     for (int64_t i = 0; i < r->n_samples; i++) ds_json_int(j, NULL, r->sample_nfe[i]);
     ds_json_end(j);
@@ -332,17 +404,21 @@ static int agree(int rc, int *stopped) {
     return rc;
 }
 
-// The batches this rank runs: those rank 0 found not done, and with sample sharding only
-// every ranks-th of them (batch j on rank j mod ranks). *complete becomes rank 0's.
+static int64_t batch_count(const sample_args *a) {
+    return (a->cfg.n + a->cfg.batch - 1) / a->cfg.batch;
+}
+
+// Collective: the batches this rank runs (skip: 0), those rank 0 found not done, and with
+// sample sharding only every ranks-th of them (batch j on rank j mod ranks). *complete
+// becomes rank 0's.
 static int rank_batches(const sample_args *a, const sample_output *o, int rank, int ranks,
-                        int *complete, uint8_t **skip) {
-    int64_t n_batches = (a->cfg.n + a->cfg.batch - 1) / a->cfg.batch;
-    *skip = ds_alloc((size_t)n_batches, 1);
-    if (rank == 0) memcpy(*skip, o->res.done, (size_t)n_batches);
+                        int *complete, uint8_t *skip) {
+    int64_t n_batches = batch_count(a);
+    if (rank == 0) memcpy(skip, o->res.done, (size_t)n_batches);
     DS_TRY(ds_dist_bcast(complete, sizeof *complete, 0));
-    DS_TRY(ds_dist_bcast(*skip, (size_t)n_batches, 0));
+    DS_TRY(ds_dist_bcast(skip, (size_t)n_batches, 0));
     for (int64_t j = 0; !a->shard_data && j < n_batches; j++)
-        if (j % ranks != rank) (*skip)[j] = 1;
+        if (j % ranks != rank) skip[j] = 1;
     return 0;
 }
 
@@ -363,7 +439,8 @@ int cli_sample(int argc, char **argv) {
                      .k = 10,
                      .lower_order_final = 1,
                      .steps = 18,
-                     .batch = 256};
+                     .batch = 256,
+                     .class_label = -1};
     ds_sample_config_default(&a.cfg);
     a.gits_teacher = a.cfg.schedule.gits.teacher_steps, a.gits_warmup = a.cfg.schedule.gits.warmup;
     ds_solver_opts *so = &a.cfg.solver;
@@ -377,6 +454,9 @@ int cli_sample(int argc, char **argv) {
          "model kind to fit: empirical, gaussian, gmm, pca_locality, ls, els, pspc, nearest or "
          "smoothed"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
+        {"class", CLI_INT, &a.class_label,
+         "fit the model (and the Gaussian to teleport with) to the rows of this class label "
+         "only (data with labels; -1: all rows)"},
         {"sampler", CLI_STR, &so->solver, samplers},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},
         {"lower-order-final", CLI_INT, &a.lower_order_final,
@@ -463,7 +543,9 @@ int cli_sample(int argc, char **argv) {
     int rank = ds_dist_rank(), ranks = ds_dist_size(), root = rank == 0;
     if (!root && !freopen("/dev/null", "w", stdout)) return cli_fail(1);
     int stopped = 0;
-    if (agree(plan(&a), &stopped)) return cli_fail(2);
+    int refused = check_model_kind(&a, cli_given(argc, argv, opts, n_opts, "model"));
+    if (agree(refused || plan(&a), &stopped)) return cli_fail(2);
+    if (root) warn_unused_options(argc, argv, opts, n_opts, so->solver);
     // From here a first SIGINT / SIGTERM stops the run between denoiser calls, never
     // inside a write: the folder keeps only whole batches (cli_interrupt.c).
     cli_interrupt_install();
@@ -516,10 +598,11 @@ int cli_sample(int argc, char **argv) {
     if (!rc && o.join)
         rc = sample_output_open(&o, a.out, config, &model, b, a.cfg.n, a.cfg.batch, a.resume,
                                 a.quiet, !a.no_npy);
+    uint8_t *skip = rc ? NULL : ds_try_alloc((size_t)batch_count(&a), 1, "sample: batches");
+    if (!skip) rc = -1;
     rc = agree(rc, &stopped);
-    uint8_t *skip = NULL;
     int complete = o.res.complete;
-    if (!rc) rc = rank_batches(&a, &o, rank, ranks, &complete, &skip);
+    if (!rc) rc = rank_batches(&a, &o, rank, ranks, &complete, skip);
     t.prepare = ds_seconds() - t0 - t.load;
     int run = !rc && !complete;
     if (!rc && !run) printf("sample: %s holds this run, complete; nothing to do\n", a.out);

@@ -19,6 +19,8 @@ typedef struct {
     const char *out;
     int64_t n, batch, seed, pca_k, k;
     double sigma_min, sigma_max, rho, rtol;
+    const char *model_dirs; // prepared model folders, comma-separated (NULL: fit --model)
+    int kind_given;         // --model was given (then every folder must hold that kind)
 } sweep_opts;
 
 // What every configuration shares: the data, the models, the ground truth, the PCA
@@ -27,10 +29,12 @@ typedef struct {
     const sweep_opts *o;
     ds_backend *be;
     ds_data train;
-    ds_model model, gauss;  // the sampled model; the Gaussian for teleportation
-    double *truth, *result; // n x d host rows
-    double *z_heldout;      // n_heldout x pca_k: held-out rows in the PCA space
-    int64_t *truth_nearest; // nearest training row of each truth sample
+    ds_model model, gauss;            // the sampled model; the Gaussian for teleportation
+    const char *label;                // the model in the table: its kind, or its folder
+    char model_id[DS_PATH_MAX + 128]; // what determines the model, for the ground truth's cache
+    double *truth, *result;           // n x d host rows
+    double *z_heldout;                // n_heldout x pca_k: held-out rows in the PCA space
+    int64_t *truth_nearest;           // nearest training row of each truth sample
     int64_t n, d, n_heldout;
     ds_pca pca;
 } sweep_state;
@@ -176,45 +180,112 @@ static int add_measures(sweep_state *s, int truth, ds_table *t) {
 
 #define SWEEP_HEADER                                                                               \
     "solver,schedule,steps,teleport,nfe,error_mean,error_q50,error_q95,frechet,memorized,"         \
-    "same_nearest,nonfinite,seconds"
+    "same_nearest,nonfinite,seconds,model"
 
-// Runs one configuration into s->result and appends its row; the ground truth's run
-// (truth set) becomes s->truth first, so its error is 0.
+// What determines the ground truth's rows: the model, the noise (seed and rows), the
+// schedule's range, the tolerance, and the backend and batch that compute it (float32
+// sums on cpu depend on how the rows are blocked).
+static void truth_key(const sweep_state *s, char *key, size_t size) {
+    const sweep_opts *o = s->o;
+    snprintf(key, size,
+             "model %s | noise seed %lld rows %lld d %lld | edm %.17g .. %.17g rho %.17g | "
+             "rtol %.17g | backend %s batch %lld",
+             s->model_id, (long long)o->seed, (long long)s->n, (long long)s->d, o->sigma_max,
+             o->sigma_min, o->rho, o->rtol, s->be->name, (long long)o->batch);
+}
+
+// Appends the row of the run in s->result (the ground truth's, truth set, becomes
+// s->truth first, so its error is 0).
+static int add_row(sweep_state *s, const ds_sample_config *c, const char *schedule_label,
+                   const char *steps_label, int truth, int64_t nfe, double seconds, ds_table *t) {
+    if (truth) memcpy(s->truth, s->result, sizeof(double) * (size_t)(s->n * s->d));
+    ds_table_add(t, "%s", c->solver.solver);
+    ds_table_add(t, "%s", schedule_label);
+    ds_table_add(t, "%s", steps_label);
+    ds_table_add(t, "%g", c->teleport.fraction);
+    ds_table_add(t, "%lld", (long long)nfe);
+    int rc = add_measures(s, truth, t);
+    ds_table_add(t, "%.3f", seconds);
+    ds_table_add(t, "%s", s->label);
+    return rc;
+}
+
+// Runs one configuration into s->result and appends its row.
 static int run_row(sweep_state *s, const ds_sample_config *c, const char *schedule_label,
                    const char *steps_label, int truth, ds_table *t) {
     ds_sample_result r;
     int rc = ds_sample_run(s->be, &s->model, c->teleport.fraction > 0 ? &s->gauss : NULL, c,
                            collect_rows, s, &r);
     if (rc) return rc;
-    if (truth) memcpy(s->truth, s->result, sizeof(double) * (size_t)(s->n * s->d));
-    ds_table_add(t, "%s", c->solver.solver);
-    ds_table_add(t, "%s", schedule_label);
-    ds_table_add(t, "%s", steps_label);
-    ds_table_add(t, "%g", c->teleport.fraction);
-    ds_table_add(t, "%lld", (long long)r.nfe);
-    rc = add_measures(s, truth, t);
-    ds_table_add(t, "%.3f", r.seconds);
+    rc = add_row(s, c, schedule_label, steps_label, truth, r.nfe, r.seconds, t);
     fprintf(stderr, "sweep: %s %s steps %s teleport %g: %lld NFE, %.2f s\n", c->solver.solver,
             schedule_label, steps_label, c->teleport.fraction, (long long)r.nfe, r.seconds);
+    if (!rc && truth) { // kept for the next sweep of this model, noise and tolerance
+        char key[DS_PATH_MAX + 512];
+        truth_key(s, key, sizeof key);
+        rc = cli_truth_save(s->o->out, key, s->truth, s->n, s->d, r.nfe, r.seconds);
+    }
     ds_sample_result_free(&r);
     return rc;
 }
 
-// The ground truth: the adaptive solver from sigma_max to sigma_min.
+// The ground truth: the adaptive solver from sigma_max to sigma_min, or the rows an
+// earlier sweep computed for the same key (OUT/truth, cli_truth_cache.c).
 static int ground_truth(sweep_state *s, ds_table *t) {
     ds_sample_config c;
     base_config(s, "adaptive", "edm", 1, 0, &c);
     c.solver.rtol = c.solver.atol = s->o->rtol;
-    char label[64];
+    char label[64], key[DS_PATH_MAX + 512], path[DS_PATH_MAX + 64];
     snprintf(label, sizeof label, "rtol=%g", s->o->rtol);
+    truth_key(s, key, sizeof key);
+    int64_t nfe;
+    double seconds;
+    if (cli_truth_load(s->o->out, key, s->result, s->n, s->d, &nfe, &seconds, path, sizeof path)) {
+        fprintf(stderr,
+                "sweep: the ground truth of %s from %s (computed before: %lld NFE, %.2f s)\n",
+                s->label, path, (long long)nfe, seconds);
+        return add_row(s, &c, label, "-", 1, nfe, seconds, t);
+    }
     return run_row(s, &c, label, "-", 1, t);
+}
+
+// The model to sweep: the folder dir (its d must be the data's), or a fit of --model to
+// the data; with its label and identity.
+static int sweep_model(sweep_state *s, const char *dir) {
+    const sweep_opts *o = s->o;
+    ds_model_free(&s->model);
+    if (!dir) {
+        ds_model_kind kind;
+        DS_TRY(ds_model_kind_parse(o->kind, &kind));
+        ds_fit_opts fo;
+        ds_fit_opts_default(&fo);
+        fo.k = o->k;
+        fo.seed = (uint64_t)o->seed;
+        DS_TRY(ds_model_fit(&s->train, kind, &fo, &s->model));
+        s->label = o->kind;
+        snprintf(s->model_id, sizeof s->model_id,
+                 "fit %s k %lld seed %lld of %s %lld bytes %016llx", o->kind, (long long)o->k,
+                 (long long)o->seed, s->model.data_path, (long long)s->model.data_bytes,
+                 (unsigned long long)s->model.data_checksum);
+        return 0;
+    }
+    char abs[DS_PATH_MAX];
+    int64_t bytes;
+    uint64_t sum;
+    DS_TRY(ds_data_fingerprint(dir, abs, &bytes, &sum));
+    DS_TRY(ds_model_load(dir, &s->model));
+    if (s->model.d != s->d)
+        return ds_fail("%s: a model of dimension %lld, but the data %s has %lld", dir,
+                       (long long)s->model.d, o->data_path, (long long)s->d);
+    s->label = dir;
+    snprintf(s->model_id, sizeof s->model_id, "folder %s %lld bytes %016llx", abs, (long long)bytes,
+             (unsigned long long)sum);
+    return 0;
 }
 
 static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     s->o = o;
     s->n = o->n;
-    ds_model_kind kind;
-    DS_TRY(ds_model_kind_parse(o->kind, &kind));
     DS_TRY(cli_data_load("sweep", o->data_path, &s->train));
     s->d = s->train.d;
     // The ground truth, a run's result and its copy on the backend: n x d doubles each.
@@ -230,9 +301,6 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     }
     ds_fit_opts fo;
     ds_fit_opts_default(&fo);
-    fo.k = o->k;
-    fo.seed = (uint64_t)o->seed;
-    DS_TRY(ds_model_fit(&s->train, kind, &fo, &s->model));
     if (teleporting) DS_TRY(ds_model_fit(&s->train, DS_MODEL_GAUSSIAN, &fo, &s->gauss));
     if (!(s->be = ds_backend_new(o->backend))) return -1;
     s->truth = ds_try_alloc((size_t)(s->n * s->d), sizeof(double), "sweep: the ground truth");
@@ -272,10 +340,27 @@ static void sweep_teardown(sweep_state *s) {
 }
 
 typedef struct {
-    char *solver[MAX_LIST], *schedule[MAX_LIST];
+    char *solver[MAX_LIST], *schedule[MAX_LIST], *dirs[MAX_LIST];
     double nfe[MAX_LIST], teleport[MAX_LIST];
-    int n_solver, n_schedule, n_nfe, n_teleport;
+    int n_solver, n_schedule, n_nfe, n_teleport, n_dirs;
 } sweep_lists;
+
+// --model-dir's folders (none without it); each must hold a model, of --model's kind
+// when both are given.
+static int parse_dirs(char *text, const sweep_opts *o, sweep_lists *l) {
+    l->n_dirs = 0;
+    if (!o->model_dirs) return 0;
+    DS_TRY(split(text, "model-dir", l->dirs, &l->n_dirs));
+    for (int i = 0; i < l->n_dirs; i++) {
+        ds_model_kind held, kind;
+        DS_TRY(ds_model_folder_kind(l->dirs[i], &held));
+        if (o->kind_given && !ds_model_kind_parse(o->kind, &kind) && kind != held)
+            return ds_fail("sweep: --model %s contradicts --model-dir %s, which holds a %s model "
+                           "(leave out --model)",
+                           o->kind, l->dirs[i], ds_model_kind_name(held));
+    }
+    return 0;
+}
 
 static int parse_lists(char text[4][256], sweep_lists *l) {
     char *nf[MAX_LIST], *tp[MAX_LIST];
@@ -307,6 +392,8 @@ static int preflight(const sweep_opts *o, const sweep_lists *l) {
     DS_TRY(cli_check_int("sweep", "seed", o->seed, 0, INT64_MAX));
     DS_TRY(cli_check_int("sweep", "pca-k", o->pca_k, 0, INT64_MAX));
     if (!(o->rtol >= 1e-14)) return ds_fail("sweep: --rtol must be >= 1e-14, got %g", o->rtol);
+    ds_model_kind kind;
+    DS_TRY(ds_model_kind_parse(o->kind, &kind));
     sweep_state s = {.o = o, .n = o->n};
     for (int a = 0; a < l->n_solver; a++)
         for (int c = 0; c < l->n_nfe; c++) {
@@ -333,7 +420,7 @@ static int teleport_fits(const ds_sample_config *c) {
 }
 
 // The ground truth, then every combination of the lists, one table row each.
-static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
+static int sweep_one(sweep_state *s, const sweep_lists *l, ds_table *t) {
     DS_TRY(ground_truth(s, t));
     for (int a = 0; a < l->n_solver; a++)
         for (int b = 0; b < l->n_schedule; b++)
@@ -350,14 +437,26 @@ static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
     return 0;
 }
 
+// The sweep of every model: each --model-dir folder in turn, or the fit of --model.
+static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
+    for (int m = 0; m < (l->n_dirs ? l->n_dirs : 1); m++) {
+        DS_TRY(sweep_model(s, l->n_dirs ? l->dirs[m] : NULL));
+        DS_TRY(sweep_one(s, l, t));
+    }
+    return 0;
+}
+
 int cli_sweep(int argc, char **argv) {
     sweep_opts o = {DS_DEFAULT_DATA, NULL,       "empirical", "euler,heun", "edm", "10,20,40", "0",
                     "auto",          "analysis", 64,          256,          0,     0,          10,
-                    0.002,           80,         7,           1e-6};
+                    0.002,           80,         7,           1e-6,         NULL,  0};
     const cli_opt opts[] = {
         {"data", CLI_STR, &o.data_path, "training data (the model is fitted to it)"},
         {"heldout", CLI_STR, &o.heldout, "held-out data for the PCA-Frechet distance"},
         {"model", CLI_STR, &o.kind, "empirical, gmm or gaussian"},
+        {"model-dir", CLI_STR, &o.model_dirs,
+         "prepared model folders, comma-separated: the sweep runs on each in turn, its ground "
+         "truth included (instead of fitting --model); memorisation against --data"},
         {"k", CLI_INT, &o.k, "gmm: mixture components"},
         {"solvers", CLI_STR, &o.solvers, "comma-separated solvers"},
         {"schedules", CLI_STR, &o.schedules, "comma-separated schedules (edm, logsnr, vp, gits)"},
@@ -384,7 +483,8 @@ int cli_sweep(int argc, char **argv) {
                        "row is the ground truth's, and the time (model binding included).",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc) return rc > 0 ? 0 : cli_fail(2);
-    char text[4][256];
+    o.kind_given = cli_given(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), "model");
+    char text[4][256], dirs[DS_PATH_MAX * 2];
     const char *src[4] = {o.solvers, o.schedules, o.nfes, o.teleports};
     const char *list_name[4] = {"solvers", "schedules", "nfe", "teleport"};
     for (int i = 0; i < 4 && !rc; i++)
@@ -396,10 +496,18 @@ int cli_sweep(int argc, char **argv) {
     ds_table t;
     ds_table_init(&t, SWEEP_HEADER);
     char path[DS_PATH_MAX];
+    if (!rc && o.model_dirs &&
+        (size_t)snprintf(dirs, sizeof dirs, "%s", o.model_dirs) >= sizeof dirs)
+        rc = ds_fail("sweep: --model-dir is longer than %d characters", (int)sizeof dirs - 1);
     if (!rc) rc = parse_lists(text, &lists);
+    if (!rc) rc = parse_dirs(dirs, &o, &lists);
     if (!rc) rc = preflight(&o, &lists);
     if (!rc && (size_t)snprintf(path, sizeof path, "%s/sweep.csv", o.out) >= sizeof path)
         rc = ds_fail("%s: path too long", o.out);
+    if (rc) { // a refused command line: nothing was loaded or made
+        ds_table_free(&t);
+        return cli_fail(2);
+    }
     int teleporting = 0;
     for (int i = 0; !rc && i < lists.n_teleport; i++) teleporting |= lists.teleport[i] > 0;
     cli_out_dir out_dir = {0};

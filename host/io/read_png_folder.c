@@ -1,10 +1,13 @@
-// A folder of PNG files, sorted by file name, all of one size and channel count.
+// A folder of PNG files, read with its subfolders (EDM's layout: 000000/000000.png, ...),
+// sorted by path, all of one size and channel count. diffsamp's own output folder is read
+// as its samples: the grid it holds beside them is not one of them.
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "data_readers.h"
 #include "data_rows.h"
@@ -24,29 +27,76 @@ static void free_names(char **names, int64_t count) {
     free(names);
 }
 
-// The sorted names of the .png files in dir.
-static int list_pngs(const char *dir, char ***names_out, int64_t *count_out) {
+typedef struct {
+    char **names; // paths relative to the top folder
+    int64_t count, cap;
+} name_list;
+
+static int add_name(name_list *l, const char *top, const char *rel) {
+    if (l->count == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 256;
+        char **grown = realloc(l->names, sizeof(char *) * (size_t)cap);
+        if (!grown) return ds_fail("%s: out of memory listing the folder", top);
+        l->names = grown, l->cap = cap;
+    }
+    if (!(l->names[l->count] = strdup(rel)))
+        return ds_fail("%s: out of memory listing the folder", top);
+    l->count++;
+    return 0;
+}
+
+enum { MAX_DEPTH = 8 }; // subfolders deep: a link back up cannot recurse for ever
+
+// The .png files of top/rel and of its subfolders (hidden ones skipped), as paths
+// relative to top; top's own files are skipped with files_here 0.
+static int collect(const char *top, const char *rel, int depth, int files_here, name_list *l) {
+    char dir[DS_PATH_MAX], path[DS_PATH_MAX], sub[DS_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s%s%s", top, rel[0] ? "/" : "", rel);
     DIR *d = opendir(dir);
     if (!d) return ds_fail("%s: cannot open folder: %s", dir, strerror(errno));
-    char **names = NULL;
-    int64_t count = 0, cap = 0;
     int rc = 0;
     for (struct dirent *e; !rc && (e = readdir(d));) {
-        if (!is_png_name(e->d_name)) continue;
-        if (count == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **grown = realloc(names, sizeof(char *) * (size_t)cap);
-            if (!grown)
-                rc = ds_fail("%s: out of memory listing the folder", dir);
-            else
-                names = grown;
+        if (e->d_name[0] == '.') continue;
+        if ((size_t)snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) >=
+                sizeof sub ||
+            (size_t)snprintf(path, sizeof path, "%s/%s", top, sub) >= sizeof path) {
+            rc = ds_fail("%s/%s: path too long", dir, e->d_name);
+            break;
         }
-        if (!rc && !(names[count++] = strdup(e->d_name)))
-            rc = ds_fail("%s: out of memory listing the folder", dir);
+        struct stat st; // a .png that is not a regular file is named by the reader
+        if (stat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH)
+            rc = collect(top, sub, depth + 1, 1, l);
+        else if (!S_ISDIR(st.st_mode) && files_here && is_png_name(e->d_name))
+            rc = add_name(l, top, sub);
     }
     closedir(d);
-    if (!rc && count == 0)
-        rc = ds_fail("%s: folder has no .png files (expected a folder of PNG images)", dir);
+    return rc;
+}
+
+static int file_in(const char *dir, const char *name) {
+    char path[DS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+// The sorted paths (relative to dir) of the .png files in dir and its subfolders. A
+// folder that diffsamp sample wrote (it holds run.json) gives its samples only, not the
+// grid.png beside them.
+static int list_pngs(const char *dir, char ***names_out, int64_t *count_out) {
+    int run = file_in(dir, "run.json");
+    name_list l = {0};
+    int rc = collect(dir, "", 0, !run, &l);
+    if (!rc && l.count == 0)
+        rc = run ? ds_fail("%s: holds a diffsamp run without per-sample PNGs (written with "
+                           "--no-png?); give its samples as %s/samples.npy",
+                           dir, dir)
+                 : ds_fail("%s: folder has no .png files (expected a folder of PNG images, "
+                           "or of folders of them)",
+                           dir);
+    char **names = l.names;
+    int64_t count = l.count;
     if (rc) {
         free_names(names, count);
         return -1;

@@ -10,6 +10,7 @@
 #include "ds_error.h"
 #include "ds_philox.h"
 #include "fit_common.h"
+#include "threads.h"
 
 #define ASSIGN_CHUNK 1024
 
@@ -46,7 +47,7 @@ static void kmeanspp_init(const ds_data *data, int64_t k, uint64_t seed, double 
         int64_t pick = c == 0 ? (int64_t)(u * (double)n) : draw_weighted(nearest, n, u);
         double *centre = centres + c * d;
         fit_rows_f64(data, NULL, pick, 1, NULL, centre);
-#pragma omp parallel for
+#pragma omp parallel for num_threads(ds_threads_for((double)n *(double)d))
         for (int64_t i = 0; i < n; i++) {
             double s = 0;
             for (int64_t j = 0; j < d; j++) {

@@ -582,6 +582,15 @@ static int load_smoothed(const char *dir, const manifest *mf, ds_model *m) {
     return load_empirical(dir, mf, m);
 }
 
+int ds_model_folder_kind(const char *dir, ds_model_kind *kind) {
+    ds_model m = {0};
+    manifest mf = {.dir = dir};
+    int rc = read_manifest(dir, &mf, &m);
+    *kind = m.kind;
+    ds_model_free(&m);
+    return rc;
+}
+
 int ds_model_load(const char *dir, ds_model *out) {
     memset(out, 0, sizeof *out);
     manifest mf = {.dir = dir};

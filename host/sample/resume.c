@@ -196,7 +196,7 @@ static int init_run(ds_resume *r, const char *dir, int64_t n, int64_t batch, int
 }
 
 // The batches done: all when the run is complete, else those with a shard.
-static void find_done(ds_resume *r) {
+static int find_done(ds_resume *r) {
     char path[PATH_SIZE];
     work_path(r, path, "complete");
     r->complete = file_exists(path);
@@ -212,6 +212,7 @@ static void find_done(ds_resume *r) {
         r->batches_done++;
         r->samples_done += ds_resume_rows(r, j, &first);
     }
+    return 0;
 }
 
 int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
@@ -222,8 +223,7 @@ int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n,
     remove_stale_tmp(r->dir, 1);
     remove_stale_tmp(r->work, 0);
     DS_TRY(check_or_write_config(r, config, resume));
-    find_done(r);
-    return 0;
+    return find_done(r);
 }
 
 int ds_resume_join(ds_resume *r, const char *dir, int64_t n, int64_t batch, int64_t d,
@@ -233,8 +233,7 @@ int ds_resume_join(ds_resume *r, const char *dir, int64_t n, int64_t batch, int6
     work_path(r, path, "config.txt");
     if (!file_exists(path)) return ds_fail("%s: no run to join (its config.txt is missing)", dir);
     r->joined = 1;
-    find_done(r);
-    return 0;
+    return find_done(r);
 }
 
 void ds_resume_rescan(ds_resume *r) {

@@ -59,17 +59,19 @@ int ds_schedule_build(const ds_schedule_opts *o, ds_solver_ctx *ctx, const ds_so
     return ds_fail("unknown schedule '%s' (expected edm, logsnr, vp, file, list or gits)", o->kind);
 }
 
+// Sigmas are counted from 1 in the messages, as lines are.
 int ds_schedule_check(const double *s, int n, const char *what) {
     if (n < 2) return ds_fail("%s: %d sigmas (expected at least 2)", what, n);
     for (int i = 0; i < n; i++) {
         if (s[i] == 0 && i + 1 < n)
-            return ds_fail("%s: sigma %d is 0 (only the last sigma may be 0)", what, i);
+            return ds_fail("%s: sigma %d of %d is 0 (only the last sigma may be 0)", what, i + 1,
+                           n);
         if (s[i] != 0 && !(s[i] >= DS_SIGMA_LOWEST && s[i] <= DS_SIGMA_HIGHEST))
-            return ds_fail("%s: sigma %d is %g (expected %g to %g, or a last 0)", what, i, s[i],
-                           DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST);
+            return ds_fail("%s: sigma %d of %d is %g (expected %g to %g, or a last 0)", what,
+                           i + 1, n, s[i], DS_SIGMA_LOWEST, DS_SIGMA_HIGHEST);
         if (i > 0 && !(s[i] < s[i - 1]))
-            return ds_fail("%s: sigmas must decrease strictly (sigma %d = %g follows %g)", what, i,
-                           s[i], s[i - 1]);
+            return ds_fail("%s: sigmas must decrease strictly (sigma %d of %d = %g follows %g)",
+                           what, i + 1, n, s[i], s[i - 1]);
     }
     return 0;
 }

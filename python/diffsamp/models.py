@@ -58,7 +58,8 @@ def torch_denoiser(module, device=None, dtype=None) -> Callable:
     """Adapts a torch module (or function) ``D(x, sigma)`` on torch tensors to the numpy
     callable ``Model.from_denoiser`` takes. x arrives as a (rows, d) float64 host array
     and goes to ``device`` (default: the module's, else CPU) as ``dtype`` (default: the
-    module's parameter dtype, else float32) through ``torch.from_numpy`` (no host copy)."""
+    module's parameter dtype, else float32). The tensors are copies: x is the solver's
+    state, read-only to the callback, and a module may write to its input in place."""
     import torch
 
     params = list(module.parameters()) if hasattr(module, "parameters") else []
@@ -67,8 +68,8 @@ def torch_denoiser(module, device=None, dtype=None) -> Callable:
 
     def call(x, sigma):
         with torch.no_grad():
-            tx = torch.from_numpy(x).to(dev, dt)
-            ts = torch.from_numpy(sigma).to(dev, dt)
+            tx = torch.tensor(x, device=dev, dtype=dt)
+            ts = torch.tensor(sigma, device=dev, dtype=dt)
             return module(tx, ts)
 
     return call

@@ -90,6 +90,19 @@ int ds_nearest2(const ds_data *train, const double *x, int64_t b, int64_t *neare
 int ds_memorization_compute(const ds_data *train, const double *x, int64_t b, ds_memorization *out);
 void ds_memorization_free(ds_memorization *m);
 
+// ---- class histograms ----
+
+// The number of classes of a labelled data set: its largest label + 1. Errors for data
+// without labels or with a negative label.
+int ds_class_count(const ds_data *train, int64_t *n_classes);
+// counts[c] (c < n_classes) = how many of rows[0 .. m) have training label c; rows NULL:
+// the training rows 0 .. m - 1. The labels must lie in [0, n_classes) (ds_class_count).
+void ds_class_histogram(const ds_data *train, const int64_t *rows, int64_t m, int64_t n_classes,
+                        int64_t *counts);
+// Total variation distance between two histograms as distributions:
+// 0.5 sum_c |a_c / sum a - b_c / sum b| (NaN when either is empty).
+double ds_histogram_tv(const int64_t *a, const int64_t *b, int64_t k);
+
 // ---- PCA-Frechet distance ----
 
 typedef struct {

@@ -39,6 +39,20 @@ typedef struct {
     const char *available_what; // where `available` comes from, for messages
 } ds_backend_memory;
 
+// Certified pruning of the empirical denoiser (the table's prune entry; cpu): counts summed
+// over the denoiser calls since pruning was turned on.
+typedef struct {
+    double eps;             // the certificate: a skipped row's weight <= eps x top weight / N
+    int64_t queries;        // query rows evaluated
+    int64_t queries_pruned; // of those, evaluated over their surviving training rows only
+    int64_t pairs;          // query x training row pairs
+    int64_t pairs_skipped;  // of those, skipped by the certificate
+    double mass_max;        // largest bound on one query's skipped softmax mass
+    double change_max;      // largest bound on one query's |D_pruned - D_dense| / |D_dense|
+    double flops_dense;     // flops of the dense evaluation of every query (4 N d each)
+    double flops;           // flops done: the bounds, the surviving rows, the dense queries
+} ds_prune_stats;
+
 typedef struct ds_backend ds_backend;
 // A model made resident on a backend (training rows, factors, workspace).
 typedef struct ds_bound_model ds_bound_model;
@@ -72,6 +86,11 @@ struct ds_backend {
     // out = D(x; sigma): sigma holds one value (n_sigma == 1) or one per row.
     int (*denoise)(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                    int64_t n_sigma, ds_batch *out, ds_diag *diag);
+    // Certified pruning of the bound empirical model's denoiser from now on: a training
+    // row whose weight is provably <= eps x top weight / N is skipped, where that pays;
+    // *stats (kept by the caller while the model is bound) accumulates the counts. NULL
+    // on backends that evaluate every row (ref, the dense judge; cuda).
+    int (*prune)(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_stats *stats);
     // Exact probability-flow ODE map of a Gaussian model from sigma_from to sigma_to
     // (out may alias x).
     int (*gaussian_flow)(ds_backend *b, ds_bound_model *bm, const ds_batch *x, double sigma_from,

@@ -83,6 +83,11 @@ typedef struct {
     char data_path[DS_PATH_MAX];
     int64_t data_bytes;
     uint64_t data_checksum;
+
+    // cpu backend, empirical, nearest and smoothed: keep no float32 copy of the training
+    // rows but convert them from the data set (in its own dtype) chunk by chunk at each
+    // call; set by the memory plan when the copy does not fit (same result, slower).
+    int stream_rows;
 } ds_model;
 
 typedef struct {

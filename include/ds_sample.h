@@ -84,6 +84,11 @@ typedef struct {
     void *cancel_user;
     int no_landing;     // 1: no certified landing (the empirical model lands by default)
     double landing_eps; // landing certificate: mass off the top row <= eps, in (0, 1e-3]
+    // Certified pruning of the empirical denoiser (the backend's prune entry: cpu): 0
+    // where the backend has it (the default), 1 required (an error where it has not), -1
+    // off. Other models ignore it.
+    int prune;
+    double prune_eps; // a skipped row's weight <= eps x top weight / N, in (0, 1e-3]
 } ds_sample_config;
 
 void ds_sample_config_default(ds_sample_config *c);
@@ -126,8 +131,10 @@ typedef struct {
     double *landing_sigma;
     int64_t *landed_on;
     int64_t *sample_nfe;
-    double nfe_mean;          // mean of sample_nfe over the samples run
-    int64_t landed;           // samples that landed
+    double nfe_mean; // mean of sample_nfe over the samples run
+    int64_t landed;  // samples that landed
+    int pruning;     // 1: the run pruned (its counts in prune)
+    ds_prune_stats prune;
     ds_trajectory trajectory; // when record_trajectory
 } ds_sample_result;
 

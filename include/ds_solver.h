@@ -118,6 +118,10 @@ int ds_solver_check_name(const char *name);
 // 1 if these options draw noise (a stochastic sampler, or euler/heun with churn).
 int ds_solver_stochastic(const ds_solver_opts *o);
 
+// The stochastic options that o's solver reads, as name=value separated by spaces
+// ("s_churn=40 s_tmin=0 s_tmax=inf s_noise=1", "eta=1 s_noise=1", "eta=1 r=0.5
+// s_noise=1"); "" for a run that draws no noise.
+void ds_solver_noise_label(const ds_solver_opts *o, char *buf, size_t size);
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

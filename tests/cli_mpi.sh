@@ -2,7 +2,8 @@
 # diffsamp sample under mpirun (registered only in a build with MPI): the batches split
 # over 2 and 3 ranks give the bytes of a one-process run; a run whose rank was killed
 # continues with --resume on another rank count; a rank that refuses its input stops
-# every rank with its message and leaves no output.
+# every rank with its message and leaves no output; commands that run in one process
+# refuse several ranks.
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 . "$(dirname "$0")/mpi_common.sh"
@@ -51,4 +52,9 @@ mpi 2 sh -c 'm=$1; shift; [ "$OMPI_COMM_WORLD_RANK" = 1 ] && m=$m-missing; exec 
 [ "$(grep -c '^diffsamp: rank 1 of 2: .*model-missing' "$T/refused.err")" -eq 2 ] ||
     fail "expected rank 1's message from both ranks: $(cat "$T/refused.err")"
 [ -e "$T/refused" ] && fail "a refused run left $T/refused"
+# The commands that do not split their work refuse several ranks, before any output.
+mpi 2 "$BIN" prepare --model empirical --data "$T/small.npy" --out "$T/m2" >/dev/null 2>"$T/p.err" &&
+    fail "prepare ran on 2 ranks"
+[ "$(grep -c '^diffsamp: prepare runs in one process' "$T/p.err")" -eq 2 ] || fail "prepare: $(cat "$T/p.err")"
+[ -e "$T/m2" ] && fail "a refused prepare left $T/m2"
 echo "ok"

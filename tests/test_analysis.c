@@ -434,6 +434,56 @@ static void test_stats(void **state) {
     assert_true(err[0] == 0 && fabs(err[1] - 1.0 / 5.0) < 1e-15);
 }
 
+// Class histograms of a 6-row labelled set, worked by hand: classes 0, 2, 2, 1, 0, 2
+// (frequencies 2/6, 1/6, 3/6); samples nearest to rows 2, 2, 5, 0 give counts 1, 0, 3,
+// and TV = (|1/4 - 1/3| + |0 - 1/6| + |3/4 - 1/2|) / 2 = (1/12 + 2/12 + 3/12) / 2 = 1/4.
+// Then random labels and rows against the direct sum, and the refusals.
+static void test_class_histogram(void **state) {
+    (void)state;
+    int32_t labels[6] = {0, 2, 2, 1, 0, 2};
+    ds_data train = {.n = 6, .d = 1, .labels = labels};
+    int64_t k, train_counts[3], counts[3], nearest[4] = {2, 2, 5, 0};
+    assert_int_equal(ds_class_count(&train, &k), 0);
+    assert_int_equal(k, 3);
+    ds_class_histogram(&train, NULL, 6, k, train_counts);
+    assert_true(train_counts[0] == 2 && train_counts[1] == 1 && train_counts[2] == 3);
+    ds_class_histogram(&train, nearest, 4, k, counts);
+    assert_true(counts[0] == 1 && counts[1] == 0 && counts[2] == 3);
+    assert_true(fabs(ds_histogram_tv(counts, train_counts, k) - 0.25) < 1e-15);
+    assert_true(ds_histogram_tv(counts, counts, k) == 0);
+    int64_t empty[3] = {0, 0, 0};
+    assert_true(isnan(ds_histogram_tv(empty, counts, k)));
+
+    enum { N = 200, M = 57, K = 7 };
+    int32_t rl[N];
+    int64_t rows[M], a[K], b[K];
+    double u[N + M];
+    tu_fill_uniform(u, N + M, tu_seed() + 13, 0, 1);
+    for (int i = 0; i < N; i++) rl[i] = (int32_t)(u[i] * K);
+    for (int i = 0; i < M; i++) rows[i] = (int64_t)(u[N + i] * N);
+    ds_data rt = {.n = N, .d = 1, .labels = rl};
+    int64_t rk;
+    assert_int_equal(ds_class_count(&rt, &rk), 0);
+    ds_class_histogram(&rt, NULL, N, rk, a);
+    ds_class_histogram(&rt, rows, M, rk, b);
+    double tv = 0;
+    for (int c = 0; c < rk; c++) {
+        int64_t na = 0, nb = 0;
+        for (int i = 0; i < N; i++) na += rl[i] == c;
+        for (int i = 0; i < M; i++) nb += rl[rows[i]] == c;
+        assert_true(a[c] == na && b[c] == nb);
+        tv += fabs((double)nb / M - (double)na / N);
+    }
+    // Sums of at most 2 K terms of size <= 1: the two orders differ by a few ulp.
+    assert_true(fabs(ds_histogram_tv(b, a, rk) - 0.5 * tv) < 1e-14);
+
+    labels[3] = -1;
+    assert_int_equal(ds_class_count(&train, &k), -1);
+    train.labels = NULL;
+    assert_int_equal(ds_class_count(&train, &k), -1);
+    assert_non_null(strstr(ds_error(), "no class labels"));
+}
+
 // A table written as CSV: plain cells as they are, cells with commas or quotes quoted.
 static void test_table_csv(void **state) {
     (void)state;
@@ -466,6 +516,7 @@ int main(void) {
         cmocka_unit_test(test_crossover),
         cmocka_unit_test(test_frechet_closed_forms),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_class_histogram),
         cmocka_unit_test(test_table_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -106,7 +106,11 @@ static const backend_row backends[] = {
     {"cpu",
      0,
      0,
-     {{"", 0}, {"DIFFSAMP_CPU_CHUNK=300", 0}, {"DIFFSAMP_CPU_CHUNK=7", 0}, {NULL, 0}},
+     {{"", 0},
+      {"DIFFSAMP_CPU_CHUNK=300", 0},
+      {"DIFFSAMP_CPU_CHUNK=7", 0},
+      {"DIFFSAMP_TEST_PRUNE=1e-12", 0},
+      {NULL, 0}},
      {{"", 0}, {NULL, 0}},
      NULL,
      NULL},
@@ -370,15 +374,29 @@ typedef struct {
     ds_bound_model *bm, *ref_bm;
     const ds_model *m;
     const char *label; // "cpu [DIFFSAMP_CPU_CHUNK=7]"
+    // DIFFSAMP_TEST_PRUNE=eps (a setting of this test only): the backend's certified
+    // pruning with that eps (its prune entry), and its counts (kept by bind_pair, as the
+    // bound model writes them while it lives).
+    double prune_eps;
+    const ds_prune_stats *prune;
 } pair;
 
 static pair bind_pair(const backend_row *r, const char *path, const ds_model *m) {
     static char label[160];
+    static ds_prune_stats prune_stats;
     apply_settings(path, 1);
     snprintf(label, sizeof label, "%s%s%s%s", r->name, *path ? " [" : "", path, *path ? "]" : "");
-    pair p = {backend(r->name), backend("ref"), NULL, NULL, m, label};
+    pair p = {.be = backend(r->name), .ref = backend("ref"), .m = m, .label = label};
     p.bm = p.be->bind(p.be, m);
     if (!p.bm) fail_msg("%s bind: %s", label, ds_error());
+    const char *prune = getenv("DIFFSAMP_TEST_PRUNE");
+    if (prune && m->kind == DS_MODEL_EMPIRICAL) {
+        p.prune_eps = atof(prune);
+        assert_non_null(p.be->prune);
+        if (p.be->prune(p.be, p.bm, p.prune_eps, &prune_stats))
+            fail_msg("%s: %s", label, ds_error());
+        p.prune = &prune_stats;
+    }
     p.ref_bm = p.ref->bind(p.ref, m);
     assert_non_null(p.ref_bm);
     return p;
@@ -437,7 +455,9 @@ static double compare_denoise(pair *p, const double *x, int64_t rows, const doub
                 row_err += (a[i * d + j] - r[i * d + j]) * (a[i * d + j] - r[i * d + j]);
                 row_norm += r[i * d + j] * r[i * d + j];
             }
-            double tol_row = q.delta * q.spread + TOL_EMPIRICAL * sqrt(row_norm);
+            // Pruning adds at most 2 m R, m <= eps the skipped mass (cpu_prune.c).
+            double tol_row =
+                q.delta * q.spread + TOL_EMPIRICAL * sqrt(row_norm) + 2 * p->prune_eps * y_max;
             double tol_w = q.w_top * (1 - q.w_top) * q.delta + 1e-6;
             double tol_h = q.delta * q.entropy + 1e-6;
             if (!(sqrt(row_err) <= tol_row))
@@ -518,6 +538,11 @@ static void test_empirical_denoiser(void **state) {
                 if (k->max_d && m.d > k->max_d) continue;
                 pair p = bind_pair(r, k->settings, &m);
                 check_denoiser(&p, 24, TOL_EMPIRICAL, 1000 + 1000 * (uint64_t)s);
+                // A pruned path that pruned nothing would be the dense path again.
+                if (p.prune_eps > 0)
+                    if (!(p.prune->queries_pruned > 0 && p.prune->pairs_skipped > 0))
+                        fail_msg("%s: %lld of %lld queries pruned", p.label,
+                                 (long long)p.prune->queries_pruned, (long long)p.prune->queries);
                 unbind_pair(&p, k->settings);
             }
             ds_model_free(&m);

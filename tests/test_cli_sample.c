@@ -166,12 +166,46 @@ static void test_bad_input(void **state) {
     expect_refused("e12", args, "noise has 2 rows but --n is 3");
 }
 
+// Requirement 6 of issue 14: --no-landing and --no-prune with a model that has no
+// training rows are accepted and do nothing; a landing eps outside (0, 1e-3], --prune
+// with --no-prune, and --prune on the dense ref backend are refused with one line and
+// exit status 2 (a refused command line), with no output; cpu prunes by default and
+// reports it.
+static void test_landing_and_pruning_options(void **state) {
+    (void)state;
+    assert_int_equal(sample("g", "--model gaussian --n 2 --no-landing --no-prune"), 0);
+    assert_true(log_has("g", "NFE: 35 per sample"));
+    assert_false(log_has("g", "landing:") || log_has("g", "pruning:"));
+    const char *refused[][3] = {
+        {"p1", "--landing-eps 0", "--landing-eps 0 is outside (0, 1e-3]"},
+        {"p2", "--landing-eps 0.002", "--landing-eps 0.002 is outside (0, 1e-3]"},
+        {"p3", "--prune --no-prune", "--prune and --no-prune together"},
+        {"p4", "--prune", "--prune: backend ref evaluates every training row"},
+    };
+    for (int k = 0; k < 4; k++) {
+        expect_refused(refused[k][0], refused[k][1], refused[k][2]);
+        assert_int_equal(sample(refused[k][0], refused[k][1]), 2);
+    }
+    char out[1200];
+    snprintf(out, sizeof out, "%s/pc", dir);
+    assert_int_equal(tu_system("%s sample --data %s --backend cpu --n 2 --steps 6 --out %s > "
+                               "%s/pc.log 2>&1",
+                               tu_bin(), data, out, dir),
+                     0);
+    assert_true(log_has("pc", "pruning: "));
+    assert_int_equal(tu_system("grep -q '\"pruning\": true' %s/run.json && grep -q "
+                               "'\"skipped_mass_bound\"' %s/run.json",
+                               out, out),
+                     0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outputs_and_reproducibility),
         cmocka_unit_test(test_teleport_and_conventions),
         cmocka_unit_test(test_images),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_landing_and_pruning_options),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -63,12 +63,31 @@ static void test_other_models_and_bad_eps(void **state) {
     ds_model_free(&m);
 }
 
+// A landed row is given its training row from the host copy of the data: a model
+// without it cannot land, and that is an error naming why (never a dense run that
+// reports landing).
+static void test_landing_needs_host_rows(void **state) {
+    (void)state;
+    ds_model m;
+    tu_landing_model(&m, tu_seed() + 31);
+    ds_backend *b = ds_backend_new("ref");
+    void *values = m.data.values;
+    m.data.values = NULL;
+    ds_landing l;
+    assert_int_not_equal(ds_landing_init(&l, b, &m, 4, 1e-8), 0);
+    assert_non_null(strstr(ds_error(), "training rows are not on the host"));
+    m.data.values = values;
+    ds_backend_free(b);
+    ds_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ref_one_step_solvers),
         cmocka_unit_test(test_ref_multistep_solvers),
         cmocka_unit_test(test_cpu_against_dense_ref),
         cmocka_unit_test(test_other_models_and_bad_eps),
+        cmocka_unit_test(test_landing_needs_host_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

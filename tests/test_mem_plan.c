@@ -79,7 +79,13 @@ static void test_plan_is_largest_fitting_batch(void **state) {
                               .limit_what = "--max-memory"};
         ds_mem_plan p;
         int rc = ds_mem_plan_make(b, &m, &req, &p);
+        // The rows streamed from the data set (cpu's empirical model) when their copy does
+        // not fit: the smaller of the two needs decides.
+        ds_model streamed = m;
+        streamed.stream_rows = 1;
         uint64_t one_row = run_bytes(b, &m, req.batches, 1);
+        uint64_t one_streamed = run_bytes(b, &streamed, req.batches, 1);
+        if (one_streamed < one_row && one_row > req.limit) one_row = one_streamed;
         if (one_row > req.limit) {
             assert_int_equal(rc, -1);
             char need[32];
@@ -88,14 +94,18 @@ static void test_plan_is_largest_fitting_batch(void **state) {
             continue;
         }
         assert_int_equal(rc, 0);
+        // Streamed only where the copy did not fit one row, and only on cpu.
+        assert_int_equal(p.stream_rows, run_bytes(b, &m, req.batches, 1) > req.limit);
+        if (p.stream_rows) assert_true(m.kind == DS_MODEL_EMPIRICAL && !b->f64);
+        const ds_model *planned = p.stream_rows ? &streamed : &m;
         assert_true(p.batch >= 1 && p.batch <= req.batch);
-        assert_true(p.total_bytes == run_bytes(b, &m, req.batches, p.batch));
+        assert_true(p.total_bytes == run_bytes(b, planned, req.batches, p.batch));
         assert_true(p.total_bytes <= req.limit);
         // Maximal: one more row would not fit (unless the request was met).
         if (p.batch < req.batch)
-            assert_true(run_bytes(b, &m, req.batches, p.batch + 1) > req.limit);
-        // The empirical model holds its N x d training rows.
-        if (m.kind == DS_MODEL_EMPIRICAL)
+            assert_true(run_bytes(b, planned, req.batches, p.batch + 1) > req.limit);
+        // The empirical model holds its N x d training rows, unless streamed.
+        if (m.kind == DS_MODEL_EMPIRICAL && !p.stream_rows)
             assert_true(p.model_bytes >= (uint64_t)(m.data.n * m.d) * (b->f64 ? 8u : 4u));
     }
     for (int i = 0; i < 2; i++) ds_backend_free(backends[i]);
@@ -120,8 +130,12 @@ static void test_cpu_workspace_is_chunked(void **state) {
     b->memory(b, &m, 1024, &small);
     b->memory(b, &m, 4096, &big);
     b->memory(b, &ten, 1024, &more_rows);
-    assert_true(small.model_bytes == 60000ull * (784 * 4 + 8));
-    assert_true(more_rows.model_bytes == 10 * small.model_bytes);
+    // float rows and |y|^2 / 2; the pruning index: 32 float projections and a norm per
+    // row, 784 x 32 double directions
+    assert_true(small.model_bytes ==
+                60000ull * (784 * 4 + 8) + 60000ull * (32 * 4 + 8) + 784ull * 32 * 8);
+    uint64_t basis = 784ull * 32 * 8; // the same for any N
+    assert_true(more_rows.model_bytes - basis == 10 * (small.model_bytes - basis));
     assert_true(more_rows.batch_bytes == small.batch_bytes);
     assert_true(big.batch_bytes == small.batch_bytes);
     assert_true(small.available > 0);

@@ -106,6 +106,13 @@ static int cb_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, c
     return inner_of(b)->move_rows(inner_of(b), dst, dst_rows, src, src_rows, n);
 }
 
+// Pruning is the inner backend's (set only where it has it); a callback model has no
+// training rows to prune.
+static int cb_prune(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_stats *stats) {
+    if (!bm->inner) return ds_fail("callback backend: pruning needs the empirical model");
+    return inner_of(b)->prune(inner_of(b), bm->inner, eps, stats);
+}
+
 // A callback model keeps nothing on the backend; its denoiser's host buffers (x, sigma
 // and out) grow with the batch. Every other model is the inner backend's.
 static void cb_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
@@ -157,6 +164,7 @@ ds_backend *ds_backend_callback_new(ds_backend *inner) {
     b->randn = cb_randn;
     b->denoise = cb_denoise;
     b->gaussian_flow = cb_gaussian_flow;
+    b->prune = inner->prune ? cb_prune : NULL;
     b->destroy = cb_destroy;
     return b;
 }

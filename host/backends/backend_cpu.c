@@ -189,6 +189,16 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
     return 0;
 }
 
+static int cpu_prune_on(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_stats *stats) {
+    (void)b;
+    if (bm->m->kind != DS_MODEL_EMPIRICAL)
+        return ds_fail("cpu backend: pruning is for the empirical model (got %s)",
+                       ds_model_kind_name(bm->m->kind));
+    if (!(eps > 0 && eps <= 1e-3))
+        return ds_fail("cpu backend: the prune eps %g is outside (0, 1e-3]", eps);
+    return cpu_empirical_prune(bm->empirical, eps, stats);
+}
+
 static int cpu_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *x,
                              double sigma_from, double sigma_to, ds_batch *out) {
     (void)b;
@@ -245,6 +255,7 @@ ds_backend *ds_backend_cpu_new(void) {
     b->randn = cpu_randn;
     b->denoise = cpu_denoise;
     b->gaussian_flow = cpu_gaussian_flow;
+    b->prune = cpu_prune_on;
     b->memory = cpu_memory;
     b->destroy = cpu_destroy;
     return b;

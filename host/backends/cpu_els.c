@@ -9,11 +9,11 @@
 // operations whatever the patch, instead of (HW)^2 C P^2 for the direct distances. In
 // double: the expansion loses ~1e-16 of |patch|^2, so logits ~1e-16 |patch|^2 /
 // (2 sigma^2) (1e-9 at sigma = 0.002 for unit pixels), where float32 would lose 1e-7.
-// For small patches (C P^2 <= ELS_GEMM_LEN) the dot products of all pairs are one DGEMM
-// of the query's and the image's patches (HW x C P^2 each) instead, and each pixel's
-// candidates are then contiguous: their weights are one vectorised pass, their sums
-// BLAS dot products. |patch_p(x)|^2 is the same for all of pixel p's candidates, so it
-// drops out of its softmax.
+// For small patches (C P^2 <= ELS_GEMM_LEN, images up to ELS_GEMM_PIXELS) the dot
+// products of all pairs are one DGEMM of the query's and the image's patches (HW x C P^2
+// each) instead, and each pixel's candidates are then contiguous: their weights are one
+// vectorised pass, their sums BLAS dot products. |patch_p(x)|^2 is the same for all of
+// pixel p's candidates, so it drops out of its softmax.
 #include <cblas.h>
 #include <math.h>
 
@@ -25,6 +25,13 @@
 // up to C P^2 = 9, about equal at 25, slower beyond, where the window sums' cost stays
 // flat).
 #define ELS_GEMM_LEN 16
+// and images of at most this many pixels: its HW x HW product is 32 MB per thread there.
+#define ELS_GEMM_PIXELS 2048
+
+static int uses_gemm(const ds_model *m, int64_t patch) {
+    return m->channels * patch * patch <= ELS_GEMM_LEN &&
+           (int64_t)m->height * m->width <= ELS_GEMM_PIXELS;
+}
 
 // The largest C P^2 of the DGEMM path over the model's patches (0: none uses it).
 static int64_t gemm_len(const ds_model *m) {
@@ -32,7 +39,7 @@ static int64_t gemm_len(const ds_model *m) {
     for (int64_t k = 0; k < (m->patch_steps ? m->patch_steps : 1); k++) {
         int64_t patch = m->patch_steps ? (int64_t)m->patch_schedule[2 * k + 1] : m->patch_size;
         int64_t len = m->channels * patch * patch;
-        if (len <= ELS_GEMM_LEN && len > most) most = len;
+        if (uses_gemm(m, patch) && len > most) most = len;
     }
     return most;
 }
@@ -40,7 +47,7 @@ static int64_t gemm_len(const ds_model *m) {
 int64_t cpu_els_work_len(const ds_model *m) {
     int64_t h = m->height, w = m->width, hw = h * w, len = gemm_len(m);
     // x, the softmax state, a row of weights; then each path's own
-    int64_t windows = 6 * hw, gemm = 2 * hw + 2 * hw * len + hw * hw;
+    int64_t windows = 6 * hw, gemm = len ? 2 * hw + 2 * hw * len + hw * hw : 0;
     return 3 * m->d + 3 * hw + ds_box_work_len(h, w) + (windows > gemm ? windows : gemm);
 }
 
@@ -178,7 +185,7 @@ void cpu_els_row(const ds_model *m, const float *y, const float *xf, double sigm
     for (int64_t e = 0; e < d; e++) x[e] = xf[e], s.acc[e] = 0;
     for (int64_t p = 0; p < hw; p++) s.top[p] = -INFINITY, s.z[p] = 0;
     double *rest = s.e + hw;
-    if (m->channels * patch * patch <= ELS_GEMM_LEN)
+    if (uses_gemm(m, patch))
         gemm_row(m, y, x, patch, scale, &s, rest);
     else
         windows_row(m, y, x, patch, scale, &s, rest);

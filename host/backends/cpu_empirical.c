@@ -25,6 +25,7 @@
 
 #include "cpu_blas.h"
 #include "cpu_models.h"
+#include "cpu_prune.h"
 #include "cpu_softmax.h"
 #include "dist.h"
 #include "ds_error.h"
@@ -42,9 +43,11 @@ struct cpu_empirical {
     int sharded;            // the states are merged over the ranks (host/dist)
     int64_t chunk_override; // $DIFFSAMP_CPU_CHUNK (tests and benchmarks), or 0
     const double *mean;
-    float *y;        // n x d centred rows
-    double *half_sq; // |y_i|^2 / 2 of the stored float rows
-    double y_norm;   // max_i |y_i|
+    const ds_data *data; // the training rows in their own dtype
+    float *y;            // n x d centred rows; NULL: converted chunk by chunk (m->stream_rows)
+    double *half_sq;     // |y_i|^2 / 2 of the stored float rows
+    double y_norm;       // max_i |y_i|
+    cpu_prune *prune;    // certified pruning (cpu_prune.c), or NULL: every row evaluated
 };
 
 static int64_t chunk_override(void) {
@@ -57,6 +60,14 @@ static int64_t chunk_for(int64_t n, int64_t override, int64_t rows) {
     int64_t c = override > 0 ? override : CHUNK_FLOATS / rows;
     if (override <= 0) c = c < CHUNK_MIN ? CHUNK_MIN : c > CHUNK_MAX ? CHUNK_MAX : c;
     return c < n ? c : n;
+}
+
+// Rows [first, first + count) of the rank's rows, centred, in float32.
+static void centre_rows(const cpu_empirical *e, int64_t first, int64_t count, float *out) {
+    int64_t d = e->d;
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t j = 0; j < d; j++)
+            out[i * d + j] = (float)(ds_data_value(e->data, e->first + first + i, j) - e->mean[j]);
 }
 
 cpu_empirical *cpu_empirical_new(const ds_model *m) {
@@ -75,29 +86,59 @@ cpu_empirical *cpu_empirical_new(const ds_model *m) {
     e->sharded = ds_dist_data_sharding();
     e->d = d;
     e->mean = m->mean;
+    e->data = &m->data;
     e->chunk_override = chunk_override();
-    e->y = ds_try_alloc((size_t)(n * d), sizeof(float), "cpu backend: centred training rows");
-    e->half_sq = e->y ? ds_try_alloc((size_t)n, sizeof(double), "cpu backend") : NULL;
+    // Threads by the work (a small model is not worth waking them, host/core).
+    int threads = ds_threads_for((double)n * (double)d);
+    float *rows = NULL; // streaming: one row per thread for the norms
+    if (m->stream_rows)
+        rows = ds_try_alloc((size_t)(threads * d), sizeof(float), "cpu backend: rows");
+    else
+        e->y = ds_try_alloc((size_t)(n * d), sizeof(float), "cpu backend: centred training rows");
+    e->half_sq = e->y || rows ? ds_try_alloc((size_t)n, sizeof(double), "cpu backend") : NULL;
     if (!e->half_sq) {
+        free(rows);
         cpu_empirical_free(e);
         return NULL;
     }
-#pragma omp parallel for schedule(static) num_threads(ds_threads_for((double)n *(double)d))
-    for (int64_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int64_t j = 0; j < d; j++) {
-            float v = (float)(ds_data_value(&m->data, first + i, j) - m->mean[j]);
-            e->y[i * d + j] = v;
-            s += (double)v * v;
+#pragma omp parallel num_threads(threads)
+    {
+        float *row = rows ? rows + omp_get_thread_num() * d : NULL;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            float *y = e->y ? e->y + i * d : row;
+            centre_rows(e, i, 1, y);
+            double s = 0;
+            for (int64_t j = 0; j < d; j++) s += (double)y[j] * y[j];
+            e->half_sq[i] = 0.5 * s;
         }
-        e->half_sq[i] = 0.5 * s;
     }
+    free(rows);
     for (int64_t i = 0; i < n; i++) e->y_norm = fmax(e->y_norm, sqrt(2 * e->half_sq[i]));
     return e;
 }
 
+int cpu_empirical_prune(cpu_empirical *e, double eps, ds_prune_stats *stats) {
+    // A rank holds part of the rows and its dense states are merged over the ranks; the
+    // pruned path's certificate and output are those of one query over all the rows.
+    if (e->sharded)
+        return ds_fail("cpu backend: certified pruning is not available with --shard-data "
+                       "(each rank holds part of the training rows)");
+    // Its bounds and surviving rows read the float copy, which streamed rows lack.
+    if (!e->y)
+        return ds_fail("cpu backend: certified pruning needs the float32 copy of the rows "
+                       "(not kept when they are streamed to fit --max-memory)");
+    cpu_rows rows = {e->n, e->d, e->y, e->half_sq, e->mean, e->y_norm};
+    cpu_prune *p = cpu_prune_new(&rows, eps, stats);
+    if (!p) return -1;
+    cpu_prune_free(e->prune);
+    e->prune = p;
+    return 0;
+}
+
 void cpu_empirical_free(cpu_empirical *e) {
     if (!e) return;
+    cpu_prune_free(e->prune);
     free(e->y);
     free(e->half_sq);
     free(e);
@@ -115,6 +156,7 @@ typedef struct {
     cpu_row_state *st;  // B: state of the thread's rows so far
     cpu_row_state *cst; // B: state of the current chunk
     cpu_refine_buf rb;  // C candidates
+    float *rows;        // C x d centred rows of the chunk when streaming, else NULL
 } partial;
 
 static void partial_free(partial *p) {
@@ -126,6 +168,7 @@ static void partial_free(partial *p) {
     free(p->rb.idx);
     free(p->rb.dot);
     free(p->rb.t);
+    free(p->rows);
 }
 
 // What partial_new and cpu_empirical_denoise allocate for `rows` query rows.
@@ -139,12 +182,21 @@ void cpu_empirical_memory(const ds_model *m, int64_t rows, uint64_t *model, uint
     uint64_t part = sizeof(partial) + b * uc * sizeof(float) +
                     b * d * (sizeof(float) + sizeof(double)) + 2 * b * sizeof(cpu_row_state) +
                     uc * (sizeof(int64_t) + sizeof(float) + sizeof(double));
-    *model = n * d * sizeof(float) + n * sizeof(double);
+    if (m->stream_rows) part += uc * d * sizeof(float); // the chunk's converted rows
+    *model = (m->stream_rows ? 0 : n * d * sizeof(float)) + n * sizeof(double);
     *work = b * d * sizeof(float) + b * (d + 1) * sizeof(double) + (uint64_t)threads * part;
     if (ds_dist_data_sharding()) *work += b * (DS_LSE_HEAD + d) * sizeof(double); // merge()
+    if (m->kind != DS_MODEL_EMPIRICAL || ds_dist_data_sharding() || m->stream_rows) return;
+    // Certified pruning (on by default when sampling, not with --shard-data): its index
+    // and workspace, and the
+    // compact copies of the queries left to the dense path (x, out, sigma, diag).
+    uint64_t prune_model, prune_work;
+    cpu_prune_memory(m, rows, &prune_model, &prune_work);
+    *model += prune_model;
+    *work += prune_work + b * (2 * d * sizeof(float) + 5 * sizeof(double));
 }
 
-static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c) {
+static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c, int stream) {
     const char *what = "cpu empirical denoiser workspace";
     *p = (partial){ds_try_alloc((size_t)(rows * c), sizeof(float), what),
                    ds_try_alloc((size_t)(rows * d), sizeof(float), what),
@@ -153,8 +205,10 @@ static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c) {
                    ds_try_alloc((size_t)rows, sizeof(cpu_row_state), what),
                    {ds_try_alloc((size_t)c, sizeof(int64_t), what),
                     ds_try_alloc((size_t)c, sizeof(float), what),
-                    ds_try_alloc((size_t)c, sizeof(double), what)}};
-    if (!(p->logits && p->chunk && p->acc && p->st && p->cst && p->rb.idx && p->rb.dot && p->rb.t))
+                    ds_try_alloc((size_t)c, sizeof(double), what)},
+                   stream ? ds_try_alloc((size_t)(c * d), sizeof(float), what) : NULL};
+    if (!(p->logits && p->chunk && p->acc && p->st && p->cst && p->rb.idx && p->rb.dot && p->rb.t &&
+          (p->rows || !stream)))
         return -1;
     for (int64_t i = 0; i < rows; i++) p->st[i] = (cpu_row_state){-INFINITY, 0, 0, 0};
     return 0;
@@ -187,7 +241,8 @@ static void run_rows(const job *jb, int64_t first, int64_t last, partial *p) {
     int64_t d = e->d, rows = jb->rows;
     for (int64_t start = first; start < last; start += jb->c) {
         int64_t len = last - start < jb->c ? last - start : jb->c;
-        const float *yc = e->y + start * d;
+        const float *yc = e->y ? e->y + start * d : p->rows;
+        if (!e->y) centre_rows(e, start, len, p->rows);
         cpu_chunk ch = {yc, d, d, e->half_sq + start, start};
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)len, (int)d, 1.0f,
                     jb->xc, (int)d, yc, (int)d, 0.0f, p->logits, (int)len);
@@ -277,8 +332,8 @@ static void centre_queries(const cpu_empirical *e, const float *x, int64_t rows,
 // streaming its share with single-threaded SGEMMs, and the partial states are folded at
 // the end. One parallel region per call: alternating OpenMP loops with multithreaded
 // OpenBLAS calls cost 38% here, as each side's idle threads spin while the other runs.
-int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
-                          int64_t n_sigma, float *out, const ds_diag *diag) {
+static int dense_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
+                         int64_t n_sigma, float *out, const ds_diag *diag) {
     int64_t d = e->d, n = e->n, c = chunk_rows(e, rows), n_chunks = (n + c - 1) / c;
     int threads = ds_threads_for(2.0 * (double)rows * (double)n * (double)d);
     if (threads > n_chunks) threads = (int)n_chunks;
@@ -287,7 +342,7 @@ int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, 
     double *xc64 = ds_try_alloc((size_t)(rows * (d + 1)), sizeof(double), what);
     partial *parts = ds_try_alloc((size_t)threads, sizeof(partial), what);
     int rc = xc && xc64 && parts ? 0 : -1;
-    for (int t = 0; t < threads && !rc; t++) rc = partial_new(&parts[t], rows, d, c);
+    for (int t = 0; t < threads && !rc; t++) rc = partial_new(&parts[t], rows, d, c, !e->y);
     if (!rc) {
         double *eps = xc64 + rows * d;
         job jb = {e, xc, xc64, eps, rows, c, sigma, n_sigma, diag && diag->entropy};
@@ -308,5 +363,55 @@ int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, 
     free(parts);
     free(xc);
     free(xc64);
+    return rc;
+}
+
+// The queries the pruned path left (done[i] == 0), gathered into compact arrays, through
+// the dense path, and scattered back.
+static int dense_rest(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
+                      int64_t n_sigma, float *out, const ds_diag *diag, const uint8_t *done) {
+    int64_t d = e->d, rest = 0;
+    for (int64_t i = 0; i < rows; i++) rest += !done[i];
+    if (rest == 0) return 0;
+    if (rest == rows) return dense_denoise(e, x, rows, sigma, n_sigma, out, diag);
+    const char *what = "cpu empirical denoiser";
+    float *xs = ds_try_alloc((size_t)(2 * rest * d), sizeof(float), what);
+    double *ss = xs ? ds_try_alloc((size_t)(3 * rest), sizeof(double), what) : NULL;
+    int64_t *idx = ss ? ds_try_alloc((size_t)(2 * rest), sizeof(int64_t), what) : NULL;
+    if (!idx) {
+        free(xs), free(ss);
+        return -1;
+    }
+    float *os = xs + rest * d;
+    double *weight = ss + rest, *entropy = weight + rest;
+    int64_t *top = idx + rest, r = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        if (done[i]) continue;
+        memcpy(xs + r * d, x + i * d, sizeof(float) * (size_t)d);
+        ss[r] = sigma[n_sigma == 1 ? 0 : i];
+        idx[r++] = i;
+    }
+    ds_diag sub = {top, weight, entropy};
+    int rc = dense_denoise(e, xs, rest, ss, n_sigma == 1 ? 1 : rest, os, diag ? &sub : NULL);
+    for (int64_t k = 0; k < rest && !rc; k++) {
+        int64_t i = idx[k];
+        memcpy(out + i * d, os + k * d, sizeof(float) * (size_t)d);
+        if (!diag) continue;
+        if (diag->top_index) diag->top_index[i] = top[k];
+        if (diag->top_weight) diag->top_weight[i] = weight[k];
+        if (diag->entropy) diag->entropy[i] = entropy[k];
+    }
+    free(xs), free(ss), free(idx);
+    return rc;
+}
+
+int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,
+                          int64_t n_sigma, float *out, const ds_diag *diag) {
+    if (!e->prune) return dense_denoise(e, x, rows, sigma, n_sigma, out, diag);
+    uint8_t *done = ds_try_alloc((size_t)rows, 1, "cpu empirical denoiser");
+    if (!done) return -1;
+    int rc = cpu_prune_denoise(e->prune, x, rows, sigma, n_sigma, out, diag, done);
+    if (!rc) rc = dense_rest(e, x, rows, sigma, n_sigma, out, diag, done);
+    free(done);
     return rc;
 }

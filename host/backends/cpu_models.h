@@ -15,6 +15,9 @@ typedef struct cpu_local cpu_local;
 // Copies the training rows, centred, into float32. NULL (error recorded) on failure.
 cpu_empirical *cpu_empirical_new(const ds_model *m);
 void cpu_empirical_free(cpu_empirical *e);
+// Certified pruning (cpu_prune.c) of this denoiser from now on, with certificate eps;
+// *stats accumulates its counts. -1 (error recorded) when its index cannot be built.
+int cpu_empirical_prune(cpu_empirical *e, double eps, ds_prune_stats *stats);
 // out = D(x; sigma) on rows rows; sigma has one value (n_sigma == 1) or one per row;
 // diag (may be NULL) receives rows entries from index 0.
 int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,

@@ -11,17 +11,18 @@ typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int ranks; // runs under mpirun with several ranks (the others run in one process)
 } command;
 
 static const command commands[] = {
-    {"demo", cli_demo, "sample the three models of Fashion-MNIST and write grid PNGs"},
-    {"grid", cli_grid, "write a grid PNG of training images"},
-    {"info", cli_info, "show the build, the backends and the devices found"},
-    {"prepare", cli_prepare, "fit a model to a data set and write its folder"},
-    {"denoise", cli_denoise, "evaluate a model's denoiser D(x; sigma) on given rows"},
-    {"sample", cli_sample, "sample with a solver of the probability-flow ODE"},
-    {"analyze", cli_analyze, "trajectory geometry, memorisation, PCA-Frechet distance, errors"},
-    {"sweep", cli_sweep, "compare solvers, schedules, NFE and teleportation against adaptive"},
+    {"demo", cli_demo, "sample the three models of Fashion-MNIST and write grid PNGs", 0},
+    {"grid", cli_grid, "write a grid PNG of training images", 0},
+    {"info", cli_info, "show the build, the backends and the devices found", 1},
+    {"prepare", cli_prepare, "fit a model to a data set and write its folder", 0},
+    {"denoise", cli_denoise, "evaluate a model's denoiser D(x; sigma) on given rows", 1},
+    {"sample", cli_sample, "sample with a solver of the probability-flow ODE", 1},
+    {"analyze", cli_analyze, "trajectory geometry, memorisation, PCA-Frechet distance, errors", 0},
+    {"sweep", cli_sweep, "compare solvers, schedules, NFE and teleportation against adaptive", 0},
 };
 
 static void usage(FILE *f) {
@@ -42,7 +43,15 @@ static int run(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            if (commands[i].ranks || ds_dist_size() == 1)
+                return commands[i].run(argc - 1, argv + 1);
+            fprintf(stderr,
+                    "diffsamp: %s runs in one process (started here as %d ranks by mpirun; "
+                    "only sample, denoise and info use several)\n",
+                    argv[1], ds_dist_size());
+            return 2;
+        }
     fprintf(stderr, "diffsamp: unknown command '%s' (see diffsamp --help)\n", argv[1]);
     return 2;
 }

@@ -20,7 +20,7 @@ typedef struct {
     const char *noise_path, *step_noise_path, *trajectory, *backend, *out, *sigmas_file;
     int64_t k, order, lower_order_final, steps, n, batch, seed, class_label;
     int64_t gits_teacher, gits_warmup, deis_riemann;
-    int no_final_zero, full_order, afs, dynamic_threshold;
+    int no_final_zero, full_order, afs, dynamic_threshold, prune, no_prune;
     const char *max_memory;
     uint64_t max_memory_bytes;
     int resume, force, quiet, no_npy, no_png, flat_npy, shard_data;
@@ -108,6 +108,13 @@ static int plan(sample_args *a) {
     if (a->sigmas_file) c->schedule.kind = "file", c->schedule.path = a->sigmas_file;
     c->n = a->n, c->batch = a->batch, c->seed = (uint64_t)a->seed;
     c->record_trajectory = a->trajectory != NULL;
+    if (a->prune && a->no_prune)
+        return ds_fail("sample: --prune and --no-prune together (give one)");
+    c->prune = a->prune ? 1 : a->no_prune ? -1 : 0;
+    if (a->prune && (!strcmp(a->backend, "ref") || !strcmp(a->backend, "cuda")))
+        return ds_fail("sample: --prune: backend %s evaluates every training row (pruning is on "
+                       "cpu; leave out --prune)",
+                       a->backend);
     if (a->n < 0 || a->batch < 1)
         return ds_fail("sample: --n must be >= 0 and --batch >= 1 (got %lld, %lld)",
                        (long long)a->n, (long long)a->batch);
@@ -321,6 +328,20 @@ static void run_json_extra(ds_json *j, void *user) {
     ds_json_array(j, "landed_on_training_row"); // -1: did not land
     for (int64_t i = 0; i < r->n_samples; i++) ds_json_int(j, NULL, r->landed_on[i]);
     ds_json_end(j);
+    ds_json_bool(j, "pruning", r->pruning);
+    if (!r->pruning) return;
+    const ds_prune_stats *p = &r->prune;
+    ds_json_object(j, "prune");
+    ds_json_real(j, "eps", p->eps);
+    ds_json_int(j, "queries", p->queries);
+    ds_json_int(j, "queries_pruned", p->queries_pruned);
+    ds_json_int(j, "pairs", p->pairs);
+    ds_json_int(j, "pairs_skipped", p->pairs_skipped);
+    ds_json_real(j, "skipped_mass_bound", p->mass_max);
+    ds_json_real(j, "relative_change_bound", p->change_max);
+    ds_json_real(j, "flops", p->flops);
+    ds_json_real(j, "flops_dense", p->flops_dense);
+    ds_json_end(j);
 }
 
 // run.json: the configuration, the model, the backend and the timings of this run.
@@ -391,6 +412,16 @@ static void report(const sample_args *a, const ds_sample_result *r, int64_t resu
                "sample %.2f on average, %lld at most\n",
                (long long)r->landed, (long long)(c->n - resumed), landing_quantile(r, 1.0),
                landing_quantile(r, 0.5), r->nfe_mean, (long long)r->nfe);
+    if (r->pruning) {
+        const ds_prune_stats *p = &r->prune;
+        printf("pruning: %lld of %lld training rows skipped over all evaluations (%.2f%%), %lld "
+               "of %lld query evaluations pruned; skipped mass <= %.2g, change of D <= %.2g "
+               "relative per evaluation; %.3g of %.3g dense flops\n",
+               (long long)p->pairs_skipped, (long long)p->pairs,
+               p->pairs ? 100.0 * (double)p->pairs_skipped / (double)p->pairs : 0.0,
+               (long long)p->queries_pruned, (long long)p->queries, p->mass_max, p->change_max,
+               p->flops, p->flops_dense);
+    }
     printf("NFE: %lld per sample; time %.3f s (%.1f samples/s) -> %s\n", (long long)r->nfe,
            r->seconds, (double)(c->n - resumed) / r->seconds, a->out);
 }
@@ -468,6 +499,11 @@ int cli_sample(int argc, char **argv) {
          "(docs/compat.md); dpmpp2m_sde: midpoint (what bh2 selects there) or heun"},
         {"no-landing", CLI_FLAG, &a.cfg.no_landing,
          "empirical model: evaluate every row at every step (no certified landing)"},
+        {"prune", CLI_FLAG, &a.prune,
+         "empirical model: certified pruning, required (an error on a backend without it)"},
+        {"no-prune", CLI_FLAG, &a.no_prune,
+         "empirical model: no certified pruning (by default the cpu backend prunes where it "
+         "pays)"},
         {"landing-eps", CLI_REAL, &a.cfg.landing_eps,
          "landing certificate: a row lands once its mass off the top training row is <= this"},
         {"afs", CLI_FLAG, &a.afs, "diff-sampler's analytical first step (saves one NFE)"},

@@ -12,12 +12,17 @@
 #include "ds_error.h"
 #include "mem_plan.h"
 
-int sample_plan_memory(const ds_model *m, ds_backend *b, int batches, uint64_t max_memory,
+int sample_plan_memory(ds_model *m, ds_backend *b, int batches, uint64_t max_memory,
                        int64_t *batch) {
     ds_mem_request req = {
         .batch = *batch, .batches = batches, .limit = max_memory, .limit_what = "--max-memory"};
     ds_mem_plan p;
     DS_TRY(ds_mem_plan_make(b, m, &req, &p));
+    m->stream_rows = p.stream_rows;
+    if (p.stream_rows)
+        printf("memory: the training rows are converted chunk by chunk at each call to fit "
+               "%s\n",
+               p.limit_what);
     if (p.batch < *batch) {
         char total[32];
         ds_format_bytes(p.total_bytes, total, sizeof total);

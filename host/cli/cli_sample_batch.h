@@ -24,9 +24,9 @@ typedef struct {
 
 // The largest batch up to *batch that fits max_memory (0: what the backend's memory entry
 // says it has: the host's available memory on cpu and ref, no limit on cuda, which fits
-// its workspace itself), with `batches` batches kept by the solver; -1 with the bytes
-// needed when not even one row fits.
-int sample_plan_memory(const ds_model *m, ds_backend *b, int batches, uint64_t max_memory,
+// its workspace itself), with `batches` batches kept by the solver; sets m->stream_rows
+// when the plan streams the rows; -1 with the bytes needed when not even one row fits.
+int sample_plan_memory(ds_model *m, ds_backend *b, int batches, uint64_t max_memory,
                        int64_t *batch);
 // Opens the output folder for n samples in batches of `batch` (see ds_resume_open); a
 // run whose outputs would not fit on that disk is refused with the bytes it needs. Set

@@ -1,6 +1,9 @@
 // diffsamp sweep: runs every combination of solver, schedule, NFE budget and teleport
 // fraction from the same noise and reports the error against the adaptive solver's
-// solution, the PCA-Frechet distance to held-out data, the memorised fraction and time.
+// solution (ODE solvers), the distance of the samples' distribution from the data's
+// (class histogram of the nearest training rows, PCA-Frechet distances; the measure of
+// the stochastic samplers, whose noise makes per-sample errors meaningless), the
+// memorised fraction and time.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@ typedef struct {
     double sigma_min, sigma_max, rho, rtol;
     const char *model_dirs; // prepared model folders, comma-separated (NULL: fit --model)
     int kind_given;         // --model was given (then every folder must hold that kind)
+    ds_solver_opts noise;   // the stochastic options, given to every listed solver
 } sweep_opts;
 
 // What every configuration shares: the data, the models, the ground truth, the PCA
@@ -33,9 +37,13 @@ typedef struct {
     const char *label;                // the model in the table: its kind, or its folder
     char model_id[DS_PATH_MAX + 128]; // what determines the model, for the ground truth's cache
     double *truth, *result;           // n x d host rows
-    double *z_heldout;                // n_heldout x pca_k: held-out rows in the PCA space
+    double *z_train;                  // train.n x pca_k: training rows in the PCA space
+    double *z_heldout;                // n_heldout x pca_k: held-out rows in the PCA space, or NULL
     int64_t *truth_nearest;           // nearest training row of each truth sample
     int64_t n, d, n_heldout;
+    int64_t n_classes;     // 0: the training data has no labels
+    int64_t *train_counts; // n_classes: the training set's class histogram
+    int64_t *counts;       // n_classes: the histogram of the current run's nearest rows
     ds_pca pca;
 } sweep_state;
 
@@ -74,10 +82,11 @@ static int collect_rows(void *user, int64_t first_row, int64_t rows, const doubl
 }
 
 // A run configuration with the sweep's common settings: ends at sigma_min (no final
-// step to 0), rows 0 .. n-1 of the seed's noise.
+// step to 0), rows 0 .. n-1 of the seed's noise, the stochastic options given.
 static void base_config(const sweep_state *s, const char *solver, const char *schedule,
                         int64_t steps, double teleport, ds_sample_config *c) {
     ds_sample_config_default(c);
+    c->solver = s->o->noise;
     c->n = s->n;
     c->batch = s->o->batch;
     c->seed = (uint64_t)s->o->seed;
@@ -116,55 +125,76 @@ static int steps_for_nfe(const sweep_state *s, const ds_solver_opts *so, int64_t
     return 0;
 }
 
-// The rows where both the run and the truth are finite, copied to the front of xs and
-// ts; idx maps them back. A diverged sample (NaN or Inf) is counted, not measured.
-static int64_t finite_rows(const sweep_state *s, double *xs, double *ts, int64_t *idx) {
+// The rows where the run (and, when it is compared with it, the truth) is finite, copied
+// to the front of xs and ts; idx maps them back. A diverged sample (NaN or Inf) is
+// counted, not measured.
+static int64_t finite_rows(const sweep_state *s, int compared, double *xs, double *ts,
+                           int64_t *idx) {
     memcpy(xs, s->result, sizeof(double) * (size_t)(s->n * s->d));
     memcpy(ts, s->truth, sizeof(double) * (size_t)(s->n * s->d));
-    return ds_finite_rows(xs, ts, s->n, s->d, idx);
+    return ds_finite_rows(xs, compared ? ts : NULL, s->n, s->d, idx);
 }
 
-// PCA-Frechet distance of m rows to the held-out set (NaN without one).
-static int frechet_of(const sweep_state *s, const double *x, int64_t m, double *fd) {
-    *fd = NAN;
-    if (!s->z_heldout || m < 2) return 0;
-    double *z = ds_try_alloc((size_t)(m * s->pca.k), sizeof(double), "sweep");
+// PCA-Frechet distances of m rows to the training set and to the held-out set (NaN
+// without one, or with fewer than 2 rows).
+static int frechet_of(const sweep_state *s, const double *x, int64_t m, double *fd_train,
+                      double *fd_heldout) {
+    *fd_train = *fd_heldout = NAN;
+    if (m < 2) return 0;
+    int64_t k = s->pca.k;
+    double *z = ds_try_alloc((size_t)(m * k), sizeof(double), "sweep");
     int rc = z ? ds_pca_project(&s->pca, x, m, z) : -1;
-    if (!rc) rc = ds_frechet(z, m, s->z_heldout, s->n_heldout, s->pca.k, fd);
+    if (!rc) rc = ds_frechet(z, m, s->z_train, s->train.n, k, fd_train);
+    if (!rc && s->z_heldout) rc = ds_frechet(z, m, s->z_heldout, s->n_heldout, k, fd_heldout);
     free(z);
     return rc;
 }
 
-// Measures of s->result on its finite rows, as cells: the error against the truth, the
-// PCA-Frechet distance, memorisation, agreement with the truth's nearest training rows
-// and the number of rows left out (truth: s->result is the truth).
-static int add_measures(sweep_state *s, int truth, ds_table *t) {
+// Measures of s->result on its finite rows, as cells: the error against the truth
+// (compared: an ODE run; NaN for a stochastic one), the PCA-Frechet distance to the
+// held-out rows, memorisation, agreement with the truth's nearest training rows, the
+// number of rows left out, then the judgement, the noise options, the PCA-Frechet
+// distance to the training rows and the class histogram's total variation distance
+// (its counts in s->counts). truth: s->result is the truth.
+static int add_measures(sweep_state *s, const ds_sample_config *c, int truth, ds_table *t) {
+    int compared = !ds_solver_stochastic(&c->solver);
     size_t rows = (size_t)(s->n * s->d);
     double *xs = ds_try_alloc(rows, sizeof(double), "sweep");
     double *ts = ds_try_alloc(rows, sizeof(double), "sweep");
-    double *err = ds_try_alloc((size_t)s->n, sizeof(double), "sweep"), fd = NAN;
+    double *err = ds_try_alloc((size_t)s->n, sizeof(double), "sweep");
+    double fd = NAN, fd_train = NAN, tv = NAN;
     int64_t *idx = ds_try_alloc((size_t)s->n, sizeof(int64_t), "sweep"), agree = 0, m = 0;
     ds_stats st;
     ds_memorization mem = {0};
     int rc = xs && ts && err && idx ? 0 : -1;
     if (!rc) {
-        m = finite_rows(s, xs, ts, idx);
-        ds_rel_error_rows(xs, ts, m, s->d, err);
-        rc = ds_stats_of(err, m, &st);
+        m = finite_rows(s, compared, xs, ts, idx);
+        ds_rel_error_rows(xs, ts, compared ? m : 0, s->d, err);
+        rc = ds_stats_of(err, compared ? m : 0, &st);
     }
-    if (!rc) rc = frechet_of(s, xs, m, &fd);
+    if (!rc) rc = frechet_of(s, xs, m, &fd_train, &fd);
     if (!rc && m > 0) rc = ds_memorization_compute(&s->train, xs, m, &mem);
-    for (int64_t i = 0; !rc && i < m; i++) {
+    for (int64_t i = 0; !rc && compared && i < m; i++) {
         if (truth) s->truth_nearest[idx[i]] = mem.nearest[i];
         agree += mem.nearest[i] == s->truth_nearest[idx[i]];
     }
-    ds_table_add(t, "%.4g", st.mean);
-    ds_table_add(t, "%.4g", st.q50);
-    ds_table_add(t, "%.4g", st.q95);
+    if (!rc && s->n_classes) {
+        ds_class_histogram(&s->train, mem.nearest, m, s->n_classes, s->counts);
+        tv = ds_histogram_tv(s->counts, s->train_counts, s->n_classes);
+    }
+    char noise[128];
+    ds_solver_noise_label(&c->solver, noise, sizeof noise);
+    ds_table_add(t, "%.4g", compared && m ? st.mean : NAN);
+    ds_table_add(t, "%.4g", compared && m ? st.q50 : NAN);
+    ds_table_add(t, "%.4g", compared && m ? st.q95 : NAN);
     ds_table_add(t, "%.5g", fd);
     ds_table_add(t, "%.4f", m ? mem.fraction : NAN);
-    ds_table_add(t, "%.4f", m ? (double)agree / (double)m : NAN);
+    ds_table_add(t, "%.4f", compared && m ? (double)agree / (double)m : NAN);
     ds_table_add(t, "%lld", (long long)(s->n - m));
+    ds_table_add(t, "%s", truth ? "truth" : compared ? "error" : "distribution");
+    ds_table_add(t, "%s", noise[0] ? noise : "-");
+    ds_table_add(t, "%.5g", fd_train);
+    ds_table_add(t, "%.4f", tv);
     if (m < s->n)
         fprintf(stderr,
                 "sweep: %lld of %lld samples are not finite (NaN or Inf) in this run or "
@@ -180,7 +210,28 @@ static int add_measures(sweep_state *s, int truth, ds_table *t) {
 
 #define SWEEP_HEADER                                                                               \
     "solver,schedule,steps,teleport,nfe,error_mean,error_q50,error_q95,frechet,memorized,"         \
-    "same_nearest,nonfinite,seconds,model"
+    "same_nearest,nonfinite,judged_by,noise,frechet_train,class_tv,seconds,model"
+#define CLASSES_HEADER "solver,schedule,steps,teleport,nfe,noise,class,count,train_fraction,model"
+
+// The class histogram of the run just measured (s->counts), one row per class, beside
+// the training set's class frequencies.
+static void add_classes(const sweep_state *s, const ds_sample_config *c, const char *schedule,
+                        const char *steps, int64_t nfe, ds_table *classes) {
+    char noise[128];
+    ds_solver_noise_label(&c->solver, noise, sizeof noise);
+    for (int64_t k = 0; k < s->n_classes; k++) {
+        ds_table_add(classes, "%s", c->solver.solver);
+        ds_table_add(classes, "%s", schedule);
+        ds_table_add(classes, "%s", steps);
+        ds_table_add(classes, "%g", c->teleport.fraction);
+        ds_table_add(classes, "%lld", (long long)nfe);
+        ds_table_add(classes, "%s", noise[0] ? noise : "-");
+        ds_table_add(classes, "%lld", (long long)k);
+        ds_table_add(classes, "%lld", (long long)s->counts[k]);
+        ds_table_add(classes, "%.6f", (double)s->train_counts[k] / (double)s->train.n);
+        ds_table_add(classes, "%s", s->label);
+    }
+}
 
 // What determines the ground truth's rows: the model, the noise (seed and rows), the
 // schedule's range, the tolerance, and the backend and batch that compute it (float32
@@ -195,29 +246,31 @@ static void truth_key(const sweep_state *s, char *key, size_t size) {
 }
 
 // Appends the row of the run in s->result (the ground truth's, truth set, becomes
-// s->truth first, so its error is 0).
+// s->truth first, so its error is 0), and its class histogram to classes.
 static int add_row(sweep_state *s, const ds_sample_config *c, const char *schedule_label,
-                   const char *steps_label, int truth, int64_t nfe, double seconds, ds_table *t) {
+                   const char *steps_label, int truth, int64_t nfe, double seconds, ds_table *t,
+                   ds_table *classes) {
     if (truth) memcpy(s->truth, s->result, sizeof(double) * (size_t)(s->n * s->d));
     ds_table_add(t, "%s", c->solver.solver);
     ds_table_add(t, "%s", schedule_label);
     ds_table_add(t, "%s", steps_label);
     ds_table_add(t, "%g", c->teleport.fraction);
     ds_table_add(t, "%lld", (long long)nfe);
-    int rc = add_measures(s, truth, t);
+    int rc = add_measures(s, c, truth, t);
     ds_table_add(t, "%.3f", seconds);
     ds_table_add(t, "%s", s->label);
+    if (!rc && s->n_classes) add_classes(s, c, schedule_label, steps_label, nfe, classes);
     return rc;
 }
 
-// Runs one configuration into s->result and appends its row.
+// Runs one configuration into s->result and appends its rows.
 static int run_row(sweep_state *s, const ds_sample_config *c, const char *schedule_label,
-                   const char *steps_label, int truth, ds_table *t) {
+                   const char *steps_label, int truth, ds_table *t, ds_table *classes) {
     ds_sample_result r;
     int rc = ds_sample_run(s->be, &s->model, c->teleport.fraction > 0 ? &s->gauss : NULL, c,
                            collect_rows, s, &r);
     if (rc) return rc;
-    rc = add_row(s, c, schedule_label, steps_label, truth, r.nfe, r.seconds, t);
+    rc = add_row(s, c, schedule_label, steps_label, truth, r.nfe, r.seconds, t, classes);
     fprintf(stderr, "sweep: %s %s steps %s teleport %g: %lld NFE, %.2f s\n", c->solver.solver,
             schedule_label, steps_label, c->teleport.fraction, (long long)r.nfe, r.seconds);
     if (!rc && truth) { // kept for the next sweep of this model, noise and tolerance
@@ -229,11 +282,13 @@ static int run_row(sweep_state *s, const ds_sample_config *c, const char *schedu
     return rc;
 }
 
-// The ground truth: the adaptive solver from sigma_max to sigma_min, or the rows an
-// earlier sweep computed for the same key (OUT/truth, cli_truth_cache.c).
-static int ground_truth(sweep_state *s, ds_table *t) {
+// The ground truth: the adaptive solver (no noise) from sigma_max to sigma_min, or the
+// rows an earlier sweep computed for the same key (OUT/truth, cli_truth_cache.c).
+static int ground_truth(sweep_state *s, ds_table *t, ds_table *classes) {
     ds_sample_config c;
     base_config(s, "adaptive", "edm", 1, 0, &c);
+    ds_solver_opts_default(&c.solver);
+    c.solver.solver = "adaptive";
     c.solver.rtol = c.solver.atol = s->o->rtol;
     char label[64], key[DS_PATH_MAX + 512], path[DS_PATH_MAX + 64];
     snprintf(label, sizeof label, "rtol=%g", s->o->rtol);
@@ -244,9 +299,52 @@ static int ground_truth(sweep_state *s, ds_table *t) {
         fprintf(stderr,
                 "sweep: the ground truth of %s from %s (computed before: %lld NFE, %.2f s)\n",
                 s->label, path, (long long)nfe, seconds);
-        return add_row(s, &c, label, "-", 1, nfe, seconds, t);
+        return add_row(s, &c, label, "-", 1, nfe, seconds, t, classes);
     }
-    return run_row(s, &c, label, "-", 1, t);
+    return run_row(s, &c, label, "-", 1, t, classes);
+}
+
+// The rows of data -> z (n x pca_k) in the PCA space, a chunk of rows at a time.
+static int project_data(const ds_pca *p, const ds_data *data, double *z) {
+    enum { CHUNK = 4096 };
+    double *rows = ds_try_alloc((size_t)(CHUNK * data->d), sizeof(double), data->path);
+    int rc = rows ? 0 : -1;
+    for (int64_t first = 0; !rc && first < data->n; first += CHUNK) {
+        int64_t m = data->n - first < CHUNK ? data->n - first : CHUNK;
+        ds_data_rows_f64(data, first, m, rows);
+        rc = ds_pca_project(p, rows, m, z + first * p->k);
+    }
+    free(rows);
+    return rc;
+}
+
+// The PCA space of the training rows, the training and held-out rows in it, and the
+// training class histogram (when the data has labels).
+static int measure_setup(sweep_state *s, const sweep_opts *o) {
+    DS_TRY(ds_pca_fit(&s->train, cli_pca_k("sweep", o->pca_k, &s->train), &s->pca));
+    s->z_train = ds_try_alloc((size_t)(s->train.n * s->pca.k), sizeof(double), s->train.path);
+    if (!s->z_train) return -1;
+    DS_TRY(project_data(&s->pca, &s->train, s->z_train));
+    if (s->train.labels) {
+        DS_TRY(ds_class_count(&s->train, &s->n_classes));
+        s->train_counts = ds_try_alloc((size_t)s->n_classes, sizeof(int64_t), "class histogram");
+        s->counts = ds_try_alloc((size_t)s->n_classes, sizeof(int64_t), "class histogram");
+        if (!s->train_counts || !s->counts) return -1;
+        ds_class_histogram(&s->train, NULL, s->train.n, s->n_classes, s->train_counts);
+    }
+    if (!o->heldout) return 0;
+    ds_data test;
+    DS_TRY(cli_data_load("sweep", o->heldout, &test));
+    int rc = test.d == s->d ? 0
+                            : ds_fail("%s: rows of dimension %lld, but the training data has %lld",
+                                      o->heldout, (long long)test.d, (long long)s->d);
+    if (!rc) {
+        s->n_heldout = test.n;
+        s->z_heldout = ds_try_alloc((size_t)(test.n * s->pca.k), sizeof(double), o->heldout);
+        rc = s->z_heldout ? project_data(&s->pca, &test, s->z_heldout) : -1;
+    }
+    ds_data_free(&test);
+    return rc;
 }
 
 // The model to sweep: the folder dir (its d must be the data's), or a fit of --model to
@@ -307,24 +405,7 @@ static int sweep_setup(sweep_state *s, const sweep_opts *o, int teleporting) {
     s->result = ds_try_alloc((size_t)(s->n * s->d), sizeof(double), "sweep");
     s->truth_nearest = ds_try_alloc((size_t)s->n, sizeof(int64_t), "sweep");
     if (!s->truth || !s->result || !s->truth_nearest) return -1;
-    if (!o->heldout) return 0;
-    ds_data test;
-    DS_TRY(cli_data_load("sweep", o->heldout, &test));
-    int rc = test.d == s->d
-                 ? ds_pca_fit(&s->train, cli_pca_k("sweep", o->pca_k, &s->train), &s->pca)
-                 : ds_fail("%s: rows of dimension %lld, but the training data has %lld", o->heldout,
-                           (long long)test.d, (long long)s->d);
-    if (!rc) {
-        double *rows = ds_try_alloc((size_t)(test.n * test.d), sizeof(double), o->heldout);
-        s->n_heldout = test.n;
-        s->z_heldout = ds_try_alloc((size_t)(test.n * s->pca.k), sizeof(double), o->heldout);
-        rc = rows && s->z_heldout ? 0 : -1;
-        if (!rc) ds_data_rows_f64(&test, 0, test.n, rows);
-        if (!rc) rc = ds_pca_project(&s->pca, rows, test.n, s->z_heldout);
-        free(rows);
-    }
-    ds_data_free(&test);
-    return rc;
+    return measure_setup(s, o);
 }
 
 static void sweep_teardown(sweep_state *s) {
@@ -336,7 +417,10 @@ static void sweep_teardown(sweep_state *s) {
     free(s->truth);
     free(s->truth_nearest);
     free(s->result);
+    free(s->z_train);
     free(s->z_heldout);
+    free(s->train_counts);
+    free(s->counts);
 }
 
 typedef struct {
@@ -385,8 +469,10 @@ static int parse_lists(char text[4][256], sweep_lists *l) {
 
 // The checks that need no data, before the model is fitted and the ground truth run:
 // the ranges of the options and a step count for every solver and NFE budget (which
-// also checks the schedule's range).
-static int preflight(const sweep_opts *o, const sweep_lists *l) {
+// also checks the schedule's range and that each solver reads the stochastic options
+// given). *ode: whether a listed solver draws no noise (and needs the ground truth).
+static int preflight(const sweep_opts *o, const sweep_lists *l, int *ode) {
+    *ode = 0;
     DS_TRY(cli_check_int("sweep", "n", o->n, 2, INT64_MAX));
     DS_TRY(cli_check_int("sweep", "batch", o->batch, 1, INT64_MAX));
     DS_TRY(cli_check_int("sweep", "seed", o->seed, 0, INT64_MAX));
@@ -400,6 +486,7 @@ static int preflight(const sweep_opts *o, const sweep_lists *l) {
             ds_sample_config cfg;
             base_config(&s, l->solver[a], "edm", 1, 0, &cfg);
             DS_TRY(steps_for_nfe(&s, &cfg.solver, (int64_t)l->nfe[c], &cfg.schedule.steps));
+            *ode |= !ds_solver_stochastic(&cfg.solver);
         }
     return 0;
 }
@@ -419,9 +506,11 @@ static int teleport_fits(const ds_sample_config *c) {
     return 0;
 }
 
-// The ground truth, then every combination of the lists, one table row each.
-static int sweep_one(sweep_state *s, const sweep_lists *l, ds_table *t) {
-    DS_TRY(ground_truth(s, t));
+// The ground truth (when an ODE solver is listed), then every combination of the lists,
+// one table row each.
+static int sweep_one(sweep_state *s, const sweep_lists *l, int ode, ds_table *t,
+                     ds_table *classes) {
+    if (ode) DS_TRY(ground_truth(s, t, classes));
     for (int a = 0; a < l->n_solver; a++)
         for (int b = 0; b < l->n_schedule; b++)
             for (int e = 0; e < l->n_teleport; e++)
@@ -432,16 +521,17 @@ static int sweep_one(sweep_state *s, const sweep_lists *l, ds_table *t) {
                     if (!teleport_fits(&cfg)) continue;
                     char steps[32];
                     snprintf(steps, sizeof steps, "%lld", (long long)cfg.schedule.steps);
-                    DS_TRY(run_row(s, &cfg, l->schedule[b], steps, 0, t));
+                    DS_TRY(run_row(s, &cfg, l->schedule[b], steps, 0, t, classes));
                 }
     return 0;
 }
 
 // The sweep of every model: each --model-dir folder in turn, or the fit of --model.
-static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
+static int sweep_all(sweep_state *s, const sweep_lists *l, int ode, ds_table *t,
+                     ds_table *classes) {
     for (int m = 0; m < (l->n_dirs ? l->n_dirs : 1); m++) {
         DS_TRY(sweep_model(s, l->n_dirs ? l->dirs[m] : NULL));
-        DS_TRY(sweep_one(s, l, t));
+        DS_TRY(sweep_one(s, l, ode, t, classes));
     }
     return 0;
 }
@@ -449,7 +539,8 @@ static int sweep_all(sweep_state *s, const sweep_lists *l, ds_table *t) {
 int cli_sweep(int argc, char **argv) {
     sweep_opts o = {DS_DEFAULT_DATA, NULL,       "empirical", "euler,heun", "edm", "10,20,40", "0",
                     "auto",          "analysis", 64,          256,          0,     0,          10,
-                    0.002,           80,         7,           1e-6,         NULL,  0};
+                    0.002,           80,         7,           1e-6,         NULL,  0,          {0}};
+    ds_solver_opts_default(&o.noise);
     const cli_opt opts[] = {
         {"data", CLI_STR, &o.data_path, "training data (the model is fitted to it)"},
         {"heldout", CLI_STR, &o.heldout, "held-out data for the PCA-Frechet distance"},
@@ -469,6 +560,13 @@ int cli_sweep(int argc, char **argv) {
         {"sigma-max", CLI_REAL, &o.sigma_max, "first sigma"},
         {"rho", CLI_REAL, &o.rho, "edm schedule exponent"},
         {"rtol", CLI_REAL, &o.rtol, "ground truth: adaptive rtol = atol"},
+        {"s-churn", CLI_REAL, &o.noise.s_churn, "euler, heun: EDM's churn S_churn (0: the ODE)"},
+        {"s-tmin", CLI_REAL, &o.noise.s_tmin, "euler, heun: churn only where sigma >= S_tmin"},
+        {"s-tmax", CLI_REAL, &o.noise.s_tmax, "euler, heun: churn only where sigma <= S_tmax"},
+        {"s-noise", CLI_REAL, &o.noise.s_noise, "churn, ancestral and SDE samplers: noise scale"},
+        {"eta", CLI_REAL, &o.noise.eta,
+         "euler_ancestral, dpmpp_sde, dpmpp2m_sde, dpmpp3m_sde: noise fraction"},
+        {"r", CLI_REAL, &o.noise.sde_r, "dpmpp_sde: the substep's fraction of the step"},
         {"pca-k", CLI_INT, &o.pca_k,
          "principal components for the Frechet distance (0: 64, or d when d < 64)"},
         {"backend", CLI_STR, &o.backend, "ref, cpu, cuda or auto"},
@@ -477,10 +575,16 @@ int cli_sweep(int argc, char **argv) {
     int rc = cli_parse("sweep",
                        "Runs every combination of solver, schedule, NFE budget and teleport "
                        "fraction from the same noise, every schedule ending at sigma_min (no "
-                       "final step to 0), and reports the relative L2 error against the "
-                       "adaptive solver's solution, the PCA-Frechet distance to held-out data, "
-                       "the memorised fraction, the fraction of samples whose nearest training "
-                       "row is the ground truth's, and the time (model binding included).",
+                       "final step to 0), and reports for the ODE solvers the relative L2 error "
+                       "against the adaptive solver's solution and the fraction of samples "
+                       "whose nearest training row is the ground truth's; for every run the "
+                       "PCA-Frechet distances to the training and held-out data, the total "
+                       "variation distance between the class histogram of the samples' "
+                       "nearest training rows and the training set's (labelled data), the "
+                       "memorised fraction and the time (model binding included). The "
+                       "stochastic samplers (the stochastic options are given to every listed "
+                       "solver) are judged by the distributional measures only "
+                       "(judged_by = distribution); sweep_classes.csv holds the histograms.",
                        argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc) return rc > 0 ? 0 : cli_fail(2);
     o.kind_given = cli_given(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), "model");
@@ -493,19 +597,24 @@ int cli_sweep(int argc, char **argv) {
                          (int)sizeof text[i] - 1);
     sweep_lists lists;
     sweep_state s = {0};
-    ds_table t;
+    ds_table t, classes;
     ds_table_init(&t, SWEEP_HEADER);
-    char path[DS_PATH_MAX];
+    ds_table_init(&classes, CLASSES_HEADER);
+    char path[DS_PATH_MAX], classes_path[DS_PATH_MAX];
+    int ode = 0;
     if (!rc && o.model_dirs &&
         (size_t)snprintf(dirs, sizeof dirs, "%s", o.model_dirs) >= sizeof dirs)
         rc = ds_fail("sweep: --model-dir is longer than %d characters", (int)sizeof dirs - 1);
     if (!rc) rc = parse_lists(text, &lists);
     if (!rc) rc = parse_dirs(dirs, &o, &lists);
-    if (!rc) rc = preflight(&o, &lists);
-    if (!rc && (size_t)snprintf(path, sizeof path, "%s/sweep.csv", o.out) >= sizeof path)
+    if (!rc) rc = preflight(&o, &lists, &ode);
+    if (!rc && ((size_t)snprintf(path, sizeof path, "%s/sweep.csv", o.out) >= sizeof path ||
+                (size_t)snprintf(classes_path, sizeof classes_path, "%s/sweep_classes.csv",
+                                 o.out) >= sizeof classes_path))
         rc = ds_fail("%s: path too long", o.out);
     if (rc) { // a refused command line: nothing was loaded or made
         ds_table_free(&t);
+        ds_table_free(&classes);
         return cli_fail(2);
     }
     int teleporting = 0;
@@ -513,15 +622,20 @@ int cli_sweep(int argc, char **argv) {
     cli_out_dir out_dir = {0};
     if (!rc) rc = cli_out_dir_make(&out_dir, o.out); // before the runs: fails at once
     if (!rc) rc = sweep_setup(&s, &o, teleporting);
-    if (!rc) rc = sweep_all(&s, &lists, &t);
+    if (!rc) rc = sweep_all(&s, &lists, ode, &t, &classes);
     if (!rc) {
         printf("\n");
         rc = ds_table_print(&t, stdout);
         if (!rc) rc = ds_table_write_csv(&t, path);
         if (!rc) printf("wrote %s\n", path);
     }
+    if (!rc && s.n_classes) {
+        rc = ds_table_write_csv(&classes, classes_path);
+        if (!rc) printf("wrote %s\n", classes_path);
+    }
     if (rc) cli_out_dir_abandon(&out_dir);
     sweep_teardown(&s);
     ds_table_free(&t);
+    ds_table_free(&classes);
     return rc ? cli_fail(1) : 0;
 }

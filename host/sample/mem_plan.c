@@ -18,10 +18,20 @@ int ds_mem_plan_make(ds_backend *b, const ds_model *m, const ds_mem_request *req
     if (req->batch < 1) return ds_fail("batch size %lld (expected >= 1)", (long long)req->batch);
     ds_backend_memory mem;
     uint64_t one = need(b, m, req, 1, &mem);
-    plan->model_bytes = mem.model_bytes;
     plan->limit = req->limit ? req->limit : mem.available;
     plan->limit_what = req->limit ? req->limit_what : mem.available_what;
     plan->batch = req->batch;
+    plan->stream_rows = 0;
+    // A model whose rows do not fit as the backend keeps them is streamed from the data
+    // set, chunk by chunk, where the backend can (cpu: ds_model.stream_rows).
+    ds_model streamed = *m;
+    streamed.stream_rows = 1;
+    if (plan->limit && one > plan->limit && need(b, &streamed, req, 1, &mem) < one) {
+        m = &streamed;
+        plan->stream_rows = 1;
+    }
+    one = need(b, m, req, 1, &mem);
+    plan->model_bytes = mem.model_bytes;
     if (plan->limit && one > plan->limit) {
         char a[32], c[32], d[32];
         ds_format_bytes(one, a, sizeof a);

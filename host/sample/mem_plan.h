@@ -1,7 +1,8 @@
 // Memory planning of a sampling run, before anything is allocated: what the backend says
 // the model and its denoiser's workspace need (its memory entry), plus the batches the
-// solver keeps. A batch that would not fit under the limit is shrunk; a run that cannot
-// fit even one row at a time is refused with a message that says how much it needs.
+// solver keeps. A model whose rows do not fit as the backend keeps them is streamed
+// where the backend can; a batch that would not fit under the limit is shrunk; a run that
+// cannot fit even one row at a time is refused with a message that says how much it needs.
 #ifndef DS_MEM_PLAN_H
 #define DS_MEM_PLAN_H
 
@@ -29,6 +30,7 @@ typedef struct {
     uint64_t limit;       // the limit planned under (0: none; the backend fits itself)
     const char *limit_what;
     uint64_t total_bytes; // model, workspace and the solver's batches at the planned batch
+    int stream_rows;      // the plan needs the model's rows streamed (ds_model.stream_rows)
 } ds_mem_plan;
 
 // Plans a run of model m on backend b. Returns -1 (message: bytes needed and the limit)

@@ -7,7 +7,7 @@
 #include "ds_sample.h"
 #include "schedule_formula.h"
 
-// The solver, schedule and GITS teacher names, and the landing eps.
+// The solver, schedule and GITS teacher names, the landing and prune eps.
 static int check_names(const ds_sample_config *c) {
     DS_TRY(ds_solver_check_name(c->solver.solver));
     if (!ds_schedule_known(c->schedule.kind))
@@ -19,6 +19,12 @@ static int check_names(const ds_sample_config *c) {
     if (!(c->landing_eps > 0 && c->landing_eps <= 1e-3))
         return ds_fail("sample: --landing-eps %g is outside (0, 1e-3] (the landing eps)",
                        c->landing_eps);
+    if (!(c->prune_eps > 0 && c->prune_eps <= 1e-3))
+        return ds_fail("sample: the prune eps %g is outside (0, 1e-3]", c->prune_eps);
+    if (c->prune < -1 || c->prune > 1)
+        return ds_fail("sample: prune %d is not -1 (off), 0 (where the backend can) or 1 "
+                       "(required)",
+                       c->prune);
     return 0;
 }
 

@@ -17,6 +17,9 @@ void ds_sample_config_default(ds_sample_config *c) {
     c->n = 16;
     c->batch = 256;
     c->landing_eps = 1e-8; // derivation in host/solvers/landing.c
+    // Pruning changes an evaluation by <= 2 eps R / |D| relative (cpu_prune.c): with
+    // 1e-12, far below float rounding; it costs nothing where it does not pay.
+    c->prune_eps = 1e-12;
 }
 
 static int check_config(const ds_model *model, const ds_model *gauss, const ds_sample_config *c,
@@ -141,6 +144,27 @@ static int prepare_landing(run_state *st, const ds_model *model, const ds_sample
     return 0;
 }
 
+// Pruning is on for the empirical model where the backend has it, unless turned off;
+// required (--prune) on a backend without it, an error rather than a dense run.
+static int prepare_pruning(run_state *st, const ds_model *model, const ds_sample_config *c,
+                           ds_sample_result *r) {
+    ds_backend *b = st->ctx.b;
+    if (c->prune < 0 || model->kind != DS_MODEL_EMPIRICAL) return 0;
+    // --shard-data: each rank holds part of the rows, and the cpu backend refuses
+    // pruning there (cpu_empirical.c); by default the run is then unpruned.
+    // Streamed rows (data beyond --max-memory) likewise: no float copy to prune with.
+    if (c->prune == 0 && (ds_dist_data_sharding() || model->stream_rows)) return 0;
+    if (!b->prune) {
+        if (c->prune == 0) return 0;
+        return ds_fail("sample: --prune: backend %s evaluates every training row (pruning is "
+                       "on cpu)",
+                       b->name);
+    }
+    DS_TRY(b->prune(b, st->ctx.model, c->prune_eps, &r->prune));
+    r->pruning = 1;
+    return 0;
+}
+
 static void summarise_nfe(ds_sample_result *r) {
     int64_t runs = 0, total = 0;
     r->landed = 0;
@@ -169,6 +193,7 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
     if (c->step_noise) st.ctx.step_noise = &step_noise;
     if (!st.ctx.model) return -1;
     int rc = prepare(&st, teleporting ? gauss : NULL, c, r);
+    if (!rc) rc = prepare_pruning(&st, model, c, r);
     if (!rc) rc = prepare_landing(&st, model, c, r);
     if (!rc && c->step_noise) rc = ds_solver_count_draws(&c->solver, st.run, st.n_run, &draws);
     if (!rc && c->step_noise && draws != c->step_noise_draws)
@@ -193,8 +218,33 @@ int ds_sample_run(ds_backend *b, const ds_model *model, const ds_model *gauss,
 
 // Each sample ran on one rank; the others hold the marks of a sample not run (NFE -1,
 // sigma 0, row -1), so the maximum over the ranks is the sample's own result.
+// Pruning's counts add up over the ranks (the flops to the flop); its bounds and eps are
+// the largest of any rank's.
+static int merge_prune(ds_sample_result *r) {
+    ds_prune_stats *p = &r->prune;
+    int64_t counts[6] = {p->queries,       p->queries_pruned, p->pairs,
+                         p->pairs_skipped, (int64_t)p->flops, (int64_t)p->flops_dense};
+    int64_t pruning = r->pruning;
+    double bounds[3] = {p->mass_max, p->change_max, p->eps};
+    DS_TRY(ds_dist_sum_i64(counts, 6));
+    DS_TRY(ds_dist_max_i64(&pruning, 1));
+    DS_TRY(ds_dist_max_f64(bounds, 3));
+    *p = (ds_prune_stats){.eps = bounds[2],
+                          .queries = counts[0],
+                          .queries_pruned = counts[1],
+                          .pairs = counts[2],
+                          .pairs_skipped = counts[3],
+                          .mass_max = bounds[0],
+                          .change_max = bounds[1],
+                          .flops = (double)counts[4],
+                          .flops_dense = (double)counts[5]};
+    r->pruning = (int)pruning;
+    return 0;
+}
+
 int ds_sample_result_merge(ds_sample_result *r) {
     int64_t n = r->n_samples, calls = r->batch_calls;
+    DS_TRY(merge_prune(r));
     DS_TRY(ds_dist_max_i64(r->sample_nfe, n));
     DS_TRY(ds_dist_max_i64(r->landed_on, n));
     DS_TRY(ds_dist_max_f64(r->landing_sigma, n));

@@ -83,6 +83,19 @@ int ds_solver_stochastic(const ds_solver_opts *o) {
     return s && ((s->uses & USES_ETA) || ((s->uses & USES_CHURN) && o->s_churn > 0));
 }
 
+void ds_solver_noise_label(const ds_solver_opts *o, char *buf, size_t size) {
+    const solver_entry *s = find_solver(o->solver);
+    buf[0] = '\0';
+    if (!s || !ds_solver_stochastic(o)) return;
+    if (s->uses & USES_CHURN)
+        snprintf(buf, size, "s_churn=%g s_tmin=%g s_tmax=%g s_noise=%g", o->s_churn, o->s_tmin,
+                 o->s_tmax, o->s_noise);
+    else if (s->uses & USES_R)
+        snprintf(buf, size, "eta=%g r=%g s_noise=%g", o->eta, o->sde_r, o->s_noise);
+    else
+        snprintf(buf, size, "eta=%g s_noise=%g", o->eta, o->s_noise);
+}
+
 // The stochastic options: in range, and set only for a solver that reads them.
 static int check_stochastic(const solver_entry *s, const ds_solver_opts *o) {
     ds_solver_opts def;

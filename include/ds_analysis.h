@@ -1,5 +1,6 @@
 // Analysis of sampling runs: trajectory geometry, memorisation, PCA-Frechet distance,
-// error against a reference run, and the comparison of two denoisers across noise levels.
+// error against a reference run, the comparison of two denoisers across noise levels,
+// the emergence of principal components and the effect of perturbations along a run.
 #ifndef DS_ANALYSIS_H
 #define DS_ANALYSIS_H
 
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include "ds_backend.h"
 #include "ds_data.h"
+#include "ds_sample.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -142,6 +144,68 @@ int ds_denoiser_diff(ds_backend *be, ds_bound_model *const *models, int n_models
 // sigma where it does not. NaN when rel_diff never exceeds the threshold; the largest
 // grid sigma when it exceeds it there.
 double ds_crossover_sigma(const double *sigmas, const double *rel_diff, int n, double threshold);
+
+// ---- emergence of the principal components (Wang & Vastola, outline first) ----
+
+// For every sample i and principal component j of p (k of them): the coordinate of the
+// denoised points D(x_s; sigma_s) (t->denoised, projected on p) against that of the final
+// sample (the last point of t->x). The emergence sigma is where the coordinate settles:
+// below it every later point lies within tol standard deviations (sqrt(eigvals[j])) of the
+// final value; the crossing is interpolated between the bracketing schedule points
+// (log dev linear in log sigma), and a coordinate never farther than tol settles at sigmas[0].
+// sigmas: t->steps values, decreasing (the last may be 0).
+typedef struct {
+    int64_t b, k;
+    double *sigma;     // b x k: emergence sigma of component j in sample i
+    double *final;     // b x k: the final coordinate in standard deviations
+    double *median;    // k: the median of sigma over samples
+    double *q25, *q75; // k: its quartiles
+    double *at_start;  // k: fraction of samples settled at sigmas[0]
+    double spearman;   // rank correlation of median with the eigenvalues (over components)
+} ds_emergence;
+
+int ds_emergence_compute(const ds_traj_view *t, const double *sigmas, const ds_pca *p, double tol,
+                         ds_emergence *out);
+void ds_emergence_free(ds_emergence *e);
+// The Gaussian model's emergence sigma of a component of variance lambda whose final
+// coordinate lies g standard deviations from the mean, in closed form
+// (analysis_emergence.c: sqrt(lambda ((1 - tol / |g|)^-2 - 1))), capped at sigma_max, the
+// value for a coordinate settled from the start (|g| <= tol). With g at the median of
+// |N(0, 1)|, DS_HALF_NORMAL_MEDIAN, it is the median over samples.
+double ds_emergence_gaussian(double lambda, double tol, double g, double sigma_max);
+#define DS_HALF_NORMAL_MEDIAN 0.67448975019608174
+// *rho = Spearman's rank correlation of a and b (ties take their mean rank); NaN for
+// n < 2, a NaN entry or a constant list. 0, or -1 with the error recorded when memory
+// runs out.
+int ds_spearman(const double *a, const double *b, int64_t n, double *rho);
+
+// ---- perturbation (Wang & Vastola: early perturbations matter more) ----
+
+// The run of c on model m (deterministic sampler, no teleport), with its trajectory
+// x_0 .. x_steps; then for every schedule point k < steps two restarts from x_k on the
+// rest of the schedule: as it is (restart), and with x_k,i moved by size |x_k,i| along a
+// fixed random direction u_i (the Philox normals of row i under ds_philox_draw_key(seed,
+// 0)) (perturbed). Restarting both keeps a multistep solver's history out of the
+// comparison; for a one-step solver the restart retraces the run.
+typedef struct {
+    int steps; // perturbation points k = 0 .. steps - 1
+    int64_t n, d;
+    double size;
+    double *sigmas;    // steps + 1: the schedule
+    double *base;      // n x d: the final samples of the run
+    double *restart;   // steps x n x d: the final samples restarted at k
+    double *perturbed; // steps x n x d: the final samples perturbed at k
+    double *change;    // steps x n: |perturbed - restart| / |restart|
+} ds_perturbation;
+
+int ds_perturbation_run(ds_backend *b, const ds_model *m, const ds_sample_config *c, double size,
+                        ds_perturbation *out);
+void ds_perturbation_free(ds_perturbation *p);
+// The "which image" flips of b perturbed samples against the unperturbed ones (both
+// through ds_memorization_compute on the same training set): changed[i] = 1 when the
+// nearest training rows differ, flip[i] = 1 when moreover the perturbed sample is
+// memorised (d1 / d2 < DS_MEMORIZED_RATIO): it ends on another training image.
+void ds_flips(const ds_memorization *base, const ds_memorization *pert, int *flip, int *changed);
 
 // ---- result tables ----
 

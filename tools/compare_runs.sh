@@ -95,6 +95,8 @@ run a_err analyze error --samples s_euler/samples.npy --reference s_adaptive/sam
     --out a_err
 run a_den analyze denoisers --data data.npy --heldout heldout.npy --k 3 --n 8 --levels 4 \
     --backend cpu --out a_den
+run a_emer analyze emergence --trajectory traj --data data.npy --pca-k 4 --out a_emer
+run a_pert analyze perturbation --model-dir m_emp --steps 6 --n 6 --backend cpu --out a_pert
 run sweep sweep --data data.npy --heldout heldout.npy --model gmm --k 3 --solvers euler,heun \
     --schedules edm --nfe 6 --teleport 0,0.3 --n 6 --pca-k 4 --backend cpu --out sweep
 

@@ -43,10 +43,11 @@ x = np.frombuffer(raw[16:], np.uint8).reshape(-1, 28, 28)[: int(sys.argv[2])]
 np.save(sys.argv[3], x.copy())
 EOF
 
-specs=""
+specs="" runs=""
 for m in $(echo "$MODELS" | tr , ' '); do
     d=$OUT/$m
     specs="$specs $m=$d"
+    runs="$runs $m=$d/run"
     [ -f "$d/fid.csv" ] && continue
     echo "findings_models: $m"
     # shellcheck disable=SC2046
@@ -59,7 +60,7 @@ for m in $(echo "$MODELS" | tr , ' '); do
 done
 
 # shellcheck disable=SC2086
-/usr/bin/python3 "$TOOLS/plot_models.py" "$TRAIN" "$FIGURE" $(echo "$specs" | sed 's|\([^ ]*\)|\1/run|g')
+/usr/bin/python3 "$TOOLS/plot_models.py" "$TRAIN" "$FIGURE" $runs
 
 /usr/bin/python3 - "$N" "$NTRAIN" "$PCA_K" $specs <<'EOF'
 import csv, json, sys

@@ -1,12 +1,14 @@
 #!/bin/sh
 # The README's findings on the stochastic samplers with the exact score (issue 19.5):
-# sweeps of the empirical model of the first NTRAIN Fashion-MNIST training images
-# (Debian's dataset-fashion-mnist; copied with their labels as IDX files), then tables of the memorised fraction, the class histogram's
-# total variation distance from the training set's class frequencies, the PCA-Frechet
-# distances, and the class counts at the largest budget.
+# one sweep per sampler of the empirical model of the first NTRAIN Fashion-MNIST
+# training images (Debian's dataset-fashion-mnist; copied with their labels as IDX
+# files), then tables of the memorised fraction, the class histogram's total variation
+# distance from the training set's class frequencies, the PCA-Frechet distances, the
+# class counts at each sampler's largest budget, and the floors of an exact sampler.
 #
 #   tools/findings_stochastic.sh [BIN [OUT]]
-#   env: NTRAIN (0: all 60,000), N samples, NFE budgets of the stochastic samplers (Heun ODE: 10,20,40), BACKEND, SWEEPS (the sweeps to run, default all; two
+#   env: NTRAIN (0: all 60,000), N samples, NFE budgets of the stochastic samplers
+#        (Heun ODE: 10,20,40), BACKEND, SWEEPS (the sweeps to run, default all;
 #        instances with disjoint lists share the work)
 #
 # A sweep whose sweep.csv exists is not run again (delete OUT to start afresh); the

@@ -28,3 +28,15 @@ def save(fig, path):
     plt.close(fig)
     os.replace(tmp, path)
     print("wrote", path)
+
+
+def labelled(args):
+    """(path, label) pairs from "path[:label]" arguments; the label defaults to the
+    path's folder name."""
+    out = []
+    for arg in args:
+        path, sep, label = arg.rpartition(":")
+        if not sep or "/" in label:
+            path, label = arg, os.path.basename(os.path.dirname(os.path.abspath(arg)))
+        out.append((path, label))
+    return out

@@ -1,79 +1,18 @@
 // diffsamp analyze: trajectory geometry, memorisation, PCA-Frechet distance, error
-// against a reference run, and denoiser comparison across noise levels. Each prints
-// its tables and writes them as CSV files into --out.
+// against a reference run, and denoiser comparison across noise levels (here), emergence
+// and perturbation (cli_analyze_*.c). Each prints its tables and writes them as CSV
+// files into --out.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "cli.h"
-#include "ds_analysis.h"
+#include "cli_analyze.h"
 #include "ds_error.h"
 #include "ds_io.h"
 #include "ds_schedule.h"
 
 // ---- shared steps ----
-
-// Reads a .npy as doubles (uint8 mapped to [-1, 1] as for data sets); shape in *a.
-// finite_only: NaN or Inf is an error; else such values are kept (diverged samples).
-static int load_f64(const char *path, int finite_only, ds_array *a) {
-    DS_TRY(finite_only ? ds_npy_read(path, a) : ds_npy_read_any(path, a));
-    if (a->dtype == DS_F64) return 0;
-    int64_t count = ds_array_count(a);
-    double *x = ds_try_alloc((size_t)count, sizeof(double), path);
-    if (!x) {
-        ds_array_free(a);
-        return -1;
-    }
-    for (int64_t i = 0; i < count; i++)
-        x[i] = a->dtype == DS_F32 ? ((float *)a->data)[i]
-                                  : ((unsigned char *)a->data)[i] / 127.5 - 1.0;
-    free(a->data);
-    a->data = x;
-    a->dtype = DS_F64;
-    return 0;
-}
-
-// The rows of a folder of PNGs (a sample run's folder, or EDM's layout) as doubles in
-// [-1, 1], as a data set's.
-static int load_png_rows(const char *path, ds_array *a) {
-    ds_data data;
-    DS_TRY(cli_data_load("analyze", path, &data));
-    memset(a, 0, sizeof *a);
-    a->dtype = DS_F64, a->ndim = 2, a->shape[0] = data.n, a->shape[1] = data.d;
-    a->data = ds_try_alloc((size_t)(data.n * data.d), sizeof(double), path);
-    if (a->data) ds_data_rows_f64(&data, 0, data.n, a->data);
-    ds_data_free(&data);
-    return a->data ? 0 : -1;
-}
-
-// Rows of a .npy file (N x prod(other dims)) or of a folder of PNGs as doubles, of
-// dimension d (0: any); rows holding NaN or Inf are kept (keep_finite below counts and
-// drops them).
-static int load_rows(const char *path, int64_t d, double **x, int64_t *n, int64_t *d_out) {
-    ds_array a;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        DS_TRY(load_png_rows(path, &a));
-    else
-        DS_TRY(load_f64(path, 0, &a));
-    int64_t cols = 1;
-    for (int i = 1; i < a.ndim; i++) cols *= a.shape[i];
-    int ndim = a.ndim, bad_shape = ndim < 2 || a.shape[0] < 1;
-    if (bad_shape || (d && cols != d)) {
-        ds_array_free(&a);
-        if (ndim < 2)
-            return ds_fail("%s: an array of %d dimensions (expected rows: N x d)", path, ndim);
-        if (bad_shape) return ds_fail("%s: holds no rows (expected N x d with N >= 1)", path);
-        return ds_fail("%s: rows of dimension %lld (expected %lld, the training data's)", path,
-                       (long long)cols, (long long)d);
-    }
-    *x = a.data;
-    *n = a.shape[0];
-    if (d_out) *d_out = cols;
-    return 0;
-}
 
 // Drops the rows of x (and of ref, when given: a pair is dropped when either row is not
 // finite) that hold NaN or Inf, saying on stderr how many, as sweep counts diverged
@@ -107,45 +46,14 @@ static double *data_as_f64(const ds_data *data) {
     return x;
 }
 
-static int need(const char *command, const char *option, const char *value) {
-    if (!value)
-        return ds_fail("%s: --%s is required (see diffsamp %s --help)", command, option, command);
-    return 0;
-}
-
-// "dir/name" into buf, creating dir.
-static int out_path(char *buf, size_t size, const char *dir, const char *name) {
-    DS_TRY(ds_mkdirs(dir));
-    if ((size_t)snprintf(buf, size, "%s/%s", dir, name) >= size)
-        return ds_fail("%s/%s: path too long", dir, name);
-    return 0;
-}
-
-// Prints a table and writes it as dir/name.
-static int emit(const ds_table *t, const char *dir, const char *name) {
-    char path[DS_PATH_MAX];
-    DS_TRY(out_path(path, sizeof path, dir, name));
-    DS_TRY(ds_table_print(t, stdout));
-    DS_TRY(ds_table_write_csv(t, path));
-    printf("wrote %s\n\n", path);
-    return 0;
-}
-
-#define STATS_HEADER "metric,n,mean,q05,q25,q50,q75,q95,max"
+#define ANALYZE_STATS_HEADER "metric,n,mean,q05,q25,q50,q75,q95,max"
 // What an analysis returns for a refused command line (exit status 2).
-#define PARSE_ERROR (-2)
+#define ANALYZE_PARSE_ERROR (-2)
 // A check of the command line: its failure refuses it.
 #define REFUSE_UNLESS(call)                                                                        \
     do {                                                                                           \
-        if ((call) != 0) return PARSE_ERROR;                                                       \
+        if ((call) != 0) return ANALYZE_PARSE_ERROR;                                               \
     } while (0)
-
-static void add_stats_row(ds_table *t, const char *metric, const ds_stats *s) {
-    ds_table_add(t, "%s", metric);
-    ds_table_add(t, "%lld", (long long)s->n);
-    const double v[7] = {s->mean, s->q05, s->q25, s->q50, s->q75, s->q95, s->max};
-    for (int i = 0; i < 7; i++) ds_table_add(t, "%.6g", v[i]);
-}
 
 // ---- analyze trajectory ----
 
@@ -199,39 +107,14 @@ static int trajectory_samples(const ds_traj_geometry *g, ds_table *samples, ds_t
     }
     static const char *names[5] = {"max_deviation", "mean_angle_deg", "pca1_fraction",
                                    "pca2_fraction", "pca3_fraction"};
-    ds_table_init(summary, STATS_HEADER);
+    ds_table_init(summary, ANALYZE_STATS_HEADER);
     for (int c = 0; c < 5; c++) {
         ds_stats st;
         rc |= ds_stats_of(v + c * B, B, &st);
-        add_stats_row(summary, names[c], &st);
+        analyze_add_stats_row(summary, names[c], &st);
     }
     free(v);
     return rc;
-}
-
-// A recorded trajectory: PREFIX_x.npy and PREFIX_denoised.npy (points x samples x d) and
-// PREFIX_sigmas.npy (points).
-typedef struct {
-    ds_array x, denoised, sigmas;
-} trajectory_files;
-
-static int load_trajectory(const char *prefix, trajectory_files *f, ds_traj_view *t) {
-    char path[DS_PATH_MAX];
-    memset(f, 0, sizeof *f);
-    snprintf(path, sizeof path, "%s_x.npy", prefix);
-    DS_TRY(load_f64(path, 1, &f->x));
-    snprintf(path, sizeof path, "%s_denoised.npy", prefix);
-    DS_TRY(load_f64(path, 1, &f->denoised));
-    snprintf(path, sizeof path, "%s_sigmas.npy", prefix);
-    DS_TRY(load_f64(path, 1, &f->sigmas));
-    const ds_array *x = &f->x, *dn = &f->denoised;
-    if (x->ndim != 3 || dn->ndim != 3 || dn->shape[1] != x->shape[1] ||
-        dn->shape[2] != x->shape[2] || ds_array_count(&f->sigmas) != x->shape[0])
-        return ds_fail("%s: expected %s_x.npy and %s_denoised.npy of shape points x samples x d "
-                       "and %s_sigmas.npy with one sigma per point",
-                       prefix, prefix, prefix, prefix);
-    *t = (ds_traj_view){x->shape[0], x->shape[1], x->shape[2], dn->shape[0], x->data, dn->data};
-    return 0;
 }
 
 static int analyze_trajectory(int argc, char **argv) {
@@ -246,23 +129,23 @@ static int analyze_trajectory(int argc, char **argv) {
                        "angles between steps, variance in the top principal components, and "
                        "the distance of x_i and D(x_i) to the final sample.",
                        argc, argv, opts, 2);
-    if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    REFUSE_UNLESS(need("analyze trajectory", "trajectory", prefix));
-    trajectory_files f;
+    if (rc) return rc > 0 ? rc : ANALYZE_PARSE_ERROR;
+    REFUSE_UNLESS(analyze_need("analyze trajectory", "trajectory", prefix));
+    analyze_trajectory_files f;
     ds_traj_view t;
     ds_traj_geometry g = {0};
     ds_table steps = {0}, samples = {0}, summary = {0};
-    rc = load_trajectory(prefix, &f, &t);
+    rc = analyze_load_trajectory(prefix, &f, &t);
     if (!rc) rc = ds_traj_geometry_compute(&t, &g);
     if (!rc) {
         printf("trajectory %s: %lld points, %lld samples, d = %lld\n\n", prefix, (long long)t.steps,
                (long long)t.b, (long long)t.d);
         rc = trajectory_steps(&g, f.sigmas.data, &steps);
         if (!rc) rc = trajectory_samples(&g, &samples, &summary);
-        if (!rc) rc = emit(&steps, out, "trajectory_steps.csv");
-        if (!rc) rc = emit(&summary, out, "trajectory_summary.csv");
+        if (!rc) rc = analyze_emit(&steps, out, "trajectory_steps.csv");
+        if (!rc) rc = analyze_emit(&summary, out, "trajectory_summary.csv");
         char path[DS_PATH_MAX];
-        if (!rc) rc = out_path(path, sizeof path, out, "trajectory_samples.csv");
+        if (!rc) rc = analyze_out_path(path, sizeof path, out, "trajectory_samples.csv");
         if (!rc) rc = ds_table_write_csv(&samples, path);
         if (!rc) printf("wrote %s\n", path);
     }
@@ -270,9 +153,7 @@ static int analyze_trajectory(int argc, char **argv) {
     ds_table_free(&samples);
     ds_table_free(&summary);
     ds_traj_geometry_free(&g);
-    ds_array_free(&f.x);
-    ds_array_free(&f.denoised);
-    ds_array_free(&f.sigmas);
+    analyze_trajectory_files_free(&f);
     return rc;
 }
 
@@ -304,10 +185,10 @@ static int memorization_tables(const ds_data *train, const double *x, int64_t b,
         ds_memorization_free(&m);
         return -1;
     }
-    ds_table_init(summary, STATS_HEADER);
-    add_stats_row(summary, "nearest_distance", &s1);
-    add_stats_row(summary, "nearest_ratio", &sr);
-    add_stats_row(summary, "memorized", &sm);
+    ds_table_init(summary, ANALYZE_STATS_HEADER);
+    analyze_add_stats_row(summary, "nearest_distance", &s1);
+    analyze_add_stats_row(summary, "nearest_ratio", &sr);
+    analyze_add_stats_row(summary, "memorized", &sm);
     *fraction = m.fraction;
     ds_memorization_free(&m);
     return 0;
@@ -326,22 +207,22 @@ static int analyze_memorization(int argc, char **argv) {
                        "nearest / second-nearest; a sample is memorised when the ratio is "
                        "below 1/3.",
                        argc, argv, opts, 3);
-    if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    REFUSE_UNLESS(need("analyze memorization", "samples", samples));
+    if (rc) return rc > 0 ? rc : ANALYZE_PARSE_ERROR;
+    REFUSE_UNLESS(analyze_need("analyze memorization", "samples", samples));
     ds_data train;
     DS_TRY(cli_data_load("analyze", data_path, &train));
     double *x = NULL, fraction = 0;
     int64_t n = 0;
     ds_table per_sample = {0}, summary = {0};
-    rc = load_rows(samples, train.d, &x, &n, NULL);
+    rc = analyze_load_rows(samples, train.d, &x, &n, NULL);
     if (!rc) rc = keep_finite("analyze memorization", samples, x, NULL, &n, train.d);
     if (!rc) rc = memorization_tables(&train, x, n, &per_sample, &summary, &fraction);
     if (!rc) {
         printf("memorisation of %lld samples (%s) against %lld training rows (%s)\n\n",
                (long long)n, samples, (long long)train.n, data_path);
-        rc = emit(&summary, out, "memorization_summary.csv");
+        rc = analyze_emit(&summary, out, "memorization_summary.csv");
         char path[DS_PATH_MAX];
-        if (!rc) rc = out_path(path, sizeof path, out, "memorization.csv");
+        if (!rc) rc = analyze_out_path(path, sizeof path, out, "memorization.csv");
         if (!rc) rc = ds_table_write_csv(&per_sample, path);
         if (!rc)
             printf("wrote %s\nmemorised (ratio < 1/3): %.4f of %lld samples\n", path, fraction,
@@ -372,9 +253,9 @@ static int analyze_fid(int argc, char **argv) {
                        "of the top principal components of the training data; the first rows "
                        "of the training set, as many as there are samples, give a baseline.",
                        argc, argv, opts, 5);
-    if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    REFUSE_UNLESS(need("analyze fid", "samples", samples));
-    REFUSE_UNLESS(need("analyze fid", "heldout", heldout));
+    if (rc) return rc > 0 ? rc : ANALYZE_PARSE_ERROR;
+    REFUSE_UNLESS(analyze_need("analyze fid", "samples", samples));
+    REFUSE_UNLESS(analyze_need("analyze fid", "heldout", heldout));
     ds_data train, test = {0};
     DS_TRY(cli_data_load("analyze", data_path, &train));
     ds_pca p = {0};
@@ -384,7 +265,7 @@ static int analyze_fid(int argc, char **argv) {
     if (!rc && test.d != train.d)
         rc = ds_fail("%s: rows of dimension %lld, but the training data %s has %lld", heldout,
                      (long long)test.d, data_path, (long long)train.d);
-    if (!rc) rc = load_rows(samples, train.d, &x, &n, NULL);
+    if (!rc) rc = analyze_load_rows(samples, train.d, &x, &n, NULL);
     if (!rc) rc = keep_finite("analyze fid", samples, x, NULL, &n, train.d);
     if (!rc) k = cli_pca_k("analyze fid", k, &train);
     if (!rc) rc = ds_pca_fit(&train, k, &p);
@@ -415,7 +296,7 @@ static int analyze_fid(int argc, char **argv) {
             ds_table_add(&t, "%lld", (long long)k);
             ds_table_add(&t, "%.6g", v[i]);
         }
-        rc = emit(&t, out, "fid.csv");
+        rc = analyze_emit(&t, out, "fid.csv");
         ds_table_free(&t);
     }
     free(x);
@@ -442,13 +323,13 @@ static int analyze_error(int argc, char **argv) {
                        "Relative L2 error |x - ref| / |ref| of each sample against a reference "
                        "run (e.g. the adaptive solver) from the same noise.",
                        argc, argv, opts, 3);
-    if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    REFUSE_UNLESS(need("analyze error", "samples", samples));
-    REFUSE_UNLESS(need("analyze error", "reference", reference));
+    if (rc) return rc > 0 ? rc : ANALYZE_PARSE_ERROR;
+    REFUSE_UNLESS(analyze_need("analyze error", "samples", samples));
+    REFUSE_UNLESS(analyze_need("analyze error", "reference", reference));
     double *x = NULL, *ref = NULL, *err = NULL;
     int64_t n = 0, nr = 0, d = 0;
-    rc = load_rows(samples, 0, &x, &n, &d);
-    if (!rc) rc = load_rows(reference, d, &ref, &nr, NULL);
+    rc = analyze_load_rows(samples, 0, &x, &n, &d);
+    if (!rc) rc = analyze_load_rows(reference, d, &ref, &nr, NULL);
     if (!rc && nr != n)
         rc = ds_fail("%s: %lld rows, but %s has %lld (expected the same run's rows)", reference,
                      (long long)nr, samples, (long long)n);
@@ -461,9 +342,9 @@ static int analyze_error(int argc, char **argv) {
     }
     if (!rc) {
         ds_table t;
-        ds_table_init(&t, STATS_HEADER);
-        add_stats_row(&t, "relative_l2_error", &s);
-        rc = emit(&t, out, "error.csv");
+        ds_table_init(&t, ANALYZE_STATS_HEADER);
+        analyze_add_stats_row(&t, "relative_l2_error", &s);
+        rc = analyze_emit(&t, out, "error.csv");
         ds_table_free(&t);
     }
     free(x);
@@ -666,8 +547,8 @@ static int analyze_denoisers(int argc, char **argv) {
                        "(log-log interpolated between grid points): above it the model "
                        "approximates the reference.",
                        argc, argv, opts, n_opts);
-    if (rc) return rc > 0 ? rc : PARSE_ERROR;
-    REFUSE_UNLESS(need("analyze denoisers", "heldout", heldout));
+    if (rc) return rc > 0 ? rc : ANALYZE_PARSE_ERROR;
+    REFUSE_UNLESS(analyze_need("analyze denoisers", "heldout", heldout));
     const char *cmd = "analyze denoisers";
     REFUSE_UNLESS(cli_check_int(cmd, "n", n, 1, INT64_MAX));
     REFUSE_UNLESS(cli_check_int(cmd, "levels", n_sigmas, 2, 10000));
@@ -677,11 +558,11 @@ static int analyze_denoisers(int argc, char **argv) {
     if (!(sigma_max > sigma_min)) {
         ds_fail("%s: --sigma-min must be below --sigma-max (got %g, %g)", cmd, sigma_min,
                 sigma_max);
-        return PARSE_ERROR;
+        return ANALYZE_PARSE_ERROR;
     }
     if (!(threshold > 0)) {
         ds_fail("%s: --threshold must be > 0, got %g", cmd, threshold);
-        return PARSE_ERROR;
+        return ANALYZE_PARSE_ERROR;
     }
     denoiser_results r = {0};
     if (model_dirs && !cli_given(argc, argv, opts, n_opts, "models"))
@@ -720,10 +601,10 @@ static int analyze_denoisers(int argc, char **argv) {
         char path[DS_PATH_MAX];
         rc = ds_table_print(&wide, stdout);
         printf("\n");
-        if (!rc) rc = out_path(path, sizeof path, out, "denoisers.csv");
+        if (!rc) rc = analyze_out_path(path, sizeof path, out, "denoisers.csv");
         if (!rc) rc = ds_table_write_csv(&lng, path);
         if (!rc) printf("wrote %s\n\n", path);
-        if (!rc) rc = emit(&cross, out, "denoisers_crossover.csv");
+        if (!rc) rc = analyze_emit(&cross, out, "denoisers_crossover.csv");
         ds_table_free(&lng);
         ds_table_free(&wide);
         ds_table_free(&cross);
@@ -750,6 +631,8 @@ static const analysis analyses[] = {
     {"fid", analyze_fid, "PCA-Frechet distance of samples to held-out data"},
     {"error", analyze_error, "relative error of a run against a reference run"},
     {"denoisers", analyze_denoisers, "denoiser differences across noise levels, crossover"},
+    {"emergence", cli_analyze_emergence, "noise level at which each principal component settles"},
+    {"perturbation", cli_analyze_perturbation, "effect of a perturbation at each step of a run"},
 };
 
 static void usage(FILE *f) {
@@ -767,7 +650,7 @@ int cli_analyze(int argc, char **argv) {
     for (size_t i = 0; i < sizeof analyses / sizeof analyses[0]; i++) {
         if (strcmp(argv[1], analyses[i].name)) continue;
         int rc = analyses[i].run(argc - 1, argv + 1);
-        return rc < 0 ? cli_fail(rc == PARSE_ERROR ? 2 : 1) : 0;
+        return rc < 0 ? cli_fail(rc == ANALYZE_PARSE_ERROR ? 2 : 1) : 0;
     }
     const char *what = argv[1][0] == '-' ? "option" : "analysis";
     fprintf(stderr,

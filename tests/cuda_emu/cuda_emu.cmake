@@ -83,7 +83,7 @@ set_tests_properties(cli_cuda_emu PROPERTIES
 add_executable(bench_cuda_denoise_emu ${CMAKE_SOURCE_DIR}/bench/bench_cuda_denoise.c)
 set_target_properties(bench_cuda_denoise_emu PROPERTIES LINKER_LANGUAGE CXX)
 target_include_directories(bench_cuda_denoise_emu PRIVATE ${DIFFSAMP_HOST_INCLUDE_DIRS}
-                           ${CBLAS_INCLUDE_DIR})
+                           ${CMAKE_SOURCE_DIR}/tests ${CBLAS_INCLUDE_DIR})
 target_link_libraries(bench_cuda_denoise_emu PRIVATE diffsamp_emu)
 add_test(NAME bench_cuda_emu COMMAND bench_cuda_denoise_emu --small --reps 2 --samples 40)
 set_tests_properties(bench_cuda_emu PROPERTIES

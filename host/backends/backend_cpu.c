@@ -1,7 +1,6 @@
 // The cpu backend: float32 batches, OpenBLAS SGEMM and OpenMP threads. This file holds
 // the function table and the batch primitives; the denoisers live in cpu_empirical.c,
 // cpu_gmm.c and cpu_local.c.
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,13 +233,8 @@ static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backen
     } else if (m->kind == DS_MODEL_VARIANCE) {
         cpu_variance_memory(m, block, &out->model_bytes, &out->batch_bytes);
     } else if (ds_model_holds_rows(m->kind)) {
-        // the local models (cpu_local.c): float rows and, for a masked model, one d x d
-        // mask of (index, weight) entries; each thread's work
-        uint64_t d = (uint64_t)m->d;
-        out->model_bytes = sizeof(float) * (uint64_t)m->data.n * d;
-        if (ds_model_is_local(m->kind)) out->model_bytes += 16 * d * d;
-        out->batch_bytes =
-            sizeof(double) * (uint64_t)omp_get_max_threads() * (uint64_t)cpu_local_work_len(m);
+        // the local models (cpu_local.c)
+        cpu_local_memory(m, block, &out->model_bytes, &out->batch_bytes);
     } else
         cpu_gmm_memory(m, block, &out->model_bytes, &out->batch_bytes);
     if (ds_model_holds_rows(m->kind)) out->model_bytes += ds_backend_source_bytes(&m->data);

@@ -13,6 +13,7 @@
 #include "ds_schedule.h"
 #include "ds_sample.h"
 #include "ds_analysis.h"
+#include "ds_noether.h"
 #include "ds_version.h"
 
 #endif

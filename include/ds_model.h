@@ -24,8 +24,9 @@ typedef enum {
     DS_MODEL_SMOOTHED = 7,     // the empirical denoiser averaged over perturbed queries
     DS_MODEL_ELS = 8,          // Kamb & Ganguli's equivariant local score machine
     DS_MODEL_PSPC = 9,         // Niedoba et al.'s patch-based posterior mean (square patches)
+    DS_MODEL_VARIANCE = 10,    // Vastola: the empirical denoiser plus a DSM-proxy-variance field
 } ds_model_kind;
-#define DS_MODEL_KINDS 10
+#define DS_MODEL_KINDS 11
 
 // A caller's denoiser: out (rows x d) = D(x; sigma) for x (rows x d) and one sigma per
 // row, all host doubles, row-major. Returns 0, or -1 after recording a message with
@@ -75,6 +76,12 @@ typedef struct {
     int64_t smoothing_samples;
     uint64_t smoothing_seed;
 
+    // variance (README, section Models; host/models/variance.c): the empirical denoiser plus
+    // sqrt(variance) sum_i sqrt(w_i) (y_i - D) z_i(sigma), the z_i the Philox normals of
+    // variance_seed, interpolated over bins in log sigma (ds_variance_z).
+    double variance;
+    uint64_t variance_seed;
+
     // Callback: the caller's denoiser and its argument.
     ds_denoise_fn callback;
     void *callback_user;
@@ -104,6 +111,7 @@ typedef struct {
     const double *patch_schedule; // patch models: patch_steps x 2 (sigma, patch), sigmas increasing
     double smoothing;             // smoothed: >= 0 (the studio's smoothing_std), default 0
     int64_t smoothing_samples;    // smoothed: >= 1 (the studio's num_noise), default 1
+    double variance;              // variance: kappa >= 0, the proxy-variance scale, default 1
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);
@@ -117,6 +125,8 @@ int ds_model_kind_parse(const char *name, ds_model_kind *out);
 // smoothing sqrt(1 + sigma^2) of the perturbations at sigma.
 void ds_smoothed_noise(const ds_model *m, double *eps);
 double ds_smoothed_scale(const ds_model *m, double sigma);
+// variance: z (n values) = the unit normals z_i(sigma) of the training rows at sigma.
+void ds_variance_z(const ds_model *m, double sigma, double *z);
 // Checks a patch size of a patch model of that kind for images of that shape: 0, or -1
 // naming who.
 int ds_check_patch_size(const char *who, ds_model_kind kind, int64_t patch, int channels,
@@ -128,7 +138,7 @@ int ds_check_patch_schedule(const char *who, ds_model_kind kind, const double *s
 // The patch of a patch model at sigma (the schedule's, or patch_size).
 int ds_patch_at(const ds_model *m, double sigma);
 // 1 for the kinds that keep the training rows (empirical, pca_locality, ls, nearest,
-// smoothed, els, pspc).
+// smoothed, els, pspc, variance).
 int ds_model_holds_rows(ds_model_kind k);
 // 1 for the patch models (ls, els, pspc): patch_size or patch_schedule, images only.
 int ds_model_uses_patches(ds_model_kind k);

@@ -123,8 +123,7 @@ static void test_whole_image_patch_and_large_sigma(void **state) {
     ds_data_free(&data);
 }
 
-// cpu against ref on the float32 query the cpu backend holds: double sums of float32
-// values, so the float32 output's rounding (2^-24) dominates; tolerance 2.5e-7.
+// cpu against ref on the float32 query the cpu backend holds: TU_TOL_LOCAL_CPU.
 static void test_cpu_matches_ref(void **state) {
     (void)state;
     const int64_t n = 200, d = 48, rows = 6;
@@ -140,7 +139,7 @@ static void test_cpu_matches_ref(void **state) {
             tu_denoise("cpu", &m, x, rows, sigma, out);
             double err = tu_rel_l2(out, want, rows * d);
             printf("patch %d sigma %5.1f: cpu vs ref %.2e\n", patch, sigma, err);
-            assert_true(err < 2.5e-7);
+            assert_true(err < TU_TOL_LOCAL_CPU);
         }
         ds_model_free(&m);
     }

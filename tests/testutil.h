@@ -41,6 +41,15 @@ int64_t tu_nearest_row(const ds_data *data, const double *q, double *best, doubl
 // out = D(x; sigma) for `rows` rows of m on a fresh backend of that name (asserts success).
 void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t rows, double sigma,
                 double *out);
+// The relative L2 tolerance of the cpu local denoiser (cpu_local.c) against ref on the
+// float32 query it holds and float32 rows. The products whose logits lie within 12 of a
+// maximum are recomputed in double from those exact values, so the weights that matter
+// carry no SGEMM error; what is left is float32 arithmetic as in the empirical denoiser
+// (test_backend_ops.c, TOL_EMPIRICAL): float weights (exp polynomial 2e-7 relative), the
+// float logits of the other rows (< e^-12 of the maximum each), double sums and the
+// float output, a few u relative; measured <= 7e-7 in these tests and test_backend_ops
+// (sigma 0.002 .. 80): 5e-6.
+#define TU_TOL_LOCAL_CPU 5e-6
 // Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
 void tu_component_cov(const ds_model *m, int64_t c, double *cov);
 // A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit, when the

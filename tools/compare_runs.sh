@@ -69,6 +69,8 @@ done
 run s_gauss sample --model-dir m_gauss --steps 6 --n 6 $C --out s_gauss
 run s_gmm sample --model-dir m_gmm --steps 6 --n 6 $C --out s_gmm
 run s_ref sample --model-dir m_gmm --steps 6 --n 6 --backend ref --quiet --out s_ref
+run prep_var prepare --data data.npy --model variance --variance 0.5 --out m_var
+run s_var sample --model-dir m_var --steps 6 --n 6 $C --out s_var
 run s_logsnr sample --model-dir m_emp --schedule logsnr --steps 6 --n 6 $C --out s_logsnr
 run s_vp sample --model-dir m_emp --schedule vp --steps 6 --n 6 $C --out s_vp
 printf '80\n10\n1\n0.1\n0.002\n0\n' >sigmas.txt
@@ -97,6 +99,8 @@ run a_den analyze denoisers --data data.npy --heldout heldout.npy --k 3 --n 8 --
     --backend cpu --out a_den
 run a_emer analyze emergence --trajectory traj --data data.npy --pca-k 4 --out a_emer
 run a_pert analyze perturbation --model-dir m_emp --steps 6 --n 6 --backend cpu --out a_pert
+run a_noether analyze noether --toy ring --model gaussian --from 2,0 --to "0,1;-1,0.5" \
+    --steps 8 --out a_noether
 run sweep sweep --data data.npy --heldout heldout.npy --model gmm --k 3 --solvers euler,heun \
     --schedules edm --nfe 6 --teleport 0,0.3 --n 6 --pca-k 4 --backend cpu --out sweep
 

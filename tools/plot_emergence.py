@@ -5,6 +5,7 @@ Gaussian closed form, and the measured medians against the closed form's predict
 
 usage: tools/plot_emergence.py out.png emergence.csv[:label] [emergence.csv[:label] ...]
 """
+import python_with_numpy  # noqa: F401 (first: re-runs with a Python that has numpy)
 import argparse
 
 import matplotlib.pyplot as plt

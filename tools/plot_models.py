@@ -7,6 +7,7 @@ usage: tools/plot_models.py TRAIN.npy out.png NAME=FOLDER ... [--cols 8]
 FOLDER holds samples.npy (rows of the image shape of TRAIN.npy, grey) and
 memorization.csv; TRAIN.npy is the (N, H, W) training set the models were fitted to.
 """
+import python_with_numpy  # noqa: F401 (first: re-runs with a Python that has numpy)
 import argparse
 
 import numpy as np

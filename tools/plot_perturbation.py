@@ -5,6 +5,7 @@ end on another training image (flip rate) or nearest another training row.
 
 usage: tools/plot_perturbation.py out.png perturbation.csv[:label] [more.csv[:label] ...]
 """
+import python_with_numpy  # noqa: F401 (first: re-runs with a Python that has numpy)
 import argparse
 
 import matplotlib.pyplot as plt

@@ -1,7 +1,6 @@
 // The cpu backend: float32 batches, OpenBLAS SGEMM and OpenMP threads. This file holds
 // the function table and the batch primitives; the denoisers live in cpu_empirical.c,
 // cpu_gmm.c and cpu_local.c.
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +20,7 @@ struct ds_bound_model {
     cpu_empirical *empirical;
     cpu_gmm *gmm;
     cpu_local *local;
+    cpu_variance *variance;
 };
 
 static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
@@ -32,11 +32,13 @@ static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_NEAREST ||
         m->kind == DS_MODEL_SMOOTHED)
         bm->empirical = cpu_empirical_new(m);
+    else if (m->kind == DS_MODEL_VARIANCE)
+        bm->variance = cpu_variance_new(m);
     else if (ds_model_holds_rows(m->kind)) // the local models: pca_locality, ls, els, pspc
         bm->local = cpu_local_new(m);
     else
         bm->gmm = cpu_gmm_new(m);
-    if (bm->empirical || bm->gmm || bm->local) return bm;
+    if (bm->empirical || bm->gmm || bm->local || bm->variance) return bm;
     free(bm);
     return NULL;
 }
@@ -47,6 +49,7 @@ static void cpu_unbind(ds_backend *b, ds_bound_model *bm) {
     cpu_empirical_free(bm->empirical);
     cpu_gmm_free(bm->gmm);
     cpu_local_free(bm->local);
+    cpu_variance_free(bm->variance);
     free(bm);
 }
 
@@ -181,6 +184,8 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                                     diag->entropy ? diag->entropy + start : NULL};
             DS_TRY(cpu_empirical_denoise(bm->empirical, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob,
                                          diag ? &shifted : NULL));
+        } else if (bm->variance) {
+            DS_TRY(cpu_variance_denoise(bm->variance, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
         } else if (bm->local) {
             DS_TRY(cpu_local_denoise(bm->local, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
         } else {
@@ -225,14 +230,11 @@ static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backen
         int64_t copies = m->kind == DS_MODEL_SMOOTHED ? m->smoothing_samples : 1;
         cpu_empirical_memory(m, block * copies, &out->model_bytes, &out->batch_bytes);
         if (copies > 1) out->batch_bytes += 2 * sizeof(float) * (uint64_t)(block * copies * m->d);
+    } else if (m->kind == DS_MODEL_VARIANCE) {
+        cpu_variance_memory(m, block, &out->model_bytes, &out->batch_bytes);
     } else if (ds_model_holds_rows(m->kind)) {
-        // the local models (cpu_local.c): float rows and, for a masked model, one d x d
-        // mask of (index, weight) entries; each thread's work
-        uint64_t d = (uint64_t)m->d;
-        out->model_bytes = sizeof(float) * (uint64_t)m->data.n * d;
-        if (ds_model_is_local(m->kind)) out->model_bytes += 16 * d * d;
-        out->batch_bytes =
-            sizeof(double) * (uint64_t)omp_get_max_threads() * (uint64_t)cpu_local_work_len(m);
+        // the local models (cpu_local.c)
+        cpu_local_memory(m, block, &out->model_bytes, &out->batch_bytes);
     } else
         cpu_gmm_memory(m, block, &out->model_bytes, &out->batch_bytes);
     if (ds_model_holds_rows(m->kind)) out->model_bytes += ds_backend_source_bytes(&m->data);

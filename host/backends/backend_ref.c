@@ -230,9 +230,10 @@ static void gmm_row(const ds_model *m, const double *x, double sigma, double *ou
 }
 
 // Per model row work of one denoise thread (doubles): N logits, a state and two rows for
-// the models that hold the training rows (pspc: N weights and a count per pixel), or the
-// mixture's projections and component terms.
+// the models that hold the training rows (pspc: N weights and a count per pixel; variance:
+// also the N normals z_i), or the mixture's projections and component terms.
 static int64_t ref_work_len(const ds_model *m) {
+    if (m->kind == DS_MODEL_VARIANCE) return 2 * m->data.n + DS_LSE_HEAD + 3 * m->d;
     return ds_model_holds_rows(m->kind) ? m->data.n + DS_LSE_HEAD + 3 * m->d
                                         : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
 }
@@ -297,6 +298,28 @@ static void smoothed_row(const ds_bound_model *bm, const double *x, double sigma
         empirical_row(bm, query, sigma, d_c, work);
         for (int64_t j = 0; j < d; j++) out[j] += d_c[j] / (double)samples;
     }
+}
+
+// One row of the variance model (host/models/model_variance.c): out = D + sqrt(kappa)
+// sum_i a_i (y_i - D), a_i = sqrt(w_i) z_i(sigma), as P + S (mean - D) with
+// P = sum_i a_i (y_i - mean) and S = sum_i a_i; work: empirical_row's (n + DS_LSE_HEAD +
+// d), P (d), then the n normals.
+static void variance_row(const ds_bound_model *bm, const double *x, double sigma, double *out,
+                         double *work) {
+    const ds_model *m = bm->m;
+    int64_t n = m->data.n, d = m->d;
+    double *w = work, *p = work + n + DS_LSE_HEAD + d, *z = p + 2 * d, s = 0;
+    empirical_row(bm, x, sigma, out, work); // w: the unnormalised weights
+    double total = work[n + DS_LSE_Z];
+    ds_variance_z(m, sigma, z);
+    for (int64_t j = 0; j < d; j++) p[j] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double a = sqrt(w[i] / total) * z[i];
+        s += a;
+        for (int64_t j = 0; j < d; j++) p[j] += a * bm->centred[i * d + j];
+    }
+    double scale = sqrt(m->variance);
+    for (int64_t j = 0; j < d; j++) out[j] += scale * (p[j] + s * (m->mean[j] - out[j]));
 }
 
 // The nearest training row (float64 squared distances; the first of equals).
@@ -405,6 +428,8 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                 nearest_row(bm, xi, oi);
             else if (m->kind == DS_MODEL_SMOOTHED)
                 smoothed_row(bm, xi, s, oi, work);
+            else if (m->kind == DS_MODEL_VARIANCE)
+                variance_row(bm, xi, s, oi, work);
             else if (m->kind == DS_MODEL_ELS)
                 ref_els_row(m, xi, s, oi);
             else if (m->kind == DS_MODEL_PSPC)

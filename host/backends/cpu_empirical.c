@@ -15,7 +15,7 @@
 // |y|^2/2 is kept in double (from the rounded rows, so that a logit is exactly
 // -|x - y~|^2/2 + const up to the product error), maxima and sums are in double, and
 // the rows whose logits may lie within DS_REFINE_WINDOW of a query's maximum have their
-// product recomputed in double (refine()): at small sigma these are a handful, and the
+// product recomputed in double (cpu_softmax.c): at small sigma these are a handful, and the
 // choice of the nearest row and the weights that matter carry no SGEMM error.
 #include <cblas.h>
 #include <math.h>
@@ -26,6 +26,7 @@
 #include "cpu_blas.h"
 #include "cpu_models.h"
 #include "cpu_prune.h"
+#include "cpu_softmax.h"
 #include "dist.h"
 #include "ds_error.h"
 #include "empirical_refine.h"
@@ -35,8 +36,6 @@
 #define CHUNK_FLOATS (1 << 20)
 #define CHUNK_MIN 256
 #define CHUNK_MAX 4096
-// Refinement of the logits near the maximum (see refine() and empirical_refine.h).
-#define REFINE_SHARE 32 // at most 1/32 of a chunk's rows per query
 
 struct cpu_empirical {
     int64_t n, d;
@@ -149,196 +148,15 @@ static int64_t chunk_rows(const cpu_empirical *e, int64_t rows) {
     return chunk_for(e->n, e->chunk_override, rows);
 }
 
-static inline float bits_to_float(uint32_t b) {
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
-
-// exp(x) for x <= 0 in float (0 below -87), as 2^n p(r) with Cephes' expf polynomial,
-// relative error about 2e-7. Written so that the weight loop vectorises without
-// -ffast-math: glibc's expf is not vectorised, and float compares in ?: keep the loop
-// from vectorising (trapping math), so the clamp at -87 compares bit patterns (for
-// x <= 0 a larger pattern is a more negative number). A positive x, which only the float
-// logits of refined rows can give (their weights are replaced, see chunk_state()), counts
-// as 0: beyond 88 the exponent field would overflow into a NaN or garbage.
-static inline float exp_nonpos(float x) {
-    const uint32_t limit = 0xC2AE0000u; // -87.0f
-    uint32_t xb;
-    memcpy(&xb, &x, sizeof xb);
-    xb = xb < 0x80000000u ? 0u : xb;
-    uint32_t keep = xb > limit ? 0u : 0xFFFFFFFFu;
-    float xc = bits_to_float(xb > limit ? limit : xb);
-    float t = xc * 1.44269504088896341f + 12582912.0f; // round to nearest via 1.5 * 2^23
-    float n = t - 12582912.0f;
-    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    float v = p * bits_to_float((uint32_t)((int32_t)n + 127) << 23);
-    uint32_t vb;
-    memcpy(&vb, &v, sizeof vb);
-    return bits_to_float(vb & keep);
-}
-
-// The log-sum-exp state of one query row over a set of training rows, in units of
-// t = x.y - |y|^2/2 (the logit is t / sigma^2).
-typedef struct {
-    double tmax; // maximum of t (-inf: no rows yet)
-    double z;    // sum of exp(l - lmax)
-    double zl;   // sum of exp(l - lmax) (l - lmax), for the entropy
-    int64_t top; // training row of the maximum
-} row_state;
-
-// One query row as the chunk pass sees it.
-typedef struct {
-    const double *x; // centred query in double
-    double inv_s2;
-    double eps; // bound on the SGEMM error of x.y over the training rows
-} query;
-
-// Candidate rows of a chunk whose logits are recomputed in double.
-typedef struct {
-    int64_t *idx; // position in the chunk
-    float *dot;   // the SGEMM product
-    double *t;    // x.y - |y|^2/2 in double
-} refine_buf;
-
-// Reductions below keep LANES independent partial sums or maxima, so that they
-// vectorise (or at least pipeline) without reassociating floating-point operations.
-enum { LANES = 8 };
-
-// x.y in double for a float row y.
-static double dot_f64(const double *x, const float *y, int64_t d) {
-    double s[LANES] = {0};
-    int64_t j = 0;
-    for (; j + LANES <= d; j += LANES)
-        for (int k = 0; k < LANES; k++) s[k] += x[j + k] * y[j + k];
-    for (; j < d; j++) s[0] += x[j] * y[j];
-    for (int k = 1; k < LANES; k++) s[0] += s[k];
-    return s[0];
-}
-
-// Recomputes in double the t of the chunk rows that may lie within DS_REFINE_WINDOW logits
-// of the maximum given the SGEMM error bound; returns their count, or 0 when the error
-// bound is negligible or more than 1/REFINE_SHARE of the rows qualify (the softmax is
-// then broad, the error per logit < 1e-5 on our data, and independent errors average).
-static int64_t refine(const cpu_empirical *e, const float *dot, const float *yc, int64_t c,
-                      int64_t first, const query *q, double tmax_f, refine_buf *rb) {
-    if (q->eps * q->inv_s2 < DS_REFINE_MIN_ERROR) return 0;
-    const double *hs = e->half_sq + first;
-    double cut = tmax_f - (DS_REFINE_WINDOW / q->inv_s2 + 2 * q->eps);
-    int64_t n = 0, cap = c / REFINE_SHARE + 1;
-    for (int64_t j = 0; j < c; j++) {
-        if ((double)dot[j] - hs[j] < cut) continue;
-        if (n == cap) return 0;
-        rb->idx[n] = j, rb->dot[n] = dot[j], n++;
-    }
-    for (int64_t k = 0; k < n; k++)
-        rb->t[k] = dot_f64(q->x, yc + rb->idx[k] * e->d, e->d) - hs[rb->idx[k]];
-    return n;
-}
-
-// max_j dot[j] - hs[j].
-static double max_t(const float *dot, const double *hs, int64_t c) {
-    double m[LANES];
-    for (int k = 0; k < LANES; k++) m[k] = -INFINITY;
-    int64_t j = 0;
-    for (; j + LANES <= c; j += LANES)
-        for (int k = 0; k < LANES; k++) {
-            double t = (double)dot[j + k] - hs[j + k];
-            m[k] = t > m[k] ? t : m[k];
-        }
-    for (; j < c; j++) m[0] = fmax(m[0], (double)dot[j] - hs[j]);
-    for (int k = 1; k < LANES; k++) m[0] = fmax(m[0], m[k]);
-    return m[0];
-}
-
-// dot[j] <- exp((dot[j] - hs[j] - tmax) inv_s2) in float; returns their sum, and in
-// *suml the sum of w l (for the entropy) when suml is not NULL.
-static double weights(float *dot, const double *hs, int64_t c, double tmax, double inv_s2,
-                      double *suml) {
-    double z[LANES] = {0}, zl[LANES] = {0};
-    if (suml)
-        for (int64_t j = 0; j < c; j++) {
-            double l = ((double)dot[j] - hs[j] - tmax) * inv_s2;
-            float w = exp_nonpos((float)l);
-            dot[j] = w;
-            zl[j % LANES] += w * l;
-        }
-    else
-        for (int64_t j = 0; j < c; j++)
-            dot[j] = exp_nonpos((float)(((double)dot[j] - hs[j] - tmax) * inv_s2));
-    int64_t j = 0;
-    for (; j + LANES <= c; j += LANES)
-        for (int k = 0; k < LANES; k++) z[k] += dot[j + k];
-    for (; j < c; j++) z[0] += dot[j];
-    for (int k = 1; k < LANES; k++) z[0] += z[k], zl[0] += zl[k];
-    if (suml) *suml = zl[0];
-    return z[0];
-}
-
-// The state of one chunk (training rows first..first+c, centred in yc) from the products
-// dot[0..c); overwrites dot with the float weights exp(l - lmax of the chunk).
-static row_state chunk_state(const cpu_empirical *e, float *dot, const float *yc, int64_t c,
-                             int64_t first, const query *q, int want_entropy, refine_buf *rb) {
-    const double *hs = e->half_sq + first;
-    double inv_s2 = q->inv_s2, tmax_f = max_t(dot, hs, c);
-    row_state st = {tmax_f, 0, 0, first};
-    int64_t n = refine(e, dot, yc, c, first, q, tmax_f, rb);
-    if (n) {
-        st.tmax = -INFINITY;
-        for (int64_t k = 0; k < n; k++)
-            if (rb->t[k] > st.tmax) st.tmax = rb->t[k], st.top = first + rb->idx[k];
-    } else {
-        for (int64_t j = 0; j < c; j++)
-            if ((double)dot[j] - hs[j] == tmax_f) {
-                st.top = first + j;
-                break;
-            }
-    }
-    st.z = weights(dot, hs, c, st.tmax, inv_s2, want_entropy ? &st.zl : NULL);
-    // The refined rows replace their weights from the float products.
-    for (int64_t k = 0; k < n; k++) {
-        int64_t j = rb->idx[k];
-        double l = (rb->t[k] - st.tmax) * inv_s2, w = exp(l);
-        double l_old = ((double)rb->dot[k] - hs[j] - st.tmax) * inv_s2;
-        st.z += w - dot[j];
-        if (want_entropy) st.zl += w * l - dot[j] * l_old;
-        dot[j] = (float)w;
-    }
-    return st;
-}
-
-// Folds the state b of later training rows into a; *scale_a and *scale_b are the
-// factors that bring the two weighted sums to the new maximum.
-static void fold_state(row_state *a, const row_state *b, double inv_s2, double *scale_a,
-                       double *scale_b) {
-    double tmax = b->tmax > a->tmax ? b->tmax : a->tmax;
-    double la = (a->tmax - tmax) * inv_s2, lb = (b->tmax - tmax) * inv_s2;
-    double sa = a->z > 0 ? exp(la) : 0.0, sb = b->z > 0 ? exp(lb) : 0.0;
-    a->zl =
-        (a->z > 0 ? sa * (a->zl + la * a->z) : 0.0) + (b->z > 0 ? sb * (b->zl + lb * b->z) : 0.0);
-    a->z = a->z * sa + b->z * sb;
-    if (b->tmax > a->tmax) a->top = b->top;
-    a->tmax = tmax;
-    *scale_a = sa;
-    *scale_b = sb;
-}
-
 // One thread's share of the training rows: a partial state and weighted sum per query.
 typedef struct {
-    float *logits;  // B x C products, then weights
-    float *chunk;   // B x d weighted sum of one chunk
-    double *acc;    // B x d weighted sum of the thread's rows
-    row_state *st;  // B: state of the thread's rows so far
-    row_state *cst; // B: state of the current chunk
-    refine_buf rb;  // C candidates
-    float *rows;    // C x d centred rows of the chunk when streaming, else NULL
+    float *logits;      // B x C products, then weights
+    float *chunk;       // B x d weighted sum of one chunk
+    double *acc;        // B x d weighted sum of the thread's rows
+    cpu_row_state *st;  // B: state of the thread's rows so far
+    cpu_row_state *cst; // B: state of the current chunk
+    cpu_refine_buf rb;  // C candidates
+    float *rows;        // C x d centred rows of the chunk when streaming, else NULL
 } partial;
 
 static void partial_free(partial *p) {
@@ -362,7 +180,7 @@ void cpu_empirical_memory(const ds_model *m, int64_t rows, uint64_t *model, uint
     int64_t threads = omp_get_max_threads() < n_chunks ? omp_get_max_threads() : n_chunks;
     uint64_t b = (uint64_t)rows, uc = (uint64_t)c;
     uint64_t part = sizeof(partial) + b * uc * sizeof(float) +
-                    b * d * (sizeof(float) + sizeof(double)) + 2 * b * sizeof(row_state) +
+                    b * d * (sizeof(float) + sizeof(double)) + 2 * b * sizeof(cpu_row_state) +
                     uc * (sizeof(int64_t) + sizeof(float) + sizeof(double));
     if (m->stream_rows) part += uc * d * sizeof(float); // the chunk's converted rows
     *model = (m->stream_rows ? 0 : n * d * sizeof(float)) + n * sizeof(double);
@@ -383,8 +201,8 @@ static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c, int strea
     *p = (partial){ds_try_alloc((size_t)(rows * c), sizeof(float), what),
                    ds_try_alloc((size_t)(rows * d), sizeof(float), what),
                    ds_try_alloc((size_t)(rows * d), sizeof(double), what),
-                   ds_try_alloc((size_t)rows, sizeof(row_state), what),
-                   ds_try_alloc((size_t)rows, sizeof(row_state), what),
+                   ds_try_alloc((size_t)rows, sizeof(cpu_row_state), what),
+                   ds_try_alloc((size_t)rows, sizeof(cpu_row_state), what),
                    {ds_try_alloc((size_t)c, sizeof(int64_t), what),
                     ds_try_alloc((size_t)c, sizeof(float), what),
                     ds_try_alloc((size_t)c, sizeof(double), what)},
@@ -392,7 +210,7 @@ static int partial_new(partial *p, int64_t rows, int64_t d, int64_t c, int strea
     if (!(p->logits && p->chunk && p->acc && p->st && p->cst && p->rb.idx && p->rb.dot && p->rb.t &&
           (p->rows || !stream)))
         return -1;
-    for (int64_t i = 0; i < rows; i++) p->st[i] = (row_state){-INFINITY, 0, 0, 0};
+    for (int64_t i = 0; i < rows; i++) p->st[i] = (cpu_row_state){-INFINITY, 0, 0, 0};
     return 0;
 }
 
@@ -412,8 +230,8 @@ static double row_inv_s2(const job *jb, int64_t i) {
     return 1.0 / (s * s);
 }
 
-static query row_query(const job *jb, int64_t i) {
-    return (query){jb->xc64 + i * jb->e->d, row_inv_s2(jb, i), jb->eps[i]};
+static cpu_query row_query(const job *jb, int64_t i) {
+    return (cpu_query){jb->xc64 + i * jb->e->d, row_inv_s2(jb, i), jb->eps[i]};
 }
 
 // Streams training rows [first, last) in chunks into the partial p (one thread, with
@@ -425,19 +243,20 @@ static void run_rows(const job *jb, int64_t first, int64_t last, partial *p) {
         int64_t len = last - start < jb->c ? last - start : jb->c;
         const float *yc = e->y ? e->y + start * d : p->rows;
         if (!e->y) centre_rows(e, start, len, p->rows);
+        cpu_chunk ch = {yc, d, d, e->half_sq + start, start};
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)len, (int)d, 1.0f,
                     jb->xc, (int)d, yc, (int)d, 0.0f, p->logits, (int)len);
         for (int64_t i = 0; i < rows; i++) {
-            query q = row_query(jb, i);
+            cpu_query q = row_query(jb, i);
             p->cst[i] =
-                chunk_state(e, p->logits + i * len, yc, len, start, &q, jb->want_entropy, &p->rb);
+                cpu_softmax_chunk(p->logits + i * len, len, &ch, &q, jb->want_entropy, &p->rb);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)len, 1.0f,
                     p->logits, (int)len, yc, (int)d, 0.0f, p->chunk, (int)d);
         for (int64_t i = 0; i < rows; i++) {
             double sa, sb, *acc = p->acc + i * d;
             const float *add = p->chunk + i * d;
-            fold_state(&p->st[i], &p->cst[i], row_inv_s2(jb, i), &sa, &sb);
+            cpu_softmax_fold(&p->st[i], &p->cst[i], row_inv_s2(jb, i), &sa, &sb);
             for (int64_t j = 0; j < d; j++) acc[j] = acc[j] * sa + add[j] * sb;
         }
     }
@@ -449,7 +268,7 @@ static void fold_partial(const job *jb, partial *a, const partial *b) {
     for (int64_t i = 0; i < jb->rows; i++) {
         double sa, sb, *acc = a->acc + i * d;
         const double *add = b->acc + i * d;
-        fold_state(&a->st[i], &b->st[i], row_inv_s2(jb, i), &sa, &sb);
+        cpu_softmax_fold(&a->st[i], &b->st[i], row_inv_s2(jb, i), &sa, &sb);
         for (int64_t j = 0; j < d; j++) acc[j] = acc[j] * sa + add[j] * sb;
     }
 }
@@ -462,7 +281,7 @@ static int merge(const job *jb, partial *p) {
     if (!s) return -1;
     for (int64_t i = 0; i < jb->rows; i++) {
         double *si = s + i * width;
-        const row_state *st = &p->st[i];
+        const cpu_row_state *st = &p->st[i];
         si[DS_LSE_LMAX] = st->tmax * row_inv_s2(jb, i), si[DS_LSE_Z] = st->z;
         si[DS_LSE_ZL] = st->zl, si[DS_LSE_TOP] = (double)(jb->e->first + st->top);
         memcpy(si + DS_LSE_HEAD, p->acc + i * d, (size_t)d * sizeof(double));
@@ -470,7 +289,7 @@ static int merge(const job *jb, partial *p) {
     int rc = ds_dist_lse_merge(s, jb->rows, d);
     for (int64_t i = 0; !rc && i < jb->rows; i++) {
         const double *si = s + i * width;
-        row_state *st = &p->st[i];
+        cpu_row_state *st = &p->st[i];
         st->z = si[DS_LSE_Z], st->zl = si[DS_LSE_ZL], st->top = (int64_t)si[DS_LSE_TOP];
         st->tmax = si[DS_LSE_LMAX] / row_inv_s2(jb, i);
         memcpy(p->acc + i * d, si + DS_LSE_HEAD, (size_t)d * sizeof(double));
@@ -483,7 +302,7 @@ static void write_result(const job *jb, const partial *p, float *out, const ds_d
     int64_t d = jb->e->d;
     const double *mean = jb->e->mean;
     for (int64_t i = 0; i < jb->rows; i++) {
-        const row_state *st = &p->st[i];
+        const cpu_row_state *st = &p->st[i];
         for (int64_t j = 0; j < d; j++)
             out[i * d + j] = (float)(mean[j] + p->acc[i * d + j] / st->z);
         if (!diag) continue;

@@ -11,6 +11,7 @@
 typedef struct cpu_empirical cpu_empirical;
 typedef struct cpu_gmm cpu_gmm;
 typedef struct cpu_local cpu_local;
+typedef struct cpu_variance cpu_variance;
 
 // Copies the training rows, centred, into float32. NULL (error recorded) on failure.
 cpu_empirical *cpu_empirical_new(const ds_model *m);
@@ -43,7 +44,15 @@ cpu_local *cpu_local_new(const ds_model *m);
 void cpu_local_free(cpu_local *l);
 int cpu_local_denoise(cpu_local *l, const float *x, int64_t rows, const double *sigma,
                       int64_t n_sigma, float *out);
-// The doubles of work one thread of cpu_local_denoise allocates for model m.
-int64_t cpu_local_work_len(const ds_model *m);
+// The bytes the local denoiser keeps for model m (*model) and allocates to denoise
+// `rows` rows at once (*work).
+void cpu_local_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work);
+
+// The variance model (host/backends/cpu_variance.c): centred double rows, DGEMM products.
+cpu_variance *cpu_variance_new(const ds_model *m);
+void cpu_variance_free(cpu_variance *v);
+void cpu_variance_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work);
+int cpu_variance_denoise(const cpu_variance *v, const float *x, int64_t rows, const double *sigma,
+                         int64_t n_sigma, float *out);
 
 #endif

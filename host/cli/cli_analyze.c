@@ -633,6 +633,7 @@ static const analysis analyses[] = {
     {"denoisers", analyze_denoisers, "denoiser differences across noise levels, crossover"},
     {"emergence", cli_analyze_emergence, "noise level at which each principal component settles"},
     {"perturbation", cli_analyze_perturbation, "effect of a perturbation at each step of a run"},
+    {"noether", cli_analyze_noether, "Noether quantities along most likely SDE paths"},
 };
 
 static void usage(FILE *f) {

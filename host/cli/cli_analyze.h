@@ -86,5 +86,6 @@ int analyze_model_load(const char *command, const analyze_opts *o, int fit, ds_d
 // The analyses in files of their own.
 int cli_analyze_emergence(int argc, char **argv);
 int cli_analyze_perturbation(int argc, char **argv);
+int cli_analyze_noether(int argc, char **argv); // cli_analyze_noether.c
 
 #endif

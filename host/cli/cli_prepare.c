@@ -1,5 +1,5 @@
 // diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality, ls, els, pspc,
-// nearest, smoothed) to a data set and write its model folder.
+// nearest, smoothed, variance) to a data set and write its model folder.
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +25,9 @@ static int check_options(const char *kind_name, const char *out, ds_model_kind *
         return ds_fail("prepare: --kmeans-iters %lld is out of range (expected 1 .. 1000000)",
                        (long long)iters);
     DS_TRY(cli_check_real("prepare", "mask-threshold", o->mask_threshold, 0, 1));
+    if (!(o->variance >= 0) || !isfinite(o->variance))
+        return ds_fail("prepare: --variance %g is invalid (expected a finite value >= 0)",
+                       o->variance);
     if (!(o->temperature > 0) || !isfinite(o->temperature))
         return ds_fail("prepare: --temperature %g is invalid (expected a finite value > 0)",
                        o->temperature);
@@ -79,15 +82,15 @@ int cli_prepare(int argc, char **argv) {
     cli_opt opts[] = {
         {"data", CLI_STR, &data_path, "data set (.npy, IDX[.gz], CIFAR-10 .bin, PNG folder)"},
         {"model", CLI_STR, &kind_name,
-         "model kind: empirical, gaussian, gmm, pca_locality, ls, els, pspc, nearest or "
-         "smoothed (required)"},
+         "model kind: empirical, gaussian, gmm, pca_locality, ls, els, pspc, nearest, "
+         "smoothed or variance (required)"},
         {"out", CLI_STR, &out, "model folder to write (required)"},
         {"force", CLI_FLAG, &force,
          "replace what --out holds (the old folder goes once the new model is written)"},
         {"k", CLI_INT, &o.k, "gmm components (ignored with --gmm-from-labels: one per class)"},
         {"rank", CLI_INT, &o.rank, "eigenpairs kept per component (0: full rank d)"},
         {"seed", CLI_INT, &seed,
-         "k-means++ seed; smoothed: the Philox stream of its perturbations"},
+         "k-means++ seed; smoothed, variance: the Philox stream of its perturbations"},
         {"gmm-from-labels", CLI_FLAG, &from_labels, "gmm: one component per class label"},
         {"kmeans-iters", CLI_INT, &iters, "gmm: at most this many Lloyd iterations"},
         {"var-floor", CLI_REAL, &o.var_floor,
@@ -104,6 +107,9 @@ int cli_prepare(int argc, char **argv) {
          "smoothing_std; >= 0)"},
         {"smoothing-samples", CLI_INT, &o.smoothing_samples,
          "smoothed: perturbed copies averaged (the studio's num_noise; 1 .. 4096)"},
+        {"variance", CLI_REAL, &o.variance,
+         "variance: kappa, the scale of the DSM proxy variance added to the empirical "
+         "denoiser (>= 0; 0: the empirical model)"},
         {"patch-size", CLI_INT, &o.patch_size,
          "ls, els: side of the square patch around each pixel (odd, at most 2 max(H, W) - 1); "
          "pspc: side of the square patches inside the image (1 .. min(H, W))"},
@@ -145,6 +151,9 @@ int cli_prepare(int argc, char **argv) {
         if (kind == DS_MODEL_SMOOTHED)
             snprintf(shape, sizeof shape, ", smoothing = %g, %lld samples", m.smoothing,
                      (long long)m.smoothing_samples);
+        else if (kind == DS_MODEL_VARIANCE)
+            snprintf(shape, sizeof shape, ", kappa = %g, seed %llu", m.variance,
+                     (unsigned long long)m.variance_seed);
         else if (ds_model_uses_patches(kind) && m.patch_steps)
             snprintf(shape, sizeof shape, ", patch schedule of %lld entries",
                      (long long)m.patch_steps);

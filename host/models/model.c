@@ -26,11 +26,23 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->patch_size = 3;
     o->smoothing = 0;
     o->smoothing_samples = 1;
+    o->variance = 1;
 }
 
-static const char *kind_names[DS_MODEL_KINDS] = {"empirical",    "gaussian", "gmm",     "callback",
-                                                 "pca_locality", "ls",       "nearest", "smoothed",
-                                                 "els",          "pspc"};
+// Kinds without a name here are not (yet) in this build.
+static const char *kind_names[DS_MODEL_KINDS] = {
+    [DS_MODEL_EMPIRICAL] = "empirical",
+    [DS_MODEL_GAUSSIAN] = "gaussian",
+    [DS_MODEL_GMM] = "gmm",
+    [DS_MODEL_CALLBACK] = "callback",
+    [DS_MODEL_PCA_LOCALITY] = "pca_locality",
+    [DS_MODEL_LS] = "ls",
+    [DS_MODEL_NEAREST] = "nearest",
+    [DS_MODEL_SMOOTHED] = "smoothed",
+    [DS_MODEL_ELS] = "els",
+    [DS_MODEL_PSPC] = "pspc",
+    [DS_MODEL_VARIANCE] = "variance",
+};
 
 const char *ds_model_kind_name(ds_model_kind k) {
     return kind_names[k];
@@ -38,18 +50,18 @@ const char *ds_model_kind_name(ds_model_kind k) {
 
 int ds_model_kind_parse(const char *name, ds_model_kind *out) {
     for (int k = 0; k < DS_MODEL_KINDS; k++)
-        if (k != DS_MODEL_CALLBACK && !strcmp(name, kind_names[k])) {
+        if (k != DS_MODEL_CALLBACK && kind_names[k] && !strcmp(name, kind_names[k])) {
             *out = (ds_model_kind)k;
             return 0;
         }
     return ds_fail("unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality, ls, "
-                   "els, pspc, nearest or smoothed)",
+                   "els, pspc, nearest, smoothed or variance)",
                    name);
 }
 
 int ds_model_holds_rows(ds_model_kind k) {
     return k == DS_MODEL_EMPIRICAL || k == DS_MODEL_PCA_LOCALITY || k == DS_MODEL_NEAREST ||
-           k == DS_MODEL_SMOOTHED || ds_model_uses_patches(k);
+           k == DS_MODEL_SMOOTHED || k == DS_MODEL_VARIANCE || ds_model_uses_patches(k);
 }
 
 int ds_model_uses_patches(ds_model_kind k) {
@@ -218,6 +230,9 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
         return ds_fail("smoothed: %lld smoothing samples (expected 1 .. 4096)",
                        (long long)o->smoothing_samples);
     if (kind == DS_MODEL_SMOOTHED) return 0;
+    if (kind == DS_MODEL_VARIANCE && (!(o->variance >= 0) || !isfinite(o->variance)))
+        return ds_fail("variance: kappa %g is invalid (expected a finite value >= 0)", o->variance);
+    if (kind == DS_MODEL_VARIANCE) return 0;
     if (ds_model_uses_patches(kind)) {
         const char *name = ds_model_kind_name(kind);
         DS_TRY(ds_check_patch_size(name, kind, o->patch_size, data->channels, data->height,
@@ -270,6 +285,7 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
         if (o->patch_steps && !(out->patch_schedule = ds_try_alloc(1, bytes, "fit"))) rc = -1;
         if (!rc && o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
     }
+    if (kind == DS_MODEL_VARIANCE) out->variance = o->variance, out->variance_seed = o->seed;
     if (kind == DS_MODEL_SMOOTHED) {
         out->smoothing = o->smoothing;
         out->smoothing_samples = o->smoothing_samples;

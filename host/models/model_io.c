@@ -90,6 +90,9 @@ static int write_manifest(const ds_model *m, const char *dir) {
         fprintf(f, "smoothing = %.17g\nsmoothing_samples = %lld\nsmoothing_seed = %llu\n",
                 m->smoothing, (long long)m->smoothing_samples,
                 (unsigned long long)m->smoothing_seed);
+    if (m->kind == DS_MODEL_VARIANCE)
+        fprintf(f, "variance = %.17g\nvariance_seed = %llu\n", m->variance,
+                (unsigned long long)m->variance_seed);
     if (m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "temperature = %.17g\nmask_threshold = %.17g\n", m->temperature,
                 m->mask_threshold);
@@ -123,7 +126,7 @@ typedef struct {
     const char *dir;
     int line;
     int has_kind, has_d, has_sigma, has_k, has_rank, has_n, has_bytes, has_checksum;
-    int has_temperature, has_threshold, has_patch, has_smoothing;
+    int has_temperature, has_threshold, has_patch, has_smoothing, has_variance;
     int64_t k, rank, n;
 } manifest;
 
@@ -153,7 +156,7 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
         return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
-                       "gmm, pca_locality, ls, els, pspc, nearest or smoothed)",
+                       "gmm, pca_locality, ls, els, pspc, nearest, smoothed or variance)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -169,10 +172,10 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         return ds_fail("%s/model.txt: line %d: smoothing_samples = %s (expected 1 .. 4096)",
                        mf->dir, mf->line, v);
     }
-    if (!strcmp(key, "smoothing_seed")) {
+    if (!strcmp(key, "smoothing_seed") || !strcmp(key, "variance_seed")) {
         int64_t seed = 0;
         DS_TRY(parse_int(mf, key, v, &seed));
-        m->smoothing_seed = (uint64_t)seed;
+        *(key[0] == 's' ? &m->smoothing_seed : &m->variance_seed) = (uint64_t)seed;
         return 0;
     }
     if (!strcmp(key, "patch_size")) return mf->has_patch = 1, parse_dim(mf, key, v, &m->patch_size);
@@ -193,12 +196,14 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         return ds_fail("%s/model.txt: line %d: sigma_data = '%s' (expected a number >= 0)", mf->dir,
                        mf->line, v);
     }
-    if (!strcmp(key, "smoothing")) {
-        m->smoothing = strtod(v, &end);
-        mf->has_smoothing = 1;
-        if (end != v && !*end && !errno && m->smoothing >= 0 && isfinite(m->smoothing)) return 0;
-        return ds_fail("%s/model.txt: line %d: smoothing = '%s' (expected a finite number >= 0)",
-                       mf->dir, mf->line, v);
+    if (!strcmp(key, "smoothing") || !strcmp(key, "variance")) {
+        int smoothing = key[0] == 's';
+        double x = strtod(v, &end);
+        *(smoothing ? &m->smoothing : &m->variance) = x;
+        *(smoothing ? &mf->has_smoothing : &mf->has_variance) = 1;
+        if (end != v && !*end && !errno && x >= 0 && isfinite(x)) return 0;
+        return ds_fail("%s/model.txt: line %d: %s = '%s' (expected a finite number >= 0)", mf->dir,
+                       mf->line, key, v);
     }
     if (!strcmp(key, "temperature") || !strcmp(key, "mask_threshold")) {
         int t = key[0] == 't';
@@ -582,6 +587,12 @@ static int load_smoothed(const char *dir, const manifest *mf, ds_model *m) {
     return load_empirical(dir, mf, m);
 }
 
+// variance: the training rows as for the empirical model, and kappa.
+static int load_variance(const char *dir, const manifest *mf, ds_model *m) {
+    if (!mf->has_variance) return ds_fail("%s/model.txt: a variance model needs variance", dir);
+    return load_empirical(dir, mf, m);
+}
+
 int ds_model_folder_kind(const char *dir, ds_model_kind *kind) {
     ds_model m = {0};
     manifest mf = {.dir = dir};
@@ -599,6 +610,7 @@ int ds_model_load(const char *dir, ds_model *out) {
         rc = out->kind == DS_MODEL_EMPIRICAL || out->kind == DS_MODEL_NEAREST
                  ? load_empirical(dir, &mf, out)
              : out->kind == DS_MODEL_SMOOTHED     ? load_smoothed(dir, &mf, out)
+             : out->kind == DS_MODEL_VARIANCE     ? load_variance(dir, &mf, out)
              : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
              : ds_model_uses_patches(out->kind)   ? load_patch_model(dir, &mf, out)
                                                   : load_mixture(dir, &mf, out);

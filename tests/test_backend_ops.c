@@ -1114,7 +1114,8 @@ static void check_local_model(const backend_row *r, const ds_model *m, uint64_t 
     if (!bm) {
         if (!strstr(ds_error(), "no CUDA path"))
             fail_msg("%s bind %s: %s", r->name, kind, ds_error());
-        printf("%s %s: refused at bind (%s): skipped\n", r->name, kind, ds_error());
+        printf("%s %s: refused at bind, as a backend without a path must (%s)\n", r->name, kind,
+               ds_error());
         ds_backend_free(probe);
         return;
     }

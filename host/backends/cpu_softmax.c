@@ -117,9 +117,11 @@ static inline double weights(float *dot, const double *hs, int64_t c, double tma
     return z[0];
 }
 
-CPU_VECTOR_CLONES cpu_row_state cpu_softmax_chunk(float *dot, int64_t c, const cpu_chunk *ch,
-                                                  const cpu_query *q, int want_entropy,
-                                                  cpu_refine_buf *rb) {
+// Static, called through cpu_softmax_chunk below: an exported multiversioned function's
+// ifunc resolver escapes -fvisibility=hidden, and a static one's stays local.
+CPU_VECTOR_CLONES static cpu_row_state softmax_chunk(float *dot, int64_t c, const cpu_chunk *ch,
+                                                     const cpu_query *q, int want_entropy,
+                                                     cpu_refine_buf *rb) {
     const double *hs = ch->hs;
     double inv_s2 = q->inv_s2, tmax_f = max_t(dot, hs, c);
     cpu_row_state st = {tmax_f, 0, 0, ch->first};
@@ -160,4 +162,9 @@ void cpu_softmax_fold(cpu_row_state *a, const cpu_row_state *b, double inv_s2, d
     a->tmax = tmax;
     *scale_a = sa;
     *scale_b = sb;
+}
+
+cpu_row_state cpu_softmax_chunk(float *dot, int64_t c, const cpu_chunk *ch, const cpu_query *q,
+                                int want_entropy, cpu_refine_buf *rb) {
+    return softmax_chunk(dot, c, ch, q, want_entropy, rb);
 }

@@ -12,7 +12,7 @@ import csv, os, subprocess, sys
 import numpy as np
 
 BIN, T = sys.argv[1], sys.argv[2]
-rng = np.random.default_rng()
+rng = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1])
 worst = {}
 
 

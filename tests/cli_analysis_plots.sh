@@ -10,7 +10,7 @@ if ! $PY -c 'import numpy, matplotlib' 2>/dev/null; then
 fi
 $PY - "$T" <<'PY'
 import sys, numpy as np
-rng = np.random.default_rng()
+rng = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1])
 t = sys.argv[1]
 np.save(t + "/train.npy", rng.standard_normal((60, 4)).astype(np.float32))
 np.save(t + "/held.npy", rng.standard_normal((30, 4)).astype(np.float32))

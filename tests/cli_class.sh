@@ -8,7 +8,7 @@ require_numpy
 $PY - "$T" <<'PY'
 import sys, struct, numpy as np
 t = sys.argv[1]
-rng = np.random.default_rng()
+rng = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1])
 x = rng.integers(0, 256, (90, 5, 4), dtype=np.uint8)
 y = rng.integers(0, 3, 90).astype(np.uint8)
 y[:3] = [0, 1, 2]

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().integers(0, 256, (300, 1, 8, 8), dtype=np.uint8))" "$T/u8.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).integers(0, 256, (300, 1, 8, 8), dtype=np.uint8))" "$T/u8.npy"
 # Chunks of 64 rows (whatever the batch, so a planned-down batch changes no sum) and 2
 # threads: the copy is 300 x 64 float32 = 76,800 bytes, a streamed chunk 64 x 64 x 4 =
 # 16,384 bytes per thread.

@@ -7,7 +7,7 @@ require_numpy
 # 300 images of 1 x 8 x 8 in [-1, 1]: three blurred prototypes plus noise.
 $PY - "$T/small.npy" <<'PY'
 import sys, numpy as np
-rng = np.random.default_rng()
+rng = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1])
 protos = rng.uniform(-1, 1, size=(3, 1, 8, 8))
 x = protos[rng.integers(0, 3, 300)] + 0.3 * rng.standard_normal((300, 1, 8, 8))
 np.save(sys.argv[1], np.clip(x, -1, 1).astype(np.float32))

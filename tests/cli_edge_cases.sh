@@ -6,7 +6,7 @@
 require_numpy
 
 # 200 rows of 16 values, standard normal.
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((200, 16)).astype(np.float32))" "$T/small.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).standard_normal((200, 16)).astype(np.float32))" "$T/small.npy"
 S="sample --data $T/small.npy --quiet"
 
 # Solver options the solver lacks, and values that would wrap when narrowed to int.
@@ -140,7 +140,7 @@ expect_error "cannot resume" sample --model-dir "$T/emp" --out "$T/k" --n 4 --ba
 
 # A Gaussian fitted to constant data (one row) has sigma_data = 0: its folder loads (it
 # was refused with "expected a number > 0"), and every sample is that row.
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((1, 16)).astype(np.float32))" "$T/one.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 2]).standard_normal((1, 16)).astype(np.float32))" "$T/one.npy"
 "$BIN" prepare --data "$T/one.npy" --model gaussian --out "$T/one" >/dev/null || fail "prepare on one row"
 "$BIN" sample --model-dir "$T/one" --out "$T/ones" --n 3 --quiet >"$T/ones.log" 2>&1 || fail "sample a one-row Gaussian: $(cat "$T/ones.log")"
 $PY -c "import sys, numpy as np; y = np.load(sys.argv[1]); x = np.load(sys.argv[2]); sys.exit(0 if np.abs(x - y).max() < 1e-5 else 1)" \
@@ -165,10 +165,10 @@ expect_error "(--pca-k) of 200 rows of dimension 16" analyze fid --samples "$T/s
 
 # --resume with the same --noise file name but other rows in it is refused (the rows
 # already made came from the old noise).
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((4, 16)).astype(np.float32))" "$T/noise.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 3]).standard_normal((4, 16)).astype(np.float32))" "$T/noise.npy"
 DIFFSAMP_TEST_DIE_AFTER_BATCH=0 "$BIN" sample --model-dir "$T/emp" --out "$T/nz" --noise "$T/noise.npy" \
     --batch 2 --steps 3 --quiet >/dev/null 2>&1 && fail "the noise run was not killed"
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((4, 16)).astype(np.float32))" "$T/noise.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 4]).standard_normal((4, 16)).astype(np.float32))" "$T/noise.npy"
 expect_error "noise-identity" sample --model-dir "$T/emp" --out "$T/nz" --noise "$T/noise.npy" \
     --batch 2 --steps 3 --quiet --resume
 # The same for the --sigmas list.

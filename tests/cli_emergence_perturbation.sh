@@ -9,7 +9,7 @@ require_numpy
 SRC=${DIFFSAMP_SOURCE_DIR:-.}
 $PY - "$T" <<'PY'
 import sys, numpy as np
-rng = np.random.default_rng()
+rng = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1])
 scale = np.array([3.0, 2.0, 1.2, 0.7, 0.4, 0.2])  # distinct variances
 np.save(sys.argv[1] + "/train.npy", (rng.standard_normal((200, 6)) * scale).astype(np.float32))
 PY

@@ -9,7 +9,7 @@ require_numpy
 $PY - "$T" <<'PY' || fail "numpy could not write the test arrays"
 import sys, numpy as np
 t = sys.argv[1]
-rng = np.random.default_rng()
+rng = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1])
 for c in (1, 3):
     hwc = rng.integers(0, 256, size=(12, 6, 5, c), dtype=np.uint8)  # H=6, W=5: order shows
     np.save(f"{t}/hwc{c}.npy", hwc)

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (300, 1, 8, 8)).astype(np.float32))" "$T/d.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).uniform(-1, 1, (300, 1, 8, 8)).astype(np.float32))" "$T/d.npy"
 "$BIN" prepare --model empirical --data "$T/d.npy" --out "$T/m" >/dev/null || fail "prepare"
 ARGS="--model-dir $T/m --n 400 --batch 100 --steps 6 --seed 3 --quiet"
 pngs() { find "$T/$1" -name '*.png' ! -name grid.png | wc -l; }

@@ -9,7 +9,7 @@
 require_numpy
 
 # 120 images of 1 x 4 x 4, correlated normals.
-$PY -c "import sys, numpy as np; r = np.random.default_rng(); z = r.standard_normal((120, 16)); np.save(sys.argv[1], (z + z @ r.uniform(-.5, .5, (16, 16))).reshape(120, 1, 4, 4).astype(np.float32))" "$T/img.npy"
+$PY -c "import sys, numpy as np; r = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]); z = r.standard_normal((120, 16)); np.save(sys.argv[1], (z + z @ r.uniform(-.5, .5, (16, 16))).reshape(120, 1, 4, 4).astype(np.float32))" "$T/img.npy"
 P="prepare --data $T/img.npy --model pca_locality"
 
 expect_error "mask-threshold must be between 0 and 1" $P --out "$T/m" --mask-threshold 1.5
@@ -49,7 +49,7 @@ printf '0.5 1\n5 2\n80 4\n' >"$T/psched.txt"
 grep -q "pspc model, N = 120, d = 16, patch schedule of 3 entries" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"
 grep -q "^kind = pspc" "$T/pspc/model.txt" || fail "model.txt: $(cat "$T/pspc/model.txt")"
 # Their CIFAR-10 schedule, as shipped, on 32 x 32 images.
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (4, 3, 32, 32)).astype(np.float32))" "$T/c32.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 2]).uniform(-1, 1, (4, 3, 32, 32)).astype(np.float32))" "$T/c32.npy"
 "$BIN" prepare --data "$T/c32.npy" --model pspc --patch-schedule "${DIFFSAMP_SOURCE_DIR:-$(dirname "$0")/..}/tools/pspc_cifar10_schedule.txt" \
     --out "$T/pc" >"$T/p.log" 2>&1 || fail "prepare pspc, CIFAR-10 schedule: $(cat "$T/p.log")"
 grep -q "patch schedule of 7 entries" "$T/p.log" || fail "prepare line: $(cat "$T/p.log")"

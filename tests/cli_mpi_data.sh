@@ -15,7 +15,7 @@ require_numpy
 # six data sets at sigma 1 and 5 (a single row's largest element differs by up to
 # 5.5e-7, and at sigma 0.5 by 5e-6, as much as changing the one-process chunk size does:
 # float rounding, not the merge).
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().normal(0, 1, (20, 64)))" "$T/x.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).normal(0, 1, (20, 64)))" "$T/x.npy"
 close() { # close A B TOL
     $PY - "$1" "$2" "$3" <<'PY' || fail "$1 vs $2"
 import sys, numpy as np

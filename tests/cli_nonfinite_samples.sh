@@ -8,7 +8,7 @@ require_numpy
 $PY - "$T" <<'PY'
 import sys, numpy as np
 t = sys.argv[1]
-rng = np.random.default_rng()
+rng = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1])
 train = rng.standard_normal((80, 6)).astype(np.float32)
 x = rng.standard_normal((20, 6))
 ref = x + 0.01 * rng.standard_normal((20, 6))

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((60, 4)).astype(np.float32))" "$T/x.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).standard_normal((60, 4)).astype(np.float32))" "$T/x.npy"
 "$BIN" prepare --data "$T/x.npy" --model gmm --k 2 --out "$T/gmm" >/dev/null 2>&1 || fail "prepare gmm"
 
 # Status 2 and one line for each refused command line.

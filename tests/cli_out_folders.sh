@@ -6,8 +6,8 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((60, 4)).astype(np.float32))" "$T/a.npy"
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], 3 + np.random.default_rng().standard_normal((80, 4)).astype(np.float32))" "$T/b.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).standard_normal((60, 4)).astype(np.float32))" "$T/a.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], 3 + np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 2]).standard_normal((80, 4)).astype(np.float32))" "$T/b.npy"
 S="sample --quiet --model gaussian --steps 4 --n 5"
 
 # prepare: a second run into the same folder is refused; --force replaces the model.

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().integers(0, 256, (40, 3, 6, 5), dtype=np.uint8))" "$T/train.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).integers(0, 256, (40, 3, 6, 5), dtype=np.uint8))" "$T/train.npy"
 "$BIN" sample --data "$T/train.npy" --model gaussian --n 12 --out "$T/run" >/dev/null 2>&1 || fail "sample"
 [ -f "$T/run/grid.png" ] && [ -f "$T/run/000000/000011.png" ] || fail "sample wrote no PNGs: $(ls -R "$T/run")"
 

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (200, 1, 8, 8)).astype(np.float32))" "$T/small.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).uniform(-1, 1, (200, 1, 8, 8)).astype(np.float32))" "$T/small.npy"
 "$BIN" prepare --model empirical --data "$T/small.npy" --out "$T/model" >/dev/null || fail "prepare"
 
 # 50 samples, 6 Heun steps on the float64 ref backend (exact: no rounding differences).

@@ -6,7 +6,7 @@
 require_numpy
 
 for name in train heldout samples; do
-    $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((120, 16)).astype(np.float32))" "$T/$name.npy"
+    $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).standard_normal((120, 16)).astype(np.float32))" "$T/$name.npy"
 done
 A="analyze fid --samples $T/samples.npy --data $T/train.npy --heldout $T/heldout.npy"
 "$BIN" $A --out "$T/default" >"$T/out" 2>"$T/err" || fail "analyze fid with d = 16 < 64: $(cat "$T/err")"

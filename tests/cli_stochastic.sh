@@ -4,7 +4,7 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((60, 8)))" "$T/d.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).standard_normal((60, 8)))" "$T/d.npy"
 S="sample --data $T/d.npy --quiet --backend ref --n 5 --steps 6"
 
 # Every sampler runs; the same seed gives the same samples, another seed others.

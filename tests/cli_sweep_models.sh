@@ -6,7 +6,7 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; r = np.random.default_rng(); np.save(sys.argv[1], r.standard_normal((60, 4)).astype(np.float32)); np.save(sys.argv[2], r.standard_normal((30, 4)).astype(np.float32))" "$T/x.npy" "$T/h.npy"
+$PY -c "import sys, numpy as np; r = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]); np.save(sys.argv[1], r.standard_normal((60, 4)).astype(np.float32)); np.save(sys.argv[2], r.standard_normal((30, 4)).astype(np.float32))" "$T/x.npy" "$T/h.npy"
 "$BIN" prepare --data "$T/x.npy" --model gmm --k 3 --out "$T/gmm" >/dev/null 2>&1 || fail "prepare gmm"
 "$BIN" prepare --data "$T/x.npy" --model gaussian --out "$T/gauss" >/dev/null 2>&1 || fail "prepare gaussian"
 S="sweep --data $T/x.npy --model-dir $T/gmm,$T/gauss --solvers euler,heun --nfe 5,10 --n 6"

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
-$PY -c "import sys, numpy as np; r = np.random.default_rng(); np.save(sys.argv[1], (r.standard_normal((300, 6)) * r.uniform(0.2, 2, 6) + r.standard_normal(6)).astype(np.float32))" "$T/x.npy"
+$PY -c "import sys, numpy as np; r = np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]); np.save(sys.argv[1], (r.standard_normal((300, 6)) * r.uniform(0.2, 2, 6) + r.standard_normal(6)).astype(np.float32))" "$T/x.npy"
 "$BIN" prepare --data "$T/x.npy" --model gmm --k 3 --out "$T/gmm" >/dev/null || fail "prepare gmm"
 "$BIN" prepare --data "$T/x.npy" --model gaussian --out "$T/gauss" >/dev/null || fail "prepare gaussian"
 S="sample --model-dir $T/gmm --steps 9 --n 20 --teleport-fraction 0.2222 --quiet"
@@ -19,6 +19,6 @@ cmp -s "$T/fit/samples.npy" "$T/given/samples.npy" \
 "$BIN" sample --model-dir "$T/gmm" --steps 9 --n 20 --quiet --out "$T/plain" >/dev/null || fail "plain run"
 cmp -s "$T/fit/samples.npy" "$T/plain/samples.npy" && fail "teleporting changed nothing"
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((300, 6)).astype(np.float32))" "$T/x.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 2]).standard_normal((300, 6)).astype(np.float32))" "$T/x.npy"
 expect_error "teleport: .*changed since the model was prepared.*--teleport-model" $S --out "$T/changed"
 echo "ok"

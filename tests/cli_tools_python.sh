@@ -8,7 +8,7 @@ if ! $PY -c 'import numpy, matplotlib' 2>/dev/null; then
     exit 0
 fi
 SRC=${DIFFSAMP_SOURCE_DIR:?}
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().standard_normal((40, 3)).astype(np.float32))" "$T/x.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).standard_normal((40, 3)).astype(np.float32))" "$T/x.npy"
 "$BIN" sweep --data "$T/x.npy" --n 4 --solvers euler,heun --nfe 5,10 --out "$T/s" >/dev/null 2>"$T/err" ||
     fail "sweep: $(cat "$T/err")"
 for python in python3 "$PY"; do

@@ -10,5 +10,5 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 mpi() { np=$1; shift; "$MPIRUN" -np "$np" --oversubscribe --bind-to none "$@"; }
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (300, 1, 8, 8)).astype(np.float32))" "$T/small.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).uniform(-1, 1, (300, 1, 8, 8)).astype(np.float32))" "$T/small.npy"
 "$BIN" prepare --model empirical --data "$T/small.npy" --out "$T/model" >/dev/null || fail "prepare"

@@ -7,6 +7,13 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
+# The random inputs the scripts draw (numpy's default_rng([seed, k]), k numbering the
+# draws of a script) come from DIFFSAMP_TEST_SEED, printed as testutil prints it so that
+# tools/seed_sweep.sh finds these scripts and a failure can be replayed.
+DIFFSAMP_TEST_SEED=${DIFFSAMP_TEST_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+export DIFFSAMP_TEST_SEED
+echo "test seed: $DIFFSAMP_TEST_SEED (set DIFFSAMP_TEST_SEED to replay)" >&2
+
 # Skips the whole script (exit 0 with a visible line) when Debian's numpy is missing.
 require_numpy() {
     if ! $PY -c 'import numpy' 2>/dev/null; then

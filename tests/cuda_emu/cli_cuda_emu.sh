@@ -12,7 +12,7 @@ EMU=${DIFFSAMP_EMU_BIN:?DIFFSAMP_EMU_BIN: the diffsamp built with the CUDA emula
 "$EMU" info >"$T/info" 2>&1 || fail "info: $(cat "$T/info")"
 grep -q "CPU emulator" "$T/info" || fail "info does not list the emulated device: $(cat "$T/info")"
 
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (300, 1, 8, 8)).astype(np.float32))" "$T/data.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 1]).uniform(-1, 1, (300, 1, 8, 8)).astype(np.float32))" "$T/data.npy"
 "$BIN" prepare --model empirical --data "$T/data.npy" --out "$T/empirical" >/dev/null || fail "prepare empirical"
 "$BIN" prepare --model gaussian --data "$T/data.npy" --out "$T/gaussian" >/dev/null || fail "prepare gaussian"
 "$BIN" prepare --model gmm --k 3 --rank 9 --data "$T/data.npy" --out "$T/gmm" >/dev/null || fail "prepare gmm"
@@ -65,7 +65,7 @@ for part in x denoised sigmas; do
 done
 # Device memory too small (DIFFSAMP_EMU_MEMORY_MB sets the emulated device's size): for
 # the training set, then for the workspace; one clear line, no output folder.
-$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng().uniform(-1, 1, (4000, 1, 16, 16)).astype(np.float32))" "$T/big.npy"
+$PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int(__import__('os').environ['DIFFSAMP_TEST_SEED']), 2]).uniform(-1, 1, (4000, 1, 16, 16)).astype(np.float32))" "$T/big.npy"
 "$BIN" prepare --model empirical --data "$T/big.npy" --out "$T/big" >/dev/null || fail "prepare big"
 BIN=$EMU
 OOM="sample --model-dir $T/big --backend cuda --n 4 --steps 2 --quiet --out $T/oom"

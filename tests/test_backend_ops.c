@@ -191,7 +191,7 @@ static void assert_all_finite(const double *x, int64_t n, const char *what) {
 
 static ds_batch *batch_from(ds_backend *b, const double *x, int64_t rows, int64_t cols) {
     ds_batch *v = b->batch_new(b, rows, cols);
-    b->upload(b, v, x);
+    assert_int_equal(b->upload(b, v, x), 0);
     return v;
 }
 
@@ -429,7 +429,7 @@ static void denoise_on(ds_backend *b, ds_bound_model *bm, const double *x, int64
     ds_batch *bx = batch_from(b, x, rows, d), *bo = in_place ? bx : poisoned_batch(b, rows, d);
     if (b->denoise(b, bm, bx, sigma, n_sigma, bo, diag))
         fail_msg("%s denoise: %s", b->name, ds_error());
-    b->download(b, bo, out);
+    assert_int_equal(b->download(b, bo, out), 0);
     if (!in_place) b->batch_free(b, bo);
     b->batch_free(b, bx);
     assert_all_finite(out, rows * d, b->name);
@@ -792,8 +792,8 @@ static void test_gaussian_flow(void **state) {
                     assert_int_equal(
                         p.ref->gaussian_flow(p.ref, p.ref_bm, rx, jumps[t][0], jumps[t][1], rout),
                         0);
-                    p.be->download(p.be, bx, a);
-                    p.ref->download(p.ref, rout, want);
+                    assert_int_equal(p.be->download(p.be, bx, a), 0);
+                    assert_int_equal(p.ref->download(p.ref, rout, want), 0);
                     assert_all_finite(a, rows * d, "flow");
                     double err = tu_rel_l2(a, want, rows * d);
                     printf("%s flow rank %lld %g -> %g: rel L2 error %.2e (tol %.1e)\n", p.label,
@@ -834,10 +834,10 @@ static void test_lincomb(void **state) {
                 }
                 ds_batch *cout = alias ? cv[target] : poisoned_batch(c, rows, cols);
                 ds_batch *rout = ref->batch_new(ref, rows, cols);
-                c->lincomb(c, cout, n, coef, (const ds_batch *const *)cv);
-                ref->lincomb(ref, rout, n, coef, (const ds_batch *const *)rv);
-                c->download(c, cout, got);
-                ref->download(ref, rout, want);
+                assert_int_equal(c->lincomb(c, cout, n, coef, (const ds_batch *const *)cv), 0);
+                assert_int_equal(ref->lincomb(ref, rout, n, coef, (const ds_batch *const *)rv), 0);
+                assert_int_equal(c->download(c, cout, got), 0);
+                assert_int_equal(ref->download(ref, rout, want), 0);
                 assert_all_finite(got, count, "lincomb");
                 for (int64_t e = 0; e < count; e++) {
                     double mag = fabs(want[e]);
@@ -871,11 +871,11 @@ static void test_copy(void **state) {
         ds_backend *c = backend(r->name);
         ds_batch *src = batch_from(c, x, rows, cols), *dst = poisoned_batch(c, rows, cols);
         assert_true(src->rows == rows && src->cols == cols);
-        c->download(c, src, up);
+        assert_int_equal(c->download(c, src, up), 0);
         for (int64_t e = 0; e < rows * cols; e++)
             assert_true(c->f64 ? up[e] == x[e] : up[e] == (double)(float)x[e]);
-        c->copy(c, dst, src);
-        c->download(c, dst, y);
+        assert_int_equal(c->copy(c, dst, src), 0);
+        assert_int_equal(c->download(c, dst, y), 0);
         assert_memory_equal(up, y, sizeof(double) * (size_t)(rows * cols));
         c->batch_free(c, src), c->batch_free(c, dst);
         ds_backend_free(c);
@@ -920,10 +920,10 @@ static void test_randn(void **state) {
     FOR_EACH_BACKEND(r) {
         ds_backend *c = backend(r->name), *ref = backend("ref");
         ds_batch *cb = poisoned_batch(c, rows, cols), *rb = ref->batch_new(ref, rows, cols);
-        c->randn(c, cb, seed, first);
-        ref->randn(ref, rb, seed, first);
-        c->download(c, cb, a);
-        ref->download(ref, rb, want);
+        assert_int_equal(c->randn(c, cb, seed, first), 0);
+        assert_int_equal(ref->randn(ref, rb, seed, first), 0);
+        assert_int_equal(c->download(c, cb, a), 0);
+        assert_int_equal(ref->download(ref, rb, want), 0);
         int64_t off = 0;
         for (int64_t e = 0; e < count; e++) {
             float w = (float)want[e], g = (float)a[e];
@@ -1193,17 +1193,17 @@ static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t
     ds_bound_model *bm = b->bind(b, m);
     if (!bm) fail_msg("%s bind: %s", name, ds_error());
     ds_batch *noise = b->batch_new(b, rows, m->d), *x = poisoned_batch(b, rows, m->d);
-    b->randn(b, noise, seed, 0);
+    assert_int_equal(b->randn(b, noise, seed, 0), 0);
     const double coef[1] = {s[0]};
     const ds_batch *in[1] = {noise};
-    b->lincomb(b, x, 1, coef, in);
+    assert_int_equal(b->lincomb(b, x, 1, coef, in), 0);
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = "heun";
     ds_solver_ctx ctx = {.b = b, .model = bm};
     if (ds_solve(&ctx, &o, s, 7, x)) fail_msg("%s heun: %s", name, ds_error());
     assert_int_equal(ctx.nfe, 12);
-    b->download(b, x, out);
+    assert_int_equal(b->download(b, x, out), 0);
     b->batch_free(b, noise), b->batch_free(b, x);
     b->unbind(b, bm);
     ds_backend_free(b);

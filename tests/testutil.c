@@ -373,18 +373,36 @@ void tu_landing_run(ds_backend *b, const ds_model *m, const char *solver, int fi
     if (ds_sample_run(b, m, NULL, &c, keep_landing_samples, x, r)) fail_msg("%s", ds_error());
 }
 
+// |a - b| of two samples of LAND_D values, and |b|.
+static double sample_diff(const double *a, const double *b, double *norm) {
+    double err = 0, nb = 0;
+    for (int k = 0; k < LAND_D; k++) err += (a[k] - b[k]) * (a[k] - b[k]), nb += b[k] * b[k];
+    *norm = sqrt(nb);
+    return sqrt(err);
+}
+
 // The landed run equals the dense one within the bound derived in landing.c:
-// |x_land - x_dense| <= C eps R per sample, C <= 2 for these solvers (the sum of their LAND_D
+// |x_land - x_dense| <= C eps R per sample, C <= 2 for these solvers (the sum of their
 // coefficients' magnitudes), taken as 4, plus the backend's own rounding (ref: 1e-12
-// relative; cpu: float32, 2e-6 relative after 18 steps, as test_samplers' cpu bound).
+// relative; cpu, cuda: float32, 2e-6 relative after 18 steps, as test_samplers' cpu bound).
+// On a float backend the landed run is also held against that backend's own dense run:
+// both are within their bounds of the ref run, so they differ by at most 4 eps R plus
+// twice the rounding. And it lands each sample on the training row the ref landed run
+// lands it on (the top row of a posterior one-hot to eps is the same in float and double).
 void tu_check_landing(const char *backend, const char *solver, int final_zero, double rounding) {
     ds_model m;
     double radius = tu_landing_model(&m, tu_seed() + 11);
+    int own = strcmp(backend, "ref") != 0;
     ds_backend *ref = ds_backend_new("ref"), *b = ds_backend_new(backend);
     double dense[LAND_SAMPLES * LAND_D], landed[LAND_SAMPLES * LAND_D];
-    ds_sample_result rd, rl;
+    double own_dense[LAND_SAMPLES * LAND_D], ref_landed[LAND_SAMPLES * LAND_D];
+    ds_sample_result rd, rl, rb, rr;
     tu_landing_run(ref, &m, solver, final_zero, 0, dense, &rd);
     tu_landing_run(b, &m, solver, final_zero, 1, landed, &rl);
+    if (own) {
+        tu_landing_run(b, &m, solver, final_zero, 0, own_dense, &rb);
+        tu_landing_run(ref, &m, solver, final_zero, 1, ref_landed, &rr);
+    }
     assert_int_equal(rd.landing, 0);
     assert_int_equal(rl.landing, 1);
     // Landing triggers: every sample ends on one training row well before the end.
@@ -396,29 +414,37 @@ void tu_check_landing(const char *backend, const char *solver, int final_zero, d
                  rl.nfe_mean, (long long)rd.nfe);
     double eps = 1e-8;
     for (int s = 0; s < LAND_SAMPLES; s++) {
-        double err = 0, norm = 0;
-        for (int k = 0; k < LAND_D; k++) {
-            double v = landed[s * LAND_D + k] - dense[s * LAND_D + k];
-            err += v * v, norm += dense[s * LAND_D + k] * dense[s * LAND_D + k];
-        }
-        err = sqrt(err), norm = sqrt(norm);
+        const double *xl = landed + s * LAND_D;
+        double norm, err = sample_diff(xl, dense + s * LAND_D, &norm);
         double bound = 4 * eps * radius + rounding * norm;
         if (!(err <= bound))
             fail_msg("%s %s final_zero=%d sample %d: |x_land - x_dense| = %.3e > %.3e "
                      "(landed at sigma %g, %lld NFE)",
                      backend, solver, final_zero, s, err, bound, rl.landing_sigma[s],
                      (long long)rl.sample_nfe[s]);
+        if (own) {
+            err = sample_diff(xl, own_dense + s * LAND_D, &norm);
+            bound = 4 * eps * radius + 2 * rounding * norm;
+            if (!(err <= bound))
+                fail_msg("%s %s final_zero=%d sample %d: |x_land - x_dense| = %.3e > %.3e on "
+                         "%s itself",
+                         backend, solver, final_zero, s, err, bound, backend);
+            if (rl.landed_on[s] != rr.landed_on[s])
+                fail_msg("%s %s final_zero=%d sample %d: landed on row %lld, ref on %lld", backend,
+                         solver, final_zero, s, (long long)rl.landed_on[s],
+                         (long long)rr.landed_on[s]);
+        }
         assert_true(rl.landing_sigma[s] > 0);
         assert_true(rl.landed_on[s] >= 0 && rl.landed_on[s] < LAND_N);
         assert_true(rl.sample_nfe[s] >= 1 && rl.sample_nfe[s] <= rd.nfe);
         if (final_zero) { // a last step to 0 ends on the training row itself
             double y_err = 0;
             for (int k = 0; k < LAND_D; k++)
-                y_err = fmax(y_err, fabs(landed[s * LAND_D + k] -
-                                         ds_data_value(&m.data, rl.landed_on[s], k)));
+                y_err = fmax(y_err, fabs(xl[k] - ds_data_value(&m.data, rl.landed_on[s], k)));
             assert_true(y_err <= rounding * 10);
         }
     }
+    if (own) ds_sample_result_free(&rb), ds_sample_result_free(&rr);
     ds_sample_result_free(&rd);
     ds_sample_result_free(&rl);
     ds_backend_free(ref);

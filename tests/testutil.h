@@ -87,7 +87,8 @@ void tu_check_move_rows(ds_backend *b, uint64_t seed);
 // (tu_landing_model: LAND_N rows of LAND_D normal entries; returns the largest distance
 // between two rows): tu_landing_run samples LAND_SAMPLES rows (landing on or off) into x;
 // tu_check_landing compares a landed run on `backend` with the dense ref run, sample by
-// sample, within the bound of host/solvers/landing.c plus `rounding` relative.
+// sample, within the bound of host/solvers/landing.c plus `rounding` relative, and a
+// float backend's also with its own dense run and with the rows the ref landed run lands on.
 enum { LAND_N = 48, LAND_D = 24, LAND_SAMPLES = 12 };
 double tu_landing_model(ds_model *m, uint64_t seed);
 void tu_landing_run(ds_backend *b, const ds_model *m, const char *solver, int final_zero,

@@ -10,6 +10,7 @@
 #include "backend_common.h"
 #include "cuda_check.h"
 #include "cuda_internal.h"
+#include "dist.h"
 
 // An NVTX range over the scope it is declared in: popped on every return, errors included.
 struct nvtx_scope {
@@ -266,13 +267,16 @@ static void cuda_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backe
     (void)b;
     uint64_t d = (uint64_t)m->d, k = (uint64_t)m->k, r = (uint64_t)m->r;
     int empirical = m->kind == DS_MODEL_EMPIRICAL;
+    int64_t first, held; // this rank's training rows under --shard-data
+    ds_dist_data_rows(m->data.n, &first, &held);
     if (empirical)
         out->model_bytes =
-            (uint64_t)m->data.n * (sizeof(float) * d + sizeof(double)) + sizeof(float) * d;
+            (uint64_t)held * (sizeof(float) * d + sizeof(double)) + sizeof(float) * d;
     else
         out->model_bytes =
             sizeof(float) * (d * k * r + k * r + k * d + d) + sizeof(double) * (k * r + 2 * k);
-    out->batch_bytes = (uint64_t)rows * ds_cuda_row_bytes(m, empirical ? ds_cuda_piece_rows(m) : 0);
+    out->batch_bytes =
+        (uint64_t)rows * ds_cuda_row_bytes(m, empirical ? ds_cuda_piece_rows(m, held) : 0);
     out->available = 0;
     out->available_what = "the device";
 }

@@ -644,9 +644,6 @@ int cli_sample(int argc, char **argv) {
     a.cfg.noise = noise;
     if (!rc && ranks > 1) rc = cli_pick_gpu(a.backend);
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
-    if (!rc && a.shard_data && !strcmp(b->name, "cuda"))
-        rc = ds_fail("sample: --shard-data runs on the cpu and ref backends only (the cuda "
-                     "backend does not split its training rows yet; use --backend cpu)");
     t.load = ds_seconds() - t0;
     char config[16384];
     int batches = a.batches + ds_sample_landing_batches(&model, &a.cfg);

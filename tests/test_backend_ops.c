@@ -1038,12 +1038,15 @@ static void test_refusals(void **state) {
 
 // ---- the local models ----
 
-// els, pspc, nearest: double sums of the float32 rows and queries, the float output's
-// rounding: 2.5e-7. pca_locality and ls form their products by SGEMM with float weights
-// (cpu_local.c): TU_TOL_LOCAL_CPU (testutil.h, derived there).
+// els, pspc, nearest, and pca_locality and ls on cuda (kernels/local_softmax.cu):
+// distances, weights and sums in double from the float32 rows and queries, the float
+// output's rounding: 2.5e-7. pca_locality and ls on cpu form their products by SGEMM with
+// float weights (cpu_local.c): TU_TOL_LOCAL_CPU (testutil.h, derived there).
 #define TOL_LOCAL 2.5e-7
-#define TOL_LOCAL_FOR(kind)                                                                        \
-    ((kind) == DS_MODEL_PCA_LOCALITY || (kind) == DS_MODEL_LS ? TU_TOL_LOCAL_CPU : TOL_LOCAL)
+#define TOL_LOCAL_FOR(r, kind)                                                                     \
+    (!strcmp((r)->name, "cpu") && ((kind) == DS_MODEL_PCA_LOCALITY || (kind) == DS_MODEL_LS)       \
+         ? TU_TOL_LOCAL_CPU                                                                        \
+         : TOL_LOCAL)
 
 // n images c x h x w around 8 cluster centres (0.4 c + 0.25 z, about pixel-sized),
 // stored as float32 so that ref and the float backends hold the same rows.
@@ -1105,23 +1108,12 @@ static void check_smoothed_rows(const pair *p, const double *x, int64_t rows, co
     free(eps), free(q), free(w);
 }
 
-// One local model on one backend: every sigma of the list, then per-row sigmas in place.
-// A backend without a path for the kind must refuse it at bind, with one line.
-static void check_local_model(const backend_row *r, const ds_model *m, uint64_t salt) {
+// One local model on one backend under one path's settings: every sigma of the list, then
+// per-row sigmas in place.
+static void check_local_path(const backend_row *r, const char *settings, const ds_model *m,
+                             uint64_t salt) {
     const char *kind = ds_model_kind_name(m->kind);
-    ds_backend *probe = backend(r->name);
-    ds_bound_model *bm = probe->bind(probe, m);
-    if (!bm) {
-        if (!strstr(ds_error(), "no CUDA path"))
-            fail_msg("%s bind %s: %s", r->name, kind, ds_error());
-        printf("%s %s: refused at bind, as a backend without a path must (%s)\n", r->name, kind,
-               ds_error());
-        ds_backend_free(probe);
-        return;
-    }
-    probe->unbind(probe, bm);
-    ds_backend_free(probe);
-    pair p = bind_pair(r, "", m);
+    pair p = bind_pair(r, settings, m);
     const int64_t rows = 8, d = m->d;
     double *a = new_doubles(rows * d), *want = new_doubles(rows * d), worst = 0;
     for (int s = 0; s <= N_SIGMAS; s++) {
@@ -1136,16 +1128,44 @@ static void check_local_model(const backend_row *r, const ds_model *m, uint64_t 
         worst = fmax(worst, err);
         if (m->kind == DS_MODEL_SMOOTHED)
             check_smoothed_rows(&p, x, rows, sg, n_sigma, a, want);
-        else if (!(err <= TOL_LOCAL_FOR(m->kind)))
+        else if (!(err <= TOL_LOCAL_FOR(r, m->kind)))
             fail_msg("%s %s %dx%dx%d patch %d sigma %s: rel L2 error %.3g > %.1g", p.label, kind,
                      m->channels, m->height, m->width, m->patch_size, per_row ? "per row" : "fixed",
-                     err, TOL_LOCAL_FOR(m->kind));
+                     err, TOL_LOCAL_FOR(r, m->kind));
         free(x), free(sigma);
     }
     printf("%s %s %dx%dx%d%s: worst rel L2 error over the sigmas %.2e\n", p.label, kind,
            m->channels, m->height, m->width, m->patch_steps ? " (patch schedule)" : "", worst);
     free(a), free(want);
-    unbind_pair(&p, "");
+    unbind_pair(&p, settings);
+}
+
+// One local model on one backend, under each of its paths. A backend without a path for
+// the kind must refuse it at bind, with one line.
+static void check_local_model(const backend_row *r, const ds_model *m, uint64_t salt) {
+    const char *kind = ds_model_kind_name(m->kind);
+    ds_backend *probe = backend(r->name);
+    ds_bound_model *bm = probe->bind(probe, m);
+    if (!bm) {
+        if (!strstr(ds_error(), "no CUDA path"))
+            fail_msg("%s bind %s: %s", r->name, kind, ds_error());
+        printf("%s %s: refused at bind, as a backend without a path must (%s)\n", r->name, kind,
+               ds_error());
+        ds_backend_free(probe);
+        return;
+    }
+    probe->unbind(probe, bm);
+    ds_backend_free(probe);
+    // nearest and smoothed are evaluated by the empirical denoiser: they run under each of
+    // its paths, the other kinds under the default settings.
+    static const path default_path[] = {{"", 0}, {NULL, 0}};
+    const path *paths = m->kind == DS_MODEL_NEAREST || m->kind == DS_MODEL_SMOOTHED
+                            ? r->empirical_path
+                            : default_path;
+    for (const path *k = paths; k->settings; k++) {
+        if (k->max_d && m->d > k->max_d) continue;
+        check_local_path(r, k->settings, m, salt);
+    }
 }
 
 // Every model kind that keeps the rows but the empirical one (the local models, nearest,

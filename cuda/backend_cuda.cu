@@ -12,6 +12,16 @@
 #include "cuda_internal.h"
 #include "dist.h"
 
+// An NVTX range over the scope it is declared in: popped on every return, errors included.
+struct nvtx_scope {
+    explicit nvtx_scope(const char *name) {
+        nvtxRangePushA(name);
+    }
+    ~nvtx_scope() {
+        nvtxRangePop();
+    }
+};
+
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b) {
     return (ds_cuda_ctx *)b->impl;
 }
@@ -20,10 +30,11 @@ static size_t batch_count(const ds_batch *v) {
     return (size_t)(v->rows * v->cols);
 }
 
-static void check_same_shape(const char *what, const ds_batch *a, const ds_batch *b) {
+static int check_same_shape(const char *what, const ds_batch *a, const ds_batch *b) {
     if (a->rows != b->rows || a->cols != b->cols)
-        ds_cuda_die("cuda %s: batches of %lld x %lld and %lld x %lld", what, (long long)a->rows,
-                    (long long)a->cols, (long long)b->rows, (long long)b->cols);
+        return ds_fail("cuda %s: batches of %lld x %lld and %lld x %lld", what, (long long)a->rows,
+                       (long long)a->cols, (long long)b->rows, (long long)b->cols);
+    return 0;
 }
 
 static ds_batch *cuda_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
@@ -47,28 +58,27 @@ static void cuda_batch_free(ds_backend *b, ds_batch *v) {
     free(v);
 }
 
-static void cuda_upload(ds_backend *b, ds_batch *dst, const double *src) {
-    nvtxRangePushA("upload");
-    if (ds_cuda_upload_floats(ds_cuda_ctx_of(b), (float *)dst->data, src, batch_count(dst)))
-        ds_cuda_die("%s", ds_error());
-    nvtxRangePop();
+static int cuda_upload(ds_backend *b, ds_batch *dst, const double *src) {
+    nvtx_scope range("upload");
+    return ds_cuda_upload_floats(ds_cuda_ctx_of(b), (float *)dst->data, src, batch_count(dst));
 }
 
-static void cuda_download(ds_backend *b, const ds_batch *src, double *dst) {
-    nvtxRangePushA("download");
+static int cuda_download(ds_backend *b, const ds_batch *src, double *dst) {
+    nvtx_scope range("download");
     size_t count = batch_count(src);
     float *h = ds_cuda_staging(ds_cuda_ctx_of(b), count);
-    if (!h) ds_cuda_die("%s", ds_error());
-    CUDA_CHECK(cudaMemcpy(h, src->data, count * sizeof(float), cudaMemcpyDeviceToHost));
+    if (!h) return -1;
+    CUDA_TRY(cudaMemcpy(h, src->data, count * sizeof(float), cudaMemcpyDeviceToHost));
     for (size_t i = 0; i < count; i++) dst[i] = h[i];
-    nvtxRangePop();
+    return 0;
 }
 
-static void cuda_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
+static int cuda_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
     (void)b;
-    check_same_shape("copy", dst, src);
-    CUDA_CHECK(cudaMemcpy(dst->data, src->data, batch_count(src) * sizeof(float),
-                          cudaMemcpyDeviceToDevice));
+    DS_TRY(check_same_shape("copy", dst, src));
+    CUDA_TRY(cudaMemcpy(dst->data, src->data, batch_count(src) * sizeof(float),
+                        cudaMemcpyDeviceToDevice));
+    return 0;
 }
 
 // The index lists go to the device in one copy (dst's, then src's, in ctx->rows_dev).
@@ -99,26 +109,26 @@ static int cuda_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows,
     return 0;
 }
 
-static void cuda_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
-                         const ds_batch *const *v) {
+static int cuda_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
+                        const ds_batch *const *v) {
     (void)b;
     if (n < 1 || n > DS_LINCOMB_MAX)
-        ds_cuda_die("cuda lincomb: %d inputs (expected 1 to %d)", n, DS_LINCOMB_MAX);
+        return ds_fail("cuda lincomb: %d inputs (expected 1 to %d)", n, DS_LINCOMB_MAX);
     const float *inputs[DS_LINCOMB_MAX];
     for (int i = 0; i < n; i++) {
-        check_same_shape("lincomb", out, v[i]);
+        DS_TRY(check_same_shape("lincomb", out, v[i]));
         inputs[i] = (const float *)v[i]->data;
     }
-    nvtxRangePushA("lincomb");
-    CUDA_CHECK(ds_launch_lincomb((float *)out->data, n, coef, inputs, (int64_t)batch_count(out)));
-    nvtxRangePop();
+    nvtx_scope range("lincomb");
+    CUDA_TRY(ds_launch_lincomb((float *)out->data, n, coef, inputs, (int64_t)batch_count(out)));
+    return 0;
 }
 
-static void cuda_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
+static int cuda_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
     (void)b;
-    nvtxRangePushA("randn");
-    CUDA_CHECK(ds_launch_randn((float *)out->data, out->rows, out->cols, seed, first_row));
-    nvtxRangePop();
+    nvtx_scope range("randn");
+    CUDA_TRY(ds_launch_randn((float *)out->data, out->rows, out->cols, seed, first_row));
+    return 0;
 }
 
 static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {

@@ -15,6 +15,8 @@
 #include "ds_sample.h"
 
 #include "ds_backend.h"
+#include "empirical_refine.h"
+#include "local_mask.h"
 #include "testutil.h"
 
 uint64_t tu_seed(void) {
@@ -61,6 +63,55 @@ double tu_rel_l2(const double *a, const double *ref, int64_t n) {
         den += ref[i] * ref[i];
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+double tu_local_cpu_row_tol(const ds_model *m, const double *x, double sigma, const double *want) {
+    ds_local_mask mask;
+    if (ds_local_mask_build(m, sigma, &mask)) return -1;
+    int64_t n = m->data.n, d = m->d;
+    double *l = malloc(sizeof(double) * (size_t)n), inv_s2 = 1 / (sigma * sigma * m->temperature);
+    double sum_sq = 0, norm = 0;
+    assert_non_null(l);
+    for (int64_t j = 0; j < d; j++) {
+        const int64_t e0 = mask.start[j], e1 = mask.start[j + 1];
+        double best = -INFINITY, qq = 0, y_most = 0, z = 0, dj = 0, s2 = 0;
+        for (int64_t e = e0; e < e1; e++)
+            qq += mask.weight[e] * x[mask.row[e]] * mask.weight[e] * x[mask.row[e]];
+        for (int64_t k = 0; k < n; k++) {
+            double t = 0, yy = 0;
+            for (int64_t e = e0; e < e1; e++) {
+                double y = ds_data_value(&m->data, k, mask.row[e]), r = x[mask.row[e]] - y;
+                t -= 0.5 * mask.weight[e] * r * r;
+                yy += y * y;
+            }
+            l[k] = t * inv_s2, best = fmax(best, l[k]), y_most = fmax(y_most, yy);
+        }
+        for (int64_t k = 0; k < n; k++) l[k] = exp(l[k] - best), z += l[k];
+        for (int64_t k = 0; k < n; k++) dj += l[k] / z * ds_data_value(&m->data, k, j);
+        for (int64_t k = 0; k < n; k++) {
+            double r = ds_data_value(&m->data, k, j) - dj;
+            s2 += l[k] / z * r * r;
+        }
+        double delta = 2 * DS_DOT_ERROR_FACTOR * sqrt(qq) * sqrt(y_most) * inv_s2;
+        double b = expm1(delta) * sqrt(s2);
+        sum_sq += b * b, norm += want[j] * want[j];
+    }
+    free(l);
+    ds_local_mask_free(&mask);
+    return TU_TOL_LOCAL_CPU * sqrt(norm) + sqrt(sum_sq);
+}
+
+double tu_local_cpu_tol(const ds_model *m, const double *x, int64_t rows, const double *sigma,
+                        int64_t n_sigma, const double *want) {
+    int64_t d = m->d;
+    double tol_sq = 0, norm = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        double t = tu_local_cpu_row_tol(m, x + i * d, sigma[n_sigma == 1 ? 0 : i], want + i * d);
+        assert_true(t >= 0);
+        tol_sq += t * t;
+    }
+    for (int64_t e = 0; e < rows * d; e++) norm += want[e] * want[e];
+    return norm > 0 ? sqrt(tol_sq / norm) : sqrt(tol_sq);
 }
 
 double tu_max_abs_diff(const double *a, const double *b, int64_t n) {
@@ -254,7 +305,7 @@ static void check_move(ds_backend *b, ds_batch *dst, double *want, const int64_t
                src_host + (src_rows ? src_rows[k] : k) * cols, sizeof(double) * (size_t)cols);
     double *got = malloc(sizeof(double) * (size_t)(dst->rows * cols));
     assert_non_null(got);
-    b->download(b, dst, got);
+    assert_int_equal(b->download(b, dst, got), 0);
     for (int64_t e = 0; e < dst->rows * cols; e++)
         if (got[e] != want[e])
             fail_msg("%s move_rows: element %lld is %.9g, expected %.9g", b->name, (long long)e,
@@ -271,9 +322,9 @@ void tu_check_move_rows(ds_backend *b, uint64_t seed) {
     random_rows(idx, live, rows, seed + 3);
     ds_batch *bf = b->batch_new(b, rows, cols), *bo = b->batch_new(b, rows, cols);
     ds_batch *bc = b->batch_new(b, live, cols);
-    b->upload(b, bf, full);
-    b->upload(b, bo, other);
-    b->upload(b, bc, compact);
+    assert_int_equal(b->upload(b, bf, full), 0);
+    assert_int_equal(b->upload(b, bo, other), 0);
+    assert_int_equal(b->upload(b, bc, compact), 0);
     check_move(b, bc, compact, NULL, bf, full, idx, live);  // gather
     check_move(b, bo, other, idx, bc, compact, NULL, live); // scatter
     check_move(b, bf, full, idx, bo, other, idx, live);     // same rows of two batches
@@ -408,9 +459,9 @@ void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t
     ds_bound_model *bm = b->bind(b, m);
     assert_non_null(bm);
     ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
-    b->upload(b, xb, x);
+    assert_int_equal(b->upload(b, xb, x), 0);
     assert_int_equal(b->denoise(b, bm, xb, &sigma, 1, ob, NULL), 0);
-    b->download(b, ob, out);
+    assert_int_equal(b->download(b, ob, out), 0);
     b->batch_free(b, xb);
     b->batch_free(b, ob);
     b->unbind(b, bm);

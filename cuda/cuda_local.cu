@@ -20,7 +20,7 @@ struct ds_cuda_local {
 };
 
 int ds_cuda_local_kind(ds_model_kind kind) {
-    return kind == DS_MODEL_PCA_LOCALITY || kind == DS_MODEL_LS;
+    return ds_model_is_local(kind); // any kind denoised through a mask
 }
 
 int ds_cuda_local_bind(ds_bound_model *bm) {

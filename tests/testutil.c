@@ -305,7 +305,7 @@ static void check_move(ds_backend *b, ds_batch *dst, double *want, const int64_t
                src_host + (src_rows ? src_rows[k] : k) * cols, sizeof(double) * (size_t)cols);
     double *got = malloc(sizeof(double) * (size_t)(dst->rows * cols));
     assert_non_null(got);
-    b->download(b, dst, got);
+    assert_int_equal(b->download(b, dst, got), 0);
     for (int64_t e = 0; e < dst->rows * cols; e++)
         if (got[e] != want[e])
             fail_msg("%s move_rows: element %lld is %.9g, expected %.9g", b->name, (long long)e,
@@ -322,9 +322,9 @@ void tu_check_move_rows(ds_backend *b, uint64_t seed) {
     random_rows(idx, live, rows, seed + 3);
     ds_batch *bf = b->batch_new(b, rows, cols), *bo = b->batch_new(b, rows, cols);
     ds_batch *bc = b->batch_new(b, live, cols);
-    b->upload(b, bf, full);
-    b->upload(b, bo, other);
-    b->upload(b, bc, compact);
+    assert_int_equal(b->upload(b, bf, full), 0);
+    assert_int_equal(b->upload(b, bo, other), 0);
+    assert_int_equal(b->upload(b, bc, compact), 0);
     check_move(b, bc, compact, NULL, bf, full, idx, live);  // gather
     check_move(b, bo, other, idx, bc, compact, NULL, live); // scatter
     check_move(b, bf, full, idx, bo, other, idx, live);     // same rows of two batches
@@ -459,9 +459,9 @@ void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t
     ds_bound_model *bm = b->bind(b, m);
     assert_non_null(bm);
     ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
-    b->upload(b, xb, x);
+    assert_int_equal(b->upload(b, xb, x), 0);
     assert_int_equal(b->denoise(b, bm, xb, &sigma, 1, ob, NULL), 0);
-    b->download(b, ob, out);
+    assert_int_equal(b->download(b, ob, out), 0);
     b->batch_free(b, xb);
     b->batch_free(b, ob);
     b->unbind(b, bm);

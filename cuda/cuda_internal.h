@@ -9,6 +9,9 @@
 #include "ds_backend.h"
 #include "ds_kernels.h"
 
+typedef struct ds_cuda_over ds_cuda_over;
+typedef struct ds_cuda_local ds_cuda_local;
+
 typedef struct {
     cublasHandle_t blas;
     float *staging; // host floats for upload/download conversions
@@ -54,6 +57,8 @@ struct ds_bound_model {
     float *ucat, *means;
     double *offset, *eigvals, *residual, *log_weights;
     ds_cuda_workspace ws;
+    ds_cuda_over *over;   // nearest, smoothed: over an empirical binding (cuda_smoothed.cu)
+    ds_cuda_local *local; // pca_locality, ls (cuda_local.cu)
 };
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b);
@@ -95,5 +100,22 @@ int ds_cuda_gmm_bind(ds_bound_model *bm);
 void ds_cuda_gmm_unbind(ds_bound_model *bm);
 int ds_cuda_gmm_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gauss_map map,
                       float *out);
+
+// nearest and smoothed (cuda/cuda_smoothed.cu): models that the empirical denoiser of the
+// same rows evaluates, through an inner empirical binding on backend b.
+int ds_cuda_over_kind(ds_model_kind kind);
+int ds_cuda_over_bind(ds_backend *b, ds_bound_model *bm);
+void ds_cuda_over_unbind(ds_bound_model *bm);
+int ds_cuda_over_denoise(ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                         int64_t n_sigma, ds_batch *out);
+void ds_cuda_over_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out);
+
+// The masked local models pca_locality and ls (cuda/cuda_local.cu).
+int ds_cuda_local_kind(ds_model_kind kind);
+int ds_cuda_local_bind(ds_bound_model *bm);
+void ds_cuda_local_unbind(ds_bound_model *bm);
+int ds_cuda_local_denoise(ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                          int64_t n_sigma, ds_batch *out);
+void ds_cuda_local_memory(const ds_model *m, int64_t rows, ds_backend_memory *out);
 
 #endif

@@ -1041,10 +1041,14 @@ static void test_refusals(void **state) {
 
 // ---- the local models ----
 
-// els, pspc, nearest, variance: double sums of the float32 rows and queries, the float
-// output's rounding: 2.5e-7. pca_locality and ls form their products by SGEMM with float
-// weights (cpu_local.c): each row within tu_local_cpu_row_tol (testutil.h, derived there).
+// els, pspc, nearest, variance, and pca_locality and ls on cuda (kernels/local_softmax.cu):
+// distances, weights and sums in double from the float32 rows and queries, the float
+// output's rounding: 2.5e-7. pca_locality and ls on cpu form their products by SGEMM with
+// float weights (cpu_local.c): each row within tu_local_cpu_row_tol (testutil.h, derived
+// there).
 #define TOL_LOCAL 2.5e-7
+#define LOCAL_BY_SGEMM(r, kind)                                                                    \
+    (!strcmp((r)->name, "cpu") && ((kind) == DS_MODEL_PCA_LOCALITY || (kind) == DS_MODEL_LS))
 
 // n images c x h x w around 8 cluster centres (0.4 c + 0.25 z, about pixel-sized),
 // stored as float32 so that ref and the float backends hold the same rows.
@@ -1124,23 +1128,12 @@ static void check_local_rows(const pair *p, const double *x, int64_t rows, const
     }
 }
 
-// One local model on one backend: every sigma of the list, then per-row sigmas in place.
-// A backend without a path for the kind must refuse it at bind, with one line.
-static void check_local_model(const backend_row *r, const ds_model *m, uint64_t salt) {
+// One local model on one backend under one path's settings: every sigma of the list, then
+// per-row sigmas in place.
+static void check_local_path(const backend_row *r, const char *settings, const ds_model *m,
+                             uint64_t salt) {
     const char *kind = ds_model_kind_name(m->kind);
-    ds_backend *probe = backend(r->name);
-    ds_bound_model *bm = probe->bind(probe, m);
-    if (!bm) {
-        if (!strstr(ds_error(), "no CUDA path"))
-            fail_msg("%s bind %s: %s", r->name, kind, ds_error());
-        printf("%s %s: refused at bind, as a backend without a path must (%s)\n", r->name, kind,
-               ds_error());
-        ds_backend_free(probe);
-        return;
-    }
-    probe->unbind(probe, bm);
-    ds_backend_free(probe);
-    pair p = bind_pair(r, "", m);
+    pair p = bind_pair(r, settings, m);
     const int64_t rows = 8, d = m->d;
     double *a = new_doubles(rows * d), *want = new_doubles(rows * d), worst = 0;
     for (int s = 0; s <= N_SIGMAS; s++) {
@@ -1155,7 +1148,7 @@ static void check_local_model(const backend_row *r, const ds_model *m, uint64_t 
         worst = fmax(worst, err);
         if (m->kind == DS_MODEL_SMOOTHED)
             check_smoothed_rows(&p, x, rows, sg, n_sigma, a, want);
-        else if (m->kind == DS_MODEL_PCA_LOCALITY || m->kind == DS_MODEL_LS)
+        else if (LOCAL_BY_SGEMM(r, m->kind))
             check_local_rows(&p, x, rows, sg, n_sigma, a, want);
         else if (!(err <= TOL_LOCAL))
             fail_msg("%s %s %dx%dx%d sigma %s: rel L2 error %.3g > %.1g", p.label, kind,
@@ -1166,7 +1159,35 @@ static void check_local_model(const backend_row *r, const ds_model *m, uint64_t 
     printf("%s %s %dx%dx%d%s: worst rel L2 error over the sigmas %.2e\n", p.label, kind,
            m->channels, m->height, m->width, m->patch_steps ? " (patch schedule)" : "", worst);
     free(a), free(want);
-    unbind_pair(&p, "");
+    unbind_pair(&p, settings);
+}
+
+// One local model on one backend, under each of its paths. A backend without a path for
+// the kind must refuse it at bind, with one line.
+static void check_local_model(const backend_row *r, const ds_model *m, uint64_t salt) {
+    const char *kind = ds_model_kind_name(m->kind);
+    ds_backend *probe = backend(r->name);
+    ds_bound_model *bm = probe->bind(probe, m);
+    if (!bm) {
+        if (!strstr(ds_error(), "no CUDA path"))
+            fail_msg("%s bind %s: %s", r->name, kind, ds_error());
+        printf("%s %s: refused at bind, as a backend without a path must (%s)\n", r->name, kind,
+               ds_error());
+        ds_backend_free(probe);
+        return;
+    }
+    probe->unbind(probe, bm);
+    ds_backend_free(probe);
+    // nearest and smoothed are evaluated by the empirical denoiser: they run under each of
+    // its paths, the other kinds under the default settings.
+    static const path default_path[] = {{"", 0}, {NULL, 0}};
+    const path *paths = m->kind == DS_MODEL_NEAREST || m->kind == DS_MODEL_SMOOTHED
+                            ? r->empirical_path
+                            : default_path;
+    for (const path *k = paths; k->settings; k++) {
+        if (k->max_d && m->d > k->max_d) continue;
+        check_local_path(r, k->settings, m, salt);
+    }
 }
 
 // Every model kind that keeps the rows but the empirical one (the local models, nearest,

@@ -49,7 +49,8 @@ plots=""
 for spec in $specs; do
     d=${spec%:*} rows=${spec##*:}
     model=$(sed -n 2p "$d/emergence_summary.csv" | cut -d, -f1)
-    plots="$plots $d/emergence.csv:$model${rows#all}"
+    [ "$rows" = all ] && label=$model || label=$model-${rows}-rows
+    plots="$plots $d/emergence.csv:$label"
 done
 # shellcheck disable=SC2086
 /usr/bin/python3 "$TOOLS/plot_emergence.py" "$FIGURE" $plots

@@ -138,7 +138,7 @@ static int local_main(int argc, char **argv) {
     ds_bound_model *bm = be->bind(be, &m);
     if (!bm) tu_die("%s", ds_error());
     ds_batch *xb = be->batch_new(be, b, d), *out = be->batch_new(be, b, d);
-    be->upload(be, xb, x);
+    if (be->upload(be, xb, x)) tu_die("%s", ds_error());
     printf("data %s\nmodel %s\nshape B=%lld N=%lld d=%lld\nrepeats %d\nfit_ms %.0f\n", source,
            kind_name, (long long)b, (long long)n, (long long)d, repeats, fit_ms);
     double *t = tu_alloc((size_t)repeats, sizeof(double));
@@ -177,7 +177,7 @@ static int local_main(int argc, char **argv) {
             double *y = tu_alloc((size_t)(b * d), sizeof(double));
             char path[1024];
             snprintf(path, sizeof path, "%s.%g.npy", argv[8], sigma);
-            be->download(be, out, y);
+            if (be->download(be, out, y)) tu_die("%s", ds_error());
             int64_t shape[2] = {b, d};
             if (ds_npy_write_f64(path, y, 2, shape, DS_F32)) tu_die("%s", ds_error());
             free(y);
@@ -213,7 +213,7 @@ int main(int argc, char **argv) {
     ds_bound_model *bm = be->bind(be, &m);
     if (!bm) tu_die("%s", ds_error());
     ds_batch *xb = be->batch_new(be, b, d), *out = be->batch_new(be, b, d);
-    be->upload(be, xb, x);
+    if (be->upload(be, xb, x)) tu_die("%s", ds_error());
 
     double *t = tu_alloc((size_t)repeats, sizeof(double));
     for (int r = -1; r < repeats; r++) { // r = -1: warm-up

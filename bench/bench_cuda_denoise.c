@@ -146,9 +146,9 @@ static void run_denoise(void *p) {
 static void denoise_host(ds_backend *b, ds_bound_model *bm, const double *x, int64_t rows,
                          int64_t d, double sigma, double *out) {
     ds_batch *in = b->batch_new(b, rows, d), *res = b->batch_new(b, rows, d);
-    b->upload(b, in, x);
+    if (b->upload(b, in, x)) tu_die("%s", ds_error());
     if (b->denoise(b, bm, in, &sigma, 1, res, NULL)) tu_die("%s", ds_error());
-    b->download(b, res, out);
+    if (b->download(b, res, out)) tu_die("%s", ds_error());
     b->batch_free(b, in);
     b->batch_free(b, res);
 }
@@ -267,7 +267,7 @@ static int bench_shape(ds_backend *b, const bench_plan *plan, shape s, const cha
                    "| PyTorch ms | speed-up vs PyTorch |\n|---|---|---|---|---|---|---|---|---|\n");
         }
         denoise_args a = {b, bm, b->batch_new(b, rows, s.d), b->batch_new(b, rows, s.d)};
-        b->upload(b, a.x, x);
+        if (b->upload(b, a.x, x)) tu_die("%s", ds_error());
         double ms = time_ms(run_denoise, &a, reps), gemm = sgemm_ms(y, s.n, s.d, rows, reps);
         double tflops = 4.0 * (double)rows * (double)s.n * (double)s.d / (ms * 1e-3) / 1e12;
         double pt = torch_ms(torch, s.n, s.d, rows);
@@ -309,17 +309,17 @@ static int full_run(ds_backend *b, const bench_plan *plan, int64_t samples) {
     if (!bm) tu_die("%s", ds_error());
     double t1 = now_s();
     ds_batch *x = b->batch_new(b, samples, d);
-    b->randn(b, x, 7, 0);
+    if (b->randn(b, x, 7, 0)) tu_die("%s", ds_error());
     const double coef[1] = {sigmas[0]};
     const ds_batch *in[1] = {x};
-    b->lincomb(b, x, 1, coef, in);
+    if (b->lincomb(b, x, 1, coef, in)) tu_die("%s", ds_error());
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = "heun";
     ds_solver_ctx ctx = {.b = b, .model = bm};
     if (ds_solve(&ctx, &o, sigmas, 19, x)) tu_die("%s", ds_error());
     double *out = tu_alloc((size_t)(samples * d), sizeof(double));
-    b->download(b, x, out);
+    if (b->download(b, x, out)) tu_die("%s", ds_error());
     double t2 = now_s();
     int64_t bad = 0;
     for (int64_t e = 0; e < samples * d; e++) bad += !isfinite(out[e]);

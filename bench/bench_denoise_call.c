@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
     ds_bound_model *bg = b->bind(b, &gauss), *bc = b->bind(b, &cb);
     if (!inner.gauss || !bg || !bc) tu_die("%s", ds_error());
     ds_batch *x = b->batch_new(b, rows, d), *out = b->batch_new(b, rows, d);
-    b->randn(b, x, 1, 0);
+    if (b->randn(b, x, 1, 0)) tu_die("%s", ds_error());
     double tg = per_call(b, bg, x, out, calls), tc = per_call(b, bc, x, out, calls);
     printf("ref, %lld x %lld: built-in %.3f us per call, through the callback %.3f us per call, "
            "overhead %.3f us\n",

@@ -183,7 +183,7 @@ static void gather_cost(ds_backend *b, const ds_model *m, const bench_opts *o) {
             for (int64_t j = 0; j < d; j++)
                 x[i * d + j] = ds_data_value(&m->data, (i * 7919) % n, j) +
                                sigmas[s] * ds_philox_normal(5, i, j);
-        b->upload(b, bx, x);
+        if (b->upload(b, bx, x)) tu_die("bench_landing: %s", ds_error());
         ds_bound_model *bm = b->bind(b, m);
         if (!bm || !b->prune) tu_die("bench_landing: --gather-cost needs the cpu backend");
         double t[2];

@@ -31,11 +31,11 @@ static double timed_denoise(const char *name, const ds_model *m, const double *x
     ds_bound_model *bm = b->bind(b, m);
     if (!bm) tu_die("bind: %s", ds_error());
     ds_batch *bx = b->batch_new(b, rows, m->d), *bo = b->batch_new(b, rows, m->d);
-    b->upload(b, bx, x);
+    if (b->upload(b, bx, x)) tu_die("%s", ds_error());
     double start = cpu_ms();
     if (b->denoise(b, bm, bx, &sigma, 1, bo, NULL)) tu_die("denoise: %s", ds_error());
     double ms = cpu_ms() - start;
-    b->download(b, bo, out);
+    if (b->download(b, bo, out)) tu_die("%s", ds_error());
     b->batch_free(b, bx), b->batch_free(b, bo);
     b->unbind(b, bm);
     ds_backend_free(b);

@@ -10,6 +10,17 @@
 #include "backend_common.h"
 #include "cuda_check.h"
 #include "cuda_internal.h"
+#include "dist.h"
+
+// An NVTX range over the scope it is declared in: popped on every return, errors included.
+struct nvtx_scope {
+    explicit nvtx_scope(const char *name) {
+        nvtxRangePushA(name);
+    }
+    ~nvtx_scope() {
+        nvtxRangePop();
+    }
+};
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b) {
     return (ds_cuda_ctx *)b->impl;
@@ -19,10 +30,11 @@ static size_t batch_count(const ds_batch *v) {
     return (size_t)(v->rows * v->cols);
 }
 
-static void check_same_shape(const char *what, const ds_batch *a, const ds_batch *b) {
+static int check_same_shape(const char *what, const ds_batch *a, const ds_batch *b) {
     if (a->rows != b->rows || a->cols != b->cols)
-        ds_cuda_die("cuda %s: batches of %lld x %lld and %lld x %lld", what, (long long)a->rows,
-                    (long long)a->cols, (long long)b->rows, (long long)b->cols);
+        return ds_fail("cuda %s: batches of %lld x %lld and %lld x %lld", what, (long long)a->rows,
+                       (long long)a->cols, (long long)b->rows, (long long)b->cols);
+    return 0;
 }
 
 static ds_batch *cuda_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
@@ -46,28 +58,27 @@ static void cuda_batch_free(ds_backend *b, ds_batch *v) {
     free(v);
 }
 
-static void cuda_upload(ds_backend *b, ds_batch *dst, const double *src) {
-    nvtxRangePushA("upload");
-    if (ds_cuda_upload_floats(ds_cuda_ctx_of(b), (float *)dst->data, src, batch_count(dst)))
-        ds_cuda_die("%s", ds_error());
-    nvtxRangePop();
+static int cuda_upload(ds_backend *b, ds_batch *dst, const double *src) {
+    nvtx_scope range("upload");
+    return ds_cuda_upload_floats(ds_cuda_ctx_of(b), (float *)dst->data, src, batch_count(dst));
 }
 
-static void cuda_download(ds_backend *b, const ds_batch *src, double *dst) {
-    nvtxRangePushA("download");
+static int cuda_download(ds_backend *b, const ds_batch *src, double *dst) {
+    nvtx_scope range("download");
     size_t count = batch_count(src);
     float *h = ds_cuda_staging(ds_cuda_ctx_of(b), count);
-    if (!h) ds_cuda_die("%s", ds_error());
-    CUDA_CHECK(cudaMemcpy(h, src->data, count * sizeof(float), cudaMemcpyDeviceToHost));
+    if (!h) return -1;
+    CUDA_TRY(cudaMemcpy(h, src->data, count * sizeof(float), cudaMemcpyDeviceToHost));
     for (size_t i = 0; i < count; i++) dst[i] = h[i];
-    nvtxRangePop();
+    return 0;
 }
 
-static void cuda_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
+static int cuda_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
     (void)b;
-    check_same_shape("copy", dst, src);
-    CUDA_CHECK(cudaMemcpy(dst->data, src->data, batch_count(src) * sizeof(float),
-                          cudaMemcpyDeviceToDevice));
+    DS_TRY(check_same_shape("copy", dst, src));
+    CUDA_TRY(cudaMemcpy(dst->data, src->data, batch_count(src) * sizeof(float),
+                        cudaMemcpyDeviceToDevice));
+    return 0;
 }
 
 // The index lists go to the device in one copy (dst's, then src's, in ctx->rows_dev).
@@ -98,31 +109,32 @@ static int cuda_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows,
     return 0;
 }
 
-static void cuda_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
-                         const ds_batch *const *v) {
+static int cuda_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
+                        const ds_batch *const *v) {
     (void)b;
     if (n < 1 || n > DS_LINCOMB_MAX)
-        ds_cuda_die("cuda lincomb: %d inputs (expected 1 to %d)", n, DS_LINCOMB_MAX);
+        return ds_fail("cuda lincomb: %d inputs (expected 1 to %d)", n, DS_LINCOMB_MAX);
     const float *inputs[DS_LINCOMB_MAX];
     for (int i = 0; i < n; i++) {
-        check_same_shape("lincomb", out, v[i]);
+        DS_TRY(check_same_shape("lincomb", out, v[i]));
         inputs[i] = (const float *)v[i]->data;
     }
-    nvtxRangePushA("lincomb");
-    CUDA_CHECK(ds_launch_lincomb((float *)out->data, n, coef, inputs, (int64_t)batch_count(out)));
-    nvtxRangePop();
+    nvtx_scope range("lincomb");
+    CUDA_TRY(ds_launch_lincomb((float *)out->data, n, coef, inputs, (int64_t)batch_count(out)));
+    return 0;
 }
 
-static void cuda_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
+static int cuda_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
     (void)b;
-    nvtxRangePushA("randn");
-    CUDA_CHECK(ds_launch_randn((float *)out->data, out->rows, out->cols, seed, first_row));
-    nvtxRangePop();
+    nvtx_scope range("randn");
+    CUDA_TRY(ds_launch_randn((float *)out->data, out->rows, out->cols, seed, first_row));
+    return 0;
 }
 
 static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
     if (ds_backend_check_bind("cuda backend", m)) return NULL;
-    if (m->kind != DS_MODEL_EMPIRICAL && m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM) {
+    if (m->kind != DS_MODEL_EMPIRICAL && m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM &&
+        !ds_cuda_over_kind(m->kind) && !ds_cuda_local_kind(m->kind)) {
         ds_fail("backend cuda: the %s model has no CUDA path yet (use --backend cpu)",
                 ds_model_kind_name(m->kind));
         return NULL;
@@ -132,7 +144,10 @@ static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
     bm->m = m;
     bm->ctx = ds_cuda_ctx_of(b);
     nvtxRangePushA("bind: model upload");
-    int rc = m->kind == DS_MODEL_EMPIRICAL ? ds_cuda_empirical_bind(bm) : ds_cuda_gmm_bind(bm);
+    int rc = m->kind == DS_MODEL_EMPIRICAL ? ds_cuda_empirical_bind(bm)
+             : ds_cuda_over_kind(m->kind)  ? ds_cuda_over_bind(b, bm)
+             : ds_cuda_local_kind(m->kind) ? ds_cuda_local_bind(bm)
+                                           : ds_cuda_gmm_bind(bm);
     nvtxRangePop();
     if (rc == 0) return bm;
     b->unbind(b, bm);
@@ -145,6 +160,10 @@ static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
     ds_cuda_workspace_free(&bm->ws);
     if (bm->m->kind == DS_MODEL_EMPIRICAL)
         ds_cuda_empirical_unbind(bm);
+    else if (ds_cuda_over_kind(bm->m->kind))
+        ds_cuda_over_unbind(bm);
+    else if (ds_cuda_local_kind(bm->m->kind))
+        ds_cuda_local_unbind(bm);
     else
         ds_cuda_gmm_unbind(bm);
     CUDA_CHECK(cudaFree(bm->mean));
@@ -221,7 +240,9 @@ static int cuda_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, co
     DS_TRY(ds_backend_check_denoise("cuda denoise", bm->m, x, sigma, n_sigma, out));
     if (x->rows == 0) return 0;
     nvtxRangePushA("denoise");
-    int rc = denoise_blocks(bm, x, sigma, n_sigma, out, diag);
+    int rc = bm->over    ? ds_cuda_over_denoise(bm, x, sigma, n_sigma, out)
+             : bm->local ? ds_cuda_local_denoise(bm, x, sigma, n_sigma, out)
+                         : denoise_blocks(bm, x, sigma, n_sigma, out, diag);
     nvtxRangePop();
     return rc;
 }
@@ -253,16 +274,28 @@ static int cuda_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch 
 // The model on the device and the per-row workspace; without a limit the workspace is
 // fitted to the device's free memory at bind time (available = 0).
 static void cuda_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out) {
-    (void)b;
+    if (ds_cuda_over_kind(m->kind)) {
+        ds_cuda_over_memory(b, m, rows, out); // the empirical model's, on its queries
+        return;
+    }
+    if (ds_cuda_local_kind(m->kind)) {
+        ds_cuda_local_memory(m, rows, out);
+        out->available = 0;
+        out->available_what = "the device";
+        return;
+    }
     uint64_t d = (uint64_t)m->d, k = (uint64_t)m->k, r = (uint64_t)m->r;
     int empirical = m->kind == DS_MODEL_EMPIRICAL;
+    int64_t first, held; // this rank's training rows under --shard-data
+    ds_dist_data_rows(m->data.n, &first, &held);
     if (empirical)
         out->model_bytes =
-            (uint64_t)m->data.n * (sizeof(float) * d + sizeof(double)) + sizeof(float) * d;
+            (uint64_t)held * (sizeof(float) * d + sizeof(double)) + sizeof(float) * d;
     else
         out->model_bytes =
             sizeof(float) * (d * k * r + k * r + k * d + d) + sizeof(double) * (k * r + 2 * k);
-    out->batch_bytes = (uint64_t)rows * ds_cuda_row_bytes(m, empirical ? ds_cuda_piece_rows(m) : 0);
+    out->batch_bytes =
+        (uint64_t)rows * ds_cuda_row_bytes(m, empirical ? ds_cuda_piece_rows(m, held) : 0);
     out->available = 0;
     out->available_what = "the device";
 }

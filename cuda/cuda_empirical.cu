@@ -12,6 +12,7 @@
 #include "cuda_check.h"
 #include "cuda_internal.h"
 #include "bytes.h"
+#include "dist.h"
 
 // Default piece size: 1 GiB of rows.
 #define DS_CUDA_PIECE_BYTES ((int64_t)1 << 30)
@@ -24,11 +25,11 @@ static int64_t env_int(const char *name, int64_t fallback) {
 }
 
 static int64_t piece_len(const ds_bound_model *bm, int64_t p) {
-    int64_t first = p * bm->piece_rows, n = bm->m->data.n;
+    int64_t first = p * bm->piece_rows, n = bm->n;
     return n - first < bm->piece_rows ? n - first : bm->piece_rows;
 }
 
-// Centres rows first .. first + rows - 1 on the host (double, then float) and uploads
+// Centres training rows first .. first + rows - 1 on the host (double, then float) and uploads
 // them with |y|^2 / 2 (in double) of the float rows that the device will use.
 static int upload_rows(ds_bound_model *bm, float *y, double *half_sq, int64_t first, int64_t rows,
                        float *hy, double *hs) {
@@ -55,15 +56,14 @@ static int upload_piece(ds_bound_model *bm, int64_t p, float *hy, double *hs) {
     DS_TRY(ds_cuda_alloc((void **)&bm->half_sq[p], sizeof(double) * (size_t)len, "row norms"));
     for (int64_t i = 0; i < len; i += DS_CUDA_UPLOAD_ROWS) {
         int64_t rows = len - i < DS_CUDA_UPLOAD_ROWS ? len - i : DS_CUDA_UPLOAD_ROWS;
-        DS_TRY(upload_rows(bm, bm->y[p] + i * d, bm->half_sq[p] + i, p * bm->piece_rows + i, rows,
-                           hy, hs));
+        DS_TRY(upload_rows(bm, bm->y[p] + i * d, bm->half_sq[p] + i,
+                           bm->first + p * bm->piece_rows + i, rows, hy, hs));
     }
     return 0;
 }
 
 static int upload_training_set(ds_bound_model *bm) {
-    const ds_model *m = bm->m;
-    int64_t n = m->data.n, d = m->d;
+    int64_t n = bm->n, d = bm->m->d;
     size_t free_bytes, total_bytes;
     CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
     uint64_t need = (uint64_t)n * ((uint64_t)d * sizeof(float) + sizeof(double));
@@ -113,7 +113,8 @@ static int gemm_chunk(ds_bound_model *bm, int64_t rows, int64_t p, ds_sigma2 s2)
     CUDA_TRY(ds_launch_chunk_max_refine(ws->logits, rows, np, ws->xc, bm->y[p], d, bm->half_sq[p],
                                         bm->y_norm, s2, ws->chunk_max, ws->chunk_arg, ws->refine));
     CUDA_TRY(ds_launch_softmax_merge(ws->logits, rows, np, bm->half_sq[p], ws->chunk_max,
-                                     ws->chunk_arg, ws->refine, p * bm->piece_rows, s2, ws->st, d));
+                                     ws->chunk_arg, ws->refine, bm->first + p * bm->piece_rows, s2,
+                                     ws->st, d));
     CUBLAS_TRY(cublasSgemm(ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)d, (int)rows, (int)np, &one,
                            bm->y[p], (int)d, ws->logits, (int)np, &one, ws->st.acc, (int)d));
     return 0;
@@ -141,10 +142,12 @@ int ds_cuda_empirical_denoise(ds_bound_model *bm, const float *x, int64_t rows, 
     for (int64_t p = 0; p < bm->n_pieces; p++) {
         if (bm->fused)
             CUDA_TRY(ds_launch_empirical_fused(ws->xc, rows, d, bm->y[p], bm->half_sq[p],
-                                               piece_len(bm, p), p * bm->piece_rows, s2, ws->st));
+                                               piece_len(bm, p), bm->first + p * bm->piece_rows, s2,
+                                               ws->st));
         else
             DS_TRY(gemm_chunk(bm, rows, p, s2));
     }
+    if (bm->sharded) DS_TRY(ds_cuda_shard_merge(bm, rows, s2));
     if (out != x) DS_TRY(ds_cuda_poison(bm->ctx, out, bytes));
     CUDA_TRY(ds_launch_empirical_finish(out, ws->st, bm->mean, rows, d));
     return 0;
@@ -176,7 +179,7 @@ static int time_path(ds_bound_model *bm, const float *x, int64_t rows, float *ou
 // noise between runs of the same command rarely flips the path (and the last bits).
 static int choose_path(ds_bound_model *bm) {
     const ds_model *m = bm->m;
-    int64_t rows = m->data.n < 1024 ? m->data.n : 1024, d = m->d;
+    int64_t rows = bm->n < 1024 ? bm->n : 1024, d = m->d;
     DS_TRY(ds_cuda_workspace_reserve(bm, rows));
     rows = rows < bm->ws.rows ? rows : bm->ws.rows;
     size_t bytes = sizeof(float) * (size_t)(rows * d);
@@ -198,8 +201,8 @@ static int choose_path(ds_bound_model *bm) {
     return rc;
 }
 
-int64_t ds_cuda_piece_rows(const ds_model *m) {
-    int64_t n = m->data.n, d = m->d;
+int64_t ds_cuda_piece_rows(const ds_model *m, int64_t held) {
+    int64_t n = held, d = m->d;
     int64_t piece = env_int("DIFFSAMP_CUDA_CHUNK", 0); // rows per piece; unset or < 1: 1 GiB
     if (piece < 1) piece = DS_CUDA_PIECE_BYTES / (int64_t)(sizeof(float) * d);
     if (piece > INT_MAX / d) piece = INT_MAX / d; // cuBLAS sizes are int
@@ -213,8 +216,14 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
         return ds_fail("cuda: empirical model needs training rows of dimension d and their mean "
                        "(got %lld rows of %lld for d = %lld)",
                        (long long)n, (long long)m->data.d, (long long)d);
-    bm->piece_rows = ds_cuda_piece_rows(m);
-    bm->n_pieces = (n + bm->piece_rows - 1) / bm->piece_rows;
+    ds_dist_data_rows(n, &bm->first, &bm->n);
+    if (bm->n < 1)
+        return ds_fail("cuda: --shard-data over %d ranks needs at least one training row per rank "
+                       "(the model has %lld)",
+                       ds_dist_size(), (long long)n);
+    bm->sharded = ds_dist_data_sharding();
+    bm->piece_rows = ds_cuda_piece_rows(m, bm->n);
+    bm->n_pieces = (bm->n + bm->piece_rows - 1) / bm->piece_rows;
     DS_TRY(ds_cuda_upload_doubles(&bm->mean, m->mean, (size_t)d, "the data mean"));
     DS_TRY(upload_training_set(bm));
     int64_t fused = env_int("DIFFSAMP_CUDA_FUSED", -1); // 0 / 1 force a path

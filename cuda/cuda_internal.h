@@ -9,6 +9,9 @@
 #include "ds_backend.h"
 #include "ds_kernels.h"
 
+typedef struct ds_cuda_over ds_cuda_over;
+typedef struct ds_cuda_local ds_cuda_local;
+
 typedef struct {
     cublasHandle_t blas;
     float *staging; // host floats for upload/download conversions
@@ -39,9 +42,12 @@ struct ds_bound_model {
     const ds_model *m;
     ds_cuda_ctx *ctx;
     double *mean; // d: data mean (double: queries are centred as the training rows are)
-    // Empirical: centred training rows in n_pieces separate allocations of piece_rows
-    // rows (the last may be shorter), |y|^2 / 2 per row in double, and max |y|.
-    int64_t n_pieces, piece_rows;
+    // Empirical: the training rows held, [first, first + n) (this rank's under
+    // --shard-data, whose states are then merged over the ranks: sharded), centred, in
+    // n_pieces separate allocations of piece_rows rows (the last may be shorter), |y|^2 / 2
+    // per row in double, and max |y|.
+    int64_t first, n, n_pieces, piece_rows;
+    int sharded;
     float **y;
     double **half_sq;
     double y_norm;
@@ -51,6 +57,8 @@ struct ds_bound_model {
     float *ucat, *means;
     double *offset, *eigvals, *residual, *log_weights;
     ds_cuda_workspace ws;
+    ds_cuda_over *over;   // nearest, smoothed: over an empirical binding (cuda_smoothed.cu)
+    ds_cuda_local *local; // pca_locality, ls (cuda_local.cu)
 };
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b);
@@ -75,17 +83,39 @@ void ds_cuda_workspace_free(ds_cuda_workspace *ws);
 
 // Empirical model (cuda/cuda_empirical.cu).
 int ds_cuda_empirical_bind(ds_bound_model *bm);
-// Training rows per device piece ($DIFFSAMP_CUDA_CHUNK, else 1 GiB of floats).
-int64_t ds_cuda_piece_rows(const ds_model *m);
+// Training rows per device piece ($DIFFSAMP_CUDA_CHUNK, else 1 GiB of floats) for
+// held training rows.
+int64_t ds_cuda_piece_rows(const ds_model *m, int64_t held);
 void ds_cuda_empirical_unbind(ds_bound_model *bm);
 // Denoises rows query rows of x into out (device pointers) with the workspace.
 int ds_cuda_empirical_denoise(ds_bound_model *bm, const float *x, int64_t rows, ds_sigma2 s2,
                               float *out);
+
+// --shard-data (cuda/cuda_shard.cu): the running states of rows query rows over this
+// rank's training rows become those over every rank's (before the finish).
+int ds_cuda_shard_merge(ds_bound_model *bm, int64_t rows, ds_sigma2 s2);
 
 // Gaussian and mixture models (cuda/cuda_gmm.cu).
 int ds_cuda_gmm_bind(ds_bound_model *bm);
 void ds_cuda_gmm_unbind(ds_bound_model *bm);
 int ds_cuda_gmm_apply(ds_bound_model *bm, const float *x, int64_t rows, ds_gauss_map map,
                       float *out);
+
+// nearest and smoothed (cuda/cuda_smoothed.cu): models that the empirical denoiser of the
+// same rows evaluates, through an inner empirical binding on backend b.
+int ds_cuda_over_kind(ds_model_kind kind);
+int ds_cuda_over_bind(ds_backend *b, ds_bound_model *bm);
+void ds_cuda_over_unbind(ds_bound_model *bm);
+int ds_cuda_over_denoise(ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                         int64_t n_sigma, ds_batch *out);
+void ds_cuda_over_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend_memory *out);
+
+// The masked local models pca_locality and ls (cuda/cuda_local.cu).
+int ds_cuda_local_kind(ds_model_kind kind);
+int ds_cuda_local_bind(ds_bound_model *bm);
+void ds_cuda_local_unbind(ds_bound_model *bm);
+int ds_cuda_local_denoise(ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                          int64_t n_sigma, ds_batch *out);
+void ds_cuda_local_memory(const ds_model *m, int64_t rows, ds_backend_memory *out);
 
 #endif

@@ -53,6 +53,9 @@ typedef struct {
     double flops;           // flops done: the bounds, the surviving rows, the dense queries
 } ds_prune_stats;
 
+// A status the caller must look at (the compiler warns where one is dropped).
+#define DS_MUST_CHECK __attribute__((warn_unused_result))
+
 typedef struct ds_backend ds_backend;
 // A model made resident on a backend (training rows, factors, workspace).
 typedef struct ds_bound_model ds_bound_model;
@@ -68,9 +71,12 @@ struct ds_backend {
     // NULL with the error recorded when memory runs out.
     ds_batch *(*batch_new)(ds_backend *b, int64_t rows, int64_t cols);
     void (*batch_free)(ds_backend *b, ds_batch *v);
-    void (*upload)(ds_backend *b, ds_batch *dst, const double *src);
-    void (*download)(ds_backend *b, const ds_batch *src, double *dst);
-    void (*copy)(ds_backend *b, ds_batch *dst, const ds_batch *src);
+    // Host doubles to a batch, a batch to host doubles, a batch to one of its shape; each
+    // entry that returns int gives 0, or -1 with the error recorded (a device failure, a
+    // bad argument): the library never exits, so every caller checks.
+    int (*upload)(ds_backend *b, ds_batch *dst, const double *src) DS_MUST_CHECK;
+    int (*download)(ds_backend *b, const ds_batch *src, double *dst) DS_MUST_CHECK;
+    int (*copy)(ds_backend *b, ds_batch *dst, const ds_batch *src) DS_MUST_CHECK;
     // Row k of dst_rows <- row k of src_rows for k < n: dst row dst_rows[k] = src row
     // src_rows[k] (host index arrays; NULL means row k). dst and src are distinct
     // batches of the same width; what gathers live rows into a compact batch and
@@ -78,11 +84,11 @@ struct ds_backend {
     int (*move_rows)(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
                      const int64_t *src_rows, int64_t n);
     // out = sum_i coef[i] * v[i], n <= DS_LINCOMB_MAX; out may alias any v[i].
-    void (*lincomb)(ds_backend *b, ds_batch *out, int n, const double *coef,
-                    const ds_batch *const *v);
+    int (*lincomb)(ds_backend *b, ds_batch *out, int n, const double *coef,
+                   const ds_batch *const *v) DS_MUST_CHECK;
     // out[i][j] = ds_philox_normal(seed, first_row + i, j): the noise of a row
     // depends only on (seed, row index).
-    void (*randn)(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row);
+    int (*randn)(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) DS_MUST_CHECK;
     // out = D(x; sigma): sigma holds one value (n_sigma == 1) or one per row.
     int (*denoise)(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                    int64_t n_sigma, ds_batch *out, ds_diag *diag);

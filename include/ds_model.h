@@ -77,6 +77,9 @@ typedef struct {
     double *eigvals;
     double *eigvecs;
     double *residual;
+    // gmm fitted per class (--per-class, --gmm-from-labels): the class label of each of
+    // the k components, or NULL (the components carry no class; --class is refused).
+    int32_t *classes;
 
     // pca_locality (README, section Models): the Wiener filter of the data is the
     // one-component, full-rank Gaussian above (covariance normalised by N - 1); its
@@ -127,6 +130,7 @@ typedef struct {
     int64_t rank;                 // 0: full rank d
     uint64_t seed;                // k-means++ seed
     int from_labels;              // gmm: one component per class label
+    int per_class;                // gmm: k components by k-means within each class label
     int kmeans_iters;             // Lloyd iterations, default 50
     double var_floor;             // floor on component eigenvalues, default 1e-4
     double temperature;           // pca_locality, default 1
@@ -174,6 +178,11 @@ int ds_model_uses_patches(ds_model_kind k);
 
 // Fits a model of the given kind to data (the empirical model copies the rows).
 int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, ds_model *out);
+// The model of one class of a model fitted per class: a gmm keeps only its components of
+// class `label` (weights renormalised to sum to 1; mean and sigma_data those of the kept
+// components). Refused with one line for a model without component classes, or a label
+// none of its components has. Nothing is refitted.
+int ds_model_select_class(ds_model *m, int64_t label);
 // Writes the model folder (model.txt and .npy arrays) / reads one back.
 int ds_model_save(const ds_model *m, const char *dir);
 int ds_model_load(const char *dir, ds_model *out);

@@ -58,8 +58,8 @@ typedef struct {
 int ds_trajectory_init(ds_trajectory *t, ds_backend *b, const double *sigmas, int points,
                        int64_t rows, int64_t d);
 // The solver hook (user = the ds_trajectory); set first_row before each batch.
-void ds_trajectory_hook(void *user, int index, double sigma, const ds_batch *x,
-                        const ds_batch *denoised);
+int ds_trajectory_hook(void *user, int index, double sigma, const ds_batch *x,
+                       const ds_batch *denoised);
 // Writes PREFIX_x.npy (points x rows x d), PREFIX_denoised.npy ((points - 1) x rows x
 // d) and PREFIX_sigmas.npy (points), as float64 (f64) or float32.
 int ds_trajectory_write(const ds_trajectory *t, const char *prefix, int f64);

@@ -49,9 +49,9 @@ typedef struct {
 
 // Called at every point of the schedule with x_i and D(x_i; sigma_i) (denoised is NULL
 // at the final point, where no evaluation is made): the sampling and denoising
-// trajectories.
-typedef void (*ds_step_hook)(void *user, int index, double sigma, const ds_batch *x,
-                             const ds_batch *denoised);
+// trajectories. Returns 0, or -1 with the error recorded, which stops the run.
+typedef int (*ds_step_hook)(void *user, int index, double sigma, const ds_batch *x,
+                            const ds_batch *denoised);
 
 // Certified landing of the empirical model (DESIGN.md 4b, host/solvers/landing.c): the
 // state of one batch. A row whose softmax mass outside its top training row y is at most

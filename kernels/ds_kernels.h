@@ -134,6 +134,29 @@ cudaError_t ds_launch_gauss_base(float *out, const float *x, const float *rho, c
                                  const double *residual, int64_t rows, int64_t d, int64_t k,
                                  ds_gauss_map map);
 
+// The smoothed model (kernels/smoothed.cu). q[(i samples + c) d + j] = x[i d + j] +
+// a[i] eps[c d + j] (a: rows doubles, eps: samples x d doubles), in double, rounded once.
+cudaError_t ds_launch_smoothed_queries(float *q, const float *x, const double *a, const double *eps,
+                                       int64_t rows, int64_t samples, int64_t d);
+// out[i d + j] = the mean over c < samples of dq[(i samples + c) d + j], summed in double
+// in the order of c (out may not alias dq).
+cudaError_t ds_launch_sample_mean(float *out, const float *dq, int64_t rows, int64_t samples,
+                                  int64_t d);
+
+// The masked local models (kernels/local_softmax.cu): a mask on the device by columns
+// (local_mask.h): column j holds entries start[j] .. start[j + 1], each a pixel row[e] and
+// its weight[e].
+typedef struct {
+    const int64_t *start;
+    const int32_t *row;
+    const double *weight;
+} ds_local_mask_dev;
+// out[i d + j] = sum_k w_k y[k d + j] / sum_k w_k, w = softmax over the n rows y of
+// -scale sum_{e in column j} weight[e] (x[i d + row[e]] - y[k d + row[e]])^2, in double
+// (out may not alias x).
+cudaError_t ds_launch_local_softmax(float *out, const float *x, int64_t rows, const float *y,
+                                    int64_t n, int64_t d, ds_local_mask_dev mask, double scale);
+
 #ifdef __cplusplus
 }
 #endif

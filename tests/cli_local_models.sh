@@ -77,12 +77,6 @@ PYEOF
   done
 done
 if "$BIN" info 2>/dev/null | grep -q "cuda: yes"; then
-    expect_error "pca_locality model has no CUDA path yet" sample --model-dir "$T/m" --n 2 \
-        --steps 2 --backend cuda --out "$T/c"
-    expect_error "ls model has no CUDA path yet" sample --model-dir "$T/ls" --n 2 \
-        --steps 2 --backend cuda --out "$T/c"
-    expect_error "nearest model has no CUDA path yet" sample --model-dir "$T/nn" --n 2 \
-        --steps 2 --backend cuda --out "$T/c"
     expect_error "els model has no CUDA path yet" sample --model-dir "$T/els" --n 2 \
         --steps 2 --backend cuda --out "$T/c"
     expect_error "pspc model has no CUDA path yet" sample --model-dir "$T/pspc" --n 2 \

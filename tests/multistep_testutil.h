@@ -14,10 +14,10 @@ static inline int mtu_solve_noisy(stu_problem *p, const ds_solver_opts *o, const
     int64_t count = p->rows * p->m.d;
     for (int64_t i = 0; i < count; i++) out[i] = sigmas[0] * p->noise[i];
     ds_batch *x = b->batch_new(b, p->rows, p->m.d);
-    b->upload(b, x, out);
+    assert_int_equal(b->upload(b, x, out), 0);
     ds_solver_ctx ctx = {.b = b, .model = p->bm, .step_noise = steps};
     int rc = ds_solve(&ctx, o, sigmas, n, x);
-    b->download(b, x, out);
+    assert_int_equal(b->download(b, x, out), 0);
     *nfe = ctx.nfe, *draws = ctx.draws;
     b->batch_free(b, x);
     return rc;

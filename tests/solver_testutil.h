@@ -70,14 +70,14 @@ static inline double stu_solve_error(stu_problem *p, const ds_solver_opts *o, co
     double *want = tu_alloc((size_t)count, sizeof(double));
     for (int64_t i = 0; i < count; i++) start[i] = sigmas[0] * p->noise[i];
     ds_batch *x = b->batch_new(b, p->rows, d);
-    b->upload(b, x, start);
+    assert_int_equal(b->upload(b, x, start), 0);
     ds_solver_ctx ctx = {.b = b, .model = p->bm};
     int rc = ds_solve(&ctx, o, sigmas, n, x);
     if (rc) fprintf(stderr, "solve failed: %s\n", ds_error());
-    b->download(b, x, got);
-    b->upload(b, x, start);
+    assert_int_equal(b->download(b, x, got), 0);
+    assert_int_equal(b->upload(b, x, start), 0);
     b->gaussian_flow(b, p->bm, x, sigmas[0], sigmas[n - 1], x);
-    b->download(b, x, want);
+    assert_int_equal(b->download(b, x, want), 0);
     double err = rc ? -1 : tu_rel_l2(got, want, count);
     if (nfe) *nfe = ctx.nfe;
     b->batch_free(b, x);

@@ -41,14 +41,15 @@ typedef struct {
     double *x, *denoised;
 } recorder;
 
-static void record_step(void *user, int i, double sigma, const ds_batch *x,
-                        const ds_batch *denoised) {
+static int record_step(void *user, int i, double sigma, const ds_batch *x,
+                       const ds_batch *denoised) {
     (void)sigma;
     recorder *r = user;
-    r->b->download(r->b, x, r->x + (int64_t)i * r->rows * r->d);
-    if (denoised) r->b->download(r->b, denoised, r->denoised + (int64_t)i * r->rows * r->d);
+    DS_TRY(r->b->download(r->b, x, r->x + (int64_t)i * r->rows * r->d));
+    if (denoised) DS_TRY(r->b->download(r->b, denoised, r->denoised + (int64_t)i * r->rows * r->d));
     if (i + 1 > r->n_points) r->n_points = i + 1;
     if (denoised && i + 1 > r->n_denoised) r->n_denoised = i + 1;
+    return 0;
 }
 
 // Sigmas 80 .. 0.002 geometric (n - 1 points), then 0.
@@ -77,10 +78,10 @@ static void run_recorded(const ds_model *m, const char *solver, int64_t rows, co
                     malloc(sizeof(double) * n_sigmas * rows * d),
                     malloc(sizeof(double) * n_sigmas * rows * d)};
     ds_batch *x = b->batch_new(b, rows, d);
-    b->randn(b, x, seed, 0);
+    assert_int_equal(b->randn(b, x, seed, 0), 0);
     const double coef[1] = {sigmas[0]};
     const ds_batch *in[1] = {x};
-    b->lincomb(b, x, 1, coef, in);
+    assert_int_equal(b->lincomb(b, x, 1, coef, in), 0);
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = solver;

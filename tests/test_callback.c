@@ -158,15 +158,15 @@ static void test_native_batches(void **state) {
             tu_fill_normal(x, N * D, seed + 1);
             for (int i = 0; i < N; i++) sig[i] = 0.1 + i;
             ds_batch *xb = b->batch_new(b, N, D), *ob = b->batch_new(b, N, D);
-            b->upload(b, xb, x);
+            assert_int_equal(b->upload(b, xb, x), 0);
             if (b->denoise(b, bm, xb, sig, N, ob, NULL)) fail_msg("%s", ds_error());
-            b->download(b, ob, got);
+            assert_int_equal(b->download(b, ob, got), 0);
             // the host path on the same batch: download, gauss_fn, upload
             double xd[N * D], od[N * D];
-            b->download(b, xb, xd);
+            assert_int_equal(b->download(b, xb, xd), 0);
             assert_int_equal(gauss_fn(&st.g, xd, sig, N, D, od), 0);
-            b->upload(b, ob, od);
-            b->download(b, ob, want);
+            assert_int_equal(b->upload(b, ob, od), 0);
+            assert_int_equal(b->download(b, ob, want), 0);
             assert_memory_equal(got, want, sizeof got);
             assert_int_equal(st.calls, accept_it);
             if (accept_it) {

@@ -106,16 +106,16 @@ static void test_gaussian_closed_form(void **state) {
     ds_bound_model *bm = be->bind(be, &m);
     ds_batch *x0 = be->batch_new(be, B, D), *xs = be->batch_new(be, B, D);
     ds_batch *ds = be->batch_new(be, B, D);
-    be->randn(be, x0, seed + 3, 0);
+    assert_int_equal(be->randn(be, x0, seed + 3, 0), 0);
     const ds_batch *in[1] = {x0};
     double s0 = sigmas[0];
-    be->lincomb(be, x0, 1, &s0, in); // the samplers' start, sigma_0 n
+    assert_int_equal(be->lincomb(be, x0, 1, &s0, in), 0); // the samplers' start, sigma_0 n
     for (int s = 0; s < S; s++) {
         assert_int_equal(be->gaussian_flow(be, bm, x0, s0, sigmas[s], xs), 0);
-        be->download(be, xs, x + (size_t)s * B * D);
+        assert_int_equal(be->download(be, xs, x + (size_t)s * B * D), 0);
         if (s == GRID) break;
         assert_int_equal(be->denoise(be, bm, xs, &sigmas[s], 1, ds, NULL), 0);
-        be->download(be, ds, den + (size_t)s * B * D);
+        assert_int_equal(be->download(be, ds, den + (size_t)s * B * D), 0);
     }
     ds_traj_view t = {S, B, D, GRID, x, den};
     const double tol = 0.1;

@@ -1,6 +1,7 @@
 // Model fitting: the Gaussian fit recovers a known Gaussian within sampling error, rank
 // truncation keeps the top eigenpairs and spreads the rest as the residual, k-means++
-// is deterministic and finds separated clusters, components from labels, and small
+// is deterministic and finds separated clusters, components from labels and per class
+// (and one class's selection), and small
 // components are warned about and floored.
 #include <math.h>
 #include <stdio.h>
@@ -210,6 +211,7 @@ static void test_gmm_from_labels(void **state) {
     assert_int_equal(m.k, 3);
     for (int64_t c = 0; c < 3; c++) {
         int32_t label = c == 0 ? 2 : c == 1 ? 5 : 7;
+        assert_int_equal(m.classes[c], label);
         int64_t count = 0;
         for (int64_t i = 0; i < n; i++) count += data.labels[i] == label;
         double *rows = malloc(sizeof(double) * (size_t)(count * d));
@@ -231,6 +233,115 @@ static void test_gmm_from_labels(void **state) {
         ds_data_free(&part);
         free(rows);
     }
+    ds_model_free(&m);
+    ds_data_free(&data);
+    free(x);
+}
+
+// The rows of class `label` as a data set of their own (order kept).
+static ds_data class_rows(const ds_data *data, int32_t label, double **rows) {
+    int64_t count = 0, d = data->d, s = 0;
+    for (int64_t i = 0; i < data->n; i++) count += data->labels[i] == label;
+    *rows = malloc(sizeof(double) * (size_t)(count * d));
+    for (int64_t i = 0; i < data->n; i++) {
+        if (data->labels[i] != label) continue;
+        for (int64_t j = 0; j < d; j++) (*rows)[s * d + j] = ds_data_value(data, i, j);
+        s++;
+    }
+    return make_data(*rows, count, d);
+}
+
+// Per class (--per-class): k components per label, classes in increasing order, each
+// class's components those of the same k-means fit to that class's rows alone (same seed:
+// means and eigenvalues to 1e-12), weights count / N. ds_model_select_class keeps one
+// class's components with weights renormalised (those of the class's own fit, 1e-15),
+// and the kept mixture's mean and sigma_data are the class rows' (1e-12); it refuses a
+// mixture without classes, a label no component has, and a Gaussian.
+static void test_gmm_per_class_and_select(void **state) {
+    (void)state;
+    const int64_t n = 600, d = 6, k = 2;
+    const int32_t names[3] = {7, 2, 5}, sorted[3] = {2, 5, 7};
+    double *x = anisotropic_rows(n, d, tu_seed() + 60), u[600];
+    tu_fill_uniform(u, n, tu_seed() + 61, 0, 3);
+    ds_data data = make_data(x, n, d);
+    data.labels = malloc(sizeof(int32_t) * n);
+    for (int64_t i = 0; i < n; i++) data.labels[i] = names[(int)u[i]];
+    ds_fit_opts o;
+    ds_fit_opts_default(&o);
+    o.k = k, o.seed = tu_seed() % 1000;
+    ds_model plain, m;
+    assert_int_equal(ds_model_fit(&data, DS_MODEL_GMM, &o, &plain), 0);
+    assert_null(plain.classes);
+    assert_int_equal(ds_model_select_class(&plain, 5), -1);
+    assert_non_null(strstr(ds_error(), "records no component classes"));
+    o.per_class = 1;
+    assert_int_equal(ds_model_fit(&data, DS_MODEL_GMM, &o, &m), 0);
+    assert_int_equal(m.k, 3 * k);
+    for (int64_t li = 0; li < 3; li++) {
+        double *rows;
+        ds_data part = class_rows(&data, sorted[li], &rows);
+        ds_fit_opts po = o;
+        po.per_class = 0;
+        ds_model g;
+        assert_int_equal(ds_model_fit(&part, DS_MODEL_GMM, &po, &g), 0);
+        for (int64_t c = 0; c < k; c++) {
+            int64_t mc = li * k + c;
+            assert_int_equal(m.classes[mc], sorted[li]);
+            assert_true(fabs(m.weights[mc] - g.weights[c] * part.n / n) <= 1e-15);
+            for (int64_t j = 0; j < d; j++) {
+                double mu = g.means[c * d + j], lam = g.eigvals[c * d + j];
+                assert_true(fabs(m.means[mc * d + j] - mu) <= 1e-12 * (1 + fabs(mu)));
+                assert_true(fabs(m.eigvals[mc * d + j] - lam) <= 1e-12 * g.eigvals[c * d]);
+            }
+        }
+        if (sorted[li] == 5) {
+            ds_model one;
+            char dir[600];
+            snprintf(dir, sizeof dir, "%s/per_class", tu_tmpdir());
+            assert_int_equal(ds_model_save(&m, dir), 0);
+            assert_int_equal(ds_model_load(dir, &one), 0); // the classes travel in the folder
+            assert_int_equal(ds_model_select_class(&one, 5), 0);
+            assert_int_equal(one.k, k);
+            double sum = 0;
+            for (int64_t c = 0; c < k; c++) {
+                assert_int_equal(one.classes[c], 5);
+                assert_true(fabs(one.weights[c] - g.weights[c]) <= 1e-15);
+                sum += one.weights[c];
+                for (int64_t j = 0; j < d; j++)
+                    assert_true(one.means[c * d + j] == m.means[(li * k + c) * d + j]);
+            }
+            assert_true(fabs(sum - 1) <= 1e-15);
+            double mean[6], rms = 0;
+            for (int64_t j = 0; j < d; j++) {
+                mean[j] = 0;
+                for (int64_t i = 0; i < part.n; i++) mean[j] += rows[i * d + j] / (double)part.n;
+                assert_true(fabs(one.mean[j] - mean[j]) <= 1e-12 * (1 + fabs(mean[j])));
+            }
+            for (int64_t i = 0; i < part.n * d; i++)
+                rms += (rows[i] - mean[i % d]) * (rows[i] - mean[i % d]);
+            rms = sqrt(rms / (double)(part.n * d));
+            assert_true(fabs(one.sigma_data - rms) <= 1e-12 * rms);
+            assert_int_equal(ds_model_select_class(&one, 2), -1); // class 2 is gone by now
+            assert_non_null(strstr(ds_error(), "no component of this gmm model has that class"));
+            ds_model_free(&one);
+        }
+        ds_model_free(&g);
+        ds_data_free(&part);
+        free(rows);
+    }
+    o.k = 500; // more components than a class has rows
+    ds_model big;
+    assert_int_equal(ds_model_fit(&data, DS_MODEL_GMM, &o, &big), -1);
+    assert_non_null(strstr(ds_error(), "fewer than --k 500 components per class"));
+    o.k = k, o.from_labels = 1;
+    assert_int_equal(ds_model_fit(&data, DS_MODEL_GMM, &o, &big), -1);
+    assert_non_null(strstr(ds_error(), "exclude each other"));
+    ds_model gauss;
+    assert_int_equal(ds_model_fit(&data, DS_MODEL_GAUSSIAN, &o, &gauss), 0);
+    assert_int_equal(ds_model_select_class(&gauss, 5), -1);
+    assert_non_null(strstr(ds_error(), "no components to select"));
+    ds_model_free(&gauss);
+    ds_model_free(&plain);
     ds_model_free(&m);
     ds_data_free(&data);
     free(x);
@@ -318,6 +429,7 @@ int main(void) {
         cmocka_unit_test(test_rank_truncation_residual),
         cmocka_unit_test(test_kmeans_deterministic_and_separated),
         cmocka_unit_test(test_gmm_from_labels),
+        cmocka_unit_test(test_gmm_per_class_and_select),
         cmocka_unit_test(test_small_components_warned_and_floored),
         cmocka_unit_test(test_bad_options_rejected),
     };

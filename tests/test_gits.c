@@ -85,12 +85,12 @@ static void test_cost_matrix_definition(void **state) {
     // l2 cost of the single jump 0 -> last, recomputed from the same (Philox) noise.
     ds_batch *x = b->batch_new(b, ROWS, DIM), *d = b->batch_new(b, ROWS, DIM);
     double x0[ROWS * DIM], end[ROWS * DIM], jump[ROWS * DIM], den[ROWS * DIM];
-    b->randn(b, x, seed, 0);
-    b->download(b, x, p.noise);
+    assert_int_equal(b->randn(b, x, seed, 0), 0);
+    assert_int_equal(b->download(b, x, p.noise), 0);
     for (int e = 0; e < ROWS * DIM; e++) x0[e] = grid[0] * p.noise[e];
-    b->upload(b, x, x0);
+    assert_int_equal(b->upload(b, x, x0), 0);
     assert_int_equal(b->denoise(b, p.bm, x, &grid[0], 1, d, NULL), 0);
-    b->download(b, d, den);
+    assert_int_equal(b->download(b, d, den), 0);
     for (int e = 0; e < ROWS * DIM; e++)
         jump[e] = x0[e] + (grid[points - 1] - grid[0]) * (x0[e] - den[e]) / grid[0];
     int64_t nfe;

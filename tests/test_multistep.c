@@ -119,14 +119,15 @@ typedef struct {
     int calls, last_index, null_denoised;
 } hook_count;
 
-static void count_hook(void *user, int index, double sigma, const ds_batch *x,
-                       const ds_batch *denoised) {
+static int count_hook(void *user, int index, double sigma, const ds_batch *x,
+                      const ds_batch *denoised) {
     (void)sigma, (void)x;
     hook_count *h = user;
     assert_int_equal(index, h->last_index + 1);
     h->last_index = index;
     h->calls++;
     h->null_denoised += denoised == NULL;
+    return 0;
 }
 
 // NFE for both end conventions (a trailing 0 costs one evaluation, x <- D(x; sigma_last)),
@@ -149,7 +150,7 @@ static void test_nfe_and_hook(void **state) {
                 o.afs = afs;
                 hook_count h = {0, -1, 0};
                 ds_solver_ctx ctx = {.b = b, .model = p.bm, .on_step = count_hook, .user = &h};
-                b->upload(b, x, p.noise);
+                assert_int_equal(b->upload(b, x, p.noise), 0);
                 assert_int_equal(ds_solve(&ctx, &o, sig, points + zero, x), 0);
                 assert_int_equal(ctx.nfe, points - 1 + zero - afs);
                 assert_int_equal(h.calls, points + zero);
@@ -172,9 +173,9 @@ static void test_single_steps(void **state) {
     double got[ROWS * DIM], want[ROWS * DIM];
     ds_batch *x = b->batch_new(b, ROWS, DIM), *d = b->batch_new(b, ROWS, DIM);
     for (int e = 0; e < ROWS * DIM; e++) want[e] = 3.0 * p.noise[e];
-    b->upload(b, x, want);
+    assert_int_equal(b->upload(b, x, want), 0);
     assert_int_equal(b->denoise(b, p.bm, x, &to_zero[0], 1, d, NULL), 0);
-    b->download(b, d, want);
+    assert_int_equal(b->download(b, d, want), 0);
     for (int s = 0; s < 4; s++) {
         ds_solver_opts o = opts(solvers[s], 0, NULL, 0);
         int64_t nfe;

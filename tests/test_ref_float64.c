@@ -174,9 +174,9 @@ static void test_denoiser_matches_long_double(void **state) {
                 xl[r * D + j] = x[r * D + j];
             }
         for (int r = 0; r < ROWS; r++) sig[r] = sigmas[s];
-        p.b->upload(p.b, xb, x);
+        assert_int_equal(p.b->upload(p.b, xb, x), 0);
         if (p.b->denoise(p.b, p.bm, xb, sig, ROWS, out, NULL)) fail_msg("%s", ds_error());
-        p.b->download(p.b, out, got);
+        assert_int_equal(p.b->download(p.b, out, got), 0);
         denoise_rows_ld(p.y, xl, sigmas[s], want);
         double err = 0, tol = 0; // the worst error and the tolerance of that row
         for (int r = 0; r < ROWS; r++) {
@@ -200,11 +200,11 @@ typedef struct {
     double (*x)[ROWS * D];
 } trajectory;
 
-static void keep_state(void *user, int index, double sigma, const ds_batch *x,
-                       const ds_batch *denoised) {
+static int keep_state(void *user, int index, double sigma, const ds_batch *x,
+                      const ds_batch *denoised) {
     (void)sigma, (void)denoised;
     trajectory *t = user;
-    t->b->download(t->b, x, t->x[index]);
+    return t->b->download(t->b, x, t->x[index]);
 }
 
 // The states are compared at every point, not only at the end: the last step to 0
@@ -229,7 +229,7 @@ static void test_solvers_match_long_double(void **state) {
         long double want[ROWS * D];
         for (int e = 0; e < ROWS * D; e++) want[e] = start[e];
         ds_batch *x = p.b->batch_new(p.b, ROWS, D);
-        p.b->upload(p.b, x, start);
+        assert_int_equal(p.b->upload(p.b, x, start), 0);
         ds_solver_opts o;
         ds_solver_opts_default(&o);
         o.solver = solvers[k];

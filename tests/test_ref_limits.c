@@ -46,9 +46,9 @@ static void denoise(const ds_model *m, const double *x, int64_t rows, const doub
     ds_backend *b = ds_backend_new("ref");
     ds_bound_model *bm = b->bind(b, m);
     ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
-    b->upload(b, xb, x);
+    assert_int_equal(b->upload(b, xb, x), 0);
     assert_int_equal(b->denoise(b, bm, xb, sigma, n_sigma, ob, diag), 0);
-    b->download(b, ob, out);
+    assert_int_equal(b->download(b, ob, out), 0);
     b->batch_free(b, xb);
     b->batch_free(b, ob);
     b->unbind(b, bm);
@@ -214,9 +214,9 @@ static void integrate_ode(ds_backend *b, ds_bound_model *bm, double *x, int64_t 
         const double at[4] = {s0, s0 + h / 2, s0 + h / 2, s1}, from[4] = {0, h / 2, h / 2, h};
         for (int s = 0; s < 4; s++) {
             for (int64_t e = 0; e < count; e++) stage[e] = x[e] + (s ? from[s] * k[s - 1][e] : 0);
-            b->upload(b, xb, stage);
+            assert_int_equal(b->upload(b, xb, stage), 0);
             assert_int_equal(b->denoise(b, bm, xb, &at[s], 1, db, NULL), 0);
-            b->download(b, db, k[s]);
+            assert_int_equal(b->download(b, db, k[s]), 0);
             for (int64_t e = 0; e < count; e++) k[s][e] = (stage[e] - k[s][e]) / at[s];
         }
         for (int64_t e = 0; e < count; e++)
@@ -247,9 +247,9 @@ static void test_gaussian_flow_matches_ode(void **state) {
         ds_backend *b = ds_backend_new("ref");
         ds_bound_model *bm = b->bind(b, &g);
         ds_batch *xb = b->batch_new(b, rows, d), *fb = b->batch_new(b, rows, d);
-        b->upload(b, xb, ode);
+        assert_int_equal(b->upload(b, xb, ode), 0);
         assert_int_equal(b->gaussian_flow(b, bm, xb, sigma_a, sigma_b, fb), 0);
-        b->download(b, fb, flow);
+        assert_int_equal(b->download(b, fb, flow), 0);
         integrate_ode(b, bm, ode, rows, d, sigma_a, sigma_b, 1000);
         double err = tu_rel_l2(ode, flow, rows * d);
         printf("rank %lld: flow vs RK4 relative L2 error %.2e\n", (long long)rank, err);

@@ -43,9 +43,9 @@ static void denoise(const char *backend, const ds_model *m, const double *x, int
     ds_bound_model *bm = b->bind(b, m);
     assert_non_null(bm);
     ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
-    b->upload(b, xb, x);
+    assert_int_equal(b->upload(b, xb, x), 0);
     assert_int_equal(b->denoise(b, bm, xb, sigma, n_sigma, ob, NULL), 0);
-    b->download(b, ob, out);
+    assert_int_equal(b->download(b, ob, out), 0);
     b->batch_free(b, xb);
     b->batch_free(b, ob);
     b->unbind(b, bm);

@@ -67,12 +67,12 @@ static void test_teleport_equals_solve(void **state) {
         run(&p, &c, tele, &r);
         // The exact flow of the same noise.
         ds_batch *x = p.b->batch_new(p.b, 5, 16);
-        p.b->randn(p.b, x, c.seed, 0);
+        assert_int_equal(p.b->randn(p.b, x, c.seed, 0), 0);
         const ds_batch *in[1] = {x};
         double s0 = 80;
-        p.b->lincomb(p.b, x, 1, &s0, in);
+        assert_int_equal(p.b->lincomb(p.b, x, 1, &s0, in), 0);
         p.b->gaussian_flow(p.b, p.bm, x, 80, 0.002, x);
-        p.b->download(p.b, x, exact);
+        assert_int_equal(p.b->download(p.b, x, exact), 0);
         p.b->batch_free(p.b, x);
         double diff = tu_rel_l2(tele, full, 5 * 16), err = tu_rel_l2(full, exact, 5 * 16);
         printf("  %s: |teleport - full| %.3e, |full - exact| %.3e, NFE %lld of %lld\n", solvers[k],
@@ -144,9 +144,9 @@ static void test_trajectory(void **state) {
     ds_batch *in = p.b->batch_new(p.b, 5, 16), *out = p.b->batch_new(p.b, 5, 16);
     double want[5 * 16];
     for (int i = 0; i < 5; i++) {
-        p.b->upload(p.b, in, t->x + i * 5 * 16);
+        assert_int_equal(p.b->upload(p.b, in, t->x + i * 5 * 16), 0);
         p.b->denoise(p.b, p.bm, in, &t->sigmas[i], 1, out, NULL);
-        p.b->download(p.b, out, want);
+        assert_int_equal(p.b->download(p.b, out, want), 0);
         assert_true(tu_rel_l2(t->denoised + i * 5 * 16, want, 5 * 16) < 1e-15);
     }
     char prefix[4096];

@@ -44,9 +44,9 @@ static void denoise(const char *backend, const ds_model *m, const double *x, int
     ds_bound_model *bm = b->bind(b, m);
     assert_non_null(bm);
     ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
-    b->upload(b, xb, x);
+    assert_int_equal(b->upload(b, xb, x), 0);
     assert_int_equal(b->denoise(b, bm, xb, sigma, rows, ob, NULL), 0);
-    b->download(b, ob, out);
+    assert_int_equal(b->download(b, ob, out), 0);
     b->batch_free(b, xb);
     b->batch_free(b, ob);
     b->unbind(b, bm);
@@ -199,11 +199,11 @@ static void test_fluctuation_covariance_is_the_proxy_variance(void **state) {
     ds_backend *be = ds_backend_new("ref");
     ds_bound_model *bm = be->bind(be, &m);
     ds_batch *xb = be->batch_new(be, 1, d), *ob = be->batch_new(be, 1, d);
-    be->upload(be, xb, x);
+    assert_int_equal(be->upload(be, xb, x), 0);
     for (int s = 0; s < S; s++) {
         m.variance_seed = (uint64_t)s + seed % 1000003 * S;
         assert_int_equal(be->denoise(be, bm, xb, &sigma, 1, ob, NULL), 0);
-        be->download(be, ob, out);
+        assert_int_equal(be->download(be, ob, out), 0);
         for (int a = 0; a < d; a++)
             for (int b = 0; b < d; b++) cov[a * d + b] += (out[a] - dn[a]) * (out[b] - dn[b]) / S;
     }

@@ -15,6 +15,8 @@
 #include "ds_sample.h"
 
 #include "ds_backend.h"
+#include "empirical_refine.h"
+#include "local_mask.h"
 #include "testutil.h"
 
 uint64_t tu_seed(void) {
@@ -61,6 +63,55 @@ double tu_rel_l2(const double *a, const double *ref, int64_t n) {
         den += ref[i] * ref[i];
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+double tu_local_cpu_row_tol(const ds_model *m, const double *x, double sigma, const double *want) {
+    ds_local_mask mask;
+    if (ds_local_mask_build(m, sigma, &mask)) return -1;
+    int64_t n = m->data.n, d = m->d;
+    double *l = malloc(sizeof(double) * (size_t)n), inv_s2 = 1 / (sigma * sigma * m->temperature);
+    double sum_sq = 0, norm = 0;
+    assert_non_null(l);
+    for (int64_t j = 0; j < d; j++) {
+        const int64_t e0 = mask.start[j], e1 = mask.start[j + 1];
+        double best = -INFINITY, qq = 0, y_most = 0, z = 0, dj = 0, s2 = 0;
+        for (int64_t e = e0; e < e1; e++)
+            qq += mask.weight[e] * x[mask.row[e]] * mask.weight[e] * x[mask.row[e]];
+        for (int64_t k = 0; k < n; k++) {
+            double t = 0, yy = 0;
+            for (int64_t e = e0; e < e1; e++) {
+                double y = ds_data_value(&m->data, k, mask.row[e]), r = x[mask.row[e]] - y;
+                t -= 0.5 * mask.weight[e] * r * r;
+                yy += y * y;
+            }
+            l[k] = t * inv_s2, best = fmax(best, l[k]), y_most = fmax(y_most, yy);
+        }
+        for (int64_t k = 0; k < n; k++) l[k] = exp(l[k] - best), z += l[k];
+        for (int64_t k = 0; k < n; k++) dj += l[k] / z * ds_data_value(&m->data, k, j);
+        for (int64_t k = 0; k < n; k++) {
+            double r = ds_data_value(&m->data, k, j) - dj;
+            s2 += l[k] / z * r * r;
+        }
+        double delta = 2 * DS_DOT_ERROR_FACTOR * sqrt(qq) * sqrt(y_most) * inv_s2;
+        double b = expm1(delta) * sqrt(s2);
+        sum_sq += b * b, norm += want[j] * want[j];
+    }
+    free(l);
+    ds_local_mask_free(&mask);
+    return TU_TOL_LOCAL_CPU * sqrt(norm) + sqrt(sum_sq);
+}
+
+double tu_local_cpu_tol(const ds_model *m, const double *x, int64_t rows, const double *sigma,
+                        int64_t n_sigma, const double *want) {
+    int64_t d = m->d;
+    double tol_sq = 0, norm = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        double t = tu_local_cpu_row_tol(m, x + i * d, sigma[n_sigma == 1 ? 0 : i], want + i * d);
+        assert_true(t >= 0);
+        tol_sq += t * t;
+    }
+    for (int64_t e = 0; e < rows * d; e++) norm += want[e] * want[e];
+    return norm > 0 ? sqrt(tol_sq / norm) : sqrt(tol_sq);
 }
 
 double tu_max_abs_diff(const double *a, const double *b, int64_t n) {
@@ -254,7 +305,7 @@ static void check_move(ds_backend *b, ds_batch *dst, double *want, const int64_t
                src_host + (src_rows ? src_rows[k] : k) * cols, sizeof(double) * (size_t)cols);
     double *got = malloc(sizeof(double) * (size_t)(dst->rows * cols));
     assert_non_null(got);
-    b->download(b, dst, got);
+    assert_int_equal(b->download(b, dst, got), 0);
     for (int64_t e = 0; e < dst->rows * cols; e++)
         if (got[e] != want[e])
             fail_msg("%s move_rows: element %lld is %.9g, expected %.9g", b->name, (long long)e,
@@ -271,9 +322,9 @@ void tu_check_move_rows(ds_backend *b, uint64_t seed) {
     random_rows(idx, live, rows, seed + 3);
     ds_batch *bf = b->batch_new(b, rows, cols), *bo = b->batch_new(b, rows, cols);
     ds_batch *bc = b->batch_new(b, live, cols);
-    b->upload(b, bf, full);
-    b->upload(b, bo, other);
-    b->upload(b, bc, compact);
+    assert_int_equal(b->upload(b, bf, full), 0);
+    assert_int_equal(b->upload(b, bo, other), 0);
+    assert_int_equal(b->upload(b, bc, compact), 0);
     check_move(b, bc, compact, NULL, bf, full, idx, live);  // gather
     check_move(b, bo, other, idx, bc, compact, NULL, live); // scatter
     check_move(b, bf, full, idx, bo, other, idx, live);     // same rows of two batches
@@ -322,18 +373,36 @@ void tu_landing_run(ds_backend *b, const ds_model *m, const char *solver, int fi
     if (ds_sample_run(b, m, NULL, &c, keep_landing_samples, x, r)) fail_msg("%s", ds_error());
 }
 
+// |a - b| of two samples of LAND_D values, and |b|.
+static double sample_diff(const double *a, const double *b, double *norm) {
+    double err = 0, nb = 0;
+    for (int k = 0; k < LAND_D; k++) err += (a[k] - b[k]) * (a[k] - b[k]), nb += b[k] * b[k];
+    *norm = sqrt(nb);
+    return sqrt(err);
+}
+
 // The landed run equals the dense one within the bound derived in landing.c:
-// |x_land - x_dense| <= C eps R per sample, C <= 2 for these solvers (the sum of their LAND_D
+// |x_land - x_dense| <= C eps R per sample, C <= 2 for these solvers (the sum of their
 // coefficients' magnitudes), taken as 4, plus the backend's own rounding (ref: 1e-12
-// relative; cpu: float32, 2e-6 relative after 18 steps, as test_samplers' cpu bound).
+// relative; cpu, cuda: float32, 2e-6 relative after 18 steps, as test_samplers' cpu bound).
+// On a float backend the landed run is also held against that backend's own dense run:
+// both are within their bounds of the ref run, so they differ by at most 4 eps R plus
+// twice the rounding. And it lands each sample on the training row the ref landed run
+// lands it on (the top row of a posterior one-hot to eps is the same in float and double).
 void tu_check_landing(const char *backend, const char *solver, int final_zero, double rounding) {
     ds_model m;
     double radius = tu_landing_model(&m, tu_seed() + 11);
+    int own = strcmp(backend, "ref") != 0;
     ds_backend *ref = ds_backend_new("ref"), *b = ds_backend_new(backend);
     double dense[LAND_SAMPLES * LAND_D], landed[LAND_SAMPLES * LAND_D];
-    ds_sample_result rd, rl;
+    double own_dense[LAND_SAMPLES * LAND_D], ref_landed[LAND_SAMPLES * LAND_D];
+    ds_sample_result rd, rl, rb, rr;
     tu_landing_run(ref, &m, solver, final_zero, 0, dense, &rd);
     tu_landing_run(b, &m, solver, final_zero, 1, landed, &rl);
+    if (own) {
+        tu_landing_run(b, &m, solver, final_zero, 0, own_dense, &rb);
+        tu_landing_run(ref, &m, solver, final_zero, 1, ref_landed, &rr);
+    }
     assert_int_equal(rd.landing, 0);
     assert_int_equal(rl.landing, 1);
     // Landing triggers: every sample ends on one training row well before the end.
@@ -345,29 +414,37 @@ void tu_check_landing(const char *backend, const char *solver, int final_zero, d
                  rl.nfe_mean, (long long)rd.nfe);
     double eps = 1e-8;
     for (int s = 0; s < LAND_SAMPLES; s++) {
-        double err = 0, norm = 0;
-        for (int k = 0; k < LAND_D; k++) {
-            double v = landed[s * LAND_D + k] - dense[s * LAND_D + k];
-            err += v * v, norm += dense[s * LAND_D + k] * dense[s * LAND_D + k];
-        }
-        err = sqrt(err), norm = sqrt(norm);
+        const double *xl = landed + s * LAND_D;
+        double norm, err = sample_diff(xl, dense + s * LAND_D, &norm);
         double bound = 4 * eps * radius + rounding * norm;
         if (!(err <= bound))
             fail_msg("%s %s final_zero=%d sample %d: |x_land - x_dense| = %.3e > %.3e "
                      "(landed at sigma %g, %lld NFE)",
                      backend, solver, final_zero, s, err, bound, rl.landing_sigma[s],
                      (long long)rl.sample_nfe[s]);
+        if (own) {
+            err = sample_diff(xl, own_dense + s * LAND_D, &norm);
+            bound = 4 * eps * radius + 2 * rounding * norm;
+            if (!(err <= bound))
+                fail_msg("%s %s final_zero=%d sample %d: |x_land - x_dense| = %.3e > %.3e on "
+                         "%s itself",
+                         backend, solver, final_zero, s, err, bound, backend);
+            if (rl.landed_on[s] != rr.landed_on[s])
+                fail_msg("%s %s final_zero=%d sample %d: landed on row %lld, ref on %lld", backend,
+                         solver, final_zero, s, (long long)rl.landed_on[s],
+                         (long long)rr.landed_on[s]);
+        }
         assert_true(rl.landing_sigma[s] > 0);
         assert_true(rl.landed_on[s] >= 0 && rl.landed_on[s] < LAND_N);
         assert_true(rl.sample_nfe[s] >= 1 && rl.sample_nfe[s] <= rd.nfe);
         if (final_zero) { // a last step to 0 ends on the training row itself
             double y_err = 0;
             for (int k = 0; k < LAND_D; k++)
-                y_err = fmax(y_err, fabs(landed[s * LAND_D + k] -
-                                         ds_data_value(&m.data, rl.landed_on[s], k)));
+                y_err = fmax(y_err, fabs(xl[k] - ds_data_value(&m.data, rl.landed_on[s], k)));
             assert_true(y_err <= rounding * 10);
         }
     }
+    if (own) ds_sample_result_free(&rb), ds_sample_result_free(&rr);
     ds_sample_result_free(&rd);
     ds_sample_result_free(&rl);
     ds_backend_free(ref);
@@ -382,9 +459,9 @@ void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t
     ds_bound_model *bm = b->bind(b, m);
     assert_non_null(bm);
     ds_batch *xb = b->batch_new(b, rows, m->d), *ob = b->batch_new(b, rows, m->d);
-    b->upload(b, xb, x);
+    assert_int_equal(b->upload(b, xb, x), 0);
     assert_int_equal(b->denoise(b, bm, xb, &sigma, 1, ob, NULL), 0);
-    b->download(b, ob, out);
+    assert_int_equal(b->download(b, ob, out), 0);
     b->batch_free(b, xb);
     b->batch_free(b, ob);
     b->unbind(b, bm);

@@ -41,15 +41,32 @@ int64_t tu_nearest_row(const ds_data *data, const double *q, double *best, doubl
 // out = D(x; sigma) for `rows` rows of m on a fresh backend of that name (asserts success).
 void tu_denoise(const char *backend, const ds_model *m, const double *x, int64_t rows, double sigma,
                 double *out);
-// The relative L2 tolerance of the cpu local denoiser (cpu_local.c) against ref on the
-// float32 query it holds and float32 rows. The products whose logits lie within 12 of a
-// maximum are recomputed in double from those exact values, so the weights that matter
-// carry no SGEMM error; what is left is float32 arithmetic as in the empirical denoiser
-// (test_backend_ops.c, TOL_EMPIRICAL): float weights (exp polynomial 2e-7 relative), the
-// float logits of the other rows (< e^-12 of the maximum each), double sums and the
-// float output, a few u relative; measured <= 7e-7 in these tests and test_backend_ops
-// (sigma 0.002 .. 80): 5e-6.
+// The tolerance of the cpu local denoiser (pca_locality, ls; cpu_local.c) against ref on
+// the float32 query it holds and float32 rows. Output pixel j is a softmax over the
+// training rows with logits t_k / (sigma^2 T), t_k an SGEMM product q_j.y_k less a double
+// half norm over the pixel's mask support S_j (q_j = the masked query). The products whose
+// logits may lie within 12 of the maximum are recomputed in double from the exact float
+// values, so those weights carry no SGEMM error, unless more than 1/32 of a chunk's rows
+// qualify (cpu_softmax.c skips the refinement then, for speed). An unrefined product is
+// off by at most eps_j = DS_DOT_ERROR_FACTOR |q_j| max_k |y_k on S_j| (the bound the
+// backend assumes), so two logits by Delta_j = 2 eps_j / (sigma^2 T), each weight by a
+// factor within e^{+-Delta_j}, and the pixel by at most (e^Delta_j - 1) sum_k w_k
+// |y_kj - D_j| <= (e^Delta_j - 1) s_j, s_j^2 = sum_k w_k (y_kj - D_j)^2 (w from ref's
+// softmax). A one-hot pixel (s_j = 0) is thus exact whatever sigma, and the bound is
+// what a softmax shared between rows at small sigma may lose (8e-6 relative on a pixel
+// balanced between 3 of 60 rows at sigma 0.002, seed 27441281612). What is left is float
+// arithmetic as in the empirical denoiser (test_backend_ops.c, TOL_EMPIRICAL): float
+// weights (exp polynomial 2e-7 relative), the float logits of the rows below the window
+// (< e^-12 of the maximum each), double sums and the float output, a few u relative;
+// measured <= 7e-7 (sigma 0.002 .. 80): TU_TOL_LOCAL_CPU |D| per row.
 #define TU_TOL_LOCAL_CPU 5e-6
+// That bound for one query row x (d values, float-exact) of model m at sigma, against
+// ref's output row want: TU_TOL_LOCAL_CPU |want| + sqrt(sum_j ((e^Delta_j - 1) s_j)^2),
+// an absolute L2 bound on the row's error (-1 when the mask cannot be built).
+double tu_local_cpu_row_tol(const ds_model *m, const double *x, double sigma, const double *want);
+// The relative L2 tolerance of a batch of rows so bounded: sqrt(sum_i tol_i^2) / |want|.
+double tu_local_cpu_tol(const ds_model *m, const double *x, int64_t rows, const double *sigma,
+                        int64_t n_sigma, const double *want);
 // Covariance U diag(lam) U^T + residual (I - U U^T) of component c of a model, d x d.
 void tu_component_cov(const ds_model *m, int64_t c, double *cov);
 // A new empty folder under $TMPDIR (or /tmp); the path stays valid until exit, when the
@@ -70,7 +87,8 @@ void tu_check_move_rows(ds_backend *b, uint64_t seed);
 // (tu_landing_model: LAND_N rows of LAND_D normal entries; returns the largest distance
 // between two rows): tu_landing_run samples LAND_SAMPLES rows (landing on or off) into x;
 // tu_check_landing compares a landed run on `backend` with the dense ref run, sample by
-// sample, within the bound of host/solvers/landing.c plus `rounding` relative.
+// sample, within the bound of host/solvers/landing.c plus `rounding` relative, and a
+// float backend's also with its own dense run and with the rows the ref landed run lands on.
 enum { LAND_N = 48, LAND_D = 24, LAND_SAMPLES = 12 };
 double tu_landing_model(ds_model *m, uint64_t seed);
 void tu_landing_run(ds_backend *b, const ds_model *m, const char *solver, int final_zero,

@@ -1,16 +1,25 @@
 #!/bin/sh
 # Builds the libFuzzer targets (tests/fuzz) with clang, ASan and UBSan in build-fuzz/ and
-# runs each for SECONDS (default 20) from its committed seed corpus, then prints one
+# runs each for SECONDS (default 20), or for N executions (--runs N), from its committed
+# seed corpus, then prints one
 # line per target: executions, executions per second, coverage (edges), features,
 # corpus size and the result. A finding (crash, leak, property violated, timeout, out
 # of memory) fails the script; its input is kept in build-fuzz/findings/.
 #   tools/fuzz.sh                 # CI: every target, 20 s each
 #   tools/fuzz.sh 3600 fuzz_png   # long run of one target (corpus kept in build-fuzz)
+#   tools/fuzz.sh --runs 1000000  # every target until 1M executions (no time limit)
 # Reproduce a finding: build-fuzz/fuzz_png build-fuzz/findings/fuzz_png-crash-...
 set -eu
 cd "$(dirname "$0")/.."
-seconds=${1:-20}
-[ $# -gt 0 ] && shift
+max_runs=-1
+if [ "${1:-}" = --runs ]; then
+    max_runs=${2:?--runs needs a count}
+    shift 2
+    seconds=0
+else
+    seconds=${1:-20}
+    [ $# -gt 0 ] && shift
+fi
 build=build-fuzz
 mkdir -p "$build"
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIFFSAMP_CUDA=OFF \
@@ -29,7 +38,7 @@ for t in $targets; do
     log="$build/$t.log"
     rc=0
     # -close_fd_mask=1: the targets' stdout (--help text) is not wanted.
-    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$build/$t" -max_total_time="$seconds" -timeout=10 \
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$build/$t" -max_total_time="$seconds" -runs="$max_runs" -timeout=10 \
         -rss_limit_mb=2048 -malloc_limit_mb=2048 -close_fd_mask=1 -print_final_stats=1 \
         -artifact_prefix="$build/findings/$t-" "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

@@ -32,6 +32,10 @@ def main():
         x = np.load(folder + "/samples.npy").reshape(-1, h, w)
         nearest = [int(r["nearest"]) for r in read_csv(folder + "/memorization.csv")]
         for c in range(a.cols):
+            if c >= len(x):  # a model run with fewer samples leaves its cells blank
+                for r in (2 * m, 2 * m + 1):
+                    axes[r][c].axis("off")
+                continue
             for r, img in ((2 * m, (x[c] + 1) / 2), (2 * m + 1, to_unit(train[nearest[c]]))):
                 ax = axes[r][c]
                 ax.imshow(np.clip(img, 0, 1), cmap="gray", vmin=0, vmax=1)

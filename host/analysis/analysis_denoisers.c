@@ -42,10 +42,10 @@ static int compare_at(ds_backend *be, ds_bound_model *const *models, int n_model
                       double *rel_diff, double *score_ev) {
     const double coef[2] = {1.0, sigma};
     const ds_batch *in[2] = {c->y, c->noise};
-    be->lincomb(be, c->x, 2, coef, in);
-    be->download(be, c->x, c->hx);
+    DS_TRY(be->lincomb(be, c->x, 2, coef, in));
+    DS_TRY(be->download(be, c->x, c->hx));
     DS_TRY(be->denoise(be, models[0], c->x, &sigma, 1, c->den, NULL));
-    be->download(be, c->den, c->href);
+    DS_TRY(be->download(be, c->den, c->href));
     double norm = 0, score = 0;
     for (int64_t e = 0; e < count; e++) {
         norm += c->href[e] * c->href[e];
@@ -53,7 +53,7 @@ static int compare_at(ds_backend *be, ds_bound_model *const *models, int n_model
     }
     for (int m = 1; m < n_models; m++) {
         DS_TRY(be->denoise(be, models[m], c->x, &sigma, 1, c->den, NULL));
-        be->download(be, c->den, c->hm);
+        DS_TRY(be->download(be, c->den, c->hm));
         double diff = 0;
         for (int64_t e = 0; e < count; e++)
             diff += (c->hm[e] - c->href[e]) * (c->hm[e] - c->href[e]);
@@ -73,10 +73,8 @@ int ds_denoiser_diff(ds_backend *be, ds_bound_model *const *models, int n_models
                        (long long)n, n_sigmas, n_models);
     compare_buffers c;
     int rc = buffers_new(be, n, d, &c);
-    if (rc == 0) {
-        be->upload(be, c.y, y);
-        be->randn(be, c.noise, seed, 0);
-    }
+    if (rc == 0) rc = be->upload(be, c.y, y);
+    if (rc == 0) rc = be->randn(be, c.noise, seed, 0);
     for (int s = 0; rc == 0 && s < n_sigmas; s++)
         rc =
             compare_at(be, models, n_models, &c, n * d, sigmas[s], s, n_sigmas, rel_diff, score_ev);

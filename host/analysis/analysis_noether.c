@@ -157,10 +157,9 @@ static int denoise_rows(ctx *c, int64_t n) {
         if (!c->xb || !c->ob)
             return ds_fail("noether: no memory for a batch of %lld rows", (long long)n);
     }
-    c->be->upload(c->be, c->xb, c->rows);
+    DS_TRY(c->be->upload(c->be, c->xb, c->rows));
     DS_TRY(c->be->denoise(c->be, c->bm, c->xb, c->sig, n, c->ob, NULL));
-    c->be->download(c->be, c->ob, c->den);
-    return 0;
+    return c->be->download(c->be, c->ob, c->den);
 }
 
 // The action of path x; with grad, its gradient and the node momenta p-, p+.

@@ -90,11 +90,10 @@ static int cb_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, cons
     for (int64_t i = 0; i < x->rows; i++) bm->sigma[i] = sigma[n_sigma == 1 ? 0 : i];
     if (m->callback_native && (m->callback_accepts & batch_kind(in)))
         return native_denoise(in, m, x, bm->sigma, out);
-    in->download(in, x, bm->x);
+    DS_TRY(in->download(in, x, bm->x));
     ds_fail("callback denoise: the denoiser failed"); // unless it records its own message
     if (m->callback(m->callback_user, bm->x, bm->sigma, x->rows, m->d, bm->out) != 0) return -1;
-    in->upload(in, out, bm->out);
-    return 0;
+    return in->upload(in, out, bm->out);
 }
 
 static int cb_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *x, double sigma_from,
@@ -113,16 +112,16 @@ static void cb_batch_free(ds_backend *b, ds_batch *v) {
     inner_of(b)->batch_free(inner_of(b), v);
 }
 
-static void cb_upload(ds_backend *b, ds_batch *dst, const double *src) {
-    inner_of(b)->upload(inner_of(b), dst, src);
+static int cb_upload(ds_backend *b, ds_batch *dst, const double *src) {
+    return inner_of(b)->upload(inner_of(b), dst, src);
 }
 
-static void cb_download(ds_backend *b, const ds_batch *src, double *dst) {
-    inner_of(b)->download(inner_of(b), src, dst);
+static int cb_download(ds_backend *b, const ds_batch *src, double *dst) {
+    return inner_of(b)->download(inner_of(b), src, dst);
 }
 
-static void cb_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
-    inner_of(b)->copy(inner_of(b), dst, src);
+static int cb_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
+    return inner_of(b)->copy(inner_of(b), dst, src);
 }
 
 static int cb_move_rows(ds_backend *b, ds_batch *dst, const int64_t *dst_rows, const ds_batch *src,
@@ -151,13 +150,13 @@ static void cb_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backend
     out->available_what = "the available host memory";
 }
 
-static void cb_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
-                       const ds_batch *const *v) {
-    inner_of(b)->lincomb(inner_of(b), out, n, coef, v);
+static int cb_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
+                      const ds_batch *const *v) {
+    return inner_of(b)->lincomb(inner_of(b), out, n, coef, v);
 }
 
-static void cb_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
-    inner_of(b)->randn(inner_of(b), out, seed, first_row);
+static int cb_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
+    return inner_of(b)->randn(inner_of(b), out, seed, first_row);
 }
 
 static void cb_destroy(ds_backend *b) {

@@ -58,31 +58,34 @@ static ds_batch *cpu_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
     return ds_host_batch_new(rows, cols, sizeof(float));
 }
 
-static void cpu_upload(ds_backend *b, ds_batch *dst, const double *src) {
+static int cpu_upload(ds_backend *b, ds_batch *dst, const double *src) {
     (void)b;
     float *o = dst->data;
     int64_t count = dst->rows * dst->cols;
 #pragma omp parallel for schedule(static) if (count > 65536)
     for (int64_t e = 0; e < count; e++) o[e] = (float)src[e];
+    return 0;
 }
 
-static void cpu_download(ds_backend *b, const ds_batch *src, double *dst) {
+static int cpu_download(ds_backend *b, const ds_batch *src, double *dst) {
     (void)b;
     const float *s = src->data;
     int64_t count = src->rows * src->cols;
 #pragma omp parallel for schedule(static) if (count > 65536)
     for (int64_t e = 0; e < count; e++) dst[e] = s[e];
+    return 0;
 }
 
-static void cpu_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
+static int cpu_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
     (void)b;
     memcpy(dst->data, src->data, sizeof(float) * (size_t)(src->rows * src->cols));
+    return 0;
 }
 
 // One pass over memory: the sum is formed in double in an L1-sized tile, so the loops
 // vectorise and out may alias any input.
-static void cpu_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
-                        const ds_batch *const *v) {
+static int cpu_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
+                       const ds_batch *const *v) {
     (void)b;
     enum { TILE = 512 };
     int64_t count = out->rows * out->cols;
@@ -98,9 +101,10 @@ static void cpu_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
         }
         for (int64_t e = 0; e < len; e++) o[start + e] = (float)sum[e];
     }
+    return 0;
 }
 
-static void cpu_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
+static int cpu_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
     (void)b;
     float *o = out->data;
     int64_t cols = out->cols;
@@ -108,6 +112,7 @@ static void cpu_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first
     for (int64_t i = 0; i < out->rows; i++)
         for (int64_t j = 0; j < cols; j++)
             o[i * cols + j] = (float)ds_philox_normal(seed, first_row + i, j);
+    return 0;
 }
 
 // The nearest training row: the top row of the empirical softmax, which does not depend

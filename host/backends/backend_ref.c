@@ -84,22 +84,24 @@ static ds_batch *ref_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
     return ds_host_batch_new(rows, cols, sizeof(double));
 }
 
-static void ref_upload(ds_backend *b, ds_batch *dst, const double *src) {
+static int ref_upload(ds_backend *b, ds_batch *dst, const double *src) {
     (void)b;
     memcpy(dst->data, src, sizeof(double) * (size_t)(dst->rows * dst->cols));
+    return 0;
 }
 
-static void ref_download(ds_backend *b, const ds_batch *src, double *dst) {
+static int ref_download(ds_backend *b, const ds_batch *src, double *dst) {
     (void)b;
     memcpy(dst, src->data, sizeof(double) * (size_t)(src->rows * src->cols));
+    return 0;
 }
 
-static void ref_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
-    ref_upload(b, dst, src->data);
+static int ref_copy(ds_backend *b, ds_batch *dst, const ds_batch *src) {
+    return ref_upload(b, dst, src->data);
 }
 
-static void ref_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
-                        const ds_batch *const *v) {
+static int ref_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
+                       const ds_batch *const *v) {
     (void)b;
     int64_t count = out->rows * out->cols;
     double *o = out->data;
@@ -108,14 +110,16 @@ static void ref_lincomb(ds_backend *b, ds_batch *out, int n, const double *coef,
         for (int k = 0; k < n; k++) s += coef[k] * ((const double *)v[k]->data)[e];
         o[e] = s;
     }
+    return 0;
 }
 
-static void ref_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
+static int ref_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first_row) {
     (void)b;
     double *o = out->data;
     for (int64_t i = 0; i < out->rows; i++)
         for (int64_t j = 0; j < out->cols; j++)
             o[i * out->cols + j] = ds_philox_normal(seed, first_row + i, j);
+    return 0;
 }
 
 // The softmax state of one query over the bound training rows, in dist.h's layout: the

@@ -32,9 +32,9 @@
 //
 // Where it pays (the cost model). A dense query costs 4 N d flops at SGEMM speed; a
 // pruned one 2 k N for the bounds (also SGEMM) plus 4 d per surviving row, gathered and
-// computed in double at PRUNE_GATHER_COST times the dense path's time per flop
+// computed in double at DS_PRUNE_GATHER_COST (prune_index.h) times the dense path's time per flop
 // (measured: bench/RESULTS.md). A query is pruned when its S survivors satisfy
-// S G 4d + 2 k N < 4 d N, S < N (1 - k / (2d)) / G (cap; at most PRUNE_MAX_SURVIVORS,
+// S G 4d + 2 k N < 4 d N, S < N (1 - k / (2d)) / G (cap; at most DS_PRUNE_MAX_SURVIVORS,
 // which bounds the workspace). The bound pass stops for a
 // query once more than that many rows survive, and is not started where a cheap test
 // shows that no row can be skipped (precheck()). So the decision depends on the
@@ -42,7 +42,6 @@
 // per query: at a large sigma the softmax is broad and every query stays dense, at a
 // small one nearly every row is skipped.
 #include <cblas.h>
-#include <lapacke.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -50,146 +49,50 @@
 
 #include "cpu_blas.h"
 #include "cpu_prune.h"
+#include "prune_index.h"
 #include "ds_error.h"
-#include "ds_philox.h"
 
-#define PRUNE_K 32               // directions of the bound (at most; d / 8 for small d)
-#define PRUNE_PCA_ROWS 8192      // rows the directions are fitted on (evenly spread)
-#define PRUNE_PCA_ITERS 4        // subspace iterations
-#define PRUNE_GATHER_COST 24.0   // measured: bench_landing --gather-cost (bench/RESULTS.md)
-#define PRUNE_MAX_SURVIVORS 8192 // bounds the candidate lists (the workspace) for any N
-#define PRUNE_BLOCK 32           // queries per bound SGEMM
-#define PRUNE_CHUNK 1024         // training rows per bound SGEMM
+#define PRUNE_BLOCK 32   // queries per bound SGEMM
+#define PRUNE_CHUNK 1024 // training rows per bound SGEMM
 #define UNIT_ROUNDOFF 0x1p-24
 
 enum { LANES = 8 };
 
 struct cpu_prune {
     cpu_rows r;
-    int64_t k, cap;        // directions; most survivors with which a query is pruned
+    ds_prune_index ix;     // directions, projections of the rows (prune_index.c)
+    int64_t cap;           // most survivors with which a query is pruned
     double eps, log_ratio; // ln(N / eps)
-    double omega;          // |Q^T v|^2 <= (1 + omega) |v|^2 for the stored basis Q
-    double *basis;         // d x k, column j is direction j
-    float *py;             // n x k projections of the rows (rounded)
-    double *py_sq;         // |py_i|^2 of the rounded projections
-    double py_max;         // max_i |py_i|
-    double res_max;        // max_i |(I - P) y_i| (precheck only)
     ds_prune_stats *stats;
 };
-
-static int64_t prune_k(int64_t d) {
-    int64_t k = d / 8;
-    return k < 1 ? 1 : k > PRUNE_K ? PRUNE_K : k;
-}
 
 static int64_t prune_chunk(int64_t n) {
     return n < PRUNE_CHUNK ? n : PRUNE_CHUNK;
 }
 
-// k orthonormal directions near the top principal subspace of (up to PRUNE_PCA_ROWS of)
-// the centred rows, by subspace iteration from a fixed random start: Q <- orth(Y^T Y Q),
-// PRUNE_PCA_ITERS times, 4 m d k flops each (SGEMM; the orthonormalisation in double by
-// QR). The covariance and its eigenvectors would cost m d^2 + O(d^3): at d = 3,072 about
-// 90 s on the benchmark machine. Any orthonormal basis gives a valid bound (omega below
-// bounds what rounding leaves of orthonormality); the nearer the top subspace, the
-// tighter.
-static int fit_basis(cpu_prune *p) {
-    int64_t n = p->r.n, d = p->r.d, k = p->k, m = n < PRUNE_PCA_ROWS ? n : PRUNE_PCA_ROWS;
-    const char *what = "cpu pruning index";
-    float *ys = ds_try_alloc((size_t)(m * d + d * k + m * k), sizeof(float), what);
-    double *tau = ys ? ds_try_alloc((size_t)k, sizeof(double), what) : NULL;
-    if (!tau) {
-        free(ys);
-        return -1;
-    }
-    float *q = ys + m * d, *t = q + d * k;
-    for (int64_t i = 0; i < m; i++)
-        memcpy(ys + i * d, p->r.y + (i * n / m) * d, sizeof(float) * (size_t)d);
-    for (int64_t e = 0; e < d * k; e++) p->basis[e] = ds_philox_normal(29, e / k, e % k);
-    int rc = 0;
-    for (int it = 0; it <= PRUNE_PCA_ITERS && !rc; it++) {
-        if (it > 0) { // basis <- Y^T (Y basis)
-            for (int64_t e = 0; e < d * k; e++) q[e] = (float)p->basis[e];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)k, (int)d, 1.0f, ys,
-                        (int)d, q, (int)k, 0.0f, t, (int)k);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)k, (int)m, 1.0f, ys,
-                        (int)d, t, (int)k, 0.0f, q, (int)k);
-            for (int64_t e = 0; e < d * k; e++) p->basis[e] = q[e];
-        }
-        lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)d, (lapack_int)k, p->basis,
-                                         (lapack_int)k, tau);
-        if (!info)
-            info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)d, (lapack_int)k, (lapack_int)k,
-                                  p->basis, (lapack_int)k, tau);
-        if (info) rc = ds_fail("cpu pruning index: QR failed (LAPACKE info %d)", (int)info);
-    }
-    // Gershgorin on Q^T Q - I bounds its largest eigenvalue, hence |Q^T v|^2 / |v|^2 - 1.
-    for (int64_t a = 0; a < k && !rc; a++) {
-        double row = 0;
-        for (int64_t b = 0; b < k; b++) {
-            double g = 0;
-            for (int64_t j = 0; j < d; j++) g += p->basis[j * k + a] * p->basis[j * k + b];
-            row += fabs(g - (a == b));
-        }
-        p->omega = fmax(p->omega, row + 1e-15 * (double)d);
-    }
-    free(ys), free(tau);
-    return rc;
-}
-
-// py = the rows' projections (in double, then rounded), their norms and residuals.
-static int project_rows(cpu_prune *p) {
-    enum { ROWS = 1024 };
-    int64_t n = p->r.n, d = p->r.d, k = p->k;
-    double *buf = ds_try_alloc((size_t)(ROWS * (d + k)), sizeof(double), "cpu pruning index");
-    if (!buf) return -1;
-    double *proj = buf + ROWS * d;
-    for (int64_t first = 0; first < n; first += ROWS) {
-        int64_t c = n - first < ROWS ? n - first : ROWS;
-        for (int64_t e = 0; e < c * d; e++) buf[e] = p->r.y[first * d + e];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c, (int)k, (int)d, 1.0, buf,
-                    (int)d, p->basis, (int)k, 0.0, proj, (int)k);
-        for (int64_t i = 0; i < c; i++) {
-            double sq = 0, exact = 0;
-            for (int64_t j = 0; j < k; j++) {
-                float v = (float)proj[i * k + j];
-                p->py[(first + i) * k + j] = v;
-                sq += (double)v * v, exact += proj[i * k + j] * proj[i * k + j];
-            }
-            p->py_sq[first + i] = sq;
-            p->py_max = fmax(p->py_max, sqrt(sq));
-            p->res_max = fmax(p->res_max, sqrt(fmax(0.0, 2 * p->r.half_sq[first + i] - exact)));
-        }
-    }
-    free(buf);
-    return 0;
+// The index reads the float copy of the rows that the cpu backend keeps.
+static void copy_rows(void *user, int64_t first, int64_t count, float *out) {
+    const cpu_rows *r = user;
+    memcpy(out, r->y + first * r->d, sizeof(float) * (size_t)(count * r->d));
 }
 
 cpu_prune *cpu_prune_new(const cpu_rows *rows, double eps, ds_prune_stats *stats) {
-    const char *what = "cpu pruning index";
-    cpu_prune *p = ds_try_alloc(1, sizeof *p, what);
+    cpu_prune *p = ds_try_alloc(1, sizeof *p, "cpu pruning index");
     if (!p) return NULL;
-    int64_t n = rows->n, d = rows->d, k = prune_k(d);
-    *p = (cpu_prune){.r = *rows, .k = k, .eps = eps, .stats = stats};
-    p->log_ratio = log((double)n / eps);
-    p->cap = (int64_t)((double)n * (1.0 - (double)k / (2.0 * (double)d)) / PRUNE_GATHER_COST);
-    if (p->cap > PRUNE_MAX_SURVIVORS) p->cap = PRUNE_MAX_SURVIVORS;
-    p->basis = ds_try_alloc((size_t)(d * k), sizeof(double), what);
-    p->py = p->basis ? ds_try_alloc((size_t)(n * k), sizeof(float), what) : NULL;
-    p->py_sq = p->py ? ds_try_alloc((size_t)n, sizeof(double), what) : NULL;
-    if (!p->py_sq || fit_basis(p) || project_rows(p)) {
-        cpu_prune_free(p);
+    *p = (cpu_prune){.r = *rows, .eps = eps, .stats = stats};
+    if (ds_prune_index_new(&p->ix, rows->n, rows->d, copy_rows, &p->r, "cpu pruning index")) {
+        free(p);
         return NULL;
     }
+    p->log_ratio = log((double)rows->n / eps);
+    p->cap = ds_prune_cap(rows->n, rows->d, p->ix.k, 1);
     *stats = (ds_prune_stats){.eps = eps};
     return p;
 }
 
 void cpu_prune_free(cpu_prune *p) {
     if (!p) return;
-    free(p->basis);
-    free(p->py);
-    free(p->py_sq);
+    ds_prune_index_free(&p->ix);
     free(p);
 }
 
@@ -225,7 +128,7 @@ typedef struct {
 // r = sqrt((U + T)(1 + omega)), |P (x - y_i)| >= |px - py_i| - delta and
 // |px - py_i|^2 >= l - err, l >= (r + delta)^2 + err suffices.
 static double skip_threshold(const cpu_prune *p, const bound_state *s) {
-    double r = sqrt((s->u + s->t) * (1 + p->omega));
+    double r = sqrt((s->u + s->t) * (1 + p->ix.omega));
     return (r + s->delta) * (r + s->delta) + s->err;
 }
 
@@ -233,7 +136,7 @@ static double skip_threshold(const cpu_prune *p, const bound_state *s) {
 // projections rounded to float: u (|px| + |py_i|); the double sums: 1e-15).
 static void bound_init(const call *c, int64_t q, float *px, bound_state *s) {
     const cpu_prune *p = c->p;
-    int64_t k = p->k;
+    int64_t k = p->ix.k;
     double pxx = 0;
     for (int64_t j = 0; j < k; j++) {
         px[j] = (float)c->a[q * k + j];
@@ -243,8 +146,8 @@ static void bound_init(const call *c, int64_t q, float *px, bound_state *s) {
     s->q = q, s->count = 0, s->live = 1, s->u = INFINITY, s->thr = INFINITY;
     s->pxx = pxx;
     s->t = 2 * p->log_ratio / c->inv_s2[q];
-    s->delta = 2 * UNIT_ROUNDOFF * (pn + p->py_max);
-    s->err = 2 * gamma * pn * p->py_max + 1e-15 * (pxx + p->py_max * p->py_max);
+    s->delta = 2 * UNIT_ROUNDOFF * (pn + p->ix.py_max);
+    s->err = 2 * gamma * pn * p->ix.py_max + 1e-15 * (pxx + p->ix.py_max * p->ix.py_max);
 }
 
 // |x - y_i|^2 in double.
@@ -277,14 +180,14 @@ static int64_t drop_skipped(bound_state *s) {
 static void bound_chunk(const call *c, bound_state *s, const float *g, int64_t start, int64_t len,
                         query_out *qo) {
     const cpu_prune *p = c->p;
-    const double *sq = p->py_sq + start;
+    const double *sq = p->ix.py_sq + start;
     double lmin = INFINITY;
     int64_t jmin = 0;
     for (int64_t j = 0; j < len; j++) {
         double l = s->pxx + sq[j] - 2.0 * (double)g[j];
         if (l < lmin) lmin = l, jmin = j;
     }
-    qo->flops += (double)len * (2 * p->k + 4);
+    qo->flops += (double)len * (2 * p->ix.k + 4);
     if (lmin < s->u) {
         double dist = exact_sq(&p->r, c->xc + s->q * p->r.d, start + jmin);
         double u = dist * (1 + 1e-15 * (double)p->r.d); // its double rounding
@@ -314,7 +217,7 @@ static void scratch_free(scratch *w) {
 }
 
 static int scratch_new(const cpu_prune *p, scratch *w) {
-    size_t k = (size_t)p->k, c = (size_t)prune_chunk(p->r.n), slot = (size_t)p->cap + c;
+    size_t k = (size_t)p->ix.k, c = (size_t)prune_chunk(p->r.n), slot = (size_t)p->cap + c;
     memset(w, 0, sizeof *w);
     w->px = malloc(PRUNE_BLOCK * k * sizeof(float));
     w->packed = malloc(PRUNE_BLOCK * k * sizeof(float));
@@ -329,7 +232,7 @@ static int scratch_new(const cpu_prune *p, scratch *w) {
 // candidates exceed the cap (after dropping what the current threshold skips) leaves it.
 static void bound_block(const call *c, const int64_t *qs, int nb, scratch *w, query_out *qo) {
     const cpu_prune *p = c->p;
-    int64_t n = p->r.n, k = p->k, chunk = prune_chunk(n), slot = p->cap + chunk;
+    int64_t n = p->r.n, k = p->ix.k, chunk = prune_chunk(n), slot = p->cap + chunk;
     for (int b = 0; b < nb; b++) {
         w->st[b].idx = w->idx + b * slot, w->st[b].ell = w->ell + b * slot;
         bound_init(c, qs[b], w->px + b * k, &w->st[b]);
@@ -353,7 +256,7 @@ static void bound_block(const call *c, const int64_t *qs, int nb, scratch *w, qu
         }
         if (!na) return;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, na, (int)len, (int)k, 1.0f, w->packed,
-                    (int)k, p->py + start * k, (int)k, 0.0f, w->g, (int)len);
+                    (int)k, p->ix.py + start * k, (int)k, 0.0f, w->g, (int)len);
         for (int a = 0; a < na; a++) {
             bound_state *s = &w->st[live[a]];
             bound_chunk(c, s, w->g + a * len, start, len, &qo[s->q]);
@@ -421,8 +324,8 @@ static void evaluate(const call *c, const bound_state *s, double *acc, float *ou
 static int precheck(const cpu_prune *p, const double *xc, const double *a, double t) {
     double xx = 0, aa = 0;
     for (int64_t j = 0; j < p->r.d; j++) xx += xc[j] * xc[j];
-    for (int64_t j = 0; j < p->k; j++) aa += a[j] * a[j];
-    double lo = fmax(0.0, sqrt(fmax(0.0, xx - aa)) - p->res_max), hi = sqrt(aa) + p->py_max;
+    for (int64_t j = 0; j < p->ix.k; j++) aa += a[j] * a[j];
+    double lo = fmax(0.0, sqrt(fmax(0.0, xx - aa)) - p->ix.res_max), hi = sqrt(aa) + p->ix.py_max;
     return hi * hi >= lo * lo + t;
 }
 
@@ -480,9 +383,9 @@ static void add_counts(const cpu_prune *p, int64_t rows, const uint8_t *done, co
 }
 
 void cpu_prune_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t *work) {
-    uint64_t n = (uint64_t)m->data.n, d = (uint64_t)m->d, k = (uint64_t)prune_k(m->d);
-    // cap <= min(N, PRUNE_MAX_SURVIVORS): the workspace stops growing with N
-    uint64_t cap = n < PRUNE_MAX_SURVIVORS ? n : PRUNE_MAX_SURVIVORS;
+    uint64_t n = (uint64_t)m->data.n, d = (uint64_t)m->d, k = (uint64_t)ds_prune_k(m->d);
+    // cap <= min(N, DS_PRUNE_MAX_SURVIVORS): the workspace stops growing with N
+    uint64_t cap = n < DS_PRUNE_MAX_SURVIVORS ? n : DS_PRUNE_MAX_SURVIVORS;
     uint64_t c = (uint64_t)prune_chunk(m->data.n);
     int64_t blocks = (rows + PRUNE_BLOCK - 1) / PRUNE_BLOCK, threads = omp_get_max_threads();
     if (blocks < threads) threads = blocks;
@@ -498,19 +401,19 @@ void cpu_prune_memory(const ds_model *m, int64_t rows, uint64_t *model, uint64_t
 // The centred queries in double, their projections and 1 / sigma^2.
 static void centre_project(const cpu_prune *p, const float *x, int64_t rows, const double *sigma,
                            int64_t n_sigma, double *xc, double *a, double *inv_s2) {
-    int64_t d = p->r.d, k = p->k;
+    int64_t d = p->r.d, k = p->ix.k;
     for (int64_t i = 0; i < rows; i++) {
         double s = sigma[n_sigma == 1 ? 0 : i];
         inv_s2[i] = 1.0 / (s * s);
         for (int64_t j = 0; j < d; j++) xc[i * d + j] = (double)x[i * d + j] - p->r.mean[j];
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)k, (int)d, 1.0, xc,
-                (int)d, p->basis, (int)k, 0.0, a, (int)k);
+                (int)d, p->ix.basis, (int)k, 0.0, a, (int)k);
 }
 
 int cpu_prune_denoise(cpu_prune *p, const float *x, int64_t rows, const double *sigma,
                       int64_t n_sigma, float *out, const ds_diag *diag, uint8_t *done) {
-    int64_t d = p->r.d, k = p->k, n_todo = 0;
+    int64_t d = p->r.d, k = p->ix.k, n_todo = 0;
     const char *what = "cpu pruning";
     double *xc = ds_try_alloc((size_t)(rows * (d + k + 1)), sizeof(double), what);
     int64_t *todo = xc ? ds_try_alloc((size_t)rows, sizeof(int64_t), what) : NULL;
@@ -535,7 +438,7 @@ int cpu_prune_denoise(cpu_prune *p, const float *x, int64_t rows, const double *
 }
 
 int cpu_prune_kept(const cpu_prune *p, const float *x, double sigma, uint8_t *keep) {
-    int64_t d = p->r.d, k = p->k, q = 0;
+    int64_t d = p->r.d, k = p->ix.k, q = 0;
     double *xc = ds_try_alloc((size_t)(d + k + 1), sizeof(double), "cpu pruning");
     scratch w;
     int rc = xc && !scratch_new(p, &w) ? 0 : -1, pruned = 0;

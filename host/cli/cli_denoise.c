@@ -80,18 +80,19 @@ static int run(ds_backend *be, const ds_model *m, const double *x, int64_t rows,
     }
     ds_batch *xb = be->batch_new(be, rows, m->d), *ob = be->batch_new(be, rows, m->d);
     double *out = ds_try_alloc((size_t)(rows * m->d), sizeof(double), out_path);
-    int rc = out ? 0 : -1;
+    int rc = xb && ob && out ? 0 : -1;
+    if (!rc) rc = be->upload(be, xb, x);
     if (!rc) {
-        be->upload(be, xb, x);
         double start = ds_seconds();
         rc = be->denoise(be, bm, xb, &sigma, 1, ob, NULL);
         *ms = (ds_seconds() - start) * 1e3;
     }
     if (!rc && ds_dist_rank() == 0) {
-        be->download(be, ob, out);
+        rc = be->download(be, ob, out);
         int64_t one_row[1] = {m->d};
-        rc = ds_npy_write_f64(out_path, out, shape->ndim ? shape->ndim : 1,
-                              shape->ndim ? shape->shape : one_row, be->f64 ? DS_F64 : DS_F32);
+        if (!rc)
+            rc = ds_npy_write_f64(out_path, out, shape->ndim ? shape->ndim : 1,
+                                  shape->ndim ? shape->shape : one_row, be->f64 ? DS_F64 : DS_F32);
     }
     free(out);
     be->batch_free(be, xb);

@@ -15,12 +15,16 @@
 
 // Checks the options that do not need the data (K and rank are checked by the fit).
 static int check_options(const char *kind_name, const char *out, ds_model_kind *kind,
-                         int from_labels, int64_t iters, int64_t seed, const ds_fit_opts *o) {
+                         int from_labels, int per_class, int64_t iters, int64_t seed,
+                         const ds_fit_opts *o) {
     if (!kind_name || !out)
         return ds_fail("prepare: --model and --out are required (see diffsamp prepare --help)");
     DS_TRY(ds_model_kind_parse(kind_name, kind));
     if (from_labels && *kind != DS_MODEL_GMM)
         return ds_fail("prepare: --gmm-from-labels applies to --model gmm only");
+    if (per_class && *kind != DS_MODEL_GMM)
+        return ds_fail("prepare: --per-class applies to --model gmm only (the other kinds "
+                       "take the class at sample time: sample --class K)");
     if (iters < 1 || iters > 1000000)
         return ds_fail("prepare: --kmeans-iters %lld is out of range (expected 1 .. 1000000)",
                        (long long)iters);
@@ -76,7 +80,7 @@ static int read_patch_schedule(const char *path, double **out, int64_t *steps) {
 int cli_prepare(int argc, char **argv) {
     const char *data_path = DS_DEFAULT_DATA, *kind_name = NULL, *out = NULL, *schedule = NULL;
     int64_t seed = 0, iters = 50;
-    int from_labels = 0, force = 0;
+    int from_labels = 0, per_class = 0, force = 0;
     ds_fit_opts o;
     ds_fit_opts_default(&o);
     cli_opt opts[] = {
@@ -87,11 +91,16 @@ int cli_prepare(int argc, char **argv) {
         {"out", CLI_STR, &out, "model folder to write (required)"},
         {"force", CLI_FLAG, &force,
          "replace what --out holds (the old folder goes once the new model is written)"},
-        {"k", CLI_INT, &o.k, "gmm components (ignored with --gmm-from-labels: one per class)"},
+        {"k", CLI_INT, &o.k,
+         "gmm components (with --per-class: per class; ignored with --gmm-from-labels: one "
+         "per class)"},
         {"rank", CLI_INT, &o.rank, "eigenpairs kept per component (0: full rank d)"},
         {"seed", CLI_INT, &seed,
          "k-means++ seed; smoothed, variance: the Philox stream of its perturbations"},
         {"gmm-from-labels", CLI_FLAG, &from_labels, "gmm: one component per class label"},
+        {"per-class", CLI_FLAG, &per_class,
+         "gmm: --k components by k-means within each class label, each marked with its class "
+         "(sample --class K then uses class K's components)"},
         {"kmeans-iters", CLI_INT, &iters, "gmm: at most this many Lloyd iterations"},
         {"var-floor", CLI_REAL, &o.var_floor,
          "gmm: eigenvalue floor of components with fewer than rank + 1 rows"},
@@ -120,11 +129,12 @@ int cli_prepare(int argc, char **argv) {
                        argc, argv, opts, sizeof opts / sizeof opts[0]);
     if (rc) return rc > 0 ? 0 : cli_fail(2);
     ds_model_kind kind;
-    if (check_options(kind_name, out, &kind, from_labels, iters, seed, &o) != 0 ||
+    if (check_options(kind_name, out, &kind, from_labels, per_class, iters, seed, &o) != 0 ||
         cli_replace_check("prepare", out, force, 0) != 0)
         return cli_fail(2);
     o.seed = (uint64_t)seed;
     o.from_labels = from_labels;
+    o.per_class = per_class;
     o.kmeans_iters = (int)iters;
 
     double *pairs = NULL;
@@ -163,8 +173,8 @@ int cli_prepare(int argc, char **argv) {
             snprintf(shape, sizeof shape, ", temperature = %g, mask threshold = %g", m.temperature,
                      m.mask_threshold);
         else if (!ds_model_holds_rows(kind))
-            snprintf(shape, sizeof shape, ", k = %lld, rank = %lld", (long long)m.k,
-                     (long long)m.r);
+            snprintf(shape, sizeof shape, ", k = %lld%s, rank = %lld", (long long)m.k,
+                     m.classes ? " (components per class)" : "", (long long)m.r);
         if (!rc)
             printf("prepare: %s model, N = %lld, d = %lld%s, sigma_data = %.4g, %.2f s -> %s\n",
                    kind_name, (long long)data.n, (long long)m.d, shape, m.sigma_data,

@@ -60,10 +60,6 @@ static int check_model_kind(const sample_args *a, int given) {
     if (a->class_label < -1 || a->class_label > INT32_MAX)
         return ds_fail("sample: --class must be a label >= 0 (or -1: all rows), got %lld",
                        (long long)a->class_label);
-    if (a->class_label >= 0 && a->model_dir)
-        return ds_fail("sample: --class chooses the rows a model is fitted to; --model-dir %s "
-                       "holds a fitted one (give --data, or prepare the class's folder)",
-                       a->model_dir);
     if (!a->model_dir || !given) return 0;
     DS_TRY(ds_model_folder_kind(a->model_dir, &held));
     if (held != kind)
@@ -139,21 +135,48 @@ static int plan(sample_args *a) {
     return 0;
 }
 
-// --class K: the data becomes the rows of class K, so that every model (and the Gaussian
+// --class K: dst becomes the rows of class K of src, so that every model (and the Gaussian
 // to teleport with) is that class's.
-static int select_class(const sample_args *a, ds_data *data) {
-    ds_data rows;
-    DS_TRY(ds_data_select_class(data, a->class_label, &rows));
+static int select_class(const sample_args *a, const ds_data *src, ds_data *dst) {
+    DS_TRY(ds_data_select_class(src, a->class_label, dst));
     fprintf(stderr, "sample: --class %lld: %lld of the %lld rows of %s\n",
-            (long long)a->class_label, (long long)rows.n, (long long)data->n, a->data_path);
-    ds_data_free(data);
-    *data = rows;
+            (long long)a->class_label, (long long)dst->n, (long long)src->n, src->path);
+    return 0;
+}
+
+// --class K with a model folder: a gmm keeps its components of class K, weights
+// renormalised (nothing is refitted); an empirical folder becomes the empirical model of
+// the class's rows, a Gaussian folder the class's own Gaussian, fitted to the class's rows
+// of the data model.txt records at the folder's rank (what prepare would store for them).
+// *data holds those rows.
+static int folder_class(const sample_args *a, ds_data *data, ds_model *model) {
+    if (model->kind == DS_MODEL_GMM) return ds_model_select_class(model, a->class_label);
+    if (model->kind != DS_MODEL_EMPIRICAL && model->kind != DS_MODEL_GAUSSIAN)
+        return ds_fail("sample: --class with --model-dir takes an empirical, gaussian or gmm "
+                       "folder, and %s holds a %s model (give --data to fit one to the class)",
+                       a->model_dir, ds_model_kind_name(model->kind));
+    ds_data all = {0};
+    const ds_data *src = &model->data;
+    if (model->kind == DS_MODEL_GAUSSIAN && ds_model_data_load(a->model_dir, model, &all))
+        return ds_fail("sample: --class %lld fits the class's Gaussian to the folder's data: %s",
+                       (long long)a->class_label, ds_error());
+    if (model->kind == DS_MODEL_GAUSSIAN) src = &all;
+    int rc = select_class(a, src, data);
+    ds_data_free(&all);
+    ds_fit_opts fo;
+    ds_fit_opts_default(&fo);
+    fo.rank = model->r < model->d ? model->r : 0;
+    ds_model fresh;
+    if (!rc) rc = ds_model_fit(data, model->kind, &fo, &fresh);
+    if (rc) return rc;
+    ds_model_free(model);
+    *model = fresh;
     return 0;
 }
 
 // The model to sample and, when teleporting, the Gaussian to jump with: a model folder,
 // or a fit to --data; the Gaussian from --teleport-model, the model itself, or a fit to
-// the same data.
+// the same data (with --class, the class's).
 static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_model *gauss,
                        int teleporting) {
     ds_fit_opts fo;
@@ -161,11 +184,18 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
     fo.k = a->k;
     if (a->model_dir) {
         DS_TRY(ds_model_load(a->model_dir, model));
+        if (a->class_label >= 0) DS_TRY(folder_class(a, data, model));
     } else {
         ds_model_kind kind;
+        ds_data all;
         DS_TRY(ds_model_kind_parse(a->model_kind, &kind));
         DS_TRY(cli_data_load("sample", a->data_path, data));
-        if (a->class_label >= 0) DS_TRY(select_class(a, data));
+        if (a->class_label >= 0) {
+            all = *data;
+            int rc = select_class(a, &all, data);
+            ds_data_free(&all);
+            DS_TRY(rc);
+        }
         DS_TRY(ds_model_fit(data, kind, &fo, model));
     }
     if (!teleporting) return 0;
@@ -179,9 +209,17 @@ static int load_models(const sample_args *a, ds_data *data, ds_model *model, ds_
     }
     if (model->kind == DS_MODEL_GAUSSIAN) return 0;
     // A mixture's folder holds no rows: the Gaussian is fitted to the data model.txt records.
-    if (!data->values && !model->data.values && ds_model_data_load(a->model_dir, model, data))
-        return ds_fail("teleport: %s (give --teleport-model DIR, a Gaussian model folder)",
-                       ds_error());
+    if (!data->values && !model->data.values) {
+        if (ds_model_data_load(a->model_dir, model, data))
+            return ds_fail("teleport: %s (give --teleport-model DIR, a Gaussian model folder)",
+                           ds_error());
+        if (a->class_label >= 0) {
+            ds_data all = *data;
+            int rc = select_class(a, &all, data);
+            ds_data_free(&all);
+            DS_TRY(rc);
+        }
+    }
     return ds_model_fit(data->values ? data : &model->data, DS_MODEL_GAUSSIAN, &fo, gauss);
 }
 
@@ -486,8 +524,9 @@ int cli_sample(int argc, char **argv) {
          "smoothed"},
         {"k", CLI_INT, &a.k, "gmm: number of components"},
         {"class", CLI_INT, &a.class_label,
-         "fit the model (and the Gaussian to teleport with) to the rows of this class label "
-         "only (data with labels; -1: all rows)"},
+         "sample class K only (data with labels; -1: all rows): the empirical model of its "
+         "rows, a gmm's components of class K (a folder prepared with --per-class or "
+         "--gmm-from-labels; fitted: --k components on its rows), its own Gaussian"},
         {"sampler", CLI_STR, &so->solver, samplers},
         {"order", CLI_INT, &a.order, "solver order (0: the solver's default)"},
         {"lower-order-final", CLI_INT, &a.lower_order_final,
@@ -605,9 +644,6 @@ int cli_sample(int argc, char **argv) {
     a.cfg.noise = noise;
     if (!rc && ranks > 1) rc = cli_pick_gpu(a.backend);
     if (!rc && !(b = ds_backend_new(a.backend))) rc = -1;
-    if (!rc && a.shard_data && !strcmp(b->name, "cuda"))
-        rc = ds_fail("sample: --shard-data runs on the cpu and ref backends only (the cuda "
-                     "backend does not split its training rows yet; use --backend cpu)");
     t.load = ds_seconds() - t0;
     char config[16384];
     int batches = a.batches + ds_sample_landing_batches(&model, &a.cfg);

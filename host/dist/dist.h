@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 // Joins the MPI job when started by a launcher (which sets OMPI_COMM_WORLD_SIZE,
 // PMI_SIZE or PMIX_RANK); otherwise, and without MPI, the process is rank 0 of 1 and
 // MPI is never initialised (a plain run behaves as in a build without MPI).
@@ -53,5 +57,9 @@ void ds_lse_fold(const double *early, const double *late, double *out, int64_t d
 // over every rank's rows, folded in rank order (MPI_Allreduce with a user-defined,
 // non-commutative operation).
 int ds_dist_lse_merge(double *state, int64_t rows, int64_t d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -23,6 +23,11 @@ int fit_moments(const ds_data *data, const int64_t *idx, int64_t n, double *mean
 int fit_decompose(const char *what, double *cov, int64_t d, int64_t r, double *eigvals,
                   double *eigvecs, double *residual);
 
+// The data mean and rms deviation implied by a mixture (m->mean and m->sigma_data, from
+// its weights, means, eigenvalues and residuals): mean = sum w mu, and the total variance
+// sum w (trace Sigma + |mu - mean|^2) spread over d coordinates (model_class.c).
+int model_mixture_moments(ds_model *m);
+
 // The Gaussian and mixture fits: fill k, r, weights, means, eigvals, eigvecs and
 // residual of m (m->d and the data mean are already set).
 int fit_gaussian(const ds_data *data, const ds_fit_opts *o, ds_model *m);

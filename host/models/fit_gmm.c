@@ -1,6 +1,7 @@
 // The Gaussian-mixture fit: rows split into K components by k-means (k-means++ start,
-// Lloyd iterations) or by class label, then per component the mean, covariance and top
-// r eigenpairs of fit_gaussian.c, with weights = the components' fractions of the rows.
+// Lloyd iterations), by class label, or by k-means within each class, then per component
+// the mean, covariance and top r eigenpairs of fit_gaussian.c, with weights = the
+// components' fractions of the rows.
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -166,27 +167,68 @@ static int compare_i32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// One component per distinct class label, in increasing label order.
-static int assign_from_labels(const ds_data *data, int64_t *assign, int64_t *k) {
+// The distinct class labels of the data in increasing order (*sorted, to free); `option`
+// names what needs them.
+static int class_labels(const ds_data *data, const char *option, int32_t **sorted,
+                        int64_t *distinct) {
     if (!data->labels)
-        return ds_fail("%s: --gmm-from-labels needs class labels, but this data set has none "
-                       "(IDX label files are found next to the images)",
-                       data->path);
-    int64_t n = data->n, distinct = 0;
-    int32_t *sorted = ds_try_alloc((size_t)n, sizeof(int32_t), "gmm labels");
-    if (!sorted) return -1;
-    memcpy(sorted, data->labels, sizeof(int32_t) * (size_t)n);
-    qsort(sorted, (size_t)n, sizeof(int32_t), compare_i32);
+        return ds_fail("%s: %s needs class labels, but this data set has none (IDX label "
+                       "files are found next to the images)",
+                       data->path, option);
+    int64_t n = data->n, count = 0;
+    int32_t *s = ds_try_alloc((size_t)n, sizeof(int32_t), "gmm labels");
+    if (!s) return -1;
+    memcpy(s, data->labels, sizeof(int32_t) * (size_t)n);
+    qsort(s, (size_t)n, sizeof(int32_t), compare_i32);
     for (int64_t i = 0; i < n; i++)
-        if (i == 0 || sorted[i] != sorted[distinct - 1]) sorted[distinct++] = sorted[i];
-    for (int64_t i = 0; i < n; i++) {
-        const int32_t *hit =
-            bsearch(&data->labels[i], sorted, (size_t)distinct, sizeof(int32_t), compare_i32);
-        assign[i] = hit - sorted;
-    }
-    free(sorted);
-    *k = distinct;
+        if (i == 0 || s[i] != s[count - 1]) s[count++] = s[i];
+    *sorted = s, *distinct = count;
     return 0;
+}
+
+static int64_t label_index(const int32_t *sorted, int64_t distinct, int32_t label) {
+    const int32_t *hit = bsearch(&label, sorted, (size_t)distinct, sizeof(int32_t), compare_i32);
+    return hit - sorted;
+}
+
+// One component per distinct class label, in increasing label order.
+static int assign_from_labels(const ds_data *data, int64_t *assign, ds_model *m) {
+    int32_t *sorted;
+    int64_t distinct;
+    DS_TRY(class_labels(data, "--gmm-from-labels", &sorted, &distinct));
+    for (int64_t i = 0; i < data->n; i++)
+        assign[i] = label_index(sorted, distinct, data->labels[i]);
+    m->k = distinct, m->classes = sorted; // component c is class sorted[c]
+    return 0;
+}
+
+// k components per class label (classes in increasing order, each class's k components
+// next to each other): k-means on the class's rows alone, with the same seed, so class
+// L's components are those of the same fit to a data set of class L's rows.
+static int assign_per_class(const ds_data *data, const ds_fit_opts *o, int64_t *assign,
+                            ds_model *m) {
+    int32_t *sorted;
+    int64_t distinct, k = o->k;
+    DS_TRY(class_labels(data, "--per-class", &sorted, &distinct));
+    m->k = distinct * k;
+    m->classes = ds_try_alloc((size_t)m->k, sizeof(int32_t), "gmm classes");
+    int64_t *sub_assign = ds_try_alloc((size_t)data->n, sizeof(int64_t), "gmm assignments");
+    int rc = m->classes && sub_assign ? 0 : -1;
+    for (int64_t li = 0; li < distinct && !rc; li++) {
+        ds_data rows;
+        if ((rc = ds_data_select_class(data, sorted[li], &rows))) break;
+        if (rows.n < k)
+            rc = ds_fail("gmm: class %d has %lld rows, fewer than --k %lld components per class",
+                         (int)sorted[li], (long long)rows.n, (long long)k);
+        if (!rc) rc = kmeans(&rows, k, o->seed, o->kmeans_iters, sub_assign);
+        for (int64_t i = 0, j = 0; !rc && i < data->n; i++)
+            if (data->labels[i] == sorted[li]) assign[i] = li * k + sub_assign[j++];
+        for (int64_t c = 0; c < k && m->classes; c++) m->classes[li * k + c] = sorted[li];
+        ds_data_free(&rows);
+    }
+    free(sub_assign);
+    free(sorted);
+    return rc;
 }
 
 // Row indices grouped by component: rows of component c are order[start[c] ..
@@ -255,8 +297,9 @@ int fit_gmm(const ds_data *data, const ds_fit_opts *o, ds_model *m) {
     int64_t *assign = ds_try_alloc((size_t)n, sizeof(int64_t), "gmm assignments");
     if (!assign) return -1;
     m->k = o->k;
-    int rc = o->from_labels ? assign_from_labels(data, assign, &m->k)
-                            : kmeans(data, o->k, o->seed, o->kmeans_iters, assign);
+    int rc = o->per_class     ? assign_per_class(data, o, assign, m)
+             : o->from_labels ? assign_from_labels(data, assign, m)
+                              : kmeans(data, o->k, o->seed, o->kmeans_iters, assign);
     if (!rc) {
         int64_t k = m->k, r = m->r = o->rank ? o->rank : d;
         m->weights = ds_try_alloc((size_t)k, sizeof(double), "gmm weights");

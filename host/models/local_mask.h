@@ -9,6 +9,10 @@
 
 #include "ds_model.h"
 
+#ifdef __cplusplus
+extern "C" { // also included by the cuda backend (cuda/cuda_local.cu)
+#endif
+
 typedef struct {
     int64_t d;
     int64_t *start; // d + 1: column m holds entries start[m] .. start[m + 1]
@@ -26,5 +30,9 @@ int ds_local_mask_build(const ds_model *m, double sigma, ds_local_mask *out);
 void ds_local_mask_free(ds_local_mask *mask);
 // 1 for the kinds denoised through a local mask.
 int ds_model_is_local(ds_model_kind k);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

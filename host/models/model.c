@@ -76,6 +76,7 @@ void ds_model_free(ds_model *m) {
     free(m->eigvals);
     free(m->eigvecs);
     free(m->residual);
+    free(m->classes);
     free(m->patch_schedule);
     memset(m, 0, sizeof *m);
 }
@@ -248,6 +249,9 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
     if (!(o->var_floor >= 0) || !isfinite(o->var_floor))
         return ds_fail("gmm: variance floor %g is invalid (expected a finite value >= 0)",
                        o->var_floor);
+    if (o->from_labels && o->per_class)
+        return ds_fail("gmm: --per-class and --gmm-from-labels exclude each other (one "
+                       "component per class is --per-class --k 1)");
     if (o->from_labels) return 0;
     if (o->k < 1 || o->k > data->n)
         return ds_fail("gmm: K = %lld components is out of range (expected 1 .. N = %lld rows)",

@@ -16,9 +16,9 @@
 #include "ds_model.h"
 #include "fit_common.h"
 
-static const char *array_names[] = {"mean.npy",    "means.npy",    "weights.npy",
-                                    "eigvals.npy", "eigvecs.npy",  "cov.npy",
-                                    "covs.npy",    "residual.npy", "patch_schedule.npy"};
+static const char *array_names[] = {
+    "mean.npy", "means.npy", "weights.npy",  "eigvals.npy",        "eigvecs.npy",
+    "cov.npy",  "covs.npy",  "residual.npy", "patch_schedule.npy", "classes.npy"};
 #define N_ARRAY_NAMES (sizeof array_names / sizeof array_names[0])
 
 static void join(char *out, const char *dir, const char *name) {
@@ -57,6 +57,14 @@ static int write_arrays(const ds_model *m, const char *dir) {
     int64_t k = m->k, d = m->d, r = m->r;
     int64_t kd[2] = {k, d}, kr[2] = {k, r}, kdr[3] = {k, d, r};
     if (!lead) DS_TRY(put(dir, "weights.npy", m->weights, 0, 1, kd));
+    if (m->classes) { // the labels are integers, exact in float64
+        double *labels = ds_try_alloc((size_t)k, sizeof(double), "gmm classes");
+        if (!labels) return -1;
+        for (int64_t c = 0; c < k; c++) labels[c] = m->classes[c];
+        int rc = put(dir, "classes.npy", labels, 0, 1, kd);
+        free(labels);
+        DS_TRY(rc);
+    }
     DS_TRY(put(dir, lead ? "mean.npy" : "means.npy", m->means, lead, 2, kd));
     DS_TRY(put(dir, "eigvals.npy", m->eigvals, lead, 2, kr));
     DS_TRY(put(dir, "eigvecs.npy", m->eigvecs, lead, 3, kdr));
@@ -65,6 +73,7 @@ static int write_arrays(const ds_model *m, const char *dir) {
 
 static int writes_array(const ds_model *m, const char *name) {
     if (!strcmp(name, "patch_schedule.npy")) return m->patch_steps > 0;
+    if (!strcmp(name, "classes.npy")) return m->classes != NULL;
     if (ds_model_holds_rows(m->kind) && m->kind != DS_MODEL_PCA_LOCALITY) return 0;
     if (strstr(name, "cov")) return 0;
     if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
@@ -440,26 +449,23 @@ static int read_covariances(const char *dir, const char *kind, int lead, int64_t
     return rc;
 }
 
-// The data mean and rms deviation implied by the mixture: mean = sum w mu, and the
-// total variance sum w (trace Sigma + |mu - mean|^2) spread over d coordinates.
-static int mixture_moments(ds_model *m) {
-    int64_t d = m->d, r = m->r;
-    m->mean = ds_try_alloc((size_t)d, sizeof(double), "mixture mean");
-    if (!m->mean) return -1;
-    for (int64_t c = 0; c < m->k; c++)
-        for (int64_t j = 0; j < d; j++) m->mean[j] += m->weights[c] * m->means[c * d + j];
-    double total = 0;
-    for (int64_t c = 0; c < m->k; c++) {
-        double var = (double)(d - r) * m->residual[c];
-        for (int64_t j = 0; j < r; j++) var += m->eigvals[c * r + j];
-        for (int64_t j = 0; j < d; j++) {
-            double dm = m->means[c * d + j] - m->mean[j];
-            var += dm * dm;
-        }
-        total += m->weights[c] * var;
+// classes.npy (K): the class label of each component, integers in int32's range.
+static int read_classes(const char *dir, ds_model *m) {
+    int64_t k1[1] = {m->k};
+    double *labels;
+    DS_TRY(read_array(dir, "classes.npy", "gmm", 0, 1, k1, &labels));
+    m->classes = ds_try_alloc((size_t)m->k, sizeof(int32_t), "gmm classes");
+    int rc = m->classes ? 0 : -1;
+    for (int64_t c = 0; c < m->k && !rc; c++) {
+        if (labels[c] != floor(labels[c]) || labels[c] < INT32_MIN || labels[c] > INT32_MAX)
+            rc = ds_fail("%s/classes.npy: component %lld has class %g (expected an integer "
+                         "label)",
+                         dir, (long long)c, labels[c]);
+        else
+            m->classes[c] = (int32_t)labels[c];
     }
-    m->sigma_data = sqrt(total / (double)d);
-    return 0;
+    free(labels);
+    return rc;
 }
 
 static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
@@ -476,6 +482,7 @@ static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
         m->k = k1[0];
         if (m->k < 1) return ds_fail("%s/weights.npy: no components", dir);
         DS_TRY(check_weights(dir, m->weights, m->k));
+        if (exists(dir, "classes.npy")) DS_TRY(read_classes(dir, m));
     }
     if (mf->has_k && mf->k != m->k)
         return ds_fail("%s/model.txt: k = %lld but the arrays hold %lld components", dir,
@@ -490,7 +497,7 @@ static int load_mixture(const char *dir, const manifest *mf, ds_model *m) {
         return ds_fail("%s/model.txt: rank = %lld but eigvals.npy holds %lld eigenvalues", dir,
                        (long long)mf->rank, (long long)m->r);
     double sigma_data = m->sigma_data;
-    DS_TRY(mixture_moments(m));
+    DS_TRY(model_mixture_moments(m));
     if (!isfinite(m->sigma_data)) // finite parameters whose squares overflow (found by fuzzing)
         return ds_fail("%s: the mixture's variance overflows a double (values up to about "
                        "1e154 expected)",

@@ -25,14 +25,15 @@ typedef struct {
     double *x, *slope;
 } trajectory;
 
-static void record_point(void *user, int p, double sigma, const ds_batch *x,
-                         const ds_batch *denoised) {
+static int record_point(void *user, int p, double sigma, const ds_batch *x,
+                        const ds_batch *denoised) {
     trajectory *t = user;
     double *xp = t->x + p * t->n, *sp = t->slope + p * t->n;
-    t->b->download(t->b, x, xp);
-    if (!denoised) return;
-    t->b->download(t->b, denoised, sp);
+    DS_TRY(t->b->download(t->b, x, xp));
+    if (!denoised) return 0;
+    DS_TRY(t->b->download(t->b, denoised, sp));
     for (int64_t e = 0; e < t->n; e++) sp[e] = (xp[e] - sp[e]) / sigma;
+    return 0;
 }
 
 // Distance of a from the line through b and c (the trajectory's ends): the part of
@@ -107,15 +108,15 @@ int gits_cost_matrix(ds_solver_ctx *ctx, const ds_solver_opts *teacher, const do
             rc = -1;
             break;
         }
-        b->randn(b, x, seed, first);
         const double scale = grid[0];
         const ds_batch *in[1] = {x};
-        b->lincomb(b, x, 1, &scale, in);
+        rc = b->randn(b, x, seed, first);
+        if (!rc) rc = b->lincomb(b, x, 1, &scale, in);
         t.n = rows * dim;
         ds_solver_ctx run = *ctx;
         run.on_step = record_point;
         run.user = &t;
-        rc = ds_solve(&run, teacher, grid, points, x);
+        if (!rc) rc = ds_solve(&run, teacher, grid, points, x);
         ctx->nfe = run.nfe;
         if (!rc) rc = add_chunk_costs(&t, points, rows, dim, metric, cost);
         b->batch_free(b, x);

@@ -38,14 +38,14 @@ static int check_config(const ds_model *model, const ds_model *gauss, const ds_s
 }
 
 // Fills x with rows [first, first + rows) of the run's starting noise times sigma_0.
-static void start_noise(ds_backend *b, const ds_sample_config *c, int64_t first, ds_batch *x,
-                        double sigma0) {
+static int start_noise(ds_backend *b, const ds_sample_config *c, int64_t first, ds_batch *x,
+                       double sigma0) {
     if (c->noise)
-        b->upload(b, x, c->noise + first * x->cols);
+        DS_TRY(b->upload(b, x, c->noise + first * x->cols));
     else
-        b->randn(b, x, c->seed, c->first_row + first);
+        DS_TRY(b->randn(b, x, c->seed, c->first_row + first));
     const ds_batch *in[1] = {x};
-    b->lincomb(b, x, 1, &sigma0, in);
+    return b->lincomb(b, x, 1, &sigma0, in);
 }
 
 // What a run needs besides its config: the solver context on the bound model, the bound
@@ -75,9 +75,8 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
     ds_backend *b = st->ctx.b;
     ds_batch *x = b->batch_new(b, rows, st->d);
     if (!x) return ds_fail("sample: cannot allocate a batch of %lld rows", (long long)rows);
-    start_noise(b, c, first, x, r->sigmas[0]);
-    int rc = 0;
-    if (st->gauss) rc = b->gaussian_flow(b, st->gauss, x, r->sigmas[0], st->run[0], x);
+    int rc = start_noise(b, c, first, x, r->sigmas[0]);
+    if (st->gauss && !rc) rc = b->gaussian_flow(b, st->gauss, x, r->sigmas[0], st->run[0], x);
     st->ctx.nfe = 0, st->ctx.draws = 0;
     st->ctx.first_row = c->first_row + first; // the step noise of row i: (seed, draw, i)
     r->trajectory.first_row = first;
@@ -90,8 +89,8 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
             for (int64_t i = 0; i < rows; i++) r->sample_nfe[first + i] = st->ctx.nfe;
         r->nfe = st->ctx.nfe > r->nfe ? st->ctx.nfe : r->nfe;
         r->batch_calls += st->ctx.nfe;
-        b->download(b, x, st->host);
-        if (done) rc = done(user, c->first_row + first, rows, st->host);
+        rc = b->download(b, x, st->host);
+        if (done && !rc) rc = done(user, c->first_row + first, rows, st->host);
     }
     b->batch_free(b, x);
     return rc;

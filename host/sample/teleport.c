@@ -89,8 +89,8 @@ static int count_on_gaussian(const ds_solver_opts *o, const double *sigmas, int 
     ds_backend *b = &cb.b;
     ds_solver_ctx ctx = {.b = b, .model = b->bind(b, &m)};
     ds_batch *x = b->batch_new(b, 1, 1);
-    b->upload(b, x, &sigmas[0]);
-    int rc = ds_solve(&ctx, o, sigmas, n, x);
+    int rc = x && ctx.model ? b->upload(b, x, &sigmas[0]) : -1;
+    if (!rc) rc = ds_solve(&ctx, o, sigmas, n, x);
     b->batch_free(b, x);
     b->unbind(b, ctx.model);
     ds_backend_free(cb.ref);

@@ -28,14 +28,14 @@ int ds_trajectory_init(ds_trajectory *t, ds_backend *b, const double *sigmas, in
     return 0;
 }
 
-void ds_trajectory_hook(void *user, int index, double sigma, const ds_batch *x,
-                        const ds_batch *denoised) {
+int ds_trajectory_hook(void *user, int index, double sigma, const ds_batch *x,
+                       const ds_batch *denoised) {
     ds_trajectory *t = user;
     (void)sigma;
-    if (index < 0 || index >= t->points) return;
+    if (index < 0 || index >= t->points) return 0;
     size_t offset = ((size_t)index * (size_t)t->rows + (size_t)t->first_row) * (size_t)t->d;
-    t->b->download(t->b, x, t->x + offset);
-    if (denoised) t->b->download(t->b, denoised, t->denoised + offset);
+    DS_TRY(t->b->download(t->b, x, t->x + offset));
+    return denoised ? t->b->download(t->b, denoised, t->denoised + offset) : 0;
 }
 
 int ds_trajectory_write(const ds_trajectory *t, const char *prefix, int f64) {

@@ -106,7 +106,7 @@ void ds_landing_free(ds_landing *l) {
 
 // After an evaluation at the state (sigma s) on the live rows: rows whose mass off the
 // top row is <= eps land; their training rows go to y_landed.
-static void land_certified(ds_landing *l, double s) {
+static int land_certified(ds_landing *l, double s) {
     int64_t kept = 0, landed = l->rows - l->live, d = l->d;
     for (int64_t k = 0; k < l->live; k++) {
         int64_t i = l->live_rows[k];
@@ -119,9 +119,9 @@ static void land_certified(ds_landing *l, double s) {
         l->landed_rows[landed++] = i;
         ds_data_rows_f64(&l->m->data, t, 1, l->y_host + i * d);
     }
-    if (kept == l->live) return;
+    if (kept == l->live) return 0;
     l->live = kept;
-    l->b->upload(l->b, l->y_landed, l->y_host);
+    return l->b->upload(l->b, l->y_landed, l->y_host);
 }
 
 // out = D(x; sigma) for every row: live rows evaluated (compacted when some landed),
@@ -151,8 +151,7 @@ static int landing_denoise(ds_solver_ctx *c, const ds_batch *x, double sigma, ds
     if (compact)
         DS_TRY(
             b->move_rows(b, out, l->landed_rows, l->y_landed, l->landed_rows, l->rows - l->live));
-    if (at_state && l->live > 0) land_certified(l, sigma);
-    return 0;
+    return at_state && l->live > 0 ? land_certified(l, sigma) : 0;
 }
 
 // Every evaluation: the cancel hook first, then dense or with landing.

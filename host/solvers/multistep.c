@@ -17,7 +17,7 @@ ds_batch *ms_history_next_slot(ms_history *h) {
     return h->v[h->cap - 1];
 }
 
-void ms_history_push(ds_solver_ctx *c, ms_history *h, const ds_batch *v, double sigma) {
+int ms_history_push(ds_solver_ctx *c, ms_history *h, const ds_batch *v, double sigma) {
     ds_batch *slot = h->v[h->cap - 1];
     for (int k = h->cap - 1; k > 0; k--) {
         h->v[k] = h->v[k - 1];
@@ -25,7 +25,7 @@ void ms_history_push(ds_solver_ctx *c, ms_history *h, const ds_batch *v, double 
     }
     h->v[0] = slot;
     h->sigma[0] = sigma;
-    if (v != slot) c->b->copy(c->b, slot, v);
+    return v != slot ? c->b->copy(c->b, slot, v) : 0;
 }
 
 void ms_history_free(ds_solver_ctx *c, ms_history *h) {
@@ -51,8 +51,7 @@ int ms_denoise(ds_solver_ctx *c, const ds_solver_opts *o, int first, const ds_ba
     // variance), so D = x - sigma_0 * slope.
     double coef = 1.0 - sigma / sqrt(1.0 + sigma * sigma);
     const ds_batch *in[1] = {x};
-    c->b->lincomb(c->b, d, 1, &coef, in);
-    return 0;
+    return c->b->lincomb(c->b, d, 1, &coef, in);
 }
 
 static int compare_double(const void *a, const void *b) {
@@ -78,40 +77,39 @@ int solver_threshold(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *d) {
         free(sorted);
         return -1;
     }
-    c->b->download(c->b, d, v);
-    for (int64_t i = 0; i < rows; i++) {
+    int rc = c->b->download(c->b, d, v);
+    for (int64_t i = 0; !rc && i < rows; i++) {
         double *row = v + i * cols;
         for (int64_t j = 0; j < cols; j++) sorted[j] = fabs(row[j]);
         qsort(sorted, (size_t)cols, sizeof(double), compare_double);
         double s = fmax(sorted_quantile(sorted, cols, 0.995), 1.0);
         for (int64_t j = 0; j < cols; j++) row[j] = fmin(fmax(row[j], -s), s) / s;
     }
-    c->b->upload(c->b, d, v);
+    if (!rc) rc = c->b->upload(c->b, d, v);
     free(sorted);
     free(v);
-    return 0;
+    return rc;
 }
 
 int ms_finish(ds_solver_ctx *c, const double *sigmas, int n, ds_batch *x, ds_batch *scratch) {
     if (sigmas[n - 1] == 0) {
         double s = sigmas[n - 2];
         DS_TRY(solver_denoise(c, x, s, scratch));
-        solver_record(c, n - 2, s, x, scratch);
-        c->b->copy(c->b, x, scratch);
+        DS_TRY(solver_record(c, n - 2, s, x, scratch));
+        DS_TRY(c->b->copy(c->b, x, scratch));
     }
-    solver_record(c, n - 1, sigmas[n - 1], x, NULL);
-    return 0;
+    return solver_record(c, n - 1, sigmas[n - 1], x, NULL);
 }
 
-void ms_lincomb(ds_solver_ctx *c, ds_batch *out, int n_extra, const double *extra_coef,
-                const ds_batch *const *extra, const ms_history *h, int n_hist,
-                const double *hist_coef) {
+int ms_lincomb(ds_solver_ctx *c, ds_batch *out, int n_extra, const double *extra_coef,
+               const ds_batch *const *extra, const ms_history *h, int n_hist,
+               const double *hist_coef) {
     double coef[DS_LINCOMB_MAX];
     const ds_batch *in[DS_LINCOMB_MAX];
     int n = 0;
     for (int k = 0; k < n_extra; k++, n++) coef[n] = extra_coef[k], in[n] = extra[k];
     for (int k = 0; k < n_hist; k++, n++) coef[n] = hist_coef[k], in[n] = h->v[k];
-    c->b->lincomb(c->b, out, n, coef, in);
+    return c->b->lincomb(c->b, out, n, coef, in);
 }
 
 int ms_adams_bashforth(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
@@ -127,15 +125,16 @@ int ms_adams_bashforth(ds_solver_ctx *c, const ds_solver_opts *o, const double *
         double s = sigmas[i], w[MS_HISTORY_MAX];
         rc = ms_denoise(c, o, i == 0, x, s, d);
         if (rc) break;
-        solver_record(c, i, s, x, d);
+        if (!rc) rc = solver_record(c, i, s, x, d);
         ds_batch *slope = ms_history_next_slot(&h);
-        solver_axpby(c, slope, 1.0 / s, x, -1.0 / s, d);
-        ms_history_push(c, &h, slope, s);
+        rc = solver_axpby(c, slope, 1.0 / s, x, -1.0 / s, d);
+        if (!rc) rc = ms_history_push(c, &h, slope, s);
+        if (rc) break;
         int k = i + 1 < order ? i + 1 : order;
         weights(o, sigmas, i, k, w);
         const double one = 1.0;
         const ds_batch *xs[1] = {x};
-        ms_lincomb(c, x, 1, &one, xs, &h, k, w);
+        rc = ms_lincomb(c, x, 1, &one, xs, &h, k, w);
     }
     if (!rc) rc = ms_finish(c, sigmas, n, x, d);
     solver_batch_free(c, d);

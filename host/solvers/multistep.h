@@ -17,7 +17,7 @@ typedef struct {
 
 int ms_history_init(ds_solver_ctx *c, ms_history *h, const ds_batch *like, int cap);
 // Shifts the history and makes v[0] a copy of v (which may be any batch).
-void ms_history_push(ds_solver_ctx *c, ms_history *h, const ds_batch *v, double sigma);
+int ms_history_push(ds_solver_ctx *c, ms_history *h, const ds_batch *v, double sigma) DS_MUST_CHECK;
 // The batch that the next push will overwrite (a scratch buffer until then).
 ds_batch *ms_history_next_slot(ms_history *h);
 void ms_history_free(ds_solver_ctx *c, ms_history *h);
@@ -36,9 +36,9 @@ int solver_threshold(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *d);
 int ms_finish(ds_solver_ctx *c, const double *sigmas, int n, ds_batch *x, ds_batch *scratch);
 
 // x <- sum_k coef[k] * v[k] over the history (newest first) plus leading extra terms.
-void ms_lincomb(ds_solver_ctx *c, ds_batch *out, int n_extra, const double *extra_coef,
-                const ds_batch *const *extra, const ms_history *h, int n_hist,
-                const double *hist_coef);
+int ms_lincomb(ds_solver_ctx *c, ds_batch *out, int n_extra, const double *extra_coef,
+               const ds_batch *const *extra, const ms_history *h, int n_hist,
+               const double *hist_coef) DS_MUST_CHECK;
 
 // The Lagrange basis polynomial j on nodes[0 .. order-1], at t.
 double ms_lagrange(const double *nodes, int order, int j, double t);

@@ -20,16 +20,16 @@ int solver_draw(ds_solver_ctx *c, ds_batch *out);
 // k-diffusion's get_ancestral_step: the sigma to step down to deterministically and the
 // noise to add, sigma_down^2 + sigma_up^2 = to^2; eta = 0 gives (to, 0).
 void solver_ancestral_step(double from, double to, double eta, double *down, double *up);
-// Reports point i of the trajectory to the hook, if any.
-void solver_record(ds_solver_ctx *c, int i, double sigma, const ds_batch *x,
-                   const ds_batch *denoised);
-// out = a * u + b * v.
-void solver_axpby(ds_solver_ctx *c, ds_batch *out, double a, const ds_batch *u, double b,
-                  const ds_batch *v);
+// Reports point i of the trajectory to the hook, if any: the hook's status.
+int solver_record(ds_solver_ctx *c, int i, double sigma, const ds_batch *x,
+                  const ds_batch *denoised) DS_MUST_CHECK;
+// out = a * u + b * v. Here and below, an int is 0, or -1 with the backend's error recorded.
+int solver_axpby(ds_solver_ctx *c, ds_batch *out, double a, const ds_batch *u, double b,
+                 const ds_batch *v) DS_MUST_CHECK;
 // Euler step of the ODE in sigma from s to s_next with slope (x - D) / s, written in
 // terms of the denoised value: x_next = (s_next / s) x + (1 - s_next / s) D.
-void solver_euler_step(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, const ds_batch *d,
-                       double s, double s_next);
+int solver_euler_step(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, const ds_batch *d,
+                      double s, double s_next) DS_MUST_CHECK;
 // One explicit Runge-Kutta step in sigma of order 2 (Heun) or 3 (Ralston) from s to
 // s_next > 0, given d = D(x; s); the warm-up of the multistep solvers' full_order variant.
 int solver_rk_warmup_step(ds_solver_ctx *c, ds_batch *x, const ds_batch *d, double s, double s_next,

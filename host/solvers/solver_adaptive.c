@@ -33,28 +33,27 @@ typedef struct {
 // k = dx/dt at (x, t) = x - D(x; e^t).
 static int dp_rhs(dp_state *st, const ds_batch *x, double t, ds_batch *k) {
     DS_TRY(solver_denoise(st->c, x, exp(t), k));
-    solver_axpby(st->c, k, 1, x, -1, k);
-    return 0;
+    return solver_axpby(st->c, k, 1, x, -1, k);
 }
 
 // out = x + h sum_j w[j] k[j] over the nonzero weights.
-static void dp_combine(dp_state *st, ds_batch *out, const ds_batch *x, double h, const double *w,
-                       int n) {
+static int dp_combine(dp_state *st, ds_batch *out, const ds_batch *x, double h, const double *w,
+                      int n) {
     double coef[DS_LINCOMB_MAX];
     const ds_batch *in[DS_LINCOMB_MAX];
     int m = 0;
     if (x) coef[m] = 1, in[m++] = x;
     for (int j = 0; j < n; j++)
         if (w[j] != 0) coef[m] = h * w[j], in[m++] = st->k[j];
-    st->c->b->lincomb(st->c->b, out, m, coef, in);
+    return st->c->b->lincomb(st->c->b, out, m, coef, in);
 }
 
-// Largest over the rows of the RMS of err / (atol + rtol max(|x|, |y|)).
-static double dp_error_norm(dp_state *st, const ds_batch *x) {
+// *norm = largest over the rows of the RMS of err / (atol + rtol max(|x|, |y|)).
+static int dp_error_norm(dp_state *st, const ds_batch *x, double *norm) {
     ds_backend *b = st->c->b;
-    b->download(b, x, st->hx);
-    b->download(b, st->y, st->hy);
-    b->download(b, st->err, st->herr);
+    DS_TRY(b->download(b, x, st->hx));
+    DS_TRY(b->download(b, st->y, st->hy));
+    DS_TRY(b->download(b, st->err, st->herr));
     double worst = 0;
     for (int64_t r = 0; r < x->rows; r++) {
         double sum = 0;
@@ -64,18 +63,19 @@ static double dp_error_norm(dp_state *st, const ds_batch *x) {
         }
         worst = fmax(worst, sqrt(sum / (double)x->cols));
     }
-    return worst;
+    *norm = worst;
+    return 0;
 }
 
 // One attempted step of size h from (x, t) with k[0] = f(x, t): the fifth-order result
 // in y, k[6] = f(y), and the error norm in *norm.
 static int dp_attempt(dp_state *st, const ds_batch *x, double t, double h, double *norm) {
     for (int s = 1; s < 7; s++) {
-        dp_combine(st, st->y, x, h, dp_a[s], s);
+        DS_TRY(dp_combine(st, st->y, x, h, dp_a[s], s));
         DS_TRY(dp_rhs(st, st->y, t + dp_c[s] * h, st->k[s]));
     }
-    dp_combine(st, st->err, NULL, h, dp_e, 7);
-    *norm = dp_error_norm(st, x);
+    DS_TRY(dp_combine(st, st->err, NULL, h, dp_e, 7));
+    DS_TRY(dp_error_norm(st, x, norm));
     return isfinite(*norm) ? 0 : ds_fail("solver adaptive: the error estimate is not finite");
 }
 
@@ -93,7 +93,7 @@ static int dp_integrate(dp_state *st, ds_batch *x, double t, double t_end, doubl
         DS_TRY(dp_attempt(st, x, t, step, &norm));
         double grow = norm > 0 ? 0.9 * pow(norm, -0.2) : 5.0;
         if (norm <= 1) {
-            st->c->b->copy(st->c->b, x, st->y);
+            DS_TRY(st->c->b->copy(st->c->b, x, st->y));
             ds_batch *k0 = st->k[0];
             st->k[0] = st->k[6], st->k[6] = k0;
             t = step == rest ? t_end : t + step;
@@ -127,14 +127,15 @@ int solver_adaptive(ds_solver_ctx *c, const ds_solver_opts *o, const double *sig
     if (!rc) rc = dp_rhs(&st, x, log(sigmas[0]), st.k[0]);
     for (int i = 0; i + 1 < n && !rc; i++) {
         // D(x_i; sigma_i) = x_i - k[0], for the hook and a last step to 0 (y is scratch).
-        if (c->on_step || sigmas[i + 1] == 0) solver_axpby(c, st.y, 1, x, -1, st.k[0]);
-        solver_record(c, i, sigmas[i], x, st.y);
+        if (c->on_step || sigmas[i + 1] == 0) rc = solver_axpby(c, st.y, 1, x, -1, st.k[0]);
+        if (rc) break;
+        if (!rc) rc = solver_record(c, i, sigmas[i], x, st.y);
         if (sigmas[i + 1] == 0)
-            c->b->copy(c->b, x, st.y);
+            rc = c->b->copy(c->b, x, st.y);
         else
             rc = dp_integrate(&st, x, log(sigmas[i]), log(sigmas[i + 1]), &h);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     for (int s = 0; s < 7; s++) solver_batch_free(c, st.k[s]);
     solver_batch_free(c, st.y);
     solver_batch_free(c, st.err);

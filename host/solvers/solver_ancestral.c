@@ -11,8 +11,7 @@
 static int add_noise(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *x, ds_batch *eps,
                      double up) {
     DS_TRY(solver_draw(c, eps));
-    solver_axpby(c, x, 1, x, o->s_noise * up, eps);
-    return 0;
+    return solver_axpby(c, x, 1, x, o->s_noise * up, eps);
 }
 
 int solver_euler_ancestral(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
@@ -24,13 +23,13 @@ int solver_euler_ancestral(ds_solver_ctx *c, const ds_solver_opts *o, const doub
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1], down, up;
         rc = solver_denoise(c, x, s, d);
-        solver_record(c, i, s, x, d);
+        if (!rc) rc = solver_record(c, i, s, x, d);
         if (rc) break;
         solver_ancestral_step(s, s_next, o->eta, &down, &up);
-        solver_euler_step(c, x, x, d, s, down);
-        if (s_next > 0) rc = add_noise(c, o, x, eps, up);
+        rc = solver_euler_step(c, x, x, d, s, down);
+        if (!rc && s_next > 0) rc = add_noise(c, o, x, eps, up);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     solver_batch_free(c, d);
     solver_batch_free(c, eps);
     return rc;
@@ -47,18 +46,18 @@ int solver_dpmpp_sde(ds_solver_ctx *c, const ds_solver_opts *o, const double *si
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1], down, up;
         rc = solver_denoise(c, x, s, d);
-        solver_record(c, i, s, x, d);
+        if (!rc) rc = solver_record(c, i, s, x, d);
         if (rc) break;
         if (s_next == 0) {
-            solver_euler_step(c, x, x, d, s, s_next);
+            rc = solver_euler_step(c, x, x, d, s, s_next);
             continue;
         }
         double t = -log(s), t_next = -log(s_next), h = t_next - t, t_mid = t + h * r;
         // The substep to sigma(t_mid), with its own ancestral noise.
         solver_ancestral_step(exp(-t), exp(-t_mid), o->eta, &down, &up);
         double t_to = -log(down); // x2 = (sigma(t_to) / sigma(t)) x - expm1(t - t_to) d
-        solver_axpby(c, x2, exp(-t_to) / exp(-t), x, -expm1(t - t_to), d);
-        rc = add_noise(c, o, x2, eps, up);
+        rc = solver_axpby(c, x2, exp(-t_to) / exp(-t), x, -expm1(t - t_to), d);
+        if (!rc) rc = add_noise(c, o, x2, eps, up);
         if (!rc) rc = solver_denoise(c, x2, exp(-t_mid), d2);
         if (rc) break;
         // The full step with D = (1 - fac) d + fac d2, then its noise.
@@ -67,10 +66,10 @@ int solver_dpmpp_sde(ds_solver_ctx *c, const ds_solver_opts *o, const double *si
         double a = exp(-t_to) / exp(-t), b = -expm1(t - t_to);
         const double coef[3] = {a, b * (1 - fac), b * fac};
         const ds_batch *in[3] = {x, d, d2};
-        c->b->lincomb(c->b, x, 3, coef, in);
-        rc = add_noise(c, o, x, eps, up);
+        rc = c->b->lincomb(c->b, x, 3, coef, in);
+        if (!rc) rc = add_noise(c, o, x, eps, up);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     solver_batch_free(c, d);
     solver_batch_free(c, x2);
     solver_batch_free(c, d2);

@@ -17,23 +17,23 @@ int solver_dpm2(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas,
     for (int i = 0; i + 1 < n && !rc; i++) {
         double s = sigmas[i], s_next = sigmas[i + 1];
         rc = ms_denoise(c, o, i == 0, x, s, d);
-        solver_record(c, i, s, x, d);
+        if (!rc) rc = solver_record(c, i, s, x, d);
         if (rc) break;
         if (s_next == 0) {
-            solver_euler_step(c, x, x, d, s, s_next);
+            rc = solver_euler_step(c, x, x, d, s, s_next);
             continue;
         }
         double s_mid = exp(0.5 * (log(s) + log(s_next)));
-        solver_euler_step(c, x_mid, x, d, s, s_mid);
-        rc = solver_denoise(c, x_mid, s_mid, d);
+        rc = solver_euler_step(c, x_mid, x, d, s, s_mid);
+        if (!rc) rc = solver_denoise(c, x_mid, s_mid, d);
         if (rc) break;
         // x + (s_next - s) (x_mid - d_mid) / s_mid
         double a = (s_next - s) / s_mid;
         const double coef[3] = {1, a, -a};
         const ds_batch *in[3] = {x, x_mid, d};
-        c->b->lincomb(c->b, x, 3, coef, in);
+        rc = c->b->lincomb(c->b, x, 3, coef, in);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     solver_batch_free(c, d);
     solver_batch_free(c, x_mid);
     return rc;
@@ -96,7 +96,7 @@ static int dpmpp(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
         hist[0] = oldest, s[0] = sigmas[i];
         rc = ms_denoise(c, o, i == 0, x, s[0], hist[0]);
         if (!rc) rc = solver_threshold(c, o, hist[0]);
-        solver_record(c, i, s[0], x, hist[0]);
+        if (!rc) rc = solver_record(c, i, s[0], x, hist[0]);
         if (rc) break;
         int order = dpmpp_step_order(o, max_order, i, n - 1, sigmas[i + 1]);
         if (o->full_order && order < max_order - 1 && sigmas[i + 1] > 0) {
@@ -106,9 +106,9 @@ static int dpmpp(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
         double coef[4];
         dpmpp_coefficients(order, s, sigmas[i + 1], coef, o->full_order ? 2.0 : 1.0);
         const ds_batch *in[4] = {x, hist[0], hist[1], hist[2]};
-        c->b->lincomb(c->b, x, order + 1, coef, in);
+        rc = c->b->lincomb(c->b, x, order + 1, coef, in);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     for (int j = 0; j < max_order; j++) solver_batch_free(c, hist[j]);
     return rc;
 }

@@ -61,10 +61,10 @@ static int dpmpp_sde_multistep(ds_solver_ctx *c, const ds_solver_opts *o, const 
         ds_batch *oldest = hist[2];
         hist[2] = hist[1], hist[1] = hist[0], hist[0] = oldest;
         rc = solver_denoise(c, x, s, hist[0]);
-        solver_record(c, i, s, x, hist[0]);
+        if (!rc) rc = solver_record(c, i, s, x, hist[0]);
         if (rc) break;
         if (s_next == 0) { // the denoising step
-            c->b->copy(c->b, x, hist[0]);
+            rc = c->b->copy(c->b, x, hist[0]);
             continue;
         }
         h_2 = h_1, h_1 = h, h = log(s) - log(s_next);
@@ -72,12 +72,11 @@ static int dpmpp_sde_multistep(ds_solver_ctx *c, const ds_solver_opts *o, const 
         sde_coefficients(order_max, heun, s, s_next, o->eta, h, h_1, h_2, coef);
         const ds_batch *in[4] = {x, hist[0], hist[1], hist[2]};
         int terms = 2 + (h_1 > 0) + (order_max == 3 && h_2 > 0); // the history there is
-        c->b->lincomb(c->b, x, terms, coef, in);
-        if (o->eta > 0 && !(rc = solver_draw(c, eps))) {
-            solver_axpby(c, x, 1, x, s_next * sqrt(-expm1(-2 * o->eta * h)) * o->s_noise, eps);
-        }
+        rc = c->b->lincomb(c->b, x, terms, coef, in);
+        if (!rc && o->eta > 0 && !(rc = solver_draw(c, eps)))
+            rc = solver_axpby(c, x, 1, x, s_next * sqrt(-expm1(-2 * o->eta * h)) * o->s_noise, eps);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     for (int j = 0; j < 3; j++) solver_batch_free(c, hist[j]);
     solver_batch_free(c, eps);
     return rc;

@@ -16,8 +16,8 @@ static int churn(ds_solver_ctx *c, const ds_solver_opts *o, ds_batch *x, ds_batc
     DS_TRY(solver_draw(c, eps));
     double gamma = o->s_tmin <= s && s <= o->s_tmax ? fmin(o->s_churn / steps, sqrt(2.0) - 1) : 0;
     *s_hat = s * (gamma + 1);
-    if (gamma > 0) solver_axpby(c, x, 1, x, o->s_noise * sqrt(*s_hat * *s_hat - s * s), eps);
-    return 0;
+    return gamma > 0 ? solver_axpby(c, x, 1, x, o->s_noise * sqrt(*s_hat * *s_hat - s * s), eps)
+                     : 0;
 }
 
 // A batch for the churn's draws (NULL without churn).
@@ -35,10 +35,10 @@ int solver_euler(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
         double s;
         rc = churn(c, o, x, eps, sigmas[i], n - 1, &s);
         if (!rc) rc = ms_denoise(c, o, i == 0, x, s, d);
-        solver_record(c, i, s, x, d);
-        if (!rc) solver_euler_step(c, x, x, d, s, sigmas[i + 1]);
+        if (!rc) rc = solver_record(c, i, s, x, d);
+        if (!rc) rc = solver_euler_step(c, x, x, d, s, sigmas[i + 1]);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     solver_batch_free(c, d);
     if (eps) solver_batch_free(c, eps);
     return rc;
@@ -57,22 +57,22 @@ int solver_heun(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas,
         double s, s_next = sigmas[i + 1];
         rc = churn(c, o, x, eps, sigmas[i], n - 1, &s);
         if (!rc) rc = ms_denoise(c, o, i == 0, x, s, d);
-        solver_record(c, i, s, x, d);
+        if (!rc) rc = solver_record(c, i, s, x, d);
         if (rc) break;
         if (s_next == 0) {
-            solver_euler_step(c, x, x, d, s, s_next);
+            rc = solver_euler_step(c, x, x, d, s, s_next);
             continue;
         }
-        solver_euler_step(c, x_pred, x, d, s, s_next);
-        rc = solver_denoise(c, x_pred, s_next, d_pred);
+        rc = solver_euler_step(c, x_pred, x, d, s, s_next);
+        if (!rc) rc = solver_denoise(c, x_pred, s_next, d_pred);
         if (rc) break;
         // x + (s_next - s)/2 * ((x - d)/s + (x_pred - d_pred)/s_next)
         double h = s_next - s, a = h / (2 * s), b = h / (2 * s_next);
         const double coef[4] = {1 + a, -a, b, -b};
         const ds_batch *in[4] = {x, d, x_pred, d_pred};
-        c->b->lincomb(c->b, x, 4, coef, in);
+        rc = c->b->lincomb(c->b, x, 4, coef, in);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     solver_batch_free(c, d);
     solver_batch_free(c, x_pred);
     solver_batch_free(c, d_pred);

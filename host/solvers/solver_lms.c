@@ -45,9 +45,10 @@ int solver_lms(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, 
         for (int j = max_order - 1; j > 0; j--) slope[j] = slope[j - 1], t[j] = t[j - 1];
         slope[0] = oldest, t[0] = sigmas[i];
         rc = solver_denoise_state(c, x, t[0], den);
-        solver_record(c, i, t[0], x, den);
+        if (!rc) rc = solver_record(c, i, t[0], x, den);
         if (rc) break;
-        solver_axpby(c, slope[0], 1 / t[0], x, -1 / t[0], den);
+        rc = solver_axpby(c, slope[0], 1 / t[0], x, -1 / t[0], den);
+        if (rc) break;
         int order = i + 1 < max_order ? i + 1 : max_order;
         if (o->full_order && order < max_order - 1 && sigmas[i + 1] > 0) {
             rc = solver_rk_warmup_step(c, x, den, t[0], sigmas[i + 1], max_order - 1);
@@ -56,9 +57,9 @@ int solver_lms(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, 
         double coef[5] = {1};
         lms_coefficients(t, order, sigmas[i], sigmas[i + 1], coef + 1);
         const ds_batch *in[5] = {x, slope[0], slope[1], slope[2], slope[3]};
-        c->b->lincomb(c->b, x, order + 1, coef, in);
+        rc = c->b->lincomb(c->b, x, order + 1, coef, in);
     }
-    if (!rc) solver_record(c, n - 1, sigmas[n - 1], x, NULL);
+    if (!rc) rc = solver_record(c, n - 1, sigmas[n - 1], x, NULL);
     solver_batch_free(c, den);
     for (int j = 0; j < max_order; j++) solver_batch_free(c, slope[j]);
     return rc;

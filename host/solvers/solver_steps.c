@@ -10,10 +10,7 @@
 int solver_draw(ds_solver_ctx *c, ds_batch *out) {
     int64_t j = c->draws++;
     const ds_step_noise *s = c->step_noise;
-    if (!s) {
-        c->b->randn(c->b, out, ds_philox_draw_key(c->seed, j), c->first_row);
-        return 0;
-    }
+    if (!s) return c->b->randn(c->b, out, ds_philox_draw_key(c->seed, j), c->first_row);
     int64_t row = c->first_row - s->first_row;
     if (j >= s->draws || row < 0 || row + out->rows > s->rows || out->cols != s->cols)
         return ds_fail("step noise: draw %lld of rows %lld..%lld with d = %lld is not in the "
@@ -21,8 +18,8 @@ int solver_draw(ds_solver_ctx *c, ds_batch *out) {
                        (long long)j, (long long)row, (long long)(row + out->rows - 1),
                        (long long)out->cols, (long long)s->draws, (long long)s->rows,
                        (long long)s->cols);
-    c->b->upload(c->b, out, s->v + ((size_t)j * (size_t)s->rows + (size_t)row) * (size_t)s->cols);
-    return 0;
+    return c->b->upload(c->b, out,
+                        s->v + ((size_t)j * (size_t)s->rows + (size_t)row) * (size_t)s->cols);
 }
 
 void solver_ancestral_step(double from, double to, double eta, double *down, double *up) {
@@ -34,22 +31,22 @@ void solver_ancestral_step(double from, double to, double eta, double *down, dou
     *down = sqrt(to * to - *up * *up);
 }
 
-void solver_record(ds_solver_ctx *c, int i, double sigma, const ds_batch *x,
-                   const ds_batch *denoised) {
-    if (c->on_step) c->on_step(c->user, i, sigma, x, denoised);
+int solver_record(ds_solver_ctx *c, int i, double sigma, const ds_batch *x,
+                  const ds_batch *denoised) {
+    return c->on_step ? c->on_step(c->user, i, sigma, x, denoised) : 0;
 }
 
-void solver_axpby(ds_solver_ctx *c, ds_batch *out, double a, const ds_batch *u, double b,
-                  const ds_batch *v) {
+int solver_axpby(ds_solver_ctx *c, ds_batch *out, double a, const ds_batch *u, double b,
+                 const ds_batch *v) {
     const double coef[2] = {a, b};
     const ds_batch *in[2] = {u, v};
-    c->b->lincomb(c->b, out, 2, coef, in);
+    return c->b->lincomb(c->b, out, 2, coef, in);
 }
 
-void solver_euler_step(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, const ds_batch *d,
-                       double s, double s_next) {
+int solver_euler_step(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, const ds_batch *d,
+                      double s, double s_next) {
     double r = s_next / s;
-    solver_axpby(c, out, r, x, 1.0 - r, d);
+    return solver_axpby(c, out, r, x, 1.0 - r, d);
 }
 
 ds_batch *solver_batch_like(ds_solver_ctx *c, const ds_batch *x) {

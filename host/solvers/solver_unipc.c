@@ -79,11 +79,11 @@ static void unipc_coefficients(const ms_history *h, double t, int order, int bh1
     corr->m[0] -= corr->mt;
 }
 
-static void unipc_apply(ds_solver_ctx *c, ds_batch *out, const unipc_coefs *w, const ds_batch *x,
-                        const ms_history *h, int order, const ds_batch *mt) {
+static int unipc_apply(ds_solver_ctx *c, ds_batch *out, const unipc_coefs *w, const ds_batch *x,
+                       const ms_history *h, int order, const ds_batch *mt) {
     double coef[2] = {w->x, w->mt};
     const ds_batch *in[2] = {x, mt};
-    ms_lincomb(c, out, mt ? 2 : 1, coef, in, h, order, w->m);
+    return ms_lincomb(c, out, mt ? 2 : 1, coef, in, h, order, w->m);
 }
 
 int solver_unipc(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas, int n,
@@ -102,10 +102,8 @@ int solver_unipc(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
     if (steps > 0 && !rc) {
         rc = ms_denoise(c, o, 1, x, sigmas[0], mt);
         if (!rc) rc = solver_threshold(c, o, mt);
-        if (!rc) {
-            solver_record(c, 0, sigmas[0], x, mt);
-            ms_history_push(c, &h, mt, sigmas[0]);
-        }
+        if (!rc) rc = solver_record(c, 0, sigmas[0], x, mt);
+        if (!rc) rc = ms_history_push(c, &h, mt, sigmas[0]);
     }
     for (int i = 0; i < steps && !rc; i++) {
         double t = sigmas[i + 1];
@@ -113,18 +111,19 @@ int solver_unipc(ds_solver_ctx *c, const ds_solver_opts *o, const double *sigmas
         if (o->lower_order_final && i + 1 >= max_order && steps - i < order) order = steps - i;
         unipc_coefs pred, corr;
         unipc_coefficients(&h, t, order, bh1, &pred, &corr);
-        unipc_apply(c, x_pred, &pred, x, &h, order, NULL);
-        if (i == steps - 1) { // last step: no corrector
-            c->b->copy(c->b, x, x_pred);
+        rc = unipc_apply(c, x_pred, &pred, x, &h, order, NULL);
+        if (!rc && i == steps - 1) { // last step: no corrector
+            rc = c->b->copy(c->b, x, x_pred);
             break;
         }
-        rc = solver_denoise(c, x_pred, t, mt);
+        if (!rc) rc = solver_denoise(c, x_pred, t, mt);
         if (!rc) rc = solver_threshold(c, o, mt);
         if (rc) break;
-        unipc_apply(c, x, &corr, x, &h, order, mt);
+        rc = unipc_apply(c, x, &corr, x, &h, order, mt);
+        if (rc) break;
         // The trajectory pairs the corrected x with D taken at the predicted point.
-        solver_record(c, i + 1, t, x, mt);
-        ms_history_push(c, &h, mt, t);
+        if (!rc) rc = solver_record(c, i + 1, t, x, mt);
+        rc = ms_history_push(c, &h, mt, t);
     }
     if (!rc) rc = ms_finish(c, sigmas, n, x, mt);
     solver_batch_free(c, mt);

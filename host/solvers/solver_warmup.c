@@ -16,8 +16,8 @@ static const rk_tableau rk3 = {
     3, {0, 0.5, 0.75}, {{0}, {0.5}, {0, 0.75}}, {2.0 / 9, 1.0 / 3, 4.0 / 9}};
 
 // out = x + h sum_j w[j] (y_j - D_j) / s_j over stages j < m, with y_0 = x.
-static void rk_combine(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, ds_batch *const *y,
-                       ds_batch *const *den, const double *s, double h, const double *w, int m) {
+static int rk_combine(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, ds_batch *const *y,
+                      ds_batch *const *den, const double *s, double h, const double *w, int m) {
     double coef[DS_LINCOMB_MAX] = {1};
     const ds_batch *in[DS_LINCOMB_MAX] = {x};
     int k = 1;
@@ -30,7 +30,7 @@ static void rk_combine(ds_solver_ctx *c, ds_batch *out, const ds_batch *x, ds_ba
             coef[k] = f, in[k++] = y[j];
         coef[k] = -f, in[k++] = den[j];
     }
-    c->b->lincomb(c->b, out, k, coef, in);
+    return c->b->lincomb(c->b, out, k, coef, in);
 }
 
 int solver_rk_warmup_step(ds_solver_ctx *c, ds_batch *x, const ds_batch *d, double s, double s_next,
@@ -47,10 +47,10 @@ int solver_rk_warmup_step(ds_solver_ctx *c, ds_batch *x, const ds_batch *d, doub
             break;
         }
         sig[i] = s + t->c[i] * h;
-        rk_combine(c, y[i], x, y, den, sig, h, t->a[i], i);
-        rc = solver_denoise(c, y[i], sig[i], den[i]);
+        rc = rk_combine(c, y[i], x, y, den, sig, h, t->a[i], i);
+        if (!rc) rc = solver_denoise(c, y[i], sig[i], den[i]);
     }
-    if (!rc) rk_combine(c, x, x, y, den, sig, h, t->b, t->stages);
+    if (!rc) rc = rk_combine(c, x, x, y, den, sig, h, t->b, t->stages);
     for (int i = 1; i < t->stages; i++) {
         solver_batch_free(c, y[i]);
         solver_batch_free(c, den[i]);

@@ -574,9 +574,9 @@ static PyObject *py_denoise(PyObject *mod, PyObject *args) {
     int rc = -1;
     Py_BEGIN_ALLOW_THREADS ds_batch *bx = b->batch_new(b, rows, d), *bo = b->batch_new(b, rows, d);
     if (bx && bo) {
-        b->upload(b, bx, xv.buf);
-        rc = b->denoise(b, bm, bx, sv.buf, (int64_t)(sv.len / 8), bo, NULL);
-        if (!rc) b->download(b, bo, ov.buf);
+        rc = b->upload(b, bx, xv.buf);
+        if (!rc) rc = b->denoise(b, bm, bx, sv.buf, (int64_t)(sv.len / 8), bo, NULL);
+        if (!rc) rc = b->download(b, bo, ov.buf);
     } else
         ds_fail("denoise: cannot allocate batches of %lld rows", rows);
     if (bx) b->batch_free(b, bx);

@@ -1,10 +1,10 @@
 #!/bin/sh
 # diffsamp with --backend cuda, run on the CPU emulator (a diffsamp built against
-# tests/cuda_emu): sample runs of the empirical, Gaussian and mixture models through
-# several solvers, teleportation, query batches and trajectories agree with
-# --backend cpu from the same noise; info names the emulated device; too little device
-# memory is refused clearly. This runs the
-# whole CLI -> sampler -> cuda backend path; it is not a GPU result.
+# tests/cuda_emu): sample runs of the empirical, Gaussian, mixture, nearest, smoothed,
+# pca_locality and ls models through several solvers, teleportation, query batches and
+# trajectories agree with --backend cpu from the same noise; info names the emulated
+# device; too little device memory is refused clearly. This runs the whole CLI ->
+# sampler -> cuda backend path; it is not a GPU result.
 . "$(dirname "$0")/../shell_common.sh"
 require_numpy
 EMU=${DIFFSAMP_EMU_BIN:?DIFFSAMP_EMU_BIN: the diffsamp built with the CUDA emulator}
@@ -16,6 +16,12 @@ $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int
 "$BIN" prepare --model empirical --data "$T/data.npy" --out "$T/empirical" >/dev/null || fail "prepare empirical"
 "$BIN" prepare --model gaussian --data "$T/data.npy" --out "$T/gaussian" >/dev/null || fail "prepare gaussian"
 "$BIN" prepare --model gmm --k 3 --rank 9 --data "$T/data.npy" --out "$T/gmm" >/dev/null || fail "prepare gmm"
+"$BIN" prepare --model nearest --data "$T/data.npy" --out "$T/nearest" >/dev/null || fail "prepare nearest"
+"$BIN" prepare --model smoothed --smoothing 0.05 --smoothing-samples 3 --data "$T/data.npy" \
+    --out "$T/smoothed" >/dev/null || fail "prepare smoothed"
+"$BIN" prepare --model pca_locality --data "$T/data.npy" --out "$T/pca_locality" >/dev/null ||
+    fail "prepare pca_locality"
+"$BIN" prepare --model ls --patch-size 3 --data "$T/data.npy" --out "$T/ls" >/dev/null || fail "prepare ls"
 
 # Relative L2 difference of two .npy files, below $3.
 close() {
@@ -50,6 +56,13 @@ compare --model-dir "$T/gmm" --sampler unipc --steps 10 --teleport-fraction 0.3 
     --teleport-model "$T/gaussian"
 compare --model-dir "$T/gaussian" --sampler ipndm --steps 10
 compare --model-dir "$T/empirical" --sampler euler --steps 12 --schedule logsnr
+compare --model-dir "$T/nearest" --sampler heun --steps 6
+compare --model-dir "$T/smoothed" --sampler heun --steps 6
+# The local models stop at sigma 0.1: below it a pixel whose two nearest training values
+# nearly tie switches between them for differences of 1e-6 in its logits (float32 on cpu),
+# which the steps after carry to the samples; above it the calls' differences stay ~1e-6.
+compare --model-dir "$T/pca_locality" --sampler heun --steps 6 --sigma-min 0.1 --no-final-zero
+compare --model-dir "$T/ls" --sampler euler --steps 6 --sigma-min 0.1 --no-final-zero
 
 # Trajectories from the cuda backend match those of cpu.
 for backend in cpu cuda; do

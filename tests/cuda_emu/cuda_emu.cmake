@@ -78,6 +78,16 @@ set_tests_properties(cli_cuda_emu PROPERTIES
   FAIL_REGULAR_EXPRESSION "skipped"
   WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
 
+# --shard-data on the cuda backend under mpirun (a build with MPI): the merge staged
+# through the host.
+if(DIFFSAMP_HAVE_MPI)
+  add_test(NAME cli_cuda_emu_mpi_data COMMAND sh ${EMU_DIR}/cli_cuda_emu_mpi_data.sh)
+  set_tests_properties(cli_cuda_emu_mpi_data PROPERTIES
+    ENVIRONMENT "DIFFSAMP_BIN=$<TARGET_FILE:diffsamp>;DIFFSAMP_EMU_BIN=$<TARGET_FILE:diffsamp_cuda_emu>;MPIEXEC=${MPIEXEC_EXECUTABLE};OPENBLAS_NUM_THREADS=1"
+    FAIL_REGULAR_EXPRESSION "skipped"
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+endif()
+
 # The benchmark program on the emulator, with --small shapes: a smoke test of its checks
 # and tables before it runs on a GPU.
 add_executable(bench_cuda_denoise_emu ${CMAKE_SOURCE_DIR}/bench/bench_cuda_denoise.c)

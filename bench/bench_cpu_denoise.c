@@ -3,16 +3,18 @@
 // single SGEMM X Y^T of the same shape as the roofline. Prints one "key value" line
 // per figure (medians over the repeats) for tools/bench_cpu.sh.
 //
-// With "local" first, times the cpu denoiser of a local model (pca_locality, ls) per
-// sigma instead: the mask's build (the first call at a sigma) and the denoiser's median,
-// with the work counted as 2 B N nnz(mask) flops of products (the studio's dense einsum
-// is 2 B N d^2) and B N d weights. DATA "cifar-random" is 50,000 random 3 x 32 x 32
-// images with image-like local correlations (a 5 x 5 box blur of Philox noise per
-// channel plus a shared blurred grey component). With QUERIES (a .npy of B x d float32
-// rows, else training rows plus noise) the output at each sigma is written to OUT.SIGMA.npy.
+// With "local" first, times the cpu denoiser of a local model (pca_locality, ls, els,
+// pspc; KIND:P sets the patch of ls, els and pspc, default 3) per sigma instead: the
+// first call at a sigma (it builds pca_locality's and ls's mask) and the denoiser's
+// median, with the masks' work counted as 2 B N nnz(mask) flops of products (the
+// studio's dense einsum is 2 B N d^2) and B N d weights (els: B N (HW)^2 candidates). DATA
+// "cifar-random" is 50,000 random 3 x 32 x 32 images with image-like local correlations (a 5 x 5
+// box blur of Philox noise per channel plus a shared blurred grey component). With QUERIES (a .npy
+// of B x d float32 rows, else training rows plus noise) the output at each sigma is written to
+// OUT.SIGMA.npy.
 //
 // usage: bench_cpu_denoise [B] [repeats] [data path]
-//        bench_cpu_denoise local KIND B repeats DATA SIGMA[,SIGMA...] [QUERIES OUT]
+//        bench_cpu_denoise local KIND[:P] B repeats DATA SIGMA[,SIGMA...] [QUERIES OUT]
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -96,11 +98,16 @@ static void cifar_random(ds_data *data) {
 }
 
 static int local_main(int argc, char **argv) {
-    if (argc < 7) tu_die("usage: bench_cpu_denoise local KIND B repeats DATA SIGMAS [QUERIES OUT]");
-    const char *kind_name = argv[2], *source = argv[5];
+    if (argc < 7)
+        tu_die("usage: bench_cpu_denoise local KIND[:P] B repeats DATA SIGMAS [QUERIES OUT]");
+    char *kind_name = argv[2], *patch = strchr(kind_name, ':');
+    const char *source = argv[5];
     int64_t b = atoll(argv[3]);
     int repeats = atoi(argv[4]);
-    ds_model_kind kind = strcmp(kind_name, "ls") == 0 ? DS_MODEL_LS : DS_MODEL_PCA_LOCALITY;
+    if (patch) *patch++ = '\0';
+    ds_model_kind kind;
+    if (ds_model_kind_parse(kind_name, &kind)) tu_die("%s", ds_error());
+    int masked = kind == DS_MODEL_LS || kind == DS_MODEL_PCA_LOCALITY;
     if (b < 1 || repeats < 1) tu_die("bench: bad B or repeats");
     ds_data data;
     if (strcmp(source, "cifar-random") == 0)
@@ -109,6 +116,7 @@ static int local_main(int argc, char **argv) {
         tu_die("%s", ds_error());
     ds_fit_opts o;
     ds_fit_opts_default(&o);
+    if (patch) o.patch_size = atoll(patch);
     ds_model m;
     double t0 = now_ms();
     if (ds_model_fit(&data, kind, &o, &m) != 0) tu_die("%s", ds_error());
@@ -136,10 +144,13 @@ static int local_main(int argc, char **argv) {
     double *t = tu_alloc((size_t)repeats, sizeof(double));
     for (char *tok = strtok(argv[6], ","); tok; tok = strtok(NULL, ",")) {
         double sigma = atof(tok);
-        ds_local_mask mask;
-        if (ds_local_mask_build(&m, sigma, &mask)) tu_die("%s", ds_error());
-        double nnz = (double)mask.start[d];
-        ds_local_mask_free(&mask);
+        double nnz = 0;
+        if (masked) {
+            ds_local_mask mask;
+            if (ds_local_mask_build(&m, sigma, &mask)) tu_die("%s", ds_error());
+            nnz = (double)mask.start[d];
+            ds_local_mask_free(&mask);
+        }
         for (int r = -1; r < repeats; r++) { // r = -1: the call that builds the mask
             t0 = now_ms();
             if (be->denoise(be, bm, xb, &sigma, 1, out, NULL)) tu_die("%s", ds_error());
@@ -149,11 +160,18 @@ static int local_main(int argc, char **argv) {
                 printf("sigma %g first_call_ms %.1f\n", sigma, now_ms() - t0);
         }
         double ms = median(t, repeats), flops = 2.0 * (double)b * (double)n * nnz;
-        printf("sigma %g mask_density %.4f denoise_ms %.1f ms_per_query %.2f gemm_gflop %.2f "
-               "gemm_gflops %.1f studio_einsum_gflop %.1f weights_per_s %.3g\n",
-               sigma, nnz / ((double)d * (double)d), ms, ms / (double)b, flops * 1e-9,
-               flops / ms * 1e-6, 2.0 * (double)b * (double)n * (double)d * (double)d * 1e-9,
-               (double)b * (double)n * (double)d / ms * 1e3);
+        double hw = (double)m.height * (double)m.width;
+        if (!masked)
+            printf("sigma %g patch %lld denoise_ms %.1f ms_per_query %.2f ms_per_image_query %.4f "
+                   "els_candidates %.3g\n",
+                   sigma, (long long)ds_patch_at(&m, sigma), ms, ms / (double)b,
+                   ms / (double)b / (double)n, (double)b * (double)n * hw * hw);
+        else
+            printf("sigma %g mask_density %.4f denoise_ms %.1f ms_per_query %.2f gemm_gflop %.2f "
+                   "gemm_gflops %.1f studio_einsum_gflop %.1f weights_per_s %.3g\n",
+                   sigma, nnz / ((double)d * (double)d), ms, ms / (double)b, flops * 1e-9,
+                   flops / ms * 1e-6, 2.0 * (double)b * (double)n * (double)d * (double)d * 1e-9,
+                   (double)b * (double)n * (double)d / ms * 1e3);
         fflush(stdout);
         if (argc > 8) { // the output at this sigma: OUT.SIGMA.npy
             double *y = tu_alloc((size_t)(b * d), sizeof(double));

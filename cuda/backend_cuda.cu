@@ -134,7 +134,8 @@ static int cuda_randn(ds_backend *b, ds_batch *out, uint64_t seed, int64_t first
 static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
     if (ds_backend_check_bind("cuda backend", m)) return NULL;
     if (m->kind != DS_MODEL_EMPIRICAL && m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM &&
-        !ds_cuda_over_kind(m->kind) && !ds_cuda_local_kind(m->kind)) {
+        m->kind != DS_MODEL_VARIANCE && !ds_cuda_over_kind(m->kind) &&
+        !ds_cuda_local_kind(m->kind)) {
         ds_fail("backend cuda: the %s model has no CUDA path yet (use --backend cpu)",
                 ds_model_kind_name(m->kind));
         return NULL;
@@ -144,10 +145,11 @@ static ds_bound_model *cuda_bind(ds_backend *b, const ds_model *m) {
     bm->m = m;
     bm->ctx = ds_cuda_ctx_of(b);
     nvtxRangePushA("bind: model upload");
-    int rc = m->kind == DS_MODEL_EMPIRICAL ? ds_cuda_empirical_bind(bm)
-             : ds_cuda_over_kind(m->kind)  ? ds_cuda_over_bind(b, bm)
-             : ds_cuda_local_kind(m->kind) ? ds_cuda_local_bind(bm)
-                                           : ds_cuda_gmm_bind(bm);
+    int rc = m->kind == DS_MODEL_EMPIRICAL  ? ds_cuda_empirical_bind(bm)
+             : ds_cuda_over_kind(m->kind)   ? ds_cuda_over_bind(b, bm)
+             : ds_cuda_local_kind(m->kind)  ? ds_cuda_local_bind(bm)
+             : m->kind == DS_MODEL_VARIANCE ? ds_cuda_variance_bind(bm)
+                                            : ds_cuda_gmm_bind(bm);
     nvtxRangePop();
     if (rc == 0) return bm;
     b->unbind(b, bm);
@@ -164,6 +166,8 @@ static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
         ds_cuda_over_unbind(bm);
     else if (ds_cuda_local_kind(bm->m->kind))
         ds_cuda_local_unbind(bm);
+    else if (bm->m->kind == DS_MODEL_VARIANCE)
+        ds_cuda_variance_unbind(bm);
     else
         ds_cuda_gmm_unbind(bm);
     CUDA_CHECK(cudaFree(bm->mean));
@@ -240,9 +244,10 @@ static int cuda_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, co
     DS_TRY(ds_backend_check_denoise("cuda denoise", bm->m, x, sigma, n_sigma, out));
     if (x->rows == 0) return 0;
     nvtxRangePushA("denoise");
-    int rc = bm->over    ? ds_cuda_over_denoise(bm, x, sigma, n_sigma, out)
-             : bm->local ? ds_cuda_local_denoise(bm, x, sigma, n_sigma, out)
-                         : denoise_blocks(bm, x, sigma, n_sigma, out, diag);
+    int rc = bm->over       ? ds_cuda_over_denoise(bm, x, sigma, n_sigma, out)
+             : bm->local    ? ds_cuda_local_denoise(bm, x, sigma, n_sigma, out)
+             : bm->variance ? ds_cuda_variance_denoise(bm, x, sigma, n_sigma, out)
+                            : denoise_blocks(bm, x, sigma, n_sigma, out, diag);
     nvtxRangePop();
     return rc;
 }
@@ -278,8 +283,11 @@ static void cuda_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backe
         ds_cuda_over_memory(b, m, rows, out); // the empirical model's, on its queries
         return;
     }
-    if (ds_cuda_local_kind(m->kind)) {
-        ds_cuda_local_memory(m, rows, out);
+    if (ds_cuda_local_kind(m->kind) || m->kind == DS_MODEL_VARIANCE) {
+        if (m->kind == DS_MODEL_VARIANCE)
+            ds_cuda_variance_memory(m, rows, out);
+        else
+            ds_cuda_local_memory(m, rows, out);
         out->available = 0;
         out->available_what = "the device";
         return;

@@ -21,6 +21,12 @@ extern "C" int ds_cuda_use_device(int index) {
     return 0;
 }
 
+extern "C" int ds_cuda_current_device(void) {
+    int index = -1;
+    CUDA_TRY(cudaGetDevice(&index));
+    return index;
+}
+
 extern "C" void ds_cuda_print_devices(FILE *f) {
     int n = ds_cuda_device_count();
     for (int i = 0; i < n; i++) {

@@ -11,6 +11,7 @@
 
 typedef struct ds_cuda_over ds_cuda_over;
 typedef struct ds_cuda_local ds_cuda_local;
+typedef struct ds_cuda_variance ds_cuda_variance;
 
 typedef struct {
     cublasHandle_t blas;
@@ -57,8 +58,9 @@ struct ds_bound_model {
     float *ucat, *means;
     double *offset, *eigvals, *residual, *log_weights;
     ds_cuda_workspace ws;
-    ds_cuda_over *over;   // nearest, smoothed: over an empirical binding (cuda_smoothed.cu)
-    ds_cuda_local *local; // pca_locality, ls (cuda_local.cu)
+    ds_cuda_over *over;         // nearest, smoothed: over an empirical binding (cuda_smoothed.cu)
+    ds_cuda_local *local;       // pca_locality, ls (cuda_local.cu)
+    ds_cuda_variance *variance; // variance (cuda_variance.cu)
 };
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b);
@@ -117,5 +119,12 @@ void ds_cuda_local_unbind(ds_bound_model *bm);
 int ds_cuda_local_denoise(ds_bound_model *bm, const ds_batch *x, const double *sigma,
                           int64_t n_sigma, ds_batch *out);
 void ds_cuda_local_memory(const ds_model *m, int64_t rows, ds_backend_memory *out);
+
+// The variance model (cuda/cuda_variance.cu).
+int ds_cuda_variance_bind(ds_bound_model *bm);
+void ds_cuda_variance_unbind(ds_bound_model *bm);
+int ds_cuda_variance_denoise(ds_bound_model *bm, const ds_batch *x, const double *sigma,
+                             int64_t n_sigma, ds_batch *out);
+void ds_cuda_variance_memory(const ds_model *m, int64_t rows, ds_backend_memory *out);
 
 #endif

@@ -132,6 +132,9 @@ int ds_cuda_device_count(void);
 // Makes CUDA device `index` this thread's for the backends created after (cudaSetDevice);
 // 0, or -1 with the error recorded (always 0 without CUDA).
 int ds_cuda_use_device(int index);
+// The CUDA device this thread's backends use (cudaGetDevice): its index, or -1 with the
+// error recorded (always -1 without CUDA).
+int ds_cuda_current_device(void);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -34,6 +34,28 @@ typedef enum {
 typedef int (*ds_denoise_fn)(void *user, const double *x, const double *sigma, int64_t rows,
                              int64_t d, double *out);
 
+// A batch in a backend's own memory as a native callback denoiser sees it
+// (ds_model_callback_native): rows x cols values in C order without padding, float64 or
+// float32, on the host or on a CUDA device. The device codes are DLPack's (kDLCPU = 1,
+// kDLCUDA = 2), so a view maps onto a DLPack tensor field by field. Valid during the call.
+typedef struct {
+    void *data;
+    int64_t rows, cols;
+    int f64;       // float64 values, else float32
+    int device;    // DS_DEVICE_HOST or DS_DEVICE_CUDA
+    int device_id; // the CUDA device's index (0 on the host)
+} ds_batch_view;
+enum { DS_DEVICE_HOST = 1, DS_DEVICE_CUDA = 2 };
+// The batches a native denoiser takes (ds_model.callback_accepts, a set of bits): ref's
+// float64 host batches, cpu's float32 host batches, cuda's float32 device batches.
+enum { DS_ACCEPT_HOST_F64 = 1, DS_ACCEPT_HOST_F32 = 2, DS_ACCEPT_CUDA_F32 = 4 };
+// A caller's denoiser on the backend's batches: out = D(x; sigma), sigma one host
+// double per row. Returns 0, or -1 after recording a message with ds_fail. On a CUDA
+// device the batch's values are ready when it is called (the backend's work is
+// finished), and out must be finished when it returns.
+typedef int (*ds_native_denoise_fn)(void *user, const ds_batch_view *x, const double *sigma,
+                                    ds_batch_view *out);
+
 typedef struct {
     ds_model_kind kind;
     int64_t d;
@@ -85,9 +107,12 @@ typedef struct {
     double variance;
     uint64_t variance_seed;
 
-    // Callback: the caller's denoiser and its argument.
+    // Callback: the caller's denoiser and its argument; optionally a native denoiser for
+    // the batches in callback_accepts (the others go through callback on host doubles).
     ds_denoise_fn callback;
     void *callback_user;
+    ds_native_denoise_fn callback_native;
+    unsigned callback_accepts;
 
     // Provenance of the training data (empirical: required to match at load).
     char data_path[DS_PATH_MAX];
@@ -123,6 +148,10 @@ void ds_fit_opts_default(ds_fit_opts *o);
 // zero, sigma_data 0 unless the caller sets them). Backends evaluate it through
 // ds_backend_callback_new; it cannot be saved.
 int ds_model_callback(int64_t d, ds_denoise_fn fn, void *user, ds_model *out);
+// Gives a callback model a native denoiser (same user argument): on a backend whose
+// batches are in `accepts` (DS_ACCEPT_* bits) it is called on the batches themselves,
+// without a copy; elsewhere the model's host-double denoiser is called as before.
+int ds_model_callback_native(ds_model *m, ds_native_denoise_fn fn, unsigned accepts);
 const char *ds_model_kind_name(ds_model_kind k);
 int ds_model_kind_parse(const char *name, ds_model_kind *out);
 // smoothed: eps (smoothing_samples x d) = the fixed Philox normals, and the factor

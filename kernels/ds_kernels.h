@@ -157,6 +157,18 @@ typedef struct {
 cudaError_t ds_launch_local_softmax(float *out, const float *x, int64_t rows, const float *y,
                                     int64_t n, int64_t d, ds_local_mask_dev mask, double scale);
 
+// The variance model (kernels/variance.cu): n centred training rows y (n x d, double),
+// half their squared norms and the data mean.
+typedef struct {
+    const double *y, *half_sq, *mean;
+    int64_t n, d;
+} ds_variance_rows;
+// out = the variance model's denoiser at sigma for rows queries x, with the unit normals z
+// (n) of sigma and scale = sqrt(kappa); w and a are rows x n doubles of workspace (out may
+// alias x).
+cudaError_t ds_launch_variance(float *out, const float *x, int64_t rows, ds_variance_rows v,
+                               const double *z, double sigma, double scale, double *w, double *a);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1191,7 +1191,8 @@ static void check_local_model(const backend_row *r, const ds_model *m, uint64_t 
 }
 
 // Every model kind that keeps the rows but the empirical one (the local models, nearest,
-// smoothed, variance), grey and RGB, fixed patches and a patch schedule.
+// smoothed, variance), grey and RGB, fixed patches and a patch schedule; 300 training rows,
+// more than a cuda block's threads (each thread then folds several rows).
 static void test_local_models(void **state) {
     (void)state;
     int ran_any = 0;
@@ -1205,7 +1206,7 @@ static void test_local_models(void **state) {
     FOR_EACH_BACKEND(r) {
         for (int s = 0; s < 2; s++) {
             ds_data data =
-                local_images(60, shapes[s][0], shapes[s][1], shapes[s][2], 130 + (uint64_t)s);
+                local_images(300, shapes[s][0], shapes[s][1], shapes[s][2], 130 + (uint64_t)s);
             for (int k = 0; k < n_kinds; k++)
                 for (int scheduled = 0; scheduled < 1 + ds_model_uses_patches(kinds[k]);
                      scheduled++) {

@@ -101,6 +101,97 @@ static int cancel_after(void *user) {
 // The cancel hook stops a run before the next evaluation; a failing callback stops it
 // with the callback's message; a callback model on a plain backend, on the Gaussian
 // flow, or saved is refused.
+// A native denoiser (ds_model_callback_native): records the batch views it gets and
+// evaluates gauss_fn on them (float32 batches through a double copy, as the host path's
+// download and upload convert).
+typedef struct {
+    gauss_fn_state g;
+    int calls;
+    ds_batch_view x, out;
+} native_state;
+
+static int native_fn(void *user, const ds_batch_view *x, const double *sigma, ds_batch_view *out) {
+    native_state *st = user;
+    st->calls++, st->x = *x, st->out = *out;
+    int64_t count = x->rows * x->cols;
+    double xd[N * D] = {0}, od[N * D];
+    if (count > N * D) return ds_fail("test native denoiser: %lld values", (long long)count);
+    for (int64_t e = 0; e < count; e++)
+        xd[e] = x->f64 ? ((const double *)x->data)[e] : ((const float *)x->data)[e];
+    int rc = gauss_fn(&st->g, xd, sigma, x->rows, x->cols, od);
+    for (int64_t e = 0; e < count; e++)
+        if (out->f64)
+            ((double *)out->data)[e] = od[e];
+        else
+            ((float *)out->data)[e] = (float)od[e];
+    return rc;
+}
+
+static int native_as_host(void *user, const double *x, const double *sigma, int64_t rows, int64_t d,
+                          double *out) {
+    return gauss_fn(&((native_state *)user)->g, x, sigma, rows, d, out);
+}
+
+// On ref (float64) and cpu (float32) the native denoiser gets the batches themselves (the
+// same addresses, the backend's dtype, host memory) and its output equals the host-double
+// path's bit for bit (both convert float32 to double and back the same way); a backend
+// whose batches it does not accept calls the host path.
+static void test_native_batches(void **state) {
+    (void)state;
+    uint64_t seed = tu_seed();
+    stu_problem p;
+    stu_problem_init(&p, seed, D, 1, 1e-2, 4);
+    const char *names[] = {"ref", "cpu"};
+    for (int k = 0; k < 2; k++)
+        for (int accept_it = 0; accept_it < 2; accept_it++) {
+            native_state st = {.g = {.gauss = &p.m}};
+            ds_model cb;
+            if (ds_model_callback(D, native_as_host, &st, &cb)) fail_msg("%s", ds_error());
+            unsigned own = k == 0 ? DS_ACCEPT_HOST_F64 : DS_ACCEPT_HOST_F32;
+            unsigned accepts = accept_it ? own : (DS_ACCEPT_HOST_F64 | DS_ACCEPT_HOST_F32) & ~own;
+            if (ds_model_callback_native(&cb, native_fn, accepts)) fail_msg("%s", ds_error());
+            ds_backend *b = ds_backend_callback_new(ds_backend_new(names[k]));
+            assert_non_null(b);
+            ds_bound_model *bm = b->bind(b, &cb);
+            assert_non_null(bm);
+            double x[N * D], sig[N], got[N * D], want[N * D];
+            tu_fill_normal(x, N * D, seed + 1);
+            for (int i = 0; i < N; i++) sig[i] = 0.1 + i;
+            ds_batch *xb = b->batch_new(b, N, D), *ob = b->batch_new(b, N, D);
+            assert_int_equal(b->upload(b, xb, x), 0);
+            if (b->denoise(b, bm, xb, sig, N, ob, NULL)) fail_msg("%s", ds_error());
+            assert_int_equal(b->download(b, ob, got), 0);
+            // the host path on the same batch: download, gauss_fn, upload
+            double xd[N * D], od[N * D];
+            assert_int_equal(b->download(b, xb, xd), 0);
+            assert_int_equal(gauss_fn(&st.g, xd, sig, N, D, od), 0);
+            assert_int_equal(b->upload(b, ob, od), 0);
+            assert_int_equal(b->download(b, ob, want), 0);
+            assert_memory_equal(got, want, sizeof got);
+            assert_int_equal(st.calls, accept_it);
+            if (accept_it) {
+                assert_ptr_equal(st.x.data, xb->data);
+                assert_ptr_equal(st.out.data, ob->data);
+                assert_int_equal(st.x.f64, k == 0);
+                assert_int_equal(st.x.device, DS_DEVICE_HOST);
+                assert_true(st.x.rows == N && st.x.cols == D && st.out.rows == N);
+            }
+            b->batch_free(b, xb);
+            b->batch_free(b, ob);
+            b->unbind(b, bm);
+            ds_backend_free(b);
+            ds_model_free(&cb);
+        }
+    ds_model cb;
+    if (ds_model_callback(D, native_as_host, NULL, &cb)) fail_msg("%s", ds_error());
+    assert_int_not_equal(ds_model_callback_native(&cb, native_fn, 0), 0);
+    assert_non_null(strstr(ds_error(), "accepted batches"));
+    assert_int_not_equal(ds_model_callback_native(&cb, NULL, DS_ACCEPT_HOST_F64), 0);
+    assert_int_not_equal(ds_model_callback_native(&p.m, native_fn, DS_ACCEPT_HOST_F64), 0);
+    ds_model_free(&cb);
+    stu_problem_free(&p);
+}
+
 static void test_cancel_and_errors(void **state) {
     (void)state;
     uint64_t seed = tu_seed();
@@ -164,6 +255,7 @@ static void test_list_schedule(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_callback_equals_gaussian),
+        cmocka_unit_test(test_native_batches),
         cmocka_unit_test(test_cancel_and_errors),
         cmocka_unit_test(test_list_schedule),
     };

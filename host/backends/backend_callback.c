@@ -56,6 +56,28 @@ static int grow(ds_bound_model *bm, int64_t rows) {
     return 0;
 }
 
+// The batches of backend `in`, as DS_ACCEPT_* bits: cuda keeps float32 on its device,
+// the others float64 (ref) or float32 (cpu) on the host.
+static unsigned batch_kind(const ds_backend *in) {
+    if (!strcmp(in->name, "cuda")) return DS_ACCEPT_CUDA_F32;
+    return in->f64 ? DS_ACCEPT_HOST_F64 : DS_ACCEPT_HOST_F32;
+}
+
+// A native denoiser on the batches themselves: no copy.
+static int native_denoise(const ds_backend *in, const ds_model *m, const ds_batch *x,
+                          const double *sigma, ds_batch *out) {
+    unsigned kind = batch_kind(in);
+    int device = DS_DEVICE_HOST, id = 0;
+    if (kind == DS_ACCEPT_CUDA_F32) {
+        device = DS_DEVICE_CUDA;
+        if ((id = ds_cuda_current_device()) < 0) return -1;
+    }
+    ds_batch_view xv = {x->data, x->rows, x->cols, kind == DS_ACCEPT_HOST_F64, device, id};
+    ds_batch_view ov = {out->data, out->rows, out->cols, xv.f64, device, id};
+    ds_fail("callback denoise: the denoiser failed"); // unless it records its own message
+    return m->callback_native(m->callback_user, &xv, sigma, &ov);
+}
+
 static int cb_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                       int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     ds_backend *in = inner_of(b);
@@ -65,8 +87,10 @@ static int cb_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, cons
     if (diag)
         return ds_fail("callback denoise: per-row diagnostics are only for the empirical model");
     DS_TRY(grow(bm, x->rows));
-    DS_TRY(in->download(in, x, bm->x));
     for (int64_t i = 0; i < x->rows; i++) bm->sigma[i] = sigma[n_sigma == 1 ? 0 : i];
+    if (m->callback_native && (m->callback_accepts & batch_kind(in)))
+        return native_denoise(in, m, x, bm->sigma, out);
+    DS_TRY(in->download(in, x, bm->x));
     ds_fail("callback denoise: the denoiser failed"); // unless it records its own message
     if (m->callback(m->callback_user, bm->x, bm->sigma, x->rows, m->d, bm->out) != 0) return -1;
     return in->upload(in, out, bm->out);

@@ -1,5 +1,6 @@
 // Version and build facts, and the CUDA queries of a build without CUDA.
 #include "ds_backend.h"
+#include "ds_error.h"
 #include "ds_version.h"
 
 const char *ds_version(void) {
@@ -26,6 +27,10 @@ int ds_cuda_device_count(void) {
 int ds_cuda_use_device(int index) {
     (void)index;
     return 0;
+}
+
+int ds_cuda_current_device(void) {
+    return ds_fail("this build has no CUDA");
 }
 
 void ds_cuda_print_devices(FILE *f) {

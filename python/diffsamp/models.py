@@ -32,46 +32,81 @@ def _fit_core(kind, x, labels, shape, **opts):
     return _core.fit(x, x.shape[0], x.shape[1], kind, labels=labels, shape=shape, **opts)
 
 
-def _numpy_adapter(fn: Callable) -> Callable:
-    """The C callback: views x, sigma (read-only) and out, calls fn(x, sigma) and writes
-    its result into out. torch tensors returned are moved to the host."""
+def _host_result(r):
+    """A denoiser's result as an array on the host without a copy where it allows: numpy
+    arrays as they are, DLPack exporters on the host (torch CPU tensors, ...) through
+    np.from_dlpack; device tensors are moved to the host."""
+    if isinstance(r, np.ndarray):
+        return r
+    if hasattr(r, "detach"):  # a torch tensor: no autograd graph to keep
+        r = r.detach()
+    if hasattr(r, "__dlpack__"):
+        try:
+            return np.from_dlpack(r)
+        except (BufferError, RuntimeError, TypeError, ValueError):
+            if hasattr(r, "cpu"):
+                return np.from_dlpack(r.cpu())
+            raise
+    return np.asarray(r)
 
-    def call(xm, sm, om, rows, d):
-        x = np.frombuffer(xm, dtype=np.float64).reshape(rows, d)
-        sigma = np.frombuffer(sm, dtype=np.float64)
-        out = np.frombuffer(om, dtype=np.float64).reshape(rows, d)
-        r = fn(x, sigma)
-        if hasattr(r, "detach"):  # a torch tensor
-            r = r.detach().to("cpu").double().numpy()
-        r = np.asarray(r)
-        if r.size != rows * d:
+
+def _numpy_adapter(fn: Callable) -> Callable:
+    """The C callback of a numpy denoiser: float64 host arrays over the batch (ref's
+    batches themselves; on cpu and cuda the library's float64 host copies), x and sigma
+    read-only; fn(x, sigma)'s result is written into out."""
+
+    def call(xv, sm, ov):
+        x, out = np.asarray(xv), np.asarray(ov)
+        r = _host_result(fn(x, np.frombuffer(sm, dtype=np.float64)))
+        if r.size != out.size:
             raise ValueError(
-                f"denoiser returned shape {r.shape} for x of shape ({rows}, {d})"
+                f"denoiser returned shape {r.shape} for x of shape {x.shape}"
                 " (expected the shape of x)"
             )
-        out[...] = r.reshape(rows, d)
+        if not np.shares_memory(r, out):
+            out[...] = r.reshape(out.shape)
 
     return call
 
 
-def torch_denoiser(module, device=None, dtype=None) -> Callable:
-    """Adapts a torch module (or function) ``D(x, sigma)`` on torch tensors to the numpy
-    callable ``Model.from_denoiser`` takes. x arrives as a (rows, d) float64 host array
-    and goes to ``device`` (default: the module's, else CPU) as ``dtype`` (default: the
-    module's parameter dtype, else float32). The tensors are copies: x is the solver's
-    state, read-only to the callback, and a module may write to its input in place."""
+def torch_denoiser(module, device=None, dtype=None, copy_input: bool = False) -> Callable:
+    """Adapts a torch module (or function) ``D(x, sigma)`` on torch tensors for
+    ``Model.from_denoiser``. x reaches it through DLPack without a copy: the batch itself,
+    float64 on the ref backend, float32 on cpu, a float32 CUDA tensor on cuda (kDLCUDA).
+    It is moved to ``device`` (default: the module's, else the batch's) as ``dtype``
+    (default: the module's parameter dtype, else the batch's) only where these differ.
+    x is the solver's state: the module must not write to it (``copy_input=True`` hands
+    it a copy). The result is written into the output batch on its device (one copy into
+    the library's memory; none through the host on cuda). On CUDA the device is
+    synchronised before and after the module (the library's work, then torch's, finish)."""
     import torch
 
     params = list(module.parameters()) if hasattr(module, "parameters") else []
-    dev = torch.device(device) if device else (params[0].device if params else torch.device("cpu"))
-    dt = dtype or (params[0].dtype if params else torch.float32)
+    dev = torch.device(device) if device else (params[0].device if params else None)
+    dt = dtype or (params[0].dtype if params else None)
 
-    def call(x, sigma):
+    def call(xv, sm, ov):
         with torch.no_grad():
-            tx = torch.tensor(x, device=dev, dtype=dt)
-            ts = torch.tensor(sigma, device=dev, dtype=dt)
-            return module(tx, ts)
+            tx = torch.from_dlpack(xv)
+            if tx.is_cuda:
+                torch.cuda.synchronize(tx.device)
+            tin = tx.to(device=dev or tx.device, dtype=dt or tx.dtype)
+            if copy_input and tin.data_ptr() == tx.data_ptr():
+                tin = tin.clone()
+            ts = torch.tensor(np.frombuffer(sm, dtype=np.float64), dtype=tin.dtype, device=tin.device)
+            r = module(tin, ts)
+            tout = torch.from_dlpack(ov)
+            if r.numel() != tout.numel():
+                raise ValueError(
+                    f"denoiser returned shape {tuple(r.shape)} for x of shape"
+                    f" {tuple(tx.shape)} (expected the shape of x)"
+                )
+            if r.data_ptr() != tout.data_ptr():
+                tout.copy_(r.reshape(tout.shape))
+            if tout.is_cuda:
+                torch.cuda.synchronize(tout.device)
 
+    call._diffsamp_accepts = _core.ACCEPT_HOST_F64 | _core.ACCEPT_HOST_F32 | _core.ACCEPT_CUDA_F32
     return call
 
 
@@ -146,14 +181,19 @@ class Model:
     ) -> "Model":
         """Your own denoiser as a model for every solver, schedule, GITS and teleport.
 
-        D(x, sigma) -> array: x is rows x dim (float64), sigma one value per row; it
-        returns D(x; sigma) of x's shape (numpy, or torch tensors, see
-        ``torch_denoiser`` for a torch module). ``shape`` (C, H, W) makes samples
+        D(x, sigma) -> array: x is rows x dim (float64, read-only), sigma one value per
+        row; it returns D(x; sigma) of x's shape (numpy, or anything exporting DLPack,
+        such as torch tensors, taken without a copy on the host). On the ref backend x is
+        a view of the solver's batch (no copy); on cpu and cuda a float64 host copy.
+        ``torch_denoiser(module)`` instead hands a torch module the batch itself through
+        DLPack on every backend (CUDA tensors on cuda). ``shape`` (C, H, W) makes samples
         images; ``gaussian`` is the Gaussian model teleporting jumps with.
         """
         if shape is not None and int(np.prod(shape)) != dim:
             raise ValueError(f"from_denoiser: shape {shape} does not hold dim = {dim} values")
-        core = _core.callback_model(int(dim), _numpy_adapter(D))
+        accepts = getattr(D, "_diffsamp_accepts", None)
+        fn = D if accepts else _numpy_adapter(D)
+        core = _core.callback_model(int(dim), fn, accepts or _core.ACCEPT_HOST_F64)
         m = cls(core, gaussian=gaussian)
         m._shape = tuple(shape) if shape else (0, 0, 0)
         return m

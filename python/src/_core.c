@@ -296,21 +296,212 @@ static PyObject *py_load_model(PyObject *mod, PyObject *args) {
     return (PyObject *)m;
 }
 
-// The C side of a Python denoiser: memoryviews over x, sigma (read-only) and out
-// (writable) handed to fn(x, sigma, out, rows, d); its exception stops the run.
-static int call_python(void *user, const double *x, const double *sigma, int64_t rows, int64_t d,
-                       double *out) {
+// ---- batch views: a denoiser's x and out, exported as buffers (host) and DLPack ----
+
+// DLPack's ABI (dlpack.h, v0.8, the unversioned "dltensor" capsule every consumer takes),
+// declared here: the header is not a build dependency.
+typedef struct {
+    int32_t device_type, device_id;
+} DLDevice;
+typedef struct {
+    uint8_t code, bits;
+    uint16_t lanes;
+} DLDataType;
+typedef struct {
+    void *data;
+    DLDevice device;
+    int32_t ndim;
+    DLDataType dtype;
+    int64_t *shape, *strides;
+    uint64_t byte_offset;
+} DLTensor;
+typedef struct DLManagedTensor {
+    DLTensor dl_tensor;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensor *self);
+} DLManagedTensor;
+enum { DL_FLOAT = 2 };
+
+// A view of a batch during one denoiser call: no copy. It exports the buffer protocol
+// (host memory only) and __dlpack__ / __dlpack_device__ (host or CUDA); after the call it
+// is closed and every export refuses.
+typedef struct {
+    PyObject_HEAD ds_batch_view v;
+    int writable;
+    Py_ssize_t shape[2], strides[2];
+} ViewObject;
+
+static PyTypeObject ViewType;
+
+static ViewObject *view_new(const ds_batch_view *v, int writable) {
+    ViewObject *o = PyObject_New(ViewObject, &ViewType);
+    if (!o) return NULL;
+    o->v = *v, o->writable = writable;
+    Py_ssize_t item = v->f64 ? 8 : 4;
+    o->shape[0] = (Py_ssize_t)v->rows, o->shape[1] = (Py_ssize_t)v->cols;
+    o->strides[0] = item * (Py_ssize_t)v->cols, o->strides[1] = item;
+    return o;
+}
+
+static int view_open(ViewObject *o) {
+    if (o->v.data) return 0;
+    PyErr_SetString(PyExc_BufferError,
+                    "diffsamp batch view: used after its denoiser call returned (copy what you "
+                    "keep)");
+    return -1;
+}
+
+static int view_getbuffer(ViewObject *o, Py_buffer *b, int flags) {
+    if (view_open(o)) return -1;
+    if (o->v.device != DS_DEVICE_HOST) {
+        PyErr_SetString(PyExc_BufferError, "diffsamp batch view: the batch is on a CUDA device "
+                                           "(take it with torch.from_dlpack)");
+        return -1;
+    }
+    if ((flags & PyBUF_WRITABLE) && !o->writable) {
+        PyErr_SetString(PyExc_BufferError, "diffsamp batch view: x is read-only");
+        return -1;
+    }
+    b->buf = o->v.data, b->obj = (PyObject *)o, b->len = o->shape[0] * o->strides[0];
+    b->readonly = !o->writable, b->itemsize = o->v.f64 ? 8 : 4;
+    b->format = (flags & PyBUF_FORMAT) ? (o->v.f64 ? "d" : "f") : NULL;
+    b->ndim = 2, b->shape = o->shape, b->strides = o->strides, b->suboffsets = NULL;
+    b->internal = NULL;
+    Py_INCREF(o);
+    return 0;
+}
+
+static PyBufferProcs view_as_buffer = {(getbufferproc)view_getbuffer, NULL};
+
+typedef struct {
+    DLManagedTensor t;
+    int64_t shape[2];
+    PyObject *owner;
+} managed_view;
+
+// Called by the consumer when its tensor goes, possibly without the GIL.
+static void managed_free(DLManagedTensor *t) {
+    managed_view *mv = t->manager_ctx;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *fn = user, *r = NULL;
-    Py_ssize_t bx = (Py_ssize_t)(rows * d * 8), bs = (Py_ssize_t)(rows * 8);
-    PyObject *xm = PyMemoryView_FromMemory((char *)x, bx, PyBUF_READ);
-    PyObject *sm = PyMemoryView_FromMemory((char *)sigma, bs, PyBUF_READ);
-    PyObject *om = PyMemoryView_FromMemory((char *)out, bx, PyBUF_WRITE);
-    if (xm && sm && om)
-        r = PyObject_CallFunction(fn, "OOOLL", xm, sm, om, (long long)rows, (long long)d);
-    Py_XDECREF(xm);
+    Py_XDECREF(mv->owner);
+    PyGILState_Release(g);
+    free(mv);
+}
+
+static void capsule_free(PyObject *cap) {
+    if (!PyCapsule_IsValid(cap, "dltensor")) return; // consumed: "used_dltensor"
+    DLManagedTensor *t = PyCapsule_GetPointer(cap, "dltensor");
+    if (t && t->deleter) t->deleter(t);
+}
+
+// __dlpack__(stream=None, max_version=None, dl_device=None, copy=None): an unversioned
+// DLPack capsule over the batch (a consumer asking for a versioned one also takes it),
+// never a copy: copy=True is refused with TypeError, on which consumers (torch, numpy)
+// retry without it and copy themselves. On CUDA the values are finished before the call,
+// so any stream may read them.
+static PyObject *view_dlpack(ViewObject *o, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"stream", "max_version", "dl_device", "copy", NULL};
+    PyObject *stream = Py_None, *max_version = Py_None, *dl_device = Py_None, *copy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOO", kwlist, &stream, &max_version, &dl_device,
+                                     &copy))
+        return NULL;
+    if (copy == Py_True) { // TypeError: the consumer retries without it and copies itself
+        PyErr_SetString(PyExc_TypeError, "diffsamp batch view: __dlpack__ makes no copies");
+        return NULL;
+    }
+    if (dl_device != Py_None) {
+        int type = -1, id = -1;
+        if (!PyArg_ParseTuple(dl_device, "ii", &type, &id)) return NULL;
+        if (type != o->v.device || id != o->v.device_id) {
+            PyErr_Format(PyExc_BufferError,
+                         "diffsamp batch view: the batch is on device (%d, %d), not (%d, %d)",
+                         o->v.device, o->v.device_id, type, id);
+            return NULL;
+        }
+    }
+    if (view_open(o)) return NULL;
+    managed_view *mv = calloc(1, sizeof *mv);
+    if (!mv) return PyErr_NoMemory();
+    mv->shape[0] = o->v.rows, mv->shape[1] = o->v.cols;
+    mv->owner = (PyObject *)o;
+    Py_INCREF(o);
+    DLTensor *t = &mv->t.dl_tensor;
+    t->data = o->v.data, t->device = (DLDevice){o->v.device, o->v.device_id};
+    t->ndim = 2, t->dtype = (DLDataType){DL_FLOAT, o->v.f64 ? 64 : 32, 1};
+    t->shape = mv->shape, t->strides = NULL, t->byte_offset = 0; // NULL strides: C order
+    mv->t.manager_ctx = mv, mv->t.deleter = managed_free;
+    PyObject *cap = PyCapsule_New(&mv->t, "dltensor", capsule_free);
+    if (!cap) managed_free(&mv->t);
+    return cap;
+}
+
+static PyObject *view_dlpack_device(ViewObject *o, PyObject *noargs) {
+    (void)noargs;
+    return Py_BuildValue("(ii)", o->v.device, o->v.device_id);
+}
+
+static PyObject *view_get_dtype(ViewObject *o, void *unused) {
+    (void)unused;
+    return PyUnicode_FromString(o->v.f64 ? "float64" : "float32");
+}
+
+static PyObject *view_get_shape(ViewObject *o, void *unused) {
+    (void)unused;
+    return Py_BuildValue("(LL)", (long long)o->v.rows, (long long)o->v.cols);
+}
+
+static PyObject *view_get_device(ViewObject *o, void *unused) {
+    (void)unused;
+    return PyUnicode_FromString(o->v.device == DS_DEVICE_CUDA ? "cuda" : "cpu");
+}
+
+static PyObject *view_get_ptr(ViewObject *o, void *unused) {
+    (void)unused;
+    return PyLong_FromVoidPtr(o->v.data);
+}
+
+static PyMethodDef view_methods[] = {
+    {"__dlpack__", (PyCFunction)(void (*)(void))view_dlpack, METH_VARARGS | METH_KEYWORDS,
+     "a DLPack capsule of the batch (no copy)"},
+    {"__dlpack_device__", (PyCFunction)view_dlpack_device, METH_NOARGS,
+     "(device type, index): (1, 0) host, (2, i) CUDA device i"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef view_getset[] = {
+    {"dtype", (getter)view_get_dtype, NULL, "\"float64\" or \"float32\"", NULL},
+    {"shape", (getter)view_get_shape, NULL, "(rows, d)", NULL},
+    {"device", (getter)view_get_device, NULL, "\"cpu\" or \"cuda\"", NULL},
+    {"ptr", (getter)view_get_ptr, NULL, "the address of the batch's first value", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ViewType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "diffsamp._core.BatchView",
+    .tp_basicsize = sizeof(ViewObject),
+    .tp_dealloc = (destructor)PyObject_Del,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "a batch of a denoiser call, without a copy (buffer protocol, DLPack)",
+    .tp_as_buffer = &view_as_buffer,
+    .tp_methods = view_methods,
+    .tp_getset = view_getset,
+};
+
+// The C side of a Python denoiser: fn(x, sigma, out) with x and out batch views (x
+// read-only) and sigma a read-only memoryview of one double per row; its exception
+// stops the run. The views close when it returns.
+static int call_views(PyObject *fn, const ds_batch_view *x, const double *sigma,
+                      ds_batch_view *out) {
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = NULL;
+    ViewObject *xo = view_new(x, 0), *oo = view_new(out, 1);
+    PyObject *sm = PyMemoryView_FromMemory((char *)sigma, (Py_ssize_t)(x->rows * 8), PyBUF_READ);
+    if (xo && oo && sm) r = PyObject_CallFunctionObjArgs(fn, xo, sm, oo, NULL);
+    if (xo) xo->v.data = NULL;
+    if (oo) oo->v.data = NULL;
+    Py_XDECREF(xo);
+    Py_XDECREF(oo);
     Py_XDECREF(sm);
-    Py_XDECREF(om);
     int rc = r ? 0 : -1;
     Py_XDECREF(r);
     if (rc) ds_fail("python denoiser raised an exception");
@@ -318,18 +509,36 @@ static int call_python(void *user, const double *x, const double *sigma, int64_t
     return rc;
 }
 
+// The host-double path (batches the callable does not accept): views of the callback
+// backend's float64 host buffers.
+static int call_python(void *user, const double *x, const double *sigma, int64_t rows, int64_t d,
+                       double *out) {
+    ds_batch_view xv = {(void *)x, rows, d, 1, DS_DEVICE_HOST, 0};
+    ds_batch_view ov = {out, rows, d, 1, DS_DEVICE_HOST, 0};
+    return call_views(user, &xv, sigma, &ov);
+}
+
+static int call_python_native(void *user, const ds_batch_view *x, const double *sigma,
+                              ds_batch_view *out) {
+    return call_views(user, x, sigma, out);
+}
+
+// callback_model(d, fn, accepts): fn(x, sigma, out) on batch views; accepts (DS_ACCEPT_*
+// bits) the batches fn takes as they are, the others reach it as float64 host copies.
 static PyObject *py_callback_model(PyObject *mod, PyObject *args) {
     (void)mod;
     long long d;
+    unsigned int accepts = DS_ACCEPT_HOST_F64;
     PyObject *fn;
-    if (!PyArg_ParseTuple(args, "LO", &d, &fn)) return NULL;
+    if (!PyArg_ParseTuple(args, "LO|I", &d, &fn, &accepts)) return NULL;
     if (!PyCallable_Check(fn)) {
         PyErr_SetString(PyExc_TypeError, "from_denoiser: the denoiser must be callable");
         return NULL;
     }
     ModelObject *m = model_new();
     if (!m) return NULL;
-    if (ds_model_callback(d, call_python, fn, &m->m)) {
+    if (ds_model_callback(d, call_python, fn, &m->m) ||
+        ds_model_callback_native(&m->m, call_python_native, accepts)) {
         Py_DECREF(m);
         return raise_ds();
     }
@@ -719,7 +928,7 @@ static PyMethodDef core_methods[] = {
     {"load_data", py_load_data, METH_VARARGS, "load_data(path) -> dict"},
     {"fit", (PyCFunction)(void (*)(void))py_fit, METH_VARARGS | METH_KEYWORDS, "fits a model"},
     {"load_model", py_load_model, METH_VARARGS, "load_model(dir) -> Model"},
-    {"callback_model", py_callback_model, METH_VARARGS, "callback_model(d, fn) -> Model"},
+    {"callback_model", py_callback_model, METH_VARARGS, "callback_model(d, fn, accepts) -> Model"},
     {"denoise", py_denoise, METH_VARARGS, "denoise(model, x, rows, sigma, out, backend)"},
     {"schedule", py_schedule, METH_VARARGS, "schedule(options, model, backend) -> list"},
     {"sample", py_sample, METH_VARARGS, "sample(model, gauss, options, noise, out, backend)"},
@@ -745,7 +954,7 @@ static struct PyModuleDef core_module = {
 };
 
 PyMODINIT_FUNC PyInit__core(void) {
-    if (PyType_Ready(&ModelType) < 0) return NULL;
+    if (PyType_Ready(&ModelType) < 0 || PyType_Ready(&ViewType) < 0) return NULL;
     PyObject *m = PyModule_Create(&core_module);
     if (!m) return NULL;
     Py_INCREF(&ModelType);
@@ -754,5 +963,14 @@ PyMODINIT_FUNC PyInit__core(void) {
         Py_DECREF(m);
         return NULL;
     }
+    Py_INCREF(&ViewType);
+    if (PyModule_AddObject(m, "BatchView", (PyObject *)&ViewType) < 0) {
+        Py_DECREF(&ViewType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyModule_AddIntConstant(m, "ACCEPT_HOST_F64", DS_ACCEPT_HOST_F64);
+    PyModule_AddIntConstant(m, "ACCEPT_HOST_F32", DS_ACCEPT_HOST_F32);
+    PyModule_AddIntConstant(m, "ACCEPT_CUDA_F32", DS_ACCEPT_CUDA_F32);
     return m;
 }

@@ -1,10 +1,10 @@
 #!/bin/sh
 # diffsamp with --backend cuda, run on the CPU emulator (a diffsamp built against
 # tests/cuda_emu): sample runs of the empirical, Gaussian, mixture, nearest, smoothed,
-# pca_locality and ls models through several solvers, teleportation, query batches and
-# trajectories agree with --backend cpu from the same noise; info names the emulated
-# device; too little device memory is refused clearly. This runs the whole CLI ->
-# sampler -> cuda backend path; it is not a GPU result.
+# variance, pca_locality and ls models through several solvers, teleportation, query
+# batches and trajectories agree with --backend cpu from the same noise; info names the
+# emulated device; too little device memory is refused clearly. This runs the whole
+# CLI -> sampler -> cuda backend path; it is not a GPU result.
 . "$(dirname "$0")/../shell_common.sh"
 require_numpy
 EMU=${DIFFSAMP_EMU_BIN:?DIFFSAMP_EMU_BIN: the diffsamp built with the CUDA emulator}
@@ -22,6 +22,8 @@ $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int
 "$BIN" prepare --model pca_locality --data "$T/data.npy" --out "$T/pca_locality" >/dev/null ||
     fail "prepare pca_locality"
 "$BIN" prepare --model ls --patch-size 3 --data "$T/data.npy" --out "$T/ls" >/dev/null || fail "prepare ls"
+"$BIN" prepare --model variance --data "$T/data.npy" --out "$T/variance" >/dev/null ||
+    fail "prepare variance"
 
 # Relative L2 difference of two .npy files, below $3.
 close() {
@@ -58,6 +60,7 @@ compare --model-dir "$T/gaussian" --sampler ipndm --steps 10
 compare --model-dir "$T/empirical" --sampler euler --steps 12 --schedule logsnr
 compare --model-dir "$T/nearest" --sampler heun --steps 6
 compare --model-dir "$T/smoothed" --sampler heun --steps 6
+compare --model-dir "$T/variance" --sampler heun --steps 6
 # The local models stop at sigma 0.1: below it a pixel whose two nearest training values
 # nearly tie switches between them for differences of 1e-6 in its logits (float32 on cpu),
 # which the steps after carry to the samples; above it the calls' differences stay ~1e-6.

@@ -183,6 +183,11 @@ extern "C" cudaError_t cudaSetDevice(int device) {
     return device == 0 ? cudaSuccess : fail(cudaErrorInvalidValue);
 }
 
+extern "C" cudaError_t cudaGetDevice(int *device) {
+    *device = 0;
+    return cudaSuccess;
+}
+
 extern "C" cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
     if (device != 0) return fail(cudaErrorInvalidValue);
     memset(prop, 0, sizeof *prop);

@@ -54,7 +54,7 @@ static ds_batch *cuda_batch_new(ds_backend *b, int64_t rows, int64_t cols) {
 static void cuda_batch_free(ds_backend *b, ds_batch *v) {
     (void)b;
     if (!v) return;
-    CUDA_CHECK(cudaFree(v->data));
+    CUDA_RELEASE(cudaFree(v->data));
     free(v);
 }
 
@@ -170,7 +170,7 @@ static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
         ds_cuda_variance_unbind(bm);
     else
         ds_cuda_gmm_unbind(bm);
-    CUDA_CHECK(cudaFree(bm->mean));
+    CUDA_RELEASE(cudaFree(bm->mean));
     free(bm);
 }
 
@@ -310,8 +310,8 @@ static void cuda_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backe
 
 static void cuda_destroy(ds_backend *b) {
     ds_cuda_ctx *ctx = ds_cuda_ctx_of(b);
-    CUBLAS_CHECK(cublasDestroy(ctx->blas));
-    CUDA_CHECK(cudaFree(ctx->rows_dev));
+    CUBLAS_RELEASE(cublasDestroy(ctx->blas));
+    CUDA_RELEASE(cudaFree(ctx->rows_dev));
     free(ctx->staging);
     free(ctx);
     free(b);

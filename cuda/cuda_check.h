@@ -1,7 +1,7 @@
-// Error-check macros for CUDA and cuBLAS calls. The CHECK forms print the call, the
-// error string and the place, and exit (for the backend table's entries that return no
-// status: upload, download, copy, lincomb, randn, free); the TRY forms record the same
-// message with ds_fail and return -1.
+// Error-check macros for CUDA and cuBLAS calls. The TRY forms record the call, the error
+// string and the place with ds_fail and return -1. The RELEASE forms are for the teardown
+// entries (free, unbind, destroy), which have no status to return: they print the same
+// message as a warning on stderr and go on releasing the rest. Nothing here exits.
 #ifndef DS_CUDA_CHECK_H
 #define DS_CUDA_CHECK_H
 
@@ -12,24 +12,26 @@
 
 #include "ds_error.h"
 
-// Prints "diffsamp: <message>" and exits: only for the table entries without a status.
-void ds_cuda_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+// Prints "diffsamp: warning: <message> (while releasing device resources)" on stderr and
+// returns -1: for teardown, where a failed release (a sticky error from an earlier fault,
+// usually reported already) can only be made visible, not passed on.
+int ds_cuda_release_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define DS_CUDA_REPORT(report, kind, call, text)                                                   \
     report("%s error in %s (%s:%d): %s", kind, call, __FILE__, __LINE__, text)
 
-#define CUDA_CHECK(call)                                                                           \
+#define CUDA_RELEASE(call)                                                                         \
     do {                                                                                           \
         cudaError_t err_ = (call);                                                                 \
         if (err_ != cudaSuccess)                                                                   \
-            DS_CUDA_REPORT(ds_cuda_die, "CUDA", #call, cudaGetErrorString(err_));                  \
+            DS_CUDA_REPORT(ds_cuda_release_failed, "CUDA", #call, cudaGetErrorString(err_));       \
     } while (0)
 
-#define CUBLAS_CHECK(call)                                                                         \
+#define CUBLAS_RELEASE(call)                                                                       \
     do {                                                                                           \
         cublasStatus_t st_ = (call);                                                               \
         if (st_ != CUBLAS_STATUS_SUCCESS)                                                          \
-            DS_CUDA_REPORT(ds_cuda_die, "cuBLAS", #call, cublasGetStatusString(st_));              \
+            DS_CUDA_REPORT(ds_cuda_release_failed, "cuBLAS", #call, cublasGetStatusString(st_));   \
     } while (0)
 
 #define CUDA_TRY(call)                                                                             \

@@ -27,12 +27,13 @@ extern "C" int ds_cuda_current_device(void) {
     return index;
 }
 
-extern "C" void ds_cuda_print_devices(FILE *f) {
+extern "C" int ds_cuda_print_devices(FILE *f) {
     int n = ds_cuda_device_count();
     for (int i = 0; i < n; i++) {
         cudaDeviceProp p;
-        CUDA_CHECK(cudaGetDeviceProperties(&p, i));
+        CUDA_TRY(cudaGetDeviceProperties(&p, i));
         fprintf(f, "  device %d: %s, sm_%d%d, %.1f GiB, %d SMs\n", i, p.name, p.major, p.minor,
                 (double)p.totalGlobalMem / (1 << 30), p.multiProcessorCount);
     }
+    return 0;
 }

@@ -239,8 +239,8 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
 
 void ds_cuda_empirical_unbind(ds_bound_model *bm) {
     for (int64_t p = 0; bm->y && p < bm->n_pieces; p++) {
-        CUDA_CHECK(cudaFree(bm->y[p]));
-        CUDA_CHECK(cudaFree(bm->half_sq[p]));
+        CUDA_RELEASE(cudaFree(bm->y[p]));
+        CUDA_RELEASE(cudaFree(bm->half_sq[p]));
     }
     free(bm->y);
     free(bm->half_sq);

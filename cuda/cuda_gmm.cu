@@ -66,7 +66,7 @@ int ds_cuda_gmm_bind(ds_bound_model *bm) {
 
 void ds_cuda_gmm_unbind(ds_bound_model *bm) {
     void *bufs[] = {bm->ucat, bm->offset, bm->means, bm->eigvals, bm->residual, bm->log_weights};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_CHECK(cudaFree(bufs[i]));
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_RELEASE(cudaFree(bufs[i]));
 }
 
 // out = sum_c rho_c (mu_c + g_c dx_c + U_c diag(f - g_c) U_c^T dx_c). Row-major

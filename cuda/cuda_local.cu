@@ -38,9 +38,9 @@ int ds_cuda_local_bind(ds_bound_model *bm) {
 }
 
 static void free_mask(ds_cuda_local *l) {
-    CUDA_CHECK(cudaFree(l->start));
-    CUDA_CHECK(cudaFree(l->row));
-    CUDA_CHECK(cudaFree(l->weight));
+    CUDA_RELEASE(cudaFree(l->start));
+    CUDA_RELEASE(cudaFree(l->row));
+    CUDA_RELEASE(cudaFree(l->weight));
     l->start = NULL, l->row = NULL, l->weight = NULL, l->sigma = 0;
 }
 
@@ -48,8 +48,8 @@ void ds_cuda_local_unbind(ds_bound_model *bm) {
     ds_cuda_local *l = bm->local;
     if (!l) return;
     free_mask(l);
-    CUDA_CHECK(cudaFree(l->y));
-    CUDA_CHECK(cudaFree(l->x));
+    CUDA_RELEASE(cudaFree(l->y));
+    CUDA_RELEASE(cudaFree(l->x));
     free(l);
     bm->local = NULL;
 }
@@ -85,8 +85,13 @@ static const float *queries(ds_cuda_local *l, const float *x, int64_t rows, int6
                             const float *out) {
     if (x != out) return x;
     if (l->x_rows < rows) {
-        CUDA_CHECK(cudaFree(l->x));
+        cudaError_t freed = cudaFree(l->x);
         l->x = NULL, l->x_rows = 0;
+        if (freed != cudaSuccess) {
+            ds_fail("cuda local denoiser: freeing the query copy failed: %s",
+                    cudaGetErrorString(freed));
+            return NULL;
+        }
         if (ds_cuda_alloc((void **)&l->x, sizeof(float) * (size_t)(rows * d), "query copy"))
             return NULL;
         l->x_rows = rows;

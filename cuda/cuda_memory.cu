@@ -12,14 +12,14 @@ int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n) {
     return 0;
 }
 
-void ds_cuda_die(const char *fmt, ...) {
+int ds_cuda_release_failed(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("diffsamp: ", stderr);
+    fputs("diffsamp: warning: ", stderr);
     vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    fputs(" (while releasing device resources)\n", stderr);
     va_end(ap);
-    exit(1);
+    return -1;
 }
 
 int ds_cuda_alloc(void **p, size_t bytes, const char *what) {

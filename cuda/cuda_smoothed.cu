@@ -63,9 +63,9 @@ int ds_cuda_over_bind(ds_backend *b, ds_bound_model *bm) {
 }
 
 static void free_buffers(ds_cuda_over *o) {
-    CUDA_CHECK(cudaFree(o->a));
-    CUDA_CHECK(cudaFree(o->q));
-    CUDA_CHECK(cudaFree(o->dq));
+    CUDA_RELEASE(cudaFree(o->a));
+    CUDA_RELEASE(cudaFree(o->q));
+    CUDA_RELEASE(cudaFree(o->dq));
     free(o->sigma);
     free(o->scale);
     o->a = NULL, o->q = o->dq = NULL, o->sigma = o->scale = NULL, o->rows = 0;
@@ -76,7 +76,7 @@ void ds_cuda_over_unbind(ds_bound_model *bm) {
     if (!o) return;
     if (o->inner) o->b->unbind(o->b, o->inner);
     free_buffers(o);
-    CUDA_CHECK(cudaFree(o->eps));
+    CUDA_RELEASE(cudaFree(o->eps));
     free(o);
     bm->over = NULL;
 }

@@ -59,8 +59,8 @@ int ds_cuda_variance_bind(ds_bound_model *bm) {
 }
 
 static void free_work(ds_cuda_variance *v) {
-    CUDA_CHECK(cudaFree(v->w));
-    CUDA_CHECK(cudaFree(v->a));
+    CUDA_RELEASE(cudaFree(v->w));
+    CUDA_RELEASE(cudaFree(v->a));
     v->w = v->a = NULL, v->block = 0;
 }
 
@@ -69,7 +69,7 @@ void ds_cuda_variance_unbind(ds_bound_model *bm) {
     if (!v) return;
     free_work(v);
     double *bufs[] = {v->y, v->half_sq, v->mean, v->z};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_CHECK(cudaFree(bufs[i]));
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_RELEASE(cudaFree(bufs[i]));
     free(v->zh);
     free(v);
     bm->variance = NULL;

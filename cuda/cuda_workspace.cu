@@ -41,7 +41,7 @@ void ds_cuda_workspace_free(ds_cuda_workspace *ws) {
                     ws->refine.t,  ws->st.max,       ws->st.arg,       ws->st.sum,
                     ws->st.zl,     ws->st.acc,       ws->proj,         ws->logp,
                     ws->rho};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_CHECK(cudaFree(bufs[i]));
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) CUDA_RELEASE(cudaFree(bufs[i]));
     memset(ws, 0, sizeof *ws);
 }
 

@@ -28,6 +28,9 @@ int cli_info(int argc, char **argv) {
     printf("nccl: not built (--shard-data merges the ranks' states on the host)\n");
     int n = ds_cuda_device_count();
     printf("cuda devices: %d\n", n);
-    ds_cuda_print_devices(stdout);
+    if (ds_cuda_print_devices(stdout) != 0) {
+        fprintf(stderr, "diffsamp info: %s\n", ds_error());
+        return 1;
+    }
     return 0;
 }

@@ -3,16 +3,21 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ds_error.h"
 
 static _Thread_local char last_error[1024];
 
 int ds_fail(const char *fmt, ...) {
+    // Formatted aside first: callers often wrap the previous message, ds_fail("...: %s",
+    // ds_error()), and vsnprintf's source and destination must not overlap.
+    char message[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(last_error, message, sizeof message);
     return -1;
 }
 

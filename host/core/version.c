@@ -33,7 +33,8 @@ int ds_cuda_current_device(void) {
     return ds_fail("this build has no CUDA");
 }
 
-void ds_cuda_print_devices(FILE *f) {
+int ds_cuda_print_devices(FILE *f) {
     (void)f;
+    return 0;
 }
 #endif

@@ -250,8 +250,8 @@ void ds_device_name(const char *backend, char *buf, size_t size) {
     FILE *f = open_memstream(&text, &len);
     snprintf(buf, size, "cuda");
     if (!f) return;
-    ds_cuda_print_devices(f);
+    int listed = ds_cuda_print_devices(f) == 0; // else the name stays "cuda"
     fclose(f);
-    if (len) first_line(text, buf, size);
+    if (listed && len) first_line(text, buf, size);
     free(text);
 }

@@ -74,7 +74,7 @@ static int run_batch(run_state *st, const ds_sample_config *c, int64_t first, in
                      ds_batch_done done, void *user, ds_sample_result *r) {
     ds_backend *b = st->ctx.b;
     ds_batch *x = b->batch_new(b, rows, st->d);
-    if (!x) return ds_fail("sample: cannot allocate a batch of %lld rows", (long long)rows);
+    if (!x) return ds_fail("sample: a batch of %lld rows: %s", (long long)rows, ds_error());
     int rc = start_noise(b, c, first, x, r->sigmas[0]);
     if (st->gauss && !rc) rc = b->gaussian_flow(b, st->gauss, x, r->sigmas[0], st->run[0], x);
     st->ctx.nfe = 0, st->ctx.draws = 0;

@@ -78,6 +78,13 @@ set_tests_properties(cli_cuda_emu PROPERTIES
   FAIL_REGULAR_EXPRESSION "skipped"
   WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
 
+# Device faults at the K-th operation (DIFFSAMP_EMU_FAIL_AT): refused cleanly, resumable.
+add_test(NAME cli_cuda_emu_faults COMMAND sh ${EMU_DIR}/cli_cuda_emu_faults.sh)
+set_tests_properties(cli_cuda_emu_faults PROPERTIES
+  ENVIRONMENT "DIFFSAMP_BIN=$<TARGET_FILE:diffsamp>;DIFFSAMP_EMU_BIN=$<TARGET_FILE:diffsamp_cuda_emu>;OPENBLAS_NUM_THREADS=1"
+  FAIL_REGULAR_EXPRESSION "skipped"
+  WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+
 # --shard-data on the cuda backend under mpirun (a build with MPI): the merge staged
 # through the host.
 if(DIFFSAMP_HAVE_MPI)

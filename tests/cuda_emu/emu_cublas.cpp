@@ -39,6 +39,8 @@ extern "C" const char *cublasGetStatusString(cublasStatus_t status) {
         return "CUBLAS_STATUS_ALLOC_FAILED";
     case CUBLAS_STATUS_INVALID_VALUE:
         return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_EXECUTION_FAILED:
+        return "CUBLAS_STATUS_EXECUTION_FAILED";
     }
     return "CUBLAS_STATUS_UNKNOWN";
 }
@@ -59,6 +61,7 @@ extern "C" cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t t
                                       const float *alpha, const float *a, int lda, const float *b,
                                       int ldb, const float *beta, float *c, int ldc) {
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (ds_emu_fault() != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
     int a_rows = transa == CUBLAS_OP_N ? m : k, a_cols = transa == CUBLAS_OP_N ? k : m;
     int b_rows = transb == CUBLAS_OP_N ? k : n, b_cols = transb == CUBLAS_OP_N ? n : k;
     if (m < 0 || n < 0 || k < 0 || lda < max1(a_rows) || ldb < max1(b_rows) || ldc < max1(m) ||

@@ -86,6 +86,9 @@ cudaError_t ds_emu_check_arguments(const char *kernel, const Tuple &args,
 }
 
 void ds_emu_set_last_error(cudaError_t err);
+// Fault injection, a test aid: counts one device operation and returns
+// cudaErrorLaunchFailure from the DIFFSAMP_EMU_FAIL_AT-th one on (see emu_runtime.cpp).
+cudaError_t ds_emu_fault(void);
 
 template <class... P> struct ds_emu_launcher {
     void (*kernel)(P...);
@@ -93,7 +96,9 @@ template <class... P> struct ds_emu_launcher {
     dim3 grid, block;
     template <class... A> void operator()(A &&...args) const {
         std::tuple<P...> params(std::forward<A>(args)...);
-        cudaError_t err = ds_emu_check_arguments(name, params, std::index_sequence_for<P...>{});
+        cudaError_t err = ds_emu_fault();
+        if (err == cudaSuccess)
+            err = ds_emu_check_arguments(name, params, std::index_sequence_for<P...>{});
         if (err == cudaSuccess)
             err = ds_emu_run_grid(name, grid, block, [&] { std::apply(kernel, params); });
         if (err != cudaSuccess) ds_emu_set_last_error(err);

@@ -3,11 +3,18 @@
 // shows), with a device size from DIFFSAMP_EMU_MEMORY_MB (default 4096) that
 // cudaMalloc and cudaMemGetInfo honour. Copies check that each side is the memory its
 // kind says, and kernel arguments that are pointers must be device memory.
+//
+// Fault injection: with DIFFSAMP_EMU_FAIL_AT=K, the K-th device operation (counted from
+// 1: allocations, frees, copies, memsets, kernel launches, cuBLAS products) and every
+// later one fail with cudaErrorLaunchFailure, and cudaGetLastError keeps returning it:
+// a sticky fault, as a real device has after a kernel faults. DIFFSAMP_EMU_FAIL_AT=count
+// only counts, and prints "cuda emulator: N device operations" at exit.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -31,6 +38,43 @@ static size_t device_bytes() {
 static cudaError_t fail(cudaError_t err) {
     rt.last_error = err;
     return err;
+}
+
+static struct {
+    std::atomic<long long> ops;
+    std::atomic<bool> tripped;
+    long long fail_at; // 0: never
+} fault;
+
+static void print_op_count(void) {
+    fprintf(stderr, "cuda emulator: %lld device operations\n", fault.ops.load());
+}
+
+static void read_fault_setting(void) {
+    const char *s = getenv("DIFFSAMP_EMU_FAIL_AT");
+    if (!s || !*s) return;
+    if (strcmp(s, "count") == 0) {
+        atexit(print_op_count);
+        return;
+    }
+    char *end = NULL;
+    long long k = strtoll(s, &end, 10);
+    if (*end || k < 1) {
+        fprintf(stderr,
+                "cuda emulator: DIFFSAMP_EMU_FAIL_AT=%s: expected a count from 1 or "
+                "'count'\n",
+                s);
+        abort();
+    }
+    fault.fail_at = k;
+}
+
+cudaError_t ds_emu_fault(void) {
+    static std::once_flag once;
+    std::call_once(once, read_fault_setting);
+    long long n = ++fault.ops;
+    if (fault.fail_at && n >= fault.fail_at) fault.tripped = true;
+    return fault.tripped ? cudaErrorLaunchFailure : cudaSuccess;
 }
 
 void ds_emu_set_last_error(cudaError_t err) {
@@ -71,6 +115,7 @@ cudaError_t ds_emu_check_argument(const char *kernel, int index, const void *p) 
 }
 
 extern "C" cudaError_t cudaMalloc(void **p, size_t bytes) {
+    if (cudaError_t f = ds_emu_fault()) return f;
     std::lock_guard<std::mutex> hold(rt.lock);
     if (!p) return fail(cudaErrorInvalidValue);
     if (bytes > device_bytes() - rt.used) return fail(cudaErrorMemoryAllocation);
@@ -84,6 +129,7 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t bytes) {
 }
 
 extern "C" cudaError_t cudaFree(void *p) {
+    if (cudaError_t f = ds_emu_fault()) return f;
     std::lock_guard<std::mutex> hold(rt.lock);
     if (!p) return cudaSuccess;
     auto it = rt.allocations.find((const char *)p);
@@ -117,6 +163,7 @@ static int copy_sides_ok(void *dst, const void *src, size_t bytes, cudaMemcpyKin
 }
 
 extern "C" cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+    if (cudaError_t f = ds_emu_fault()) return f;
     std::lock_guard<std::mutex> hold(rt.lock);
     if (bytes == 0) return cudaSuccess;
     if (!dst || !src || !copy_sides_ok(dst, src, bytes, kind)) {
@@ -131,6 +178,7 @@ extern "C" cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cuda
 }
 
 extern "C" cudaError_t cudaMemset(void *p, int value, size_t bytes) {
+    if (cudaError_t f = ds_emu_fault()) return f;
     std::lock_guard<std::mutex> hold(rt.lock);
     if (bytes == 0) return cudaSuccess;
     if (!p || !in_device(p, bytes)) {
@@ -151,6 +199,7 @@ extern "C" cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
 
 extern "C" cudaError_t cudaGetLastError(void) {
     std::lock_guard<std::mutex> hold(rt.lock);
+    if (fault.tripped) return cudaErrorLaunchFailure; // sticky: it cannot be cleared
     cudaError_t err = rt.last_error;
     rt.last_error = cudaSuccess;
     return err;
@@ -170,6 +219,8 @@ extern "C" const char *cudaGetErrorString(cudaError_t err) {
         return "invalid device pointer";
     case cudaErrorInvalidResourceHandle:
         return "invalid resource handle";
+    case cudaErrorLaunchFailure:
+        return "unspecified launch failure";
     }
     return "unrecognized error code";
 }

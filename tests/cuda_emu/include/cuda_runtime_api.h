@@ -17,6 +17,7 @@ typedef enum {
     cudaErrorInvalidConfiguration = 9,
     cudaErrorInvalidDevicePointer = 17,
     cudaErrorInvalidResourceHandle = 400,
+    cudaErrorLaunchFailure = 719,
 } cudaError_t;
 
 typedef enum {

@@ -25,8 +25,9 @@ typedef enum {
     DS_MODEL_ELS = 8,          // Kamb & Ganguli's equivariant local score machine
     DS_MODEL_PSPC = 9,         // Niedoba et al.'s patch-based posterior mean (square patches)
     DS_MODEL_VARIANCE = 10,    // Vastola: the empirical denoiser plus a DSM-proxy-variance field
+    DS_MODEL_LINEAR_FEATURES = 11, // Vastola: one linear Gaussian-feature denoiser (d <= 2)
 } ds_model_kind;
-#define DS_MODEL_KINDS 11
+#define DS_MODEL_KINDS 12
 
 // A caller's denoiser: out (rows x d) = D(x; sigma) for x (rows x d) and one sigma per
 // row, all host doubles, row-major. Returns 0, or -1 after recording a message with
@@ -107,6 +108,19 @@ typedef struct {
     double variance;
     uint64_t variance_seed;
 
+    // linear_features (README, section Models; host/models/model_linear_features.c): the
+    // paper's linear denoiser D(x; sigma) = W phi(x / sqrt(1 + sigma^2), t(sigma)) over
+    // F^d x F Gaussian bumps (F per coordinate on [-feature_range, feature_range], F in the
+    // VP time on [feature_cutoff, 1]), W fitted in closed form to feature_draws
+    // denoising-score-matching draws of the Philox stream feature_seed, with a ridge.
+    int64_t features_per_axis; // F
+    int64_t feature_draws;     // P
+    double feature_cutoff;     // eps: the draws' times are uniform on [eps, 1]
+    double feature_ridge;      // added to the feature covariance before it is inverted
+    double feature_range;      // the coordinate bumps' centres span [-range, range]
+    uint64_t feature_seed;
+    double *feature_weights; // W: d x F^d F, row-major (feature index: coordinates, then time)
+
     // Callback: the caller's denoiser and its argument; optionally a native denoiser for
     // the batches in callback_accepts (the others go through callback on host doubles).
     ds_denoise_fn callback;
@@ -141,6 +155,14 @@ typedef struct {
     double smoothing;             // smoothed: >= 0 (the studio's smoothing_std), default 0
     int64_t smoothing_samples;    // smoothed: >= 1 (the studio's num_noise), default 1
     double variance;              // variance: kappa >= 0, the proxy-variance scale, default 1
+    // linear_features (the authors' values by default): F bumps per axis (0: 16 in 1-D, 10
+    // in 2-D), P draws (500), the time cutoff eps (0.01), the ridge (0.1), the bumps'
+    // coordinate range (1.5); the draws come from the Philox stream of `seed`.
+    int64_t features_per_axis;
+    int64_t feature_draws;
+    double feature_cutoff;
+    double feature_ridge;
+    double feature_range;
 } ds_fit_opts;
 
 void ds_fit_opts_default(ds_fit_opts *o);

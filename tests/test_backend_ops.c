@@ -63,6 +63,10 @@
 //   smoothed is the empirical denoiser at the perturbed queries x + a eps_c, which a
 //   float backend rounds (fresh doubles again): each row is held to the mean over its
 //   queries of the empirical per-row bound above.
+// - linear_features (d <= 2): the float backends evaluate the same double code as ref on
+//   float-exact queries (a float32 value converts to double exactly), so only the output
+//   rounds: relative L2 error <= u (2^-24). A backend without the kind's path refuses it
+//   at bind with one line (cuda today).
 // - Heun (6 steps, 12 NFE, sigma 80 -> 0.5): each NFE adds <= ~1e-6 relative,
 //   compounded over 12 with step coefficients <= 2: relative L2 error <= 1e-4.
 #include <math.h>
@@ -1228,6 +1232,63 @@ static void test_local_models(void **state) {
     END_BACKENDS();
 }
 
+// linear_features in 1-D and 2-D (the paper's features, 500 draws) on 40 float-exact
+// queries in the grid's range, at each sigma of the list and per row, against ref.
+static void test_linear_features(void **state) {
+    (void)state;
+    int ran_any = 0;
+    FOR_EACH_BACKEND(r) {
+        for (int64_t d = 1; d <= 2; d++) {
+            const int64_t n = 7, rows = 40;
+            double *y = random_normal(n * d, 150 + (uint64_t)d);
+            ds_data data = {.n = n, .d = d, .dtype = DS_F64, .values = y};
+            ds_fit_opts o;
+            ds_fit_opts_default(&o);
+            o.seed = seed_for(151) % 1000;
+            ds_model m;
+            if (ds_model_fit(&data, DS_MODEL_LINEAR_FEATURES, &o, &m))
+                fail_msg("fit linear_features: %s", ds_error());
+            ds_backend *probe = backend(r->name);
+            ds_bound_model *bm = probe->bind(probe, &m);
+            if (!bm) {
+                if (!strstr(ds_error(), "no CUDA path") || strchr(ds_error(), '\n'))
+                    fail_msg("%s bind linear_features: %s", r->name, ds_error());
+                printf("%s linear_features: refused at bind, as a backend without a path must "
+                       "(%s)\n",
+                       r->name, ds_error());
+            } else {
+                probe->unbind(probe, bm);
+                pair p = bind_pair(r, "", &m);
+                double *a = new_doubles(rows * d), *want = new_doubles(rows * d), worst = 0;
+                for (int s = 0; s <= N_SIGMAS; s++) {
+                    int per_row = s == N_SIGMAS;
+                    double *sg = per_row ? log_uniform(rows, 0.002, 80, 152) : NULL;
+                    double *x = random_normal(rows * d, 153 + (uint64_t)s);
+                    for (int64_t e = 0; e < rows * d; e++) x[e] = (float)(0.7 * x[e]);
+                    const double *sig = per_row ? sg : &sigmas[s];
+                    denoise_on(p.be, p.bm, x, rows, d, sig, per_row ? rows : 1, per_row, a, NULL);
+                    denoise_on(p.ref, p.ref_bm, x, rows, d, sig, per_row ? rows : 1, 0, want, NULL);
+                    double err = tu_rel_l2(a, want, rows * d);
+                    worst = fmax(worst, err);
+                    if (!(err <= U))
+                        fail_msg("%s linear_features d = %lld sigma %s: rel L2 error %.3g > %.3g",
+                                 p.label, (long long)d, per_row ? "per row" : "fixed", err, U);
+                    free(x), free(sg);
+                }
+                printf("%s linear_features d = %lld: worst rel L2 error over the sigmas %.2e "
+                       "(tol %.2e)\n",
+                       p.label, (long long)d, worst, U);
+                free(a), free(want);
+                unbind_pair(&p, "");
+            }
+            ds_backend_free(probe);
+            ds_model_free(&m);
+            free(y);
+        }
+    }
+    END_BACKENDS();
+}
+
 // Heun over an EDM-like schedule 80 -> 0.5 (6 steps, 12 NFE) from the same Philox noise.
 static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t seed,
                      double *out) {
@@ -1296,6 +1357,7 @@ int main(void) {
         cmocka_unit_test(test_many_components),
         cmocka_unit_test(test_gaussian_flow),
         cmocka_unit_test(test_local_models),
+        cmocka_unit_test(test_linear_features),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_end_to_end_heun),
     };

@@ -101,6 +101,9 @@ run a_emer analyze emergence --trajectory traj --data data.npy --pca-k 4 --out a
 run a_pert analyze perturbation --model-dir m_emp --steps 6 --n 6 --backend cpu --out a_pert
 run a_noether analyze noether --toy ring --model gaussian --from 2,0 --to "0,1;-1,0.5" \
     --steps 8 --out a_noether
+run prep_lf prepare --data data.npy --model linear_features --out m_lf # d = 16: refused
+run a_noether_lf analyze noether --toy ring --toy-n 4 --model linear_features --from 2,0 \
+    --to "0,1" --steps 8 --out a_noether_lf
 run sweep sweep --data data.npy --heldout heldout.npy --model gmm --k 3 --solvers euler,heun \
     --schedules edm --nfe 6 --teleport 0,0.3 --n 6 --pca-k 4 --backend cpu --out sweep
 

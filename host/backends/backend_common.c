@@ -5,6 +5,7 @@
 
 #include "backend_common.h"
 #include "ds_error.h"
+#include "linear_features.h"
 
 static int check_shapes(const char *who, const ds_model *m, const ds_batch *x,
                         const ds_batch *out) {
@@ -31,6 +32,14 @@ int ds_backend_check_bind(const char *who, const ds_model *m) {
                            (long long)m->data.d, (long long)m->d);
         // pca_locality also keeps its Wiener filter, a one-component Gaussian (below)
         if (m->kind != DS_MODEL_PCA_LOCALITY) return 0;
+    }
+    if (m->kind == DS_MODEL_LINEAR_FEATURES) {
+        if (!m->feature_weights || !m->mean)
+            return ds_fail("%s: linear_features model lacks its weights W or its mean (fit it "
+                           "or load its folder)",
+                           who);
+        return linear_features_check(who, m->d, m->features_per_axis, m->feature_draws,
+                                     m->feature_cutoff, m->feature_ridge, m->feature_range);
     }
     if (m->k < 1 || m->r < 1 || m->r > m->d || !m->weights || !m->means || !m->eigvals ||
         !m->eigvecs || !m->residual)

@@ -9,6 +9,7 @@
 #include "cpu_models.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "linear_features.h"
 #include "local_mask.h"
 
 // Rows of a batch handed to a denoiser at once: bounds the workspaces (a few MB per
@@ -29,6 +30,7 @@ static ds_bound_model *cpu_bind(ds_backend *b, const ds_model *m) {
     ds_bound_model *bm = ds_try_alloc(1, sizeof *bm, "cpu backend");
     if (!bm) return NULL;
     bm->m = m;
+    if (m->kind == DS_MODEL_LINEAR_FEATURES) return bm; // no state: W is the model's
     if (m->kind == DS_MODEL_EMPIRICAL || m->kind == DS_MODEL_NEAREST ||
         m->kind == DS_MODEL_SMOOTHED)
         bm->empirical = cpu_empirical_new(m);
@@ -166,6 +168,21 @@ static int smoothed_rows(const ds_bound_model *bm, const float *x, int64_t rows,
     return rc;
 }
 
+// The linear_features model shares ref's double code: at d <= 2 a row costs (d + 1) F
+// products (at most 12,288), and a float version would only add its rounding. The float32
+// query converts to double exactly; the output rounds once.
+static void linear_features_rows(const ds_model *m, const float *x, int64_t rows,
+                                 const double *sigma, int64_t n_sigma, float *out) {
+    int64_t d = m->d;
+#pragma omp parallel for schedule(static) if (rows > 64)
+    for (int64_t i = 0; i < rows; i++) {
+        double xi[2], oi[2];
+        for (int64_t j = 0; j < d; j++) xi[j] = x[i * d + j];
+        linear_features_row(m, xi, sigma[n_sigma == 1 ? 0 : i], oi);
+        for (int64_t j = 0; j < d; j++) out[i * d + j] = (float)oi[j];
+    }
+}
+
 static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, const double *sigma,
                        int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     (void)b;
@@ -177,7 +194,9 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
         const float *xb = (const float *)x->data + start * d;
         float *ob = (float *)out->data + start * d;
         const double *sb = n_sigma == 1 ? sigma : sigma + start;
-        if (m->kind == DS_MODEL_NEAREST) {
+        if (m->kind == DS_MODEL_LINEAR_FEATURES) {
+            linear_features_rows(m, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob);
+        } else if (m->kind == DS_MODEL_NEAREST) {
             DS_TRY(nearest_rows(bm, xb, rows, ob));
         } else if (m->kind == DS_MODEL_SMOOTHED) {
             DS_TRY(smoothed_rows(bm, xb, rows, sb, n_sigma == 1 ? 1 : rows, ob));
@@ -237,6 +256,8 @@ static void cpu_memory(ds_backend *b, const ds_model *m, int64_t rows, ds_backen
         if (copies > 1) out->batch_bytes += 2 * sizeof(float) * (uint64_t)(block * copies * m->d);
     } else if (m->kind == DS_MODEL_VARIANCE) {
         cpu_variance_memory(m, block, &out->model_bytes, &out->batch_bytes);
+    } else if (m->kind == DS_MODEL_LINEAR_FEATURES) {
+        out->model_bytes = out->batch_bytes = 0; // W is used where it lies; features on the stack
     } else if (ds_model_holds_rows(m->kind)) {
         // the local models (cpu_local.c)
         cpu_local_memory(m, block, &out->model_bytes, &out->batch_bytes);

@@ -11,6 +11,7 @@
 #include "dist.h"
 #include "ds_error.h"
 #include "ds_philox.h"
+#include "linear_features.h"
 #include "local_mask.h"
 #include "ref_patch.h"
 #include "threads.h"
@@ -237,6 +238,7 @@ static void gmm_row(const ds_model *m, const double *x, double sigma, double *ou
 // the models that hold the training rows (pspc: N weights and a count per pixel; variance:
 // also the N normals z_i), or the mixture's projections and component terms.
 static int64_t ref_work_len(const ds_model *m) {
+    if (m->kind == DS_MODEL_LINEAR_FEATURES) return 1; // its features live on the stack
     if (m->kind == DS_MODEL_VARIANCE) return 2 * m->data.n + DS_LSE_HEAD + 3 * m->d;
     return ds_model_holds_rows(m->kind) ? m->data.n + DS_LSE_HEAD + 3 * m->d
                                         : 2 * m->d + 2 * m->r + m->d * m->k + m->k;
@@ -345,6 +347,8 @@ static void nearest_row(const ds_bound_model *bm, const double *x, double *out) 
 // About the operations of one row's denoiser: over the training rows for the models that
 // keep them, over the components' factors for the mixtures.
 static double ref_row_work(const ds_model *m) {
+    if (m->kind == DS_MODEL_LINEAR_FEATURES)
+        return 2.0 * (double)(m->d + 1) * (double)linear_features_count(m->d, m->features_per_axis);
     if (ds_model_holds_rows(m->kind))
         return 2.0 * (double)m->data.n * (double)m->d *
                (m->kind == DS_MODEL_SMOOTHED ? (double)m->smoothing_samples : 1.0);
@@ -438,6 +442,8 @@ static int ref_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
                 ref_els_row(m, xi, s, oi);
             else if (m->kind == DS_MODEL_PSPC)
                 ref_pspc_row(m, xi, s, oi, work);
+            else if (m->kind == DS_MODEL_LINEAR_FEATURES)
+                linear_features_row(m, xi, s, oi);
             else
                 gmm_row(m, xi, s, oi, work);
         }

@@ -1,5 +1,5 @@
 // diffsamp prepare: fit a model (empirical, gaussian, gmm, pca_locality, ls, els, pspc,
-// nearest, smoothed, variance) to a data set and write its model folder.
+// nearest, smoothed, variance, linear_features) to a data set and write its model folder.
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "ds_error.h"
 #include "progress.h"
 #include "ds_model.h"
+#include "linear_features.h"
 
 // Checks the options that do not need the data (K and rank are checked by the fit).
 static int check_options(const char *kind_name, const char *out, ds_model_kind *kind,
@@ -35,6 +36,11 @@ static int check_options(const char *kind_name, const char *out, ds_model_kind *
     if (!(o->temperature > 0) || !isfinite(o->temperature))
         return ds_fail("prepare: --temperature %g is invalid (expected a finite value > 0)",
                        o->temperature);
+    // linear_features: what does not depend on the data's d (the fit checks the rest)
+    if (*kind == DS_MODEL_LINEAR_FEATURES)
+        DS_TRY(linear_features_check("prepare", 1, o->features_per_axis ? o->features_per_axis : 2,
+                                     o->feature_draws, o->feature_cutoff, o->feature_ridge,
+                                     o->feature_range));
     return cli_check_int("prepare", "seed", seed, 0, INT64_MAX);
 }
 
@@ -87,7 +93,7 @@ int cli_prepare(int argc, char **argv) {
         {"data", CLI_STR, &data_path, "data set (.npy, IDX[.gz], CIFAR-10 .bin, PNG folder)"},
         {"model", CLI_STR, &kind_name,
          "model kind: empirical, gaussian, gmm, pca_locality, ls, els, pspc, nearest, "
-         "smoothed or variance (required)"},
+         "smoothed, variance or linear_features (required)"},
         {"out", CLI_STR, &out, "model folder to write (required)"},
         {"force", CLI_FLAG, &force,
          "replace what --out holds (the old folder goes once the new model is written)"},
@@ -96,7 +102,8 @@ int cli_prepare(int argc, char **argv) {
          "per class)"},
         {"rank", CLI_INT, &o.rank, "eigenpairs kept per component (0: full rank d)"},
         {"seed", CLI_INT, &seed,
-         "k-means++ seed; smoothed, variance: the Philox stream of its perturbations"},
+         "k-means++ seed; smoothed, variance: the Philox stream of its perturbations; "
+         "linear_features: of its training draws"},
         {"gmm-from-labels", CLI_FLAG, &from_labels, "gmm: one component per class label"},
         {"per-class", CLI_FLAG, &per_class,
          "gmm: --k components by k-means within each class label, each marked with its class "
@@ -119,6 +126,17 @@ int cli_prepare(int argc, char **argv) {
         {"variance", CLI_REAL, &o.variance,
          "variance: kappa, the scale of the DSM proxy variance added to the empirical "
          "denoiser (>= 0; 0: the empirical model)"},
+        {"features-per-axis", CLI_INT, &o.features_per_axis,
+         "linear_features: F Gaussian bumps per coordinate and in time, F^d x F features "
+         "(0: the paper's, 16 in 1-D, 10 in 2-D)"},
+        {"draws", CLI_INT, &o.feature_draws,
+         "linear_features: P, the denoising-score-matching draws W is fitted to"},
+        {"time-cutoff", CLI_REAL, &o.feature_cutoff,
+         "linear_features: eps, the draws' VP times are uniform on [eps, 1]"},
+        {"ridge", CLI_REAL, &o.feature_ridge,
+         "linear_features: added to the feature covariance before it is inverted (> 0)"},
+        {"feature-range", CLI_REAL, &o.feature_range,
+         "linear_features: the coordinate bumps' centres span [-R, R] (VP units)"},
         {"patch-size", CLI_INT, &o.patch_size,
          "ls, els: side of the square patch around each pixel (odd, at most 2 max(H, W) - 1); "
          "pspc: side of the square patches inside the image (1 .. min(H, W))"},
@@ -157,8 +175,15 @@ int cli_prepare(int argc, char **argv) {
         rc = cli_replace_begin(&replace, out, force);
         if (!rc) rc = ds_model_save(&m, out);
         cli_replace_end(&replace, rc != 0);
-        char shape[96] = "";
-        if (kind == DS_MODEL_SMOOTHED)
+        char shape[160] = "";
+        if (kind == DS_MODEL_LINEAR_FEATURES)
+            snprintf(shape, sizeof shape,
+                     ", %lld features (%lld per axis), P = %lld draws, eps = %g, ridge = %g, "
+                     "seed %llu",
+                     (long long)linear_features_count(m.d, m.features_per_axis),
+                     (long long)m.features_per_axis, (long long)m.feature_draws, m.feature_cutoff,
+                     m.feature_ridge, (unsigned long long)m.feature_seed);
+        else if (kind == DS_MODEL_SMOOTHED)
             snprintf(shape, sizeof shape, ", smoothing = %g, %lld samples", m.smoothing,
                      (long long)m.smoothing_samples);
         else if (kind == DS_MODEL_VARIANCE)

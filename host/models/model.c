@@ -13,6 +13,7 @@
 #include "ds_model.h"
 #include "ds_philox.h"
 #include "fit_common.h"
+#include "linear_features.h"
 
 void ds_fit_opts_default(ds_fit_opts *o) {
     memset(o, 0, sizeof *o);
@@ -27,6 +28,11 @@ void ds_fit_opts_default(ds_fit_opts *o) {
     o->smoothing = 0;
     o->smoothing_samples = 1;
     o->variance = 1;
+    o->features_per_axis = 0; // the paper's for the data's d
+    o->feature_draws = LINEAR_FEATURES_DRAWS;
+    o->feature_cutoff = LINEAR_FEATURES_CUTOFF;
+    o->feature_ridge = LINEAR_FEATURES_RIDGE;
+    o->feature_range = LINEAR_FEATURES_RANGE;
 }
 
 // Kinds without a name here are not (yet) in this build.
@@ -42,6 +48,7 @@ static const char *kind_names[DS_MODEL_KINDS] = {
     [DS_MODEL_ELS] = "els",
     [DS_MODEL_PSPC] = "pspc",
     [DS_MODEL_VARIANCE] = "variance",
+    [DS_MODEL_LINEAR_FEATURES] = "linear_features",
 };
 
 const char *ds_model_kind_name(ds_model_kind k) {
@@ -55,7 +62,7 @@ int ds_model_kind_parse(const char *name, ds_model_kind *out) {
             return 0;
         }
     return ds_fail("unknown model kind '%s' (expected empirical, gaussian, gmm, pca_locality, ls, "
-                   "els, pspc, nearest, smoothed or variance)",
+                   "els, pspc, nearest, smoothed, variance or linear_features)",
                    name);
 }
 
@@ -78,6 +85,7 @@ void ds_model_free(ds_model *m) {
     free(m->residual);
     free(m->classes);
     free(m->patch_schedule);
+    free(m->feature_weights);
     memset(m, 0, sizeof *m);
 }
 
@@ -234,6 +242,7 @@ static int check_fit_opts(const ds_data *data, ds_model_kind kind, const ds_fit_
     if (kind == DS_MODEL_VARIANCE && (!(o->variance >= 0) || !isfinite(o->variance)))
         return ds_fail("variance: kappa %g is invalid (expected a finite value >= 0)", o->variance);
     if (kind == DS_MODEL_VARIANCE) return 0;
+    if (kind == DS_MODEL_LINEAR_FEATURES) return 0; // checked by linear_features_fit
     if (ds_model_uses_patches(kind)) {
         const char *name = ds_model_kind_name(kind);
         DS_TRY(ds_check_patch_size(name, kind, o->patch_size, data->channels, data->height,
@@ -289,6 +298,7 @@ int ds_model_fit(const ds_data *data, ds_model_kind kind, const ds_fit_opts *o, 
         if (o->patch_steps && !(out->patch_schedule = ds_try_alloc(1, bytes, "fit"))) rc = -1;
         if (!rc && o->patch_steps) memcpy(out->patch_schedule, o->patch_schedule, bytes);
     }
+    if (!rc && kind == DS_MODEL_LINEAR_FEATURES) rc = linear_features_fit(data, o, out);
     if (kind == DS_MODEL_VARIANCE) out->variance = o->variance, out->variance_seed = o->seed;
     if (kind == DS_MODEL_SMOOTHED) {
         out->smoothing = o->smoothing;

@@ -15,10 +15,11 @@
 #include "ds_error.h"
 #include "ds_model.h"
 #include "fit_common.h"
+#include "linear_features.h"
 
 static const char *array_names[] = {
-    "mean.npy", "means.npy", "weights.npy",  "eigvals.npy",        "eigvecs.npy",
-    "cov.npy",  "covs.npy",  "residual.npy", "patch_schedule.npy", "classes.npy"};
+    "mean.npy", "means.npy",    "weights.npy",        "eigvals.npy", "eigvecs.npy",       "cov.npy",
+    "covs.npy", "residual.npy", "patch_schedule.npy", "classes.npy", "linear_weights.npy"};
 #define N_ARRAY_NAMES (sizeof array_names / sizeof array_names[0])
 
 static void join(char *out, const char *dir, const char *name) {
@@ -50,6 +51,11 @@ static int put(const char *dir, const char *name, const double *x, int lead, int
 
 static int write_arrays(const ds_model *m, const char *dir) {
     int64_t steps[2] = {m->patch_steps, 2};
+    if (m->kind == DS_MODEL_LINEAR_FEATURES) {
+        int64_t dims[2] = {m->d, linear_features_count(m->d, m->features_per_axis)};
+        DS_TRY(put(dir, "mean.npy", m->mean, 0, 1, dims));
+        return put(dir, "linear_weights.npy", m->feature_weights, 0, 2, dims);
+    }
     if (m->patch_steps) return put(dir, "patch_schedule.npy", m->patch_schedule, 0, 2, steps);
     if (m->kind != DS_MODEL_GAUSSIAN && m->kind != DS_MODEL_GMM && m->kind != DS_MODEL_PCA_LOCALITY)
         return 0;
@@ -74,6 +80,9 @@ static int write_arrays(const ds_model *m, const char *dir) {
 static int writes_array(const ds_model *m, const char *name) {
     if (!strcmp(name, "patch_schedule.npy")) return m->patch_steps > 0;
     if (!strcmp(name, "classes.npy")) return m->classes != NULL;
+    if (m->kind == DS_MODEL_LINEAR_FEATURES)
+        return !strcmp(name, "mean.npy") || !strcmp(name, "linear_weights.npy");
+    if (!strcmp(name, "linear_weights.npy")) return 0;
     if (ds_model_holds_rows(m->kind) && m->kind != DS_MODEL_PCA_LOCALITY) return 0;
     if (strstr(name, "cov")) return 0;
     if (!strcmp(name, "weights.npy") || !strcmp(name, "means.npy")) return m->kind == DS_MODEL_GMM;
@@ -91,7 +100,8 @@ static int write_manifest(const ds_model *m, const char *dir) {
     fprintf(f, "kind = %s\nd = %lld\n", ds_model_kind_name(m->kind), (long long)m->d);
     fprintf(f, "channels = %d\nheight = %d\nwidth = %d\n", m->channels, m->height, m->width);
     fprintf(f, "sigma_data = %.17g\n", m->sigma_data);
-    if (!ds_model_holds_rows(m->kind) || m->kind == DS_MODEL_PCA_LOCALITY)
+    if ((!ds_model_holds_rows(m->kind) && m->kind != DS_MODEL_LINEAR_FEATURES) ||
+        m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "k = %lld\nrank = %lld\n", (long long)m->k, (long long)m->r);
     if (ds_model_holds_rows(m->kind)) fprintf(f, "n = %lld\n", (long long)m->data.n);
     if (ds_model_uses_patches(m->kind)) fprintf(f, "patch_size = %d\n", m->patch_size);
@@ -102,6 +112,12 @@ static int write_manifest(const ds_model *m, const char *dir) {
     if (m->kind == DS_MODEL_VARIANCE)
         fprintf(f, "variance = %.17g\nvariance_seed = %llu\n", m->variance,
                 (unsigned long long)m->variance_seed);
+    if (m->kind == DS_MODEL_LINEAR_FEATURES)
+        fprintf(f,
+                "features_per_axis = %lld\nfeature_draws = %lld\nfeature_cutoff = %.17g\n"
+                "feature_ridge = %.17g\nfeature_range = %.17g\nfeature_seed = %llu\n",
+                (long long)m->features_per_axis, (long long)m->feature_draws, m->feature_cutoff,
+                m->feature_ridge, m->feature_range, (unsigned long long)m->feature_seed);
     if (m->kind == DS_MODEL_PCA_LOCALITY)
         fprintf(f, "temperature = %.17g\nmask_threshold = %.17g\n", m->temperature,
                 m->mask_threshold);
@@ -136,6 +152,7 @@ typedef struct {
     int line;
     int has_kind, has_d, has_sigma, has_k, has_rank, has_n, has_bytes, has_checksum;
     int has_temperature, has_threshold, has_patch, has_smoothing, has_variance;
+    int has_features; // linear_features: bits of the six feature_* keys read
     int64_t k, rank, n;
 } manifest;
 
@@ -165,7 +182,8 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         mf->has_kind = 1;
         if (ds_model_kind_parse(v, &m->kind) == 0) return 0;
         return ds_fail("%s/model.txt: line %d: unknown kind '%s' (expected empirical, gaussian, "
-                       "gmm, pca_locality, ls, els, pspc, nearest, smoothed or variance)",
+                       "gmm, pca_locality, ls, els, pspc, nearest, smoothed, variance or "
+                       "linear_features)",
                        mf->dir, mf->line, v);
     }
     if (!strcmp(key, "d")) return mf->has_d = 1, parse_int(mf, key, v, &m->d);
@@ -185,6 +203,15 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         int64_t seed = 0;
         DS_TRY(parse_int(mf, key, v, &seed));
         *(key[0] == 's' ? &m->smoothing_seed : &m->variance_seed) = (uint64_t)seed;
+        return 0;
+    }
+    if (!strcmp(key, "features_per_axis") || !strcmp(key, "feature_draws") ||
+        !strcmp(key, "feature_seed")) {
+        int64_t x = 0;
+        DS_TRY(parse_int(mf, key, v, &x));
+        if (!strcmp(key, "features_per_axis")) m->features_per_axis = x, mf->has_features |= 1;
+        if (!strcmp(key, "feature_draws")) m->feature_draws = x, mf->has_features |= 2;
+        if (!strcmp(key, "feature_seed")) m->feature_seed = (uint64_t)x, mf->has_features |= 4;
         return 0;
     }
     if (!strcmp(key, "patch_size")) return mf->has_patch = 1, parse_dim(mf, key, v, &m->patch_size);
@@ -213,6 +240,17 @@ static int set_key(manifest *mf, const char *key, const char *v, ds_model *m) {
         if (end != v && !*end && !errno && x >= 0 && isfinite(x)) return 0;
         return ds_fail("%s/model.txt: line %d: %s = '%s' (expected a finite number >= 0)", mf->dir,
                        mf->line, key, v);
+    }
+    if (!strcmp(key, "feature_cutoff") || !strcmp(key, "feature_ridge") ||
+        !strcmp(key, "feature_range")) {
+        double x = strtod(v, &end);
+        if (end == v || *end || errno || !isfinite(x))
+            return ds_fail("%s/model.txt: line %d: %s = '%s' (expected a finite number)", mf->dir,
+                           mf->line, key, v);
+        if (!strcmp(key, "feature_cutoff")) m->feature_cutoff = x, mf->has_features |= 8;
+        if (!strcmp(key, "feature_ridge")) m->feature_ridge = x, mf->has_features |= 16;
+        if (!strcmp(key, "feature_range")) m->feature_range = x, mf->has_features |= 32;
+        return 0;
     }
     if (!strcmp(key, "temperature") || !strcmp(key, "mask_threshold")) {
         int t = key[0] == 't';
@@ -600,6 +638,27 @@ static int load_variance(const char *dir, const manifest *mf, ds_model *m) {
     return load_empirical(dir, mf, m);
 }
 
+// linear_features: its six parameters, the mean and W.
+static int load_linear_features(const char *dir, const manifest *mf, ds_model *m) {
+    char who[DS_PATH_MAX + 16];
+    snprintf(who, sizeof who, "%s/model.txt", dir);
+    if (mf->has_features != 63)
+        return ds_fail("%s: a linear_features model needs features_per_axis, feature_draws, "
+                       "feature_cutoff, feature_ridge, feature_range and feature_seed",
+                       who);
+    DS_TRY(linear_features_check(who, m->d, m->features_per_axis, m->feature_draws,
+                                 m->feature_cutoff, m->feature_ridge, m->feature_range));
+    int64_t dims[2] = {m->d, linear_features_count(m->d, m->features_per_axis)};
+    DS_TRY(read_array(dir, "mean.npy", "linear_features", 0, 1, dims, &m->mean));
+    DS_TRY(
+        read_array(dir, "linear_weights.npy", "linear_features", 0, 2, dims, &m->feature_weights));
+    for (int64_t e = 0; e < dims[0] * dims[1]; e++)
+        if (!isfinite(m->feature_weights[e]))
+            return ds_fail("%s/linear_weights.npy: element %lld is %g (expected finite)", dir,
+                           (long long)e, m->feature_weights[e]);
+    return 0;
+}
+
 int ds_model_folder_kind(const char *dir, ds_model_kind *kind) {
     ds_model m = {0};
     manifest mf = {.dir = dir};
@@ -616,11 +675,12 @@ int ds_model_load(const char *dir, ds_model *out) {
     if (!rc)
         rc = out->kind == DS_MODEL_EMPIRICAL || out->kind == DS_MODEL_NEAREST
                  ? load_empirical(dir, &mf, out)
-             : out->kind == DS_MODEL_SMOOTHED     ? load_smoothed(dir, &mf, out)
-             : out->kind == DS_MODEL_VARIANCE     ? load_variance(dir, &mf, out)
-             : out->kind == DS_MODEL_PCA_LOCALITY ? load_pca_locality(dir, &mf, out)
-             : ds_model_uses_patches(out->kind)   ? load_patch_model(dir, &mf, out)
-                                                  : load_mixture(dir, &mf, out);
+             : out->kind == DS_MODEL_SMOOTHED        ? load_smoothed(dir, &mf, out)
+             : out->kind == DS_MODEL_VARIANCE        ? load_variance(dir, &mf, out)
+             : out->kind == DS_MODEL_PCA_LOCALITY    ? load_pca_locality(dir, &mf, out)
+             : out->kind == DS_MODEL_LINEAR_FEATURES ? load_linear_features(dir, &mf, out)
+             : ds_model_uses_patches(out->kind)      ? load_patch_model(dir, &mf, out)
+                                                     : load_mixture(dir, &mf, out);
     if (rc) ds_model_free(out);
     return rc;
 }

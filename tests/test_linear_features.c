@@ -436,6 +436,7 @@ static void test_folder_round_trip(void **state) {
     assert_true(tu_rel_l2(b, a, ROWS * 2) < 1e-4);
     denoise("ref", &back, x, ROWS, sig, b);
     assert_true(tu_max_abs_diff(a, b, ROWS * 2) == 0);
+    ds_model_free(&back);
     // A folder without W, or with W of the wrong shape, or a missing parameter, is refused.
     snprintf(path, sizeof path, "%s/linear_weights.npy", folder);
     int64_t shape[2] = {2, 215};

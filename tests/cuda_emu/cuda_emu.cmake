@@ -79,15 +79,11 @@ set_tests_properties(cli_cuda_emu PROPERTIES
   WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
 
 # Device faults at the K-th operation (DIFFSAMP_EMU_FAIL_AT): refused cleanly, resumable.
-# Not in the sanitizer build yet: there a fault at K = 2 ends the run with SIGABRT (an
-# AddressSanitizer report on the fault path, open: see bench/RESULTS.md).
-if(NOT DIFFSAMP_SANITIZE)
-  add_test(NAME cli_cuda_emu_faults COMMAND sh ${EMU_DIR}/cli_cuda_emu_faults.sh)
-  set_tests_properties(cli_cuda_emu_faults PROPERTIES
-    ENVIRONMENT "DIFFSAMP_BIN=$<TARGET_FILE:diffsamp>;DIFFSAMP_EMU_BIN=$<TARGET_FILE:diffsamp_cuda_emu>;OPENBLAS_NUM_THREADS=1"
-    FAIL_REGULAR_EXPRESSION "skipped"
-    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
-endif()
+add_test(NAME cli_cuda_emu_faults COMMAND sh ${EMU_DIR}/cli_cuda_emu_faults.sh)
+set_tests_properties(cli_cuda_emu_faults PROPERTIES
+  ENVIRONMENT "DIFFSAMP_BIN=$<TARGET_FILE:diffsamp>;DIFFSAMP_EMU_BIN=$<TARGET_FILE:diffsamp_cuda_emu>;OPENBLAS_NUM_THREADS=1"
+  FAIL_REGULAR_EXPRESSION "skipped"
+  WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
 
 # --shard-data on the cuda backend under mpirun (a build with MPI): the merge staged
 # through the host.

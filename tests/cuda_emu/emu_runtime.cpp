@@ -8,7 +8,10 @@
 // 1: allocations, frees, copies, memsets, kernel launches, cuBLAS products) and every
 // later one fail with cudaErrorLaunchFailure, and cudaGetLastError keeps returning it:
 // a sticky fault, as a real device has after a kernel faults. DIFFSAMP_EMU_FAIL_AT=count
-// only counts, and prints "cuda emulator: N device operations" at exit.
+// only counts, and prints "cuda emulator: N device operations" at exit. After a fault,
+// the frees fail too, so what was allocated stays allocated; at exit the emulator
+// releases it, as the driver reclaims a faulted context's memory when the process ends
+// (without a fault nothing is reclaimed, so LeakSanitizer still sees a device leak).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +53,14 @@ static void print_op_count(void) {
     fprintf(stderr, "cuda emulator: %lld device operations\n", fault.ops.load());
 }
 
+static void reclaim_after_fault(void) {
+    if (!fault.tripped) return;
+    std::lock_guard<std::mutex> hold(rt.lock);
+    for (auto &a : rt.allocations) free((void *)a.first);
+    rt.allocations.clear();
+    rt.used = 0;
+}
+
 static void read_fault_setting(void) {
     const char *s = getenv("DIFFSAMP_EMU_FAIL_AT");
     if (!s || !*s) return;
@@ -67,6 +78,7 @@ static void read_fault_setting(void) {
         abort();
     }
     fault.fail_at = k;
+    atexit(reclaim_after_fault); // runs before rt's destructor: registered after it was built
 }
 
 cudaError_t ds_emu_fault(void) {

@@ -1,5 +1,6 @@
 // Resumable output: manifest checks, committed batches found again, stale temporary
 // files removed, samples.npy assembled exactly, the run lock.
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,41 @@ static void test_one_writer_at_a_time(void **state) {
     ds_resume_close(&r2);
 }
 
+static int open_descriptors(void) {
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n;
+}
+
+// A refused open holds nothing, with or without ds_resume_close after it: a library
+// caller (Python) that retries with the right options in the same process is not
+// refused as "another diffsamp run", and repeated refusals leak no descriptors (the
+// fuzz_resume finding: after about 20,000 refusals the process had no descriptors left).
+static void test_refused_open_holds_nothing(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    ds_resume r;
+    assert_int_equal(ds_resume_open(&r, dir, config, 4, 2, 2, DS_F32, 0), 0);
+    ds_resume_close(&r);
+    int before = open_descriptors();
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(ds_resume_open(&r, dir, "solver=euler\n", 4, 2, 2, DS_F32, 1), -1);
+        assert_non_null(strstr(ds_error(), "different options"));
+        assert_int_equal(ds_resume_open(&r, dir, config, 4, 2, 2, DS_F32, 0), -1);
+        assert_non_null(strstr(ds_error(), "--resume"));
+    }
+    assert_int_equal(open_descriptors(), before);
+    assert_int_equal(ds_resume_open(&r, dir, config, 4, 2, 2, DS_F32, 1), 0);
+    ds_resume r2; // and a refused second writer leaves the first one's lock in place
+    assert_int_equal(ds_resume_open(&r2, dir, config, 4, 2, 2, DS_F32, 1), -1);
+    assert_non_null(strstr(ds_error(), "another diffsamp run"));
+    assert_int_equal(ds_resume_open(&r2, dir, config, 4, 2, 2, DS_F32, 1), -1);
+    ds_resume_close(&r);
+}
+
 // A shard that cannot be written says why, as PNG writes do, and leaves no file: here
 // the file size limit (RLIMIT_FSIZE, with SIGXFSZ ignored) makes write() fail with EFBIG.
 static void test_shard_write_failure_reason(void **state) {
@@ -199,6 +235,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_skips_committed_batches),
         cmocka_unit_test(test_one_writer_at_a_time),
+        cmocka_unit_test(test_refused_open_holds_nothing),
         cmocka_unit_test(test_shard_write_failure_reason),
         cmocka_unit_test(test_config_with_nul_refused),
         cmocka_unit_test(test_config_text),

@@ -150,8 +150,11 @@ static int lock_run(ds_resume *r) {
     work_path(r, path, "lock");
     r->lock_fd = open(path, O_CREAT | O_RDWR, 0666);
     if (r->lock_fd < 0) return ds_fail("%s: cannot create: %s", path, strerror(errno));
-    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        close(r->lock_fd);
+        r->lock_fd = -1;
         return ds_fail("%s: another diffsamp run is writing this folder", r->dir);
+    }
     return 0;
 }
 
@@ -222,8 +225,9 @@ int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n,
     DS_TRY(lock_run(r));
     remove_stale_tmp(r->dir, 1);
     remove_stale_tmp(r->work, 0);
-    DS_TRY(check_or_write_config(r, config, resume));
-    return find_done(r);
+    if (check_or_write_config(r, config, resume) == 0 && find_done(r) == 0) return 0;
+    ds_resume_close(r); // a refused run holds nothing: neither the lock nor its descriptor
+    return -1;
 }
 
 int ds_resume_join(ds_resume *r, const char *dir, int64_t n, int64_t batch, int64_t d,

@@ -30,7 +30,8 @@ typedef struct {
 // everything that determines the output. Without `resume`, a folder that holds a run
 // is refused; with it, a run with a different config is refused and the batches of a
 // matching one are marked done (a folder without a run starts one). Removes stale
-// temporary files (name.tmp.PID) left by a killed run.
+// temporary files (name.tmp.PID) left by a killed run. On failure nothing stays open
+// (ds_resume_close is then optional).
 int ds_resume_open(ds_resume *r, const char *dir, const char *config, int64_t n, int64_t batch,
                    int64_t d, ds_dtype dtype, int resume);
 // Joins the run that another rank of the same job opened in `dir` (MPI: rank 0 holds

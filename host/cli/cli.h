@@ -87,10 +87,10 @@ int cli_fit_cached(const char *command, const char *dir, const ds_data *data, co
                    ds_model_kind kind, const ds_fit_opts *fo, ds_model *m);
 
 // SIGINT / SIGTERM during a run (cli_interrupt.c): install records the first signal (a
-// second one ends the process) and remove restores the defaults. cli_interrupted is a
-// ds_cancel_fn: 1 once a signal came; cli_interrupt_signal says which (0: none).
+// second one ends the process) until the process exits, so that a signal arriving after
+// the run completed leaves status 0 and every output. cli_interrupted is a ds_cancel_fn:
+// 1 once a signal came; cli_interrupt_signal says which (0: none).
 void cli_interrupt_install(void);
-void cli_interrupt_remove(void);
 int cli_interrupted(void *user);
 int cli_interrupt_signal(void);
 

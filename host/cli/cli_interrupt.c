@@ -2,6 +2,8 @@
 // signal, which the run's cancel hook reports before its next denoiser call, so that the
 // batch being written is finished and committed (its PNGs and shard) and nothing partial
 // or temporary is left; a second one ends the process at once (the default action).
+// The handler stays until the process exits: restoring the default after the outputs
+// were written would let a late SIGTERM kill a complete run with status 143.
 #include <signal.h>
 #include <string.h>
 
@@ -23,11 +25,6 @@ void cli_interrupt_install(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-void cli_interrupt_remove(void) {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
 }
 
 int cli_interrupted(void *user) {

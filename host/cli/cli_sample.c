@@ -720,6 +720,5 @@ int cli_sample(int argc, char **argv) {
     ds_model_free(&gauss);
     ds_model_free(&model);
     ds_data_free(&data);
-    cli_interrupt_remove();
     return status;
 }

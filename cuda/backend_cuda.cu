@@ -160,6 +160,7 @@ static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
     (void)b;
     if (!bm) return;
     ds_cuda_workspace_free(&bm->ws);
+    ds_cuda_prune_free(bm->prune);
     if (bm->m->kind == DS_MODEL_EMPIRICAL)
         ds_cuda_empirical_unbind(bm);
     else if (ds_cuda_over_kind(bm->m->kind))
@@ -174,45 +175,6 @@ static void cuda_unbind(ds_backend *b, ds_bound_model *bm) {
     free(bm);
 }
 
-static int upload_sigma2(ds_bound_model *bm, const double *sigma, int64_t rows) {
-    double *s2 = (double *)ds_try_alloc((size_t)rows, sizeof(double), "cuda denoise");
-    if (!s2) return -1;
-    for (int64_t i = 0; i < rows; i++) s2[i] = sigma[i] * sigma[i];
-    cudaError_t err =
-        cudaMemcpy(bm->ws.s2, s2, sizeof(double) * (size_t)rows, cudaMemcpyHostToDevice);
-    free(s2);
-    if (err != cudaSuccess)
-        return ds_fail("cuda: cudaMemcpy of the per-row sigmas failed: %s",
-                       cudaGetErrorString(err));
-    return 0;
-}
-
-// Diagnostics of query rows first .. first + rows - 1 from the running softmax state:
-// the top weight is exp(max - max) / sum and the entropy log(sum) - zl / sum.
-static int download_diag(ds_bound_model *bm, ds_diag *diag, int64_t first, int64_t rows) {
-    const ds_softmax_state *st = &bm->ws.st;
-    if (diag->top_index)
-        CUDA_TRY(cudaMemcpy(diag->top_index + first, st->arg, sizeof(int64_t) * (size_t)rows,
-                            cudaMemcpyDeviceToHost));
-    if (!diag->top_weight && !diag->entropy) return 0;
-    double *h = (double *)ds_try_alloc(2 * (size_t)rows, sizeof(double), "cuda denoise");
-    if (!h) return -1;
-    double *sum = h, *zl = h + rows;
-    cudaError_t err =
-        cudaMemcpy(sum, st->sum, sizeof(double) * (size_t)rows, cudaMemcpyDeviceToHost);
-    if (err == cudaSuccess)
-        err = cudaMemcpy(zl, st->zl, sizeof(double) * (size_t)rows, cudaMemcpyDeviceToHost);
-    for (int64_t i = 0; err == cudaSuccess && i < rows; i++) {
-        if (diag->top_weight) diag->top_weight[first + i] = 1.0 / sum[i];
-        if (diag->entropy) diag->entropy[first + i] = log(sum[i]) - zl[i] / sum[i];
-    }
-    free(h);
-    if (err != cudaSuccess)
-        return ds_fail("cuda: cudaMemcpy of the denoiser diagnostics failed: %s",
-                       cudaGetErrorString(err));
-    return 0;
-}
-
 static int denoise_blocks(ds_bound_model *bm, const ds_batch *x, const double *sigma,
                           int64_t n_sigma, ds_batch *out, ds_diag *diag) {
     const ds_model *m = bm->m;
@@ -222,14 +184,17 @@ static int denoise_blocks(ds_bound_model *bm, const ds_batch *x, const double *s
         int64_t rows = x->rows - r0 < bm->ws.rows ? x->rows - r0 : bm->ws.rows;
         ds_sigma2 s2 = {NULL, sigma[0] * sigma[0]};
         if (n_sigma > 1) {
-            DS_TRY(upload_sigma2(bm, sigma + r0, rows));
+            DS_TRY(ds_cuda_upload_squares(bm->ws.s2, sigma + r0, rows));
             s2.rows = bm->ws.s2;
         }
         const float *xb = (const float *)x->data + r0 * d;
         float *ob = (float *)out->data + r0 * d;
-        if (m->kind == DS_MODEL_EMPIRICAL) {
+        if (m->kind == DS_MODEL_EMPIRICAL && bm->prune) {
+            DS_TRY(ds_cuda_prune_denoise(bm, xb, rows, sigma + (n_sigma > 1 ? r0 : 0), n_sigma > 1,
+                                         s2, ob, diag, r0));
+        } else if (m->kind == DS_MODEL_EMPIRICAL) {
             DS_TRY(ds_cuda_empirical_denoise(bm, xb, rows, s2, ob));
-            if (diag) DS_TRY(download_diag(bm, diag, r0, rows));
+            if (diag) DS_TRY(ds_cuda_empirical_diag(bm, diag, r0, NULL, rows));
         } else {
             ds_gauss_map map = {0, m->r == d, 0.0, 0.0, s2};
             DS_TRY(ds_cuda_gmm_apply(bm, xb, rows, map, ob));
@@ -250,6 +215,23 @@ static int cuda_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, co
                             : denoise_blocks(bm, x, sigma, n_sigma, out, diag);
     nvtxRangePop();
     return rc;
+}
+
+// Certified pruning (cuda_prune.cu); the workspace is refitted to hold its buffers too.
+static int cuda_prune_on(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_stats *stats) {
+    (void)b;
+    if (bm->m->kind != DS_MODEL_EMPIRICAL)
+        return ds_fail("cuda backend: pruning is for the empirical model (got %s)",
+                       ds_model_kind_name(bm->m->kind));
+    if (!(eps > 0 && eps <= 1e-3))
+        return ds_fail("cuda backend: the prune eps %g is outside (0, 1e-3]", eps);
+    ds_cuda_prune *p = ds_cuda_prune_new(bm, eps, stats);
+    if (!p) return -1;
+    ds_cuda_prune_free(bm->prune);
+    bm->prune = p;
+    bm->prune_row_bytes = ds_cuda_prune_row_bytes(p);
+    ds_cuda_workspace_free(&bm->ws);
+    return 0;
 }
 
 static int flow_blocks(ds_bound_model *bm, const ds_batch *x, double sigma_from, double sigma_to,
@@ -356,6 +338,8 @@ extern "C" ds_backend *ds_backend_cuda_new(void) {
     b->lincomb = cuda_lincomb;
     b->randn = cuda_randn;
     b->denoise = cuda_denoise;
+    b->prune = cuda_prune_on;
+    b->prune_default = 0; // only when asked (--prune) until it is measured on a GPU
     b->gaussian_flow = cuda_gaussian_flow;
     b->memory = cuda_memory;
     b->destroy = cuda_destroy;

@@ -245,3 +245,29 @@ void ds_cuda_empirical_unbind(ds_bound_model *bm) {
     free(bm->y);
     free(bm->half_sq);
 }
+
+int ds_cuda_empirical_diag(ds_bound_model *bm, ds_diag *diag, int64_t first, const int64_t *at,
+                           int64_t rows) {
+    const ds_softmax_state *st = &bm->ws.st;
+    size_t n = (size_t)rows;
+    void *h = ds_try_alloc(n, sizeof(int64_t) + 2 * sizeof(double), "cuda denoise");
+    if (!h) return -1;
+    double *sum = (double *)h, *zl = sum + n;
+    int64_t *arg = (int64_t *)(zl + n);
+    cudaError_t err = cudaMemcpy(arg, st->arg, sizeof(int64_t) * n, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess)
+        err = cudaMemcpy(sum, st->sum, sizeof(double) * n, cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess)
+        err = cudaMemcpy(zl, st->zl, sizeof(double) * n, cudaMemcpyDeviceToHost);
+    for (int64_t i = 0; err == cudaSuccess && i < rows; i++) {
+        int64_t o = first + (at ? at[i] : i);
+        if (diag->top_index) diag->top_index[o] = arg[i];
+        if (diag->top_weight) diag->top_weight[o] = 1.0 / sum[i];
+        if (diag->entropy) diag->entropy[o] = log(sum[i]) - zl[i] / sum[i];
+    }
+    free(h);
+    if (err != cudaSuccess)
+        return ds_fail("cuda: cudaMemcpy of the denoiser diagnostics failed: %s",
+                       cudaGetErrorString(err));
+    return 0;
+}

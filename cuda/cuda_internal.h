@@ -12,6 +12,7 @@
 typedef struct ds_cuda_over ds_cuda_over;
 typedef struct ds_cuda_local ds_cuda_local;
 typedef struct ds_cuda_variance ds_cuda_variance;
+typedef struct ds_cuda_prune ds_cuda_prune;
 
 typedef struct {
     cublasHandle_t blas;
@@ -61,6 +62,8 @@ struct ds_bound_model {
     ds_cuda_over *over;         // nearest, smoothed: over an empirical binding (cuda_smoothed.cu)
     ds_cuda_local *local;       // pca_locality, ls (cuda_local.cu)
     ds_cuda_variance *variance; // variance (cuda_variance.cu)
+    ds_cuda_prune *prune;       // empirical: certified pruning (cuda_prune.cu), or NULL
+    size_t prune_row_bytes;     // its workspace per query row, fitted with the rest
 };
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b);
@@ -73,6 +76,8 @@ int ds_cuda_alloc(void **p, size_t bytes, const char *what);
 float *ds_cuda_staging(ds_cuda_ctx *ctx, size_t count); // NULL: out of memory (recorded)
 // Copies count host doubles to device floats through the context's staging buffer.
 int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_t count);
+// dst[i] = sigma[i]^2 for i < rows (device doubles; the per-row sigmas of a denoise).
+int ds_cuda_upload_squares(double *dst, const double *sigma, int64_t rows);
 // Allocates *dst (count doubles, named what in errors) and copies src into it.
 int ds_cuda_upload_doubles(double **dst, const double *src, size_t count, const char *what);
 
@@ -92,6 +97,23 @@ void ds_cuda_empirical_unbind(ds_bound_model *bm);
 // Denoises rows query rows of x into out (device pointers) with the workspace.
 int ds_cuda_empirical_denoise(ds_bound_model *bm, const float *x, int64_t rows, ds_sigma2 s2,
                               float *out);
+// The diagnostics of the last denoise's rows query rows (from the running softmax state:
+// top weight 1 / sum, entropy log(sum) - zl / sum) into diag at first + at[i] (at NULL:
+// first + i).
+int ds_cuda_empirical_diag(ds_bound_model *bm, ds_diag *diag, int64_t first, const int64_t *at,
+                           int64_t rows);
+
+// Certified pruning of the empirical denoiser (cuda/cuda_prune.cu): the index of the
+// bound rows for certificate eps, counts into *stats; NULL on failure (error recorded).
+ds_cuda_prune *ds_cuda_prune_new(const ds_bound_model *bm, double eps, ds_prune_stats *stats);
+void ds_cuda_prune_free(ds_cuda_prune *p);
+// Workspace bytes per query row (0 for NULL).
+size_t ds_cuda_prune_row_bytes(const ds_cuda_prune *p);
+// D of rows query rows x (device) at s2 into out (may alias x), with their diagnostics at
+// r0 + i in diag (may be NULL): pruned where it pays, the others by
+// ds_cuda_empirical_denoise. sigma: the block's host sigmas when per_row.
+int ds_cuda_prune_denoise(ds_bound_model *bm, const float *x, int64_t rows, const double *sigma,
+                          int per_row, ds_sigma2 s2, float *out, ds_diag *diag, int64_t r0);
 
 // --shard-data (cuda/cuda_shard.cu): the running states of rows query rows over this
 // rank's training rows become those over every rank's (before the finish).

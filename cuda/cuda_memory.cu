@@ -48,6 +48,18 @@ int ds_cuda_upload_floats(ds_cuda_ctx *ctx, float *dst, const double *src, size_
     return 0;
 }
 
+int ds_cuda_upload_squares(double *dst, const double *sigma, int64_t rows) {
+    double *s2 = (double *)ds_try_alloc((size_t)rows, sizeof(double), "cuda denoise");
+    if (!s2) return -1;
+    for (int64_t i = 0; i < rows; i++) s2[i] = sigma[i] * sigma[i];
+    cudaError_t err = cudaMemcpy(dst, s2, sizeof(double) * (size_t)rows, cudaMemcpyHostToDevice);
+    free(s2);
+    if (err != cudaSuccess)
+        return ds_fail("cuda: cudaMemcpy of the per-row sigmas failed: %s",
+                       cudaGetErrorString(err));
+    return 0;
+}
+
 int ds_cuda_upload_doubles(double **dst, const double *src, size_t count, const char *what) {
     DS_TRY(ds_cuda_alloc((void **)dst, sizeof(double) * count, what));
     CUDA_TRY(cudaMemcpy(*dst, src, sizeof(double) * count, cudaMemcpyHostToDevice));

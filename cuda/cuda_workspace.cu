@@ -107,7 +107,7 @@ int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
     ds_cuda_workspace_free(ws);
     size_t free_bytes, total_bytes;
     CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
-    size_t per_row = ds_cuda_row_bytes(bm->m, bm->piece_rows);
+    size_t per_row = ds_cuda_row_bytes(bm->m, bm->piece_rows) + bm->prune_row_bytes;
     size_t usable = free_bytes > DS_CUDA_RESERVE_BYTES ? free_bytes - DS_CUDA_RESERVE_BYTES : 0;
     int64_t fit = (int64_t)(usable / per_row), int_fit = INT_MAX / widest_row(bm);
     if (fit > int_fit) fit = int_fit;

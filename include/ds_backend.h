@@ -39,7 +39,7 @@ typedef struct {
     const char *available_what; // where `available` comes from, for messages
 } ds_backend_memory;
 
-// Certified pruning of the empirical denoiser (the table's prune entry; cpu): counts summed
+// Certified pruning of the empirical denoiser (the table's prune entry; cpu, cuda): counts summed
 // over the denoiser calls since pruning was turned on.
 typedef struct {
     double eps;             // the certificate: a skipped row's weight <= eps x top weight / N
@@ -95,8 +95,11 @@ struct ds_backend {
     // Certified pruning of the bound empirical model's denoiser from now on: a training
     // row whose weight is provably <= eps x top weight / N is skipped, where that pays;
     // *stats (kept by the caller while the model is bound) accumulates the counts. NULL
-    // on backends that evaluate every row (ref, the dense judge; cuda).
+    // on backends that evaluate every row (ref, the dense judge).
     int (*prune)(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_stats *stats);
+    // 1: a run prunes unless told not to (cpu); 0: only when asked (cuda, until its
+    // pruned path is measured against the dense one on a GPU).
+    int prune_default;
     // Exact probability-flow ODE map of a Gaussian model from sigma_from to sigma_to
     // (out may alias x).
     int (*gaussian_flow)(ds_backend *b, ds_bound_model *bm, const ds_batch *x, double sigma_from,

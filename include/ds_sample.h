@@ -84,9 +84,9 @@ typedef struct {
     void *cancel_user;
     int no_landing;     // 1: no certified landing (the empirical model lands by default)
     double landing_eps; // landing certificate: mass off the top row <= eps, in (0, 1e-3]
-    // Certified pruning of the empirical denoiser (the backend's prune entry: cpu): 0
-    // where the backend has it (the default), 1 required (an error where it has not), -1
-    // off. Other models ignore it.
+    // Certified pruning of the empirical denoiser (the backend's prune entry: cpu, cuda): 0
+    // where the backend has it on by default (the default; cpu), 1 required (an error
+    // where it has not), -1 off. Other models ignore it.
     int prune;
     double prune_eps; // a skipped row's weight <= eps x top weight / N, in (0, 1e-3]
 } ds_sample_config;

@@ -113,6 +113,55 @@ cudaError_t ds_launch_empirical_fused(const float *xc, int64_t rows, int64_t d, 
                                       const double *half_sq, int64_t n, int64_t first, ds_sigma2 s2,
                                       ds_softmax_state st);
 
+// Certified pruning of the empirical denoiser (kernels/prune.cu): the index of
+// host/backends/prune_index.h on the device and the training rows as the empirical
+// binding holds them (centred floats in pieces of piece_rows rows, |y|^2 / 2 per row).
+typedef struct {
+    int64_t n, d, k;
+    const double *basis;           // d x k directions
+    const float *py;               // n x k rounded projections of the rows
+    const double *py_sq;           // n: |py_i|^2
+    double omega, py_max, res_max; // the index's rounding and precheck facts
+    double eps, log_ratio;         // the certificate and ln(N / eps)
+    double y_norm;                 // max_i |y_i|
+    const float *const *y;         // device array of the pieces' row pointers
+    const double *const *half_sq;  // and of their |y|^2 / 2
+    int64_t piece_rows;
+    const double *mean; // d
+} ds_prune_dev;
+// Per query row of a block: the rounded projections (rows x k) and |a|^2, whether the
+// bound pass runs (the precheck), the smallest bound and its row, the skip threshold,
+// the survivor count and list (rows x cap, increasing) and a scratch of rows x cap.
+typedef struct {
+    float *a;
+    double *pxx;
+    int *live;
+    double *lmin;
+    int64_t *amin;
+    double *thr;
+    int64_t *count, *list;
+    double *ell;
+    int64_t cap;
+} ds_prune_rows;
+// a, |a|^2 and live from the queries x (uncentred floats); the minimum and count reset.
+cudaError_t ds_launch_prune_project(ds_prune_dev p, const float *x, int64_t rows, ds_sigma2 s2,
+                                    ds_prune_rows r);
+// With g = a py^T over the chunk of training rows [start, start + len) (rows x len): the
+// running minimum of the bounds and its row.
+cudaError_t ds_launch_prune_min(ds_prune_dev p, const float *g, int64_t rows, int64_t len,
+                                int64_t start, ds_prune_rows r);
+// The skip threshold of each live query from the exact distance to its minimum's row.
+cudaError_t ds_launch_prune_threshold(ds_prune_dev p, const float *x, int64_t rows, ds_sigma2 s2,
+                                      ds_prune_rows r);
+// The chunk's rows whose bounds are below the threshold appended to the survivors.
+cudaError_t ds_launch_prune_collect(ds_prune_dev p, const float *g, int64_t rows, int64_t len,
+                                    int64_t start, ds_prune_rows r);
+// For each live query with count <= cap: out row i = D over its survivors (in double,
+// rounded once; out may alias x), top[i] its top row, stat[4 i ..] its top weight (lower
+// bound), entropy, skipped-mass bound and change bound.
+cudaError_t ds_launch_prune_evaluate(ds_prune_dev p, const float *x, int64_t rows, ds_sigma2 s2,
+                                     ds_prune_rows r, float *out, int64_t *top, double *stat);
+
 // Gaussian mixture (kernels/gmm_density.cu). proj holds rows x (k r): the projections
 // U_c^T (x - mu_c). logp[i][c] = log w_c + log N(x_i; mu_c, Sigma_c + sigma_i^2 I) up to
 // a constant shared by all components.

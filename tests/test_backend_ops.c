@@ -74,6 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_models.h"
 #include "ds_backend.h"
 #include "ds_error.h"
 #include "ds_philox.h"
@@ -108,6 +109,9 @@ typedef struct {
     int (*philox_raw)(uint64_t seed, int64_t first_row, int64_t rows, int64_t cols, uint32_t *out);
     // A setting under which bind must fail (a path forced where it cannot run), or NULL.
     const char *bind_refused;
+    // Test aid: the training rows the pruned evaluation of one query computes (NULL: a
+    // backend without pruning).
+    int (*prune_kept)(ds_bound_model *bm, const float *x, double sigma, uint8_t *keep);
 } backend_row;
 
 static const backend_row backends[] = {
@@ -121,7 +125,8 @@ static const backend_row backends[] = {
       {NULL, 0}},
      {{"", 0}, {NULL, 0}},
      NULL,
-     NULL},
+     NULL,
+     cpu_bound_prune_kept},
 #ifdef DIFFSAMP_HAVE_CUDA
     // The automatic path choice, each path forced, and each with training pieces of 700
     // rows and query blocks of 13 rows (the online merge across chunks, the blocked
@@ -134,12 +139,17 @@ static const backend_row backends[] = {
       {"DIFFSAMP_CUDA_FUSED=1", DS_FUSED_MAX_D},
       {"DIFFSAMP_CUDA_FUSED=0 DIFFSAMP_CUDA_CHUNK=700 DIFFSAMP_CUDA_ROWS=13", 0},
       {"DIFFSAMP_CUDA_FUSED=1 DIFFSAMP_CUDA_CHUNK=700 DIFFSAMP_CUDA_ROWS=13", DS_FUSED_MAX_D},
+      {"DIFFSAMP_TEST_PRUNE=1e-12", 0},
+      {"DIFFSAMP_TEST_PRUNE=1e-12 DIFFSAMP_CUDA_CHUNK=700 DIFFSAMP_CUDA_ROWS=13 "
+       "DIFFSAMP_CUDA_PRUNE_CHUNK=300",
+       0},
       {NULL, 0}},
      {{"", 0}, {"DIFFSAMP_CUDA_ROWS=5", 0}, {NULL, 0}},
      ds_cuda_philox_uniforms,
-     "DIFFSAMP_CUDA_FUSED=1"},
+     "DIFFSAMP_CUDA_FUSED=1",
+     ds_cuda_prune_kept},
 #else
-    {"cuda", 1, 1, {{"", 0}, {NULL, 0}}, {{"", 0}, {NULL, 0}}, NULL, NULL},
+    {"cuda", 1, 1, {{"", 0}, {NULL, 0}}, {{"", 0}, {NULL, 0}}, NULL, NULL, NULL},
 #endif
 };
 #define N_BACKENDS ((int)(sizeof backends / sizeof backends[0]))
@@ -565,6 +575,92 @@ static void test_empirical_denoiser(void **state) {
             ds_model_free(&m);
         }
     }
+    END_BACKENDS();
+}
+
+// Twins: n / 2 clustered rows of dimension d whose coordinate 0 has 10 times the spread
+// (so that it leads the principal directions the bound projects on), each with a twin
+// 0.09 to 0.14 away along it. A query at a row at sigma 0.02 then has its twin's
+// distance in the projection as in full, at the margin of the threshold U + T: a wrong
+// threshold skips a twin whose weight is above eps / N.
+static void twins_model(ds_model *m, int64_t n, int64_t d, uint64_t salt) {
+    double *c = random_normal(8 * d, salt), *x = random_normal(n * d, salt + 1);
+    double *gap = new_doubles(n);
+    tu_fill_uniform(gap, n, seed_for(salt + 2), 0.09, 0.14);
+    for (int64_t i = 0; i < n; i += 2)
+        for (int64_t j = 0; j < d; j++) {
+            double scale = j == 0 ? 10 : 1;
+            x[i * d + j] = scale * (0.5 + 0.8 * c[(i / 2 % 8) * d + j] + 0.3 * x[i * d + j]);
+            if (i + 1 < n) x[(i + 1) * d + j] = x[i * d + j] + (j == 0 ? gap[i] : 0);
+        }
+    tu_empirical_model(m, x, n, d);
+    free(c), free(x), free(gap);
+}
+
+static void check_prune_certificate(const backend_row *r, const ds_model *model, double eps,
+                                    const char *settings) {
+    enum { QUERIES = 12 };
+    const double sig[] = {0.02, 0.05, 0.1, 0.3, 1, 3, 20};
+    const ds_model m = *model;
+    uint8_t *keep = malloc((size_t)m.data.n);
+    float *xf = malloc(sizeof(float) * (size_t)m.d);
+    assert_non_null(keep), assert_non_null(xf);
+    apply_settings(settings, 1);
+    ds_backend *b = backend(r->name);
+    ds_bound_model *bm = b->bind(b, &m);
+    ds_prune_stats st;
+    if (!bm || b->prune(b, bm, eps, &st)) fail_msg("%s", ds_error());
+    for (int s = 0; s < 7; s++) {
+        int64_t skipped = 0, pruned = 0;
+        double *x = gen_queries(&m, QUERIES, AT_ROWS, &sig[s], 1, 500 + (uint64_t)s);
+        for (int q = 0; q < QUERIES; q++) {
+            double kept, lost;
+            for (int j = 0; j < m.d; j++) xf[j] = (float)x[q * m.d + j];
+            int was = r->prune_kept(bm, xf, sig[s], keep);
+            if (was < 0) fail_msg("%s", ds_error());
+            skipped += tu_check_prune_keep(&m, xf, sig[s], eps, keep, &kept, &lost);
+            pruned += was;
+        }
+        printf("%s [%s] d=%lld eps %g sigma %-5g: %lld of %d queries pruned, %.1f%% of the rows "
+               "left out\n",
+               r->name, settings, (long long)m.d, eps, sig[s], (long long)pruned, QUERIES,
+               100.0 * (double)skipped / (double)(QUERIES * m.data.n));
+        if (sig[s] == 0.02) assert_true(2 * pruned >= QUERIES && 4 * skipped >= QUERIES * m.data.n);
+        if (sig[s] == 20) assert_int_equal(pruned, 0);
+        free(x);
+    }
+    b->unbind(b, bm);
+    ds_backend_free(b);
+    apply_settings(settings, 0);
+    free(keep), free(xf);
+}
+
+// Certified pruning row by row (tu_check_prune_keep) through each backend's test aid:
+// every skipped row's w_i / w_top <= eps / N and the top row kept, at the largest eps
+// allowed and the default, on cuda also over several index chunks, on clustered rows
+// (d = 48) and on twins (twins_model), whose weights sit at the threshold's margin (a
+// threshold U + 0.3 T fails there). Not vacuous: at sigma 0.02 most queries are pruned
+// and most rows skipped, at sigma 20 none is.
+static void test_prune_certificate(void **state) {
+    (void)state;
+    int ran_any = 0;
+    const model_spec spec = {DS_MODEL_EMPIRICAL, 800, 48, 0, 0, 0.3};
+    ds_model models[2];
+    gen_model(&models[0], &spec, 41);
+    twins_model(&models[1], 800, 16, 43);
+    FOR_EACH_BACKEND(r) {
+        assert_non_null(r->prune_kept); // every backend registered here prunes
+        int cuda = !strcmp(r->name, "cuda");
+        for (int s = 0; s < 2; s++)
+            for (int e = 0; e < 2; e++) {
+                check_prune_certificate(r, &models[s], e ? 1e-12 : 1e-3, "");
+                if (cuda)
+                    check_prune_certificate(r, &models[s], e ? 1e-12 : 1e-3,
+                                            "DIFFSAMP_CUDA_PRUNE_CHUNK=300");
+            }
+    }
+    ds_model_free(&models[0]);
+    ds_model_free(&models[1]);
     END_BACKENDS();
 }
 
@@ -1359,6 +1455,7 @@ int main(void) {
         cmocka_unit_test(test_local_models),
         cmocka_unit_test(test_linear_features),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_prune_certificate),
         cmocka_unit_test(test_end_to_end_heun),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,34 +64,13 @@ static void make_query(const ds_model *m, double sigma, uint64_t seed, float *x)
 // w_i / w_top <= eps / N, the top row kept, and the skipped mass <= the mass bound that
 // cpu_prune_denoise reports for this query alone. Returns the rows skipped, in
 // *pruned whether the query was pruned.
-static int64_t check_query(cpu_prune *p, ds_prune_stats *st, const float_rows *f, const float *x,
+static int64_t check_query(cpu_prune *p, ds_prune_stats *st, const ds_model *m, const float *x,
                            double sigma, double eps, int *pruned) {
     uint8_t keep[N];
-    double dist[N], xc[D], best = INFINITY;
-    int64_t top = 0, skipped = 0;
     *pruned = cpu_prune_kept(p, x, sigma, keep);
     assert_true(*pruned >= 0);
-    for (int j = 0; j < D; j++) xc[j] = (double)x[j] - f->rows.mean[j];
-    for (int i = 0; i < N; i++) {
-        double s = 0;
-        for (int j = 0; j < D; j++) s += (xc[j] - f->y[i * D + j]) * (xc[j] - f->y[i * D + j]);
-        dist[i] = s;
-        if (s < best) best = s, top = i;
-    }
-    double kept = 0, lost = 0; // sums of w_i / w_top
-    for (int i = 0; i < N; i++) {
-        double w = exp(-(dist[i] - best) / (2 * sigma * sigma));
-        if (keep[i]) {
-            kept += w;
-            continue;
-        }
-        skipped++, lost += w;
-        // The test's own double rounding of D_i - D_min: 1e-6 relative is ample.
-        if (!(w <= eps / N * (1 + 1e-6)))
-            fail_msg("sigma %g: skipped row %d has w / w_top = %.3g > eps / N = %.3g", sigma, i, w,
-                     eps / N);
-    }
-    assert_int_equal(keep[top], 1);
+    double kept, lost; // sums of w_i / w_top
+    int64_t skipped = tu_check_prune_keep(m, x, sigma, eps, keep, &kept, &lost);
     // The same query through the denoiser: pruned exactly when the certificate says so,
     // and its reported mass bound covers the true skipped mass.
     float out[D];
@@ -129,7 +108,7 @@ static void test_certificate_row_by_row(void **state) {
                 float x[D];
                 int was_pruned;
                 make_query(&m, sigmas[s], seed + 100 + 10 * (uint64_t)(s * QUERIES + q), x);
-                skipped += check_query(p, &st, &f, x, sigmas[s], eps_list[e], &was_pruned);
+                skipped += check_query(p, &st, &m, x, sigmas[s], eps_list[e], &was_pruned);
                 pruned += was_pruned;
             }
             printf("eps %g sigma %-5g: %lld of %d queries pruned, %.1f%% of the rows skipped\n",

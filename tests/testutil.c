@@ -485,3 +485,37 @@ ds_data tu_images(int64_t n, int c, int h, int w, uint64_t seed, const char *dir
     free(rows);
     return data;
 }
+
+int64_t tu_check_prune_keep(const ds_model *m, const float *x, double sigma, double eps,
+                            const uint8_t *keep, double *kept, double *lost) {
+    int64_t n = m->data.n, d = m->d, top = 0, skipped = 0;
+    double *dist = malloc(sizeof(double) * (size_t)(n + d)), best = INFINITY;
+    assert_non_null(dist);
+    double *xc = dist + n;
+    for (int64_t j = 0; j < d; j++) xc[j] = (double)x[j] - m->mean[j];
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double v = xc[j] - (float)(ds_data_value(&m->data, i, j) - m->mean[j]);
+            s += v * v;
+        }
+        dist[i] = s;
+        if (s < best) best = s, top = i;
+    }
+    *kept = *lost = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double w = exp(-(dist[i] - best) / (2 * sigma * sigma));
+        if (keep[i]) {
+            *kept += w;
+            continue;
+        }
+        skipped++, *lost += w;
+        // The test's own double rounding of D_i - D_min: 1e-6 relative is ample.
+        if (!(w <= eps / (double)n * (1 + 1e-6)))
+            fail_msg("sigma %g: skipped row %lld has w / w_top = %.3g > eps / N = %.3g", sigma,
+                     (long long)i, w, eps / (double)n);
+    }
+    if (!keep[top]) fail_msg("sigma %g: the top row %lld was skipped", sigma, (long long)top);
+    free(dist);
+    return skipped;
+}

@@ -94,6 +94,13 @@ double tu_landing_model(ds_model *m, uint64_t seed);
 void tu_landing_run(ds_backend *b, const ds_model *m, const char *solver, int final_zero,
                     int landing, double *x, ds_sample_result *r);
 void tu_check_landing(const char *backend, const char *solver, int final_zero, double rounding);
+// The certificate of certified pruning row by row for one query x (floats) at sigma,
+// against the float64 softmax over the centred float32 rows the backends hold: each
+// row with keep[i] == 0 has w_i / w_top <= eps / N, and the top row is kept (a failure
+// otherwise). Returns the rows skipped; *kept and *lost get the sums of w_i / w_top
+// over the kept and the skipped rows.
+int64_t tu_check_prune_keep(const ds_model *m, const float *x, double sigma, double eps,
+                            const uint8_t *keep, double *kept, double *lost);
 // 1 when a CUDA device is usable; otherwise prints "skipped: no CUDA device".
 int tu_have_cuda_or_say_skip(const char *test_name);
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # On a machine with an NVIDIA GPU (the device tool's H100 / H200): builds diffsamp with
 # CUDA, runs the GPU tests, times the empirical denoiser against cuBLAS SGEMM and
-# PyTorch plus a full Heun run (bench_cuda_denoise), runs compute-sanitizer (memcheck
+# PyTorch plus a full Heun run (bench_cuda_denoise), certified landing and pruning
+# against the dense run (bench_landing --backend cuda), runs compute-sanitizer (memcheck
 # over the GPU tests, racecheck and synccheck over the fused-kernel test), profiles a
 # Heun run with Nsight Compute (tools/profile.sh), then runs the rest of the test suite.
 #
@@ -238,6 +239,25 @@ if ((built)); then
     stage benchmark "$OUT/bench.md" 240 "$BUILD/bench_cuda_denoise" "${torch_opt[@]}"
 else
     skip benchmark "no build"
+fi
+if ((built)); then
+    # Certified landing and pruning on cuda against the dense run (issue 14: --prune is
+    # off by default on cuda until this is measured), and the cost model's constant G on
+    # the device; appended to bench.md. Fashion-MNIST installed, or from build-deps.
+    data=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+    deb=$(ls "$DEPS"/dataset-fashion-mnist_*.deb 2>/dev/null | head -n 1)
+    if [ ! -e "$data" ] && [ -n "$deb" ] && mkdir -p "$BUILD/data" &&
+        unpack_deb "$deb" "$BUILD/data"; then
+        data=$BUILD/data/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+    fi
+    data_opt=(--random-d 784)
+    [ -e "$data" ] && data_opt=(--data "$data")
+    stage landing "$LOGS/landing.txt" 90 bash -c '"$0" --backend cuda "${@}" &&
+        "$0" --backend cuda --gather-cost "${@}"' "$BUILD/bench_landing" "${data_opt[@]}"
+    { printf '\n## bench_landing --backend cuda %s\n\n```\n' "${data_opt[*]}" &&
+        cat "$LOGS/landing.txt" && printf '```\n'; } >>"$OUT/bench.md"
+else
+    skip landing "no build"
 fi
 if ((!tests)); then
     for tool in memcheck racecheck synccheck; do skip "$tool" "no test build"; done

@@ -188,6 +188,7 @@ ds_backend *ds_backend_callback_new(ds_backend *inner) {
     b->denoise = cb_denoise;
     b->gaussian_flow = cb_gaussian_flow;
     b->prune = inner->prune ? cb_prune : NULL;
+    b->prune_default = inner->prune_default;
     b->destroy = cb_destroy;
     return b;
 }

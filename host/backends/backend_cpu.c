@@ -229,6 +229,11 @@ static int cpu_prune_on(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_
     return cpu_empirical_prune(bm->empirical, eps, stats);
 }
 
+int cpu_bound_prune_kept(ds_bound_model *bm, const float *x, double sigma, uint8_t *keep) {
+    if (!bm->empirical) return ds_fail("cpu pruning: the model is not empirical");
+    return cpu_empirical_prune_kept(bm->empirical, x, sigma, keep);
+}
+
 static int cpu_gaussian_flow(ds_backend *b, ds_bound_model *bm, const ds_batch *x,
                              double sigma_from, double sigma_to, ds_batch *out) {
     (void)b;
@@ -290,6 +295,7 @@ ds_backend *ds_backend_cpu_new(void) {
     b->denoise = cpu_denoise;
     b->gaussian_flow = cpu_gaussian_flow;
     b->prune = cpu_prune_on;
+    b->prune_default = 1;
     b->memory = cpu_memory;
     b->destroy = cpu_destroy;
     return b;

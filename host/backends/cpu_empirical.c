@@ -136,6 +136,11 @@ int cpu_empirical_prune(cpu_empirical *e, double eps, ds_prune_stats *stats) {
     return 0;
 }
 
+int cpu_empirical_prune_kept(const cpu_empirical *e, const float *x, double sigma, uint8_t *keep) {
+    if (!e->prune) return ds_fail("cpu pruning: not turned on for this model");
+    return cpu_prune_kept(e->prune, x, sigma, keep);
+}
+
 void cpu_empirical_free(cpu_empirical *e) {
     if (!e) return;
     cpu_prune_free(e->prune);

@@ -19,6 +19,11 @@ void cpu_empirical_free(cpu_empirical *e);
 // Certified pruning (cpu_prune.c) of this denoiser from now on, with certificate eps;
 // *stats accumulates its counts. -1 (error recorded) when its index cannot be built.
 int cpu_empirical_prune(cpu_empirical *e, double eps, ds_prune_stats *stats);
+// Test aid: the rows the pruned evaluation of one query x at sigma computes (keep[i] = 1;
+// all where it is not pruned). 1 pruned, 0 not, -1 on error (pruning off included).
+int cpu_empirical_prune_kept(const cpu_empirical *e, const float *x, double sigma, uint8_t *keep);
+// The same for a model bound on the cpu backend (the conformance test's view).
+int cpu_bound_prune_kept(ds_bound_model *bm, const float *x, double sigma, uint8_t *keep);
 // out = D(x; sigma) on rows rows; sigma has one value (n_sigma == 1) or one per row;
 // diag (may be NULL) receives rows entries from index 0.
 int cpu_empirical_denoise(const cpu_empirical *e, const float *x, int64_t rows, const double *sigma,

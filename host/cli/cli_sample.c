@@ -107,9 +107,9 @@ static int plan(sample_args *a) {
     if (a->prune && a->no_prune)
         return ds_fail("sample: --prune and --no-prune together (give one)");
     c->prune = a->prune ? 1 : a->no_prune ? -1 : 0;
-    if (a->prune && (!strcmp(a->backend, "ref") || !strcmp(a->backend, "cuda")))
+    if (a->prune && !strcmp(a->backend, "ref"))
         return ds_fail("sample: --prune: backend %s evaluates every training row (pruning is on "
-                       "cpu; leave out --prune)",
+                       "cpu and cuda; leave out --prune)",
                        a->backend);
     if (a->n < 0 || a->batch < 1)
         return ds_fail("sample: --n must be >= 0 and --batch >= 1 (got %lld, %lld)",
@@ -539,7 +539,8 @@ int cli_sample(int argc, char **argv) {
         {"no-landing", CLI_FLAG, &a.cfg.no_landing,
          "empirical model: evaluate every row at every step (no certified landing)"},
         {"prune", CLI_FLAG, &a.prune,
-         "empirical model: certified pruning, required (an error on a backend without it)"},
+         "empirical model: certified pruning, required (an error on a backend without it; "
+         "cuda prunes only with it)"},
         {"no-prune", CLI_FLAG, &a.no_prune,
          "empirical model: no certified pruning (by default the cpu backend prunes where it "
          "pays)"},

@@ -143,8 +143,8 @@ static int prepare_landing(run_state *st, const ds_model *model, const ds_sample
     return 0;
 }
 
-// Pruning is on for the empirical model where the backend has it, unless turned off;
-// required (--prune) on a backend without it, an error rather than a dense run.
+// Pruning is on for the empirical model where the backend has it on by default, unless
+// turned off; required (--prune) on a backend without it, an error rather than a dense run.
 static int prepare_pruning(run_state *st, const ds_model *model, const ds_sample_config *c,
                            ds_sample_result *r) {
     ds_backend *b = st->ctx.b;
@@ -156,9 +156,10 @@ static int prepare_pruning(run_state *st, const ds_model *model, const ds_sample
     if (!b->prune) {
         if (c->prune == 0) return 0;
         return ds_fail("sample: --prune: backend %s evaluates every training row (pruning is "
-                       "on cpu)",
+                       "on cpu and cuda)",
                        b->name);
     }
+    if (c->prune == 0 && !b->prune_default) return 0;
     DS_TRY(b->prune(b, st->ctx.model, c->prune_eps, &r->prune));
     r->pruning = 1;
     return 0;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # diffsamp with --backend cuda, run on the CPU emulator (a diffsamp built against
-# tests/cuda_emu): sample runs of the empirical, Gaussian, mixture, nearest, smoothed,
-# variance, pca_locality and ls models through several solvers, teleportation, query
+# tests/cuda_emu): sample runs of the empirical (also pruned), Gaussian, mixture, nearest,
+# smoothed, variance, pca_locality and ls models through several solvers, teleportation, query
 # batches and trajectories agree with --backend cpu from the same noise; info names the
 # emulated device; too little device memory is refused clearly. This runs the whole
 # CLI -> sampler -> cuda backend path; it is not a GPU result.
@@ -58,6 +58,16 @@ compare --model-dir "$T/gmm" --sampler unipc --steps 10 --teleport-fraction 0.3 
     --teleport-model "$T/gaussian"
 compare --model-dir "$T/gaussian" --sampler ipndm --steps 10
 compare --model-dir "$T/empirical" --sampler euler --steps 12 --schedule logsnr
+# Certified pruning on cuda (--prune; by default only cpu prunes), without landing so
+# that the small sigmas are evaluated: the run skips rows and says so in run.json.
+compare --model-dir "$T/empirical" --sampler heun --steps 8 --prune --no-landing
+$PY - "$T/cuda$case_no/run.json" <<'PYEOF' || fail "cuda --prune: run.json does not show pruning"
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["prune"]
+print("cuda --prune: %d of %d pairs left out, %d of %d evaluations pruned" % (p["pairs_skipped"], p["pairs"], p["queries_pruned"], p["queries"]))
+sys.exit(0 if r["pruning"] and p["pairs_skipped"] > 0 and p["queries_pruned"] > 0 else 1)
+PYEOF
 compare --model-dir "$T/nearest" --sampler heun --steps 6
 compare --model-dir "$T/smoothed" --sampler heun --steps 6
 compare --model-dir "$T/variance" --sampler heun --steps 6

@@ -220,11 +220,7 @@ static int cuda_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, co
 // Certified pruning (cuda_prune.cu); the workspace is refitted to hold its buffers too.
 static int cuda_prune_on(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_stats *stats) {
     (void)b;
-    if (bm->m->kind != DS_MODEL_EMPIRICAL)
-        return ds_fail("cuda backend: pruning is for the empirical model (got %s)",
-                       ds_model_kind_name(bm->m->kind));
-    if (!(eps > 0 && eps <= 1e-3))
-        return ds_fail("cuda backend: the prune eps %g is outside (0, 1e-3]", eps);
+    DS_TRY(ds_backend_check_prune("cuda backend", bm->m, eps));
     ds_cuda_prune *p = ds_cuda_prune_new(bm, eps, stats);
     if (!p) return -1;
     ds_cuda_prune_free(bm->prune);

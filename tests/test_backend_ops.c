@@ -609,7 +609,13 @@ static void check_prune_certificate(const backend_row *r, const ds_model *model,
     ds_backend *b = backend(r->name);
     ds_bound_model *bm = b->bind(b, &m);
     ds_prune_stats st;
-    if (!bm || b->prune(b, bm, eps, &st)) fail_msg("%s", ds_error());
+    assert_non_null(bm);
+    // An eps outside (0, 1e-3] is refused with one line, and pruning stays off.
+    assert_int_equal(b->prune(b, bm, 2e-3, &st), -1);
+    assert_non_null(strstr(ds_error(), "prune eps 0.002 is outside (0, 1e-3]"));
+    for (int j = 0; j < m.d; j++) xf[j] = (float)m.mean[j];
+    assert_int_equal(r->prune_kept(bm, xf, 1.0, keep), -1);
+    if (b->prune(b, bm, eps, &st)) fail_msg("%s", ds_error());
     for (int s = 0; s < 7; s++) {
         int64_t skipped = 0, pruned = 0;
         double *x = gen_queries(&m, QUERIES, AT_ROWS, &sig[s], 1, 500 + (uint64_t)s);

@@ -20,6 +20,15 @@ uint64_t ds_backend_source_bytes(const ds_data *d) {
     return d->map_base ? 0 : (uint64_t)ds_data_value_bytes(d);
 }
 
+int ds_backend_check_prune(const char *who, const ds_model *m, double eps) {
+    if (m->kind != DS_MODEL_EMPIRICAL)
+        return ds_fail("%s: pruning is for the empirical model (got %s)", who,
+                       ds_model_kind_name(m->kind));
+    if (!(eps > 0 && eps <= 1e-3))
+        return ds_fail("%s: the prune eps %g is outside (0, 1e-3]", who, eps);
+    return 0;
+}
+
 int ds_backend_check_bind(const char *who, const ds_model *m) {
     if (m->kind == DS_MODEL_CALLBACK)
         return ds_fail("%s: a callback model needs the callback backend (ds_backend_callback_new)",

@@ -20,6 +20,9 @@ int ds_backend_check_denoise(const char *who, const ds_model *m, const ds_batch 
 int ds_backend_check_flow(const char *who, const ds_model *m, const ds_batch *x, double sigma_from,
                           double sigma_to, const ds_batch *out);
 
+// The check of every backend's prune entry: an empirical model and eps in (0, 1e-3].
+int ds_backend_check_prune(const char *who, const ds_model *m, double eps);
+
 // The check every backend's bind runs first: -1 with a message naming `who` for a model
 // kind the backends' own bind does not evaluate (DS_MODEL_CALLBACK) or a model that lacks
 // what its kind needs (empirical: n >= 1 training rows of dimension d >= 1 and their

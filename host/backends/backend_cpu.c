@@ -221,11 +221,7 @@ static int cpu_denoise(ds_backend *b, ds_bound_model *bm, const ds_batch *x, con
 
 static int cpu_prune_on(ds_backend *b, ds_bound_model *bm, double eps, ds_prune_stats *stats) {
     (void)b;
-    if (bm->m->kind != DS_MODEL_EMPIRICAL)
-        return ds_fail("cpu backend: pruning is for the empirical model (got %s)",
-                       ds_model_kind_name(bm->m->kind));
-    if (!(eps > 0 && eps <= 1e-3))
-        return ds_fail("cpu backend: the prune eps %g is outside (0, 1e-3]", eps);
+    DS_TRY(ds_backend_check_prune("cpu backend", bm->m, eps));
     return cpu_empirical_prune(bm->empirical, eps, stats);
 }
 

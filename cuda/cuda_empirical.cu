@@ -222,6 +222,7 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
                        "(the model has %lld)",
                        ds_dist_size(), (long long)n);
     bm->sharded = ds_dist_data_sharding();
+    if (bm->sharded) DS_TRY(ds_cuda_nccl_new(&bm->nccl));
     bm->piece_rows = ds_cuda_piece_rows(m, bm->n);
     bm->n_pieces = (bm->n + bm->piece_rows - 1) / bm->piece_rows;
     DS_TRY(ds_cuda_upload_doubles(&bm->mean, m->mean, (size_t)d, "the data mean"));
@@ -238,6 +239,7 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
 }
 
 void ds_cuda_empirical_unbind(ds_bound_model *bm) {
+    ds_cuda_nccl_free(bm->nccl);
     for (int64_t p = 0; bm->y && p < bm->n_pieces; p++) {
         CUDA_RELEASE(cudaFree(bm->y[p]));
         CUDA_RELEASE(cudaFree(bm->half_sq[p]));

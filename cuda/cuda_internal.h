@@ -13,6 +13,7 @@ typedef struct ds_cuda_over ds_cuda_over;
 typedef struct ds_cuda_local ds_cuda_local;
 typedef struct ds_cuda_variance ds_cuda_variance;
 typedef struct ds_cuda_prune ds_cuda_prune;
+typedef struct ds_cuda_nccl ds_cuda_nccl;
 
 typedef struct {
     cublasHandle_t blas;
@@ -50,6 +51,7 @@ struct ds_bound_model {
     // per row in double, and max |y|.
     int64_t first, n, n_pieces, piece_rows;
     int sharded;
+    ds_cuda_nccl *nccl; // sharded, in a build with NCCL: the merge between GPUs, else NULL
     float **y;
     double **half_sq;
     double y_norm;
@@ -118,6 +120,14 @@ int ds_cuda_prune_denoise(ds_bound_model *bm, const float *x, int64_t rows, cons
 // --shard-data (cuda/cuda_shard.cu): the running states of rows query rows over this
 // rank's training rows become those over every rank's (before the finish).
 int ds_cuda_shard_merge(ds_bound_model *bm, int64_t rows, ds_sigma2 s2);
+// The NCCL merge (cuda/cuda_nccl.cu). Collective: every rank's communicator, or *out
+// NULL in a build without NCCL or with DIFFSAMP_NCCL=0 (the host merge then).
+int ds_cuda_nccl_new(ds_cuda_nccl **out);
+void ds_cuda_nccl_free(ds_cuda_nccl *c);
+#ifdef DIFFSAMP_HAVE_NCCL
+// In place on the device: the states of rows query rows merged over the ranks.
+int ds_cuda_nccl_merge(ds_cuda_nccl *c, ds_softmax_state st, int64_t rows, int64_t d, ds_sigma2 s2);
+#endif
 
 // Gaussian and mixture models (cuda/cuda_gmm.cu).
 int ds_cuda_gmm_bind(ds_bound_model *bm);

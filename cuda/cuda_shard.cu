@@ -4,7 +4,8 @@
 // merge is staged through the host: the states are downloaded into dist.h's layout
 // (logits in units of 1 / sigma^2, global row numbers, the weighted sum in double),
 // merged by ds_dist_lse_merge (MPI_Allreduce with the log-sum-exp fold of
-// host/dist/lse_fold.c, the same as on cpu and ref) and uploaded back.
+// host/dist/lse_fold.c, the same as on cpu and ref) and uploaded back; in a build with
+// NCCL it stays on the devices (cuda_nccl.cu) unless DIFFSAMP_NCCL=0.
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,9 @@ static int merge_on_host(ds_bound_model *bm, int64_t rows, ds_sigma2 s2, host_st
 }
 
 int ds_cuda_shard_merge(ds_bound_model *bm, int64_t rows, ds_sigma2 s2) {
+#ifdef DIFFSAMP_HAVE_NCCL
+    if (bm->nccl) return ds_cuda_nccl_merge(bm->nccl, bm->ws.st, rows, bm->m->d, s2);
+#endif
     host_states h;
     DS_TRY(host_states_new(&h, rows, bm->m->d));
     int rc = merge_on_host(bm, rows, s2, &h);

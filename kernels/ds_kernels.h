@@ -100,6 +100,12 @@ cudaError_t ds_launch_softmax_merge(float *dot, int64_t rows, int64_t n, const d
                                     const double *chunk_max, const int64_t *chunk_arg,
                                     ds_refine_buf rb, int64_t first, ds_sigma2 s2,
                                     ds_softmax_state st, int64_t d);
+// Each row's state moved to the larger maximum new_max[i] >= max[i] (the maximum over the
+// ranks under --shard-data): sums, zl and accumulator rescaled by exp((max - new_max) /
+// sigma^2), and arg set to INT64_MAX where the maximum is another rank's (so that the
+// minimum over the ranks is the first row of the maximum).
+cudaError_t ds_launch_softmax_rebase(ds_softmax_state st, const double *new_max, int64_t rows,
+                                     int64_t d, ds_sigma2 s2);
 // out[i][j] = acc[i][j] / sum[i] + mean[j] (in double, rounded once).
 cudaError_t ds_launch_empirical_finish(float *out, ds_softmax_state st, const double *mean,
                                        int64_t rows, int64_t d);

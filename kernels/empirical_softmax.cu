@@ -53,6 +53,25 @@ __global__ void softmax_merge_kernel(float *dots, int64_t n, const double *half_
     }
 }
 
+// One thread per query row i, then its accumulator row in a grid-stride loop.
+__global__ void softmax_rebase_kernel(ds_softmax_state st, const double *new_max, int64_t rows,
+                                      int64_t d, ds_sigma2 s2) {
+    DS_GRID_STRIDE(e, rows * d) {
+        int64_t i = e / d;
+        st.acc[e] *= (float)ds_online_rescale(st.max[i], new_max[i], 1.0 / ds_sigma2_of(s2, i));
+    }
+}
+
+__global__ void softmax_rebase_rows_kernel(ds_softmax_state st, const double *new_max, int64_t rows,
+                                           ds_sigma2 s2) {
+    DS_GRID_STRIDE(i, rows) {
+        double inv_s2 = 1.0 / ds_sigma2_of(s2, i), old = st.max[i];
+        double scale = ds_online_rescale(old, new_max[i], inv_s2);
+        if (old != new_max[i]) st.arg[i] = INT64_MAX; // another rank holds the maximum
+        ds_online_update(&st.max[i], &st.sum[i], &st.zl[i], new_max[i], scale, inv_s2, 0, 0);
+    }
+}
+
 __global__ void empirical_finish_kernel(float *out, ds_softmax_state st, const double *mean,
                                         int64_t rows, int64_t d) {
     DS_GRID_STRIDE(e, rows * d) {
@@ -73,6 +92,16 @@ extern "C" cudaError_t ds_launch_softmax_merge(float *dot, int64_t rows, int64_t
                                                int64_t d) {
     softmax_merge_kernel<<<(unsigned int)rows, DS_THREADS>>>(dot, n, half_sq, chunk_max, chunk_arg,
                                                              rb, first, s2, st, d);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t ds_launch_softmax_rebase(ds_softmax_state st, const double *new_max,
+                                                int64_t rows, int64_t d, ds_sigma2 s2) {
+    // The accumulator first: its scale reads the old maxima.
+    softmax_rebase_kernel<<<ds_blocks_for(rows * d), DS_THREADS>>>(st, new_max, rows, d, s2);
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess) return err;
+    softmax_rebase_rows_kernel<<<ds_blocks_for(rows), DS_THREADS>>>(st, new_max, rows, s2);
     return cudaGetLastError();
 }
 

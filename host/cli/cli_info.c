@@ -25,7 +25,10 @@ int cli_info(int argc, char **argv) {
     char mpi[256];
     ds_dist_describe(mpi, sizeof mpi);
     printf("mpi: %s\n", mpi);
-    printf("nccl: not built (--shard-data merges the ranks' states on the host)\n");
+    printf("nccl: %s\n", ds_nccl_built() ? "built (--shard-data on cuda merges the ranks' states "
+                                           "between the GPUs; DIFFSAMP_NCCL=0: on the host)"
+                                         : "not built (--shard-data merges the ranks' states on "
+                                           "the host)");
     int n = ds_cuda_device_count();
     printf("cuda devices: %d\n", n);
     if (ds_cuda_print_devices(stdout) != 0) {

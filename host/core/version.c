@@ -11,6 +11,14 @@ const char *ds_git_revision(void) {
     return DIFFSAMP_GIT_REV;
 }
 
+int ds_nccl_built(void) {
+#ifdef DIFFSAMP_HAVE_NCCL
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 #ifdef DIFFSAMP_HAVE_CUDA
 int ds_cuda_built(void) {
     return 1;

@@ -1,10 +1,12 @@
 #!/bin/sh
 # --shard-data on the cuda backend, on the CPU emulator under mpirun (registered only in a
-# build with MPI): each rank binds its training rows, and its states, staged through the
-# host, merge by the same log-sum-exp fold as cpu and ref (host/dist). D(x; sigma) of
-# random queries on 2 and 3 ranks against one process, on both device paths; a sampling
-# run with landing on 2 ranks lands on the training rows one process lands on. This checks
-# the code's logic, not a GPU result (and not NCCL, which the emulator has not).
+# build with MPI): each rank binds its training rows, and its states merge over the
+# ranks through NCCL (the emulator's, whose collectives are MPI's: tests/cuda_emu/
+# emu_nccl.cpp), or with DIFFSAMP_NCCL=0 staged through the host by the same log-sum-exp
+# fold as cpu and ref (host/dist). D(x; sigma) of random queries on 2 and 3 ranks against
+# one process, on both device paths and both merges; a sampling run with landing on 2
+# ranks lands on the training rows one process lands on. This checks the code's logic,
+# not a GPU result and not NCCL itself.
 . "$(dirname "$0")/../shell_common.sh"
 require_numpy
 . "$(dirname "$0")/../mpi_common.sh"
@@ -24,14 +26,18 @@ PY
 }
 # The tolerance is cli_mpi_data.sh's for cpu: the weighted float32 rows summed in another
 # order (per rank, then merged in double) differ by about sqrt(c) u = 1e-6 over c = 300
-# rows. DIFFSAMP_CUDA_FUSED picks the device path (the GEMM path's float products, the
-# fused path's double ones) the same in every process.
-for run in "0 1 2" "0 5 3" "1 1 3" "1 0.5 2"; do
+# rows; NCCL's float sum over R <= 3 ranks adds at most (R - 1) u = 1.2e-7.
+# DIFFSAMP_CUDA_FUSED picks the device path (the GEMM path's float products, the fused
+# path's double ones) the same in every process; DIFFSAMP_NCCL the merge.
+"$EMU" info | grep -q "^nccl: built" || fail "info: the emulator build has NCCL: $("$EMU" info)"
+for run in "0 1 2 1" "0 5 3 0" "1 1 3 1" "1 0.5 2 0" "0 0.5 3 1" "1 5 2 0"; do
     set -- $run
     D="denoise --model-dir $T/model --x $T/x.npy --sigma $2 --backend cuda"
     DIFFSAMP_CUDA_FUSED=$1 "$EMU" $D --out "$T/d1.npy" >/dev/null || fail "denoise $run"
-    DIFFSAMP_CUDA_FUSED=$1 mpi $3 "$EMU" $D --shard-data --out "$T/d$3.npy" >/dev/null ||
-        fail "-np $3 denoise $run"
+    DIFFSAMP_NCCL=$4 DIFFSAMP_EMU_NCCL_SAY=1 DIFFSAMP_CUDA_FUSED=$1 mpi $3 "$EMU" $D --shard-data \
+        --out "$T/d$3.npy" >/dev/null 2>"$T/err" || fail "-np $3 denoise $run: $(cat "$T/err")"
+    said=$(grep -c "nccl emulator: communicator" "$T/err")
+    [ "$said" -eq $(($4 * $3)) ] || fail "$run: $said NCCL communicators (expected $(($4 * $3)))"
     close "$T/d$3.npy" "$T/d1.npy" 1e-6
 done
 

@@ -25,8 +25,17 @@ endforeach()
 set_source_files_properties(${EMU_GENERATED} PROPERTIES
   COMPILE_OPTIONS "-include;${EMU_DIR}/emu_device.h")
 
+# With MPI, NCCL too (emu_nccl.cpp: its collectives over MPI), so that --shard-data's
+# NCCL merge runs under mpirun.
+set(EMU_NCCL)
+if(DIFFSAMP_HAVE_MPI)
+  set(EMU_NCCL ${EMU_DIR}/emu_nccl.cpp)
+endif()
 add_library(diffsamp_emu STATIC ${DIFFSAMP_HOST_SOURCES} ${EMU_GENERATED}
-            ${EMU_DIR}/emu_fiber.cpp ${EMU_DIR}/emu_runtime.cpp ${EMU_DIR}/emu_cublas.cpp)
+            ${EMU_DIR}/emu_fiber.cpp ${EMU_DIR}/emu_runtime.cpp ${EMU_DIR}/emu_cublas.cpp ${EMU_NCCL})
+if(DIFFSAMP_HAVE_MPI)
+  target_compile_definitions(diffsamp_emu PRIVATE DIFFSAMP_HAVE_NCCL=1)
+endif()
 set_target_properties(diffsamp_emu PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON
                       CXX_EXTENSIONS OFF)
 # The emulator's cuda_runtime.h, cublas_v2.h and nvtx3 come before any toolkit's.

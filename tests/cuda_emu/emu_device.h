@@ -89,6 +89,8 @@ void ds_emu_set_last_error(cudaError_t err);
 // Fault injection, a test aid: counts one device operation and returns
 // cudaErrorLaunchFailure from the DIFFSAMP_EMU_FAIL_AT-th one on (see emu_runtime.cpp).
 cudaError_t ds_emu_fault(void);
+// 1 when [p, p + bytes) lies in one emulated device allocation.
+int ds_emu_in_device(const void *p, size_t bytes);
 
 template <class... P> struct ds_emu_launcher {
     void (*kernel)(P...);

@@ -296,6 +296,37 @@ extern "C" cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEv
     return cudaSuccess;
 }
 
+// Kernels and copies are synchronous: a stream is a handle, and synchronising reports the
+// sticky fault.
+struct ds_emu_stream {
+    int unused;
+};
+
+extern "C" cudaError_t cudaStreamCreate(cudaStream_t *s) {
+    if (cudaError_t f = ds_emu_fault()) return f;
+    *s = (cudaStream_t)calloc(1, sizeof(struct ds_emu_stream));
+    return *s ? cudaSuccess : fail(cudaErrorMemoryAllocation);
+}
+
+extern "C" cudaError_t cudaStreamDestroy(cudaStream_t s) {
+    free(s);
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+    (void)s;
+    return ds_emu_fault();
+}
+
+extern "C" cudaError_t cudaDeviceSynchronize(void) {
+    return ds_emu_fault();
+}
+
+int ds_emu_in_device(const void *p, size_t bytes) {
+    std::lock_guard<std::mutex> hold(rt.lock);
+    return p && in_device(p, bytes ? bytes : 1);
+}
+
 extern "C" int nvtxRangePushA(const char *message) {
     (void)message;
     return rt.nvtx_depth++;

@@ -68,6 +68,10 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t stream = 0);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t stream);
 #endif
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaStreamCreate(cudaStream_t *s);
+cudaError_t cudaStreamDestroy(cudaStream_t s);
+cudaError_t cudaStreamSynchronize(cudaStream_t s);
+cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop);
 
 #ifdef __cplusplus

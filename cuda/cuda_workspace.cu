@@ -8,6 +8,7 @@
 #include "cuda_check.h"
 #include "cuda_internal.h"
 #include "bytes.h"
+#include "dist.h"
 
 // Device memory left for cuBLAS's own workspace and for batches allocated later.
 #define DS_CUDA_RESERVE_BYTES ((size_t)256 << 20)
@@ -99,11 +100,26 @@ static int refuse_workspace(const ds_bound_model *bm, size_t per_row, size_t fre
                    row_s, (long long)bm->piece_rows, reserve_s, free_s, advice);
 }
 
+// Under --shard-data the ranks' query blocks meet in every merge, so they must be the
+// same: the ranks re-fit together when any of them needs to, and take the smallest block
+// that every one can hold (a refusal or a failed allocation on one stops them all).
+static int agreed(const ds_bound_model *bm, int rc, int64_t *smallest) {
+    if (!bm->sharded) return rc;
+    DS_TRY(ds_dist_agree(rc));
+    if (!smallest) return 0;
+    int64_t neg = -*smallest;
+    DS_TRY(ds_dist_max_i64(&neg, 1));
+    *smallest = -neg;
+    return 0;
+}
+
 int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
     ds_cuda_workspace *ws = &bm->ws;
     int64_t cap = env_rows("DIFFSAMP_CUDA_ROWS"); // test aid: force query blocks
-    int64_t want = cap > 0 && cap < rows ? cap : rows;
-    if (want <= ws->planned) return 0;
+    int64_t want = cap > 0 && cap < rows ? cap : rows, planned = ws->planned;
+    int64_t grow = want > planned;
+    if (bm->sharded) DS_TRY(ds_dist_max_i64(&grow, 1));
+    if (!grow) return 0;
     ds_cuda_workspace_free(ws);
     size_t free_bytes, total_bytes;
     CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
@@ -111,11 +127,12 @@ int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
     size_t usable = free_bytes > DS_CUDA_RESERVE_BYTES ? free_bytes - DS_CUDA_RESERVE_BYTES : 0;
     int64_t fit = (int64_t)(usable / per_row), int_fit = INT_MAX / widest_row(bm);
     if (fit > int_fit) fit = int_fit;
-    if (fit < 1) return refuse_workspace(bm, per_row, free_bytes);
-    if (workspace_alloc(bm, want < fit ? want : fit) != 0) {
+    int64_t use = want < fit ? want : fit;
+    DS_TRY(agreed(bm, fit < 1 ? refuse_workspace(bm, per_row, free_bytes) : 0, &use));
+    if (agreed(bm, workspace_alloc(bm, use), NULL) != 0) {
         ds_cuda_workspace_free(ws);
         return -1;
     }
-    ws->planned = want;
+    ws->planned = want > planned ? want : planned;
     return 0;
 }

@@ -4,8 +4,9 @@
 # ranks through NCCL (the emulator's, whose collectives are MPI's: tests/cuda_emu/
 # emu_nccl.cpp), or with DIFFSAMP_NCCL=0 staged through the host by the same log-sum-exp
 # fold as cpu and ref (host/dist). D(x; sigma) of random queries on 2 and 3 ranks against
-# one process, on both device paths and both merges; a sampling run with landing on 2
-# ranks lands on the training rows one process lands on. This checks the code's logic,
+# one process, on both device paths and both merges, also with ranks whose devices hold
+# different query blocks; a sampling run with landing on 2 ranks lands on the training
+# rows one process lands on. This checks the code's logic,
 # not a GPU result and not NCCL itself.
 . "$(dirname "$0")/../shell_common.sh"
 require_numpy
@@ -39,6 +40,19 @@ for run in "0 1 2 1" "0 5 3 0" "1 1 3 1" "1 0.5 2 0" "0 0.5 3 1" "1 5 2 0"; do
     said=$(grep -c "nccl emulator: communicator" "$T/err")
     [ "$said" -eq $(($4 * $3)) ] || fail "$run: $said NCCL communicators (expected $(($4 * $3)))"
     close "$T/d$3.npy" "$T/d1.npy" 1e-6
+done
+
+# Ranks whose devices hold different query blocks (DIFFSAMP_CUDA_ROWS stands for the
+# free memory, 5 and 7 rows of the 20): they agree on the smaller, so that their merges
+# meet (before, the ranks' collectives mismatched and the run failed in MPI).
+D="denoise --model-dir $T/model --x $T/x.npy --sigma 1 --backend cuda"
+"$EMU" $D --out "$T/d1.npy" >/dev/null || fail "denoise"
+for nccl in 1 0; do
+    DIFFSAMP_NCCL=$nccl "$MPIRUN" --oversubscribe --bind-to none \
+        -np 1 env DIFFSAMP_CUDA_ROWS=5 "$EMU" $D --shard-data --out "$T/dm.npy" : \
+        -np 1 env DIFFSAMP_CUDA_ROWS=7 "$EMU" $D --shard-data --out "$T/dm.npy" >/dev/null \
+        2>"$T/err" || fail "ranks with blocks of 5 and 7 rows (DIFFSAMP_NCCL=$nccl): $(cat "$T/err")"
+    close "$T/dm.npy" "$T/d1.npy" 1e-6
 done
 
 # Sampling with the rows split over 2 ranks, with landing: every sample lands on the

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Sample sharding and data sharding (issue 16) at R = 1 and 2 ranks on this machine:
 # the cpu backend, one thread per rank, on Fashion-MNIST's 60,000 training rows (d = 784),
-# n samples of Heun on the EDM schedule without landing (every row at every step, so the
+# n samples of Heun on the EDM schedule without landing or pruning (every row at every step, so the
 # work is 4 n NFE N d FLOP whatever the split). Prints a markdown table: the median
 # seconds of `rounds` runs of each (alternated round by round, so all see the same load),
 # the speed-up over R = 1, and rank 0's bytes handed to MPI collectives, per run and per
@@ -15,7 +15,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 "$BIN" prepare --model empirical --out "$T/model" >/dev/null
-ARGS="sample --model-dir $T/model --n $N --batch 16 --steps 6 --no-landing --backend cpu --quiet --no-png --no-npy"
+ARGS="sample --model-dir $T/model --n $N --batch 16 --steps 6 --no-landing --no-prune --backend cpu --quiet --no-png --no-npy"
 run() { # NAME RANKS [options]: one run; appends its seconds and run.json to $T/NAME.*
     name=$1 np=$2; shift 2
     rm -rf "$T/out"

@@ -53,7 +53,7 @@ __global__ void softmax_merge_kernel(float *dots, int64_t n, const double *half_
     }
 }
 
-// One thread per query row i, then its accumulator row in a grid-stride loop.
+// The accumulator entries, grid-stride: each row's scale from its old maximum.
 __global__ void softmax_rebase_kernel(ds_softmax_state st, const double *new_max, int64_t rows,
                                       int64_t d, ds_sigma2 s2) {
     DS_GRID_STRIDE(e, rows * d) {
@@ -62,6 +62,7 @@ __global__ void softmax_rebase_kernel(ds_softmax_state st, const double *new_max
     }
 }
 
+// One thread per query row: the sums, zl, top row and maximum.
 __global__ void softmax_rebase_rows_kernel(ds_softmax_state st, const double *new_max, int64_t rows,
                                            ds_sigma2 s2) {
     DS_GRID_STRIDE(i, rows) {

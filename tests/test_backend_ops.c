@@ -67,8 +67,9 @@
 //   float-exact queries (a float32 value converts to double exactly), so only the output
 //   rounds: relative L2 error <= u (2^-24). A backend without the kind's path refuses it
 //   at bind with one line (cuda today).
-// - Heun (6 steps, 12 NFE, sigma 80 -> 0.5): each NFE adds <= ~1e-6 relative,
-//   compounded over 12 with step coefficients <= 2: relative L2 error <= 1e-4.
+// - Heun (6 steps, 12 NFE, sigma 80 -> 0.5), step by step from the same state: each
+//   NFE adds <= ~1e-6 relative, with step coefficients <= 2: relative L2 error <= 1e-5
+//   per step (a whole run is not held to a bound: the ODE can amplify any difference).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1392,47 +1393,66 @@ static void test_linear_features(void **state) {
 }
 
 // Heun over an EDM-like schedule 80 -> 0.5 (6 steps, 12 NFE) from the same Philox noise.
-static void heun_run(const char *name, const ds_model *m, int64_t rows, uint64_t seed,
-                     double *out) {
-    const double s[] = {80, 31.4, 11.0, 3.3, 1.5, 0.8, 0.5};
-    ds_backend *b = backend(name);
-    ds_bound_model *bm = b->bind(b, m);
-    if (!bm) fail_msg("%s bind: %s", name, ds_error());
-    ds_batch *noise = b->batch_new(b, rows, m->d), *x = poisoned_batch(b, rows, m->d);
-    assert_int_equal(b->randn(b, noise, seed, 0), 0);
-    const double coef[1] = {s[0]};
-    const ds_batch *in[1] = {noise};
-    assert_int_equal(b->lincomb(b, x, 1, coef, in), 0);
+// One Heun step (two NFE) from sigma s0 to s1 on backend b, x (host doubles) in place.
+static void heun_step(ds_backend *b, ds_bound_model *bm, double s0, double s1, double *x,
+                      int64_t rows, int64_t d) {
+    const double s[2] = {s0, s1};
+    ds_batch *bx = b->batch_new(b, rows, d);
+    assert_non_null(bx);
+    assert_int_equal(b->upload(b, bx, x), 0);
     ds_solver_opts o;
     ds_solver_opts_default(&o);
     o.solver = "heun";
     ds_solver_ctx ctx = {.b = b, .model = bm};
-    if (ds_solve(&ctx, &o, s, 7, x)) fail_msg("%s heun: %s", name, ds_error());
-    assert_int_equal(ctx.nfe, 12);
-    assert_int_equal(b->download(b, x, out), 0);
-    b->batch_free(b, noise), b->batch_free(b, x);
-    b->unbind(b, bm);
-    ds_backend_free(b);
+    if (ds_solve(&ctx, &o, s, 2, bx)) fail_msg("%s heun: %s", b->name, ds_error());
+    assert_int_equal(ctx.nfe, 2);
+    assert_int_equal(b->download(b, bx, x), 0);
+    b->batch_free(b, bx);
 }
 
+// Heun over 6 steps (12 NFE, sigma 80 -> 0.5) on the backend, each step against ref's step
+// from the same state (the backend's, converted exactly to double). Step by step, because
+// the ODE itself can amplify a difference: a trajectory that passes between two
+// clusters at sigma ~1 to 3 carries a 1e-7 change of its state to 1e-3 at the end (seed
+// 9130: one sample of 16 off by 1.8e-3 between two whole runs, every step within 1e-6),
+// which says nothing about the backend. One step is two NFE, each within ~1e-6 relative
+// (the denoiser tolerances above, away from balanced posteriors), with coefficients of
+// at most 2 on D: a step's relative L2 error over the batch <= 1e-5. (The whole run's
+// difference from ref's own whole run is printed, not held to a bound.)
 static void test_end_to_end_heun(void **state) {
     (void)state;
     int ran_any = 0;
     const model_spec specs[] = {{DS_MODEL_EMPIRICAL, 800, 64, 0, 0, 0.3},
                                 {DS_MODEL_GMM, 0, 32, 4, 10, 0}};
+    const double s[] = {80, 31.4, 11.0, 3.3, 1.5, 0.8, 0.5};
     FOR_EACH_BACKEND(r) {
-        for (int s = 0; s < 2; s++) {
+        for (int k = 0; k < 2; k++) {
             ds_model m;
-            gen_model(&m, &specs[s], 100 + (uint64_t)s);
+            gen_model(&m, &specs[k], 100 + (uint64_t)k);
             int64_t rows = 16, d = m.d;
-            double *a = new_doubles(rows * d), *want = new_doubles(rows * d);
-            heun_run(r->name, &m, rows, seed_for(101), a);
-            heun_run("ref", &m, rows, seed_for(101), want);
-            double err = tu_rel_l2(a, want, rows * d);
-            printf("%s heun %s vs ref: rel L2 error %.2e (tol 1e-4)\n", r->name,
-                   ds_model_kind_name(m.kind), err);
-            assert_true(err < 1e-4);
-            free(a), free(want);
+            ds_backend *b = backend(r->name), *ref = backend("ref");
+            ds_bound_model *bm = b->bind(b, &m), *ref_bm = ref->bind(ref, &m);
+            if (!bm || !ref_bm) fail_msg("bind: %s", ds_error());
+            double *x = new_doubles(rows * d), *want = new_doubles(rows * d);
+            double *whole = new_doubles(rows * d), worst = 0;
+            for (int64_t e = 0; e < rows * d; e++)
+                x[e] = s[0] * ds_philox_normal(seed_for(101), e / d, e % d);
+            memcpy(whole, x, sizeof(double) * (size_t)(rows * d));
+            for (int j = 0; j < 6; j++) {
+                memcpy(want, x, sizeof(double) * (size_t)(rows * d));
+                heun_step(b, bm, s[j], s[j + 1], x, rows, d);
+                heun_step(ref, ref_bm, s[j], s[j + 1], want, rows, d);
+                heun_step(ref, ref_bm, s[j], s[j + 1], whole, rows, d);
+                worst = fmax(worst, tu_rel_l2(x, want, rows * d));
+            }
+            double err = tu_rel_l2(x, whole, rows * d);
+            printf("%s heun %s vs ref: worst step rel L2 error %.2e (tol 1e-5), whole run "
+                   "%.2e\n",
+                   r->name, ds_model_kind_name(m.kind), worst, err);
+            assert_true(worst < 1e-5);
+            free(x), free(want), free(whole);
+            b->unbind(b, bm), ref->unbind(ref, ref_bm);
+            ds_backend_free(b), ds_backend_free(ref);
             ds_model_free(&m);
         }
     }

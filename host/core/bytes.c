@@ -26,10 +26,10 @@ int ds_parse_bytes(const char *text, uint64_t *out) {
     if (*end || v * scale >= 18446744073709551616.0) goto bad;
     *out = (uint64_t)(v * scale);
     return 0;
-bad:
-    return ds_fail("bad memory size '%s' (expected bytes with an optional K, M, G or T suffix, "
-                   "e.g. 512M or 1.5G)",
-                   text);
+bad: // a long value is quoted by its first 64 characters, so that the line stays whole
+    return ds_fail("bad memory size '%.64s%s' (expected bytes with an optional K, M, G or T "
+                   "suffix, e.g. 512M or 1.5G)",
+                   text, strlen(text) > 64 ? "..." : "");
 }
 
 void ds_format_bytes(uint64_t bytes, char *buf, size_t size) {

@@ -1,6 +1,7 @@
 // The command-line parser: input = arguments separated by NUL bytes, parsed against a
 // table with one option of each type, then range-checked; each argument also goes
 // through the byte-count parser of --max-memory. A refusal names the command.
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     for (int i = 1; i < argc; i++) {
         uint64_t bytes;
-        if (ds_parse_bytes(argv[i], &bytes) != 0) fuzz_check_refusal(argv[i]);
+        char head[65]; // the message quotes a value by its first 64 characters
+        snprintf(head, sizeof head, "%s", argv[i]);
+        if (ds_parse_bytes(argv[i], &bytes) != 0) fuzz_check_refusal(head);
     }
     free(text);
     return 0;

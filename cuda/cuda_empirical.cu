@@ -19,11 +19,6 @@
 // Rows up to which the host converts and uploads at a time.
 #define DS_CUDA_UPLOAD_ROWS 4096
 
-static int64_t env_int(const char *name, int64_t fallback) {
-    const char *s = getenv(name);
-    return s && *s ? strtoll(s, NULL, 10) : fallback;
-}
-
 static int64_t piece_len(const ds_bound_model *bm, int64_t p) {
     int64_t first = p * bm->piece_rows, n = bm->n;
     return n - first < bm->piece_rows ? n - first : bm->piece_rows;
@@ -203,7 +198,8 @@ static int choose_path(ds_bound_model *bm) {
 
 int64_t ds_cuda_piece_rows(const ds_model *m, int64_t held) {
     int64_t n = held, d = m->d;
-    int64_t piece = env_int("DIFFSAMP_CUDA_CHUNK", 0); // rows per piece; unset or < 1: 1 GiB
+    int64_t piece =
+        ds_cuda_env_int("DIFFSAMP_CUDA_CHUNK", 0); // rows per piece; unset or < 1: 1 GiB
     if (piece < 1) piece = DS_CUDA_PIECE_BYTES / (int64_t)(sizeof(float) * d);
     if (piece > INT_MAX / d) piece = INT_MAX / d; // cuBLAS sizes are int
     return piece < 1 ? 1 : piece > n ? n : piece;
@@ -227,7 +223,7 @@ int ds_cuda_empirical_bind(ds_bound_model *bm) {
     bm->n_pieces = (bm->n + bm->piece_rows - 1) / bm->piece_rows;
     DS_TRY(ds_cuda_upload_doubles(&bm->mean, m->mean, (size_t)d, "the data mean"));
     DS_TRY(upload_training_set(bm));
-    int64_t fused = env_int("DIFFSAMP_CUDA_FUSED", -1); // 0 / 1 force a path
+    int64_t fused = ds_cuda_env_int("DIFFSAMP_CUDA_FUSED", -1); // 0 / 1 force a path
     if (fused == 1 && d > DS_FUSED_MAX_D)
         return ds_fail("cuda: DIFFSAMP_CUDA_FUSED=1 needs d <= %d (the model has d = %lld)",
                        DS_FUSED_MAX_D, (long long)d);

@@ -70,6 +70,8 @@ struct ds_bound_model {
 
 ds_cuda_ctx *ds_cuda_ctx_of(ds_backend *b);
 // cuda/cuda_memory.cu:
+// The integer value of environment variable name (a test aid's setting), else fallback.
+int64_t ds_cuda_env_int(const char *name, int64_t fallback);
 // Fills n bytes of device memory with NaN when poisoning is on (a test aid).
 int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n);
 // cudaMalloc with a clear message naming what was being allocated.

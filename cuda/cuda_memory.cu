@@ -1,11 +1,17 @@
 // Device memory for the cuda backend's files: allocation with a clear message, NaN
-// poisoning (a test aid) and the host staging buffer of float conversions.
+// poisoning and the other test aids' settings, and the host staging buffer of float
+// conversions.
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cuda_check.h"
 #include "cuda_internal.h"
+
+int64_t ds_cuda_env_int(const char *name, int64_t fallback) {
+    const char *s = getenv(name);
+    return s && *s ? strtoll(s, NULL, 10) : fallback;
+}
 
 int ds_cuda_poison(const ds_cuda_ctx *ctx, void *p, size_t n) {
     if (ctx->poison) CUDA_TRY(cudaMemset(p, 0xFF, n)); // all-ones floats are NaN

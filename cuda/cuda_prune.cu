@@ -37,8 +37,7 @@ struct ds_cuda_prune {
 };
 
 static int64_t prune_chunk(int64_t n) {
-    const char *s = getenv("DIFFSAMP_CUDA_PRUNE_CHUNK"); // test aid: force several chunks
-    int64_t c = s && *s ? strtoll(s, NULL, 10) : PRUNE_CHUNK;
+    int64_t c = ds_cuda_env_int("DIFFSAMP_CUDA_PRUNE_CHUNK", PRUNE_CHUNK); // test aid: chunks
     if (c < 1) c = PRUNE_CHUNK;
     return c < n ? c : n;
 }

@@ -32,8 +32,7 @@ int ds_cuda_over_kind(ds_model_kind kind) {
 // DS_SMOOTHED_QUERIES of them, or DIFFSAMP_CUDA_ROWS (the test aid that forces blocks).
 static int64_t pass_rows(const ds_model *m, int64_t rows) {
     int64_t samples = m->kind == DS_MODEL_SMOOTHED ? m->smoothing_samples : 1;
-    const char *cap_s = getenv("DIFFSAMP_CUDA_ROWS");
-    int64_t cap = cap_s ? strtoll(cap_s, NULL, 10) : 0;
+    int64_t cap = ds_cuda_env_int("DIFFSAMP_CUDA_ROWS", 0);
     int64_t most = (cap > 0 && cap < DS_SMOOTHED_QUERIES ? cap : DS_SMOOTHED_QUERIES) / samples;
     most = most < 1 ? 1 : most;
     return rows < most ? rows : most;

@@ -13,11 +13,6 @@
 // Device memory left for cuBLAS's own workspace and for batches allocated later.
 #define DS_CUDA_RESERVE_BYTES ((size_t)256 << 20)
 
-static int64_t env_rows(const char *name) {
-    const char *s = getenv(name);
-    return s ? strtoll(s, NULL, 10) : 0;
-}
-
 size_t ds_cuda_row_bytes(const ds_model *m, int64_t piece_rows) {
     size_t d = (size_t)m->d, common = sizeof(float) * d + sizeof(double);
     // logits, chunk max and arg, refinement candidates, state (max, arg, sum, zl, acc)
@@ -115,7 +110,7 @@ static int agreed(const ds_bound_model *bm, int rc, int64_t *smallest) {
 
 int ds_cuda_workspace_reserve(ds_bound_model *bm, int64_t rows) {
     ds_cuda_workspace *ws = &bm->ws;
-    int64_t cap = env_rows("DIFFSAMP_CUDA_ROWS"); // test aid: force query blocks
+    int64_t cap = ds_cuda_env_int("DIFFSAMP_CUDA_ROWS", 0); // test aid: force query blocks
     int64_t want = cap > 0 && cap < rows ? cap : rows, planned = ws->planned;
     int64_t grow = want > planned;
     if (bm->sharded) DS_TRY(ds_dist_max_i64(&grow, 1));

@@ -212,6 +212,24 @@ typedef struct {
 cudaError_t ds_launch_local_softmax(float *out, const float *x, int64_t rows, const float *y,
                                     int64_t n, int64_t d, ds_local_mask_dev mask, double scale);
 
+// The patch models els and pspc (kernels/patch_softmax.cu): n float images of
+// channels x height x width, one after another.
+typedef struct {
+    const float *y;
+    int64_t n;
+    int channels, height, width;
+} ds_patch_images;
+// els at scale = 1 / (2 sigma^2) with the odd patch: out (rows x d) = D(x) (out may not
+// alias x).
+cudaError_t ds_launch_els(float *out, const float *x, int64_t rows, ds_patch_images im, int patch,
+                          double scale);
+// Doubles of pspc's buffer per query row: the posterior means of its patches.
+int64_t ds_pspc_means_per_row(ds_patch_images im, int patch);
+// pspc at scale = 1 / (2 sigma^2) with the square patch; means holds rows x
+// ds_pspc_means_per_row doubles (out may alias x).
+cudaError_t ds_launch_pspc(float *out, const float *x, int64_t rows, ds_patch_images im, int patch,
+                           double scale, double *means);
+
 // The variance model (kernels/variance.cu): n centred training rows y (n x d, double),
 // half their squared norms and the data mean.
 typedef struct {

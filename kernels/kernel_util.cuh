@@ -89,4 +89,57 @@ __device__ __forceinline__ void ds_online_update(double *max, double *sum, doubl
     *max = new_max;
 }
 
+// One thread's online softmax over its share of a block's candidates, in double: the
+// running maximum logit, the sum of exp(l - max) and up to DS_ONLINE_VALUES weighted
+// values. Every candidate's weight is formed once, relative to the maximum so far.
+#define DS_ONLINE_VALUES 4
+#define DS_ONLINE_THREADS 128 // the block size of the kernels that fold these states
+
+typedef struct {
+    double max, sum, acc[DS_ONLINE_VALUES];
+} ds_online;
+
+__device__ __forceinline__ ds_online ds_online_empty(void) {
+    ds_online s;
+    s.max = -INFINITY, s.sum = 0;
+    for (int c = 0; c < DS_ONLINE_VALUES; c++) s.acc[c] = 0;
+    return s;
+}
+
+// Adds the candidate of logit l and values v[0 .. nv) (nv <= DS_ONLINE_VALUES).
+__device__ __forceinline__ void ds_online_add(ds_online *s, double l, const double *v, int nv) {
+    if (l > s->max) {
+        double r = exp(s->max - l); // 0 for the first candidate
+        s->sum = s->sum * r + 1, s->max = l;
+        for (int c = 0; c < nv; c++) s->acc[c] = s->acc[c] * r + v[c];
+    } else {
+        double w = exp(l - s->max);
+        s->sum += w;
+        for (int c = 0; c < nv; c++) s->acc[c] += w * v[c];
+    }
+}
+
+// The states of a block's DS_ONLINE_THREADS threads folded in thread order (so the result
+// does not depend on the order the threads ran in); every thread gets the total. Contains
+// __syncthreads: call from all threads of the block.
+__device__ __forceinline__ ds_online ds_online_fold(ds_online s, int nv) {
+    __shared__ ds_online part[DS_ONLINE_THREADS];
+    __shared__ ds_online total;
+    __syncthreads(); // a previous fold has read part[] and total
+    part[threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        ds_online t = ds_online_empty();
+        for (int k = 0; k < DS_ONLINE_THREADS; k++) t.max = fmax(t.max, part[k].max);
+        for (int k = 0; k < DS_ONLINE_THREADS; k++) {
+            double r = part[k].max == -INFINITY ? 0.0 : exp(part[k].max - t.max);
+            t.sum += part[k].sum * r;
+            for (int c = 0; c < nv; c++) t.acc[c] += part[k].acc[c] * r;
+        }
+        total = t;
+    }
+    __syncthreads();
+    return total;
+}
+
 #endif

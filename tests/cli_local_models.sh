@@ -4,7 +4,7 @@
 # patch models also on data without an image shape); a prepared
 # folder samples on cpu and ref with a one-step and a multistep solver (the solvers only
 # call denoise), both backends drawing the same samples (float32 vs float64: close, not
-# equal); the cuda backend refuses the kinds with one line.
+# equal). The cuda backend runs them in tests/cuda_emu/cli_cuda_emu.sh.
 . "$(dirname "$0")/shell_common.sh"
 require_numpy
 
@@ -76,10 +76,4 @@ sys.exit(0 if np.isfinite(a).all() and err < 1e-3 else 1)
 PYEOF
   done
 done
-if "$BIN" info 2>/dev/null | grep -q "cuda: yes"; then
-    expect_error "els model has no CUDA path yet" sample --model-dir "$T/els" --n 2 \
-        --steps 2 --backend cuda --out "$T/c"
-    expect_error "pspc model has no CUDA path yet" sample --model-dir "$T/pspc" --n 2 \
-        --steps 2 --backend cuda --out "$T/c"
-fi
 exit 0

@@ -106,6 +106,7 @@ typedef struct {
     int randn_ulps;           // float ulps randn may differ from ref (see above)
     path_list empirical_path; // settings selecting each empirical denoiser path
     path_list mixture_path;   // and each Gaussian / mixture path
+    path_list patch_path;     // and each els / pspc path
     // Test aid: the raw Philox uniforms behind randn, computed by the backend (or NULL).
     int (*philox_raw)(uint64_t seed, int64_t first_row, int64_t rows, int64_t cols, uint32_t *out);
     // A setting under which bind must fail (a path forced where it cannot run), or NULL.
@@ -124,6 +125,7 @@ static const backend_row backends[] = {
       {"DIFFSAMP_CPU_CHUNK=7", 0},
       {"DIFFSAMP_TEST_PRUNE=1e-12", 0},
       {NULL, 0}},
+     {{"", 0}, {NULL, 0}},
      {{"", 0}, {NULL, 0}},
      NULL,
      NULL,
@@ -146,11 +148,20 @@ static const backend_row backends[] = {
        0},
       {NULL, 0}},
      {{"", 0}, {"DIFFSAMP_CUDA_ROWS=5", 0}, {NULL, 0}},
+     {{"", 0}, {"DIFFSAMP_CUDA_ROWS=3", 0}, {NULL, 0}}, // pspc: launches of 3 query rows
      ds_cuda_philox_uniforms,
      "DIFFSAMP_CUDA_FUSED=1",
      ds_cuda_prune_kept},
 #else
-    {"cuda", 1, 1, {{"", 0}, {NULL, 0}}, {{"", 0}, {NULL, 0}}, NULL, NULL, NULL},
+    {"cuda",
+     1,
+     1,
+     {{"", 0}, {NULL, 0}},
+     {{"", 0}, {NULL, 0}},
+     {{"", 0}, {NULL, 0}},
+     NULL,
+     NULL,
+     NULL},
 #endif
 };
 #define N_BACKENDS ((int)(sizeof backends / sizeof backends[0]))
@@ -1286,11 +1297,12 @@ static void check_local_model(const backend_row *r, const ds_model *m, uint64_t 
     probe->unbind(probe, bm);
     ds_backend_free(probe);
     // nearest and smoothed are evaluated by the empirical denoiser: they run under each of
-    // its paths, the other kinds under the default settings.
+    // its paths, els and pspc under each patch path, the other kinds under the defaults.
     static const path default_path[] = {{"", 0}, {NULL, 0}};
     const path *paths = m->kind == DS_MODEL_NEAREST || m->kind == DS_MODEL_SMOOTHED
                             ? r->empirical_path
-                            : default_path;
+                        : m->kind == DS_MODEL_ELS || m->kind == DS_MODEL_PSPC ? r->patch_path
+                                                                              : default_path;
     for (const path *k = paths; k->settings; k++) {
         if (k->max_d && m->d > k->max_d) continue;
         check_local_path(r, k->settings, m, salt);
@@ -1298,12 +1310,13 @@ static void check_local_model(const backend_row *r, const ds_model *m, uint64_t 
 }
 
 // Every model kind that keeps the rows but the empirical one (the local models, nearest,
-// smoothed, variance), grey and RGB, fixed patches and a patch schedule; 300 training rows,
-// more than a cuda block's threads (each thread then folds several rows).
+// smoothed, variance), grey and RGB, fixed patches and a patch schedule, and the patch
+// models on 5 channels (more than a cuda els launch's 4); 300 training rows, more than a
+// cuda block's threads (each thread then folds several rows).
 static void test_local_models(void **state) {
     (void)state;
     int ran_any = 0;
-    const int shapes[2][3] = {{1, 6, 6}, {3, 4, 5}};
+    const int shapes[3][3] = {{1, 6, 6}, {3, 4, 5}, {5, 4, 4}};
     const double schedule[6] = {0.1, 1, 2.0, 3, 80.0, 5},
                  pspc_schedule[6] = {0.1, 1, 2.0, 2, 80.0, 4};
     const ds_model_kind kinds[] = {DS_MODEL_PCA_LOCALITY, DS_MODEL_LS,  DS_MODEL_NEAREST,
@@ -1311,11 +1324,12 @@ static void test_local_models(void **state) {
                                    DS_MODEL_VARIANCE};
     const int n_kinds = (int)(sizeof kinds / sizeof kinds[0]);
     FOR_EACH_BACKEND(r) {
-        for (int s = 0; s < 2; s++) {
+        for (int s = 0; s < 3; s++) {
             ds_data data =
                 local_images(300, shapes[s][0], shapes[s][1], shapes[s][2], 130 + (uint64_t)s);
             for (int k = 0; k < n_kinds; k++)
-                for (int scheduled = 0; scheduled < 1 + ds_model_uses_patches(kinds[k]);
+                for (int scheduled = 0; (s < 2 || ds_model_uses_patches(kinds[k])) &&
+                                        scheduled < 1 + ds_model_uses_patches(kinds[k]);
                      scheduled++) {
                     ds_fit_opts o;
                     ds_fit_opts_default(&o);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # diffsamp with --backend cuda, run on the CPU emulator (a diffsamp built against
 # tests/cuda_emu): sample runs of the empirical (also pruned), Gaussian, mixture, nearest,
-# smoothed, variance, pca_locality and ls models through several solvers, teleportation, query
+# smoothed, variance, pca_locality, ls, els and pspc models through several solvers, teleportation, query
 # batches and trajectories agree with --backend cpu from the same noise; info names the
 # emulated device; too little device memory is refused clearly. This runs the whole
 # CLI -> sampler -> cuda backend path; it is not a GPU result.
@@ -24,6 +24,11 @@ $PY -c "import sys, numpy as np; np.save(sys.argv[1], np.random.default_rng([int
 "$BIN" prepare --model ls --patch-size 3 --data "$T/data.npy" --out "$T/ls" >/dev/null || fail "prepare ls"
 "$BIN" prepare --model variance --data "$T/data.npy" --out "$T/variance" >/dev/null ||
     fail "prepare variance"
+"$BIN" prepare --model els --patch-size 3 --data "$T/data.npy" --out "$T/els" >/dev/null ||
+    fail "prepare els"
+printf '0.5 2\n80 4\n' >"$T/pspc_schedule.txt"
+"$BIN" prepare --model pspc --patch-schedule "$T/pspc_schedule.txt" --data "$T/data.npy" \
+    --out "$T/pspc" >/dev/null || fail "prepare pspc"
 
 # Relative L2 difference of two .npy files, below $3.
 close() {
@@ -76,6 +81,8 @@ compare --model-dir "$T/variance" --sampler heun --steps 6
 # which the steps after carry to the samples; above it the calls' differences stay ~1e-6.
 compare --model-dir "$T/pca_locality" --sampler heun --steps 6 --sigma-min 0.1 --no-final-zero
 compare --model-dir "$T/ls" --sampler euler --steps 6 --sigma-min 0.1 --no-final-zero
+compare --model-dir "$T/els" --sampler euler --steps 4 --sigma-min 0.1 --no-final-zero
+compare --model-dir "$T/pspc" --sampler heun --steps 4 --sigma-min 0.1 --no-final-zero
 
 # Trajectories from the cuda backend match those of cpu.
 for backend in cpu cuda; do

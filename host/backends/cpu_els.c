@@ -1,68 +1,33 @@
 // The cpu els row (Kamb & Ganguli's equivariant local score machine; the formula is in
 // host/backends/ref_patch.c). Every output pixel p has a softmax over every image k and
-// position q. The patch distance is expanded,
-//   |patch_p(x) - patch_q(y)|^2 = |patch_p(x)|^2 + |patch_q(y)|^2 - 2 patch_p(x).patch_q(y),
-// the squared norms are window sums of the per-pixel squares (once per query, once per
-// image), and for each displacement q - p the dot products of all pairs (p, p + delta)
-// are one window sum of the product image x(u) . y(u + delta) over the pixels where both
-// are inside (zero elsewhere: the zero padding). One image then costs (HW)^2 (C + a few)
-// operations whatever the patch, instead of (HW)^2 C P^2 for the direct distances. In
-// double: the expansion loses ~1e-16 of |patch|^2, so logits ~1e-16 |patch|^2 /
-// (2 sigma^2) (1e-9 at sigma = 0.002 for unit pixels), where float32 would lose 1e-7.
-// For small patches (C P^2 <= ELS_GEMM_LEN, images up to ELS_GEMM_PIXELS) the dot
-// products of all pairs are one DGEMM of the query's and the image's patches (HW x C P^2
-// each) instead, and each pixel's candidates are then contiguous: their weights are one
-// vectorised pass, their sums BLAS dot products. |patch_p(x)|^2 is the same for all of
-// pixel p's candidates, so it drops out of its softmax.
-#include <cblas.h>
+// position q, in double from the float rows, by one of two paths:
+// - direct (small patches, C P^2 <= ELS_DIRECT_LEN): pixel p's hw candidates in image k
+//   at a time, each distance summed term by term from zero-padded copies of the query
+//   and the image, one pass along the image rows per term (vectorised, branch-free),
+//   then one vectorised softmax step over the hw logits. C P^2 multiply-adds per
+//   candidate, rounding ~1e-16 of the distance itself.
+// - window sums (any patch): the patch distance is expanded,
+//     |patch_p(x) - patch_q(y)|^2 = |patch_p(x)|^2 + |patch_q(y)|^2 - 2 patch_p(x).patch_q(y),
+//   the squared norms are window sums of the per-pixel squares (once per query, once per
+//   image), and for each displacement q - p the dot products of all pairs (p, p + delta)
+//   are one window sum of the product image x(u) . y(u + delta) over the pixels where
+//   both are inside (zero elsewhere: the zero padding). One image then costs (HW)^2 (C +
+//   a few) operations whatever the patch. The expansion loses ~1e-16 of |patch|^2, so
+//   logits ~1e-16 |patch|^2 / (2 sigma^2) (1e-9 at sigma = 0.002 for unit pixels), where
+//   float32 would lose 1e-7.
 #include <math.h>
+#include <string.h>
 
 #include "cpu_patch.h"
+#include "cpu_softmax.h"
 #include "patch_box.h"
 
-// Patches with at most this many values (C P^2) take the DGEMM path (timed once on the
-// 2-core shared machine at Fashion-MNIST size, one thread: faster than the window sums
-// up to C P^2 = 9, about equal at 25, slower beyond, where the window sums' cost stays
-// flat).
-#define ELS_GEMM_LEN 16
-// and images of at most this many pixels: its HW x HW product is 32 MB per thread there.
-#define ELS_GEMM_PIXELS 2048
+// Patches with at most this many values (C P^2) take the direct path (its cost grows
+// with C P^2, the window sums' does not; the crossover measured in bench/RESULTS.md).
+#define ELS_DIRECT_LEN 64
 
-static int uses_gemm(const ds_model *m, int64_t patch) {
-    return m->channels * patch * patch <= ELS_GEMM_LEN &&
-           (int64_t)m->height * m->width <= ELS_GEMM_PIXELS;
-}
-
-// The largest C P^2 of the DGEMM path over the model's patches (0: none uses it).
-static int64_t gemm_len(const ds_model *m) {
-    int64_t most = 0;
-    for (int64_t k = 0; k < (m->patch_steps ? m->patch_steps : 1); k++) {
-        int64_t patch = m->patch_steps ? (int64_t)m->patch_schedule[2 * k + 1] : m->patch_size;
-        int64_t len = m->channels * patch * patch;
-        if (uses_gemm(m, patch) && len > most) most = len;
-    }
-    return most;
-}
-
-int64_t cpu_els_work_len(const ds_model *m) {
-    int64_t h = m->height, w = m->width, hw = h * w, len = gemm_len(m);
-    // x, the softmax state, a row of weights; then each path's own
-    int64_t windows = 6 * hw, gemm = len ? 2 * hw + 2 * hw * len + hw * hw : 0;
-    return 3 * m->d + 3 * hw + ds_box_work_len(h, w) + (windows > gemm ? windows : gemm);
-}
-
-// out (hw x channels patch^2) = the patches of v (channels x h x w) centred on each
-// pixel, zero outside the image.
-static void patches_of(const double *v, int64_t channels, int64_t h, int64_t w, int64_t patch,
-                       double *out) {
-    int64_t half = patch / 2, len = channels * patch * patch;
-    for (int64_t p = 0; p < h * w; p++) {
-        double *o = out + p * len;
-        for (int64_t c = 0; c < channels; c++)
-            for (int64_t a = p / w - half; a <= p / w + half; a++)
-                for (int64_t b = p % w - half; b <= p % w + half; b++)
-                    *o++ = a < 0 || a >= h || b < 0 || b >= w ? 0 : v[(c * h + a) * w + b];
-    }
+static int uses_direct(const ds_model *m, int64_t patch) {
+    return m->channels * patch * patch <= ELS_DIRECT_LEN;
 }
 
 // sq (hw) = the squares of v (channels x hw) summed over the channels.
@@ -141,40 +106,155 @@ static void windows_row(const ds_model *m, const float *y, const double *x, int6
     }
 }
 
-// The DGEMM path (small patches): all of image k's candidates of pixel p in row p of
-// the product; logits without the pixel's own |patch_p(x)|^2.
-static void gemm_row(const ds_model *m, const float *y, const double *x, int64_t patch,
-                     double scale, softmax_state *s, double *work) {
-    int64_t n = m->data.n, ch = m->channels, h = m->height, w = m->width, hw = h * w, d = m->d;
-    int64_t len = ch * patch * patch;
-    double *yk = work, *ny = yk + d, *sq = ny + hw, *qx = sq + hw, *qy = qx + hw * len;
-    double *dots = qy + hw * len, *box = dots + hw * hw;
-    patches_of(x, ch, h, w, patch, qx);
-    for (int64_t k = 0; k < n; k++) {
-        for (int64_t e = 0; e < d; e++) yk[e] = y[k * d + e];
-        channel_squares(yk, ch, hw, sq);
-        ds_box_sums(sq, h, w, -(patch / 2), patch, h, w, ny, box);
-        patches_of(yk, ch, h, w, patch, qy);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)hw, (int)hw, (int)len, 2.0, qx,
-                    (int)len, qy, (int)len, 0.0, dots, (int)hw);
-        for (int64_t p = 0; p < hw; p++) {
-            double *l = dots + p * hw, top = -INFINITY;
-            for (int64_t q = 0; q < hw; q++) l[q] = (l[q] - ny[q]) * scale;
-            for (int64_t q = 0; q < hw; q++) top = l[q] > top ? l[q] : top;
-            if (top > s->top[p]) {
-                double shrink = ds_exp_neg(ds_exp_arg(s->top[p] - top));
-                s->z[p] *= shrink;
-                for (int64_t c = 0; c < ch; c++) s->acc[c * hw + p] *= shrink;
-                s->top[p] = top;
+// Lanes of the explicit partial sums below (vectorised in a fixed order: every
+// CPU_VECTOR_CLONES version gives the same bits).
+#define LANES 8
+typedef double lanes __attribute__((vector_size(LANES * sizeof(double))));
+#define BLOCKS 4
+
+// sum_q a[q] over n values, in LANES partial sums.
+static inline double lane_sum(const double *a, int64_t n) {
+    double part[LANES] = {0}, sum = 0;
+    int64_t q = 0;
+    for (; q + LANES <= n; q += LANES)
+        for (int k = 0; k < LANES; k++) part[k] += a[q + k];
+    for (; q < n; q++) sum += a[q];
+    for (int k = 0; k < LANES; k++) sum += part[k];
+    return sum;
+}
+
+// sum_q a[q] b[q] over n values, in LANES partial sums.
+static inline double lane_dot(const double *a, const double *b, int64_t n) {
+    double part[LANES] = {0}, sum = 0;
+    int64_t q = 0;
+    for (; q + LANES <= n; q += LANES)
+        for (int k = 0; k < LANES; k++) part[k] += a[q + k] * b[q + k];
+    for (; q < n; q++) sum += a[q] * b[q];
+    for (int k = 0; k < LANES; k++) sum += part[k];
+    return sum;
+}
+
+// The direct path's images: zero-padded by half = P / 2 on every side, hp x wp per
+// channel; its candidates run in the padded row layout q' = qi wp + qj (qj < wp, the
+// columns qj >= w out of the image: logit -inf).
+typedef struct {
+    int64_t channels, h, w, patch, hp, wp, run; // run = h wp candidates
+} padded_shape;
+
+static padded_shape padded_of(const ds_model *m, int64_t patch) {
+    int64_t hp = m->height + patch - 1, wp = m->width + patch - 1;
+    return (padded_shape){m->channels, m->height, m->width, patch, hp, wp, m->height * wp};
+}
+
+// Doubles of one padded image: the channels, and patch values of slack (the last terms'
+// reads along the row layout run up to patch - 2 past the end).
+static int64_t padded_len(padded_shape ps) {
+    return ps.channels * ps.hp * ps.wp + ps.patch;
+}
+
+// out (padded) = v (channels x h x w) with its zero border.
+static void pad_floats(const float *v, padded_shape ps, double *out) {
+    int64_t half = ps.patch / 2;
+    for (int64_t e = 0; e < padded_len(ps); e++) out[e] = 0;
+    for (int64_t c = 0; c < ps.channels; c++)
+        for (int64_t i = 0; i < ps.h; i++)
+            for (int64_t j = 0; j < ps.w; j++)
+                out[(c * ps.hp + i + half) * ps.wp + j + half] = v[(c * ps.h + i) * ps.w + j];
+}
+
+// l (run) = -scale |patch_p(x) - patch_q(y)|^2 for every candidate q' of one image: term
+// by term, each term one contiguous pass over the row layout (vectorised; the padding
+// makes the boundary branch-free). Then pixel p's softmax step over them: l becomes
+// their weights, the values the image's padded pixels at the same q'.
+CPU_VECTOR_CLONES static void direct_pixel(const double *xpad, const double *ypad, padded_shape ps,
+                                           int64_t p, double scale, double *l, softmax_state *s) {
+    int64_t hp = ps.hp, wp = ps.wp, run = ps.run, pi = p / ps.w, pj = p % ps.w, q;
+    int64_t half = ps.patch / 2, terms = 0, off[ELS_DIRECT_LEN];
+    double xv[ELS_DIRECT_LEN];
+    for (int64_t c = 0; c < ps.channels; c++)
+        for (int64_t a = 0; a < ps.patch; a++)
+            for (int64_t b = 0; b < ps.patch; b++, terms++)
+                xv[terms] = xpad[(c * hp + pi + a) * wp + pj + b],
+                off[terms] = (c * hp + a) * wp + b;
+    // BLOCKS x LANES candidates at a time, their distances in vector registers over the
+    // terms (independent chains of additions, so the loop is not bound by their latency)
+    for (q = 0; q + BLOCKS * LANES <= run; q += BLOCKS * LANES) {
+        lanes acc[BLOCKS] = {{0}};
+        for (int64_t t = 0; t < terms; t++)
+            for (int j = 0; j < BLOCKS; j++) {
+                lanes yt;
+                memcpy(&yt, ypad + off[t] + q + j * LANES, sizeof yt);
+                lanes diff = xv[t] - yt;
+                acc[j] += diff * diff;
             }
-            top = s->top[p];
-            for (int64_t q = 0; q < hw; q++) l[q] = ds_exp_arg(l[q] - top);
-            for (int64_t q = 0; q < hw; q++) l[q] = ds_exp_neg(l[q]);
-            s->z[p] += cblas_dasum((int)hw, l, 1); // weights >= 0: their sum
-            for (int64_t c = 0; c < ch; c++)
-                s->acc[c * hw + p] += cblas_ddot((int)hw, l, 1, yk + c * hw, 1);
+        for (int j = 0; j < BLOCKS; j++) {
+            acc[j] *= -scale;
+            memcpy(l + q + j * LANES, &acc[j], sizeof acc[j]);
         }
     }
+    for (; q < run; q++) {
+        double acc = 0;
+        for (int64_t t = 0; t < terms; t++) {
+            double diff = xv[t] - ypad[off[t] + q];
+            acc += diff * diff;
+        }
+        l[q] = -scale * acc;
+    }
+    for (int64_t qi = 0; qi < ps.h; qi++)
+        for (int64_t qj = ps.w; qj < wp; qj++) l[qi * wp + qj] = -INFINITY;
+    double part[LANES], top = -INFINITY;
+    for (int k = 0; k < LANES; k++) part[k] = -INFINITY;
+    for (q = 0; q + LANES <= run; q += LANES)
+        for (int k = 0; k < LANES; k++) part[k] = l[q + k] > part[k] ? l[q + k] : part[k];
+    for (; q < run; q++) top = l[q] > top ? l[q] : top;
+    for (int k = 0; k < LANES; k++) top = part[k] > top ? part[k] : top;
+    int64_t hw = s->hw;
+    if (top > s->top[p]) {
+        double shrink = ds_exp_neg(ds_exp_arg(s->top[p] - top));
+        s->z[p] *= shrink;
+        for (int64_t c = 0; c < ps.channels; c++) s->acc[c * hw + p] *= shrink;
+        s->top[p] = top;
+    }
+    top = s->top[p];
+    for (q = 0; q < run; q++) l[q] = ds_exp_arg(l[q] - top); // out of the image: e^-707
+    for (q = 0; q < run; q++) l[q] = ds_exp_neg(l[q]);
+    s->z[p] += lane_sum(l, run);
+    for (int64_t c = 0; c < ps.channels; c++)
+        s->acc[c * hw + p] += lane_dot(l, ypad + (c * hp + half) * wp + half, run);
+}
+
+// The direct path (small patches): pixel p's candidates of image k at a time, C P^2
+// multiply-adds per candidate.
+static void direct_row(const ds_model *m, const float *y, const float *x, int64_t patch,
+                       double scale, softmax_state *s, double *work) {
+    padded_shape ps = padded_of(m, patch);
+    int64_t len = padded_len(ps), d = m->d;
+    double *xpad = work, *ypad = xpad + len, *l = ypad + len;
+    pad_floats(x, ps, xpad);
+    for (int64_t k = 0; k < m->data.n; k++) {
+        pad_floats(y + k * d, ps, ypad);
+        for (int64_t p = 0; p < s->hw; p++) direct_pixel(xpad, ypad, ps, p, scale, l, s);
+    }
+}
+
+// The direct path's work for its largest patch: two padded images and a row of logits
+// (0: no patch of the model takes it).
+static int64_t direct_work(const ds_model *m) {
+    int64_t most = 0;
+    for (int64_t k = 0; k < (m->patch_steps ? m->patch_steps : 1); k++) {
+        int64_t patch = m->patch_steps ? (int64_t)m->patch_schedule[2 * k + 1] : m->patch_size;
+        padded_shape ps = padded_of(m, patch);
+        int64_t len = 2 * padded_len(ps) + ps.run;
+        if (uses_direct(m, patch) && len > most) most = len;
+    }
+    return most;
+}
+
+int64_t cpu_els_work_len(const ds_model *m) {
+    int64_t h = m->height, w = m->width, hw = h * w, direct = direct_work(m);
+    // x, the softmax state, a row of weights; then each path's own
+    int64_t windows = m->d + 6 * hw + ds_box_work_len(h, w);
+    return 2 * m->d + 3 * hw + (windows > direct ? windows : direct);
 }
 
 void cpu_els_row(const ds_model *m, const float *y, const float *xf, double sigma, float *out,
@@ -185,8 +265,8 @@ void cpu_els_row(const ds_model *m, const float *y, const float *xf, double sigm
     for (int64_t e = 0; e < d; e++) x[e] = xf[e], s.acc[e] = 0;
     for (int64_t p = 0; p < hw; p++) s.top[p] = -INFINITY, s.z[p] = 0;
     double *rest = s.e + hw;
-    if (uses_gemm(m, patch))
-        gemm_row(m, y, x, patch, scale, &s, rest);
+    if (uses_direct(m, patch))
+        direct_row(m, y, xf, patch, scale, &s, rest);
     else
         windows_row(m, y, x, patch, scale, &s, rest);
     for (int64_t e = 0; e < d; e++) out[e] = (float)(s.acc[e] / s.z[e % hw]);

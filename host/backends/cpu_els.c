@@ -3,18 +3,13 @@
 // position q, in double from the float rows, by one of two paths:
 // - direct (small patches, C P^2 <= ELS_DIRECT_LEN): pixel p's hw candidates in image k
 //   at a time, each distance summed term by term from zero-padded copies of the query
-//   and the image, one pass along the image rows per term (vectorised, branch-free),
-//   then one vectorised softmax step over the hw logits. C P^2 multiply-adds per
-//   candidate, rounding ~1e-16 of the distance itself.
-// - window sums (any patch): the patch distance is expanded,
-//     |patch_p(x) - patch_q(y)|^2 = |patch_p(x)|^2 + |patch_q(y)|^2 - 2 patch_p(x).patch_q(y),
-//   the squared norms are window sums of the per-pixel squares (once per query, once per
-//   image), and for each displacement q - p the dot products of all pairs (p, p + delta)
-//   are one window sum of the product image x(u) . y(u + delta) over the pixels where
-//   both are inside (zero elsewhere: the zero padding). One image then costs (HW)^2 (C +
-//   a few) operations whatever the patch. The expansion loses ~1e-16 of |patch|^2, so
-//   logits ~1e-16 |patch|^2 / (2 sigma^2) (1e-9 at sigma = 0.002 for unit pixels), where
-//   float32 would lose 1e-7.
+//   and the image, 32 candidates in vector registers over the terms (branch-free: the
+//   padding is the boundary). C P^2 multiply-adds per candidate, rounding ~1e-16 of the
+//   distance itself.
+// - row pairs (larger patches): the distance expanded (row_pair_row below), C P + a few
+//   multiply-adds per candidate.
+// Then one vectorised softmax step per pixel and image over its hw logits
+// (fold_candidates). No N x H x W array is formed.
 #include <math.h>
 #include <string.h>
 
@@ -23,7 +18,8 @@
 #include "patch_box.h"
 
 // Patches with at most this many values (C P^2) take the direct path (its cost grows
-// with C P^2, the row pairs' with C P; the crossover measured in bench/RESULTS.md).
+// with C P^2, the row pairs' with C P plus a few; measured in bench/RESULTS.md: direct is
+// faster for grey 3 x 3 patches, the row pairs for RGB 3 x 3 and from 5 x 5).
 #define ELS_DIRECT_LEN 16
 
 static int uses_direct(const ds_model *m, int64_t patch) {

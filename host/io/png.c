@@ -101,6 +101,12 @@ int ds_png_read(const char *path, ds_image_u8 *img) {
         ds_fail("%s: cannot initialise libpng", path);
     } else if (setjmp(png_jmpbuf(png)) == 0) {
         png_set_sig_bytes(png, 8);
+        // The ancillary chunks that libpng reads whole into a buffer of their stated length
+        // (up to 2 GiB, allocated before a byte is read: fuzz_png's 57-byte sPLT finding)
+        // are not used here: skipped unread.
+        static const png_byte unused[] = "sPLT\0iCCP\0tEXt\0zTXt\0iTXt\0eXIf\0pCAL\0sCAL\0";
+        png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, unused, 8);
+        png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
         rc = read_body(png, info, f, path, file_size, img);
     }
     png_destroy_read_struct(&png, &info, NULL);
